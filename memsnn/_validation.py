@@ -1,0 +1,53 @@
+"""Construction-time checks of physical parameters.
+
+Checks run only on concrete values: when JAX rebuilds a module with tracers (inside ``jit`` or
+``grad``) the values are not known and the check is skipped, which is what we want, because the
+module was already checked when the user built it.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+
+def _concrete(value):
+    leaves = jax.tree_util.tree_leaves(value)
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
+        return None
+    return np.asarray(value)
+
+
+def require_positive(owner: str, name: str, value, unit: str = "") -> None:
+    """Raise ``ValueError`` naming ``owner.name`` if any concrete entry of ``value`` is <= 0."""
+    arr = _concrete(value)
+    if arr is None:
+        return
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{owner}: {name} must be finite, got {arr}{unit}.")
+    if np.any(arr <= 0):
+        raise ValueError(
+            f"{owner}: {name} must be > 0, got {arr}{(' ' + unit) if unit else ''}. "
+            f"A non-positive {name} is not a physical device; pass a positive value in SI units."
+        )
+
+
+def require_less(owner: str, small: str, small_value, large: str, large_value, unit: str = "") -> None:
+    """Raise ``ValueError`` if not ``small_value < large_value`` (elementwise, concrete values only)."""
+    a, b = _concrete(small_value), _concrete(large_value)
+    if a is None or b is None:
+        return
+    if np.any(a >= b):
+        raise ValueError(
+            f"{owner}: {small} ({a}{(' ' + unit) if unit else ''}) must be smaller than {large} "
+            f"({b}{(' ' + unit) if unit else ''})."
+        )
+
+
+def require_in_range(owner: str, name: str, value, low: float, high: float) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` lies outside ``[low, high]``."""
+    arr = _concrete(value)
+    if arr is None:
+        return
+    if np.any(arr < low) or np.any(arr > high) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{owner}: {name} must lie in [{low}, {high}], got {arr}.")
