@@ -1,0 +1,4 @@
+"""Synapse arrays: map pre-synaptic activity (n_in,) to post-synaptic drive (n_out,)."""
+
+from ._base import AbstractSynapseArray as AbstractSynapseArray
+from .dense import Dense as Dense, Identity as Identity

@@ -1,0 +1,78 @@
+"""Ideal synapse arrays: a dense weight matrix and the identity."""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._base import AbstractSynapseArray
+
+
+class Dense(AbstractSynapseArray):
+    """``y = W x (+ b)`` with ``W`` of shape ``(n_out, n_in)``.
+
+    Attributes:
+        weight: ``(n_out, n_in)`` (A per unit of input activity).
+        bias: ``(n_out,)`` or ``None``. With impulse inputs the bias is added at every input event.
+    """
+
+    weight: Float[Array, "n_out n_in"]
+    bias: Float[Array, " n_out"] | None
+
+    def __init__(self, weight: Float[Array, "n_out n_in"], bias: Float[Array, " n_out"] | None = None):
+        weight = jnp.asarray(weight, dtype=float)
+        if weight.ndim != 2:
+            raise ValueError(f"Dense: weight must be 2-D (n_out, n_in), got shape {weight.shape}.")
+        if bias is not None:
+            bias = jnp.asarray(bias, dtype=float)
+            if bias.shape != (weight.shape[0],):
+                raise ValueError(f"Dense: bias must have shape ({weight.shape[0]},), got {bias.shape}.")
+        self.weight = weight
+        self.bias = bias
+
+    @classmethod
+    def uniform(cls, n_in: int, n_out: int, *, key: PRNGKeyArray, scale: float = 1.0, use_bias: bool = False) -> "Dense":
+        """PyTorch-style init ``U(-sqrt(k), sqrt(k))``, ``k = 1/n_in``, times ``scale``."""
+        bound = scale / math.sqrt(n_in)
+        wkey, bkey = jax.random.split(key)
+        weight = jax.random.uniform(wkey, (n_out, n_in), minval=-bound, maxval=bound)
+        bias = jax.random.uniform(bkey, (n_out,), minval=-bound, maxval=bound) if use_bias else None
+        return cls(weight, bias)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.weight.shape[0]
+
+    def __call__(self, presynaptic):
+        out = self.weight @ presynaptic
+        return out if self.bias is None else out + self.bias
+
+
+class Identity(AbstractSynapseArray):
+    """One-to-one connection of ``n`` inputs to ``n`` neurons with an optional common gain."""
+
+    size: int = eqx.field(static=True)
+    gain: Float[Array, ""]
+
+    def __init__(self, size: int, gain=1.0):
+        self.size = int(size)
+        self.gain = jnp.asarray(gain, dtype=float)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.size
+
+    @property
+    def n_outputs(self) -> int:
+        return self.size
+
+    def __call__(self, presynaptic):
+        return self.gain * presynaptic

@@ -1,0 +1,47 @@
+"""Datasets (MNIST, Fashion-MNIST) and spike encoders.
+
+Loading::
+
+    from memsnn.data import load_dataset
+    x, y = load_dataset("mnist", "test")                      # float32 (10000, 784), int32 (10000,)
+    x, y = load_dataset("fashion-mnist", "train", source="bundled")  # 4000 samples, offline
+
+Files are looked for in ``data_dir``, else ``$MEMSNN_DATA_DIR``, else ``~/.cache/memsnn`` (downloaded
+there on first use and checked against the SHA-256 sums of the originals). See
+:mod:`memsnn.data.datasets`.
+
+Encoding (``images`` of shape ``(B, F)`` in ``[0, 1]``)::
+
+    from memsnn.data import rate, latency, direct_current, impulse_schedule
+    spikes = rate(x[:32], 100, jax.random.key(0))             # (32, 100, 784)
+"""
+
+from memsnn.data.datasets import (
+    BUNDLED_SIZES,
+    DATASETS,
+    ENV_VAR,
+    SOURCES,
+    SPLITS,
+    default_cache_dir,
+    load_dataset,
+)
+from memsnn.data.encoders import direct_current, impulse_schedule, latency, rate
+from memsnn.data.idx import DatasetError, read_idx, read_idx_images, read_idx_labels
+
+__all__ = [
+    "BUNDLED_SIZES",
+    "DATASETS",
+    "ENV_VAR",
+    "SOURCES",
+    "SPLITS",
+    "DatasetError",
+    "default_cache_dir",
+    "direct_current",
+    "impulse_schedule",
+    "latency",
+    "load_dataset",
+    "rate",
+    "read_idx",
+    "read_idx_images",
+    "read_idx_labels",
+]

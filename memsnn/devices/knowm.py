@@ -1,0 +1,176 @@
+"""KNOWM mean metastable switch (MMSS) memristors: the plain model and the generalized one.
+
+A KNOWM device is a population of metastable switches that flip on or off with probabilities set
+by Boltzmann-like sigmoids of the applied voltage; ``x`` in [0, 1] is the mean fraction that is
+on (Nugent & Molter 2014, "AHaH computing"; Molter & Nugent 2016, "The generalized metastable
+switch memristor model"). The generalized model adds a Schottky diode in parallel, which gives the
+exponential, rectifying part of measured I-V curves.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float
+
+from .._validation import require_in_range, require_less, require_positive
+from ._base import AbstractMemristor
+
+
+def exprel(z: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+    """``expm1(z) / z``, equal to 1 at ``z = 0``, finite with finite gradients everywhere.
+
+    The double ``where`` keeps the division away from ``z = 0`` in both the value and its gradient;
+    below ``|z| < 1e-6`` the two-term series ``1 + z/2`` is exact to float64 rounding.
+    """
+    z = jnp.asarray(z)
+    small = jnp.abs(z) < 1e-6
+    z_safe = jnp.where(small, 1.0, z)
+    return jnp.where(small, 1.0 + 0.5 * z, jnp.expm1(z_safe) / z_safe)
+
+
+class MeanMetastableSwitch(AbstractMemristor):
+    """KNOWM mean metastable switch (MMSS), a non-volatile bipolar memristor.
+
+    ``dx/dt = [(1 - x) sigma((V - V_on)/V_T) - x (1 - sigma((V + V_off)/V_T))] / tau``,
+    ``G = x / R_on + (1 - x) / R_off``, ``I = G V``. ``x`` in [0, 1] is the fraction of switches
+    that are on. Switching on needs ``V`` above ``V_on``; switching off needs ``V`` below ``-V_off``.
+    Between the two the state barely moves, so the device keeps its conductance without drive
+    (compare :class:`~memsnn.devices.VolatileMSS`, which relaxes off at ``V = 0``).
+
+    Defaults are the round numbers of the KNOWM Ag-chalcogenide device models.
+
+    Attributes:
+        R_on: on resistance (Ohm).
+        R_off: off resistance (Ohm), larger than ``R_on``.
+        V_on: on-switching threshold (V), normally > 0.
+        V_off: magnitude of the off-switching threshold (V), normally > 0: switching off happens
+            below ``-V_off``.
+        V_T: thermal voltage setting the width of the switching sigmoids (V).
+        tau: time constant of the switch population (s).
+    """
+
+    R_on: Float[Array, "..."]
+    R_off: Float[Array, "..."]
+    V_on: Float[Array, "..."]
+    V_off: Float[Array, "..."]
+    V_T: Float[Array, "..."]
+    tau: Float[Array, "..."]
+
+    def __init__(self, R_on=500.0, R_off=1500.0, V_on=0.27, V_off=0.27, V_T=0.026, tau=1e-4):
+        self.R_on = jnp.asarray(R_on, dtype=float)
+        self.R_off = jnp.asarray(R_off, dtype=float)
+        self.V_on = jnp.asarray(V_on, dtype=float)
+        self.V_off = jnp.asarray(V_off, dtype=float)
+        self.V_T = jnp.asarray(V_T, dtype=float)
+        self.tau = jnp.asarray(tau, dtype=float)
+
+    def __check_init__(self):
+        name = type(self).__name__
+        require_positive(name, "R_on", self.R_on, "Ohm")
+        require_positive(name, "R_off", self.R_off, "Ohm")
+        require_less(name, "R_on", self.R_on, "R_off", self.R_off, "Ohm")
+        require_positive(name, "V_T", self.V_T, "V")
+        require_positive(name, "tau", self.tau, "s")
+
+    def state_derivative(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        # 1 - sigma(z) is written sigma(-z): no cancellation, and jax.nn.sigmoid never overflows.
+        switch_on = (1.0 - state) * jax.nn.sigmoid((voltage - self.V_on) / self.V_T)
+        switch_off = state * jax.nn.sigmoid(-(voltage + self.V_off) / self.V_T)
+        return (switch_on - switch_off) / self.tau
+
+    def conductance(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."] | None = None) -> Float[Array, "..."]:
+        """``G = x / R_on + (1 - x) / R_off`` (S); ohmic, so ``voltage`` is not needed."""
+        return state / self.R_on + (1.0 - state) / self.R_off
+
+    def current(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        return self.conductance(state) * voltage
+
+    @property
+    def state_bounds(self) -> tuple[float, float]:
+        return (0.0, 1.0)
+
+
+class GeneralizedMSS(AbstractMemristor):
+    """KNOWM generalized metastable switch: an MMSS in parallel with a Schottky diode.
+
+    ``I = phi G(x) V + (1 - phi) I_s(V)`` with the MMSS conductance ``G`` and state equation
+    (see :class:`MeanMetastableSwitch`, held as ``switch``) and the diode current
+    ``I_s = alpha_f (exp(beta_f V) - 1) - alpha_r (exp(-beta_r V) - 1)``.
+
+    Molter & Nugent write ``I_s = alpha_f exp(beta_f V) - alpha_r exp(-beta_r V)``; the two forms
+    are the same when ``alpha_f = alpha_r`` (as in their fits, and in the defaults here), and the
+    form with the ``-1`` keeps ``I(V = 0) = 0`` (a pinched loop) for any ``alpha_f, alpha_r``.
+
+    The Schottky defaults are illustrative, not a device fit: saturation currents of 0.1 uA and
+    slopes of 8 /V make the diode a few percent of the memristive current near 0.5 V and dominant
+    above about 1 V, the shape of the published Ag-chalcogenide curves.
+
+    Attributes:
+        switch: the memristive part, a :class:`MeanMetastableSwitch`.
+        phi: weight of the memristive current, in [0, 1] (1 = plain MMSS).
+        alpha_f: forward saturation current of the diode (A).
+        beta_f: forward exponent of the diode (1/V).
+        alpha_r: reverse saturation current of the diode (A).
+        beta_r: reverse exponent of the diode (1/V).
+    """
+
+    switch: MeanMetastableSwitch
+    phi: Float[Array, "..."]
+    alpha_f: Float[Array, "..."]
+    beta_f: Float[Array, "..."]
+    alpha_r: Float[Array, "..."]
+    beta_r: Float[Array, "..."]
+
+    def __init__(
+        self,
+        R_on=500.0,
+        R_off=1500.0,
+        V_on=0.27,
+        V_off=0.27,
+        V_T=0.026,
+        tau=1e-4,
+        phi=0.9,
+        alpha_f=1e-7,
+        beta_f=8.0,
+        alpha_r=1e-7,
+        beta_r=8.0,
+    ):
+        self.switch = MeanMetastableSwitch(R_on=R_on, R_off=R_off, V_on=V_on, V_off=V_off, V_T=V_T, tau=tau)
+        self.phi = jnp.asarray(phi, dtype=float)
+        self.alpha_f = jnp.asarray(alpha_f, dtype=float)
+        self.beta_f = jnp.asarray(beta_f, dtype=float)
+        self.alpha_r = jnp.asarray(alpha_r, dtype=float)
+        self.beta_r = jnp.asarray(beta_r, dtype=float)
+
+    def __check_init__(self):
+        name = type(self).__name__
+        require_in_range(name, "phi", self.phi, 0.0, 1.0)
+        for field in ("alpha_f", "beta_f", "alpha_r", "beta_r"):
+            require_in_range(name, field, getattr(self, field), 0.0, np.inf)
+
+    def schottky_current(self, voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        """Diode current ``alpha_f (exp(beta_f V) - 1) - alpha_r (exp(-beta_r V) - 1)`` in A."""
+        return self.alpha_f * jnp.expm1(self.beta_f * voltage) - self.alpha_r * jnp.expm1(-self.beta_r * voltage)
+
+    def state_derivative(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        return self.switch.state_derivative(state, voltage)
+
+    def current(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        return self.phi * self.switch.current(state, voltage) + (1.0 - self.phi) * self.schottky_current(voltage)
+
+    def conductance(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        """Chord conductance ``I / V`` (S); at ``V = 0`` its limit ``phi G + (1 - phi)(alpha_f beta_f + alpha_r beta_r)``.
+
+        The diode part is ``alpha_f beta_f exprel(beta_f V) + alpha_r beta_r exprel(-beta_r V)``,
+        which is finite and smooth through ``V = 0`` (no 0/0, no NaN gradient).
+        """
+        diode = self.alpha_f * self.beta_f * exprel(self.beta_f * voltage) + self.alpha_r * self.beta_r * exprel(
+            -self.beta_r * voltage
+        )
+        return self.phi * self.switch.conductance(state) + (1.0 - self.phi) * diode
+
+    @property
+    def state_bounds(self) -> tuple[float, float]:
+        return self.switch.state_bounds

@@ -1,0 +1,5 @@
+"""Neuron models: MIF (memristive), LIF and IF."""
+
+from ._base import AbstractNeuron as AbstractNeuron
+from .lif import IF as IF, LIF as LIF, LIFState as LIFState, heaviside as heaviside
+from .mif import MIF as MIF, MIFState as MIFState

@@ -1,0 +1,167 @@
+"""Leaky and non-leaky integrate-and-fire neurons with a threshold event rule."""
+
+from __future__ import annotations
+
+from typing import Callable, Literal, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._validation import require_positive
+from ._base import AbstractNeuron
+
+ResetMode = Literal["subtract", "zero", "none"]
+
+
+class LIFState(NamedTuple):
+    """Membrane potential ``v`` (V) of ``n`` integrate-and-fire neurons."""
+
+    v: Float[Array, " n"]
+
+
+@jax.custom_jvp
+def heaviside(x):
+    """Unit step ``x >= 0`` with a zero derivative (the exact derivative almost everywhere)."""
+    return (x >= 0).astype(x.dtype)
+
+
+@heaviside.defjvp
+def _heaviside_jvp(primals, tangents):
+    (x,), _ = primals, tangents
+    return heaviside(x), jnp.zeros_like(x)
+
+
+def _reset(v, spikes, threshold, v_reset, mode: str):
+    if mode == "subtract":
+        return v - spikes * threshold
+    if mode == "zero":
+        return v - spikes * (v - v_reset)
+    return v
+
+
+def _check_reset(owner: str, mode: str):
+    if mode not in ("subtract", "zero", "none"):
+        raise ValueError(f"{owner}: reset must be 'subtract', 'zero' or 'none', got {mode!r}.")
+
+
+class LIF(AbstractNeuron):
+    """Leaky integrate-and-fire: ``tau dv/dt = -(v - v_rest) + R I``; spike when ``v >= threshold``.
+
+    Spikes are checked on the simulation grid (after each step), then the reset rule acts:
+    ``"subtract"`` removes ``threshold`` (keeps the overshoot), ``"zero"`` sets ``v = v_reset``,
+    ``"none"`` leaves ``v``. ``spike_fn`` maps ``v - threshold`` to a spike in [0, 1]; the default is
+    the exact Heaviside step (zero gradient), a surrogate can be passed for surrogate-gradient training.
+
+    Attributes:
+        tau: membrane time constant (s).
+        resistance: membrane resistance R (Ohm).
+        threshold: firing threshold (V), > 0 relative to ``v_rest``.
+        v_rest, v_reset: rest and reset potentials (V).
+    """
+
+    tau: Float[Array, "..."]
+    resistance: Float[Array, "..."]
+    threshold: Float[Array, "..."]
+    v_rest: Float[Array, "..."]
+    v_reset: Float[Array, "..."]
+    reset_mode: str = eqx.field(static=True)
+    spike_fn: Callable = eqx.field(static=True)
+
+    def __init__(self, tau=20e-3, resistance=1.0, threshold=1.0, v_rest=0.0, v_reset=0.0,
+                 reset: ResetMode = "subtract", spike_fn: Callable = heaviside):
+        _check_reset("LIF", reset)
+        self.tau = jnp.asarray(tau, dtype=float)
+        self.resistance = jnp.asarray(resistance, dtype=float)
+        self.threshold = jnp.asarray(threshold, dtype=float)
+        self.v_rest = jnp.asarray(v_rest, dtype=float)
+        self.v_reset = jnp.asarray(v_reset, dtype=float)
+        self.reset_mode = reset
+        self.spike_fn = spike_fn
+
+    def __check_init__(self):
+        require_positive("LIF", "tau", self.tau, "s")
+        require_positive("LIF", "resistance", self.resistance, "Ohm")
+        require_positive("LIF", "threshold", self.threshold, "V")
+
+    def init_state(self, n: int) -> LIFState:
+        return LIFState(v=self.v_rest * jnp.ones((n,)))
+
+    def vector_field(self, state: LIFState, current):
+        return LIFState(v=(-(state.v - self.v_rest) + self.resistance * current) / self.tau)
+
+    def membrane_potential(self, state: LIFState):
+        return state.v
+
+    def spikes(self, state: LIFState):
+        return self.spike_fn(state.v - self.v_rest - self.threshold)
+
+    def reset(self, state: LIFState, spikes):
+        return LIFState(v=self.v_rest + _reset(state.v - self.v_rest, spikes, self.threshold,
+                                               self.v_reset - self.v_rest, self.reset_mode))
+
+    @property
+    def has_event_rule(self) -> bool:
+        return self.reset_mode != "none"
+
+    def inject_charge(self, state: LIFState, charge):
+        # A charge q on a membrane of capacitance tau/R moves v by q R / tau.
+        return LIFState(v=state.v + charge * self.resistance / self.tau)
+
+    def decay_rate(self, state: LIFState, current):
+        return jnp.broadcast_to(1.0 / self.tau, state.v.shape)
+
+
+class IF(AbstractNeuron):
+    """Non-leaky integrate-and-fire: ``C dv/dt = I``; threshold and reset as :class:`LIF`.
+
+    Attributes:
+        capacitance: C (F).
+        threshold: firing threshold (V), > 0.
+        v_reset: reset potential (V) for ``reset="zero"``.
+    """
+
+    capacitance: Float[Array, "..."]
+    threshold: Float[Array, "..."]
+    v_reset: Float[Array, "..."]
+    reset_mode: str = eqx.field(static=True)
+    spike_fn: Callable = eqx.field(static=True)
+
+    def __init__(self, capacitance=1.0, threshold=1.0, v_reset=0.0, reset: ResetMode = "subtract",
+                 spike_fn: Callable = heaviside):
+        _check_reset("IF", reset)
+        self.capacitance = jnp.asarray(capacitance, dtype=float)
+        self.threshold = jnp.asarray(threshold, dtype=float)
+        self.v_reset = jnp.asarray(v_reset, dtype=float)
+        self.reset_mode = reset
+        self.spike_fn = spike_fn
+
+    def __check_init__(self):
+        require_positive("IF", "capacitance", self.capacitance, "F")
+        require_positive("IF", "threshold", self.threshold, "V")
+
+    def init_state(self, n: int) -> LIFState:
+        return LIFState(v=jnp.zeros((n,)))
+
+    def vector_field(self, state: LIFState, current):
+        return LIFState(v=current / self.capacitance + 0.0 * state.v)
+
+    def membrane_potential(self, state: LIFState):
+        return state.v
+
+    def spikes(self, state: LIFState):
+        return self.spike_fn(state.v - self.threshold)
+
+    def reset(self, state: LIFState, spikes):
+        return LIFState(v=_reset(state.v, spikes, self.threshold, self.v_reset, self.reset_mode))
+
+    @property
+    def has_event_rule(self) -> bool:
+        return self.reset_mode != "none"
+
+    def inject_charge(self, state: LIFState, charge):
+        return LIFState(v=state.v + charge / self.capacitance)
+
+    def decay_rate(self, state: LIFState, current):
+        return jnp.zeros_like(state.v)
