@@ -39,7 +39,8 @@ class MeanMetastableSwitch(AbstractMemristor):
     Between the two the state barely moves, so the device keeps its conductance without drive
     (compare :class:`~memsnn.devices.VolatileMSS`, which relaxes off at ``V = 0``).
 
-    Defaults are the round numbers of the KNOWM Ag-chalcogenide device models.
+    Defaults are typical KNOWM-model values: 500 Ohm / 1.5 kOhm, 0.27 V thresholds, the room
+    temperature thermal voltage 26 mV and a 0.1 ms time constant.
 
     Attributes:
         R_on: on resistance (Ohm).
@@ -104,8 +105,8 @@ class GeneralizedMSS(AbstractMemristor):
     form with the ``-1`` keeps ``I(V = 0) = 0`` (a pinched loop) for any ``alpha_f, alpha_r``.
 
     The Schottky defaults are illustrative, not a device fit: saturation currents of 0.1 uA and
-    slopes of 8 /V make the diode a few percent of the memristive current near 0.5 V and dominant
-    above about 1 V, the shape of the published Ag-chalcogenide curves.
+    slopes of 8 /V (with ``phi = 0.9``) keep the diode below 0.1 % of the memristive current at
+    0.5 V, a few percent at 1 V, and make it dominate above about 1.5 V (at x = 0.5).
 
     Attributes:
         switch: the memristive part, a :class:`MeanMetastableSwitch`.

@@ -51,7 +51,7 @@ class VTEAM(AbstractMemristor):
     discontinuity would stall adaptive solvers). ``"joglekar"`` uses ``1 - (2u - 1)^(2p)`` for both.
 
     The defaults are illustrative and symmetric (a 3 nm film, ±0.3 V thresholds, cubic
-    overdrive, switching in about a millisecond at ±1 V), not a fit of a particular device.
+    overdrive, a full switch in about 2.5 ms at ±1 V), not a fit of a particular device.
 
     Attributes:
         R_on: resistance at ``w = w_on`` (Ohm).
