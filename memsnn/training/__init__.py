@@ -1,0 +1,26 @@
+"""Training memristive spiking networks: the shared loop, the methods, and the entry points.
+
+* :func:`train` / :func:`evaluate_checkpoint` / :func:`load_trained`: train a registered method on
+  MNIST or Fashion-MNIST, evaluate or reload a checkpoint (what ``memsnn train`` / ``memsnn
+  evaluate`` run).
+* :func:`fit`: the method-agnostic loop (batches, jitted step, evaluation, progress bar, JSON log,
+  atomic checkpoints, resume, NaN guard).
+* :mod:`~memsnn.training.spiceprop`: SPICEprop, exact gradients through the simulated MIF neurons.
+* :data:`METHODS` / :func:`register_method`: the registry the CLI reads.
+"""
+
+from . import spiceprop as spiceprop
+from .loop import (
+    FitResult as FitResult,
+    TrainingDiverged as TrainingDiverged,
+    evaluate as evaluate,
+    fit as fit,
+    load_checkpoint as load_checkpoint,
+    make_optimizer as make_optimizer,
+    peak_memory_mb as peak_memory_mb,
+    read_checkpoint_header as read_checkpoint_header,
+    save_checkpoint as save_checkpoint,
+)
+from .methods import METHODS as METHODS, Method as Method, get_method as get_method, register_method as register_method
+from .run import evaluate_checkpoint as evaluate_checkpoint, load_trained as load_trained, train as train
+from .spiceprop import SpicepropConfig as SpicepropConfig, SpicepropNet as SpicepropNet

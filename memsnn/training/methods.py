@@ -1,0 +1,135 @@
+"""The registry of training methods that :func:`memsnn.training.train` and the CLI use.
+
+A method says how to build its model from a JSON config, its loss and prediction functions, which
+leaves are trained, and its command-line options. SPICEprop registers itself below; another method
+(e.g. surrogate gradients) adds a :class:`Method` with :func:`register_method` and is then available
+as ``memsnn train --method NAME``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any, Callable
+
+from . import spiceprop as _sp
+
+__all__ = ["METHODS", "Method", "get_method", "register_method"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A training method, as the shared loop and the CLI see it.
+
+    Attributes:
+        name: the ``--method`` value.
+        summary: one line for ``memsnn train --help``.
+        model_config: ``model_config(overrides: dict) -> dict``: the complete, validated model
+            config (JSON-serialisable) with the given settings changed from the defaults.
+        build: ``build(model_config: dict, *, key) -> model`` from a complete model config (the one
+            stored in checkpoints, used to rebuild models).
+        loss: ``loss(model, images, labels) -> (loss, predictions)``.
+        predict: ``predict(model, images) -> predictions``.
+        trainable: ``trainable(model) -> filter spec`` of the leaves to train.
+        add_arguments: adds the method's own options to an argparse group.
+        config_from_args: the model settings given on the command line, as overrides for
+            ``model_config`` (options left at ``None`` are not included).
+        defaults: default ``epochs``, ``batch_size``, ``lr``, ``schedule``, ``weight_decay``,
+            ``clip_norm``, ``eval_batch_size`` for this method.
+    """
+
+    name: str
+    summary: str
+    model_config: Callable[[dict], dict]
+    build: Callable[..., Any]
+    loss: Callable
+    predict: Callable
+    trainable: Callable[[Any], Any]
+    add_arguments: Callable[[argparse._ArgumentGroup], None]
+    config_from_args: Callable[[argparse.Namespace], dict]
+    defaults: dict
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register_method(method: Method) -> Method:
+    """Make ``method`` available to :func:`memsnn.training.train` and ``memsnn train --method``."""
+    METHODS[method.name] = method
+    return method
+
+
+def get_method(name: str) -> Method:
+    """The registered method ``name``; the error lists the known ones."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown training method {name!r}; known methods: {sorted(METHODS)}.") from None
+
+
+# --------------------------------------------------------------------------------------------
+# SPICEprop
+# --------------------------------------------------------------------------------------------
+
+
+def _spiceprop_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--hidden", type=int, nargs="*", metavar="N",
+                       help="hidden ReLU layer sizes of the dense front end (default: 100, the paper's "
+                            "784-100-10 front end; give no number for none)")
+    group.add_argument("--output-activation", choices=("relu", "none"),
+                       help="activation of the drive units (default: relu, as in the paper)")
+    group.add_argument("--neuron", choices=_sp.NEURONS,
+                       help="output neurons: mif (memristive, default) or ideal (linear RC membrane)")
+    group.add_argument("--solver", choices=_sp.SOLVERS,
+                       help="integrator: spiceprop (the reference Gauss-Seidel Euler, default), euler, "
+                            "heun, tsit5, or kvaerno5 (implicit adaptive, slow)")
+    group.add_argument("--steps", type=int, metavar="T",
+                       help="time steps of 10 us per image (default 1000; inputs at 0, 40%%, 80%%)")
+    group.add_argument("--checkpoint-every", type=int, metavar="K",
+                       help="keep one simulation state per K steps for the backward pass and recompute "
+                            "the rest: less memory, a little more time (default 1; 0 = store everything)")
+    group.add_argument("--drive-scale", type=float, metavar="MA",
+                       help=f"impulse (mA) per unit of front-end output (default 1/128 = {_sp.DRIVE_SCALE_MA:g})")
+    group.add_argument("--drive-limit", type=float, metavar="MA",
+                       help=f"smooth saturation of the impulse in mA, keeping forward Euler stable "
+                            f"(default {_sp.DRIVE_LIMIT_MA}; 0 = linear drive)")
+    group.add_argument("--train-device", action="store_true", default=None,
+                       help="also train the device constants (memristors, capacitance, batteries, "
+                            "synapse time constant)")
+    group.add_argument("--dtype", choices=("float32", "float64"), help="floating point type (default float32)")
+
+
+def _spiceprop_config(args: argparse.Namespace) -> dict:
+    given = {
+        "hidden": args.hidden,
+        "output_activation": args.output_activation,
+        "neuron": args.neuron,
+        "solver": args.solver,
+        "n_steps": args.steps,
+        "checkpoint_every": args.checkpoint_every,
+        "drive_scale": args.drive_scale,
+        "drive_limit": args.drive_limit,
+        "train_device": args.train_device,
+        "dtype": args.dtype,
+    }
+    config = {k: v for k, v in given.items() if v is not None}
+    # 0 means "off" on the command line, None in the config.
+    for key in ("checkpoint_every", "drive_limit"):
+        if config.get(key) == 0:
+            config[key] = None
+    return config
+
+
+SPICEPROP = register_method(Method(
+    name="spiceprop",
+    summary="exact gradients through the simulated memristive neurons (Zhou et al. 2022)",
+    model_config=lambda overrides: _sp.SpicepropConfig.from_dict(overrides).to_dict(),
+    build=_sp.build_spiceprop,
+    loss=_sp.spiceprop_loss,
+    predict=_sp.spiceprop_predict,
+    trainable=_sp.spiceprop_trainable,
+    add_arguments=_spiceprop_arguments,
+    config_from_args=_spiceprop_config,
+    defaults={"epochs": 40, "batch_size": 200, "lr": 2e-3, "schedule": "cosine", "weight_decay": 0.0,
+              "clip_norm": None, "eval_batch_size": 1000},
+))

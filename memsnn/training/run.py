@@ -1,0 +1,210 @@
+"""Train a registered method on MNIST / Fashion-MNIST, and reload or evaluate what it saved.
+
+These are what ``memsnn train`` and ``memsnn evaluate`` call; notebooks and benchmarks use them too::
+
+    from memsnn.training import train, evaluate_checkpoint
+    result = train("spiceprop", "mnist", source="full", epochs=40, out_dir="runs/mnist")
+    print(result.history[-1]["test_acc"])
+    print(evaluate_checkpoint("runs/mnist/checkpoint.eqx")["accuracy"])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from .. import __version__
+from ..data import load_dataset
+from .loop import CHECKPOINT_NAME, FitResult, evaluate, fit, load_checkpoint, make_optimizer, read_checkpoint_header
+from .methods import get_method
+
+__all__ = ["evaluate_checkpoint", "load_trained", "train"]
+
+# Settings that may change when a run is resumed; anything else must match the checkpoint.
+_RESUMABLE_CHANGES = ("epochs", "optimizer.lr", "eval_batch_size")
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _normalised(config: dict) -> dict:
+    # Compare configs as JSON sees them (tuples and lists alike).
+    return json.loads(json.dumps(config))
+
+
+def _load_split(data: dict, split: str, subset_key: str):
+    return load_dataset(data["dataset"], split, source=data["source"], data_dir=data.get("data_dir"),
+                        subset=data.get(subset_key))
+
+
+def train(
+    method: str = "spiceprop",
+    dataset: str | None = None,
+    *,
+    source: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    model: dict | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    schedule: str | None = None,
+    weight_decay: float | None = None,
+    clip_norm: float | None = None,
+    eval_batch_size: int | None = None,
+    seed: int | None = None,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after_epochs: int | None = None,
+) -> FitResult:
+    """Train ``method`` on ``dataset`` and return a :class:`~memsnn.training.loop.FitResult`.
+
+    Every setting left at ``None`` takes the method's default, or, when resuming, the value stored
+    in the checkpoint. Resuming may change ``epochs``, ``lr`` and ``eval_batch_size``; any other
+    setting that differs from the checkpoint is an error (start a new ``out_dir`` instead).
+
+    Args:
+        method: a registered method (see :data:`memsnn.training.METHODS`), e.g. ``"spiceprop"``.
+        dataset: ``"mnist"`` or ``"fashion-mnist"``.
+        source: ``"bundled"`` (the 4,000 / 1,000-sample subset shipped with memsnn, the default)
+            or ``"full"`` (60,000 / 10,000, from ``data_dir`` or ``$MEMSNN_DATA_DIR``, downloaded
+            if missing).
+        data_dir: folder with the original dataset files (``source="full"``).
+        train_subset, test_subset: use only the first N samples of each split.
+        model: model settings for the method (e.g. ``{"hidden": [100], "n_steps": 1000}`` for
+            SPICEprop: :class:`~memsnn.training.spiceprop.SpicepropConfig`).
+        epochs, batch_size, lr, schedule, weight_decay, clip_norm: training settings
+            (see :func:`~memsnn.training.loop.make_optimizer`).
+        eval_batch_size: batch size of the per-epoch test evaluation.
+        seed: initialisation and batch order (default 0).
+        out_dir: where the checkpoint and ``metrics.jsonl`` go (``None``: nothing is written).
+        resume: continue the run in ``out_dir`` from its checkpoint.
+        progress: show progress bars.
+        stop_after_epochs: stop after this many epochs of this call (the run can be resumed).
+    """
+    spec = get_method(method)
+    stored = None
+    checkpoint = None if out_dir is None else Path(out_dir) / CHECKPOINT_NAME
+    if resume and checkpoint is not None and checkpoint.exists():
+        stored = read_checkpoint_header(checkpoint)["config"]
+        if stored.get("method") != method:
+            raise ValueError(f"{checkpoint} holds a {stored.get('method')!r} run; cannot resume it as {method!r}.")
+    base = stored or {}
+    stored_data, stored_opt = base.get("data", {}), base.get("optimizer", {})
+
+    def setting(value, held, key):
+        # Given > stored in the checkpoint (when resuming) > the method's default.
+        if value is not None:
+            return value
+        return held if stored is not None else spec.defaults.get(key)
+
+    data = {
+        "dataset": dataset if dataset is not None else stored_data.get("dataset"),
+        "source": source or stored_data.get("source") or "bundled",
+        "data_dir": None if data_dir is None else str(data_dir),
+        "train_subset": train_subset if train_subset is not None else stored_data.get("train_subset"),
+        "test_subset": test_subset if test_subset is not None else stored_data.get("test_subset"),
+    }
+    if data["dataset"] is None:
+        raise ValueError("train: say which dataset to use: 'mnist' or 'fashion-mnist'.")
+    batch_size = int(setting(batch_size, base.get("batch_size"), "batch_size"))
+    config = {
+        "method": method,
+        "model": spec.model_config({**(base.get("model") or {}), **(model or {})}),
+        "data": data,
+        "epochs": int(setting(epochs, base.get("epochs"), "epochs")),
+        "batch_size": batch_size,
+        "optimizer": {
+            "lr": float(setting(lr, stored_opt.get("lr"), "lr")),
+            "schedule": setting(schedule, stored_opt.get("schedule"), "schedule"),
+            "weight_decay": float(setting(weight_decay, stored_opt.get("weight_decay"), "weight_decay")),
+            "clip_norm": setting(clip_norm, stored_opt.get("clip_norm"), "clip_norm"),
+        },
+        "eval_batch_size": int(setting(eval_batch_size, base.get("eval_batch_size"), "eval_batch_size")
+                               or batch_size),
+        "seed": int(setting(seed, base.get("seed"), "seed") or 0),
+        "memsnn_version": __version__,
+    }
+    if stored is not None:
+        old, new = _flat(_normalised(stored)), _flat(_normalised(config))
+        changed = [k for k in sorted(set(old) | set(new))
+                   if old.get(k) != new.get(k) and k not in _RESUMABLE_CHANGES
+                   and k not in ("memsnn_version", "data.data_dir")]
+        if changed:
+            details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
+            raise ValueError(f"cannot resume {checkpoint} with different settings ({details}); only "
+                             f"{', '.join(_RESUMABLE_CHANGES)} may change. Drop those options, or "
+                             "train into a new output folder.")
+
+    train_data = _load_split(data, "train", "train_subset")
+    test_data = _load_split(data, "test", "test_subset")
+    net = spec.build(config["model"], key=jax.random.key(config["seed"]))
+    opt = config["optimizer"]
+    steps = config["epochs"] * (len(train_data[1]) // config["batch_size"])
+    optimizer = make_optimizer(opt["lr"], total_steps=steps, schedule=opt["schedule"],
+                               weight_decay=opt["weight_decay"], clip_norm=opt["clip_norm"])
+    return fit(net, spec.loss, spec.predict, optimizer, train_data, test_data,
+               epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"],
+               out_dir=out_dir, resume=resume, config=config, trainable=spec.trainable(net),
+               eval_batch_size=config["eval_batch_size"], progress=progress,
+               stop_after_epochs=stop_after_epochs)
+
+
+def load_trained(path: str | os.PathLike):
+    """Rebuild the model stored in a checkpoint from its config alone.
+
+    Returns:
+        ``(model, header)``: the trained model and the checkpoint header (``config``, ``epoch``,
+        ``history``, ...).
+    """
+    header = read_checkpoint_header(path)
+    config = header["config"]
+    spec = get_method(config["method"])
+    like = spec.build(spec.model_config(config["model"]), key=jax.random.key(0))
+    model, _, header = load_checkpoint(path, like)
+    return model, header
+
+
+def evaluate_checkpoint(path: str | os.PathLike, *, source: str | None = None, dataset: str | None = None,
+                        data_dir: str | os.PathLike | None = None, subset: int | None = None,
+                        batch_size: int | None = None) -> dict:
+    """Test accuracy of the model in a checkpoint.
+
+    Args:
+        path: the checkpoint (``checkpoint.eqx``).
+        source, dataset, data_dir, subset: which test data (default: what the run used).
+        batch_size: evaluation batch size (default: the run's).
+
+    Returns:
+        A dict with ``accuracy``, ``n_samples``, ``predictions`` and ``labels`` (NumPy arrays),
+        ``confusion`` (``(n_classes, n_classes)`` counts, rows = true class) and ``epoch``.
+    """
+    model, header = load_trained(path)
+    config = header["config"]
+    spec = get_method(config["method"])
+    data = dict(config["data"])
+    data.update({k: v for k, v in {"source": source, "dataset": dataset, "test_subset": subset,
+                                   "data_dir": None if data_dir is None else str(data_dir)}.items()
+                 if v is not None})
+    images, labels = _load_split(data, "test", "test_subset")
+    accuracy, predictions = evaluate(spec.predict, model, images, labels,
+                                     batch_size=batch_size or config["eval_batch_size"])
+    n_classes = int(max(labels.max(), predictions.max())) + 1
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predictions), 1)
+    return {"accuracy": accuracy, "n_samples": len(labels), "predictions": predictions, "labels": labels,
+            "confusion": confusion, "epoch": header["epoch"], "dataset": data["dataset"],
+            "source": data["source"]}
