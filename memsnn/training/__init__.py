@@ -11,6 +11,8 @@
 
 from . import spiceprop as spiceprop
 from .loop import (
+    CHECKPOINT_NAME as CHECKPOINT_NAME,
+    METRICS_NAME as METRICS_NAME,
     FitResult as FitResult,
     TrainingDiverged as TrainingDiverged,
     evaluate as evaluate,
@@ -24,3 +26,4 @@ from .loop import (
 from .methods import METHODS as METHODS, Method as Method, get_method as get_method, register_method as register_method
 from .run import evaluate_checkpoint as evaluate_checkpoint, load_trained as load_trained, train as train
 from .spiceprop import SpicepropConfig as SpicepropConfig, SpicepropNet as SpicepropNet
+from . import surrogate as surrogate  # registers `--method surrogate`

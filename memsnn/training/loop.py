@@ -156,7 +156,7 @@ def save_checkpoint(path: str | os.PathLike, model, opt_state, header: dict) -> 
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(_MAGIC)
-            f.write(json.dumps(header, sort_keys=True).encode() + b"\n")
+            f.write(json.dumps(header).encode() + b"\n")
             eqx.tree_serialise_leaves(f, model)
             eqx.tree_serialise_leaves(f, opt_state)
             f.flush()
