@@ -12,6 +12,7 @@ Run ``memsnn --help`` or ``memsnn train --help`` for the options. Typical use::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -57,7 +58,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _build_parser():
+def _build_parser(method: str = "spiceprop"):
+    """The parser; ``train`` gets the options of ``method`` only (methods may share option names)."""
     from .data import DATASETS
     from .training import METHODS
 
@@ -112,8 +114,9 @@ def _build_parser():
                           "and --lr may be changed)")
     out.add_argument("--eval-batch-size", type=_positive_int, help="batch size of the test evaluation")
     out.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch instead)")
-    for name, method in sorted(METHODS.items()):
-        method.add_arguments(train.add_argument_group(f"{name} options"))
+    others = ", ".join(f"`memsnn train --method {name} --help`" for name in sorted(METHODS) if name != method)
+    METHODS[method].add_arguments(train.add_argument_group(
+        f"{method} options", f"(other methods have their own: {others})" if others else None))
 
     # evaluate ------------------------------------------------------------------------------
     ev = sub.add_parser("evaluate", help="test accuracy of a saved checkpoint",
@@ -147,20 +150,16 @@ def _build_parser():
 
 
 def _train(args) -> int:
-    from .training import CHECKPOINT_NAME, TrainingDiverged, get_method, read_checkpoint_header, train
+    from .training import CHECKPOINT_NAME, TrainingDiverged, get_method, train
 
     out = args.out
-    method = args.method
+    method = args.method  # resolved by main(): --method, the resumed run's, or spiceprop
     if args.resume:
         if out is None:
             print("memsnn train: --resume needs --out DIR, the folder of the run to continue.", file=sys.stderr)
             return 2
-        checkpoint = Path(out) / CHECKPOINT_NAME
-        if checkpoint.exists():
-            method = method or read_checkpoint_header(checkpoint)["config"]["method"]
-        else:
+        if not (Path(out) / CHECKPOINT_NAME).exists():
             print(f"memsnn train: no checkpoint in {out} yet; starting a new run there.", file=sys.stderr)
-    method = method or "spiceprop"
     if args.dataset is None and not (args.resume and out and (Path(out) / CHECKPOINT_NAME).exists()):
         print("memsnn train: say which dataset to train on: --dataset mnist or --dataset fashion-mnist.",
               file=sys.stderr)
@@ -263,10 +262,32 @@ def _simulate(args) -> int:
     return 0
 
 
+def _train_method(argv: list[str]) -> str:
+    """The method a ``train`` command line is about: --method, else the resumed run's, else spiceprop."""
+    from .training import CHECKPOINT_NAME, METHODS, read_checkpoint_header
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--method")
+    pre.add_argument("--out")
+    pre.add_argument("--resume", action="store_true")
+    known, _ = pre.parse_known_args(argv)
+    if known.method in METHODS:
+        return known.method
+    checkpoint = Path(known.out or ".") / CHECKPOINT_NAME
+    if known.method is None and known.resume and known.out and checkpoint.is_file():
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            return read_checkpoint_header(checkpoint)["config"]["method"]
+    return "spiceprop"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``memsnn`` command; returns the exit status."""
-    parser = _build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    method = _train_method(argv[1:]) if argv[:1] == ["train"] else "spiceprop"
+    parser = _build_parser(method)
     args = parser.parse_args(argv)
+    if args.command == "train":
+        args.method = method
     if args.version:
         from . import __version__
 

@@ -276,7 +276,9 @@ def _diverged(epoch: int, step: int, steps_per_epoch: int, what: str, checkpoint
 
 def _first_line(err: Exception) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return lines[0] if lines else type(err).__name__
+    # JAX wraps the check's own message in tracebacks; prefer the line that names memsnn.
+    named = [line for line in lines if line.startswith("memsnn")]
+    return (named or lines or [type(err).__name__])[0]
 
 
 def fit(
@@ -379,7 +381,8 @@ def fit(
                 new_params, new_opt_state, loss, acc = train_step(
                     params, opt_state, jnp.asarray(train_x[idx]), jnp.asarray(train_y[idx]))
                 loss = float(loss)
-            except eqx.EquinoxRuntimeError as err:
+            except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
+                # A check inside the step failed, e.g. memsnn.simulate's stability or NaN check.
                 bar.close()
                 raise _diverged(epoch, step + 1, steps_per_epoch,
                                 f"the simulation failed ({_first_line(err)})", checkpoint, epoch - 1) from err

@@ -1,0 +1,316 @@
+"""The shared training loop and SPICEprop: gradients, determinism, resume, NaN guard, checkpoints, CLI.
+
+Kept fast: the loop's mechanics are tested on a tiny softmax regression (compiles in a blink), and
+SPICEprop on a few images with 40-100 time steps instead of 1000.
+"""
+
+import json
+import os
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import memsnn
+from memsnn.cli import main
+from memsnn.presets import MILLIVOLT
+from memsnn.training import (
+    CHECKPOINT_NAME,
+    METRICS_NAME,
+    TrainingDiverged,
+    evaluate_checkpoint,
+    fit,
+    load_checkpoint,
+    load_trained,
+    make_optimizer,
+    read_checkpoint_header,
+    save_checkpoint,
+    train,
+)
+from memsnn.training.spiceprop import (
+    SpicepropConfig,
+    build_spiceprop,
+    make_integrator,
+    spiceprop_loss,
+    spiceprop_predict,
+    spiceprop_trainable,
+)
+
+# --------------------------------------------------------------------------------------------
+# A tiny model for the loop's mechanics
+# --------------------------------------------------------------------------------------------
+
+
+class Softmax(eqx.Module):
+    weight: jax.Array
+    bias: jax.Array
+
+    def __init__(self, n_in, n_out, key):
+        self.weight = 0.1 * jax.random.normal(key, (n_out, n_in))
+        self.bias = jnp.zeros(n_out)
+
+
+def softmax_loss(model, x, y):
+    logits = x @ model.weight.T + model.bias
+    nll = -jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1)
+    return jnp.mean(nll), jnp.argmax(logits, axis=1)
+
+
+def softmax_predict(model, x):
+    return jnp.argmax(x @ model.weight.T + model.bias, axis=1)
+
+
+def blobs(n=96, n_in=6, n_classes=3, seed=0):
+    centres = np.random.default_rng(123).normal(size=(n_classes, n_in)) * 2
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n).astype(np.int32)
+    x = (centres[y] + rng.normal(size=(n, n_in))).astype(np.float64)
+    return x, y
+
+
+def fit_softmax(tmp_path=None, epochs=3, seed=0, data=None, **kwargs):
+    train_data = data or blobs()
+    model = Softmax(6, 3, jax.random.key(seed))
+    optimizer = make_optimizer(0.05, total_steps=epochs * (len(train_data[1]) // 16))
+    return fit(model, softmax_loss, softmax_predict, optimizer, train_data, blobs(seed=1),
+               epochs=epochs, batch_size=16, seed=seed, out_dir=tmp_path, progress=False, **kwargs)
+
+
+def leaves_equal(a, b):
+    return all(np.array_equal(np.asarray(x), np.asarray(y))
+               for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+def without_times(history):
+    return [{k: v for k, v in row.items() if not k.endswith("_s") and k != "peak_rss_mb"} for row in history]
+
+
+# --------------------------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------------------------
+
+
+def test_same_seed_same_result_and_log(tmp_path):
+    a = fit_softmax(tmp_path / "a")
+    b = fit_softmax(tmp_path / "b")
+    c = fit_softmax(tmp_path / "c", seed=1)
+    assert leaves_equal(a.model, b.model)
+    assert without_times(a.history) == without_times(b.history)
+    assert not leaves_equal(a.model, c.model)
+    rows = [json.loads(line) for line in (tmp_path / "a" / METRICS_NAME).read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert set(rows[0]) >= {"epoch", "train_loss", "train_acc", "test_acc", "epoch_time_s", "peak_rss_mb"}
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+    assert rows[-1]["test_acc"] > 0.9
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    whole = fit_softmax(tmp_path / "whole", epochs=4)
+    part = fit_softmax(tmp_path / "part", epochs=4, stop_after_epochs=1)
+    assert len(part.history) == 1 and read_checkpoint_header(part.checkpoint)["epoch"] == 1
+    # A crash after the log line was written but before the next checkpoint: resume drops it.
+    with open(tmp_path / "part" / METRICS_NAME, "a") as f:
+        f.write('{"epoch": 2, "partial": true}\n')
+    resumed = fit_softmax(tmp_path / "part", epochs=4, resume=True)
+    assert leaves_equal(whole.model, resumed.model)
+    assert without_times(whole.history) == without_times(resumed.history)
+    rows = [json.loads(line) for line in (tmp_path / "part" / METRICS_NAME).read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4] and not any("partial" in r for r in rows)
+    # The optimiser state came back too (the schedule's step count, Adam's moments).
+    _, opt_state, _ = load_checkpoint(resumed.checkpoint, whole.model,
+                                      make_optimizer(0.05, total_steps=24).init(whole.model))
+    assert int(jax.tree.leaves(opt_state)[0]) == 4 * (96 // 16)
+
+
+def test_nan_guard_names_epoch_and_keeps_last_good_checkpoint(tmp_path):
+    fit_softmax(tmp_path, epochs=3, stop_after_epochs=1)
+    good = (tmp_path / CHECKPOINT_NAME).read_bytes()
+    x, y = blobs()
+    x[5] = np.nan
+    with pytest.raises(TrainingDiverged) as err:
+        fit_softmax(tmp_path, epochs=3, data=(x, y), resume=True)
+    message = str(err.value)
+    assert "epoch 2" in message and "the loss is nan" in message
+    assert str(tmp_path / CHECKPOINT_NAME) in message and "end of epoch 1" in message
+    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == good
+
+
+def test_checkpoint_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / CHECKPOINT_NAME
+    model = Softmax(6, 3, jax.random.key(0))
+    save_checkpoint(path, model, None, {"epoch": 1})
+    good = path.read_bytes()
+
+    def fail(f, tree):
+        f.write(b"half a model")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(eqx, "tree_serialise_leaves", fail)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model, None, {"epoch": 2})
+    assert path.read_bytes() == good
+    assert os.listdir(tmp_path) == [CHECKPOINT_NAME]  # no temporary file left behind
+    monkeypatch.undo()
+    loaded, _, header = load_checkpoint(path, Softmax(6, 3, jax.random.key(1)))
+    assert header["epoch"] == 1 and leaves_equal(loaded, model)
+
+
+def test_not_a_checkpoint(tmp_path):
+    bad = tmp_path / "x.eqx"
+    bad.write_bytes(b"hello\n")
+    with pytest.raises(ValueError, match="not a memsnn checkpoint"):
+        read_checkpoint_header(bad)
+
+
+# --------------------------------------------------------------------------------------------
+# SPICEprop
+# --------------------------------------------------------------------------------------------
+
+TINY = dict(hidden=(5,), n_steps=60, dtype="float64")
+
+
+def images(n=4, seed=0):
+    return jnp.asarray(np.random.default_rng(seed).uniform(0, 1, (n, 784)))
+
+
+def test_gradient_matches_finite_differences():
+    model = build_spiceprop(SpicepropConfig(**TINY), key=jax.random.key(0))
+    x, y = images(3), jnp.array([1, 7, 3])
+    params, static = eqx.partition(model, spiceprop_trainable(model))
+
+    @jax.jit
+    def loss(p):
+        return spiceprop_loss(eqx.combine(p, static), x, y)[0]
+
+    grads = jax.grad(loss)(params)
+    # The largest weight and bias derivatives of each front-end layer, against central differences.
+    for i in range(len(model.front_end)):
+        for name in ("weight", "bias"):
+            def where(p, i=i, name=name):
+                return getattr(p.front_end[i], name)
+
+            index = np.unravel_index(np.argmax(np.abs(where(grads))), where(grads).shape)
+            value = where(params)
+
+            def shifted(h, where=where, index=index, value=value):
+                return loss(eqx.tree_at(where, params, value.at[index].add(h)))
+
+            eps = 1e-5
+            numeric = (shifted(eps) - shifted(-eps)) / (2 * eps)
+            analytic = where(grads)[index]
+            assert abs(analytic) > 1e-2
+            np.testing.assert_allclose(analytic, numeric, rtol=1e-6)
+
+
+def test_checkpointing_and_batch_layout_do_not_change_numbers():
+    config = SpicepropConfig(**TINY)
+    x, y = images(3), jnp.array([1, 7, 3])
+    model = build_spiceprop(config, key=jax.random.key(0))  # checkpoint_every=1
+    plain = build_spiceprop(SpicepropConfig(**TINY, checkpoint_every=None), key=jax.random.key(0))
+    grad = eqx.filter_jit(eqx.filter_grad(lambda m: spiceprop_loss(m, x, y)[0]))
+    for a, b in zip(jax.tree.leaves(grad(model).front_end), jax.tree.leaves(grad(plain).front_end)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+    # The batch is simulated as one population of batch x classes neurons: compare with the
+    # ordinary batched simulation of the 10 output neurons.
+    drive = model.drive(x)
+    network = memsnn.Network([memsnn.presets.spiceprop_layer(10)])
+    steps = config.steps
+    stimulus = memsnn.Impulses(jnp.broadcast_to(drive[:, None, :], (3, len(steps), 10)), steps)
+    trace = memsnn.simulate(network, stimulus, dt=config.dt, n_steps=config.n_steps,
+                            solver=make_integrator(config.solver))
+    np.testing.assert_allclose(model.membrane_potentials(x), trace.membrane_potential[0] / MILLIVOLT,
+                               rtol=1e-12)
+
+
+def test_drive_saturates_below_the_euler_stability_limit():
+    model = build_spiceprop(SpicepropConfig(**TINY), key=jax.random.key(0))
+    big = eqx.tree_at(lambda m: m.front_end[-1].bias, model, jnp.full(10, 1e4))
+    drive_ma = big.drive(images(2)) / 1e-3
+    assert float(drive_ma.max()) <= 0.025 and float(drive_ma.max()) > 0.0249
+    v = big.membrane_potentials(images(2))  # simulate would raise if unstable
+    assert np.all(np.isfinite(v))
+
+
+def test_unstable_drive_stops_training_with_a_clear_message(tmp_path):
+    x, y = np.asarray(images(8)), np.arange(8, dtype=np.int32) % 10
+    config = SpicepropConfig(**TINY, drive_limit=None, drive_scale=1.0)
+    model = build_spiceprop(config, key=jax.random.key(0))
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 1 of 2: the simulation failed .*unstable"):
+        fit(model, spiceprop_loss, spiceprop_predict, make_optimizer(1e-3, total_steps=2), (x, y),
+            epochs=1, batch_size=4, out_dir=tmp_path, trainable=spiceprop_trainable(model), progress=False)
+    assert not (tmp_path / CHECKPOINT_NAME).exists()
+
+
+def test_device_parameters_train_only_when_asked():
+    x, y = images(2), jnp.array([0, 1])
+    frozen = build_spiceprop(SpicepropConfig(**TINY), key=jax.random.key(0))
+    assert frozen.device_log_scale is None
+    assert not any(jax.tree.leaves(eqx.filter(spiceprop_trainable(frozen).neuron, lambda b: b is True)))
+    model = build_spiceprop(SpicepropConfig(**TINY, train_device=True), key=jax.random.key(0))
+    np.testing.assert_allclose(model.membrane_potentials(x), frozen.membrane_potentials(x))
+    params, static = eqx.partition(model, spiceprop_trainable(model))
+    grads = jax.grad(lambda p: spiceprop_loss(eqx.combine(p, static), x, y)[0])(params)
+    synapse_grad, neuron_grad = grads.device_log_scale
+    assert abs(float(synapse_grad.tau_a)) > 0 and abs(float(neuron_grad.memristor1.R_on)) > 0
+    assert grads.neuron is None or all(leaf is None for leaf in jax.tree.leaves(grads.neuron))
+
+
+@pytest.mark.parametrize("neuron", ["mif", "ideal"])
+def test_training_lowers_the_loss(neuron, tmp_path):
+    result = train("spiceprop", "mnist", train_subset=64, test_subset=32, epochs=4, batch_size=16,
+                   lr=3e-3, model={"hidden": [16], "n_steps": 50, "neuron": neuron}, out_dir=tmp_path,
+                   progress=False)
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < 0.7 * losses[0]
+    model, header = load_trained(tmp_path / CHECKPOINT_NAME)
+    assert header["config"]["model"]["neuron"] == neuron
+    assert leaves_equal(eqx.filter(model, eqx.is_array), eqx.filter(result.model, eqx.is_array))
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def test_cli_train_resume_evaluate(tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["--train-subset", "40", "--test-subset", "30", "--batch-size", "20", "--steps", "40",
+              "--hidden", "8", "--no-progress"]
+    assert main(["train", "--method", "spiceprop", "--dataset", "fashion-mnist", "--epochs", "2",
+                 "--out", str(out), *common]) == 0
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "3", "--no-progress"]) == 0
+    header = read_checkpoint_header(out / CHECKPOINT_NAME)
+    assert header["epoch"] == 3 and header["config"]["data"]["dataset"] == "fashion-mnist"
+    capsys.readouterr()
+    assert main(["evaluate", str(out / CHECKPOINT_NAME), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n_samples"] == 30 and result["epoch"] == 3
+    assert result["accuracy"] == pytest.approx(header["history"][-1]["test_acc"])
+    assert np.sum(result["confusion"]) == 30
+    # Changing the network of a run cannot be a resume.
+    assert main(["train", "--out", str(out), "--resume", "--hidden", "9", "--no-progress"]) == 2
+    assert "cannot resume" in capsys.readouterr().err
+
+
+def test_cli_help_and_errors(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--dataset", "--data", "--resume", "--hidden", "--solver", "--checkpoint-every", "examples:"):
+        assert option in text
+    assert main(["train", "--method", "spiceprop"]) == 2
+    assert "--dataset mnist" in capsys.readouterr().err
+    assert main(["evaluate", "/nonexistent/checkpoint.eqx"]) == 2
+    assert main(["simulate", "--amplitude", "0.01", "--steps", "60", "--events", "0"]) == 0
+    assert "peak" in capsys.readouterr().out
+
+
+def test_evaluate_checkpoint_reports_confusion(tmp_path):
+    train("spiceprop", "mnist", train_subset=20, test_subset=25, epochs=1, batch_size=20,
+          model={"hidden": [], "n_steps": 40}, out_dir=tmp_path, progress=False)
+    result = evaluate_checkpoint(tmp_path / CHECKPOINT_NAME, subset=10)
+    assert result["n_samples"] == 10 and result["confusion"].sum() == 10
+    assert result["accuracy"] == pytest.approx(np.mean(result["predictions"] == result["labels"]))
