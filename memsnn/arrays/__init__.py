@@ -2,3 +2,4 @@
 
 from ._base import AbstractSynapseArray as AbstractSynapseArray
 from .dense import Dense as Dense, Identity as Identity
+from .conv import Conv2d as Conv2d

@@ -2,4 +2,5 @@
 
 from ._base import AbstractNeuron as AbstractNeuron
 from .lif import IF as IF, LIF as LIF, LIFState as LIFState, heaviside as heaviside
+from .lif import DelayedResetState as DelayedResetState
 from .mif import MIF as MIF, MIFState as MIFState

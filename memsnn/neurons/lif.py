@@ -21,6 +21,14 @@ class LIFState(NamedTuple):
     v: Float[Array, " n"]
 
 
+class DelayedResetState(NamedTuple):
+    """LIF state with ``reset_delay=True``: membrane ``v`` (V) and the ``pending`` spikes (0/1)
+    of the previous grid step, whose threshold subtraction lands at the end of the current step."""
+
+    v: Float[Array, " n"]
+    pending: Float[Array, " n"]
+
+
 @jax.custom_jvp
 def heaviside(x):
     """Unit step ``x >= 0`` with a zero derivative (the exact derivative almost everywhere)."""
@@ -52,7 +60,15 @@ class LIF(AbstractNeuron):
     Spikes are checked on the simulation grid (after each step), then the reset rule acts:
     ``"subtract"`` removes ``threshold`` (keeps the overshoot), ``"zero"`` sets ``v = v_reset``,
     ``"none"`` leaves ``v``. ``spike_fn`` maps ``v - threshold`` to a spike in [0, 1]; the default is
-    the exact Heaviside step (zero gradient), a surrogate can be passed for surrogate-gradient training.
+    the exact Heaviside step (zero gradient), a surrogate can be passed for surrogate-gradient training
+    (:mod:`memsnn.spikes`).
+
+    ``reset_delay=True`` (subtractive reset only) is snnTorch's ``Leaky`` convention: the threshold
+    of a spike read at step ``k`` is subtracted, undecayed, at the end of step ``k + 1``, so that with
+    Euler, ``R = tau`` and ``beta = 1 - dt / tau`` the recorded membrane is snnTorch's
+    ``mem[k] = beta mem[k-1] + I[k] - S[k-1] threshold``. The default (``False``, snnTorch's
+    ``reset_delay=False``) subtracts at once, so the subtraction decays with the membrane.
+    ``detach_reset=True`` stops gradients through the reset, as snnTorch does.
 
     Attributes:
         tau: membrane time constant (s).
@@ -68,10 +84,18 @@ class LIF(AbstractNeuron):
     v_reset: Float[Array, "..."]
     reset_mode: str = eqx.field(static=True)
     spike_fn: Callable = eqx.field(static=True)
+    reset_delay: bool = eqx.field(static=True)
+    detach_reset: bool = eqx.field(static=True)
 
     def __init__(self, tau=20e-3, resistance=1.0, threshold=1.0, v_rest=0.0, v_reset=0.0,
-                 reset: ResetMode = "subtract", spike_fn: Callable = heaviside):
+                 reset: ResetMode = "subtract", spike_fn: Callable = heaviside,
+                 reset_delay: bool = False, detach_reset: bool = False):
         _check_reset("LIF", reset)
+        if reset_delay and reset != "subtract":
+            raise ValueError(f"LIF: reset_delay=True needs reset='subtract', got {reset!r} (with 'zero' "
+                             "the default timing already gives snnTorch's spikes).")
+        self.reset_delay = bool(reset_delay)
+        self.detach_reset = bool(detach_reset)
         self.tau = jnp.asarray(tau, dtype=float)
         self.resistance = jnp.asarray(resistance, dtype=float)
         self.threshold = jnp.asarray(threshold, dtype=float)
@@ -85,19 +109,29 @@ class LIF(AbstractNeuron):
         require_positive("LIF", "resistance", self.resistance, "Ohm")
         require_positive("LIF", "threshold", self.threshold, "V")
 
-    def init_state(self, n: int) -> LIFState:
-        return LIFState(v=self.v_rest * jnp.ones((n,)))
+    def init_state(self, n: int) -> LIFState | DelayedResetState:
+        v = self.v_rest * jnp.ones((n,))
+        return DelayedResetState(v, jnp.zeros((n,))) if self.reset_delay else LIFState(v=v)
 
-    def vector_field(self, state: LIFState, current):
-        return LIFState(v=(-(state.v - self.v_rest) + self.resistance * current) / self.tau)
+    def vector_field(self, state, current):
+        dv = (-(state.v - self.v_rest) + self.resistance * current) / self.tau
+        return state._replace(v=dv, **({"pending": jnp.zeros_like(dv)} if self.reset_delay else {}))
 
-    def membrane_potential(self, state: LIFState):
+    def membrane_potential(self, state):
         return state.v
 
-    def spikes(self, state: LIFState):
-        return self.spike_fn(state.v - self.v_rest - self.threshold)
+    def _landed(self, state):
+        # With reset_delay the previous step's subtraction lands at the end of this step, before
+        # spikes are read; spikes() and reset() run right after the step (propagate_spikes).
+        return state.v - state.pending * self.threshold if self.reset_delay else state.v
 
-    def reset(self, state: LIFState, spikes):
+    def spikes(self, state):
+        return self.spike_fn(self._landed(state) - self.v_rest - self.threshold)
+
+    def reset(self, state, spikes):
+        spikes = jax.lax.stop_gradient(spikes) if self.detach_reset else spikes
+        if self.reset_delay:
+            return DelayedResetState(self._landed(state), spikes)
         return LIFState(v=self.v_rest + _reset(state.v - self.v_rest, spikes, self.threshold,
                                                self.v_reset - self.v_rest, self.reset_mode))
 
@@ -107,7 +141,7 @@ class LIF(AbstractNeuron):
 
     def inject_charge(self, state: LIFState, charge):
         # A charge q on a membrane of capacitance tau/R moves v by q R / tau.
-        return LIFState(v=state.v + charge * self.resistance / self.tau)
+        return state._replace(v=state.v + charge * self.resistance / self.tau)
 
     def decay_rate(self, state: LIFState, current):
         return jnp.broadcast_to(1.0 / self.tau, state.v.shape)

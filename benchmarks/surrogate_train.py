@@ -1,0 +1,109 @@
+"""Surrogate-gradient training benchmarks: accuracy per epoch and wall time, recorded as JSON.
+
+Each preset trains through the shared loop (``memsnn.training.train``, the same code as
+``memsnn train --method surrogate``), one epoch per call with ``resume=True``, and rewrites
+``benchmarks/results/surrogate_<preset>.json`` after every epoch, so an interrupted run still
+leaves its figures (and running the same command again continues it)::
+
+    MEMSNN_DATA_DIR=/work/shared/data python benchmarks/surrogate_train.py mnist-dense
+    MEMSNN_DATA_DIR=/work/shared/data python benchmarks/surrogate_train.py mnist-conv
+    MEMSNN_DATA_DIR=/work/shared/data python benchmarks/surrogate_train.py fashion-conv
+
+Options: ``--epochs``, ``--steps`` (time steps per image), ``--lr``, ``--out`` (run folder,
+default ``runs/surrogate-<preset>``), ``--source bundled`` for a quick look on the bundled subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import jax
+
+from memsnn import __version__
+from memsnn.training import train
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+PRESETS = {
+    # The snnTorch tutorial network, trained longer: 784-1000-10 LIF, beta 0.95, 25 steps.
+    "mnist-dense": dict(dataset="mnist", target=0.985, epochs=30, lr=1e-3, batch_size=128,
+                        model=dict(architecture="dense", hidden=[1000], n_steps=25, beta=0.95,
+                                   loss="ce_membrane")),
+    # 12C5-AP2-64C5-AP2-FC10 LIF, direct current input.
+    "mnist-conv": dict(dataset="mnist", target=0.993, epochs=6, lr=2e-3, batch_size=128,
+                       model=dict(architecture="conv", conv_channels=[12, 64], n_steps=10, beta=0.9,
+                                  loss="ce_membrane")),
+    "fashion-conv": dict(dataset="fashion-mnist", target=0.90, epochs=6, lr=2e-3, batch_size=128,
+                         model=dict(architecture="conv", conv_channels=[12, 64], n_steps=10, beta=0.9,
+                                    loss="ce_membrane")),
+}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("preset", choices=sorted(PRESETS))
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--steps", type=int, help="time steps per image")
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--source", choices=("full", "bundled"), default="full")
+    parser.add_argument("--out", help="run folder (checkpoint, metrics.jsonl)")
+    args = parser.parse_args(argv)
+
+    preset = dict(PRESETS[args.preset])
+    model = dict(preset["model"])
+    if args.steps:
+        model["n_steps"] = args.steps
+    epochs = args.epochs or preset["epochs"]
+    lr = args.lr or preset["lr"]
+    out = Path(args.out or f"runs/surrogate-{args.preset}")
+    suffix = "" if args.source == "full" else "_bundled"
+    result_path = RESULTS / f"surrogate_{args.preset.replace('-', '_')}{suffix}.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+    wall = 0.0
+    done = 0
+    while done < epochs:
+        t0 = time.perf_counter()
+        result = train("surrogate", preset["dataset"], source=args.source, model=model, epochs=epochs,
+                       batch_size=preset["batch_size"], lr=lr, schedule="cosine", out_dir=out,
+                       resume=True, progress=False, stop_after_epochs=1)
+        wall += time.perf_counter() - t0
+        history = result.history
+        done = len(history)
+        accs = [row["test_acc"] for row in history]
+        record = {
+            "benchmark": f"surrogate {args.preset}",
+            "dataset": preset["dataset"],
+            "source": args.source,
+            "model": model,
+            "epochs_planned": epochs,
+            "epochs_done": done,
+            "batch_size": preset["batch_size"],
+            "lr": lr,
+            "schedule": "cosine",
+            "target_test_acc": preset["target"],
+            "best_test_acc": max(accs),
+            "final_test_acc": accs[-1],
+            "target_reached": max(accs) >= preset["target"],
+            "history": history,
+            # Sum of the per-epoch times of the loop (training + test evaluation), over all calls.
+            "train_wall_time_s": sum(row["epoch_time_s"] for row in history),
+            "wall_time_this_call_s": wall,
+            "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                        "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
+                        "memsnn": __version__},
+        }
+        result_path.write_text(json.dumps(record, indent=2) + "\n")
+        row = history[-1]
+        print(f"[{args.preset}] epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}, "
+              f"test acc {100 * row['test_acc']:.2f}% ({row['epoch_time_s']:.0f} s); best "
+              f"{100 * max(accs):.2f}% (target {100 * preset['target']:.1f}%)", flush=True)
+    print(f"results: {result_path}")
+
+
+if __name__ == "__main__":
+    main()
