@@ -1,0 +1,348 @@
+"""ngspice netlists of memsnn neurons: the MIF neuron (with its memristors), the LIF membrane, synapses.
+
+Every neuron of a batch is its own small circuit in one netlist, so one transient run simulates
+them all. Only standard SPICE elements are used: R, C, linear controlled sources (G), behavioural
+current sources (B) and PWL voltage sources. The mapping, for neuron ``i``:
+
+* membrane: node ``v_i`` (V) with the membrane capacitor. MIF: one B-source per branch draws
+  ``G_k(x_k) (v - E_k)``, ``G_k = x_k / R_on + (1 - x_k) / R_off``. LIF: a resistor R to a battery
+  at ``v_rest``, and ``C = tau / R``.
+* memristor state ``x_k`` (MIF): the voltage of node ``xk_i`` on a capacitor ``Cs`` charged by a
+  B-source of current ``Cs dx_k/dt``, the way SPICE memristor models carry their state. The sigmoid
+  is written ``0.5 + 0.5 tanh(z / 2)``, which cannot overflow.
+* synapse: currents are carried as node voltages, ``1 V = current_scale`` A (default 1 uA), so that
+  currents of 1e-8..1e-5 A are 0.01..10 V, far above ngspice's absolute tolerances. Alpha synapse:
+  node ``a_i`` (``Cs`` || ``tau_a / Cs``, so ``da/dt = -a / tau_a``) drives node ``isyn_i`` (the
+  same RC) through a VCCS of ``Cs / tau_a`` S (``dI/dt = (a - I) / tau_a``); a VCCS of
+  ``current_scale`` S injects ``I`` into the membrane. Exponential synapse: node ``isyn_i`` only.
+  ``Cs = state_capacitance`` (1 nF, the membrane's scale, so that one ``chgtol`` fits all nodes).
+* input impulses: memsnn jumps ``a`` by ``w`` at the event time. The capacitor of the node that
+  jumps (``a_i``; ``isyn_i`` for an exponential synapse; the membrane without a synapse) returns
+  not to ground but to a staircase PWL voltage source ``in_i`` that rises by the jump at each
+  event. Through a capacitor a source step moves the node by exactly that step (charge
+  conservation, whatever ngspice's step sizes or integration order), and between events the source
+  is constant, so the node sees the same circuit as with its capacitor to ground. Each step is a
+  ramp of ``pulse_width`` (10 ns) *centred* on the event time: a rectangular current pulse of the
+  jump's charge, which a linear filter sees as the impulse plus a correction of order
+  ``(pulse_width / tau)^2 / 24`` (4e-12 for 10 ns against 1 ms). At the ramp's centre half of the
+  jump has happened; :func:`~memsnn.export.simulate_ngspice` adds the other half there.
+  (A PWL *current* pulse instead loses about 1e-3 of its charge: ngspice takes a backward-Euler
+  step after each corner of a PWL source, which miscounts the charge of a ramp.)
+* constant drive: a DC current source into the membrane.
+* a PWL source of value 0 whose corners are breakpoints: memsnn's grid times (so samples need no
+  interpolation) and one time soon after 0 (ngspice does not control its first step's error).
+
+All values are SI and written with full float64 precision (``repr``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from ..neurons import LIF, MIF
+from ..synapses import AlphaSynapse, ExponentialSynapse
+
+MIF_SIGNALS = ("v", "x1", "x2", "a", "isyn")
+LIF_SIGNALS = ("v", "a", "isyn")
+_PWL_PAIRS_PER_LINE = 4
+_STARTUP_FRACTION = 1e-6  # first breakpoint, as a fraction of t_stop
+
+
+@dataclasses.dataclass(frozen=True)
+class TransientOptions:
+    """How ngspice integrates the netlist (``.options`` and ``.tran``) and how impulses are made.
+
+    The defaults are tight: about 3e-7 relative L2 error on the MIF membrane potential under the
+    SPICEprop schedule (12k time points for 10 ms). ngspice's step control is looser than its
+    ``reltol`` suggests; for a reference, also cap the step: ``reltol=1e-10, max_step=1e-7`` agrees
+    with memsnn's converged solution to about 1e-8 (benchmarks/solver_accuracy.py).
+
+    Attributes:
+        reltol: relative tolerance (ngspice default 1e-3; 1e-3 to 1e-4 gives ~1e-3 accuracy here).
+        abstol: absolute current tolerance (A; default 1e-12). The membrane currents are ~1e-7 A.
+        vntol: absolute voltage tolerance (V; default 1e-6). Membrane ~1e-2 V, ``x`` ~1e-2.
+        chgtol: absolute charge tolerance (C; default 1e-14, which is 5e-4 of the MIF membrane's
+            charge C v = 1e-9 F x 20 mV and would dominate the step-size control). Divided by a
+            node's capacitance it is that node's absolute tolerance: 1e-11 V with 1 nF.
+        trtol: truncation-error overestimation factor (default 7; smaller is stricter).
+        method: ``"trap"`` (trapezoidal, 2nd order; about 3x more accurate here than gear at the
+            same tolerances) or ``"gear"`` (BDF-2, L-stable).
+        max_step: largest internal step (s); ``None`` leaves ngspice's default ``min(tstep, span/50)``.
+        pulse_width: duration of the ramp that makes one impulse (s).
+        current_scale: amperes per volt on the synapse nodes (``a``, ``isyn``).
+        state_capacitance: capacitor (F) that holds each state node (``x1``, ``x2``, ``a``,
+            ``isyn``). The same scale as the membrane's makes ``chgtol`` one absolute tolerance
+            for all nodes; with 1 F a state near 0 gets a charge tolerance of ``chgtol`` volts, and
+            the step control collapses ("timestep too small") when an impulse arrives.
+    """
+
+    reltol: float = 1e-9
+    abstol: float = 1e-15
+    vntol: float = 1e-10
+    chgtol: float = 1e-20
+    trtol: float = 1.0
+    method: str = "trap"
+    max_step: float | None = None
+    pulse_width: float = 1e-8
+    current_scale: float = 1e-6
+    state_capacitance: float = 1e-9
+
+    def __post_init__(self):
+        if self.method not in ("gear", "trap"):
+            raise ValueError(f"TransientOptions: method must be 'gear' or 'trap', got {self.method!r}.")
+        for name in ("reltol", "abstol", "vntol", "chgtol", "trtol", "pulse_width", "current_scale",
+                     "state_capacitance"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"TransientOptions: {name} must be > 0, got {getattr(self, name)}.")
+
+    def options_line(self) -> str:
+        opts = dict(reltol=self.reltol, abstol=self.abstol, vntol=self.vntol, chgtol=self.chgtol, trtol=self.trtol)
+        text = " ".join(f"{k}={_num(v)}" for k, v in opts.items()) + f" method={self.method}"
+        return ".options " + text
+
+
+def mif_netlist(
+    neuron: MIF,
+    synapse: AlphaSynapse | ExponentialSynapse | None,
+    weights,
+    event_times,
+    t_stop: float,
+    *,
+    current=None,
+    t_step: float | None = None,
+    output_times=None,
+    options: TransientOptions | None = None,
+    save: Sequence[str] = MIF_SIGNALS,
+    title: str = "memsnn MIF neurons",
+) -> str:
+    """Netlist of ``B`` independent MIF neurons, each behind its own synapse, for one transient run.
+
+    Args:
+        neuron: the :class:`~memsnn.MIF`; each parameter a scalar or ``(B,)`` (one per neuron).
+        synapse: :class:`~memsnn.AlphaSynapse`, :class:`~memsnn.ExponentialSynapse`, or ``None``
+            (impulses land on the membrane as charge).
+        weights: ``(B, n_events)`` jump of the synapse state per event (A), or charge (C) without
+            a synapse. ``B`` is the number of neurons.
+        event_times: ``(n_events,)`` times of the jumps (s), increasing, shared by all neurons. A
+            memsnn impulse at grid step ``k`` lands at ``(k + 1) dt``.
+        t_stop: end of the transient (s).
+        current: constant membrane current (A), scalar or ``(B,)``; ``None`` for none.
+        t_step: the ``.tran`` step (s); default ``t_stop / 1000``.
+        output_times: times (s) the simulator must land on exactly (added as breakpoints), e.g.
+            memsnn's grid, so that no interpolation is needed; ``None`` for none.
+        options: tolerances and impulse shape, default :class:`TransientOptions()`.
+        save: which signals to save per neuron, from ``("v", "x1", "x2", "a", "isyn")``.
+        title: the netlist's title line.
+
+    Returns:
+        The netlist text (ngspice dialect). Run it with :func:`~memsnn.export.run_ngspice`; the
+        node of signal ``s`` of neuron ``i`` is ``s_i``, e.g. ``v(x1_3)``.
+    """
+    if not isinstance(neuron, MIF):
+        raise TypeError(f"mif_netlist: neuron must be memsnn.MIF, got {type(neuron).__name__}.")
+    return _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, output_times, options, save,
+                    title, MIF_SIGNALS)
+
+
+def lif_netlist(
+    neuron: LIF,
+    synapse: AlphaSynapse | ExponentialSynapse | None,
+    weights,
+    event_times,
+    t_stop: float,
+    *,
+    current=None,
+    t_step: float | None = None,
+    output_times=None,
+    options: TransientOptions | None = None,
+    save: Sequence[str] = ("v",),
+    title: str = "memsnn LIF neurons",
+) -> str:
+    """Netlist of ``B`` leaky integrate-and-fire membranes: C = tau / R to ground, R to ``v_rest``.
+
+    Only the sub-threshold dynamics are exported: memsnn checks the threshold and resets on its
+    time grid, a discrete-time rule with no exact SPICE counterpart, so ``neuron`` must have
+    ``reset="none"`` (a LIF that never reaches threshold behaves the same either way).
+
+    Args and returns as :func:`mif_netlist` (``save`` from ``("v", "a", "isyn")``); ``weights``
+    without a synapse are charges (C) onto the membrane, which jump ``v`` by ``w R / tau``.
+    """
+    if not isinstance(neuron, LIF):
+        raise TypeError(f"lif_netlist: neuron must be memsnn.LIF, got {type(neuron).__name__}.")
+    if neuron.reset_mode != "none":
+        raise ValueError(
+            f"lif_netlist: the LIF has reset={neuron.reset_mode!r}. memsnn applies the threshold and "
+            "reset on its time grid, which SPICE cannot reproduce exactly; export the sub-threshold "
+            "membrane with LIF(..., reset='none') and compare while v stays below threshold."
+        )
+    return _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, output_times, options, save,
+                    title, LIF_SIGNALS)
+
+
+def _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, output_times, options, save, title,
+             allowed):
+    options = TransientOptions() if options is None else options
+    weights = np.asarray(weights, dtype=float)
+    if weights.ndim != 2:
+        raise ValueError(f"netlist: weights must be (n_neurons, n_events), got shape {weights.shape}.")
+    n, n_events = weights.shape
+    event_times = np.asarray(event_times, dtype=float).reshape(-1)
+    if event_times.shape != (n_events,):
+        raise ValueError(f"netlist: {n_events} weight columns but {event_times.size} event times.")
+    _check_events(event_times, t_stop, options.pulse_width)
+    currents = None if current is None else _per_neuron("current", current, n)
+    if synapse is not None and not isinstance(synapse, (AlphaSynapse, ExponentialSynapse)):
+        raise TypeError(f"netlist: synapse must be AlphaSynapse, ExponentialSynapse or None, got "
+                        f"{type(synapse).__name__}.")
+    has = {"a": isinstance(synapse, AlphaSynapse), "isyn": synapse is not None}
+    allowed = tuple(s for s in allowed if has.get(s, True))
+    unknown = set(save) - set(allowed)
+    if unknown:
+        raise ValueError(f"netlist: cannot save {sorted(unknown)} here; choose from {allowed}.")
+    t_step = t_stop / 1000 if t_step is None else float(t_step)
+
+    lines = [f"* {title}", f"* written by memsnn.export (SI units; synapse nodes: 1 V = {_num(options.current_scale)} A)"]
+    if isinstance(neuron, MIF):
+        lines += ["* logistic sigmoid through tanh: cannot overflow", ".func sig(z) {0.5+0.5*tanh(0.5*z)}"]
+    lines.append("")
+    params = _neuron_params(neuron, n)
+    syn_tau = None if synapse is None else _per_neuron(
+        "synapse tau", synapse.tau_a if isinstance(synapse, AlphaSynapse) else synapse.tau_s, n)
+    for i in range(n):
+        lines.append(f"* neuron {i}")
+        p = {k: v[i] for k, v in params.items()}
+        # The node that the impulses jump: its capacitor returns to a staircase source, not ground.
+        target = "v" if synapse is None else ("a" if isinstance(synapse, AlphaSynapse) else "isyn")
+        ref = f"in_{i}" if len(event_times) and np.any(weights[i] != 0.0) else "0"
+        membrane_ref = ref if target == "v" else "0"
+        if isinstance(neuron, MIF):
+            lines += _mif_lines(i, p, neuron.polarity, membrane_ref, options.state_capacitance)
+            capacitance = p["capacitance"]
+        else:
+            lines += _lif_lines(i, p, membrane_ref)
+            capacitance = p["tau"] / p["resistance"]
+        if synapse is not None:
+            lines += _synapse_lines(i, synapse, syn_tau[i], options.current_scale, options.state_capacitance, ref)
+        if ref != "0":
+            # Node-voltage jumps: charge / C on the membrane, or w / current_scale on a synapse node.
+            jumps = weights[i] / (capacitance if target == "v" else options.current_scale)
+            lines.append(_pwl(f"Vin_{i} in_{i} 0", *_staircase_points(event_times, jumps, options.pulse_width)))
+        if currents is not None and currents[i] != 0.0:
+            lines.append(f"Idrive_{i} 0 v_{i} DC {_num(currents[i])}")
+    output_times = np.zeros(0) if output_times is None else np.asarray(output_times, dtype=float).reshape(-1)
+    lines += ["", "* breakpoints only (its value is 0): the simulator lands on each of these times",
+              _pwl("Vbreak break 0", *_breakpoint_points(output_times, t_stop)), "Rbreak break 0 1"]
+    max_step = "" if options.max_step is None else f" {_num(options.max_step)}"
+    tstart = " 0" if max_step else ""
+    lines += ["", options.options_line(), f".tran {_num(t_step)} {_num(t_stop)}{tstart}{max_step} uic"]
+    lines += _save_lines([f"v({s}_{i})" for i in range(n) for s in save])
+    lines.append(".end")
+    return "\n".join(lines) + "\n"
+
+
+def _mif_lines(i, p, polarity, membrane_ref, cs):
+    v = f"V(v_{i})"
+    lines = [f"Cm_{i} v_{i} {membrane_ref} {_num(p['capacitance'])} IC={_num(p['v_init'])}"]
+    for k, (E, pol) in enumerate(zip((p["E1"], p["E2"]), polarity), start=1):
+        m = {name: p[f"m{k}_{name}"] for name in ("R_on", "R_off", "V_on", "V_off", "V_T", "tau")}
+        x = f"V(x{k}_{i})"
+        g = f"({x}/{_num(m['R_on'])}+(1-{x})/{_num(m['R_off'])})"
+        vk = f"({'' if pol > 0 else '-'}({v}-{_num(E)}))"
+        dx = (f"((1-{x})*sig(({vk}-{_num(m['V_on'])})/{_num(m['V_T'])})"
+              f"-{x}*sig(({_num(m['V_off'])}-{vk})/{_num(m['V_T'])}))/{_num(m['tau'])}")
+        lines += [
+            f"B{k}_{i} v_{i} 0 I={g}*({v}-{_num(E)})",
+            f"Cx{k}_{i} x{k}_{i} 0 {_num(cs)} IC={_num(p[f'x{k}_init'])}",
+            f"Bx{k}_{i} 0 x{k}_{i} I={_num(cs)}*{dx}",
+        ]
+    return lines
+
+
+def _lif_lines(i, p, membrane_ref):
+    return [
+        f"Cm_{i} v_{i} {membrane_ref} {_num(p['tau'] / p['resistance'])} IC={_num(p['v_rest'])}",
+        f"Rm_{i} v_{i} rest_{i} {_num(p['resistance'])}",
+        f"Vrest_{i} rest_{i} 0 DC {_num(p['v_rest'])}",
+    ]
+
+
+def _synapse_lines(i, synapse, tau, scale, cs, ref):
+    """Synapse nodes of neuron ``i`` (1 V = ``scale`` A, capacitors ``cs``, so ``RC = tau``);
+    ``ref``: where the capacitor of the node that the impulses jump returns."""
+    isyn = [f"Ci_{i} isyn_{i} {'0' if isinstance(synapse, AlphaSynapse) else ref} {_num(cs)} IC=0",
+            f"Ri_{i} isyn_{i} 0 {_num(tau / cs)}", f"Gsyn_{i} 0 v_{i} isyn_{i} 0 {_num(scale)}"]
+    if isinstance(synapse, AlphaSynapse):
+        return [f"Ca_{i} a_{i} {ref} {_num(cs)} IC=0", f"Ra_{i} a_{i} 0 {_num(tau / cs)}",
+                f"Ga_{i} 0 isyn_{i} a_{i} 0 {_num(cs / tau)}"] + isyn
+    return isyn
+
+
+def _staircase_points(times, jumps, width):
+    # The source rises by each jump along a ramp of `width` centred on the event time. Through the
+    # node's capacitor a source step moves the node by the same step: the charge C dV is exact
+    # whatever ngspice's step sizes or integration order (a PWL *current* pulse is not: ngspice
+    # takes a backward-Euler step after each corner, which miscounts a ramp's charge by ~1e-4).
+    # The ramp is a rectangular current pulse of the jump's charge, with no first-moment error.
+    level = np.cumsum(jumps)
+    t = np.stack([times - width / 2, times + width / 2], axis=1).reshape(-1)
+    return t, np.stack([level - jumps, level], axis=1).reshape(-1)
+
+
+def _breakpoint_points(output_times, t_stop):
+    # ngspice does not control the error of its first step; a breakpoint soon after t = 0 keeps
+    # that step tiny (without it the initial relaxation of v is off by ~5e-6 relative).
+    startup = [_STARTUP_FRACTION * t_stop]
+    times = np.unique(np.concatenate([startup, output_times[output_times > 0]]))
+    return times, np.zeros_like(times)
+
+
+def _pwl(head, t, y):
+    pairs = [f"{_num(a)} {_num(b)}" for a, b in zip(t, y)]
+    chunks = [" ".join(pairs[k:k + _PWL_PAIRS_PER_LINE]) for k in range(0, len(pairs), _PWL_PAIRS_PER_LINE)]
+    return f"{head} PWL(" + "\n+ ".join(chunks) + ")"
+
+
+def _save_lines(vectors, per_line=8):
+    return [".save " + " ".join(vectors[k:k + per_line]) for k in range(0, len(vectors), per_line)]
+
+
+def _check_events(times, t_stop, width):
+    if not t_stop > 0:
+        raise ValueError(f"netlist: t_stop must be > 0 s, got {t_stop}.")
+    if times.size == 0:
+        return
+    if times[0] < width / 2:
+        raise ValueError(f"netlist: the first event at {times[0]} s is closer to t = 0 than half the pulse width "
+                         f"({width / 2} s); memsnn impulses land at (k + 1) dt > 0.")
+    if np.any(np.diff(times) <= width):
+        raise ValueError(f"netlist: events closer together than the pulse width {width} s; sum them into one "
+                         "event or use a narrower TransientOptions(pulse_width=...).")
+    if times[-1] + width / 2 > t_stop:
+        raise ValueError(f"netlist: an event at {times[-1]} s lies beyond t_stop = {t_stop} s.")
+
+
+def _per_neuron(name, value, n):
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] not in (1, n)):
+        raise ValueError(f"netlist: {name} must be a scalar or have shape ({n},), got {arr.shape}.")
+    return np.broadcast_to(arr.reshape(-1) if arr.ndim else arr, (n,))
+
+
+def _neuron_params(neuron, n) -> dict[str, np.ndarray]:
+    """Every parameter of ``neuron`` broadcast to ``(n,)`` numpy arrays."""
+    if isinstance(neuron, MIF):
+        raw = dict(capacitance=neuron.capacitance, E1=neuron.E1, E2=neuron.E2, v_init=neuron.v_init,
+                   x1_init=neuron.x1_init, x2_init=neuron.x2_init)
+        for k, m in ((1, neuron.memristor1), (2, neuron.memristor2)):
+            raw.update({f"m{k}_{f}": getattr(m, f) for f in ("R_on", "R_off", "V_on", "V_off", "V_T", "tau")})
+    else:
+        raw = dict(tau=neuron.tau, resistance=neuron.resistance, v_rest=neuron.v_rest)
+    return {k: _per_neuron(k, v, n) for k, v in raw.items()}
+
+
+def _num(x) -> str:
+    """Shortest string that reads back as the same float64 (``repr``), e.g. ``1e-09``."""
+    return repr(float(x))

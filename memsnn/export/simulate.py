@@ -1,0 +1,176 @@
+"""Simulate a memsnn network in ngspice and read the result back on memsnn's time grid."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..network import Network
+from ..neurons import LIF, MIF
+from ..stimulus import Current, Impulses
+from ..synapses import AlphaSynapse
+from ._ngspice import run_ngspice
+from .netlist import TransientOptions, lif_netlist, mif_netlist
+
+
+@dataclasses.dataclass(frozen=True)
+class NgspiceTrace:
+    """ngspice's transient of a one-layer network, sampled at memsnn's grid times.
+
+    Attributes:
+        times: ``(n_steps,)`` grid times ``(k + 1) dt`` (s), as :attr:`memsnn.Trace.times`.
+        signals: name -> ``(batch, n_steps, n)`` in SI units, each the state recorded after grid
+            step ``k`` as memsnn records it (an impulse of step ``k`` included): ``"v"`` membrane
+            potential (V), ``"x1"``, ``"x2"`` memristor states (MIF), ``"a"`` alpha auxiliary
+            current (A), ``"isyn"`` synaptic current (A).
+        n_timepoints: number of time points ngspice accepted (all neurons share them).
+        wall_time: seconds the ngspice process ran (parsing, transient, writing the raw file).
+        netlist: the netlist that was run.
+    """
+
+    times: np.ndarray
+    signals: dict[str, np.ndarray]
+    n_timepoints: int
+    wall_time: float
+    netlist: str
+
+    @property
+    def membrane_potential(self) -> np.ndarray:
+        """``(batch, n_steps, n)`` membrane potential (V)."""
+        return self.signals["v"]
+
+
+def network_netlist(
+    network: Network,
+    stimulus: Impulses | Current,
+    *,
+    dt: float,
+    n_steps: int,
+    options: TransientOptions | None = None,
+    record: Sequence[str] = ("v",),
+    grid_breakpoints: bool = True,
+) -> str:
+    """The netlist :func:`simulate_ngspice` runs: one SPICE neuron per (sample, neuron) pair.
+
+    Neuron ``j`` of sample ``b`` is SPICE neuron ``b * n + j``. Arguments as :func:`simulate_ngspice`.
+    """
+    return _prepare(network, stimulus, dt, n_steps, options, record, grid_breakpoints)[0]
+
+
+def simulate_ngspice(
+    network: Network,
+    stimulus: Impulses | Current,
+    *,
+    dt: float,
+    n_steps: int,
+    options: TransientOptions | None = None,
+    record: Sequence[str] = ("v",),
+    grid_breakpoints: bool = True,
+    executable: str | None = None,
+    timeout: float | None = None,
+) -> NgspiceTrace:
+    """Run the same simulation as :func:`memsnn.simulate` in ngspice (continuous time, its own steps).
+
+    Args:
+        network: one layer of MIF neurons (or LIF with ``reset="none"``), with an
+            :class:`~memsnn.AlphaSynapse`, :class:`~memsnn.ExponentialSynapse` or no synapse, and
+            any synapse array (it is applied here, in numpy).
+        stimulus: :class:`~memsnn.Impulses` ``(batch, n_events, n_in)``, or a constant
+            :class:`~memsnn.Current` ``(batch, n_in)``.
+        dt: memsnn's grid step (s); the impulse of step ``k`` lands at ``(k + 1) dt``.
+        n_steps: grid steps; the transient covers ``[0, n_steps dt]``.
+        options: ngspice tolerances (default :class:`TransientOptions()`).
+        record: signals to read back, from ``("v", "x1", "x2", "a", "isyn")``.
+        grid_breakpoints: make ngspice land on every grid time (exact samples, a few more steps);
+            otherwise its output is interpolated linearly onto the grid.
+        executable, timeout: see :func:`~memsnn.export.run_ngspice`.
+
+    Returns:
+        An :class:`NgspiceTrace` with ``(batch, n_steps, n)`` signals.
+    """
+    netlist, info = _prepare(network, stimulus, dt, n_steps, options, record, grid_breakpoints)
+    start = time.perf_counter()
+    vectors = run_ngspice(netlist, executable=executable, timeout=timeout)
+    wall = time.perf_counter() - start
+    times = dt * np.arange(1, n_steps + 1)
+    batch, n = info["batch"], info["n"]
+    signals = {}
+    for name in record:
+        initial = info["initial"].get(name, 0.0)
+        scale = info["scale"].get(name, 1.0)
+        per_neuron = np.empty((batch * n, n_steps))
+        for i in range(batch * n):
+            per_neuron[i] = _sample(vectors["time"], vectors[f"v({name}_{i})"], times, np.broadcast_to(initial, (batch * n,))[i])
+        per_neuron *= scale
+        if name == info["pulse_node"]:
+            # The pulse is centred on the event time: at that sample half of the jump has happened.
+            per_neuron[:, info["event_steps"]] += 0.5 * info["jumps"]
+        signals[name] = per_neuron.reshape(batch, n, n_steps).transpose(0, 2, 1)
+    return NgspiceTrace(times=times, signals=signals, n_timepoints=len(vectors["time"]), wall_time=wall,
+                        netlist=netlist)
+
+
+def _sample(t, y, grid, initial):
+    # ngspice does not write the t = 0 point of a `uic` transient: the initial condition is it.
+    if t[0] > 0:
+        t, y = np.concatenate([[0.0], t]), np.concatenate([[initial], y])
+    return np.interp(grid, t, y)
+
+
+def _prepare(network, stimulus, dt, n_steps, options, record, grid_breakpoints):
+    options = TransientOptions() if options is None else options
+    if not isinstance(network, Network) or len(network.layers) != 1:
+        raise ValueError("simulate_ngspice: give a memsnn.Network of exactly one layer (multi-layer spiking "
+                         "networks need spike events that SPICE netlists here do not model).")
+    layer = network.layers[0]
+    neuron, synapse, array = layer.neuron, layer.synapse, layer.array
+    if not isinstance(neuron, (MIF, LIF)):
+        raise TypeError(f"simulate_ngspice: only MIF and LIF neurons export, got {type(neuron).__name__}.")
+    n = layer.size
+    drive = None
+    if isinstance(stimulus, Impulses):
+        amp = np.asarray(stimulus.amplitude, dtype=float)
+        steps = np.arange(n_steps) if stimulus.steps is None else np.asarray(stimulus.steps, dtype=int)
+        if stimulus.steps is None:  # dense rows: keep the steps where anything arrives
+            keep = np.any(amp != 0.0, axis=(0, 2))
+            amp, steps = amp[:, keep], steps[keep]
+        weights = np.asarray(jax.vmap(jax.vmap(array))(jnp.asarray(amp))) if amp.shape[1] else \
+            np.zeros((amp.shape[0], 0, n))
+        batch = amp.shape[0]
+    elif isinstance(stimulus, Current) and stimulus.is_constant:
+        batch = stimulus.amplitude.shape[0]
+        drive = np.asarray(jax.vmap(array)(stimulus.amplitude)).reshape(-1)
+        steps, weights = np.zeros(0, dtype=int), np.zeros((batch, 0, n))
+    else:
+        raise TypeError("simulate_ngspice: the stimulus must be memsnn.Impulses or a constant memsnn.Current "
+                        "(batch, n_in).")
+    if np.any(steps >= n_steps):
+        raise ValueError(f"simulate_ngspice: an impulse at step {int(steps.max())} is beyond n_steps={n_steps}.")
+    # (batch, n_events, n) -> one row per SPICE neuron b * n + j.
+    weights = weights.transpose(0, 2, 1).reshape(batch * n, -1)
+    tile = lambda x: jnp.tile(jnp.broadcast_to(x, (n,)), batch)  # noqa: E731
+    neuron_b = jax.tree.map(tile, neuron)
+    synapse_b = None if synapse is None else jax.tree.map(tile, synapse)
+    make = mif_netlist if isinstance(neuron, MIF) else lif_netlist
+    netlist = make(neuron_b, synapse_b, weights, (steps + 1) * dt, n_steps * dt, current=drive, t_step=dt,
+                   output_times=dt * np.arange(1, n_steps + 1) if grid_breakpoints else None,
+                   options=options, save=tuple(record), title=f"memsnn {type(neuron).__name__} x {batch * n}")
+    scale = {"a": options.current_scale, "isyn": options.current_scale}
+    if synapse is None:
+        pulse_node = "v"
+        capacitance = neuron.capacitance if isinstance(neuron, MIF) else neuron.tau / neuron.resistance
+        jumps = weights / np.asarray(tile(capacitance))[:, None]
+    else:
+        pulse_node = "a" if isinstance(synapse, AlphaSynapse) else "isyn"
+        jumps = weights
+    initial = {"v": np.asarray(tile(neuron.v_init if isinstance(neuron, MIF) else neuron.v_rest))}
+    if isinstance(neuron, MIF):
+        initial.update(x1=np.asarray(tile(neuron.x1_init)), x2=np.asarray(tile(neuron.x2_init)))
+    info = dict(batch=batch, n=n, scale=scale, initial=initial, pulse_node=pulse_node, jumps=jumps,
+                event_steps=steps)
+    return netlist, info
