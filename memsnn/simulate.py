@@ -137,6 +137,7 @@ def simulate(
     solver: AbstractIntegrator | None = None,
     record: tuple[str, ...] = ("membrane_potential",),
     checkpoint_every: int | None = None,
+    unroll: int = 1,
 ) -> Trace:
     """Simulate ``network`` driven by a batched ``stimulus`` for ``n_steps`` grid steps of ``dt``.
 
@@ -150,6 +151,9 @@ def simulate(
         record: which quantities to keep over time (see :data:`RECORDABLE`); fewer saves memory.
         checkpoint_every: store one state per this many steps for the backward pass and recompute
             the rest (memory O(T/k + k) instead of O(T)); ``None`` keeps all.
+        unroll: grid steps per iteration of the time loop when spikes are read every step (LIF, IF,
+            multi-layer networks); a few (e.g. 5) let XLA fuse consecutive steps: often ~2x faster
+            on CPU for small layers, at a longer compile. Same numbers.
 
     Returns:
         A :class:`Trace`. Errors (at run time, also under ``jit`` and ``grad``) if an explicit step
@@ -160,6 +164,8 @@ def simulate(
     solver = Euler() if solver is None else solver
     record = tuple(record)
     _check_inputs(network, stimulus, dt, n_steps, record)
+    if isinstance(unroll, bool) or int(unroll) != unroll or unroll < 1:
+        raise ValueError(f"simulate: unroll must be a positive integer, got {unroll!r}.")
     h = solver.explicit_step(dt)
 
     def save(state, spikes):
@@ -208,7 +214,7 @@ def simulate(
                 state, spikes = network.propagate_spikes(state)
                 return state, with_ratio(state, drive, save(state, spikes))
 
-            final, (saved, ratios) = checkpointed_scan(body, state0, n_steps, checkpoint_every)
+            final, (saved, ratios) = checkpointed_scan(body, state0, n_steps, checkpoint_every, unroll)
         else:
             # Nothing happens between impulses: one integrator call per stretch [s_i, s_{i+1}),
             # the impulse of step s_i landing at the end of the stretch's first step.

@@ -107,6 +107,7 @@ class SurrogateConfig:
             instead of the whole network step by step. Same numbers; layer-wise is ~10x faster for
             convolutional layers, slower for the dense 784-1000-10. ``None``: layer-wise for
             ``"conv"`` only.
+        unroll: time steps per iteration of the simulation loop (see :func:`memsnn.simulate`).
         dtype: ``"float32"`` or ``"float64"``.
     """
 
@@ -137,6 +138,7 @@ class SurrogateConfig:
     incorrect_rate: float = 0.2
     checkpoint_every: int | None = None
     layerwise: bool | None = None
+    unroll: int = 5
     dtype: str = "float32"
 
     def __post_init__(self):
@@ -159,8 +161,8 @@ class SurrogateConfig:
         if any(h < 1 for h in self.hidden + self.conv_channels) or self.n_classes < 2:
             raise ValueError("SurrogateConfig: layer sizes must be positive and n_classes >= 2, got "
                              f"hidden={self.hidden}, conv_channels={self.conv_channels}, n_classes={self.n_classes}.")
-        if self.n_steps < 1:
-            raise ValueError(f"SurrogateConfig: n_steps must be >= 1, got {self.n_steps}.")
+        if self.n_steps < 1 or self.unroll < 1:
+            raise ValueError(f"SurrogateConfig: n_steps and unroll must be >= 1, got {self.n_steps}, {self.unroll}.")
         if self.integration == "discontinuous" and (self.window < 1 or self.n_steps % self.window):
             raise ValueError(f"SurrogateConfig: window={self.window} must be >= 1 and divide n_steps={self.n_steps}.")
         if self.reset_delay and (self.neuron != "lif" or self.reset != "subtract"):
@@ -259,7 +261,8 @@ class SurrogateNet(eqx.Module):
 
     def _simulate(self, stim: Current, n_steps: int) -> tuple[tuple, tuple]:
         network = self.network()
-        options = dict(dt=1.0, n_steps=n_steps, checkpoint_every=self.config.checkpoint_every)
+        options = dict(dt=1.0, n_steps=n_steps, checkpoint_every=self.config.checkpoint_every,
+                       unroll=min(self.config.unroll, n_steps))
         layerwise = self.config.layerwise
         if not (self.config.architecture == "conv" if layerwise is None else layerwise):
             trace = simulate(network, stim, record=("membrane_potential", "spikes"), **options)
