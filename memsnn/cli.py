@@ -296,6 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command in ("train", "evaluate"):
+        from .training import use_cpu_cores
+
+        # One JAX device per core: each simulates its share of every batch.
+        use_cpu_cores()
     return {"train": _train, "evaluate": _evaluate, "simulate": _simulate}[args.command](args)
 
 

@@ -19,9 +19,12 @@ from .loop import (
     fit as fit,
     load_checkpoint as load_checkpoint,
     make_optimizer as make_optimizer,
+    make_predict as make_predict,
+    make_train_step as make_train_step,
     peak_memory_mb as peak_memory_mb,
     read_checkpoint_header as read_checkpoint_header,
     save_checkpoint as save_checkpoint,
+    use_cpu_cores as use_cpu_cores,
 )
 from .methods import METHODS as METHODS, Method as Method, get_method as get_method, register_method as register_method
 from .run import evaluate_checkpoint as evaluate_checkpoint, load_trained as load_trained, train as train

@@ -43,6 +43,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 __all__ = [
@@ -54,9 +56,12 @@ __all__ = [
     "fit",
     "load_checkpoint",
     "make_optimizer",
+    "make_predict",
+    "make_train_step",
     "peak_memory_mb",
     "read_checkpoint_header",
     "save_checkpoint",
+    "use_cpu_cores",
 ]
 
 CHECKPOINT_NAME = "checkpoint.eqx"
@@ -234,18 +239,31 @@ def peak_memory_mb() -> float:
     return rss / 1024.0 if sys.platform != "darwin" else rss / 2**20
 
 
+def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None) -> Callable:
+    """``predict(model, images) -> predictions``, jitted once, the batch split over ``mesh``.
+
+    Models with the same structure as ``model`` reuse the compiled function.
+    """
+    static = eqx.partition(model, eqx.is_array)[1]
+    sharded = _on_shards(lambda p, x: predict_fn(eqx.combine(p, static), x), mesh, (P(), P("batch")), P("batch"))
+    jitted = eqx.filter_jit(sharded)
+    return lambda model, images: jitted(eqx.filter(model, eqx.is_array), images)
+
+
 def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarray, *,
-             batch_size: int = 1000) -> tuple[float, np.ndarray]:
+             batch_size: int = 1000, devices=None, predict: Callable | None = None) -> tuple[float, np.ndarray]:
     """Accuracy of ``predict_fn`` on ``(images, labels)``, in batches of a fixed size.
 
     The last batch is padded (with copies of the first samples) so only one shape is compiled.
+    Batches are split over ``devices`` (default: all local devices) when they divide evenly.
+    ``predict`` (from :func:`make_predict`) reuses a compiled function across calls.
 
     Returns:
         ``(accuracy, predictions)``: the fraction correct and the ``(N,)`` predicted classes.
     """
-    predict = eqx.filter_jit(predict_fn)
     n = len(labels)
     batch_size = min(batch_size, n)
+    predict = predict or make_predict(predict_fn, model, _mesh(devices, [batch_size]))
     predictions = np.empty(n, dtype=np.int64)
     for start in range(0, n, batch_size):
         idx = np.arange(start, start + batch_size) % n
@@ -258,6 +276,67 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
 # --------------------------------------------------------------------------------------------
 # The loop
 # --------------------------------------------------------------------------------------------
+
+
+def use_cpu_cores(n: int | None = None) -> int:
+    """Expose ``n`` CPU cores (default: all) as ``n`` JAX CPU devices, for :func:`fit` to split batches.
+
+    XLA runs one simulation's small per-step kernels on one core; with one device per core, each
+    core simulates its share of the batch. Call this before the first JAX computation (the CLI,
+    the benchmarks and the notebooks do); afterwards it changes nothing.
+
+    Returns:
+        The number of devices in effect.
+    """
+    n = int(n or os.cpu_count() or 1)
+    with contextlib.suppress(RuntimeError):  # the backend exists already: keep its devices
+        jax.config.update("jax_num_cpu_devices", n)
+    return len(jax.local_devices())
+
+
+def _mesh(devices, batch_sizes) -> Mesh | None:
+    """A 1-D mesh over ``devices`` that divides every batch size, or ``None`` for one device."""
+    devices = list(jax.local_devices() if devices is None else devices)
+    while len(devices) > 1 and any(b % len(devices) for b in batch_sizes):
+        devices = devices[:-1]
+    return Mesh(np.array(devices), ("batch",)) if len(devices) > 1 else None
+
+
+def _on_shards(fn: Callable, mesh: Mesh | None, in_specs, out_specs) -> Callable:
+    # Each device runs ``fn`` on its slice of the batch: no communication inside the time loop.
+    if mesh is None:
+        return fn
+    return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
+
+
+def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, static,
+                    mesh: Mesh | None = None) -> Callable:
+    """The jitted step ``(params, opt_state, images, labels) -> (params, opt_state, loss, accuracy)``.
+
+    ``params`` is the trainable part of the model and ``static`` the frozen rest
+    (``eqx.partition``); one call is a forward pass, a backward pass and an optimiser update. With a
+    ``mesh`` the batch is split over its devices and the losses and gradients averaged, which is
+    exact for a batch-mean loss.
+    """
+
+    def shard_grads(params, images, labels):
+        def objective(p):
+            return loss_fn(eqx.combine(p, static), images, labels)
+
+        (loss, predictions), grads = eqx.filter_value_and_grad(objective, has_aux=True)(params)
+        if mesh is not None:
+            loss, grads = jax.lax.pmean((loss, grads), "batch")
+        return loss, predictions, grads
+
+    batch_grads = _on_shards(shard_grads, mesh, (P(), P("batch"), P("batch")), (P(), P("batch"), P()))
+
+    @eqx.filter_jit
+    def train_step(params, opt_state, images, labels):
+        loss, predictions, grads = batch_grads(params, images, labels)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return eqx.apply_updates(params, updates), opt_state, loss, jnp.mean(predictions == labels)
+
+    return train_step
 
 
 def _diverged(epoch: int, step: int, steps_per_epoch: int, what: str, checkpoint: Path | None,
@@ -299,6 +378,8 @@ def fit(
     eval_batch_size: int | None = None,
     progress: bool = True,
     stop_after_epochs: int | None = None,
+    devices=None,
+    on_epoch_end: Callable[[dict], None] | None = None,
 ) -> FitResult:
     """Train ``model`` with ``optimizer`` on ``train_data`` for ``epochs`` epochs.
 
@@ -325,6 +406,11 @@ def fit(
         progress: show the tqdm bar.
         stop_after_epochs: stop after this many epochs *of this call* as if interrupted (for tests
             and for splitting a run into pieces); checkpoints are written as usual.
+        devices: split every batch over these devices (default: all local devices, as many as
+            divide the batch size; see :func:`use_cpu_cores`). The loss must be a mean over the
+            batch. Results agree across device counts up to floating-point rounding; a run is
+            bit-for-bit reproducible (and resumable) on the same number of devices.
+        on_epoch_end: called with each epoch's row of ``metrics.jsonl`` after it is written.
 
     Returns:
         A :class:`FitResult`.
@@ -359,15 +445,10 @@ def fit(
         # After a resume the log is rewritten from the checkpoint, dropping any later lines.
         _write_metrics(out / METRICS_NAME, history)
 
-    @eqx.filter_jit
-    def train_step(params, opt_state, images, labels):
-        def objective(p):
-            return loss_fn(eqx.combine(p, static), images, labels)
-
-        (loss, predictions), grads = eqx.filter_value_and_grad(objective, has_aux=True)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return eqx.apply_updates(params, updates), opt_state, loss, jnp.mean(predictions == labels)
-
+    train_step = make_train_step(loss_fn, optimizer, static, _mesh(devices, [batch_size]))
+    if test_data is not None:
+        eval_batch_size = min(eval_batch_size, len(test_data[1]))
+        predict = make_predict(predict_fn, model, _mesh(devices, [eval_batch_size]))
     last_epoch = epochs if stop_after_epochs is None else min(epochs, start_epoch + stop_after_epochs)
     for epoch in range(start_epoch + 1, last_epoch + 1):
         order = epoch_permutation(n_train, seed, epoch)
@@ -397,7 +478,7 @@ def fit(
         model = eqx.combine(params, static)
         test_acc = None
         if test_data is not None:
-            test_acc, _ = evaluate(predict_fn, model, *test_data, batch_size=eval_batch_size)
+            test_acc, _ = evaluate(predict_fn, model, *test_data, batch_size=eval_batch_size, predict=predict)
             bar.set_postfix(loss=f"{loss_sum / steps_per_epoch:.4g}", acc=f"{acc_sum / steps_per_epoch:.3f}",
                             test_acc=f"{test_acc:.4f}")
         bar.close()
@@ -417,4 +498,6 @@ def fit(
             save_checkpoint(checkpoint, model, opt_state, header)
             with open(out / METRICS_NAME, "a") as f:
                 f.write(json.dumps(row) + "\n")
+        if on_epoch_end is not None:
+            on_epoch_end(row)
     return FitResult(model=eqx.combine(params, static), history=history, checkpoint=checkpoint)

@@ -87,7 +87,8 @@ def _spiceprop_arguments(group: argparse._ArgumentGroup) -> None:
                        help="time steps of 10 us per image (default 1000; inputs at 0, 40%%, 80%%)")
     group.add_argument("--checkpoint-every", type=int, metavar="K",
                        help="keep one simulation state per K steps for the backward pass and recompute "
-                            "the rest: less memory, a little more time (default 1; 0 = store everything)")
+                            "the rest (default 10, the fastest on a CPU; larger K needs less memory; 0 "
+                            "stores every step's intermediates: most memory, slower)")
     group.add_argument("--drive-scale", type=float, metavar="MA",
                        help=f"impulse (mA) per unit of front-end output (default 1/128 = {_sp.DRIVE_SCALE_MA:g})")
     group.add_argument("--drive-limit", type=float, metavar="MA",

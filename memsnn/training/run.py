@@ -69,6 +69,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     stop_after_epochs: int | None = None,
+    on_epoch_end=None,
 ) -> FitResult:
     """Train ``method`` on ``dataset`` and return a :class:`~memsnn.training.loop.FitResult`.
 
@@ -94,6 +95,7 @@ def train(
         resume: continue the run in ``out_dir`` from its checkpoint.
         progress: show progress bars.
         stop_after_epochs: stop after this many epochs of this call (the run can be resumed).
+        on_epoch_end: called with each epoch's metrics (a dict) as soon as the epoch is done.
     """
     spec = get_method(method)
     stored = None
@@ -160,7 +162,7 @@ def train(
                epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"],
                out_dir=out_dir, resume=resume, config=config, trainable=spec.trainable(net),
                eval_batch_size=config["eval_batch_size"], progress=progress,
-               stop_after_epochs=stop_after_epochs)
+               stop_after_epochs=stop_after_epochs, on_epoch_end=on_epoch_end)
 
 
 def load_trained(path: str | os.PathLike):
