@@ -56,6 +56,9 @@ def run_training(args) -> None:
         if row is not None:
             history.append(row)
             loads.append(os.getloadavg()[0])
+            print(f"epoch {row['epoch']}: loss {row['train_loss']:.1f}, train {100 * row['train_acc']:.2f}%, "
+                  f"test {100 * row['test_acc']:.2f}%, {row['epoch_time_s']:.0f} s, load {loads[-1]:.1f}",
+                  flush=True)
         reached = next((r["epoch"] for r in history if (r["test_acc"] or 0) >= target), None)
         wall = sum(r["epoch_time_s"] for r in history)
         _write(out, {

@@ -455,7 +455,7 @@ def fit(
         t0 = time.perf_counter()
         loss_sum = acc_sum = 0.0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{epochs}", disable=not progress,
-                   leave=True, dynamic_ncols=True)
+                   leave=True, dynamic_ncols=True, mininterval=0.5)
         for step in bar:
             idx = order[step * batch_size:(step + 1) * batch_size]
             try:

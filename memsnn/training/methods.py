@@ -77,7 +77,8 @@ def _spiceprop_arguments(group: argparse._ArgumentGroup) -> None:
                        help="hidden ReLU layer sizes of the dense front end (default: 100, the paper's "
                             "784-100-10 front end; give no number for none)")
     group.add_argument("--output-activation", choices=("relu", "none"),
-                       help="activation of the drive units (default: relu, as in the paper)")
+                       help="activation of the drive units: none (default) or relu (as in the paper's "
+                            "table; the units tend to die and training stalls)")
     group.add_argument("--neuron", choices=_sp.NEURONS,
                        help="output neurons: mif (memristive, default) or ideal (linear RC membrane)")
     group.add_argument("--solver", choices=_sp.SOLVERS,
