@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._base import AbstractIntegrator
+from ._base import AbstractIntegrator, first_step_then_scan
 
 # Real-axis stability bound |h lambda| of explicit Runge-Kutta schemes (approximate, from their
 # stability polynomials). Used only to report unstable fixed steps early.
@@ -26,70 +24,98 @@ _EXPLICIT_LIMITS = {
 
 
 class Diffrax(AbstractIntegrator):
-    """Bridge to ``diffrax.diffeqsolve``.
+    """Integrate the network with a diffrax solver.
 
-    Between impulse times the network's vector field is integrated by ``solver``; impulses are
-    applied as state jumps at their grid times, so every solver converges to the same solution as
-    :class:`~memsnn.integrators.Euler` with a shrinking step.
+    Impulses are state jumps at their grid times (the end of their step), so every solver converges
+    to the same solution as :class:`~memsnn.integrators.Euler` with a shrinking step.
+
+    - Fixed steps (``stepsize_controller=None``): ``dt0`` must divide the grid step. The steps run
+      in memsnn's own ``lax.scan`` over ``solver.step`` (with ``checkpoint_every`` from
+      :func:`~memsnn.simulate`), which differentiates exactly and as fast as the Euler scan.
+    - Adaptive steps (a ``diffrax.PIDController``): one ``diffeqsolve`` per stretch between
+      impulses, saving on the grid. The default adjoint keeps one checkpoint per solver step
+      (``max_steps`` of them, allocated only under reverse-mode autodiff): with fewer checkpoints,
+      diffrax 0.7's recursive checkpointing returned wrong gradients for grid saves in our tests.
+      ``diffrax.BacksolveAdjoint()`` gives O(1) memory at the price of a backward ODE solve.
 
     Attributes:
         solver: a diffrax solver, e.g. ``diffrax.Tsit5()`` or ``diffrax.Kvaerno5()``.
-        stepsize_controller: ``None`` for fixed steps of ``dt0`` (default: the grid step), or e.g.
+        stepsize_controller: ``None`` for fixed steps of ``dt0``, or e.g.
             ``diffrax.PIDController(rtol=1e-6, atol=1e-9)`` for adaptive steps.
-        dt0: initial (adaptive) or fixed step (s); ``None`` = the grid step.
-        adjoint: how to differentiate, e.g. ``diffrax.RecursiveCheckpointAdjoint()`` (default,
-            exact discretise-then-optimise) or ``diffrax.BacksolveAdjoint()`` (O(1) memory).
-        max_steps: cap on solver steps per stretch between impulses (adaptive solves).
+        dt0: fixed step, or initial step for adaptive solves (s); ``None`` = the grid step.
+        adjoint: adaptive solves only: how to differentiate (see above).
+        max_steps: adaptive solves only: cap on solver steps per stretch between impulses.
     """
 
     solver: diffrax.AbstractSolver = diffrax.Tsit5()
     stepsize_controller: diffrax.AbstractStepSizeController | None = None
     dt0: float | None = eqx.field(static=True, default=None)
-    adjoint: diffrax.AbstractAdjoint = diffrax.RecursiveCheckpointAdjoint()
-    max_steps: int = eqx.field(static=True, default=65536)
+    adjoint: diffrax.AbstractAdjoint | None = None
+    max_steps: int = eqx.field(static=True, default=4096)
 
     @property
     def _fixed(self) -> bool:
         return self.stepsize_controller is None or isinstance(self.stepsize_controller, diffrax.ConstantStepSize)
 
+    def _substeps(self, dt: float) -> int:
+        if self.dt0 is None:
+            return 1
+        ratio = dt / self.dt0
+        m = round(ratio)
+        if m < 1 or abs(ratio - m) > 1e-6 * ratio:
+            raise ValueError(f"Diffrax: with fixed steps, dt0={self.dt0} must divide the grid step dt={dt}.")
+        return m
+
     def advance(self, network, state, impulse, drive, t0, dt, n_steps, save_fn, checkpoint_every=None):
+        if self._fixed:
+            return self._fixed_steps(network, state, impulse, drive, dt, n_steps, save_fn, checkpoint_every)
         if impulse is None:
-            return self._solve(network, state, drive, t0, dt, n_steps, save_fn)
-        # The impulse lands at t0 + dt: integrate the first step, jump, then the rest.
-        state, _ = self._solve(network, state, drive, t0, dt, 1, None)
+            return self._adaptive(network, state, drive, dt, n_steps, save_fn)
+        # The impulse lands at the end of the first step: solve it, jump, then the rest.
+        state, _ = self._adaptive(network, state, drive, dt, 1, None)
         state = network.inject(state, impulse)
         first = None if save_fn is None else save_fn(state)
         if n_steps == 1:
             return state, (None if save_fn is None else jax.tree.map(lambda r: r[None], first))
-        state, rest = self._solve(network, state, drive, t0 + dt, dt, n_steps - 1, save_fn)
+        state, rest = self._adaptive(network, state, drive, dt, n_steps - 1, save_fn)
         if save_fn is None:
             return state, None
         return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
 
-    def _solve(self, network, state, drive, t0, dt, n_steps, save_fn):
-        # The network's vector field is autonomous within a stretch (constant drive), so each stretch
-        # is solved in local time from 0: with a global t0, t0 + k * dt0 rounds past t1 and diffrax
-        # rebalances the last fixed steps, which breaks agreement with the Euler scan.
-        term = diffrax.ODETerm(lambda t, y, args: network.vector_field(y, drive))
-        t1 = n_steps * dt
-        dt0 = dt if self.dt0 is None else self.dt0
-        if self._fixed:
-            controller = diffrax.ConstantStepSize()
-            # The exact step count lets diffrax size its checkpointing for the backward pass.
-            max_steps = math.ceil(n_steps * dt / dt0 - 1e-9)
-        else:
-            controller = self.stepsize_controller
-            max_steps = self.max_steps
+    def _fixed_steps(self, network, state, impulse, drive, dt, n_steps, save_fn, checkpoint_every):
+        term = diffrax.ODETerm(_network_field)
+        args = (network, drive)
+        m = self._substeps(dt)
+        h = dt / m
+
+        def grid_step(y):
+            # The field is autonomous within a stretch, so local times 0..h serve every step.
+            # The solver state restarts at every grid step: FSAL caches would be stale after a jump.
+            solver_state = self.solver.init(term, 0.0, h, y, args)
+            for _ in range(m):
+                y, _, _, solver_state, _ = self.solver.step(term, 0.0, h, y, args, solver_state, made_jump=False)
+            return y
+
+        def first(y):
+            y = grid_step(y)
+            return y if impulse is None else network.inject(y, impulse)
+
+        return first_step_then_scan(first, grid_step, state, n_steps, save_fn, checkpoint_every)
+
+    def _adaptive(self, network, state, drive, dt, n_steps, save_fn):
+        # Solved in local time from 0: the field is autonomous within a stretch (constant drive).
         subs = [diffrax.SubSaveAt(t1=True)]
         if save_fn is not None:
-            ts = dt * jnp.arange(1, n_steps + 1)
-            subs.append(diffrax.SubSaveAt(ts=ts, fn=lambda t, y, args: save_fn(y)))
+            subs.append(diffrax.SubSaveAt(ts=dt * jnp.arange(1, n_steps + 1), fn=lambda t, y, args: save_fn(y)))
+        adjoint = self.adjoint if self.adjoint is not None else diffrax.RecursiveCheckpointAdjoint(self.max_steps)
         sol = diffrax.diffeqsolve(
-            term, self.solver, 0.0, t1, dt0, state,
+            diffrax.ODETerm(_network_field), self.solver, 0.0, n_steps * dt,
+            dt if self.dt0 is None else self.dt0, state,
+            args=(network, drive),
             saveat=diffrax.SaveAt(subs=subs),
-            stepsize_controller=controller,
-            adjoint=self.adjoint,
-            max_steps=max_steps,
+            stepsize_controller=self.stepsize_controller,
+            adjoint=adjoint,
+            max_steps=self.max_steps,
         )
         final = jax.tree.map(lambda y: y[0], sol.ys[0])
         return final, (sol.ys[1] if save_fn is not None else None)
@@ -97,7 +123,7 @@ class Diffrax(AbstractIntegrator):
     def explicit_step(self, dt):
         if not self._fixed or type(self.solver) not in _EXPLICIT_LIMITS:
             return None
-        return dt if self.dt0 is None else self.dt0
+        return dt / self._substeps(dt)
 
     @property
     def stability_limit(self) -> float:
@@ -108,3 +134,7 @@ class Diffrax(AbstractIntegrator):
         kind = "fixed" if self._fixed else "adaptive"
         return f"Diffrax({type(self.solver).__name__}, {kind})"
 
+
+def _network_field(t, y, args):
+    network, drive = args
+    return network.vector_field(y, drive)
