@@ -33,6 +33,10 @@ PRESETS = {
     "mnist-dense": dict(dataset="mnist", target=0.985, epochs=30, lr=1e-3, batch_size=128,
                         model=dict(architecture="dense", hidden=[1000], n_steps=25, beta=0.95,
                                    loss="ce_membrane")),
+    # The same with decoupled weight decay (AdamW): the plain run fits the training set (100%).
+    "mnist-dense-wd": dict(dataset="mnist", target=0.985, epochs=25, lr=1e-3, batch_size=128, weight_decay=0.1,
+                           model=dict(architecture="dense", hidden=[1000], n_steps=25, beta=0.95,
+                                      loss="ce_membrane")),
     # 12C5-AP2-64C5-AP2-FC10 LIF, direct current input.
     "mnist-conv": dict(dataset="mnist", target=0.993, epochs=6, lr=2e-3, batch_size=128,
                        model=dict(architecture="conv", conv_channels=[12, 64], n_steps=10, beta=0.9,
@@ -70,6 +74,7 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         result = train("surrogate", preset["dataset"], source=args.source, model=model, epochs=epochs,
                        batch_size=preset["batch_size"], lr=lr, schedule="cosine", out_dir=out,
+                       weight_decay=preset.get("weight_decay", 0.0),
                        resume=True, progress=False, stop_after_epochs=1)
         wall += time.perf_counter() - t0
         history = result.history
@@ -85,6 +90,7 @@ def main(argv=None) -> None:
             "batch_size": preset["batch_size"],
             "lr": lr,
             "schedule": "cosine",
+            "weight_decay": preset.get("weight_decay", 0.0),
             "target_test_acc": preset["target"],
             "best_test_acc": max(accs),
             "final_test_acc": accs[-1],
