@@ -21,13 +21,19 @@ from .synapses import AbstractSynapse
 
 
 class LayerState(NamedTuple):
-    """State of one layer: ``synapse`` (``()`` without a synapse) and ``neuron``."""
+    """State of one layer: ``synapse`` (a zero-size array without a synapse) and ``neuron``."""
 
     synapse: Any
     neuron: Any
 
 
 NetworkState = tuple  # tuple[LayerState, ...], one per layer
+
+
+def _no_synapse():
+    # A zero-size array rather than an empty tuple: diffrax/equinox loop buffers reject empty
+    # subtrees, and a zero-size leaf costs nothing.
+    return jnp.zeros((0,))
 
 
 class Layer(eqx.Module):
@@ -45,7 +51,7 @@ class Layer(eqx.Module):
         return self.array.n_outputs
 
     def init_state(self) -> LayerState:
-        syn = () if self.synapse is None else self.synapse.init_state(self.size)
+        syn = _no_synapse() if self.synapse is None else self.synapse.init_state(self.size)
         return LayerState(syn, self.neuron.init_state(self.size))
 
     def synaptic_current(self, state: LayerState) -> Float[Array, " n"]:
@@ -57,7 +63,7 @@ class Layer(eqx.Module):
         """Impulses of amplitude ``presynaptic`` arrive through the array."""
         weight = self.array(presynaptic)
         if self.synapse is None:
-            return LayerState((), self.neuron.inject_charge(state.neuron, weight))
+            return LayerState(state.synapse, self.neuron.inject_charge(state.neuron, weight))
         return LayerState(self.synapse.inject(state.synapse, weight), state.neuron)
 
 
@@ -107,7 +113,7 @@ class Network(eqx.Module):
         """d(state)/dt; ``drive`` is a current (A) into the first layer's array, or ``None``."""
         out = []
         for layer, s, current in zip(self.layers, state, self._membrane_currents(state, drive)):
-            dsyn = () if layer.synapse is None else layer.synapse.vector_field(s.synapse)
+            dsyn = s.synapse if layer.synapse is None else layer.synapse.vector_field(s.synapse)
             out.append(LayerState(dsyn, layer.neuron.vector_field(s.neuron, current)))
         return tuple(out)
 
@@ -143,7 +149,7 @@ class Network(eqx.Module):
             weight = layer.array(presyn) if presyn is not None else jnp.zeros_like(current)
             if layer.synapse is None:
                 neuron_state = layer.neuron.inject_charge(s.neuron, weight) if presyn is not None else s.neuron
-                syn = ()
+                syn = s.synapse
             else:
                 syn = layer.synapse.sequential_step(s.synapse, weight, dt)
                 current = current + layer.synapse.current(syn)

@@ -233,13 +233,17 @@ def simulate(
                 pieces.append(out)
             final = state
             saved, ratios = jax.tree.map(lambda *xs: jnp.concatenate(xs), *pieces)
-        return final, saved, jnp.max(ratios)
+        # nanmax: once an unstable run has overflowed, the last ratios are NaN.
+        return final, saved, jnp.nanmax(ratios) if h is not None else jnp.max(ratios)
 
     final, saved, ratio = jax.vmap(one_sample)(stimulus)
-    if h is not None:
-        final = eqx.error_if(final, ratio > solver.stability_limit, _UNSTABLE)
-    bad = jnp.logical_not(jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final)])))
-    final = eqx.error_if(final, bad, _NAN)
+    # One check on everything returned, so that it survives whatever part of the Trace the caller
+    # keeps (a check tied to an unused output would be pruned by XLA). Instability is named first:
+    # a diverging explicit run ends in inf/NaN, and the step ratio says why.
+    unstable = jnp.any(ratio > solver.stability_limit) if h is not None else jnp.asarray(False)
+    nonfinite = jnp.logical_not(jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final)])))
+    final, saved, ratio = eqx.branched_error_if(
+        (final, saved, ratio), unstable | nonfinite, jnp.where(unstable, 0, 1), (_UNSTABLE, _NAN))
     return Trace(
         times=dt * jnp.arange(1, n_steps + 1),
         membrane_potential=saved.get("membrane_potential"),

@@ -5,7 +5,9 @@ import pytest
 
 import memsnn
 from memsnn import presets as P
-from memsnn import simulate as simulate_module
+import importlib
+
+simulate_module = importlib.import_module("memsnn.simulate")
 
 
 def test_feature_count_mismatch_names_both_sizes():

@@ -36,7 +36,7 @@ def test_reference_current_and_memristor_state():
 
 def test_resting_fixed_point():
     net = P.spiceprop_neuron_network(1)
-    solver = memsnn.Diffrax(diffrax.Kvaerno5(), diffrax.PIDController(rtol=1e-10, atol=1e-14))
+    solver = memsnn.Diffrax(diffrax.Kvaerno5(), diffrax.PIDController(rtol=1e-10, atol=1e-14), max_steps=16384)
     trace = memsnn.simulate(net, memsnn.Current(jnp.zeros((1, 1))), dt=2e-3, n_steps=200, solver=solver,
                             record=("state",))
     neuron = trace.final_state[0].neuron
