@@ -9,13 +9,13 @@ exponential, rectifying part of measured I-V curves.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validation import require_in_range, require_less, require_positive
+from .._validation import require_in_range
 from ._base import AbstractMemristor
+from ._mss import AbstractMetastableSwitch
 
 
 def exprel(z: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
@@ -30,7 +30,7 @@ def exprel(z: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
     return jnp.where(small, 1.0 + 0.5 * z, jnp.expm1(z_safe) / z_safe)
 
 
-class MeanMetastableSwitch(AbstractMemristor):
+class MeanMetastableSwitch(AbstractMetastableSwitch):
     """KNOWM mean metastable switch (MMSS), a non-volatile bipolar memristor.
 
     ``dx/dt = [(1 - x) sigma((V - V_on)/V_T) - x (1 - sigma((V + V_off)/V_T))] / tau``,
@@ -52,45 +52,11 @@ class MeanMetastableSwitch(AbstractMemristor):
         tau: time constant of the switch population (s).
     """
 
-    R_on: Float[Array, "..."]
-    R_off: Float[Array, "..."]
-    V_on: Float[Array, "..."]
-    V_off: Float[Array, "..."]
-    V_T: Float[Array, "..."]
-    tau: Float[Array, "..."]
-
     def __init__(self, R_on=500.0, R_off=1500.0, V_on=0.27, V_off=0.27, V_T=0.026, tau=1e-4):
-        self.R_on = jnp.asarray(R_on, dtype=float)
-        self.R_off = jnp.asarray(R_off, dtype=float)
-        self.V_on = jnp.asarray(V_on, dtype=float)
-        self.V_off = jnp.asarray(V_off, dtype=float)
-        self.V_T = jnp.asarray(V_T, dtype=float)
-        self.tau = jnp.asarray(tau, dtype=float)
+        self._set_parameters(R_on, R_off, V_on, V_off, V_T, tau)
 
-    def __check_init__(self):
-        name = type(self).__name__
-        require_positive(name, "R_on", self.R_on, "Ohm")
-        require_positive(name, "R_off", self.R_off, "Ohm")
-        require_less(name, "R_on", self.R_on, "R_off", self.R_off, "Ohm")
-        require_positive(name, "V_T", self.V_T, "V")
-        require_positive(name, "tau", self.tau, "s")
-
-    def state_derivative(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
-        # 1 - sigma(z) is written sigma(-z): no cancellation, and jax.nn.sigmoid never overflows.
-        switch_on = (1.0 - state) * jax.nn.sigmoid((voltage - self.V_on) / self.V_T)
-        switch_off = state * jax.nn.sigmoid(-(voltage + self.V_off) / self.V_T)
-        return (switch_on - switch_off) / self.tau
-
-    def conductance(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."] | None = None) -> Float[Array, "..."]:
-        """``G = x / R_on + (1 - x) / R_off`` (S); ohmic, so ``voltage`` is not needed."""
-        return state / self.R_on + (1.0 - state) / self.R_off
-
-    def current(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
-        return self.conductance(state) * voltage
-
-    @property
-    def state_bounds(self) -> tuple[float, float]:
-        return (0.0, 1.0)
+    def off_switching_voltage(self):
+        return -self.V_off
 
 
 class GeneralizedMSS(AbstractMemristor):

@@ -1,0 +1,76 @@
+"""The metastable-switch family: KNOWM's mean metastable switch and the MIF's volatile variant.
+
+Both are populations of switches that flip on with probability sigma((V - V_on)/V_T) and off with
+sigma((V_off_eff - V)/V_T); ``x`` in [0, 1] is the fraction that is on, ``G = x/R_on + (1-x)/R_off``.
+They differ only in where switching off starts: below ``-V_off`` for KNOWM (non-volatile), below
+``+V_off`` for the MIF's device (volatile: it relaxes off at V = 0).
+"""
+
+from __future__ import annotations
+
+import abc
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
+from .._validation import require_less, require_positive
+from ._base import AbstractMemristor
+
+
+class AbstractMetastableSwitch(AbstractMemristor):
+    """Shared state equation, conductance and checks of the metastable-switch memristors.
+
+    Attributes:
+        R_on: on resistance (Ohm).
+        R_off: off resistance (Ohm), larger than ``R_on``.
+        V_on: on-switching threshold (V).
+        V_off: off-switching threshold (V); its sign convention is the subclass's.
+        V_T: (effective) thermal voltage setting the width of the switching sigmoids (V).
+        tau: time constant of the switch population (s).
+    """
+
+    R_on: Float[Array, "..."]
+    R_off: Float[Array, "..."]
+    V_on: Float[Array, "..."]
+    V_off: Float[Array, "..."]
+    V_T: Float[Array, "..."]
+    tau: Float[Array, "..."]
+
+    def _set_parameters(self, R_on, R_off, V_on, V_off, V_T, tau):
+        self.R_on = jnp.asarray(R_on, dtype=float)
+        self.R_off = jnp.asarray(R_off, dtype=float)
+        self.V_on = jnp.asarray(V_on, dtype=float)
+        self.V_off = jnp.asarray(V_off, dtype=float)
+        self.V_T = jnp.asarray(V_T, dtype=float)
+        self.tau = jnp.asarray(tau, dtype=float)
+
+    def __check_init__(self):
+        name = type(self).__name__
+        require_positive(name, "R_on", self.R_on, "Ohm")
+        require_positive(name, "R_off", self.R_off, "Ohm")
+        require_less(name, "R_on", self.R_on, "R_off", self.R_off, "Ohm")
+        require_positive(name, "V_T", self.V_T, "V")
+        require_positive(name, "tau", self.tau, "s")
+
+    @abc.abstractmethod
+    def off_switching_voltage(self) -> Float[Array, "..."]:
+        """Voltage (V) below which the switches turn off."""
+
+    def state_derivative(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        # jax.nn.sigmoid, not 1/(1+exp(-z)): the raw exp overflows for large |z| and poisons
+        # gradients; 1 - sigma(z) is written sigma(-z) to avoid cancellation.
+        switch_on = (1.0 - state) * jax.nn.sigmoid((voltage - self.V_on) / self.V_T)
+        switch_off = state * jax.nn.sigmoid((self.off_switching_voltage() - voltage) / self.V_T)
+        return (switch_on - switch_off) / self.tau
+
+    def conductance(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."] | None = None) -> Float[Array, "..."]:
+        """``G = x / R_on + (1 - x) / R_off`` (S); ohmic, so ``voltage`` is not needed."""
+        return state / self.R_on + (1.0 - state) / self.R_off
+
+    def current(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        return self.conductance(state) * voltage
+
+    @property
+    def state_bounds(self) -> tuple[float, float]:
+        return (0.0, 1.0)
