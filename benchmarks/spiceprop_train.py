@@ -82,6 +82,7 @@ def run_training(args) -> None:
             "load_average_1min_per_epoch": loads,
             "settings": {"batch_size": args.batch_size, "lr": args.lr, "schedule": "cosine",
                          "weight_decay": args.weight_decay, "seed": args.seed,
+                         "augment_shift": args.augment_shift,
                          "checkpoint_every": args.checkpoint_every or None, "run_dir": str(run_dir)},
             "history": history,
             "note": "wall_time_s sums the epochs of this benchmark's runs (a resumed run adds its own); "
@@ -91,6 +92,7 @@ def run_training(args) -> None:
 
     train("spiceprop", args.dataset, source="full", model=model, epochs=args.epochs,
                    batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
+                   augment_shift=args.augment_shift,
                    out_dir=run_dir, resume=args.resume, progress=not args.no_progress,
                    on_epoch_end=report)
     report(done=True)
@@ -156,6 +158,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--augment-shift", type=int, default=0, help="random shifts of up to N pixels (default 0: off)")
     parser.add_argument("--checkpoint-every", type=int, default=None,
                         help="time-step checkpointing (default: the model's default; 0 = off)")
     parser.add_argument("--target", type=float, help="test accuracy to report reaching (default 0.98 / 0.87)")

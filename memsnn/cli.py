@@ -103,6 +103,9 @@ def _build_parser(method: str = "spiceprop"):
     opt.add_argument("--weight-decay", type=float,
                      help=f"decoupled weight decay, AdamW (default: the method's; spiceprop {sp['weight_decay']:g})")
     opt.add_argument("--clip-norm", type=float, help="clip the gradient norm to this value (default: off)")
+    opt.add_argument("--augment-shift", type=int, metavar="PIXELS",
+                     help="data augmentation: shift each training image by up to PIXELS pixels in each "
+                          "direction (default 0: off)")
     opt.add_argument("--seed", type=int, help="seed of the initialisation and batch order (default 0); "
                                               "the same seed gives the same result")
 
@@ -175,6 +178,7 @@ def _train(args) -> int:
             train_subset=args.train_subset, test_subset=args.test_subset,
             model=spec.config_from_args(args), epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, schedule=args.schedule, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
+            augment_shift=args.augment_shift,
             eval_batch_size=args.eval_batch_size, seed=args.seed, out_dir=out, resume=args.resume,
             progress=not args.no_progress,
         )

@@ -30,6 +30,7 @@ from memsnn.training import (
     save_checkpoint,
     train,
 )
+from memsnn.training.augment import random_shift
 from memsnn.training.spiceprop import (
     SpicepropConfig,
     build_spiceprop,
@@ -107,14 +108,19 @@ def test_same_seed_same_result_and_log(tmp_path):
     assert rows[-1]["test_acc"] > 0.9
 
 
+def noisy(key, x):
+    return x + 0.3 * jax.random.normal(key, x.shape)
+
+
 def test_resume_equals_uninterrupted(tmp_path):
-    whole = fit_softmax(tmp_path / "whole", epochs=4)
-    part = fit_softmax(tmp_path / "part", epochs=4, stop_after_epochs=1)
+    # With augmentation, so the random keys must also continue where they stopped.
+    whole = fit_softmax(tmp_path / "whole", epochs=4, augment=noisy)
+    part = fit_softmax(tmp_path / "part", epochs=4, stop_after_epochs=1, augment=noisy)
     assert len(part.history) == 1 and read_checkpoint_header(part.checkpoint)["epoch"] == 1
     # A crash after the log line was written but before the next checkpoint: resume drops it.
     with open(tmp_path / "part" / METRICS_NAME, "a") as f:
         f.write('{"epoch": 2, "partial": true}\n')
-    resumed = fit_softmax(tmp_path / "part", epochs=4, resume=True)
+    resumed = fit_softmax(tmp_path / "part", epochs=4, resume=True, augment=noisy)
     assert leaves_equal(whole.model, resumed.model)
     assert without_times(whole.history) == without_times(resumed.history)
     rows = [json.loads(line) for line in (tmp_path / "part" / METRICS_NAME).read_text().splitlines()]
@@ -136,6 +142,16 @@ def test_nan_guard_names_epoch_and_keeps_last_good_checkpoint(tmp_path):
     assert "epoch 2" in message and "the loss is nan" in message
     assert str(tmp_path / CHECKPOINT_NAME) in message and "end of epoch 1" in message
     assert (tmp_path / CHECKPOINT_NAME).read_bytes() == good
+
+
+def test_random_shift_moves_pixels_within_bounds():
+    image = np.zeros((28, 28))
+    image[10, 12] = 1.0
+    batch = jnp.asarray(np.repeat(image.reshape(1, -1), 64, axis=0))
+    shifted = np.asarray(random_shift(jax.random.key(0), batch, 2)).reshape(64, 28, 28)
+    rows, cols = np.nonzero(shifted)[1:]
+    assert len(rows) == 64 and set(rows) == set(range(8, 13)) and set(cols) == set(range(10, 15))
+    np.testing.assert_array_equal(shifted, np.asarray(random_shift(jax.random.key(0), batch, 2)).reshape(64, 28, 28))
 
 
 def test_checkpoint_is_atomic(tmp_path, monkeypatch):

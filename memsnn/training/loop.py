@@ -310,13 +310,13 @@ def _on_shards(fn: Callable, mesh: Mesh | None, in_specs, out_specs) -> Callable
 
 
 def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, static,
-                    mesh: Mesh | None = None) -> Callable:
-    """The jitted step ``(params, opt_state, images, labels) -> (params, opt_state, loss, accuracy)``.
+                    mesh: Mesh | None = None, augment: Callable | None = None) -> Callable:
+    """The jitted step ``(params, opt_state, images, labels, key=None) -> (params, opt_state, loss, accuracy)``.
 
     ``params`` is the trainable part of the model and ``static`` the frozen rest
     (``eqx.partition``); one call is a forward pass, a backward pass and an optimiser update. With a
     ``mesh`` the batch is split over its devices and the losses and gradients averaged, which is
-    exact for a batch-mean loss.
+    exact for a batch-mean loss. ``augment(key, images) -> images`` transforms the batch first.
     """
 
     def shard_grads(params, images, labels):
@@ -331,7 +331,9 @@ def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, st
     batch_grads = _on_shards(shard_grads, mesh, (P(), P("batch"), P("batch")), (P(), P("batch"), P()))
 
     @eqx.filter_jit
-    def train_step(params, opt_state, images, labels):
+    def train_step(params, opt_state, images, labels, key=None):
+        if augment is not None:
+            images = augment(key, images)
         loss, predictions, grads = batch_grads(params, images, labels)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return eqx.apply_updates(params, updates), opt_state, loss, jnp.mean(predictions == labels)
@@ -380,6 +382,7 @@ def fit(
     stop_after_epochs: int | None = None,
     devices=None,
     on_epoch_end: Callable[[dict], None] | None = None,
+    augment: Callable | None = None,
 ) -> FitResult:
     """Train ``model`` with ``optimizer`` on ``train_data`` for ``epochs`` epochs.
 
@@ -411,6 +414,9 @@ def fit(
             batch. Results agree across device counts up to floating-point rounding; a run is
             bit-for-bit reproducible (and resumable) on the same number of devices.
         on_epoch_end: called with each epoch's row of ``metrics.jsonl`` after it is written.
+        augment: ``augment(key, images) -> images`` applied to every training batch (e.g.
+            :func:`memsnn.training.augment.random_shift`); its keys come from ``(seed, epoch,
+            step)``, so augmented runs are reproducible and resumable too.
 
     Returns:
         A :class:`FitResult`.
@@ -445,7 +451,8 @@ def fit(
         # After a resume the log is rewritten from the checkpoint, dropping any later lines.
         _write_metrics(out / METRICS_NAME, history)
 
-    train_step = make_train_step(loss_fn, optimizer, static, _mesh(devices, [batch_size]))
+    train_step = make_train_step(loss_fn, optimizer, static, _mesh(devices, [batch_size]), augment)
+    augment_key = jax.random.key(seed)
     if test_data is not None:
         eval_batch_size = min(eval_batch_size, len(test_data[1]))
         predict = make_predict(predict_fn, model, _mesh(devices, [eval_batch_size]))
@@ -459,8 +466,9 @@ def fit(
         for step in bar:
             idx = order[step * batch_size:(step + 1) * batch_size]
             try:
+                key = jax.random.fold_in(jax.random.fold_in(augment_key, epoch), step)
                 new_params, new_opt_state, loss, acc = train_step(
-                    params, opt_state, jnp.asarray(train_x[idx]), jnp.asarray(train_y[idx]))
+                    params, opt_state, jnp.asarray(train_x[idx]), jnp.asarray(train_y[idx]), key)
                 loss = float(loss)
             except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
                 # A check inside the step failed, e.g. memsnn.simulate's stability or NaN check.

@@ -10,6 +10,7 @@ These are what ``memsnn train`` and ``memsnn evaluate`` call; notebooks and benc
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 
 from .. import __version__
 from ..data import load_dataset
+from .augment import random_shift
 from .loop import CHECKPOINT_NAME, FitResult, evaluate, fit, load_checkpoint, make_optimizer, read_checkpoint_header
 from .methods import get_method
 
@@ -63,6 +65,7 @@ def train(
     schedule: str | None = None,
     weight_decay: float | None = None,
     clip_norm: float | None = None,
+    augment_shift: int | None = None,
     eval_batch_size: int | None = None,
     seed: int | None = None,
     out_dir: str | os.PathLike | None = None,
@@ -89,6 +92,8 @@ def train(
             SPICEprop: :class:`~memsnn.training.spiceprop.SpicepropConfig`).
         epochs, batch_size, lr, schedule, weight_decay, clip_norm: training settings
             (see :func:`~memsnn.training.loop.make_optimizer`).
+        augment_shift: data augmentation: translate each training image by up to this many
+            pixels (:func:`~memsnn.training.augment.random_shift`); 0 = off (default).
         eval_batch_size: batch size of the per-epoch test evaluation.
         seed: initialisation and batch order (default 0).
         out_dir: where the checkpoint and ``metrics.jsonl`` go (``None``: nothing is written).
@@ -135,6 +140,7 @@ def train(
             "weight_decay": float(setting(weight_decay, stored_opt.get("weight_decay"), "weight_decay")),
             "clip_norm": setting(clip_norm, stored_opt.get("clip_norm"), "clip_norm"),
         },
+        "augment_shift": int(setting(augment_shift, base.get("augment_shift", 0), "augment_shift") or 0),
         "eval_batch_size": int(setting(eval_batch_size, base.get("eval_batch_size"), "eval_batch_size")
                                or batch_size),
         "seed": int(setting(seed, base.get("seed"), "seed") or 0),
@@ -158,7 +164,9 @@ def train(
     steps = config["epochs"] * (len(train_data[1]) // config["batch_size"])
     optimizer = make_optimizer(opt["lr"], total_steps=steps, schedule=opt["schedule"],
                                weight_decay=opt["weight_decay"], clip_norm=opt["clip_norm"])
-    return fit(net, spec.loss, spec.predict, optimizer, train_data, test_data,
+    shift = config["augment_shift"]
+    augment = functools.partial(random_shift, max_shift=shift) if shift else None
+    return fit(net, spec.loss, spec.predict, optimizer, train_data, test_data, augment=augment,
                epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"],
                out_dir=out_dir, resume=resume, config=config, trainable=spec.trainable(net),
                eval_batch_size=config["eval_batch_size"], progress=progress,
