@@ -9,7 +9,12 @@ float32, batch 200, Adam. A step is forward + backward + Adam update; the median
 after warm-up is reported, and memsnn's compile time separately.
 
     pip install torch==2.13.0          # or: pip install "memsnn[torch]"
-    python benchmarks/spiceprop_vs_torch.py [--repeats 5] [--torch-repeats 3]
+    python benchmarks/spiceprop_vs_torch.py [--repeats 7] [--torch-repeats 3] [--torch-threads 1]
+
+Both sides get the machine's cores their own way: memsnn one JAX device per core, each simulating
+half of the batch (what ``memsnn train`` does); PyTorch its intra-op threads (``--torch-threads``,
+default 1: on (2,10) tensors extra threads only add synchronisation, and on a busy machine 2
+threads made PyTorch's step 20x slower).
 
 Writes ``benchmarks/results/spiceprop_vs_torch.json`` and prints a table.
 """
@@ -24,13 +29,17 @@ import statistics
 import time
 from pathlib import Path
 
-import equinox as eqx
-import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
+from memsnn.training import make_train_step, use_cpu_cores
 
-from memsnn.training import make_train_step
+N_DEVICES = use_cpu_cores()  # before the first JAX computation
+
+import equinox as eqx  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+from jax.sharding import Mesh  # noqa: E402
+
 from memsnn.training.spiceprop import DRIVE_LIMIT_MA, DRIVE_SCALE_MA, SpicepropConfig, build_spiceprop, spiceprop_loss, spiceprop_trainable
 
 RESULTS = Path(__file__).parent / "results" / "spiceprop_vs_torch.json"
@@ -70,7 +79,7 @@ def torch_step_fn(torch, hidden: int = HIDDEN, seed: int = 0):
             loss = loss + F.cross_entropy(v, labels)
         loss.backward()
         optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
     return step
 
@@ -88,6 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7, help="timed memsnn steps (after warm-up)")
     parser.add_argument("--torch-repeats", type=int, default=3, help="timed PyTorch steps (after warm-up)")
+    parser.add_argument("--torch-threads", type=int, default=1, help="PyTorch intra-op threads (default 1)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -100,7 +110,8 @@ def main() -> None:
     params, static = eqx.partition(model, spiceprop_trainable(model))
     optimizer = optax.adam(1e-3)
     opt_state = optimizer.init(params)
-    step = make_train_step(spiceprop_loss, optimizer, static)
+    mesh = Mesh(np.array(jax.devices()), ("batch",)) if N_DEVICES > 1 else None
+    step = make_train_step(spiceprop_loss, optimizer, static, mesh)
     x, y = jnp.asarray(images), jnp.asarray(labels)
     state = {"params": params, "opt": opt_state}
 
@@ -116,6 +127,7 @@ def main() -> None:
 
     import torch
 
+    torch.set_num_threads(args.torch_threads)
     torch_step = torch_step_fn(torch)
     tx, ty = torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
     torch_step(tx, ty)  # warm-up
@@ -134,6 +146,7 @@ def main() -> None:
         "jax_version": jax.__version__,
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "jax_devices": N_DEVICES,
         "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "load_average_1min": os.getloadavg()[0],
@@ -141,8 +154,9 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{'implementation':<34}{'step (ms)':>12}")
-    print(f"{'memsnn (JAX, jitted lax.scan)':<34}{jax_ms:>12.1f}   (compile {compile_s:.1f} s, not included)")
-    print(f"{'PyTorch eager (Python time loop)':<34}{torch_ms:>12.1f}")
+    print(f"{'memsnn (JAX, jitted lax.scan)':<34}{jax_ms:>12.1f}   ({N_DEVICES} devices; compile "
+          f"{compile_s:.1f} s, not included)")
+    print(f"{'PyTorch eager (Python time loop)':<34}{torch_ms:>12.1f}   ({args.torch_threads} thread(s))")
     print(f"speed-up: {result['speedup']:.1f}x   (load average {result['load_average_1min']:.1f} on "
           f"{result['cpu_count']} cores; both timed in this run)")
     print(f"wrote {args.out}")

@@ -152,6 +152,12 @@ def _build_parser(method: str = "spiceprop"):
     return parser
 
 
+def _print_epoch(row: dict) -> None:
+    test = "n/a" if row["test_acc"] is None else f"{100 * row['test_acc']:.2f}%"
+    print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4g}, train accuracy "
+          f"{100 * row['train_acc']:.2f}%, test accuracy {test} ({row['epoch_time_s']:.1f} s)", flush=True)
+
+
 def _train(args) -> int:
     from .training import CHECKPOINT_NAME, TrainingDiverged, get_method, train
 
@@ -180,7 +186,7 @@ def _train(args) -> int:
             lr=args.lr, schedule=args.schedule, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
             augment_shift=args.augment_shift,
             eval_batch_size=args.eval_batch_size, seed=args.seed, out_dir=out, resume=args.resume,
-            progress=not args.no_progress,
+            progress=not args.no_progress, on_epoch_end=_print_epoch if args.no_progress else None,
         )
     except TrainingDiverged as err:
         print(f"memsnn train: {err}", file=sys.stderr)
@@ -188,11 +194,8 @@ def _train(args) -> int:
     except ValueError as err:
         print(f"memsnn train: {err}", file=sys.stderr)
         return 2
-    if result.history:
-        last = result.history[-1]
-        test = "n/a" if last["test_acc"] is None else f"{100 * last['test_acc']:.2f}%"
-        print(f"epoch {last['epoch']}: train loss {last['train_loss']:.4g}, train accuracy "
-              f"{100 * last['train_acc']:.2f}%, test accuracy {test}")
+    if result.history and not args.no_progress:
+        _print_epoch(result.history[-1])
     print(f"checkpoint: {result.checkpoint}\nlog: {Path(out) / 'metrics.jsonl'}\n"
           f"evaluate with: memsnn evaluate {result.checkpoint}")
     return 0

@@ -483,6 +483,11 @@ def fit(
             acc_sum += float(acc)
             bar.set_postfix(loss=f"{loss_sum / (step + 1):.4g}", acc=f"{acc_sum / (step + 1):.3f}")
         train_time = time.perf_counter() - t0
+        if not all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(params)):
+            # A non-finite gradient at the last step has not shown in any loss yet; do not save it.
+            bar.close()
+            raise _diverged(epoch, steps_per_epoch, steps_per_epoch, "the parameters became NaN or inf",
+                            checkpoint, epoch - 1)
         model = eqx.combine(params, static)
         test_acc = None
         if test_data is not None:
