@@ -154,6 +154,7 @@ class IF(AbstractNeuron):
         capacitance: C (F).
         threshold: firing threshold (V), > 0.
         v_reset: reset potential (V) for ``reset="zero"``.
+        detach_reset: no gradient through the reset (static).
     """
 
     capacitance: Float[Array, "..."]
@@ -161,10 +162,12 @@ class IF(AbstractNeuron):
     v_reset: Float[Array, "..."]
     reset_mode: str = eqx.field(static=True)
     spike_fn: Callable = eqx.field(static=True)
+    detach_reset: bool = eqx.field(static=True)
 
     def __init__(self, capacitance=1.0, threshold=1.0, v_reset=0.0, reset: ResetMode = "subtract",
-                 spike_fn: Callable = heaviside):
+                 spike_fn: Callable = heaviside, detach_reset: bool = False):
         _check_reset("IF", reset)
+        self.detach_reset = bool(detach_reset)
         self.capacitance = jnp.asarray(capacitance, dtype=float)
         self.threshold = jnp.asarray(threshold, dtype=float)
         self.v_reset = jnp.asarray(v_reset, dtype=float)
@@ -188,6 +191,7 @@ class IF(AbstractNeuron):
         return self.spike_fn(state.v - self.threshold)
 
     def reset(self, state: LIFState, spikes):
+        spikes = jax.lax.stop_gradient(spikes) if self.detach_reset else spikes
         return LIFState(v=_reset(state.v, spikes, self.threshold, self.v_reset, self.reset_mode))
 
     @property

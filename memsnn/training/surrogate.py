@@ -238,7 +238,8 @@ class SurrogateNet(eqx.Module):
                 neuron = LIF(tau=tau, resistance=tau, threshold=threshold, reset=c.reset, spike_fn=spike_fn,
                              reset_delay=c.reset_delay, detach_reset=c.detach_reset)
             else:
-                neuron = IF(capacitance=1.0, threshold=threshold, reset=c.reset, spike_fn=spike_fn)
+                neuron = IF(capacitance=1.0, threshold=threshold, reset=c.reset, spike_fn=spike_fn,
+                            detach_reset=c.detach_reset)
             layers.append(Layer(array, None, _cast(neuron, threshold.dtype)))
         return Network(layers)
 
