@@ -34,7 +34,7 @@ def fitted_order(errors, steps):
 
 
 def test_euler_first_order(exact):
-    subs = [1, 2, 4, 8, 16]
+    subs = [1, 4, 16]
     errors = [rel_l2(mif_run(memsnn.Euler(substeps=m)), exact) for m in subs]
     order = fitted_order(errors, [DT / m for m in subs])
     assert 0.9 < order < 1.1, (errors, order)
@@ -49,13 +49,14 @@ def test_diffrax_euler_matches_memsnn_euler():
 
 def test_heun_second_order(exact):
     # dt = 10 us is pre-asymptotic for Heun (error ratio 5.4 from 10 to 5 us): fit from 5 us down.
-    subs = [2, 4, 8, 16]
+    subs = [2, 4, 8]
     errors = [rel_l2(mif_run(memsnn.Diffrax(diffrax.Heun(), dt0=DT / m)), exact) for m in subs]
     order = fitted_order(errors, [DT / m for m in subs])
     assert 1.8 < order < 2.2, (errors, order)
 
 
-@pytest.mark.parametrize("solver", [diffrax.Tsit5(), diffrax.Dopri5(), diffrax.Kvaerno5()])
+# The implicit Kvaerno5 is exercised by the stiff test below.
+@pytest.mark.parametrize("solver", [diffrax.Tsit5(), diffrax.Dopri5()])
 def test_adaptive_solvers_agree(exact, solver):
     got = mif_run(memsnn.Diffrax(solver, diffrax.PIDController(rtol=1e-8, atol=1e-12)))
     assert rel_l2(got, exact) < 1e-6
@@ -83,7 +84,7 @@ def test_stiff_constant_current_implicit_stable_euler_errors():
     v_impl = np.asarray(memsnn.simulate(net, stim, dt=DT, n_steps=1000, solver=implicit).membrane_potential[0])
     assert np.all(np.isfinite(v_impl))
     v_sub = np.asarray(memsnn.simulate(net, stim, dt=DT, n_steps=1000,
-                                       solver=memsnn.Euler(substeps=20)).membrane_potential[0])
+                                       solver=memsnn.Euler(substeps=8)).membrane_potential[0])
     assert rel_l2(v_sub, v_impl) < 5e-3
     # One onset transient settling monotonically to a depolarised state, no tonic firing
     # (docs/mif-neuron.md section 6).

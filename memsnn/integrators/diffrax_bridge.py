@@ -91,10 +91,14 @@ class Diffrax(AbstractIntegrator):
         def grid_step(y):
             # The field is autonomous within a stretch, so local times 0..h serve every step.
             # The solver state restarts at every grid step: FSAL caches would be stale after a jump.
-            solver_state = self.solver.init(term, 0.0, h, y, args)
-            for _ in range(m):
+            def substep(_, carry):
+                y, solver_state = carry
                 y, _, _, solver_state, _ = self.solver.step(term, 0.0, h, y, args, solver_state, made_jump=False)
-            return y
+                return y, solver_state
+
+            carry = (y, self.solver.init(term, 0.0, h, y, args))
+            carry = substep(0, carry) if m == 1 else jax.lax.fori_loop(0, m, substep, carry)
+            return carry[0]
 
         def first(y):
             y = grid_step(y)

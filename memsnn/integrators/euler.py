@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 
 from ..network import tree_axpy
 from ._base import AbstractIntegrator, first_step_then_scan
@@ -24,10 +25,12 @@ class Euler(AbstractIntegrator):
     def advance(self, network, state, impulse, drive, t0, dt, n_steps, save_fn, checkpoint_every=None):
         h = dt / self.substeps
 
+        def substep(_, y):
+            return tree_axpy(h, network.vector_field(y, drive), y)
+
         def step(y):
-            for _ in range(self.substeps):
-                y = tree_axpy(h, network.vector_field(y, drive), y)
-            return y
+            # A loop, not a Python unroll: compile time stays flat in the number of sub-steps.
+            return substep(0, y) if self.substeps == 1 else jax.lax.fori_loop(0, self.substeps, substep, y)
 
         def first(y):
             y = step(y)
