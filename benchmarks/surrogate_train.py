@@ -37,6 +37,10 @@ PRESETS = {
     "mnist-dense-wd": dict(dataset="mnist", target=0.985, epochs=25, lr=1e-3, batch_size=128, weight_decay=0.1,
                            model=dict(architecture="dense", hidden=[1000], n_steps=25, beta=0.95,
                                       loss="ce_membrane")),
+    # Cross-entropy of the output spike counts instead of the membrane.
+    "mnist-dense-count": dict(dataset="mnist", target=0.985, epochs=12, lr=1e-3, batch_size=128, weight_decay=0.1,
+                              model=dict(architecture="dense", hidden=[1000], n_steps=25, beta=0.95,
+                                         loss="ce_count")),
     # 12C5-AP2-64C5-AP2-FC10 LIF, direct current input.
     "mnist-conv": dict(dataset="mnist", target=0.993, epochs=6, lr=2e-3, batch_size=128,
                        model=dict(architecture="conv", conv_channels=[12, 64], n_steps=10, beta=0.9,
