@@ -103,7 +103,7 @@ def run_training(args) -> None:
 
 _MEMORY_PROBE = r"""
 import json, sys, time
-from memsnn.training import use_cpu_cores, make_optimizer, make_train_step, peak_memory_mb
+from memsnn.training import use_cpu_cores, make_optimizer, make_train_step, peak_memory_mb, replicate
 use_cpu_cores(int(sys.argv[2]))
 import equinox as eqx, jax, jax.numpy as jnp, numpy as np
 from memsnn.training.loop import _mesh
@@ -117,9 +117,10 @@ rng = np.random.default_rng(0)
 x = jnp.asarray(rng.uniform(0, 1, (200, 784)).astype(np.float32))
 y = jnp.asarray(rng.integers(0, 10, 200).astype(np.int32))
 before = peak_memory_mb()
-step = make_train_step(spiceprop_loss, opt, static, _mesh(None, [200]))
-compiled = jax.jit(lambda p, s, a, b: step(p, s, a, b)).lower(params, state, x, y).compile()
-analysis = compiled.memory_analysis()
+mesh = _mesh(None, [200])
+step = make_train_step(spiceprop_loss, opt, static, mesh)
+params, state = replicate((params, state), mesh)
+analysis = jax.jit(lambda p, s, a, b: step(p, s, a, b)).lower(params, state, x, y).compile().memory_analysis()
 temp = None if analysis is None else analysis.temp_size_in_bytes / 2**20
 out = step(params, state, x, y); jax.block_until_ready(out)
 t0 = time.perf_counter(); out = step(out[0], out[1], x, y); jax.block_until_ready(out)
@@ -130,12 +131,11 @@ print(json.dumps({"checkpoint_every": every, "devices": len(jax.devices()), "pea
 
 def run_memory(args) -> None:
     rows = []
-    for every in ("none", "1", "10", "50"):
-        for devices in (1, 2):
-            proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, every, str(devices)],
-                                  capture_output=True, text=True, check=True)
-            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-            print(rows[-1], flush=True)
+    for every, devices in (("none", 1), ("10", 1), ("100", 1), ("none", 2), ("10", 2), ("100", 2)):
+        proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, every, str(devices)],
+                              capture_output=True, text=True, check=True)
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(rows[-1], flush=True)
     _write(RESULTS / "spiceprop_memory.json", {
         "what": "one SPICEprop training step, batch 200, 1000 steps, 784-100-10 -> 10 MIF, float32: peak "
                 "resident memory of the process (compile + two steps, getrusage) and XLA's temporary "

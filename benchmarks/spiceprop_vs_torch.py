@@ -29,7 +29,7 @@ import statistics
 import time
 from pathlib import Path
 
-from memsnn.training import make_train_step, use_cpu_cores
+from memsnn.training import make_train_step, replicate, use_cpu_cores
 
 N_DEVICES = use_cpu_cores()  # before the first JAX computation
 
@@ -112,6 +112,7 @@ def main() -> None:
     opt_state = optimizer.init(params)
     mesh = Mesh(np.array(jax.devices()), ("batch",)) if N_DEVICES > 1 else None
     step = make_train_step(spiceprop_loss, optimizer, static, mesh)
+    params, opt_state = replicate((params, opt_state), mesh)
     x, y = jnp.asarray(images), jnp.asarray(labels)
     state = {"params": params, "opt": opt_state}
 

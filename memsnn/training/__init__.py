@@ -23,6 +23,7 @@ from .loop import (
     make_train_step as make_train_step,
     peak_memory_mb as peak_memory_mb,
     read_checkpoint_header as read_checkpoint_header,
+    replicate as replicate,
     save_checkpoint as save_checkpoint,
     use_cpu_cores as use_cpu_cores,
 )

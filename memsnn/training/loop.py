@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh
+from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
@@ -60,6 +60,7 @@ __all__ = [
     "make_train_step",
     "peak_memory_mb",
     "read_checkpoint_header",
+    "replicate",
     "save_checkpoint",
     "use_cpu_cores",
 ]
@@ -309,6 +310,18 @@ def _on_shards(fn: Callable, mesh: Mesh | None, in_specs, out_specs) -> Callable
     return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
 
 
+def replicate(tree, mesh: Mesh | None):
+    """Put every array of ``tree`` on all devices of ``mesh`` (a no-op without a mesh).
+
+    The train step returns replicated parameters; giving it replicated ones from the first call on
+    keeps the input shardings the same, so the step is compiled once, not twice.
+    """
+    if mesh is None:
+        return tree
+    sharding = NamedSharding(mesh, P())
+    return jax.tree.map(lambda x: jax.device_put(x, sharding) if eqx.is_array(x) else x, tree)
+
+
 def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, static,
                     mesh: Mesh | None = None, augment: Callable | None = None) -> Callable:
     """The jitted step ``(params, opt_state, images, labels, key=None) -> (params, opt_state, loss, accuracy)``.
@@ -451,7 +464,9 @@ def fit(
         # After a resume the log is rewritten from the checkpoint, dropping any later lines.
         _write_metrics(out / METRICS_NAME, history)
 
-    train_step = make_train_step(loss_fn, optimizer, static, _mesh(devices, [batch_size]), augment)
+    mesh = _mesh(devices, [batch_size])
+    train_step = make_train_step(loss_fn, optimizer, static, mesh, augment)
+    params, opt_state = replicate((params, opt_state), mesh)
     augment_key = jax.random.key(seed)
     if test_data is not None:
         eval_batch_size = min(eval_batch_size, len(test_data[1]))
