@@ -64,7 +64,8 @@ def run_training(args) -> None:
         _write(out, {
             "dataset": args.dataset,
             "source": "full",
-            "network": f"784-{'-'.join(map(str, args.hidden))}-10 (ReLU) -> 10 MIF neurons, alpha synapse",
+            "network": f"784-{'-'.join(f'{h} (ReLU)' for h in args.hidden)}-10 (linear drive units) -> 10 MIF "
+                       "neurons through alpha synapses",
             "n_steps": 1000,
             "epochs_planned": args.epochs,
             "epochs_done": len(history),
@@ -80,10 +81,8 @@ def run_training(args) -> None:
             "jax_devices": n_devices,
             "cpu_count": os.cpu_count(),
             "load_average_1min_per_epoch": loads,
-            "settings": {"batch_size": args.batch_size, "lr": args.lr, "schedule": "cosine",
-                         "weight_decay": args.weight_decay, "seed": args.seed,
-                         "augment_shift": args.augment_shift,
-                         "checkpoint_every": args.checkpoint_every or None, "run_dir": str(run_dir)},
+            "run_dir": str(run_dir),
+            "config": read_checkpoint_header(checkpoint)["config"] if checkpoint.exists() else None,
             "history": history,
             "note": "wall_time_s sums the epochs of this benchmark's runs (a resumed run adds its own); "
                     "the first epoch includes compilation. The machine's cores may be shared with other "
