@@ -2,7 +2,7 @@
 
 The PyTorch side is the way the SPICEprop reference code runs: a Python loop over the 1000 time
 steps with autograd recording every operation, in the reference units (mV, mA, kappa = dt/C =
-1e4 Ohm). Both sides implement the same network and equations: front end 784-100-10 (ReLU), the
+1e4 Ohm). Both sides implement the same network and equations: front end 784-100 (ReLU)-10, the
 drive ``0.025 mA * tanh(u / 128 / 0.025)`` arriving at steps 0, 400 and 800 through the alpha
 synapse, the MIF neuron in the SpicepropEuler (Gauss-Seidel) order, the loss summed over steps;
 float32, batch 200, Adam. A step is forward + backward + Adam update; the median of several steps
@@ -50,7 +50,7 @@ def torch_step_fn(torch, hidden: int = HIDDEN, seed: int = 0):
     """A PyTorch eager SPICEprop training step in the reference units (mV, mA, Ohm, steps)."""
     nn, F = torch.nn, torch.nn.functional
     torch.manual_seed(seed)
-    front_end = nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10), nn.ReLU())
+    front_end = nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))  # linear drive units
     optimizer = torch.optim.Adam(front_end.parameters(), lr=1e-3)
     kappa, tau_a, tau_x = 1e4, 100.0, 100.0  # Ohm, steps, steps
     r_on, r_off, v_on, v_off, v_t, e1, e2 = 1e3, 1e5, 110.0, 5.0, 15.0, 0.0, 50.0  # Ohm, mV
@@ -137,7 +137,7 @@ def main() -> None:
     jax_ms, torch_ms = 1e3 * statistics.median(jax_times), 1e3 * statistics.median(torch_times)
     result = {
         "what": "one SPICEprop training step (forward + backward + Adam), batch 200, 1000 time steps, "
-                "784-100-10 front end, 10 MIF neurons, float32, CPU",
+                "784-100 (ReLU)-10 front end, 10 MIF neurons, float32, CPU",
         "memsnn_step_ms": jax_ms,
         "memsnn_step_ms_all": [1e3 * t for t in jax_times],
         "memsnn_compile_s": compile_s,

@@ -6,6 +6,8 @@ SPICEprop on a few images with 40-100 time steps instead of 1000.
 
 import json
 import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import equinox as eqx
@@ -129,6 +131,29 @@ def test_resume_equals_uninterrupted(tmp_path):
     _, opt_state, _ = load_checkpoint(resumed.checkpoint, whole.model,
                                       make_optimizer(0.05, total_steps=24).init(whole.model))
     assert int(jax.tree.leaves(opt_state)[0]) == 4 * (96 // 16)
+
+
+_TWO_DEVICES = """
+import sys, json
+from memsnn.training import use_cpu_cores
+assert use_cpu_cores(2) == 2
+import jax
+jax.config.update("jax_enable_x64", True)
+sys.path.insert(0, sys.argv[1])
+import test_training as t
+result = t.fit_softmax(epochs=2)
+print(json.dumps({"weight": result.model.weight.tolist(), "loss": result.history[-1]["train_loss"]}))
+"""
+
+
+def test_two_devices_split_the_batch_and_agree_with_one(tmp_path):
+    # Each of 2 CPU devices takes half of every batch; losses and gradients are averaged.
+    proc = subprocess.run([sys.executable, "-c", _TWO_DEVICES, os.path.dirname(__file__)],
+                          capture_output=True, text=True, check=True)
+    two = json.loads(proc.stdout.strip().splitlines()[-1])
+    one = fit_softmax(epochs=2)
+    np.testing.assert_allclose(two["weight"], one.model.weight, rtol=1e-9, atol=1e-12)
+    assert two["loss"] == pytest.approx(one.history[-1]["train_loss"], rel=1e-9)
 
 
 def test_nan_guard_names_epoch_and_keeps_last_good_checkpoint(tmp_path):
