@@ -109,7 +109,7 @@ def test_adaptive_diffrax_matches_ngspice_within_2e_4(memsnn_adaptive):
                                     n_steps=N_STEPS, record=export.netlist.MIF_SIGNALS)
     assert spice.membrane_potential.shape == (1, N_STEPS, 1)
     np.testing.assert_allclose(spice.times, DT * np.arange(1, N_STEPS + 1))
-    # The figure: relative L2 of v(t) within 2e-4. The tight default options reach ~4e-6.
+    # The figure: relative L2 of v(t) within 2e-4. The tight default options reach ~5e-7.
     assert rel_l2(memsnn_adaptive["v"], spice.signals["v"]) < 2e-4
     for name in ("x1", "x2", "a", "isyn"):
         assert rel_l2(spice.signals[name], memsnn_adaptive[name]) < 1e-4, name

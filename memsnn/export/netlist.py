@@ -29,8 +29,9 @@ current sources (B) and PWL voltage sources. The mapping, for neuron ``i``:
   (A PWL *current* pulse instead loses about 1e-3 of its charge: ngspice takes a backward-Euler
   step after each corner of a PWL source, which miscounts the charge of a ramp.)
 * constant drive: a DC current source into the membrane.
-* a PWL source of value 0 whose corners are breakpoints: memsnn's grid times (so samples need no
-  interpolation) and one time soon after 0 (ngspice does not control its first step's error).
+* a PWL source of value 0 whose corners are breakpoints: memsnn's grid times (so that samples need
+  no interpolation; not those inside an impulse's ramp) and one time soon after 0 (ngspice does
+  not control its first step's error).
 
 All values are SI and written with full float64 precision (``repr``).
 """
@@ -55,14 +56,16 @@ _STARTUP_FRACTION = 1e-6  # first breakpoint, as a fraction of t_stop
 class TransientOptions:
     """How ngspice integrates the netlist (``.options`` and ``.tran``) and how impulses are made.
 
-    The defaults are tight: about 3e-7 relative L2 error on the MIF membrane potential under the
-    SPICEprop schedule (12k time points for 10 ms). ngspice's step control is looser than its
+    The defaults are tight: about 5e-7 relative L2 error on the MIF membrane potential under the
+    SPICEprop schedule (11k time points for 10 ms). ngspice's step control is looser than its
     ``reltol`` suggests; for a reference, also cap the step: ``reltol=1e-10, max_step=1e-7`` agrees
-    with memsnn's converged solution to about 1e-8 (benchmarks/solver_accuracy.py).
+    with memsnn's converged solution to about 4e-8 (benchmarks/solver_accuracy.py).
 
     Attributes:
         reltol: relative tolerance (ngspice default 1e-3; 1e-3 to 1e-4 gives ~1e-3 accuracy here).
-        abstol: absolute current tolerance (A; default 1e-12). The membrane currents are ~1e-7 A.
+        abstol: absolute current tolerance (A; ngspice's default 1e-12, 1e-5 of the MIF membrane
+            currents). Smaller values made ngspice 39 stall (steps of ~1e-16 s) right after an
+            impulse in batches of 50 neurons with different weights.
         vntol: absolute voltage tolerance (V; default 1e-6). Membrane ~1e-2 V, ``x`` ~1e-2.
         chgtol: absolute charge tolerance (C; default 1e-14, which is 5e-4 of the MIF membrane's
             charge C v = 1e-9 F x 20 mV and would dominate the step-size control). Divided by a
@@ -80,7 +83,7 @@ class TransientOptions:
     """
 
     reltol: float = 1e-9
-    abstol: float = 1e-15
+    abstol: float = 1e-12
     vntol: float = 1e-10
     chgtol: float = 1e-20
     trtol: float = 1.0
@@ -234,7 +237,8 @@ def _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, out
             lines.append(f"Idrive_{i} 0 v_{i} DC {_num(currents[i])}")
     output_times = np.zeros(0) if output_times is None else np.asarray(output_times, dtype=float).reshape(-1)
     lines += ["", "* breakpoints only (its value is 0): the simulator lands on each of these times",
-              _pwl("Vbreak break 0", *_breakpoint_points(output_times, t_stop)), "Rbreak break 0 1"]
+              _pwl("Vbreak break 0", *_breakpoint_points(output_times, t_stop, event_times, options.pulse_width)),
+              "Rbreak break 0 1"]
     max_step = "" if options.max_step is None else f" {_num(options.max_step)}"
     tstart = " 0" if max_step else ""
     lines += ["", options.options_line(), f".tran {_num(t_step)} {_num(t_stop)}{tstart}{max_step} uic"]
@@ -291,11 +295,18 @@ def _staircase_points(times, jumps, width):
     return t, np.stack([level - jumps, level], axis=1).reshape(-1)
 
 
-def _breakpoint_points(output_times, t_stop):
+def _breakpoint_points(output_times, t_stop, event_times, width):
     # ngspice does not control the error of its first step; a breakpoint soon after t = 0 keeps
-    # that step tiny (without it the initial relaxation of v is off by ~5e-6 relative).
+    # that step tiny (without it the initial relaxation of v is off by ~5e-6 relative). Output
+    # times inside an impulse's ramp are left out: a breakpoint there (where the order drops to 1
+    # in the middle of a steep ramp) made ngspice 39 stall in large batches; it still takes many
+    # small steps across the ramp, so those samples are interpolated accurately.
     startup = [_STARTUP_FRACTION * t_stop]
-    times = np.unique(np.concatenate([startup, output_times[output_times > 0]]))
+    times = output_times[output_times > 0]
+    if event_times.size:
+        near = np.min(np.abs(times[:, None] - event_times[None, :]), axis=1) <= width
+        times = times[~near]
+    times = np.unique(np.concatenate([startup, times]))
     return times, np.zeros_like(times)
 
 
