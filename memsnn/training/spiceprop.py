@@ -51,6 +51,7 @@ from ..presets import MILLIAMP, MILLIVOLT, SPICEPROP_DT, SPICEPROP_STEPS, spicep
 from ..simulate import simulate
 from ..stimulus import Impulses
 from ..synapses import AlphaSynapse
+from ._config import JsonConfig
 
 __all__ = [
     "DRIVE_LIMIT_MA",
@@ -97,7 +98,7 @@ def make_integrator(name: str) -> AbstractIntegrator:
 
 
 @dataclasses.dataclass(frozen=True)
-class SpicepropConfig:
+class SpicepropConfig(JsonConfig):
     """Everything that defines a SPICEprop network (stored in checkpoints as JSON).
 
     Attributes:
@@ -168,17 +169,6 @@ class SpicepropConfig:
         if self.event_steps is not None:
             return self.event_steps
         return tuple(sorted({round(f * self.n_steps) for f in (0.0, 0.4, 0.8)}))
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SpicepropConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"SpicepropConfig: unknown settings {sorted(unknown)}.")
-        return cls(**d)
 
 
 def _ideal_neuron() -> LIF:
