@@ -50,6 +50,7 @@ from ..neurons import IF, LIF
 from ..simulate import simulate
 from ..spikes import SURROGATES, surrogate
 from ..stimulus import Current
+from ._config import JsonConfig
 from .methods import Method, register_method
 from .spiceprop import _cast
 
@@ -74,7 +75,7 @@ RESETS = ("subtract", "zero", "none")
 
 
 @dataclasses.dataclass(frozen=True)
-class SurrogateConfig:
+class SurrogateConfig(JsonConfig):
     """Everything that defines a surrogate-gradient network (stored in checkpoints as JSON).
 
     Attributes:
@@ -172,17 +173,6 @@ class SurrogateConfig:
     def n_inputs(self) -> int:
         c, h, w = self.image_shape
         return c * h * w
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SurrogateConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"SurrogateConfig: unknown settings {sorted(unknown)}; known: {sorted(names)}.")
-        return cls(**d)
 
 
 def _arrays(config: SurrogateConfig, key: PRNGKeyArray) -> tuple:
