@@ -29,7 +29,8 @@ class NgspiceTrace:
             potential (V), ``"x1"``, ``"x2"`` memristor states (MIF), ``"a"`` alpha auxiliary
             current (A), ``"isyn"`` synaptic current (A).
         n_timepoints: number of time points ngspice accepted (all neurons share them).
-        wall_time: seconds the ngspice process ran (parsing, transient, writing the raw file).
+        wall_time: seconds of :func:`~memsnn.export.run_ngspice`: the ngspice process (parsing, the
+            transient, writing the raw file) and reading the raw file back.
         netlist: the netlist that was run.
     """
 
@@ -86,8 +87,9 @@ def simulate_ngspice(
         n_steps: grid steps; the transient covers ``[0, n_steps dt]``.
         options: ngspice tolerances (default :class:`TransientOptions()`).
         record: signals to read back, from ``("v", "x1", "x2", "a", "isyn")``.
-        grid_breakpoints: make ngspice land on every grid time (exact samples, a few more steps);
-            otherwise its output is interpolated linearly onto the grid.
+        grid_breakpoints: make ngspice land on every grid time (exact samples, more steps; samples
+            inside an impulse's ramp are interpolated); otherwise its output is interpolated
+            linearly onto the grid (about 1e-4 relative with loose tolerances).
         executable, timeout: see :func:`~memsnn.export.run_ngspice`.
 
     Returns:
@@ -101,14 +103,12 @@ def simulate_ngspice(
     batch, n = info["batch"], info["n"]
     signals = {}
     for name in record:
-        initial = info["initial"].get(name, 0.0)
-        scale = info["scale"].get(name, 1.0)
-        per_neuron = np.empty((batch * n, n_steps))
-        for i in range(batch * n):
-            per_neuron[i] = _sample(vectors["time"], vectors[f"v({name}_{i})"], times, np.broadcast_to(initial, (batch * n,))[i])
-        per_neuron *= scale
+        initial = np.broadcast_to(info["initial"].get(name, 0.0), (batch * n,))
+        per_neuron = np.stack([_sample(vectors["time"], vectors[f"v({name}_{i})"], times, initial[i])
+                               for i in range(batch * n)])
+        per_neuron *= info["scale"].get(name, 1.0)
         if name == info["pulse_node"]:
-            # The pulse is centred on the event time: at that sample half of the jump has happened.
+            # The ramp is centred on the event time: at that sample half of the jump has happened.
             per_neuron[:, info["event_steps"]] += 0.5 * info["jumps"]
         signals[name] = per_neuron.reshape(batch, n, n_steps).transpose(0, 2, 1)
     return NgspiceTrace(times=times, signals=signals, n_timepoints=len(vectors["time"]), wall_time=wall,
