@@ -135,7 +135,8 @@ def mif_netlist(
         current: constant membrane current (A), scalar or ``(B,)``; ``None`` for none.
         t_step: the ``.tran`` step (s); default ``t_stop / 1000``.
         output_times: times (s) the simulator must land on exactly (added as breakpoints), e.g.
-            memsnn's grid, so that no interpolation is needed; ``None`` for none.
+            memsnn's grid, so that no interpolation is needed (except within ``pulse_width`` of an
+            event, where a breakpoint can stall ngspice); ``None`` for none.
         options: tolerances and impulse shape, default :class:`TransientOptions()`.
         save: which signals to save per neuron, from ``("v", "x1", "x2", "a", "isyn")``.
         title: the netlist's title line.
@@ -288,7 +289,7 @@ def _staircase_points(times, jumps, width):
     # The source rises by each jump along a ramp of `width` centred on the event time. Through the
     # node's capacitor a source step moves the node by the same step: the charge C dV is exact
     # whatever ngspice's step sizes or integration order (a PWL *current* pulse is not: ngspice
-    # takes a backward-Euler step after each corner, which miscounts a ramp's charge by ~1e-4).
+    # takes a backward-Euler step after each corner, which miscounts a ramp's charge by 1e-4..1e-3).
     # The ramp is a rectangular current pulse of the jump's charge, with no first-moment error.
     level = np.cumsum(jumps)
     t = np.stack([times - width / 2, times + width / 2], axis=1).reshape(-1)
