@@ -51,3 +51,10 @@ def require_in_range(owner: str, name: str, value, low: float, high: float) -> N
         return
     if np.any(arr < low) or np.any(arr > high) or not np.all(np.isfinite(arr)):
         raise ValueError(f"{owner}: {name} must lie in [{low}, {high}], got {arr}.")
+
+
+def require_resistance_range(owner: str, R_on, R_off) -> None:
+    """The checks every memristor needs: ``0 < R_on < R_off`` (Ohm)."""
+    require_positive(owner, "R_on", R_on, "Ohm")
+    require_positive(owner, "R_off", R_off, "Ohm")
+    require_less(owner, "R_on", R_on, "R_off", R_off, "Ohm")

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validation import require_less, require_positive
+from .._validation import require_positive, require_resistance_range
 from ._base import AbstractMemristor
 
 
@@ -47,9 +47,7 @@ class AbstractMetastableSwitch(AbstractMemristor):
 
     def __check_init__(self):
         name = type(self).__name__
-        require_positive(name, "R_on", self.R_on, "Ohm")
-        require_positive(name, "R_off", self.R_off, "Ohm")
-        require_less(name, "R_on", self.R_on, "R_off", self.R_off, "Ohm")
+        require_resistance_range(name, self.R_on, self.R_off)
         require_positive(name, "V_T", self.V_T, "V")
         require_positive(name, "tau", self.tau, "s")
 

@@ -14,7 +14,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validation import require_less, require_positive
+from .._validation import require_positive, require_resistance_range
 from ._base import AbstractMemristor
 
 WindowName = Literal["joglekar", "biolek", "none"]
@@ -82,9 +82,7 @@ class LinearIonDrift(AbstractMemristor):
 
     def __check_init__(self):
         name = type(self).__name__
-        require_positive(name, "R_on", self.R_on, "Ohm")
-        require_positive(name, "R_off", self.R_off, "Ohm")
-        require_less(name, "R_on", self.R_on, "R_off", self.R_off, "Ohm")
+        require_resistance_range(name, self.R_on, self.R_off)
         require_positive(name, "mu_v", self.mu_v, "m^2/(V s)")
         require_positive(name, "D", self.D, "m")
         _check_window(name, self.window, self.p, ("joglekar", "biolek", "none"))

@@ -8,7 +8,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validation import require_less, require_positive
+from .._validation import require_less, require_positive, require_resistance_range
 from ._base import AbstractMemristor
 from .ion_drift import _check_window, joglekar_window
 
@@ -128,9 +128,7 @@ class VTEAM(AbstractMemristor):
 
     def __check_init__(self):
         name = type(self).__name__
-        require_positive(name, "R_on", self.R_on, "Ohm")
-        require_positive(name, "R_off", self.R_off, "Ohm")
-        require_less(name, "R_on", self.R_on, "R_off", self.R_off, "Ohm")
+        require_resistance_range(name, self.R_on, self.R_off)
         require_positive(name, "V_off", self.V_off, "V")
         require_less(name, "V_on", self.V_on, "0", 0.0, "V")
         require_positive(name, "k_off", self.k_off, "m/s")
