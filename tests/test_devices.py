@@ -114,7 +114,8 @@ def test_ohmic_conductance_between_off_and_on(name, data):
 def test_chord_conductance_is_current_over_voltage(name, data):
     model, x, v = _draw_device(data, name)
     g = model.conductance(x, v)
-    assert np.isfinite(g) and (g > 0 or x == 0.0)
+    # g = a x b underflows to 0 for states within a few orders of the smallest normal double.
+    assert np.isfinite(g) and (g > 0 or x < 1e-290)
     if v != 0.0:
         np.testing.assert_allclose(g * v, model.current(x, v), rtol=1e-9, atol=1e-300)
     # The V -> 0 limit is continuous: the chord conductance at 1 nV equals the value at 0.
