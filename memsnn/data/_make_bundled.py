@@ -25,11 +25,11 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` as a deflate-compressed ``.npz`` whose bytes depend only on the data."""
+    """Write ``arrays`` as an LZMA-compressed ``.npz`` whose bytes depend only on the data."""
     with zipfile.ZipFile(path, "w") as archive:
         for key, value in arrays.items():
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_LZMA  # ~25% smaller than deflate; np.load reads it
             info.external_attr = 0o644 << 16
             with archive.open(info, "w") as member:
                 np.lib.format.write_array(member, np.ascontiguousarray(value), allow_pickle=False)
