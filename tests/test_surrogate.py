@@ -178,6 +178,27 @@ def test_discontinuous_integration_restarts_the_membrane_every_window():
     assert not np.allclose(cont, expected)  # continuous integration carries the membrane over
 
 
+@pytest.mark.parametrize("architecture", ["dense", "conv"])
+def test_integrator_output_is_a_leaky_sum_of_the_hidden_spikes(architecture):
+    cfg = dict(architecture=architecture, hidden=(12,), conv_channels=(2,), kernel_size=3, image_shape=(1, 6, 6),
+               n_classes=3, n_steps=8, beta=0.8, output="integrator", readout="membrane", loss="ce_membrane",
+               dtype="float64", unroll=1)
+    model = build_surrogate(cfg, key=jax.random.key(0))
+    model = eqx.tree_at(lambda m: m.arrays[-1].weight, model, model.arrays[-1].weight * 20)
+    images = jax.random.uniform(jax.random.key(1), (4, 36))
+    spikes, membranes = model.run(images)
+    assert float(spikes[-2].sum()) > 0  # the hidden layer fires ...
+    assert float(spikes[-1].sum()) == 0  # ... the output layer never does
+    drive = spikes[-2] @ model.arrays[-1].weight.T + model.arrays[-1].bias  # (4, 8, 3)
+    v, expected = jnp.zeros((4, 3)), []
+    for k in range(8):  # v <- beta v + I, no threshold, no reset
+        v = 0.8 * v + drive[:, k]
+        expected.append(v)
+    np.testing.assert_allclose(membranes[-1], jnp.stack(expected, axis=1), rtol=1e-10, atol=1e-12)
+    assert float(jnp.abs(membranes[-1]).max()) > 1.0  # well past the threshold, still no spike
+    assert surrogate_predict(model, images).tolist() == jnp.argmax(membranes[-1].mean(axis=1), axis=-1).tolist()
+
+
 @pytest.mark.parametrize("loss", ["ce_count", "ce_membrane", "mse_rate"])
 def test_a_short_training_run_lowers_the_loss(loss):
     from memsnn.data import load_dataset
@@ -215,6 +236,8 @@ def test_a_short_training_run_lowers_the_loss(loss):
     (dict(n_steps=10, integration="discontinuous", window=3), "must be >= 1 and divide n_steps=10"),
     (dict(loss="hinge"), "loss must be one of"),
     (dict(reset_delay=True, reset="zero"), "reset_delay needs"),
+    (dict(output="integrator", readout="count"), "output='integrator' never fires"),
+    (dict(output="linear"), "output must be one of"),
     (dict(hidden_layers=3), r"unknown settings \['hidden_layers'\]"),
 ])
 def test_bad_configs_raise_clear_errors(bad, match):

@@ -72,6 +72,7 @@ INTEGRATIONS = ("continuous", "discontinuous")
 READOUTS = ("count", "membrane")
 LOSSES = ("ce_count", "ce_membrane", "mse_rate")
 RESETS = ("subtract", "zero", "none")
+OUTPUTS = ("spiking", "integrator")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +101,10 @@ class SurrogateConfig(JsonConfig):
             intensity per step).
         n_steps: simulated steps per sample.
         integration, window: see the module docstring.
+        output: ``"spiking"`` (the output layer fires like the others) or ``"integrator"`` (it is
+            a leaky integrator that never fires, without reset, whose membrane is the readout: the
+            usual choice for high-accuracy convolutional SNNs; needs ``readout="membrane"`` and
+            ``loss="ce_membrane"``).
         readout: ``"count"`` or ``"membrane"`` (what :func:`surrogate_predict` uses).
         loss: ``"ce_count"``, ``"ce_membrane"`` or ``"mse_rate"``.
         correct_rate, incorrect_rate: target firing rates (spikes per step) of ``"mse_rate"``.
@@ -133,6 +138,7 @@ class SurrogateConfig(JsonConfig):
     n_steps: int = 25
     integration: str = "continuous"
     window: int = 1
+    output: str = "spiking"
     readout: str = "count"
     loss: str = "ce_membrane"
     correct_rate: float = 0.8
@@ -146,7 +152,7 @@ class SurrogateConfig(JsonConfig):
         for name in ("image_shape", "hidden", "conv_channels"):
             object.__setattr__(self, name, tuple(int(h) for h in getattr(self, name)))
         choices = {"architecture": ARCHITECTURES, "neuron": NEURONS, "encoding": ENCODINGS,
-                   "integration": INTEGRATIONS, "readout": READOUTS, "loss": LOSSES, "reset": RESETS,
+                   "integration": INTEGRATIONS, "output": OUTPUTS, "readout": READOUTS, "loss": LOSSES, "reset": RESETS,
                    "dtype": ("float32", "float64")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -166,6 +172,9 @@ class SurrogateConfig(JsonConfig):
             raise ValueError(f"SurrogateConfig: n_steps and unroll must be >= 1, got {self.n_steps}, {self.unroll}.")
         if self.integration == "discontinuous" and (self.window < 1 or self.n_steps % self.window):
             raise ValueError(f"SurrogateConfig: window={self.window} must be >= 1 and divide n_steps={self.n_steps}.")
+        if self.output == "integrator" and (self.readout, self.loss) != ("membrane", "ce_membrane"):
+            raise ValueError("SurrogateConfig: output='integrator' never fires, so it needs readout='membrane' "
+                             f"and loss='ce_membrane', got readout={self.readout!r}, loss={self.loss!r}.")
         if self.reset_delay and (self.neuron != "lif" or self.reset != "subtract"):
             raise ValueError("SurrogateConfig: reset_delay needs neuron='lif' and reset='subtract'.")
 
@@ -221,14 +230,18 @@ class SurrogateNet(eqx.Module):
         c = self.config
         spike_fn = surrogate(c.surrogate, c.slope)
         layers = []
-        for array, beta, threshold in zip(self.arrays, self.beta, self.threshold):
+        for i, (array, beta, threshold) in enumerate(zip(self.arrays, self.beta, self.threshold)):
+            reset = c.reset
+            if c.output == "integrator" and i == len(self.arrays) - 1:
+                # A threshold no membrane reaches: the output layer integrates without firing.
+                reset, threshold = "none", jnp.full_like(threshold, jnp.finfo(threshold.dtype).max)
             # Clipped like snnTorch's beta.clamp(0, 1), short of 1 so that tau stays finite.
             if c.neuron == "lif":
                 tau = 1.0 / (1.0 - jnp.clip(beta, 0.0, 1.0 - 1e-6))
-                neuron = LIF(tau=tau, resistance=tau, threshold=threshold, reset=c.reset, spike_fn=spike_fn,
-                             reset_delay=c.reset_delay, detach_reset=c.detach_reset)
+                neuron = LIF(tau=tau, resistance=tau, threshold=threshold, reset=reset, spike_fn=spike_fn,
+                             reset_delay=c.reset_delay and reset == "subtract", detach_reset=c.detach_reset)
             else:
-                neuron = IF(capacitance=1.0, threshold=threshold, reset=c.reset, spike_fn=spike_fn,
+                neuron = IF(capacitance=1.0, threshold=threshold, reset=reset, spike_fn=spike_fn,
                             detach_reset=c.detach_reset)
             layers.append(Layer(array, None, _cast(neuron, threshold.dtype)))
         return Network(layers)
@@ -367,6 +380,8 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--steps", type=int, metavar="T", help="time steps per image (default 25)")
     group.add_argument("--integration", choices=INTEGRATIONS, help="continuous (default) or discontinuous")
     group.add_argument("--window", type=int, help="steps per window of discontinuous integration (default 1)")
+    group.add_argument("--output", choices=OUTPUTS,
+                       help="spiking output layer (default) or a non-firing leaky integrator read by its membrane")
     group.add_argument("--readout", choices=READOUTS, help="count (default) or membrane")
     group.add_argument("--loss", choices=LOSSES, help="ce_membrane (default), ce_count or mse_rate")
     group.add_argument("--checkpoint-every", type=int, metavar="K",
@@ -377,7 +392,7 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
 def _config_from_args(args: argparse.Namespace) -> dict:
     names = ("architecture", "hidden", "conv_channels", "neuron", "beta", "threshold", "reset", "reset_delay",
              "surrogate", "slope", "learn_beta", "learn_threshold", "encoding", "integration", "window",
-             "readout", "loss", "dtype")
+             "output", "readout", "loss", "dtype")
     config = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     if getattr(args, "steps", None) is not None:
         config["n_steps"] = args.steps
