@@ -55,6 +55,15 @@ def test_heun_second_order(exact):
     assert 1.8 < order < 2.2, (errors, order)
 
 
+def test_fixed_step_implicit_euler_is_first_order_without_extra_settings(exact):
+    # diffrax's implicit solvers normally borrow Newton tolerances from an adaptive controller;
+    # with fixed steps memsnn supplies them, so the plain solver just works.
+    errors = [rel_l2(mif_run(memsnn.Diffrax(diffrax.ImplicitEuler(), dt0=DT / m)), exact) for m in (2, 8)]
+    euler = rel_l2(mif_run(memsnn.Euler(substeps=8)), exact)
+    assert 3.0 < errors[0] / errors[1] < 5.0, errors  # first order: 4x smaller for a 4x smaller step
+    assert 0.5 < errors[1] / euler < 2.0, (errors, euler)
+
+
 # The implicit Kvaerno5 is exercised by the stiff test below.
 @pytest.mark.parametrize("solver", [diffrax.Tsit5(), diffrax.Dopri5()])
 def test_adaptive_solvers_agree(exact, solver):

@@ -6,6 +6,7 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import optimistix
 
 from ._base import AbstractIntegrator, first_step_then_scan
 
@@ -87,16 +88,17 @@ class Diffrax(AbstractIntegrator):
         args = (network, drive)
         m = self._substeps(dt)
         h = dt / m
+        solver = _with_root_tolerances(self.solver, jax.tree.leaves(state)[0].dtype)
 
         def grid_step(y):
             # The field is autonomous within a stretch, so local times 0..h serve every step.
             # The solver state restarts at every grid step: FSAL caches would be stale after a jump.
             def substep(_, carry):
                 y, solver_state = carry
-                y, _, _, solver_state, _ = self.solver.step(term, 0.0, h, y, args, solver_state, made_jump=False)
+                y, _, _, solver_state, _ = solver.step(term, 0.0, h, y, args, solver_state, made_jump=False)
                 return y, solver_state
 
-            carry = (y, self.solver.init(term, 0.0, h, y, args))
+            carry = (y, solver.init(term, 0.0, h, y, args))
             carry = substep(0, carry) if m == 1 else jax.lax.fori_loop(0, m, substep, carry)
             return carry[0]
 
@@ -137,6 +139,25 @@ class Diffrax(AbstractIntegrator):
     def name(self) -> str:
         kind = "fixed" if self._fixed else "adaptive"
         return f"Diffrax({type(self.solver).__name__}, {kind})"
+
+
+def _with_root_tolerances(solver, dtype):
+    """Give an implicit solver's Newton (chord) iteration tolerances for fixed steps.
+
+    diffrax's implicit solvers take those tolerances from an adaptive step-size controller by
+    default; with fixed steps there is none, and ``solver.step`` would fail deep inside the root
+    finder. Tolerances the user set are kept. Otherwise: rtol 1e-10 (float64) or 1e-5 (float32),
+    atol 1e-4 rtol (the states are volts, amperes and unit-free memristor states, none below 1e-9
+    in magnitude when it matters), RMS norm.
+    """
+    root = getattr(solver, "root_finder", None)
+    if root is None or not all(hasattr(root, name) for name in ("rtol", "atol", "norm")):
+        return solver
+    if isinstance(root.rtol, (int, float)) and isinstance(root.atol, (int, float)) and callable(root.norm):
+        return solver
+    rtol = 1e-10 if jnp.dtype(dtype) == jnp.float64 else 1e-5
+    root = eqx.tree_at(lambda r: (r.rtol, r.atol, r.norm), root, (rtol, 1e-4 * rtol, optimistix.rms_norm))
+    return eqx.tree_at(lambda s: s.root_finder, solver, root)
 
 
 def _network_field(t, y, args):
