@@ -95,3 +95,17 @@ def test_same_shapes_do_not_recompile():
     memsnn.simulate(net2, memsnn.Impulses(stim.amplitude * 0.5, steps=(0, 40, 80)), dt=P.SPICEPROP_DT, n_steps=100)
     memsnn.simulate(net, stim, dt=P.SPICEPROP_DT, n_steps=100)
     assert simulate_module._trace_count == before
+
+
+def test_adaptive_solver_out_of_steps_names_max_steps():
+    import diffrax
+
+    net = P.spiceprop_neuron_network(1)
+    stim = memsnn.Current(jnp.full((1, 1), 2e-2 * P.MILLIAMP))
+    solver = memsnn.Diffrax(diffrax.Tsit5(), diffrax.PIDController(rtol=1e-10, atol=1e-14), max_steps=16)
+    with pytest.raises(Exception, match=r"used all max_steps=16 steps.*Raise max_steps"):
+        memsnn.simulate(net, stim, dt=P.SPICEPROP_DT, n_steps=100, solver=solver)
+    # Enough steps: the same solve runs.
+    solver = memsnn.Diffrax(diffrax.Tsit5(), diffrax.PIDController(rtol=1e-10, atol=1e-14))
+    trace = memsnn.simulate(net, stim, dt=P.SPICEPROP_DT, n_steps=100, solver=solver)
+    assert bool(jnp.all(jnp.isfinite(trace.membrane_potential[0])))

@@ -122,8 +122,21 @@ class Diffrax(AbstractIntegrator):
             stepsize_controller=self.stepsize_controller,
             adjoint=adjoint,
             max_steps=self.max_steps,
+            throw=False,  # failures are reported below, in memsnn's words
         )
         final = jax.tree.map(lambda y: y[0], sol.ys[0])
+        failed = sol.result != diffrax.RESULTS.successful
+        out_of_steps = sol.result == diffrax.RESULTS.max_steps_reached
+        name = type(self.solver).__name__
+        final = eqx.branched_error_if(final, failed, jnp.where(out_of_steps, 0, 1), (
+            f"memsnn.Diffrax: the adaptive {name} solve used all max_steps={self.max_steps} steps within "
+            f"one stretch of {n_steps} grid steps between impulses. The tolerances may be tighter than "
+            "the floating-point type allows (float32 cannot reach rtol ~1e-7), or the circuit stiff for "
+            "an explicit solver. Raise max_steps (memsnn.Diffrax(..., max_steps=...)), loosen rtol/atol, "
+            "or use an implicit solver such as diffrax.Kvaerno5().",
+            f"memsnn.Diffrax: the adaptive {name} solve failed (diffrax reported a non-convergent implicit "
+            "step or a singular system). Loosen rtol/atol, or try another solver.",
+        ))
         return final, (sol.ys[1] if save_fn is not None else None)
 
     def explicit_step(self, dt):
