@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .arrays import AbstractSynapseArray
+from .arrays import Identity
 from .integrators import AbstractIntegrator, Euler
 from .integrators._base import checkpointed_scan
 from .network import Network
@@ -46,23 +46,6 @@ class Trace(eqx.Module):
     step_ratio: Float[Array, " batch"]
 
 
-class _Precomputed(AbstractSynapseArray):
-    """Stands in for the first layer's array once its output for a Current drive is precomputed."""
-
-    size: int = eqx.field(static=True)
-
-    @property
-    def n_inputs(self) -> int:
-        return self.size
-
-    @property
-    def n_outputs(self) -> int:
-        return self.size
-
-    def __call__(self, presynaptic):
-        return presynaptic
-
-
 def _hoist_drive(network: Network, amp):
     """Apply the first layer's array to a Current drive once, outside the time loop.
 
@@ -72,7 +55,8 @@ def _hoist_drive(network: Network, amp):
     """
     array = network.layers[0].array
     current = array(amp) if amp.ndim == 1 else jax.vmap(array)(amp)
-    return eqx.tree_at(lambda n: n.layers[0].array, network, _Precomputed(array.n_outputs)), current
+    # The precomputed drive then passes through an identity (gain None: no multiply, no promotion).
+    return eqx.tree_at(lambda n: n.layers[0].array, network, Identity(array.n_outputs, gain=None)), current
 
 
 def _check_inputs(network: Network, stimulus, dt, n_steps, record):

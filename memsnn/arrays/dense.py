@@ -57,14 +57,17 @@ class Dense(AbstractSynapseArray):
 
 
 class Identity(AbstractSynapseArray):
-    """One-to-one connection of ``n`` inputs to ``n`` neurons with an optional common gain."""
+    """One-to-one connection of ``n`` inputs to ``n`` neurons with an optional common gain.
+
+    ``gain=None`` passes the input through untouched (no multiply, no dtype promotion).
+    """
 
     size: int = eqx.field(static=True)
-    gain: Float[Array, ""]
+    gain: Float[Array, ""] | None
 
     def __init__(self, size: int, gain=1.0):
         self.size = int(size)
-        self.gain = jnp.asarray(gain, dtype=float)
+        self.gain = None if gain is None else jnp.asarray(gain, dtype=float)
 
     @property
     def n_inputs(self) -> int:
@@ -75,4 +78,4 @@ class Identity(AbstractSynapseArray):
         return self.size
 
     def __call__(self, presynaptic):
-        return self.gain * presynaptic
+        return presynaptic if self.gain is None else self.gain * presynaptic
