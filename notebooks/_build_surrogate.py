@@ -101,6 +101,8 @@ The model is configured by `memsnn.training.surrogate.SurrogateConfig`:
 * `reset_delay=True, detach_reset=True`: snnTorch's `Leaky` exactly (the reset subtracted one step later,
   undecayed; `benchmarks/surrogate_vs_snntorch.py` checks that the traces agree in float32);
 * `architecture="conv"`: `12C5-AP2-64C5-AP2-FC10` with `memsnn.arrays.Conv2d`;
+* `output="integrator"` (with `readout="membrane"`, `loss="ce_membrane"`): the output layer never fires and
+  its membrane is the readout, as in the convolutional benchmarks (`benchmarks/surrogate_train.py mnist-conv`);
 * `encoding="rate"` with `integration="discontinuous"` (the membrane restarts every `window` steps:
   with `window=1` a binary-activation network per step) or `"continuous"`;
 * losses `"ce_count"`, `"ce_membrane"`, `"mse_rate"`; readout by spike count or membrane."""),
