@@ -17,6 +17,16 @@ def block(tree):
     return jax.tree.map(lambda x: x.block_until_ready() if hasattr(x, "block_until_ready") else x, tree)
 
 
+def repeat_times(fn, repeats: int) -> list[float]:
+    """Wall time (s) of each of ``repeats`` calls of ``fn()`` (which must block until done)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def time_call(fn, *args, repeats: int = 5) -> dict:
     """First call (compile + run) and the median / min of ``repeats`` further calls, in seconds."""
     start = time.perf_counter()

@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -41,6 +42,9 @@ import optax  # noqa: E402
 from jax.sharding import Mesh  # noqa: E402
 
 from memsnn.training.spiceprop import DRIVE_LIMIT_MA, DRIVE_SCALE_MA, SpicepropConfig, build_spiceprop, spiceprop_loss, spiceprop_trainable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _timing  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "spiceprop_vs_torch.json"
 BATCH, N_STEPS, EVENTS, HIDDEN = 200, 1000, (0, 400, 800), 100
@@ -84,14 +88,6 @@ def torch_step_fn(torch, hidden: int = HIDDEN, seed: int = 0):
     return step
 
 
-def time_calls(fn, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -124,7 +120,7 @@ def main() -> None:
     jax_step()
     compile_s = time.perf_counter() - t0
     jax_step()
-    jax_times = time_calls(jax_step, args.repeats)
+    jax_times = _timing.repeat_times(jax_step, args.repeats)
 
     import torch
 
@@ -132,7 +128,7 @@ def main() -> None:
     torch_step = torch_step_fn(torch)
     tx, ty = torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
     torch_step(tx, ty)  # warm-up
-    torch_times = time_calls(lambda: torch_step(tx, ty), args.torch_repeats)
+    torch_times = _timing.repeat_times(lambda: torch_step(tx, ty), args.torch_repeats)
 
     jax_ms, torch_ms = 1e3 * statistics.median(jax_times), 1e3 * statistics.median(torch_times)
     result = {

@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -36,6 +37,9 @@ import optax
 
 from memsnn import __version__
 from memsnn.training.surrogate import build_surrogate, surrogate_loss, surrogate_trainable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _timing  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BETA, THRESHOLD, SLOPE, N_STEPS, LR = 0.95, 1.0, 25.0, 25, 5e-4
@@ -133,14 +137,6 @@ def compare(model, x, y) -> dict:
     return out
 
 
-def timed(fn, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,8 +196,8 @@ def main(argv=None) -> None:
         run_memsnn()
         theirs[threads] = []
         for _ in range(args.blocks):
-            theirs[threads] += timed(run_snntorch, args.repeats)
-            ours += timed(run_memsnn, args.repeats)
+            theirs[threads] += _timing.repeat_times(run_snntorch, args.repeats)
+            ours += _timing.repeat_times(run_memsnn, args.repeats)
     torch.set_num_threads(default_threads)
     by_threads = {n: 1e3 * statistics.median(t) for n, t in theirs.items()}
     best_threads = min(by_threads, key=by_threads.get)
