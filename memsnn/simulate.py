@@ -7,11 +7,11 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from .arrays import Identity
 from .integrators import AbstractIntegrator, Euler
-from .integrators._base import checkpointed_scan
+from .integrators._base import StepCount, checkpointed_scan
 from .network import Network
 from .stimulus import Current, Impulses
 
@@ -35,6 +35,9 @@ class Trace(eqx.Module):
         final_state: the network state after the last step, batched.
         step_ratio: ``(batch,)`` max over the run of ``h * decay_rate`` for an explicit fixed-step
             integrator (stable below about 2), NaN for adaptive or implicit integrators.
+        solver_steps: ``(batch,)`` solver steps accepted over the run (fixed-step schemes:
+            ``n_steps`` times the sub-steps; adaptive: what the step-size controller chose).
+        rejected_steps: ``(batch,)`` steps the step-size controller rejected (0 for fixed steps).
     """
 
     times: Float[Array, " n_steps"]
@@ -44,6 +47,8 @@ class Trace(eqx.Module):
     state: tuple | None
     final_state: Any
     step_ratio: Float[Array, " batch"]
+    solver_steps: Int[Array, " batch"]
+    rejected_steps: Int[Array, " batch"]
 
 
 def _hoist_drive(network: Network, amp):
@@ -194,33 +199,35 @@ def simulate(
             def body(state, k):
                 impulse = amp[k] if isinstance(stim, Impulses) else None
                 drive = drive_at(k)
-                state, _ = solver.advance(network, state, impulse, drive, k * dt, dt, 1, None)
+                state, _, taken = solver.advance(network, state, impulse, drive, k * dt, dt, 1, None)
                 state, spikes = network.propagate_spikes(state)
-                return state, with_ratio(state, drive, save(state, spikes))
+                return state, (*with_ratio(state, drive, save(state, spikes)), taken)
 
-            final, (saved, ratios) = checkpointed_scan(body, state0, n_steps, checkpoint_every, unroll)
+            final, (saved, ratios, taken) = checkpointed_scan(body, state0, n_steps, checkpoint_every, unroll)
+            steps = StepCount(jnp.sum(taken.accepted), jnp.sum(taken.rejected))
         else:
             # Nothing happens between impulses: one integrator call per stretch [s_i, s_{i+1}),
             # the impulse of step s_i landing at the end of the stretch's first step.
             steps = stim.steps if isinstance(stim, Impulses) else ()
             bounds = sorted(set((0,) + tuple(steps))) + [n_steps]
             event_row = {s: i for i, s in enumerate(steps)}
-            state, pieces = state0, []
+            state, pieces, steps = state0, [], StepCount.fixed(0)
 
             def save_fn(y):
                 return with_ratio(y, const_drive, save(y, read_spikes(y)))
 
             for start, stop in zip(bounds[:-1], bounds[1:]):
                 impulse = amp[event_row[start]] if start in event_row else None
-                state, out = solver.advance(network, state, impulse, const_drive, start * dt, dt,
-                                            stop - start, save_fn, checkpoint_every)
+                state, out, taken = solver.advance(network, state, impulse, const_drive, start * dt, dt,
+                                                   stop - start, save_fn, checkpoint_every)
                 pieces.append(out)
+                steps = StepCount(steps.accepted + taken.accepted, steps.rejected + taken.rejected)
             final = state
             saved, ratios = jax.tree.map(lambda *xs: jnp.concatenate(xs), *pieces)
         # nanmax: once an unstable run has overflowed, the last ratios are NaN.
-        return final, saved, jnp.nanmax(ratios) if h is not None else jnp.max(ratios)
+        return final, saved, jnp.nanmax(ratios) if h is not None else jnp.max(ratios), steps
 
-    final, saved, ratio = jax.vmap(one_sample)(stimulus)
+    final, saved, ratio, steps = jax.vmap(one_sample)(stimulus)
     # One check on everything returned, so that it survives whatever part of the Trace the caller
     # keeps (a check tied to an unused output would be pruned by XLA). Instability is named first:
     # a diverging explicit run ends in inf/NaN, and the step ratio says why.
@@ -236,6 +243,8 @@ def simulate(
         state=saved.get("state"),
         final_state=final,
         step_ratio=ratio,
+        solver_steps=steps.accepted,
+        rejected_steps=steps.rejected,
     )
 
 

@@ -1,6 +1,7 @@
 """Euler, the SPICEprop ordering and diffrax solvers converge to one solution; stiffness handling."""
 
 import diffrax
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -117,3 +118,29 @@ def test_checkpointing_gives_identical_gradients():
     g_full = jax.grad(loss)(1.0, None)
     g_ckpt = jax.grad(loss)(1.0, 16)
     np.testing.assert_allclose(g_full, g_ckpt, rtol=1e-12)
+
+
+def test_trace_counts_solver_steps():
+    net = P.spiceprop_neuron_network(2)
+    stim = memsnn.Impulses(jnp.full((3, 2, 2), 0.01 * P.MILLIAMP), steps=(0, 50))
+    run = lambda solver: memsnn.simulate(net, stim, dt=DT, n_steps=100, solver=solver)  # noqa: E731
+    fixed = run(memsnn.Euler(substeps=4))
+    assert fixed.solver_steps.tolist() == [400] * 3 and fixed.rejected_steps.tolist() == [0] * 3
+    assert run(memsnn.Diffrax(diffrax.Heun(), dt0=DT / 2)).solver_steps.tolist() == [200] * 3
+
+    # Adaptive: the counts diffrax reports for the same stretches, solved directly: [0, dt) up to
+    # the first impulse, [dt, 50 dt), [50 dt, 51 dt), [51 dt, 100 dt), jumps in between.
+    controller = diffrax.PIDController(rtol=1e-8, atol=1e-12)
+    trace = run(memsnn.Diffrax(diffrax.Tsit5(), controller))
+    term = diffrax.ODETerm(lambda t, y, args: net.vector_field(y, None))
+    state, accepted, rejected = net.init_state(), 0, 0
+    for length, jump in ((1, True), (49, False), (1, True), (49, False)):
+        sol = diffrax.diffeqsolve(term, diffrax.Tsit5(), 0.0, length * DT, DT, state, stepsize_controller=controller,
+                                  saveat=diffrax.SaveAt(t1=True), max_steps=4096)
+        state = jax.tree.map(lambda y: y[0], sol.ys)
+        accepted += int(sol.stats["num_accepted_steps"])
+        rejected += int(sol.stats["num_rejected_steps"])
+        if jump:
+            state = net.inject(state, stim.amplitude[0, 0])
+    assert trace.solver_steps.tolist() == [accepted] * 3 and trace.rejected_steps.tolist() == [rejected] * 3
+    assert accepted > 100  # tighter than the grid: the controller really chose the steps

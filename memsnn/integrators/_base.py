@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import abc
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
 
+class StepCount(NamedTuple):
+    """Solver steps taken over a stretch: ``accepted`` and ``rejected`` (int32 scalars).
+
+    Fixed-step schemes accept every step they take; adaptive ones report diffrax's counts.
+    """
+
+    accepted: jax.Array
+    rejected: jax.Array
+
+    @classmethod
+    def fixed(cls, n: int) -> "StepCount":
+        return cls(jnp.asarray(n, jnp.int32), jnp.asarray(0, jnp.int32))
+
+
 class AbstractIntegrator(eqx.Module):
     """Advances a :class:`~memsnn.network.Network` over a stretch of the time grid.
 
     ``advance`` integrates ``n_steps`` grid intervals of length ``dt`` from ``t0`` with the constant
-    ``drive`` and returns the final state and ``save_fn(state)`` stacked at the grid points
-    ``t0 + k dt``, ``k = 1..n_steps`` (``None`` if ``save_fn`` is ``None``).
+    ``drive`` and returns ``(state, saved, steps)``: the final state, ``save_fn(state)`` stacked at
+    the grid points ``t0 + k dt``, ``k = 1..n_steps`` (``None`` if ``save_fn`` is ``None``), and the
+    :class:`StepCount` of solver steps it took.
 
     Impulse convention (shared by all integrators): ``impulse`` (or ``None``) lands at the *end* of
     the first step, ``t0 + dt``, and is part of the state recorded for that step. It is the

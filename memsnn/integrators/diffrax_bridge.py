@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import optimistix
 
-from ._base import AbstractIntegrator, first_step_then_scan
+from ._base import AbstractIntegrator, StepCount, first_step_then_scan
 
 # Real-axis stability bound |h lambda| of explicit Runge-Kutta schemes (approximate, from their
 # stability polynomials). Used only to report unstable fixed steps early.
@@ -73,15 +73,16 @@ class Diffrax(AbstractIntegrator):
         if impulse is None:
             return self._adaptive(network, state, drive, dt, n_steps, save_fn)
         # The impulse lands at the end of the first step: solve it, jump, then the rest.
-        state, _ = self._adaptive(network, state, drive, dt, 1, None)
+        state, _, steps = self._adaptive(network, state, drive, dt, 1, None)
         state = network.inject(state, impulse)
         first = None if save_fn is None else save_fn(state)
         if n_steps == 1:
-            return state, (None if save_fn is None else jax.tree.map(lambda r: r[None], first))
-        state, rest = self._adaptive(network, state, drive, dt, n_steps - 1, save_fn)
+            return state, (None if save_fn is None else jax.tree.map(lambda r: r[None], first)), steps
+        state, rest, more = self._adaptive(network, state, drive, dt, n_steps - 1, save_fn)
+        steps = StepCount(steps.accepted + more.accepted, steps.rejected + more.rejected)
         if save_fn is None:
-            return state, None
-        return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+            return state, None, steps
+        return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest), steps
 
     def _fixed_steps(self, network, state, impulse, drive, dt, n_steps, save_fn, checkpoint_every):
         term = diffrax.ODETerm(_network_field)
@@ -106,7 +107,8 @@ class Diffrax(AbstractIntegrator):
             y = grid_step(y)
             return y if impulse is None else network.inject(y, impulse)
 
-        return first_step_then_scan(first, grid_step, state, n_steps, save_fn, checkpoint_every)
+        state, saved = first_step_then_scan(first, grid_step, state, n_steps, save_fn, checkpoint_every)
+        return state, saved, StepCount.fixed(n_steps * m)
 
     def _adaptive(self, network, state, drive, dt, n_steps, save_fn):
         # Solved in local time from 0: the field is autonomous within a stretch (constant drive).
@@ -137,7 +139,9 @@ class Diffrax(AbstractIntegrator):
             f"memsnn.Diffrax: the adaptive {name} solve failed (diffrax reported a non-convergent implicit "
             "step or a singular system). Loosen rtol/atol, or try another solver.",
         ))
-        return final, (sol.ys[1] if save_fn is not None else None)
+        steps = StepCount(jnp.asarray(sol.stats["num_accepted_steps"], jnp.int32),
+                          jnp.asarray(sol.stats["num_rejected_steps"], jnp.int32))
+        return final, (sol.ys[1] if save_fn is not None else None), steps
 
     def explicit_step(self, dt):
         if not self._fixed or type(self.solver) not in _EXPLICIT_LIMITS:

@@ -6,7 +6,7 @@ import equinox as eqx
 import jax
 
 from ..network import tree_axpy
-from ._base import AbstractIntegrator, first_step_then_scan
+from ._base import AbstractIntegrator, StepCount, first_step_then_scan
 
 
 class Euler(AbstractIntegrator):
@@ -36,7 +36,8 @@ class Euler(AbstractIntegrator):
             y = step(y)
             return y if impulse is None else network.inject(y, impulse)
 
-        return first_step_then_scan(first, step, state, n_steps, save_fn, checkpoint_every)
+        state, saved = first_step_then_scan(first, step, state, n_steps, save_fn, checkpoint_every)
+        return state, saved, StepCount.fixed(n_steps * self.substeps)
 
     def explicit_step(self, dt):
         return dt / self.substeps
@@ -52,11 +53,12 @@ class SpicepropEuler(AbstractIntegrator):
     """
 
     def advance(self, network, state, impulse, drive, t0, dt, n_steps, save_fn, checkpoint_every=None):
-        return first_step_then_scan(
+        state, saved = first_step_then_scan(
             lambda y: network.sequential_step(y, impulse, drive, dt),
             lambda y: network.sequential_step(y, None, drive, dt),
             state, n_steps, save_fn, checkpoint_every,
         )
+        return state, saved, StepCount.fixed(n_steps)
 
     def explicit_step(self, dt):
         return dt
