@@ -51,6 +51,12 @@ PRESETS = {
     "fashion-conv": dict(dataset="fashion-mnist", target=0.90, epochs=10, lr=5e-3, batch_size=128,
                          model=dict(architecture="conv", conv_channels=[12, 64], n_steps=10, beta=0.8,
                                     output="integrator", readout="membrane", loss="ce_membrane")),
+    # Fashion-MNIST underfits with the recipe above (train 89.8 %): per-neuron trainable decay and
+    # threshold, and a wider surrogate (slope 5; +0.5 points on an 8,000-image subset after 5 epochs).
+    "fashion-conv-learn": dict(dataset="fashion-mnist", target=0.90, epochs=8, lr=5e-3, batch_size=128,
+                               model=dict(architecture="conv", conv_channels=[12, 64], n_steps=10, beta=0.8,
+                                          slope=5.0, learn_beta=True, learn_threshold=True, output="integrator",
+                                          readout="membrane", loss="ce_membrane")),
     # The first recipe: every layer spiking, cross-entropy on the output membrane. Stopped part-way
     # on a loaded machine (MNIST 98.16 % after 3 of 6 epochs, Fashion-MNIST 83.78 % after 2 of 6).
     "mnist-conv-spiking": dict(dataset="mnist", target=0.993, epochs=6, lr=2e-3, batch_size=128,
