@@ -204,13 +204,13 @@ def simulate(
                 return state, (*with_ratio(state, drive, save(state, spikes)), taken)
 
             final, (saved, ratios, taken) = checkpointed_scan(body, state0, n_steps, checkpoint_every, unroll)
-            steps = StepCount(jnp.sum(taken.accepted), jnp.sum(taken.rejected))
+            steps = StepCount(*(jnp.sum(count) for count in taken))
         else:
             # Nothing happens between impulses: one integrator call per stretch [s_i, s_{i+1}),
             # the impulse of step s_i landing at the end of the stretch's first step.
-            steps = stim.steps if isinstance(stim, Impulses) else ()
-            bounds = sorted(set((0,) + tuple(steps))) + [n_steps]
-            event_row = {s: i for i, s in enumerate(steps)}
+            event_steps = stim.steps if isinstance(stim, Impulses) else ()
+            bounds = sorted(set((0,) + tuple(event_steps))) + [n_steps]
+            event_row = {s: i for i, s in enumerate(event_steps)}
             state, pieces, steps = state0, [], StepCount.fixed(0)
 
             def save_fn(y):
@@ -221,7 +221,7 @@ def simulate(
                 state, out, taken = solver.advance(network, state, impulse, const_drive, start * dt, dt,
                                                    stop - start, save_fn, checkpoint_every)
                 pieces.append(out)
-                steps = StepCount(steps.accepted + taken.accepted, steps.rejected + taken.rejected)
+                steps = steps.plus(taken)
             final = state
             saved, ratios = jax.tree.map(lambda *xs: jnp.concatenate(xs), *pieces)
         # nanmax: once an unstable run has overflowed, the last ratios are NaN.

@@ -23,6 +23,10 @@ class StepCount(NamedTuple):
     def fixed(cls, n: int) -> "StepCount":
         return cls(jnp.asarray(n, jnp.int32), jnp.asarray(0, jnp.int32))
 
+    def plus(self, other: "StepCount") -> "StepCount":
+        """Both counts summed (``+`` would concatenate the tuples)."""
+        return StepCount(self.accepted + other.accepted, self.rejected + other.rejected)
+
 
 class AbstractIntegrator(eqx.Module):
     """Advances a :class:`~memsnn.network.Network` over a stretch of the time grid.

@@ -79,7 +79,7 @@ class Diffrax(AbstractIntegrator):
         if n_steps == 1:
             return state, (None if save_fn is None else jax.tree.map(lambda r: r[None], first)), steps
         state, rest, more = self._adaptive(network, state, drive, dt, n_steps - 1, save_fn)
-        steps = StepCount(steps.accepted + more.accepted, steps.rejected + more.rejected)
+        steps = steps.plus(more)
         if save_fn is None:
             return state, None, steps
         return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest), steps
