@@ -32,6 +32,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--checkpoint-every", type=int, default=None)
+    parser.add_argument("--tag", default="", help="suffix of the results file, e.g. _gpu")
     args = parser.parse_args(argv)
 
     key = jax.random.PRNGKey(0)
@@ -72,7 +73,7 @@ def main(argv=None):
         row["ratio_to_euler_scan"] = row["median_s"] / base
     table = _timing.markdown_table(rows, ["integrator", "median_s", "compile_s", "ratio_to_euler_scan"])
     print(table)
-    path = _timing.write_json("core_speed.json", {
+    path = _timing.write_json(f"core_speed{args.tag}.json", {
         "benchmark": "SPICEprop output layer forward+backward", "batch": args.batch, "steps": args.steps,
         "dtype": str(jnp.zeros(()).dtype), "machine": _timing.machine(), "rows": rows, "table": table})
     print(f"wrote {path}")

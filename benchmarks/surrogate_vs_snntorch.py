@@ -10,12 +10,18 @@ output membrane summed over steps, Adam (lr 5e-4), batch 128. In memsnn it is
    (and the spikes, and the gradients of the loss) are compared in float32.
 2. Speed: one training step (forward, backward, Adam update), median of ``--repeats`` steps after
    warm-up, measured in alternating blocks so both see the same machine load; memsnn's compile time
-   is reported separately. snnTorch is timed with 1 thread and with torch's default thread count
-   (on a small, shared CPU one thread is often faster); the speed-up is against the faster one.
+   is reported separately. On the CPU, snnTorch is timed with 1 thread and with torch's default
+   thread count (on a small, shared CPU one thread is often faster); the speed-up is against the
+   faster one. ``--torch-device cuda`` runs snnTorch on the GPU (memsnn runs on JAX's default
+   device, the GPU where jax has CUDA); each step then ends with ``torch.cuda.synchronize()``.
+   On a GPU, JAX multiplies float32 matrices in TF32 by default (10-bit mantissa) while torch does
+   not, so one spike near threshold flips and the traces part by a whole threshold; both are
+   therefore run at full float32 precision (``--matmul-precision highest``, the default here).
 
 Needs the optional extra ``pip install memsnn[snntorch]`` (torch 2.13.0, snntorch 1.0.0)::
 
     python benchmarks/surrogate_vs_snntorch.py            # writes benchmarks/results/surrogate_vs_snntorch.json
+    python benchmarks/surrogate_vs_snntorch.py --torch-device cuda --out benchmarks/results/surrogate_vs_snntorch_gpu.json
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ def images_and_labels(batch: int, seed: int = 0):
         return rng.random((batch, 784), dtype=np.float32), rng.integers(0, 10, batch)
 
 
-def snntorch_net(model):
+def snntorch_net(model, device: str = "cpu"):
     """The tutorial's ``Net`` with memsnn's weights copied in."""
     import snntorch as snn
     import torch
@@ -95,7 +101,7 @@ def snntorch_net(model):
         for fc, array in ((net.fc1, model.arrays[0]), (net.fc2, model.arrays[1])):
             fc.weight.copy_(torch.from_numpy(np.array(array.weight)))
             fc.bias.copy_(torch.from_numpy(np.array(array.bias)))
-    return net
+    return net.to(device)
 
 
 def snntorch_loss(net, x, y):
@@ -106,14 +112,14 @@ def snntorch_loss(net, x, y):
     return sum(ce(mem2[:, k], y) for k in range(N_STEPS)), mem2
 
 
-def compare(model, x, y) -> dict:
+def compare(model, x, y, device: str = "cpu") -> dict:
     """Membrane traces, spikes and gradients of memsnn and snnTorch on the same weights and inputs."""
     import torch
 
     spikes, membranes = eqx.filter_jit(lambda m, x: m.run(x))(model, jnp.asarray(x))
-    net = snntorch_net(model)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    spk1, mem1, spk2, mem2 = (r.detach().numpy() for r in net(xt))
+    net = snntorch_net(model, device)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    spk1, mem1, spk2, mem2 = (r.detach().cpu().numpy() for r in net(xt))
     out = {}
     for name, ours, theirs in (("hidden_membrane", membranes[0], mem1), ("output_membrane", membranes[1], mem2)):
         ours = np.asarray(ours)
@@ -131,7 +137,7 @@ def compare(model, x, y) -> dict:
     snntorch_loss(net, xt, yt)[0].backward()
     for name, ours, fc in (("grad_fc1_weight", grads.arrays[0].weight, net.fc1),
                            ("grad_fc2_weight", grads.arrays[1].weight, net.fc2)):
-        theirs = fc.weight.grad.numpy()
+        theirs = fc.weight.grad.cpu().numpy()
         out[name] = {"max_abs_diff": float(np.max(np.abs(np.asarray(ours) - theirs))),
                      "max_abs_value": float(np.max(np.abs(theirs)))}
     return out
@@ -143,15 +149,22 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=10, help="timed steps per block")
     parser.add_argument("--blocks", type=int, default=3, help="alternating measurement blocks")
+    parser.add_argument("--torch-device", default="cpu", help="where snnTorch runs: cpu or cuda")
+    parser.add_argument("--matmul-precision", default="highest", choices=("default", "high", "highest"),
+                        help="JAX's float32 matmul precision (GPU: default = TF32; torch uses full float32)")
     parser.add_argument("--out", default=str(RESULTS / "surrogate_vs_snntorch.json"))
     args = parser.parse_args(argv)
 
     import snntorch
     import torch
 
+    jax.config.update("jax_default_matmul_precision", args.matmul_precision)
+    torch.backends.cuda.matmul.allow_tf32 = args.matmul_precision != "highest"
+
     x, y = images_and_labels(args.batch)
     model = build_surrogate(CONFIG, key=jax.random.key(0))
-    equivalence = compare(model, x, y)
+    device = args.torch_device
+    equivalence = compare(model, x, y, device)
 
     # memsnn: the shared loop's step (value_and_grad of the trainable part, Adam update).
     params, static = eqx.partition(model, surrogate_trainable(model))
@@ -178,19 +191,22 @@ def main(argv=None) -> None:
     run_memsnn()
     compile_s = time.perf_counter() - t0
 
-    net = snntorch_net(model)
+    net = snntorch_net(model, device)
     optimizer = torch.optim.Adam(net.parameters(), lr=LR, betas=(0.9, 0.999))
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def run_snntorch():
         loss, _ = snntorch_loss(net, xt, yt)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()  # CUDA kernels run asynchronously: time the finished step
 
     default_threads = torch.get_num_threads()
     ours, theirs = [], {}
-    for threads in sorted({1, default_threads}):
+    # On a GPU the CPU thread count only feeds kernel launches: time torch's default alone.
+    for threads in sorted({1, default_threads} if device == "cpu" else {default_threads}):
         torch.set_num_threads(threads)
         run_snntorch()  # warm-up (allocator, thread pool)
         run_memsnn()
@@ -216,6 +232,8 @@ def main(argv=None) -> None:
         "equivalence_float32": equivalence,
         "versions": {"memsnn": __version__, "jax": jax.__version__, "torch": torch.__version__,
                      "snntorch": snntorch.__version__},
+        "devices": {"memsnn": str(jax.devices()[0]), "snntorch": device},
+        "matmul_precision": args.matmul_precision,
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                     "torch_default_threads": default_threads, "load_average": os.getloadavg()},
     }

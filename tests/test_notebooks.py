@@ -5,9 +5,10 @@ Deselect with ``pytest -m "not notebook"``; they take a few minutes on 2 CPU cor
 
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
+
+nbformat = pytest.importorskip("nbformat")  # the [test] extra installs them; skip where it was not
+NotebookClient = pytest.importorskip("nbclient").NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 

@@ -148,8 +148,9 @@ print(json.dumps({"weight": result.model.weight.tolist(), "loss": result.history
 
 def test_two_devices_split_the_batch_and_agree_with_one(tmp_path):
     # Each of 2 CPU devices takes half of every batch; losses and gradients are averaged.
+    # JAX_PLATFORMS=cpu: on a machine with a GPU, JAX's local devices would be the one GPU.
     proc = subprocess.run([sys.executable, "-c", _TWO_DEVICES, os.path.dirname(__file__)],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     two = json.loads(proc.stdout.strip().splitlines()[-1])
     one = fit_softmax(epochs=2)
     np.testing.assert_allclose(two["weight"], one.model.weight, rtol=1e-9, atol=1e-12)
