@@ -44,6 +44,12 @@ examples:
   memsnn train --method spiceprop --dataset fashion-mnist --hidden 256 64 --solver euler \\
       --checkpoint-every 50
 
+  # Surrogate gradients, conv SNN 32C5-AP2-64C5-AP2-FC10 (90.5-90.7 % on Fashion-MNIST; about
+  # 7 s per epoch on one H100, ~10 min per epoch on 2 CPU cores):
+  memsnn train --method surrogate --dataset fashion-mnist --data full --architecture conv \\
+      --conv-channels 32 64 --steps 10 --beta 0.8 --slope 5 --learn-beta --learn-threshold \\
+      --output integrator --readout membrane --loss ce_membrane --epochs 15 --lr 5e-3 --batch-size 128 --schedule cosine
+
 What you get in --out: checkpoint.eqx (the model, optimiser state and all settings, rewritten
 atomically after every epoch) and metrics.jsonl (one JSON line per epoch: loss, train and test
 accuracy, time, peak memory). `memsnn evaluate OUT/checkpoint.eqx` rebuilds the model from the
