@@ -45,7 +45,7 @@ examples:
       --checkpoint-every 50
 
   # Surrogate gradients, conv SNN 32C5-AP2-64C5-AP2-FC10 (90.5-90.7 % on Fashion-MNIST; about
-  # 7 s per epoch on one H100, ~10 min per epoch on 2 CPU cores):
+  # 7 s per epoch on one H100, about 8 min per epoch on 2 CPU cores):
   memsnn train --method surrogate --dataset fashion-mnist --data full --architecture conv \\
       --conv-channels 32 64 --steps 10 --beta 0.8 --slope 5 --learn-beta --learn-threshold \\
       --output integrator --readout membrane --loss ce_membrane --epochs 15 --lr 5e-3 --batch-size 128 --schedule cosine
