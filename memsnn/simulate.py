@@ -147,6 +147,11 @@ def simulate(
     Returns:
         A :class:`Trace`. Errors (at run time, also under ``jit`` and ``grad``) if an explicit step
         was unstable or the state became NaN/inf.
+
+    Precision: the arithmetic is in the network's dtype (float64 with ``jax_enable_x64``), except
+    that on NVIDIA GPUs JAX multiplies float32 matrices (the synapse arrays) in TF32 by default;
+    set ``JAX_DEFAULT_MATMUL_PRECISION=highest`` (or ``jax.default_matmul_precision("highest")``)
+    for full float32 when comparing with SPICE or another simulator.
     """
     global _trace_count
     _trace_count += 1
