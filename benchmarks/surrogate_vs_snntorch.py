@@ -15,7 +15,7 @@ output membrane summed over steps, Adam (lr 5e-4), batch 128. In memsnn it is
    faster one. ``--torch-device cuda`` runs snnTorch on the GPU (memsnn runs on JAX's default
    device, the GPU where jax has CUDA); each step then ends with ``torch.cuda.synchronize()``.
    On a GPU, JAX multiplies float32 matrices in TF32 by default (10-bit mantissa) while torch does
-   not, so one spike near threshold flips and the traces part by a whole threshold; both are
+   not, so spikes near threshold flip (12 of 3.2 M) and the traces part by a whole threshold; both are
    therefore run at full float32 precision (``--matmul-precision highest``, the default here).
 
 Needs the optional extra ``pip install memsnn[snntorch]`` (torch 2.13.0, snntorch 1.0.0)::

@@ -48,7 +48,7 @@ examples:
   # 7 s per epoch on one H100, about 8 min per epoch on 2 CPU cores):
   memsnn train --method surrogate --dataset fashion-mnist --data full --architecture conv \\
       --conv-channels 32 64 --steps 10 --beta 0.8 --slope 5 --learn-beta --learn-threshold \\
-      --output integrator --readout membrane --loss ce_membrane --epochs 15 --lr 5e-3 --batch-size 128 --schedule cosine
+      --output integrator --readout membrane --loss ce_membrane --epochs 15 --lr 5e-3 --batch-size 128
 
 What you get in --out: checkpoint.eqx (the model, optimiser state and all settings, rewritten
 atomically after every epoch) and metrics.jsonl (one JSON line per epoch: loss, train and test
