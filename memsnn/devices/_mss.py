@@ -1,4 +1,4 @@
-"""The metastable-switch family: KNOWM's mean metastable switch and the MIF's volatile variant.
+"""The metastable-switch family (docs/devices.md): KNOWM's mean metastable switch and the MIF's volatile variant.
 
 Both are populations of switches that flip on with probability sigma((V - V_on)/V_T) and off with
 sigma((V_off_eff - V)/V_T); ``x`` in [0, 1] is the fraction that is on, ``G = x/R_on + (1-x)/R_off``.
@@ -16,6 +16,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._validation import require_positive, require_resistance_range
 from ._base import AbstractMemristor
+from ._spice import number, sigmoid
 
 
 class AbstractMetastableSwitch(AbstractMemristor):
@@ -61,6 +62,23 @@ class AbstractMetastableSwitch(AbstractMemristor):
         switch_on = (1.0 - state) * jax.nn.sigmoid((voltage - self.V_on) / self.V_T)
         switch_off = state * jax.nn.sigmoid((self.off_switching_voltage() - voltage) / self.V_T)
         return (switch_on - switch_off) / self.tau
+
+    def relaxation_rate(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        """``(sigma_on + sigma_off) / tau`` (1/s): exact, since ``f`` is linear in ``x``."""
+        on = jax.nn.sigmoid((voltage - self.V_on) / self.V_T)
+        off = jax.nn.sigmoid((self.off_switching_voltage() - voltage) / self.V_T)
+        return jnp.broadcast_to((on + off) / self.tau, jnp.broadcast_shapes(jnp.shape(state), jnp.shape(on)))
+
+    def spice_state_derivative(self, state: str, voltage: str) -> str:
+        n = lambda name, value: number(self, name, value)  # noqa: E731
+        v_t = n("V_T", self.V_T)
+        on = sigmoid(f"({voltage}-{n('V_on', self.V_on)})/{v_t}")
+        off = sigmoid(f"({n('V_off', self.off_switching_voltage())}-{voltage})/{v_t}")
+        return f"((1-{state})*{on}-{state}*{off})/{n('tau', self.tau)}"
+
+    def spice_current(self, state: str, voltage: str) -> str:
+        g = f"({state}/{number(self, 'R_on', self.R_on)}+(1-{state})/{number(self, 'R_off', self.R_off)})"
+        return f"{g}*{voltage}"
 
     def conductance(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."] | None = None) -> Float[Array, "..."]:
         """``G = x / R_on + (1 - x) / R_off`` (S); ohmic, so ``voltage`` is not needed."""

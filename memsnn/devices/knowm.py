@@ -3,7 +3,7 @@
 A KNOWM device is a population of metastable switches that flip on or off with probabilities set
 by Boltzmann-like sigmoids of the applied voltage; ``x`` in [0, 1] is the mean fraction that is
 on (Nugent & Molter 2014, "AHaH computing"; Molter & Nugent 2016, "The generalized metastable
-switch memristor model"). The generalized model adds a Schottky diode in parallel, which gives the
+switch memristor model"); docs/devices.md). The generalized model adds a Schottky diode in parallel, which gives the
 exponential, rectifying part of measured I-V curves.
 """
 
@@ -16,6 +16,7 @@ from jaxtyping import Array, ArrayLike, Float
 from .._validation import require_in_range
 from ._base import AbstractMemristor
 from ._mss import AbstractMetastableSwitch
+from ._spice import number
 
 
 def exprel(z: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
@@ -126,6 +127,21 @@ class GeneralizedMSS(AbstractMemristor):
 
     def current(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
         return self.phi * self.switch.current(state, voltage) + (1.0 - self.phi) * self.schottky_current(voltage)
+
+    def relaxation_rate(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        return self.switch.relaxation_rate(state, voltage)
+
+    def spice_state_derivative(self, state: str, voltage: str) -> str:
+        return self.switch.spice_state_derivative(state, voltage)
+
+    def spice_current(self, state: str, voltage: str) -> str:
+        n = lambda name, value: number(self, name, value)  # noqa: E731
+        # exp(z) - 1 rather than expm1 (not a B-source function): the rounding is ~1e-16 of exp(z)
+        # and the diode current is zero at V = 0 exactly either way.
+        diode = (f"({n('alpha_f', self.alpha_f)}*(exp({n('beta_f', self.beta_f)}*{voltage})-1)"
+                 f"-{n('alpha_r', self.alpha_r)}*(exp(-{n('beta_r', self.beta_r)}*{voltage})-1))")
+        phi = n("phi", self.phi)
+        return f"({phi}*{self.switch.spice_current(state, voltage)}+(1-{phi})*{diode})"
 
     def conductance(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
         """Chord conductance ``I / V`` (S); at ``V = 0`` its limit ``phi G + (1 - phi)(alpha_f beta_f + alpha_r beta_r)``.

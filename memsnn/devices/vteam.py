@@ -1,4 +1,4 @@
-"""VTEAM, the voltage threshold adaptive memristor model (Kvatinsky et al., IEEE TCAS-II 2015)."""
+"""VTEAM, the voltage threshold adaptive memristor model (Kvatinsky et al., IEEE TCAS-II 2015; docs/devices.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._validation import require_less, require_positive, require_resistance_range
 from ._base import AbstractMemristor
+from ._spice import number
 from .ion_drift import _check_window, joglekar_window
 
 # exp(-exp(z)) is exactly 0 in every float format beyond z = 30; capping z there keeps exp(z)
@@ -28,6 +29,12 @@ def _threshold_rate(voltage, threshold, k, alpha):
     active = overdrive > 0
     safe = jnp.where(active, overdrive, 1.0)
     return jnp.where(active, k * safe**alpha, 0.0)
+
+
+def _gompertz_slope(z, w_c):
+    """``|d/dw exp(-exp(z))| = exp(z - exp(z)) / w_c`` for ``z = +-(w - a)/w_c`` (1/m)."""
+    z = jnp.minimum(z, _WINDOW_EXPONENT_CAP)
+    return jnp.exp(z - jnp.exp(z)) / w_c
 
 
 class VTEAM(AbstractMemristor):
@@ -49,6 +56,10 @@ class VTEAM(AbstractMemristor):
     0, 1)``: a continuous stop, zero at and beyond the bound, which keeps explicit Euler steps that
     move less than ``w_c`` inside ``[w_on, w_off]`` (a hard cut would let one step overshoot, and its
     discontinuity would stall adaptive solvers). ``"joglekar"`` uses ``1 - (2u - 1)^(2p)`` for both.
+    An explicit Euler step ``dt`` moves less than ``w_c`` and stays in bounds while
+    ``dt * relaxation_rate(w, V) <= 1``; a larger step can jump over the stop, and the state then stays
+    outside its bounds (``f = 0`` there), so check the step with :meth:`relaxation_rate` (a MIF does:
+    :func:`memsnn.simulate` reports such a step as unstable).
 
     The defaults are illustrative and symmetric (a 3 nm film, ±0.3 V thresholds, cubic
     overdrive, a full switch in about 2.5 ms at ±1 V), not a fit of a particular device.
@@ -169,6 +180,64 @@ class VTEAM(AbstractMemristor):
         stop_off = jnp.clip((self.w_off - state) / self.w_c, 0.0, 1.0)
         stop_on = jnp.clip((state - self.w_on) / self.w_c, 0.0, 1.0)
         return rate_off * f_off * stop_off + rate_on * f_on * stop_on
+
+    def relaxation_rate(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        """Bound on ``|df/dw|`` (1/s) from ``w`` to the bound the voltage drives it to (see the base class).
+
+        ``"vteam"`` window, towards ``w_off``: ``k (V/V_off - 1)^alpha`` times the sum of the largest
+        slope of ``f_off`` on the way, ``exp(z - exp(z)) / w_c`` (at most ``1/(e w_c)``, at ``z = 0``),
+        and the stop's ``f_off / w_c`` at the start of the stop ramp: at most twice the largest
+        ``|df/dw|`` on the way. Towards ``w_on`` alike. ``"joglekar"``: exact, ``|k (..)^alpha| 4p /
+        (w_off - w_on)``, the window's slope at the bound.
+        """
+        state = jnp.asarray(state)
+        rate_off = _threshold_rate(voltage, self.V_off, self.k_off, self.alpha_off)
+        rate_on = -_threshold_rate(voltage, self.V_on, self.k_on, self.alpha_on)
+        if self.window == "joglekar":
+            slope = 4.0 * self.p / (self.w_off - self.w_on)
+            return (rate_off + rate_on) * slope + 0.0 * state
+        w_c = self.w_c
+        # Off-switching: the state climbs from w to w_off; z = (w - a_off)/w_c climbs too.
+        w_lo = jnp.minimum(state, self.w_off)
+        z_off = jnp.clip(0.0, (w_lo - self.a_off) / w_c, (self.w_off - self.a_off) / w_c)
+        ramp_off = jnp.maximum(w_lo, self.w_off - w_c)
+        f_off = jnp.exp(-jnp.exp(jnp.minimum((ramp_off - self.a_off) / w_c, _WINDOW_EXPONENT_CAP)))
+        off = rate_off * (_gompertz_slope(z_off, w_c) + f_off / w_c)
+        # On-switching: the state falls from w to w_on; z = (a_on - w)/w_c climbs.
+        w_hi = jnp.maximum(state, self.w_on)
+        z_on = jnp.clip(0.0, (self.a_on - w_hi) / w_c, (self.a_on - self.w_on) / w_c)
+        ramp_on = jnp.minimum(w_hi, self.w_on + w_c)
+        f_on = jnp.exp(-jnp.exp(jnp.minimum((self.a_on - ramp_on) / w_c, _WINDOW_EXPONENT_CAP)))
+        on = rate_on * (_gompertz_slope(z_on, w_c) + f_on / w_c)
+        return off + on
+
+    def spice_state_derivative(self, state: str, voltage: str) -> str:
+        n = lambda name, value: number(self, name, value)  # noqa: E731
+
+        def rate(k, threshold, alpha):
+            # max(., 0) is the double where: zero on the inactive side, no negative base for pow.
+            return f"{n('k', k)}*pow(max({voltage}/{n('V', threshold)}-1,0),{n('alpha', alpha)})"
+
+        rate_off = rate(self.k_off, self.V_off, self.alpha_off)
+        rate_on = rate(self.k_on, self.V_on, self.alpha_on)
+        if self.window == "joglekar":
+            u = f"(({state}-{n('w_on', self.w_on)})/{n('w_off - w_on', self.w_off - self.w_on)})"
+            return f"({rate_off}+{rate_on})*(1-pow(abs(2*{u}-1),{2 * self.p}))"
+        w_c, cap = n("w_c", self.w_c), n("cap", _WINDOW_EXPONENT_CAP)
+        f_off = f"exp(-exp(min(({state}-{n('a_off', self.a_off)})/{w_c},{cap})))"
+        f_on = f"exp(-exp(min(({n('a_on', self.a_on)}-{state})/{w_c},{cap})))"
+        stop_off = f"min(max(({n('w_off', self.w_off)}-{state})/{w_c},0),1)"
+        stop_on = f"min(max(({state}-{n('w_on', self.w_on)})/{w_c},0),1)"
+        return f"({rate_off}*{f_off}*{stop_off}+{rate_on}*{f_on}*{stop_on})"
+
+    def spice_current(self, state: str, voltage: str) -> str:
+        n = lambda name, value: number(self, name, value)  # noqa: E731
+        u = f"(({state}-{n('w_on', self.w_on)})/{n('w_off - w_on', self.w_off - self.w_on)})"
+        if self.resistance == "linear":
+            r = f"({n('R_on', self.R_on)}+{n('R_off - R_on', self.R_off - self.R_on)}*{u})"
+        else:
+            r = f"({n('R_on', self.R_on)}*exp({u}*{n('ln(R_off/R_on)', jnp.log(self.R_off / self.R_on))}))"
+        return f"{voltage}/{r}"
 
     @property
     def state_bounds(self) -> tuple[float, float]:

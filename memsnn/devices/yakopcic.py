@@ -1,4 +1,4 @@
-"""The Yakopcic generalized memristor model (Yakopcic et al., IEEE EDL 2011; IEEE TCAD 2013)."""
+"""The Yakopcic generalized memristor model (Yakopcic et al., IEEE EDL 2011; IEEE TCAD 2013; docs/devices.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._validation import require_in_range, require_less, require_positive
 from ._base import AbstractMemristor
+from ._spice import number
 
 
 def sinhc(z: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
@@ -140,6 +141,38 @@ class Yakopcic(AbstractMemristor):
 
     def state_derivative(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
         return self.eta * self.drive(voltage) * self.window(state, voltage)
+
+    def relaxation_rate(self, state: Float[ArrayLike, "..."], voltage: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        """``|g(V)| max |f'|`` (1/s) from ``x`` to the bound the voltage drives it to (see the base class).
+
+        Exact: ``|f_p'| = exp(-alpha_p (x - x_p)) (alpha_p w_p + 1/(1 - x_p))`` falls as ``x`` rises
+        and ``|f_n'| = exp(alpha_n (x + x_n - 1)) (alpha_n x + 1)/(1 - x_n)`` rises with ``x``, so the
+        largest slope on the way is where the window starts (``x_p``, ``1 - x_n``) or at ``x`` if
+        the state is already past it; ``f = 1`` before that has slope 0.
+        """
+        x = jnp.asarray(state)
+        rising = self.eta * jnp.asarray(voltage) > 0
+        xr = jnp.maximum(x, self.x_p)
+        slope_p = jnp.exp(-self.alpha_p * (xr - self.x_p)) * (
+            self.alpha_p * ((self.x_p - xr) / (1.0 - self.x_p) + 1.0) + 1.0 / (1.0 - self.x_p))
+        xf = jnp.minimum(x, 1.0 - self.x_n)
+        slope_n = jnp.exp(self.alpha_n * (xf + self.x_n - 1.0)) * (self.alpha_n * xf + 1.0) / (1.0 - self.x_n)
+        return jnp.abs(self.drive(voltage)) * jnp.where(rising, slope_p, slope_n)
+
+    def spice_state_derivative(self, state: str, voltage: str) -> str:
+        n = lambda name, value: number(self, name, value)  # noqa: E731
+        x, v = state, voltage
+        v_p, v_n, x_p, x_n = n("V_p", self.V_p), n("V_n", self.V_n), n("x_p", self.x_p), n("x_n", self.x_n)
+        drive = (f"(({v}>{v_p})?({n('A_p', self.A_p)}*(exp({v})-exp({v_p}))):"
+                 f"(({v}<-{v_n})?(-{n('A_n', self.A_n)}*(exp(-{v})-exp({v_n}))):0))")
+        f_p = f"(exp(-{n('alpha_p', self.alpha_p)}*({x}-{x_p}))*(({x_p}-{x})/(1-{x_p})+1))"
+        f_n = f"(exp({n('alpha_n', self.alpha_n)}*({x}+{x_n}-1))*({x}/(1-{x_n})))"
+        window = f"(({self.eta}*{v}>0)?(({x}>={x_p})?{f_p}:1):(({x}<=1-{x_n})?{f_n}:1))"
+        return f"{self.eta}*{drive}*{window}"
+
+    def spice_current(self, state: str, voltage: str) -> str:
+        n = lambda name, value: number(self, name, value)  # noqa: E731
+        return f"(({voltage}>=0)?{n('a1', self.a1)}:{n('a2', self.a2)})*{state}*sinh({n('b', self.b)}*{voltage})"
 
     @property
     def state_bounds(self) -> tuple[float, float]:
