@@ -347,7 +347,7 @@ def _theory_limits(neuron):
         state = memsnn.neurons.MIFState(jnp.asarray([v]), jnp.asarray([x1]), jnp.asarray([x2]))
         flat, unravel = jax.flatten_util.ravel_pytree(state)
         drive = jnp.asarray([steady(v)[3]])
-        jac = jax.jacfwd(lambda y: jax.flatten_util.ravel_pytree(neuron.vector_field(unravel(y), drive))[0])(flat)
+        jac = jax.jacfwd(lambda y: jax.flatten_util.ravel_pytree(neuron.vector_field(0.0, unravel(y), drive))[0])(flat)
         return bool(np.max(np.abs(1 + DT * np.linalg.eigvals(np.asarray(jac)))) > 1.0)
 
     v_lin = _bisect(euler_unstable, 0.0, 0.3)
@@ -360,7 +360,7 @@ def _plain_euler_oscillates(net, n_steps=3000):
     @jax.jit
     def v_trace(current):
         def body(y, _):
-            y = memsnn.network.tree_axpy(DT, net.vector_field(y, current[None]), y)
+            y = memsnn.network.tree_axpy(DT, net.vector_field(0.0, y, current[None]), y)
             return y, net.layers[0].neuron.membrane_potential(y[0].neuron)[0]
         return jax.lax.scan(body, net.init_state(), None, length=n_steps)[1]
 

@@ -1,9 +1,16 @@
-"""A feed-forward stack of layers (synapse array -> synapse -> neuron) as one ODE system.
+"""A feed-forward stack of layers as one ODE system with event maps (docs/architecture.md).
 
-The network owns the state pytree and the vector field; integrators only see ``(state, drive)``.
-Between grid points every layer follows its continuous dynamics; at grid points three kinds of
-discrete events happen, always in this order: external impulses arrive (:meth:`inject`), and
-spikes are read, reset and forwarded to the next layer (:meth:`propagate_spikes`).
+A :class:`Layer` is a row of components (:mod:`memsnn.components`), each with a named slot in the
+:class:`LayerState`: a synapse array, a synapse, a neuron, and optionally a plasticity rule and an
+energy meter. The :class:`Network` owns the state pytree and the vector field; integrators see only
+``(t, state, drive)``. At grid points the events happen in this order: input arrives at the first
+layer (:meth:`Network.inject`, inside the integrator's step, see
+:class:`~memsnn.integrators.AbstractIntegrator`), then every layer's spikes are read, its reset
+applied and the spikes forwarded to the next layer (:meth:`Network.fire`).
+
+Synapse arrays are read only at events (impulse arrival, spike forwarding, and once per grid step
+for a current drive): the vector field never reads an array, it receives the first layer's drive as
+a current ``(n,)`` that :func:`memsnn.simulate` has already passed through the array.
 """
 
 from __future__ import annotations
@@ -13,31 +20,38 @@ from typing import Any, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, PRNGKeyArray
 
 from .arrays import AbstractSynapseArray
+from .components import AbstractEnergyMeter, AbstractPlasticity, empty_state
 from .neurons import AbstractNeuron
 from .synapses import AbstractSynapse
 
 
 class LayerState(NamedTuple):
-    """State of one layer: ``synapse`` (a zero-size array without a synapse) and ``neuron``."""
+    """State of one layer, one slot per component (a zero-size array where there is none).
 
+    The leaves are ordered array, synapse, neuron, plasticity, energy: the order in which the
+    Gauss-Seidel integrator (:class:`~memsnn.integrators.SpicepropEuler`) updates them.
+    """
+
+    array: Any
     synapse: Any
     neuron: Any
+    plasticity: Any
+    energy: Any
 
 
 NetworkState = tuple  # tuple[LayerState, ...], one per layer
 
 
-def _no_synapse():
-    # A zero-size array rather than an empty tuple: diffrax/equinox loop buffers reject empty
-    # subtrees, and a zero-size leaf costs nothing.
-    return jnp.zeros((0,))
+def _split(key, n):
+    return (None,) * n if key is None else tuple(jax.random.split(key, n))
 
 
 class Layer(eqx.Module):
-    """``array`` maps pre-synaptic activity to weights, ``synapse`` filters them into current.
+    """One layer: ``array`` maps pre-synaptic activity to weights, ``synapse`` filters them into
+    current, ``neuron`` integrates it; ``plasticity`` and ``energy`` are optional.
 
     Without a synapse (``synapse=None``), impulses land on the membrane as charge.
     """
@@ -45,26 +59,109 @@ class Layer(eqx.Module):
     array: AbstractSynapseArray
     synapse: AbstractSynapse | None
     neuron: AbstractNeuron
+    plasticity: AbstractPlasticity | None = None
+    energy: AbstractEnergyMeter | None = None
+
+    def __check_init__(self):
+        kinds = (("array", AbstractSynapseArray), ("synapse", AbstractSynapse), ("neuron", AbstractNeuron),
+                 ("plasticity", AbstractPlasticity), ("energy", AbstractEnergyMeter))
+        for slot, kind in kinds:
+            value = getattr(self, slot)
+            if value is None and slot in ("array", "neuron"):
+                raise TypeError(f"Layer: {slot} is required, got None.")
+            if value is not None and not isinstance(value, kind):
+                raise TypeError(f"Layer: {slot} must be a memsnn {kind.__name__} (e.g. "
+                                f"{_EXAMPLES[slot]}), got {type(value).__name__}.")
 
     @property
     def size(self) -> int:
         return self.array.n_outputs
 
-    def init_state(self) -> LayerState:
-        syn = _no_synapse() if self.synapse is None else self.synapse.init_state(self.size)
-        return LayerState(syn, self.neuron.init_state(self.size))
+    @property
+    def stochastic(self) -> bool:
+        """Whether a component of the layer draws noise (then :func:`memsnn.simulate` needs a key)."""
+        return any(c is not None and c.stochastic for c in self._components())
+
+    @property
+    def hoistable(self) -> bool:
+        """Whether the array's reads are a fixed linear map (so they can run outside the time loop)."""
+        return self.array.linear_time_invariant and self.plasticity is None
+
+    def _components(self):
+        return (self.array, self.synapse, self.neuron, self.plasticity, self.energy)
+
+    def init_state(self, key: PRNGKeyArray | None = None) -> LayerState:
+        keys = _split(key, 5)
+        return LayerState(*(empty_state() if c is None else c.init_state(self.size, key=k)
+                            for c, k in zip(self._components(), keys)))
 
     def synaptic_current(self, state: LayerState) -> Float[Array, " n"]:
+        """Current (A) from the synapse into the membrane (zeros without a synapse)."""
         if self.synapse is None:
             return jnp.zeros_like(self.neuron.membrane_potential(state.neuron))
         return self.synapse.current(state.synapse)
 
-    def receive(self, state: LayerState, presynaptic: Float[Array, " n_in"]) -> LayerState:
-        """Impulses of amplitude ``presynaptic`` arrive through the array."""
-        weight = self.array(presynaptic)
+    def membrane_current(self, state: LayerState, drive: Float[Array, " n"] | None) -> Float[Array, " n"]:
+        current = self.synaptic_current(state)
+        return current if drive is None else current + drive
+
+    def vector_field(self, t, state: LayerState, drive: Float[Array, " n"] | None) -> LayerState:
+        """d(state)/dt; ``drive`` is a current (A) into the membrane that has already passed the array."""
+        current = self.membrane_current(state, drive)
+
+        def field(component, s, inputs):
+            return s if component is None else component.vector_field(t, s, inputs)
+
+        return LayerState(
+            array=self.array.vector_field(t, state.array, None),
+            synapse=field(self.synapse, state.synapse, None),
+            neuron=self.neuron.vector_field(t, state.neuron, current),
+            plasticity=field(self.plasticity, state.plasticity, None),
+            energy=field(self.energy, state.energy, (self, state, current)),
+        )
+
+    def read(self, state: LayerState, presynaptic: Float[Array, " n_in"], key=None) -> Float[Array, " n"]:
+        """Read the array: the drive ``(n,)`` for pre-synaptic activity ``(n_in,)`` (an event)."""
+        return self.array(presynaptic, state.array, key=key)
+
+    def receive(self, state: LayerState, weight: Float[Array, " n"],
+                presynaptic: Float[Array, " n_in"] | None = None) -> LayerState:
+        """Impulses of weight ``weight`` (the array's output, A; C without a synapse) arrive.
+
+        ``presynaptic`` (the activity before the array) is what a plasticity rule sees.
+        """
         if self.synapse is None:
-            return LayerState(state.synapse, self.neuron.inject_charge(state.neuron, weight))
-        return LayerState(self.synapse.inject(state.synapse, weight), state.neuron)
+            state = state._replace(neuron=self.neuron.on_impulse(state.neuron, weight))
+        else:
+            state = state._replace(synapse=self.synapse.on_impulse(state.synapse, weight))
+        if self.plasticity is not None and presynaptic is not None:
+            plast, array = self.plasticity.on_presynaptic(state.plasticity, state.array, presynaptic)
+            state = state._replace(plasticity=plast, array=array)
+        return state
+
+    def fire(self, state: LayerState) -> tuple[LayerState, Float[Array, " n"]]:
+        """Read the spikes and apply the neuron's reset (and the plasticity rule's spike map)."""
+        spikes = self.neuron.spikes(state.neuron)
+        state = state._replace(neuron=self.neuron.on_spike(state.neuron, spikes))
+        if self.plasticity is not None:
+            plast, array = self.plasticity.on_postsynaptic(state.plasticity, state.array, spikes)
+            state = state._replace(plasticity=plast, array=array)
+        return state, spikes
+
+    def decay_rate(self, state: LayerState, drive) -> Float[Array, ""]:
+        current = self.membrane_current(state, drive)
+        rates = [self.neuron.decay_rate(state.neuron, current), self.array.decay_rate(state.array, None)]
+        for component, s in ((self.synapse, state.synapse), (self.plasticity, state.plasticity)):
+            if component is not None:
+                rates.append(component.decay_rate(s, None))
+        if self.energy is not None:
+            rates.append(self.energy.decay_rate(state.energy, (self, state, current)))
+        return jnp.max(jnp.stack([jnp.max(jnp.asarray(r)) for r in rates]))
+
+
+_EXAMPLES = {"array": "memsnn.Dense", "synapse": "memsnn.AlphaSynapse", "neuron": "memsnn.MIF",
+             "plasticity": "a subclass of memsnn.components.AbstractPlasticity",
+             "energy": "a subclass of memsnn.components.AbstractEnergyMeter"}
 
 
 class Network(eqx.Module):
@@ -79,6 +176,9 @@ class Network(eqx.Module):
         layers = tuple(layers)
         if not layers:
             raise ValueError("Network: give at least one Layer.")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Network: layer {i} must be a memsnn.Layer, got {type(layer).__name__}.")
         for i, (prev, nxt) in enumerate(zip(layers[:-1], layers[1:])):
             if prev.size != nxt.array.n_inputs:
                 raise ValueError(
@@ -96,77 +196,55 @@ class Network(eqx.Module):
         return self.layers[-1].size
 
     @property
+    def stochastic(self) -> bool:
+        """Whether some component draws noise: :func:`memsnn.simulate` then needs a ``key``."""
+        return any(layer.stochastic for layer in self.layers)
+
+    @property
     def needs_grid_events(self) -> bool:
-        """Whether spikes must be read on every grid step (resets, or spikes feeding a next layer)."""
-        return len(self.layers) > 1 or any(layer.neuron.has_event_rule for layer in self.layers)
+        """Whether something must happen at every grid point: spikes feeding a next layer, resets,
+        plasticity, or array reads that change over time (state or noise)."""
+        return (len(self.layers) > 1 or self.stochastic
+                or any(layer.neuron.has_event_rule or not layer.hoistable for layer in self.layers))
 
-    def init_state(self) -> NetworkState:
-        return tuple(layer.init_state() for layer in self.layers)
+    def init_state(self, key: PRNGKeyArray | None = None) -> NetworkState:
+        return tuple(layer.init_state(k) for layer, k in zip(self.layers, _split(key, len(self.layers))))
 
-    def _membrane_currents(self, state: NetworkState, drive):
-        currents = [layer.synaptic_current(s) for layer, s in zip(self.layers, state)]
-        if drive is not None:
-            currents[0] = currents[0] + self.layers[0].array(drive)
-        return currents
+    def vector_field(self, t, state: NetworkState, drive: Float[Array, " n"] | None) -> NetworkState:
+        """d(state)/dt at time ``t`` (s); ``drive`` is a current (A) into the first layer's membrane
+        (already through its array), or ``None``."""
+        return tuple(layer.vector_field(t, s, drive if i == 0 else None)
+                     for i, (layer, s) in enumerate(zip(self.layers, state)))
 
-    def vector_field(self, state: NetworkState, drive: Float[Array, " n_in"] | None) -> NetworkState:
-        """d(state)/dt; ``drive`` is a current (A) into the first layer's array, or ``None``."""
-        out = []
-        for layer, s, current in zip(self.layers, state, self._membrane_currents(state, drive)):
-            dsyn = s.synapse if layer.synapse is None else layer.synapse.vector_field(s.synapse)
-            out.append(LayerState(dsyn, layer.neuron.vector_field(s.neuron, current)))
-        return tuple(out)
+    def inject(self, state: NetworkState, weight: Float[Array, " n"],
+               presynaptic: Float[Array, " n_in"] | None = None) -> NetworkState:
+        """External impulses of weight ``weight`` (the first array's output) arrive at the first layer."""
+        return (self.layers[0].receive(state[0], weight, presynaptic),) + tuple(state[1:])
 
-    def inject(self, state: NetworkState, impulse: Float[Array, " n_in"]) -> NetworkState:
-        """External impulses arrive at the first layer."""
-        return (self.layers[0].receive(state[0], impulse),) + tuple(state[1:])
+    def fire(self, state: NetworkState, keys=None) -> tuple[NetworkState, tuple]:
+        """Read spikes of every layer, apply resets, forward the spikes as impulses to the next layer.
 
-    def propagate_spikes(self, state: NetworkState) -> tuple[NetworkState, tuple]:
-        """Read spikes of every layer, apply resets, forward spikes as impulses to the next layer."""
+        ``keys[i]`` is the noise key of the read of layer ``i``'s array (``None``: deterministic).
+        """
         state = list(state)
         spikes = []
         for i, layer in enumerate(self.layers):
-            s = layer.neuron.spikes(state[i].neuron)
+            state[i], s = layer.fire(state[i])
             spikes.append(s)
-            state[i] = LayerState(state[i].synapse, layer.neuron.reset(state[i].neuron, s))
             if i + 1 < len(self.layers):
-                state[i + 1] = self.layers[i + 1].receive(state[i + 1], s)
+                nxt = self.layers[i + 1]
+                weight = nxt.read(state[i + 1], s, None if keys is None else keys[i + 1])
+                state[i + 1] = nxt.receive(state[i + 1], weight, s)
         return tuple(state), tuple(spikes)
 
-    def sequential_step(self, state: NetworkState, impulse, drive, dt: float) -> NetworkState:
-        """One Gauss-Seidel step in the SPICEprop order: synapse (a, then I), membrane, devices.
-
-        ``impulse`` (or ``None``) is added to the first synapse after its decay, as the reference
-        code does; spikes from layer ``i`` reach layer ``i + 1`` within the same step.
-        """
-        out = []
-        presyn = impulse
-        for i, layer in enumerate(self.layers):
-            s = state[i]
-            current = jnp.zeros_like(layer.neuron.membrane_potential(s.neuron))
-            if i == 0 and drive is not None:
-                current = current + layer.array(drive)
-            weight = layer.array(presyn) if presyn is not None else jnp.zeros_like(current)
-            if layer.synapse is None:
-                neuron_state = layer.neuron.inject_charge(s.neuron, weight) if presyn is not None else s.neuron
-                syn = s.synapse
-            else:
-                syn = layer.synapse.sequential_step(s.synapse, weight, dt)
-                current = current + layer.synapse.current(syn)
-                neuron_state = s.neuron
-            neuron_state = layer.neuron.sequential_step(neuron_state, current, dt)
-            out.append(LayerState(syn, neuron_state))
-            presyn = layer.neuron.spikes(neuron_state) if i + 1 < len(self.layers) else None
-        return tuple(out)
+    def read_spikes(self, state: NetworkState) -> tuple:
+        """Each layer's spike flags, without applying any event map."""
+        return tuple(layer.neuron.spikes(s.neuron) for layer, s in zip(self.layers, state))
 
     def decay_rate(self, state: NetworkState, drive) -> Float[Array, ""]:
         """Largest local decay rate (1/s) over all layers: explicit steps need ``dt * rate < ~2``."""
-        rates = []
-        for layer, s, current in zip(self.layers, state, self._membrane_currents(state, drive)):
-            rates.append(jnp.max(layer.neuron.decay_rate(s.neuron, current)))
-            if layer.synapse is not None:
-                rates.append(jnp.max(jnp.asarray(layer.synapse.decay_rate())))
-        return jnp.max(jnp.stack(rates))
+        return jnp.max(jnp.stack([layer.decay_rate(s, drive if i == 0 else None)
+                                  for i, (layer, s) in enumerate(zip(self.layers, state))]))
 
 
 def tree_axpy(a, x, y):

@@ -1,23 +1,25 @@
-"""``simulate``: the one place where a network is stepped through time."""
+"""``simulate``: the one place where a network is stepped through time (docs/architecture.md).
+
+Training methods do not loop over time themselves; they choose execution options of
+:func:`simulate` (``layerwise``, ``fold_batch``, ``checkpoint_every``, ``unroll``) instead.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .arrays import Identity
-from .integrators import AbstractIntegrator, Euler
-from .integrators._base import StepCount, checkpointed_scan
-from .network import Network
+from .integrators import RESULTS, AbstractIntegrator, Euler
+from .integrators._base import SolveStats, checkpointed_scan
+from .network import Layer, Network
 from .stimulus import Current, Impulses
 
 RECORDABLE = ("membrane_potential", "spikes", "synaptic_current", "state")
-
-_trace_count = 0  # number of times simulate was traced (compiled); a test reads it
 
 
 class Trace(eqx.Module):
@@ -32,12 +34,16 @@ class Trace(eqx.Module):
         spikes: per layer, spike indicators (MIF: ``v > spike_threshold``).
         synaptic_current: per layer, A.
         state: per layer, the full :class:`~memsnn.network.LayerState` over time.
+        recorded: one entry per function given in ``record``, its output stacked as
+            ``(batch, n_steps, ...)``; ``()`` if there were none.
         final_state: the network state after the last step, batched.
         step_ratio: ``(batch,)`` max over the run of ``h * decay_rate`` for an explicit fixed-step
             integrator (stable below about 2), NaN for adaptive or implicit integrators.
         solver_steps: ``(batch,)`` solver steps accepted over the run (fixed-step schemes:
             ``n_steps`` times the sub-steps; adaptive: what the step-size controller chose).
         rejected_steps: ``(batch,)`` steps the step-size controller rejected (0 for fixed steps).
+        result: ``(batch,)`` a :class:`~memsnn.RESULTS` code per sample (0 = successful). With
+            ``throw=True`` (the default) a failure raises instead, so this is then all zeros.
     """
 
     times: Float[Array, " n_steps"]
@@ -45,38 +51,67 @@ class Trace(eqx.Module):
     spikes: tuple | None
     synaptic_current: tuple | None
     state: tuple | None
+    recorded: tuple
     final_state: Any
     step_ratio: Float[Array, " batch"]
     solver_steps: Int[Array, " batch"]
     rejected_steps: Int[Array, " batch"]
+    result: Int[Array, " batch"]
 
 
-def _hoist_drive(network: Network, amp):
-    """Apply the first layer's array to a Current drive once, outside the time loop.
+_UNSTABLE = (
+    "memsnn.simulate: the explicit integrator is unstable for this step size: h * decay_rate went "
+    "above the scheme's stability limit (about 2 for Euler and Heun; see Trace.step_ratio, and "
+    "memsnn.stability_ratio to check a configuration before running). For the MIF neuron this "
+    "happens when the memristors switch on (dt (G1 + G2) / C > 2). Stable choices: a smaller dt, "
+    "sub-steps (Euler(substeps=4)), or an implicit / adaptive solver such as "
+    "Diffrax(diffrax.Kvaerno5(), diffrax.PIDController(rtol=1e-6, atol=1e-9)). For a sweep that "
+    "should survive unstable points, pass throw=False and read Trace.result."
+)
+_NAN = (
+    "memsnn.simulate: the simulation produced NaN or inf. Check the parameters and input amplitudes "
+    "(impossible devices, enormous inputs); with an explicit integrator, try a smaller dt, sub-steps "
+    "or an implicit solver (Diffrax(diffrax.Kvaerno5(), diffrax.PIDController(...))). For a sweep "
+    "that should survive such points, pass throw=False and read Trace.result."
+)
 
-    A Current only ever enters through the first array (impulses do not, they come with Impulses),
-    so ``array(amp)`` is loop-invariant: computing it up front, for all steps at once, turns T
-    matrix-vector products (and T more in the backward pass) into one matrix product.
-    """
-    array = network.layers[0].array
-    current = array(amp) if amp.ndim == 1 else jax.vmap(array)(amp)
-    # The precomputed drive then passes through an identity (gain None: no multiply, no promotion).
-    return eqx.tree_at(lambda n: n.layers[0].array, network, Identity(array.n_outputs, gain=None)), current
 
-
-def _check_inputs(network: Network, stimulus, dt, n_steps, record):
+def _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layerwise, fold_batch,
+                  checkpoint_every, unroll):
     if not isinstance(network, Network):
         raise TypeError(f"simulate: network must be a memsnn.Network, got {type(network).__name__}.")
     if not isinstance(stimulus, (Impulses, Current)):
         raise TypeError("simulate: stimulus must be memsnn.Impulses or memsnn.Current, "
                         f"got {type(stimulus).__name__}.")
-    if int(n_steps) != n_steps or n_steps < 1:
+    if not isinstance(solver, AbstractIntegrator):
+        hint = (f" (a name such as {solver!r} is a CLI option; in Python pass an object, e.g. memsnn.Euler(), "
+                "memsnn.SpicepropEuler() or memsnn.Diffrax(diffrax.Tsit5()))") if isinstance(solver, str) else ""
+        raise TypeError(f"simulate: solver must be a memsnn integrator, got {type(solver).__name__}{hint}.")
+    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
         raise ValueError(f"simulate: n_steps must be a positive integer, got {n_steps}.")
     if not isinstance(dt, jax.core.Tracer) and not float(dt) > 0:
         raise ValueError(f"simulate: dt must be > 0 seconds, got {dt}.")
-    unknown = set(record) - set(RECORDABLE)
+    unknown = set(names) - set(RECORDABLE)
     if unknown:
-        raise ValueError(f"simulate: cannot record {sorted(unknown)}; choose from {RECORDABLE}.")
+        raise ValueError(f"simulate: cannot record {sorted(unknown)}; choose from {RECORDABLE} or pass "
+                         "functions fn(t, state, network).")
+    if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or int(checkpoint_every) != checkpoint_every
+                                         or checkpoint_every < 1):
+        raise ValueError(f"simulate: checkpoint_every must be a positive integer or None, got {checkpoint_every!r}.")
+    if isinstance(unroll, bool) or int(unroll) != unroll or unroll < 1:
+        raise ValueError(f"simulate: unroll must be a positive integer, got {unroll!r}.")
+    if network.stochastic and key is None:
+        raise ValueError("simulate: the network has stochastic components (e.g. read noise), so it needs a "
+                         "PRNG key: simulate(..., key=jax.random.key(seed)). The same key gives the same run.")
+    if fns and (layerwise or fold_batch):
+        raise ValueError("simulate: functions in record need the whole network state at every step; they "
+                         "cannot be combined with layerwise=True or fold_batch=True.")
+    if fold_batch:
+        bad = [i for i, layer in enumerate(network.layers) if not isinstance(layer.array, Identity)]
+        if bad or network.stochastic:
+            raise ValueError("simulate: fold_batch=True simulates a batch of B samples of n neurons as one "
+                             "population of B*n neurons, which is exact only for networks whose arrays are "
+                             f"memsnn.Identity and that draw no noise; layer(s) {bad} have other arrays.")
     amp = stimulus.amplitude
     name = type(stimulus).__name__
     if amp.shape[-1] != network.n_inputs:
@@ -101,21 +136,6 @@ def _check_inputs(network: Network, stimulus, dt, n_steps, record):
         raise ValueError(f"simulate: Current.amplitude must be (batch, n_in) or (batch, n_steps, n_in), got {amp.shape}.")
 
 
-_UNSTABLE = (
-    "memsnn.simulate: the explicit integrator is unstable for this step size: h * decay_rate went "
-    "above the scheme's stability limit (about 2 for Euler and Heun; see Trace.step_ratio, and "
-    "memsnn.stability_ratio to check a configuration before running). For the MIF neuron this "
-    "happens when the memristors switch on (dt (G1 + G2) / C > 2). Stable choices: a smaller dt, "
-    "sub-steps (Euler(substeps=4)), or an implicit / adaptive solver such as "
-    "Diffrax(diffrax.Kvaerno5(), diffrax.PIDController(rtol=1e-6, atol=1e-9))."
-)
-_NAN = (
-    "memsnn.simulate: the simulation produced NaN or inf. Check the parameters and input amplitudes "
-    "(impossible devices, enormous inputs); with an explicit integrator, try a smaller dt, sub-steps "
-    "or an implicit solver (Diffrax(diffrax.Kvaerno5(), diffrax.PIDController(...)))."
-)
-
-
 @eqx.filter_jit
 def simulate(
     network: Network,
@@ -124,7 +144,11 @@ def simulate(
     dt: float,
     n_steps: int,
     solver: AbstractIntegrator | None = None,
-    record: tuple[str, ...] = ("membrane_potential",),
+    record: tuple = ("membrane_potential",),
+    key: PRNGKeyArray | None = None,
+    throw: bool = True,
+    layerwise: bool = False,
+    fold_batch: bool = False,
     checkpoint_every: int | None = None,
     unroll: int = 1,
 ) -> Trace:
@@ -137,124 +161,270 @@ def simulate(
         dt: grid step (s): the recording interval and, for Euler, the step size.
         n_steps: number of grid steps; the run covers ``[0, n_steps * dt]``.
         solver: an integrator object, default :class:`~memsnn.integrators.Euler`.
-        record: which quantities to keep over time (see :data:`RECORDABLE`); fewer saves memory.
+        record: what to keep over time: names from :data:`RECORDABLE`, and/or functions
+            ``fn(t, state, network) -> pytree`` (like diffrax's ``SubSaveAt(fn=...)``), whose outputs
+            land in ``Trace.recorded`` in the order given. Keeping less saves memory.
+        key: PRNG key of the run, required when a component is stochastic (read noise, ...): the
+            same key gives the same run, sample ``i`` of the batch gets its own stream.
+        throw: raise on failure (unstable explicit step, NaN/inf, adaptive solver failure); with
+            ``False`` the run completes and ``Trace.result`` holds a :class:`~memsnn.RESULTS` code
+            per sample, so a vmapped sweep survives its bad points.
+        layerwise: execution option for feed-forward networks: simulate one layer at a time over all
+            steps, each driven by the recorded spikes of the layer below (as dense impulses). For
+            linear time-invariant arrays the array is then applied to all steps in one product
+            outside the time loop (much faster for convolutional layers). Same numbers as the plain
+            run for integrators that apply impulses after the step (Euler, Diffrax);
+            ``solver_steps`` are summed over layers.
+        fold_batch: execution option for networks of :class:`~memsnn.Identity` arrays (each neuron
+            has its own input): simulate the batch of ``B`` samples of ``n`` neurons as one
+            population of ``B n`` neurons (better vectorised on CPUs for small ``n``). Same numbers
+            with fixed-step integrators; adaptive step control then sees the whole batch at once,
+            and ``step_ratio``/``result`` are those of the whole population.
         checkpoint_every: store one state per this many steps for the backward pass and recompute
             the rest (memory O(T/k + k) instead of O(T)); ``None`` keeps all.
-        unroll: grid steps per iteration of the time loop when spikes are read every step (LIF, IF,
+        unroll: grid steps per iteration of the time loop when events happen every step (LIF, IF,
             multi-layer networks); a few (e.g. 5) let XLA fuse consecutive steps: often ~2x faster
             on CPU for small layers, at a longer compile. Same numbers.
 
     Returns:
-        A :class:`Trace`. Errors (at run time, also under ``jit`` and ``grad``) if an explicit step
-        was unstable or the state became NaN/inf.
+        A :class:`Trace`. With ``throw=True`` it errors (at run time, also under ``jit``, ``vmap``
+        and ``grad``) if an explicit step was unstable, the state became NaN/inf, or an adaptive
+        solve failed.
 
     Precision: the arithmetic is in the network's dtype (float64 with ``jax_enable_x64``), except
     that on NVIDIA GPUs JAX multiplies float32 matrices (the synapse arrays) in TF32 by default;
     set ``JAX_DEFAULT_MATMUL_PRECISION=highest`` (or ``jax.default_matmul_precision("highest")``)
     for full float32 when comparing with SPICE or another simulator.
     """
-    global _trace_count
-    _trace_count += 1
     solver = Euler() if solver is None else solver
-    record = tuple(record)
-    _check_inputs(network, stimulus, dt, n_steps, record)
-    if isinstance(unroll, bool) or int(unroll) != unroll or unroll < 1:
-        raise ValueError(f"simulate: unroll must be a positive integer, got {unroll!r}.")
+    record = (record,) if isinstance(record, str) or callable(record) else tuple(record)
+    names = tuple(r for r in record if isinstance(r, str))
+    fns = tuple(r for r in record if not isinstance(r, str))
+    bad = [r for r in fns if not callable(r)]
+    if bad:
+        raise TypeError(f"simulate: record entries must be names from {RECORDABLE} or functions, got {bad!r}.")
+    _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layerwise, fold_batch,
+                  checkpoint_every, unroll)
+    batch = stimulus.amplitude.shape[0]
+    layer_keys = None
+    if key is not None:
+        # One stream per sample and layer: the same in the stepwise and the layerwise run.
+        sample_keys = jax.random.split(key, batch)
+        layer_keys = jax.vmap(lambda k: jnp.stack([jax.random.fold_in(k, j) for j in range(len(network.layers))])
+                              )(sample_keys)
+    options = dict(dt=dt, n_steps=int(n_steps), solver=solver, checkpoint_every=checkpoint_every, unroll=int(unroll))
+    if fold_batch:
+        folded, folded_stimulus = _fold(network, stimulus)
+        out = _run(folded, folded_stimulus, names, fns, None, **options)
+        out = _unfold(out, batch, network)
+    elif layerwise and len(network.layers) > 1:
+        out = _run_layerwise(network, stimulus, names, layer_keys, **options)
+    else:
+        out = _run(network, stimulus, names, fns, layer_keys, **options)
+    final, saved, ratio, stats = out
+
+    # Per-sample outcome; the worse code wins. Instability is named before NaN: a diverging
+    # explicit run ends in inf/NaN, and the step ratio says why.
     h = solver.explicit_step(dt)
-
-    def save(state, spikes):
-        out = {}
-        if "membrane_potential" in record:
-            out["membrane_potential"] = tuple(l.neuron.membrane_potential(s.neuron) for l, s in zip(network.layers, state))
-        if "spikes" in record:
-            out["spikes"] = spikes
-        if "synaptic_current" in record:
-            out["synaptic_current"] = tuple(l.synaptic_current(s) for l, s in zip(network.layers, state))
-        if "state" in record:
-            out["state"] = state
-        return out
-
-    def read_spikes(state):
-        return tuple(l.neuron.spikes(s.neuron) for l, s in zip(network.layers, state))
-
-    def one_sample(stim):
-        amp = stim.amplitude
-        net = network
-        if isinstance(stim, Current):
-            net, amp = _hoist_drive(network, amp)
-        return run(net, stim, amp)
-
-    def run(network, stim, amp):
-        state0 = network.init_state()
-        const_drive = amp if isinstance(stim, Current) and stim.amplitude.ndim == 1 else None
-
-        def drive_at(k):
-            if isinstance(stim, Current):
-                return const_drive if const_drive is not None else amp[k]
-            return None
-
-        def with_ratio(state, drive, saved):
-            ratio = jnp.asarray(jnp.nan) if h is None else h * network.decay_rate(state, drive)
-            return saved, ratio
-
-        dense = (network.needs_grid_events or (isinstance(stim, Impulses) and stim.steps is None)
-                 or (isinstance(stim, Current) and const_drive is None))
-        if dense:
-            # Something can change at every grid point: advance one grid step at a time.
-            def body(state, k):
-                impulse = amp[k] if isinstance(stim, Impulses) else None
-                drive = drive_at(k)
-                state, _, taken = solver.advance(network, state, impulse, drive, k * dt, dt, 1, None)
-                state, spikes = network.propagate_spikes(state)
-                return state, (*with_ratio(state, drive, save(state, spikes)), taken)
-
-            final, (saved, ratios, taken) = checkpointed_scan(body, state0, n_steps, checkpoint_every, unroll)
-            steps = StepCount(*(jnp.sum(count) for count in taken))
-        else:
-            # Nothing happens between impulses: one integrator call per stretch [s_i, s_{i+1}),
-            # the impulse of step s_i landing at the end of the stretch's first step.
-            event_steps = stim.steps if isinstance(stim, Impulses) else ()
-            bounds = sorted(set((0,) + tuple(event_steps))) + [n_steps]
-            event_row = {s: i for i, s in enumerate(event_steps)}
-            state, pieces, steps = state0, [], StepCount.fixed(0)
-
-            def save_fn(y):
-                return with_ratio(y, const_drive, save(y, read_spikes(y)))
-
-            for start, stop in zip(bounds[:-1], bounds[1:]):
-                impulse = amp[event_row[start]] if start in event_row else None
-                state, out, taken = solver.advance(network, state, impulse, const_drive, start * dt, dt,
-                                                   stop - start, save_fn, checkpoint_every)
-                pieces.append(out)
-                steps = steps.plus(taken)
-            final = state
-            saved, ratios = jax.tree.map(lambda *xs: jnp.concatenate(xs), *pieces)
-        # nanmax: once an unstable run has overflowed, the last ratios are NaN.
-        return final, saved, jnp.nanmax(ratios) if h is not None else jnp.max(ratios), steps
-
-    final, saved, ratio, steps = jax.vmap(one_sample)(stimulus)
-    # One check on everything returned, so that it survives whatever part of the Trace the caller
-    # keeps (a check tied to an unused output would be pruned by XLA). Instability is named first:
-    # a diverging explicit run ends in inf/NaN, and the step ratio says why.
-    unstable = jnp.any(ratio > solver.stability_limit) if h is not None else jnp.asarray(False)
-    nonfinite = jnp.logical_not(jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final)])))
-    final, saved, ratio = eqx.branched_error_if(
-        (final, saved, ratio), unstable | nonfinite, jnp.where(unstable, 0, 1), (_UNSTABLE, _NAN))
+    unstable = ratio > solver.stability_limit if h is not None else jnp.zeros(ratio.shape, bool)
+    finite = jnp.stack([jnp.all(jnp.isfinite(x), axis=tuple(range(1, x.ndim))) for x in jax.tree.leaves(final)])
+    nonfinite = ~jnp.all(finite, axis=0)
+    result = jnp.where(unstable, RESULTS.unstable_step,
+                       jnp.where(nonfinite, RESULTS.nonfinite_state, stats.result)).astype(jnp.int32)
+    if throw:
+        # One check on everything returned, so that it survives whatever part of the Trace the
+        # caller keeps (a check tied to an unused output would be pruned by XLA).
+        worst = jnp.max(result)
+        messages = (solver.failure_message(RESULTS.solver_failed), solver.failure_message(RESULTS.max_steps_reached),
+                    _NAN, _UNSTABLE)
+        final, saved, ratio = eqx.branched_error_if((final, saved, ratio), worst > 0, jnp.maximum(worst - 1, 0),
+                                                    messages)
     return Trace(
         times=dt * jnp.arange(1, n_steps + 1),
         membrane_potential=saved.get("membrane_potential"),
         spikes=saved.get("spikes"),
         synaptic_current=saved.get("synaptic_current"),
         state=saved.get("state"),
+        recorded=saved.get("recorded", ()),
         final_state=final,
         step_ratio=ratio,
-        solver_steps=steps.accepted,
-        rejected_steps=steps.rejected,
+        solver_steps=stats.accepted,
+        rejected_steps=stats.rejected,
+        result=result,
     )
 
 
+def _read_bases(layer_keys, n_layers):
+    """Per layer ``(init_key, read_key_base)`` of one sample (``None`` without keys)."""
+    if layer_keys is None:
+        return (None,) * n_layers, (None,) * n_layers
+    pairs = [jax.random.split(layer_keys[j]) for j in range(n_layers)]
+    return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+
+
+def _run(network: Network, stimulus, names, fns, layer_keys, *, dt, n_steps, solver, checkpoint_every, unroll):
+    """The time loop over a batch: ``(final_state, saved, step_ratio, SolveStats)``, each batched."""
+    h = solver.explicit_step(dt)
+    n_layers = len(network.layers)
+    first = network.layers[0]
+    is_current = isinstance(stimulus, Current)
+    time_varying = is_current and stimulus.amplitude.ndim == 3
+    event_steps = () if is_current or stimulus.steps is None else stimulus.steps
+    per_step_rows = (is_current and time_varying) or (not is_current and stimulus.steps is None)
+    on_grid = network.needs_grid_events or per_step_rows
+
+    def save(t, state, spikes):
+        out = {}
+        if "membrane_potential" in names:
+            out["membrane_potential"] = tuple(l.neuron.membrane_potential(s.neuron) for l, s in zip(network.layers, state))
+        if "spikes" in names:
+            out["spikes"] = spikes
+        if "synaptic_current" in names:
+            out["synaptic_current"] = tuple(l.synaptic_current(s) for l, s in zip(network.layers, state))
+        if "state" in names:
+            out["state"] = state
+        if fns:
+            out["recorded"] = tuple(fn(t, state, network) for fn in fns)
+        return out
+
+    def ratio_at(state, drive):
+        return jnp.asarray(jnp.nan) if h is None else h * network.decay_rate(state, drive)
+
+    def one_sample(amp, keys):
+        init_keys, read_bases = _read_bases(keys, n_layers)
+
+        def read_keys(k):
+            return None if keys is None else tuple(jax.random.fold_in(b, k) for b in read_bases)
+
+        state0 = tuple(layer.init_state(k) for layer, k in zip(network.layers, init_keys))
+        if on_grid and event_steps:
+            # Sparse events on a step-by-step run: one row per step, and a mask of the event steps.
+            dense = jnp.zeros((n_steps,) + amp.shape[1:], amp.dtype).at[jnp.asarray(event_steps)].set(amp)
+            mask = jnp.zeros((n_steps,), bool).at[jnp.asarray(event_steps)].set(True)
+            amp = dense
+        else:
+            mask = None
+        # The first array's reads: for a linear time-invariant array, all rows in one product
+        # outside the loop (T matrix-vector products, and T more backwards, become one matmul).
+        mapped = None
+        if first.hoistable:
+            mapped = first.array(amp) if amp.ndim == 1 else jax.vmap(first.array)(amp)
+
+        def weight_of(row, y, k):
+            if mapped is not None:
+                return mapped if mapped.ndim == 1 else mapped[row]
+            presynaptic = amp if amp.ndim == 1 else amp[row]
+            return first.read(y[0], presynaptic, None if keys is None else read_keys(k)[0])
+
+        def jump_at(row, k):
+            def jump(y):
+                presynaptic = None if first.plasticity is None else amp[row]
+                injected = network.inject(y, weight_of(row, y, k), presynaptic)
+                if mask is None:
+                    return injected
+                return jax.tree.map(lambda a, b: jnp.where(mask[k], a, b), injected, y)
+            return jump
+
+        if on_grid:
+            def body(y, k):
+                # A current is read at the start of each step and held over it (sample and hold).
+                drive = weight_of(k if time_varying else None, y, k) if is_current else None
+                jump = None if is_current or (mask is None and not per_step_rows) else jump_at(k, k)
+                y, _, stats = solver.advance(network, y, jump, drive, k * dt, dt, 1, None)
+                y, spikes = network.fire(y, read_keys(k))
+                return y, (save((k + 1) * dt, y, spikes), ratio_at(y, drive), stats)
+
+            final, (saved, ratios, stats) = checkpointed_scan(body, state0, n_steps, checkpoint_every, unroll)
+            stats = SolveStats(jnp.sum(stats.accepted), jnp.sum(stats.rejected), jnp.max(stats.result))
+        else:
+            # Nothing happens between impulses: one integrator call per stretch [s_i, s_{i+1}),
+            # the impulse of step s_i landing at the end of the stretch's first step.
+            drive = weight_of(None, state0, 0) if is_current else None
+            bounds = sorted(set((0,) + tuple(event_steps))) + [n_steps]
+            event_row = {s: i for i, s in enumerate(event_steps)}
+            state, pieces, stats = state0, [], SolveStats.fixed(0)
+
+            def save_fn(t, y):
+                return save(t, y, network.read_spikes(y)), ratio_at(y, drive)
+
+            for start, stop in zip(bounds[:-1], bounds[1:]):
+                jump = jump_at(event_row[start], start) if start in event_row else None
+                state, out, taken = solver.advance(network, state, jump, drive, start * dt, dt, stop - start,
+                                                   save_fn, checkpoint_every)
+                pieces.append(out)
+                stats = stats.plus(taken)
+            final = state
+            saved, ratios = jax.tree.map(lambda *xs: jnp.concatenate(xs), *pieces)
+        # nanmax: once an unstable run has overflowed, the last ratios are NaN.
+        return final, saved, (jnp.nanmax(ratios) if h is not None else jnp.max(ratios)), stats
+
+    return jax.vmap(one_sample)(stimulus.amplitude, layer_keys)
+
+
+def _run_layerwise(network: Network, stimulus, names, layer_keys, **options):
+    """One layer at a time, each driven by the spikes of the one below as dense impulses."""
+    per_layer, finals, ratios, stats, drive = [], [], [], None, stimulus
+    for j, layer in enumerate(network.layers):
+        keys = None if layer_keys is None else layer_keys[:, j:j + 1]
+        final, saved, ratio, taken = _run(Network([layer]), drive, tuple(set(names) | {"spikes"}), (), keys, **options)
+        per_layer.append(saved)
+        finals.append(final[0])
+        ratios.append(ratio)
+        stats = taken if stats is None else SolveStats(stats.accepted + taken.accepted, stats.rejected + taken.rejected,
+                                                       jnp.maximum(stats.result, taken.result))
+        drive = Impulses(saved["spikes"][0])
+    saved = {name: tuple(s[name][0] for s in per_layer) for name in names}
+    return tuple(finals), saved, jnp.max(jnp.stack(ratios), axis=0), stats
+
+
+def _tile_per_neuron(component, n: int, batch: int):
+    def tile(leaf):
+        if not eqx.is_inexact_array(leaf) or leaf.ndim == 0:
+            return leaf
+        if leaf.shape != (n,):
+            raise ValueError(f"simulate: fold_batch=True: a parameter of {type(component).__name__} has shape "
+                             f"{leaf.shape}; only scalars and per-neuron ({n},) arrays can be folded.")
+        return jnp.tile(leaf, batch)
+    return None if component is None else jax.tree.map(tile, component)
+
+
+def _fold(network: Network, stimulus):
+    """The batch as one population: per-neuron parameters repeated for every sample."""
+    batch = stimulus.amplitude.shape[0]
+    layers = []
+    for layer in network.layers:
+        n = layer.size
+        layers.append(Layer(Identity(n * batch, gain=layer.array.gain),
+                            *(_tile_per_neuron(c, n, batch) for c in (layer.synapse, layer.neuron,
+                                                                     layer.plasticity, layer.energy))))
+    amp = stimulus.amplitude
+    merged = jnp.moveaxis(amp, 0, -2).reshape(amp.shape[1:-1] + (batch * amp.shape[-1],))[None]
+    return Network(layers), (Impulses(merged, stimulus.steps) if isinstance(stimulus, Impulses) else Current(merged))
+
+
+def _unfold(out, batch: int, network: Network):
+    """Undo :func:`_fold` on the outputs of :func:`_run`: ``(1, ..., B n)`` back to ``(B, ..., n)``."""
+    final, saved, ratio, stats = out
+
+    def split(x):
+        x = x[0]
+        return jnp.moveaxis(x.reshape(x.shape[:-1] + (batch, x.shape[-1] // batch)), -2, 0)
+
+    def split_layer(tree):
+        return jax.tree.map(split, tree)
+
+    saved = {name: tuple(split_layer(v) for v in value) for name, value in saved.items()}
+    final = tuple(split_layer(s) for s in final)
+    ratio = jnp.broadcast_to(ratio, (batch,))
+    stats = SolveStats(*(jnp.broadcast_to(x, (batch,)) for x in stats))
+    return final, saved, ratio, stats
+
+
 def stability_ratio(network: Network, solver: AbstractIntegrator, dt: float, state=None, drive=None) -> float:
-    """``h * decay_rate / limit`` at ``state`` (default: the initial state): > 1 means unstable."""
+    """``h * decay_rate / limit`` at ``state`` (default: the initial state): > 1 means unstable.
+
+    ``drive`` is a current (A) into the first layer's membrane, after its array.
+    """
     h = solver.explicit_step(dt)
     if h is None:
         return 0.0

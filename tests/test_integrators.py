@@ -132,7 +132,7 @@ def test_trace_counts_solver_steps():
     # the first impulse, [dt, 50 dt), [50 dt, 51 dt), [51 dt, 100 dt), jumps in between.
     controller = diffrax.PIDController(rtol=1e-8, atol=1e-12)
     trace = run(memsnn.Diffrax(diffrax.Tsit5(), controller))
-    term = diffrax.ODETerm(lambda t, y, args: net.vector_field(y, None))
+    term = diffrax.ODETerm(lambda t, y, args: net.vector_field(t, y, None))
     state, accepted, rejected = net.init_state(), 0, 0
     for length, jump in ((1, True), (49, False), (1, True), (49, False)):
         sol = diffrax.diffeqsolve(term, diffrax.Tsit5(), 0.0, length * DT, DT, state, stepsize_controller=controller,

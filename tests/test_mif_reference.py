@@ -44,7 +44,7 @@ def test_resting_fixed_point():
     np.testing.assert_allclose(float(neuron.x1[0, 0]), 7.5232e-3, rtol=1e-4)
     np.testing.assert_allclose(float(neuron.x2[0, 0]), 8.5863e-5, rtol=1e-4)
     # It is a fixed point: the vector field vanishes there.
-    deriv = net.layers[0].neuron.vector_field(jax_tree_first(neuron), jnp.zeros(1))
+    deriv = net.layers[0].neuron.vector_field(0.0, jax_tree_first(neuron), jnp.zeros(1))
     assert abs(float(deriv.v[0])) < 1e-6
 
 

@@ -5,15 +5,29 @@ from __future__ import annotations
 import abc
 
 import equinox as eqx
-from jaxtyping import Array, Float
+
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ..components import AbstractComponent, State
 
 
-class AbstractSynapseArray(eqx.Module):
+class AbstractSynapseArray(AbstractComponent):
     """Maps one sample's pre-synaptic activity ``(n_in,)`` to post-synaptic drive ``(n_out,)``.
 
     For impulse inputs the output is a synaptic weight (A, added to the synapse state); for current
-    inputs it is a current (A). A memristive crossbar implements the same call with conductances.
+    inputs it is a current (A). A read is an event at a grid point: with a current input the result
+    is held over the following grid step (sample and hold).
+
+    The array is a component (:mod:`memsnn.components`): its state (slot ``array``, e.g. device
+    conductances) may follow a vector field and be changed by plasticity; stochastic arrays (read
+    noise) receive a PRNG ``key`` at every read.
+
+    ``linear_time_invariant`` declares that the read is a fixed linear map of ``presynaptic`` that
+    depends neither on the state nor on a key: :func:`memsnn.simulate` then applies it to all of a
+    stimulus's time steps at once, outside the time loop.
     """
+
+    linear_time_invariant: eqx.AbstractClassVar[bool]
 
     @property
     @abc.abstractmethod
@@ -24,4 +38,7 @@ class AbstractSynapseArray(eqx.Module):
     def n_outputs(self) -> int: ...
 
     @abc.abstractmethod
-    def __call__(self, presynaptic: Float[Array, " n_in"]) -> Float[Array, " n_out"]: ...
+    def __call__(self, presynaptic: Float[Array, " n_in"], state: State = None, *,
+                 key: PRNGKeyArray | None = None) -> Float[Array, " n_out"]:
+        """The drive ``(n_out,)`` for ``presynaptic`` activity ``(n_in,)``; ``state`` is the slot's
+        state (``None`` for stateless arrays), ``key`` the read's noise key (stochastic arrays)."""

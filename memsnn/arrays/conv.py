@@ -10,6 +10,7 @@ map from presynaptic activity to postsynaptic drive, as a synapse array must be.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -44,6 +45,7 @@ class Conv2d(AbstractSynapseArray):
     stride: int = eqx.field(static=True)
     padding: str = eqx.field(static=True)
     pool: int = eqx.field(static=True)
+    linear_time_invariant: ClassVar[bool] = True
 
     def __init__(self, weight, bias=None, *, in_shape: tuple[int, int, int], stride: int = 1,
                  padding: str = "VALID", pool: int = 1):
@@ -106,7 +108,7 @@ class Conv2d(AbstractSynapseArray):
     def n_outputs(self) -> int:
         return math.prod(self.out_shape)
 
-    def __call__(self, presynaptic: Float[Array, " n_in"]) -> Float[Array, " n_out"]:
+    def __call__(self, presynaptic: Float[Array, " n_in"], state=None, *, key=None) -> Float[Array, " n_out"]:
         if presynaptic.shape != (self.n_inputs,):
             raise ValueError(f"Conv2d: expected a flattened input of shape ({self.n_inputs},) = "
                              f"prod{self.in_shape}, got {presynaptic.shape}.")

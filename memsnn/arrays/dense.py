@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -13,7 +14,7 @@ from ._base import AbstractSynapseArray
 
 
 class Dense(AbstractSynapseArray):
-    """``y = W x (+ b)`` with ``W`` of shape ``(n_out, n_in)``.
+    """``y = W x (+ b)`` with ``W`` of shape ``(n_out, n_in)``; linear, time-invariant, no state.
 
     Attributes:
         weight: ``(n_out, n_in)`` (A per unit of input activity).
@@ -22,6 +23,7 @@ class Dense(AbstractSynapseArray):
 
     weight: Float[Array, "n_out n_in"]
     bias: Float[Array, " n_out"] | None
+    linear_time_invariant: ClassVar[bool] = True
 
     def __init__(self, weight: Float[Array, "n_out n_in"], bias: Float[Array, " n_out"] | None = None):
         weight = jnp.asarray(weight, dtype=float)
@@ -51,7 +53,7 @@ class Dense(AbstractSynapseArray):
     def n_outputs(self) -> int:
         return self.weight.shape[0]
 
-    def __call__(self, presynaptic):
+    def __call__(self, presynaptic, state=None, *, key=None):
         out = self.weight @ presynaptic
         return out if self.bias is None else out + self.bias
 
@@ -64,6 +66,7 @@ class Identity(AbstractSynapseArray):
 
     size: int = eqx.field(static=True)
     gain: Float[Array, ""] | None
+    linear_time_invariant: ClassVar[bool] = True
 
     def __init__(self, size: int, gain=1.0):
         self.size = int(size)
@@ -77,5 +80,5 @@ class Identity(AbstractSynapseArray):
     def n_outputs(self) -> int:
         return self.size
 
-    def __call__(self, presynaptic):
+    def __call__(self, presynaptic, state=None, *, key=None):
         return presynaptic if self.gain is None else self.gain * presynaptic

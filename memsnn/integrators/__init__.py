@@ -1,5 +1,5 @@
 """Integrators, passed to :func:`memsnn.simulate` as objects (like diffrax's ``solver=``)."""
 
-from ._base import AbstractIntegrator as AbstractIntegrator, StepCount as StepCount
+from ._base import RESULTS as RESULTS, AbstractIntegrator as AbstractIntegrator, SolveStats as SolveStats
 from .diffrax_bridge import Diffrax as Diffrax
 from .euler import Euler as Euler, SpicepropEuler as SpicepropEuler

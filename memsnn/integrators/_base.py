@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import enum
 from typing import Callable, NamedTuple
 
 import equinox as eqx
@@ -10,39 +11,64 @@ import jax
 import jax.numpy as jnp
 
 
-class StepCount(NamedTuple):
-    """Solver steps taken over a stretch: ``accepted`` and ``rejected`` (int32 scalars).
+class RESULTS(enum.IntEnum):
+    """Outcome of a simulation, per sample (``Trace.result`` with ``simulate(..., throw=False)``).
 
-    Fixed-step schemes accept every step they take; adaptive ones report diffrax's counts.
+    Larger codes are reported first when several happen in one run.
+    """
+
+    successful = 0
+    solver_failed = 1  # an implicit step did not converge, or another solver failure
+    max_steps_reached = 2  # an adaptive solve ran out of max_steps
+    nonfinite_state = 3  # the state became NaN or inf
+    unstable_step = 4  # an explicit step exceeded the scheme's stability limit
+
+
+class SolveStats(NamedTuple):
+    """What an integrator reports about a stretch: ``accepted`` and ``rejected`` solver steps (int32
+    scalars) and its ``result`` (a :class:`RESULTS` code, int32 scalar).
+
+    Fixed-step schemes accept every step they take and always succeed; adaptive ones report
+    diffrax's counts and outcome.
     """
 
     accepted: jax.Array
     rejected: jax.Array
+    result: jax.Array
 
     @classmethod
-    def fixed(cls, n: int) -> "StepCount":
-        return cls(jnp.asarray(n, jnp.int32), jnp.asarray(0, jnp.int32))
+    def fixed(cls, n: int) -> "SolveStats":
+        return cls(jnp.asarray(n, jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32))
 
-    def plus(self, other: "StepCount") -> "StepCount":
-        """Both counts summed (``+`` would concatenate the tuples)."""
-        return StepCount(self.accepted + other.accepted, self.rejected + other.rejected)
+    def plus(self, other: "SolveStats") -> "SolveStats":
+        """Counts summed, the worse result kept (``+`` would concatenate the tuples)."""
+        return SolveStats(self.accepted + other.accepted, self.rejected + other.rejected,
+                          jnp.maximum(self.result, other.result))
+
+
+Jump = Callable  # state -> state: the event map applied at the end of a stretch's first step
 
 
 class AbstractIntegrator(eqx.Module):
     """Advances a :class:`~memsnn.network.Network` over a stretch of the time grid.
 
     ``advance`` integrates ``n_steps`` grid intervals of length ``dt`` from ``t0`` with the constant
-    ``drive`` and returns ``(state, saved, steps)``: the final state, ``save_fn(state)`` stacked at
-    the grid points ``t0 + k dt``, ``k = 1..n_steps`` (``None`` if ``save_fn`` is ``None``), and the
-    :class:`StepCount` of solver steps it took.
+    ``drive`` (a current into the first layer's membrane, or ``None``) and returns
+    ``(state, saved, stats)``: the final state, ``save_fn(t, state)`` stacked at the grid points
+    ``t = t0 + k dt``, ``k = 1..n_steps`` (``None`` if ``save_fn`` is ``None``), and the
+    :class:`SolveStats` of the stretch.
 
-    Impulse convention (shared by all integrators): ``impulse`` (or ``None``) lands at the *end* of
-    the first step, ``t0 + dt``, and is part of the state recorded for that step. It is the
-    convention of the SPICEprop reference code and of snnTorch (``mem = beta * mem + input``).
+    Event convention (shared by all integrators): ``jump`` (a function ``state -> state``, or
+    ``None``) is the arrival of input impulses; it acts at the *end* of the first step, ``t0 + dt``,
+    and is part of the state recorded for that step. It is the convention of the SPICEprop
+    reference code and of snnTorch (``mem = beta * mem + input``).
+
+    An integrator only sees ``network.vector_field(t, state, drive)`` and ``jump``; it knows nothing
+    of the components inside (docs/architecture.md).
     """
 
     @abc.abstractmethod
-    def advance(self, network, state, impulse, drive, t0, dt: float, n_steps: int,
+    def advance(self, network, state, jump: Jump | None, drive, t0, dt: float, n_steps: int,
                 save_fn: Callable | None, checkpoint_every: int | None = None): ...
 
     def explicit_step(self, dt: float) -> float | None:
@@ -58,16 +84,20 @@ class AbstractIntegrator(eqx.Module):
     def name(self) -> str:
         return type(self).__name__
 
+    def failure_message(self, result: RESULTS) -> str:
+        """What to tell the user when a stretch ended with ``result`` (solver-specific codes)."""
+        return f"memsnn.simulate: the integrator {self.name} failed ({result.name})."
+
 
 def checkpointed_scan(body: Callable, carry, length: int, checkpoint_every: int | None = None,
-                      unroll: int = 1):
-    """``lax.scan(body, carry, arange(length))``, optionally with O(T/k + k) memory for BPTT.
+                      unroll: int = 1, start: int = 0):
+    """``lax.scan(body, carry, start + arange(length))``, optionally with O(T/k + k) memory for BPTT.
 
     With ``checkpoint_every = k`` the steps run in chunks of ``k`` whose insides are recomputed in
     the backward pass (``jax.checkpoint``), so only one carry per chunk is stored. ``unroll`` steps
     per loop iteration let XLA fuse consecutive steps (faster for small states, longer compile).
     """
-    index = jnp.arange(length)
+    index = start + jnp.arange(length)
     if not checkpoint_every or checkpoint_every >= length:
         return jax.lax.scan(body, carry, index, unroll=unroll)
     k = int(checkpoint_every)
@@ -85,20 +115,23 @@ def checkpointed_scan(body: Callable, carry, length: int, checkpoint_every: int 
     return carry, ys
 
 
-
-
-def first_step_then_scan(first_step: Callable, step: Callable, state, n_steps: int,
+def first_step_then_scan(step: Callable, state, jump: Jump | None, t0, dt, n_steps: int,
                          save_fn: Callable | None, checkpoint_every: int | None):
-    """Run ``first_step`` (which takes the impulse) once, then ``step`` for the remaining steps."""
-    save = (lambda y: None) if save_fn is None else save_fn
-    state = first_step(state)
-    first = save(state)
+    """Run ``step(k, y, jump)`` for grid steps ``k = 0..n_steps-1`` of a stretch.
+
+    ``step(k, y, jump)`` advances from ``t0 + k dt`` to ``t0 + (k + 1) dt`` and applies ``jump``
+    (``None`` for all but the first step) at its end. The first step runs on its own; the others
+    in a (checkpointed) scan. Returns ``(state, saved)`` as :meth:`AbstractIntegrator.advance`.
+    """
+    save = (lambda t, y: None) if save_fn is None else save_fn
+    state = step(0, state, jump)
+    first = save(t0 + dt, state)
     if n_steps == 1:
         return state, jax.tree.map(lambda r: r[None], first)
 
-    def body(y, _):
-        y = step(y)
-        return y, save(y)
+    def body(y, k):
+        y = step(k, y, None)
+        return y, save(t0 + (k + 1) * dt, y)
 
-    state, rest = checkpointed_scan(body, state, n_steps - 1, checkpoint_every)
+    state, rest = checkpointed_scan(body, state, n_steps - 1, checkpoint_every, start=1)
     return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import optimistix
 
-from ._base import AbstractIntegrator, StepCount, first_step_then_scan
+from ._base import RESULTS, AbstractIntegrator, SolveStats, first_step_then_scan
 
 # Real-axis stability bound |h lambda| of explicit Runge-Kutta schemes (approximate, from their
 # stability polynomials). Used only to report unstable fixed steps early.
@@ -54,6 +54,21 @@ class Diffrax(AbstractIntegrator):
     adjoint: diffrax.AbstractAdjoint | None = None
     max_steps: int = eqx.field(static=True, default=4096)
 
+    def __check_init__(self):
+        if not isinstance(self.solver, diffrax.AbstractSolver):
+            what = f"the class {self.solver.__name__}" if isinstance(self.solver, type) else repr(self.solver)
+            raise TypeError(f"Diffrax: solver must be a diffrax solver instance such as diffrax.Tsit5() "
+                            f"(note the parentheses), got {what}.")
+        if self.stepsize_controller is not None and not isinstance(
+                self.stepsize_controller, diffrax.AbstractStepSizeController):
+            raise TypeError("Diffrax: stepsize_controller must be None (fixed steps) or a diffrax controller "
+                            f"instance such as diffrax.PIDController(rtol=1e-6, atol=1e-9), got "
+                            f"{self.stepsize_controller!r}.")
+        if self.dt0 is not None and not float(self.dt0) > 0:
+            raise ValueError(f"Diffrax: dt0 must be > 0 seconds (or None for the grid step), got {self.dt0}.")
+        if isinstance(self.max_steps, bool) or int(self.max_steps) != self.max_steps or self.max_steps < 1:
+            raise ValueError(f"Diffrax: max_steps must be a positive integer, got {self.max_steps!r}.")
+
     @property
     def _fixed(self) -> bool:
         return self.stepsize_controller is None or isinstance(self.stepsize_controller, diffrax.ConstantStepSize)
@@ -67,81 +82,81 @@ class Diffrax(AbstractIntegrator):
             raise ValueError(f"Diffrax: with fixed steps, dt0={self.dt0} must divide the grid step dt={dt}.")
         return m
 
-    def advance(self, network, state, impulse, drive, t0, dt, n_steps, save_fn, checkpoint_every=None):
+    def advance(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every=None):
         if self._fixed:
-            return self._fixed_steps(network, state, impulse, drive, dt, n_steps, save_fn, checkpoint_every)
-        if impulse is None:
-            return self._adaptive(network, state, drive, dt, n_steps, save_fn)
+            return self._fixed_steps(network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every)
+        if jump is None:
+            return self._adaptive(network, state, drive, t0, dt, n_steps, save_fn)
         # The impulse lands at the end of the first step: solve it, jump, then the rest.
-        state, _, steps = self._adaptive(network, state, drive, dt, 1, None)
-        state = network.inject(state, impulse)
-        first = None if save_fn is None else save_fn(state)
+        state, _, stats = self._adaptive(network, state, drive, t0, dt, 1, None)
+        state = jump(state)
+        first = None if save_fn is None else save_fn(t0 + dt, state)
         if n_steps == 1:
-            return state, (None if save_fn is None else jax.tree.map(lambda r: r[None], first)), steps
-        state, rest, more = self._adaptive(network, state, drive, dt, n_steps - 1, save_fn)
-        steps = steps.plus(more)
+            return state, (None if save_fn is None else jax.tree.map(lambda r: r[None], first)), stats
+        state, rest, more = self._adaptive(network, state, drive, t0 + dt, dt, n_steps - 1, save_fn)
+        stats = stats.plus(more)
         if save_fn is None:
-            return state, None, steps
-        return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest), steps
+            return state, None, stats
+        return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest), stats
 
-    def _fixed_steps(self, network, state, impulse, drive, dt, n_steps, save_fn, checkpoint_every):
+    def _fixed_steps(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every):
         term = diffrax.ODETerm(_network_field)
-        args = (network, drive)
         m = self._substeps(dt)
         h = dt / m
         solver = _with_root_tolerances(self.solver, jax.tree.leaves(state)[0].dtype)
 
-        def grid_step(y):
-            # The field is autonomous within a stretch, so local times 0..h serve every step.
-            # The solver state restarts at every grid step: FSAL caches would be stale after a jump.
-            def substep(_, carry):
+        def grid_step(k, y, jump):
+            # Local times 0..h for every sub-step, the true time passed in args: the same numbers
+            # for every step. The solver state restarts at every grid step: FSAL caches would be
+            # stale after a jump.
+            def substep(i, carry):
                 y, solver_state = carry
+                args = (network, drive, t0 + k * dt + i * h)
                 y, _, _, solver_state, _ = solver.step(term, 0.0, h, y, args, solver_state, made_jump=False)
                 return y, solver_state
 
-            carry = (y, solver.init(term, 0.0, h, y, args))
+            carry = (y, solver.init(term, 0.0, h, y, (network, drive, t0 + k * dt)))
             carry = substep(0, carry) if m == 1 else jax.lax.fori_loop(0, m, substep, carry)
-            return carry[0]
+            return carry[0] if jump is None else jump(carry[0])
 
-        def first(y):
-            y = grid_step(y)
-            return y if impulse is None else network.inject(y, impulse)
+        state, saved = first_step_then_scan(grid_step, state, jump, t0, dt, n_steps, save_fn, checkpoint_every)
+        return state, saved, SolveStats.fixed(n_steps * m)
 
-        state, saved = first_step_then_scan(first, grid_step, state, n_steps, save_fn, checkpoint_every)
-        return state, saved, StepCount.fixed(n_steps * m)
-
-    def _adaptive(self, network, state, drive, dt, n_steps, save_fn):
-        # Solved in local time from 0: the field is autonomous within a stretch (constant drive).
+    def _adaptive(self, network, state, drive, t0, dt, n_steps, save_fn):
+        # Solved in local time from 0 (the true time t0 + t reaches the vector field through args).
         subs = [diffrax.SubSaveAt(t1=True)]
         if save_fn is not None:
-            subs.append(diffrax.SubSaveAt(ts=dt * jnp.arange(1, n_steps + 1), fn=lambda t, y, args: save_fn(y)))
+            subs.append(diffrax.SubSaveAt(ts=dt * jnp.arange(1, n_steps + 1),
+                                          fn=lambda t, y, args: save_fn(t0 + t, y)))
         adjoint = self.adjoint if self.adjoint is not None else diffrax.RecursiveCheckpointAdjoint(self.max_steps)
         sol = diffrax.diffeqsolve(
             diffrax.ODETerm(_network_field), self.solver, 0.0, n_steps * dt,
             dt if self.dt0 is None else self.dt0, state,
-            args=(network, drive),
+            args=(network, drive, t0),
             saveat=diffrax.SaveAt(subs=subs),
             stepsize_controller=self.stepsize_controller,
             adjoint=adjoint,
             max_steps=self.max_steps,
-            throw=False,  # failures are reported below, in memsnn's words
+            throw=False,  # failures become RESULTS codes, reported by simulate in memsnn's words
         )
         final = jax.tree.map(lambda y: y[0], sol.ys[0])
-        failed = sol.result != diffrax.RESULTS.successful
-        out_of_steps = sol.result == diffrax.RESULTS.max_steps_reached
+        result = jnp.where(sol.result == diffrax.RESULTS.successful, RESULTS.successful,
+                           jnp.where(sol.result == diffrax.RESULTS.max_steps_reached, RESULTS.max_steps_reached,
+                                     RESULTS.solver_failed)).astype(jnp.int32)
+        stats = SolveStats(jnp.asarray(sol.stats["num_accepted_steps"], jnp.int32),
+                           jnp.asarray(sol.stats["num_rejected_steps"], jnp.int32), result)
+        return final, (sol.ys[1] if save_fn is not None else None), stats
+
+    def failure_message(self, result):
         name = type(self.solver).__name__
-        final = eqx.branched_error_if(final, failed, jnp.where(out_of_steps, 0, 1), (
-            f"memsnn.Diffrax: the adaptive {name} solve used all max_steps={self.max_steps} steps within "
-            f"one stretch of {n_steps} grid steps between impulses. The tolerances may be tighter than "
-            "the floating-point type allows (float32 cannot reach rtol ~1e-7), or the circuit stiff for "
-            "an explicit solver. Raise max_steps (memsnn.Diffrax(..., max_steps=...)), loosen rtol/atol, "
-            "or use an implicit solver such as diffrax.Kvaerno5().",
-            f"memsnn.Diffrax: the adaptive {name} solve failed (diffrax reported a non-convergent implicit "
-            "step or a singular system). Loosen rtol/atol, or try another solver.",
-        ))
-        steps = StepCount(jnp.asarray(sol.stats["num_accepted_steps"], jnp.int32),
-                          jnp.asarray(sol.stats["num_rejected_steps"], jnp.int32))
-        return final, (sol.ys[1] if save_fn is not None else None), steps
+        if result == RESULTS.max_steps_reached:
+            return (f"memsnn.Diffrax: the adaptive {name} solve used all max_steps={self.max_steps} steps within "
+                    "one stretch between impulses. The tolerances may be tighter than the floating-point type "
+                    "allows (float32 cannot reach rtol ~1e-7), or the circuit stiff for an explicit solver. "
+                    "Raise max_steps (memsnn.Diffrax(..., max_steps=...)), loosen rtol/atol, or use an implicit "
+                    "solver such as diffrax.Kvaerno5().")
+        return (f"memsnn.Diffrax: the adaptive {name} solve failed (diffrax reported a non-convergent implicit "
+                "step or a singular system). Loosen rtol/atol, or try another solver.")
 
     def explicit_step(self, dt):
         if not self._fixed or type(self.solver) not in _EXPLICIT_LIMITS:
@@ -178,5 +193,5 @@ def _with_root_tolerances(solver, dtype):
 
 
 def _network_field(t, y, args):
-    network, drive = args
-    return network.vector_field(y, drive)
+    network, drive, t_offset = args
+    return network.vector_field(t_offset + t, y, drive)

@@ -1,61 +1,51 @@
-"""The neuron interface: a continuous vector field plus an optional event rule (spike and reset)."""
+"""The neuron interface: a continuous vector field plus event maps (impulse, spike read and reset)."""
 
 from __future__ import annotations
 
 import abc
-from typing import Any
 
-import equinox as eqx
 from jaxtyping import Array, Float
 
-NeuronState = Any  # a pytree of arrays, each of shape (n,)
+from ..components import AbstractComponent, State
 
 
-class AbstractNeuron(eqx.Module):
-    """A population of ``n`` neurons of one kind (one sample, no batch axis).
+class AbstractNeuron(AbstractComponent):
+    """A population of ``n`` neurons of one kind (one sample, no batch axis; slot ``neuron``).
 
     Parameters are scalars or ``(n,)`` arrays (device-to-device variation) and broadcast. The
     membrane current ``current`` (A, shape ``(n,)``) is the sum of synaptic current and any direct
-    drive; everything is SI.
+    drive; everything is SI. See :mod:`memsnn.components` for the protocol.
     """
 
     @abc.abstractmethod
-    def init_state(self, n: int) -> NeuronState:
+    def init_state(self, n: int, *, key=None) -> State:
         """State at t = 0 for ``n`` neurons."""
 
     @abc.abstractmethod
-    def vector_field(self, state: NeuronState, current: Float[Array, " n"]) -> NeuronState:
-        """d(state)/dt in SI units per second."""
+    def vector_field(self, t, state: State, current: Float[Array, " n"]) -> State:
+        """d(state)/dt in SI units per second, at time ``t`` (s), for the membrane current ``current``."""
 
     @abc.abstractmethod
-    def membrane_potential(self, state: NeuronState) -> Float[Array, " n"]:
+    def membrane_potential(self, state: State) -> Float[Array, " n"]:
         """Membrane potential (V)."""
 
     @abc.abstractmethod
-    def spikes(self, state: NeuronState) -> Float[Array, " n"]:
+    def spikes(self, state: State) -> Float[Array, " n"]:
         """Spike indicator (0/1 as float) read off the state at a grid point."""
 
-    def reset(self, state: NeuronState, spikes: Float[Array, " n"]) -> NeuronState:
-        """Event rule applied after a spike; the identity for neurons without one (MIF)."""
+    @abc.abstractmethod
+    def on_impulse(self, state: State, charge: Float[Array, " n"]) -> State:
+        """Impulse input without a synapse: a charge ``charge`` (C) lands on the membrane."""
+
+    def on_spike(self, state: State, spikes: Float[Array, " n"]) -> State:
+        """Event map applied after spikes are read (the reset); the identity for neurons without one (MIF)."""
         return state
 
     @property
     def has_event_rule(self) -> bool:
-        """Whether :meth:`reset` changes the state (then spikes must be checked every grid step)."""
+        """Whether :meth:`on_spike` changes the state (then spikes must be checked every grid step)."""
         return False
 
-    def inject_charge(self, state: NeuronState, charge: Float[Array, " n"]) -> NeuronState:
-        """Impulse input without a synapse: a charge ``charge`` (C) lands on the membrane."""
-        raise NotImplementedError(
-            f"{type(self).__name__} cannot take impulse input without a synapse; give the layer a "
-            "synapse (AlphaSynapse, ExponentialSynapse)."
-        )
-
     @abc.abstractmethod
-    def decay_rate(self, state: NeuronState, current: Float[Array, " n"]) -> Float[Array, " n"]:
+    def decay_rate(self, state: State, current: Float[Array, " n"]) -> Float[Array, " n"]:
         """Largest local decay rate |d f / d y| (1/s): explicit steps are stable while dt * rate < ~2."""
-
-    def sequential_step(self, state: NeuronState, current: Float[Array, " n"], dt: float) -> NeuronState:
-        """One Gauss-Seidel explicit step (the SPICEprop ordering); plain Euler unless overridden."""
-        deriv = self.vector_field(state, current)
-        return type(state)(*(s + dt * d for s, d in zip(state, deriv)))

@@ -109,11 +109,11 @@ class LIF(AbstractNeuron):
         require_positive("LIF", "resistance", self.resistance, "Ohm")
         require_positive("LIF", "threshold", self.threshold, "V")
 
-    def init_state(self, n: int) -> LIFState | DelayedResetState:
+    def init_state(self, n: int, *, key=None) -> LIFState | DelayedResetState:
         v = self.v_rest * jnp.ones((n,))
         return DelayedResetState(v, jnp.zeros((n,))) if self.reset_delay else LIFState(v=v)
 
-    def vector_field(self, state, current):
+    def vector_field(self, t, state, current):
         dv = (-(state.v - self.v_rest) + self.resistance * current) / self.tau
         return state._replace(v=dv, **({"pending": jnp.zeros_like(dv)} if self.reset_delay else {}))
 
@@ -122,13 +122,13 @@ class LIF(AbstractNeuron):
 
     def _landed(self, state):
         # With reset_delay the previous step's subtraction lands at the end of this step, before
-        # spikes are read; spikes() and reset() run right after the step (propagate_spikes).
+        # spikes are read; spikes() and on_spike() run right after the step.
         return state.v - state.pending * self.threshold if self.reset_delay else state.v
 
     def spikes(self, state):
         return self.spike_fn(self._landed(state) - self.v_rest - self.threshold)
 
-    def reset(self, state, spikes):
+    def on_spike(self, state, spikes):
         spikes = jax.lax.stop_gradient(spikes) if self.detach_reset else spikes
         if self.reset_delay:
             return DelayedResetState(self._landed(state), spikes)
@@ -139,7 +139,7 @@ class LIF(AbstractNeuron):
     def has_event_rule(self) -> bool:
         return self.reset_mode != "none"
 
-    def inject_charge(self, state: LIFState, charge):
+    def on_impulse(self, state: LIFState, charge):
         # A charge q on a membrane of capacitance tau/R moves v by q R / tau.
         return state._replace(v=state.v + charge * self.resistance / self.tau)
 
@@ -178,10 +178,10 @@ class IF(AbstractNeuron):
         require_positive("IF", "capacitance", self.capacitance, "F")
         require_positive("IF", "threshold", self.threshold, "V")
 
-    def init_state(self, n: int) -> LIFState:
+    def init_state(self, n: int, *, key=None) -> LIFState:
         return LIFState(v=jnp.zeros((n,)))
 
-    def vector_field(self, state: LIFState, current):
+    def vector_field(self, t, state: LIFState, current):
         return LIFState(v=current / self.capacitance + 0.0 * state.v)
 
     def membrane_potential(self, state: LIFState):
@@ -190,7 +190,7 @@ class IF(AbstractNeuron):
     def spikes(self, state: LIFState):
         return self.spike_fn(state.v - self.threshold)
 
-    def reset(self, state: LIFState, spikes):
+    def on_spike(self, state: LIFState, spikes):
         spikes = jax.lax.stop_gradient(spikes) if self.detach_reset else spikes
         return LIFState(v=_reset(state.v, spikes, self.threshold, self.v_reset, self.reset_mode))
 
@@ -198,7 +198,7 @@ class IF(AbstractNeuron):
     def has_event_rule(self) -> bool:
         return self.reset_mode != "none"
 
-    def inject_charge(self, state: LIFState, charge):
+    def on_impulse(self, state: LIFState, charge):
         return LIFState(v=state.v + charge / self.capacitance)
 
     def decay_rate(self, state: LIFState, current):

@@ -8,7 +8,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._validation import require_in_range, require_positive
+from .._validation import require_in_range, require_less, require_positive
 from ..devices import VolatileMSS
 from ._base import AbstractNeuron
 
@@ -78,8 +78,10 @@ class MIF(AbstractNeuron):
         require_positive("MIF", "capacitance", self.capacitance, "F")
         require_in_range("MIF", "x1_init", self.x1_init, 0.0, 1.0)
         require_in_range("MIF", "x2_init", self.x2_init, 0.0, 1.0)
+        # A flag level at or below the starting potential would report a spike at every step.
+        require_less("MIF", "v_init", self.v_init, "spike_threshold", self.spike_threshold, "V")
 
-    def init_state(self, n: int) -> MIFState:
+    def init_state(self, n: int, *, key=None) -> MIFState:
         ones = jnp.ones((n,))
         return MIFState(v=self.v_init * ones, x1=self.x1_init * ones, x2=self.x2_init * ones)
 
@@ -93,7 +95,7 @@ class MIF(AbstractNeuron):
         p1, p2 = self.polarity
         return p1 * (v - self.E1), p2 * (v - self.E2)
 
-    def vector_field(self, state: MIFState, current: Float[Array, " n"]) -> MIFState:
+    def vector_field(self, t, state: MIFState, current: Float[Array, " n"]) -> MIFState:
         i1, i2 = self.branch_currents(state)
         v1, v2 = self._device_voltages(state.v)
         return MIFState(
@@ -102,25 +104,13 @@ class MIF(AbstractNeuron):
             x2=self.memristor2.state_derivative(state.x2, v2),
         )
 
-    def sequential_step(self, state: MIFState, current: Float[Array, " n"], dt: float) -> MIFState:
-        # The SPICEprop reference ordering (docs/mif-neuron.md, section 4): v moves with the old
-        # conductances, then the memristors switch under the new v.
-        i1, i2 = self.branch_currents(state)
-        v = state.v + dt * (current - i1 - i2) / self.capacitance
-        v1, v2 = self._device_voltages(v)
-        return MIFState(
-            v=v,
-            x1=state.x1 + dt * self.memristor1.state_derivative(state.x1, v1),
-            x2=state.x2 + dt * self.memristor2.state_derivative(state.x2, v2),
-        )
-
     def membrane_potential(self, state: MIFState) -> Float[Array, " n"]:
         return state.v
 
     def spikes(self, state: MIFState) -> Float[Array, " n"]:
         return (state.v > self.spike_threshold).astype(state.v.dtype)
 
-    def inject_charge(self, state: MIFState, charge: Float[Array, " n"]) -> MIFState:
+    def on_impulse(self, state: MIFState, charge: Float[Array, " n"]) -> MIFState:
         return state._replace(v=state.v + charge / self.capacitance)
 
     def decay_rate(self, state: MIFState, current: Float[Array, " n"]) -> Float[Array, " n"]:

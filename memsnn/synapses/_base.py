@@ -3,40 +3,35 @@
 from __future__ import annotations
 
 import abc
-from typing import Any
 
-import equinox as eqx
 from jaxtyping import Array, Float
 
-SynapseState = Any
+from ..components import AbstractComponent, State
 
 
-class AbstractSynapse(eqx.Module):
-    """A bank of ``n`` current synapses (one per post-synaptic neuron, one sample).
+class AbstractSynapse(AbstractComponent):
+    """A bank of ``n`` current synapses (one per post-synaptic neuron, one sample; slot ``synapse``).
 
-    An impulse of weight ``w`` (A) arriving at time ``t`` is a jump of the state (:meth:`inject`);
-    between impulses the state follows :meth:`vector_field`; :meth:`current` (A) drives the membrane.
+    An impulse of weight ``w`` (A) arriving at time ``t`` is a jump of the state (:meth:`on_impulse`);
+    between impulses the state follows :meth:`vector_field` (``inputs`` is ``None``);
+    :meth:`current` (A) drives the membrane. See :mod:`memsnn.components` for the protocol.
     """
 
     @abc.abstractmethod
-    def init_state(self, n: int) -> SynapseState: ...
+    def init_state(self, n: int, *, key=None) -> State: ...
 
     @abc.abstractmethod
-    def vector_field(self, state: SynapseState) -> SynapseState:
+    def vector_field(self, t, state: State, inputs=None) -> State:
         """d(state)/dt (A/s)."""
 
     @abc.abstractmethod
-    def inject(self, state: SynapseState, weight: Float[Array, " n"]) -> SynapseState:
+    def on_impulse(self, state: State, weight: Float[Array, " n"]) -> State:
         """State just after impulses of total weight ``weight`` (A) arrive."""
 
     @abc.abstractmethod
-    def current(self, state: SynapseState) -> Float[Array, " n"]:
+    def current(self, state: State) -> Float[Array, " n"]:
         """Synaptic current into the membrane (A)."""
 
     @abc.abstractmethod
-    def sequential_step(self, state: SynapseState, weight: Float[Array, " n"], dt: float) -> SynapseState:
-        """One Gauss-Seidel step with the impulse added after the decay (the SPICEprop ordering)."""
-
-    @abc.abstractmethod
-    def decay_rate(self) -> Float[Array, "..."]:
+    def decay_rate(self, state: State = None, inputs=None) -> Float[Array, "..."]:
         """Largest decay rate (1/s) of the linear filter."""

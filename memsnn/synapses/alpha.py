@@ -36,21 +36,17 @@ class AlphaSynapse(AbstractSynapse):
     def __check_init__(self):
         require_positive("AlphaSynapse", "tau_a", self.tau_a, "s")
 
-    def init_state(self, n: int) -> AlphaState:
+    def init_state(self, n: int, *, key=None) -> AlphaState:
         return AlphaState(a=jnp.zeros((n,)), I=jnp.zeros((n,)))
 
-    def vector_field(self, state: AlphaState) -> AlphaState:
+    def vector_field(self, t, state: AlphaState, inputs=None) -> AlphaState:
         return AlphaState(a=-state.a / self.tau_a, I=(state.a - state.I) / self.tau_a)
 
-    def inject(self, state: AlphaState, weight) -> AlphaState:
+    def on_impulse(self, state: AlphaState, weight) -> AlphaState:
         return state._replace(a=state.a + weight)
 
     def current(self, state: AlphaState):
         return state.I
 
-    def sequential_step(self, state: AlphaState, weight, dt: float) -> AlphaState:
-        a = state.a - dt * state.a / self.tau_a + weight
-        return AlphaState(a=a, I=state.I + dt * (a - state.I) / self.tau_a)
-
-    def decay_rate(self):
+    def decay_rate(self, state=None, inputs=None):
         return 1.0 / self.tau_a

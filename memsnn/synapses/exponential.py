@@ -32,20 +32,17 @@ class ExponentialSynapse(AbstractSynapse):
     def __check_init__(self):
         require_positive("ExponentialSynapse", "tau_s", self.tau_s, "s")
 
-    def init_state(self, n: int) -> ExponentialState:
+    def init_state(self, n: int, *, key=None) -> ExponentialState:
         return ExponentialState(I=jnp.zeros((n,)))
 
-    def vector_field(self, state: ExponentialState) -> ExponentialState:
+    def vector_field(self, t, state: ExponentialState, inputs=None) -> ExponentialState:
         return ExponentialState(I=-state.I / self.tau_s)
 
-    def inject(self, state: ExponentialState, weight) -> ExponentialState:
+    def on_impulse(self, state: ExponentialState, weight) -> ExponentialState:
         return ExponentialState(I=state.I + weight)
 
     def current(self, state: ExponentialState):
         return state.I
 
-    def sequential_step(self, state: ExponentialState, weight, dt: float) -> ExponentialState:
-        return ExponentialState(I=state.I - dt * state.I / self.tau_s + weight)
-
-    def decay_rate(self):
+    def decay_rate(self, state=None, inputs=None):
         return 1.0 / self.tau_s

@@ -1,0 +1,105 @@
+"""The component protocol: what every piece of a layer's circuit implements (docs/architecture.md).
+
+A layer of a :class:`~memsnn.Network` is a row of components, each with a slot in the layer state:
+
+==============  =======================================  =====================================
+slot            component                                its state
+==============  =======================================  =====================================
+``array``       :class:`~memsnn.arrays.AbstractSynapseArray`  e.g. conductances that drift (often empty)
+``synapse``     :class:`~memsnn.synapses.AbstractSynapse`     synaptic currents
+``neuron``      :class:`~memsnn.neurons.AbstractNeuron`       membrane potential, device states
+``plasticity``  :class:`AbstractPlasticity`              pre/post-synaptic traces
+``energy``      :class:`AbstractEnergyMeter`             energy dissipated so far (J)
+==============  =======================================  =====================================
+
+Every component has
+
+* ``init_state(n, *, key=None)``: its state at t = 0 for a layer of ``n`` neurons (a pytree of
+  arrays; :func:`empty_state` when it has none);
+* ``vector_field(t, state, inputs)``: the continuous part, d state / dt in SI units per second, at
+  time ``t`` (s); what ``inputs`` is depends on the kind (the membrane current for a neuron,
+  ``None`` for a synapse or an array, the layer's signals for an energy meter);
+* ``decay_rate(state, inputs)``: the fastest local relaxation rate (1/s) of its state, which bounds
+  the step of an explicit integrator (``dt * rate < ~2``);
+* event maps, applied at grid points: ``on_impulse`` (input arrives), and for neurons
+  ``spikes`` / ``on_spike`` (read, reset);
+* the class variable ``stochastic``: whether its event maps draw noise, in which case they take a
+  PRNG ``key`` that :func:`memsnn.simulate` threads through the run, reproducibly per seed.
+
+Integrators only ever see the network's state pytree and its vector field, so a new component is
+one file implementing this protocol: :class:`~memsnn.Network`, :func:`memsnn.simulate` and the
+integrators need no special case for it.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+State = Any  # a pytree of arrays
+
+
+def empty_state() -> Float[Array, " 0"]:
+    """The state of a component that has none: a zero-size array.
+
+    Not an empty tuple: diffrax's and equinox's loop buffers reject empty subtrees, and a zero-size
+    leaf costs nothing.
+    """
+    return jnp.zeros((0,))
+
+
+class AbstractComponent(eqx.Module):
+    """Base of every circuit component (abstract; see the module docstring for the protocol).
+
+    The defaults describe a component without state and without dynamics; components with state
+    override :meth:`init_state`, :meth:`vector_field` and :meth:`decay_rate` together.
+    """
+
+    stochastic: ClassVar[bool] = False
+
+    def init_state(self, n: int, *, key: PRNGKeyArray | None = None) -> State:
+        """State at t = 0 for a layer of ``n`` neurons; ``key`` for randomly initialised states."""
+        return empty_state()
+
+    def vector_field(self, t, state: State, inputs) -> State:
+        """d(state)/dt (SI units per second) at time ``t`` (s)."""
+        return jax.tree.map(jnp.zeros_like, state)
+
+    def decay_rate(self, state: State, inputs) -> Float[Array, "..."]:
+        """Fastest local relaxation rate (1/s) of the state: explicit steps need ``dt * rate < ~2``."""
+        return jnp.zeros(())
+
+
+class AbstractPlasticity(AbstractComponent):
+    """A learning rule that runs inside the simulated circuit (slot ``plasticity`` of a layer).
+
+    Its state holds the rule's traces; :meth:`vector_field` (``inputs`` is ``None``) lets them
+    decay between events. At grid points the layer calls :meth:`on_presynaptic` when input activity
+    arrives at the layer's array and :meth:`on_postsynaptic` after the layer's spikes are read;
+    both may change the array's state (weights, device conductances). Arrays whose state a rule
+    changes are not linear-time-invariant, so :func:`memsnn.simulate` reads them step by step.
+    """
+
+    @abc.abstractmethod
+    def on_presynaptic(self, state: State, array_state: State,
+                       presynaptic: Float[Array, " n_in"]) -> tuple[State, State]:
+        """``(state, array_state)`` after input activity ``presynaptic`` arrived at the array."""
+
+    @abc.abstractmethod
+    def on_postsynaptic(self, state: State, array_state: State,
+                        spikes: Float[Array, " n"]) -> tuple[State, State]:
+        """``(state, array_state)`` after the layer's neurons emitted ``spikes`` (0/1)."""
+
+
+class AbstractEnergyMeter(AbstractComponent):
+    """Integrates a power of the layer's circuit as state (slot ``energy`` of a layer).
+
+    ``vector_field(t, state, inputs)`` receives ``inputs = (layer, layer_state, membrane_current)``
+    and returns the power (W) of what it meters, so the energy (J) is integrated by the same solver
+    as everything else and every integrator agrees on it.
+    """
