@@ -17,3 +17,4 @@ from ._ngspice import (
 from .netlist import TransientOptions as TransientOptions, lif_netlist as lif_netlist, mif_netlist as mif_netlist
 from .simulate import NgspiceTrace as NgspiceTrace, network_netlist as network_netlist
 from .simulate import simulate_ngspice as simulate_ngspice
+from .nir import from_nir as from_nir, to_nir as to_nir
