@@ -20,7 +20,7 @@ class Euler(AbstractIntegrator):
 
     def __check_init__(self):
         if isinstance(self.substeps, bool) or int(self.substeps) != self.substeps or self.substeps < 1:
-            raise ValueError(f"Euler: substeps must be an integer >= 1, got {self.substeps!r}.")
+            raise ValueError(f"Euler: substeps must be >= 1 (an integer), got {self.substeps!r}.")
 
     def advance(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every=None):
         h = dt / self.substeps
