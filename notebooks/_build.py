@@ -2,12 +2,14 @@
 
     python notebooks/_build.py
 
-writes ``notebooks/spiceprop_mnist.ipynb`` and ``notebooks/spiceprop_fashion_mnist.ipynb`` (without
-outputs). Edit this file, not the notebooks.
+writes ``notebooks/spiceprop_mnist.ipynb`` and ``notebooks/spiceprop_fashion_mnist.ipynb``; with
+``--execute`` it then runs them (quick settings, the bundled data) and stores them with their outputs
+(``notebooks/_execute.py``). Edit this file, not the notebooks.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nbformat
@@ -169,6 +171,10 @@ def main() -> None:
         nbformat.validate(nb)
         nbformat.write(nb, HERE / info["file"])
         print(f"wrote {HERE / info['file']}")
+        if "--execute" in sys.argv[1:]:
+            from _execute import execute
+
+            execute(HERE / info["file"])
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
-"""Build notebooks/solver_accuracy.ipynb (run: python notebooks/_build_solver_accuracy.py).
+"""Build notebooks/solver_accuracy.ipynb (run: python notebooks/_build_solver_accuracy.py [--execute]).
+
+``--execute`` runs it (ngspice needed) and stores it with its outputs (``notebooks/_execute.py``).
 
 The notebook is generated, not edited by hand, so that it stays reproducible and reviewable as code.
 It runs in about a minute: one neuron live in ngspice and memsnn, then the figures of
 benchmarks/solver_accuracy.py from its saved results (if they are there).
 """
 
+import sys
 from pathlib import Path
 
 import nbformat
@@ -175,3 +178,7 @@ if __name__ == "__main__":
     path = Path(__file__).with_name("solver_accuracy.ipynb")
     nbformat.write(build(), path)
     print("wrote", path)
+    if "--execute" in sys.argv[1:]:
+        from _execute import execute
+
+        execute(path, cwd=path.parent)  # it reads ../benchmarks/results

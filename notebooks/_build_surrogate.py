@@ -1,8 +1,11 @@
-"""Build notebooks/surrogate_mnist.ipynb (run: python notebooks/_build_surrogate.py).
+"""Build notebooks/surrogate_mnist.ipynb (run: python notebooks/_build_surrogate.py [--execute]).
+
+``--execute`` runs it on the bundled data and stores it with its outputs (``notebooks/_execute.py``).
 
 The notebook is generated, not edited by hand, so that its code stays reviewable in one place.
 """
 
+import sys
 from pathlib import Path
 
 import nbformat
@@ -127,6 +130,10 @@ def main() -> None:
     path = Path(__file__).with_name("surrogate_mnist.ipynb")
     nbformat.write(nb, path)
     print(f"wrote {path}")
+    if "--execute" in sys.argv[1:]:
+        from _execute import execute
+
+        execute(path)
 
 
 if __name__ == "__main__":

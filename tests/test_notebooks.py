@@ -24,3 +24,40 @@ def test_notebook_runs(name, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3  # curves, potentials, confusion
     assert (tmp_path / "runs").is_dir()
+
+
+def _builder(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, NOTEBOOKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _built_sources():
+    """``{notebook file: [cell sources]}`` as the ``_build*.py`` scripts write them."""
+    spiceprop, surrogate, solver = _builder("_build"), _builder("_build_surrogate"), _builder("_build_solver_accuracy")
+    sources = {info["file"]: [c.source for c in spiceprop.cells(dataset, info["title"], info["classes"], info["paper"])]
+               for dataset, info in spiceprop.DATASETS.items()}
+    sources["surrogate_mnist.ipynb"] = [c.source for c in surrogate.CELLS]
+    sources["solver_accuracy.ipynb"] = [c.source for c in solver.build().cells]
+    return sources
+
+
+@pytest.mark.parametrize("name, figures", [("spiceprop_mnist.ipynb", 3), ("spiceprop_fashion_mnist.ipynb", 3),
+                                           ("surrogate_mnist.ipynb", 3), ("solver_accuracy.ipynb", 5)])
+def test_stored_notebook_is_executed_and_matches_its_builder(name, figures):
+    """The notebooks are stored with their outputs (figures visible where they are read, without running
+    them); rebuild and re-execute with ``python notebooks/_build*.py --execute``."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    assert [c.source for c in nb.cells] == _built_sources()[name], (
+        f"notebooks/{name} is stale: rebuild it with its notebooks/_build*.py script (--execute)")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code), f"notebooks/{name} is stored unexecuted: run its builder with --execute"
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= figures
+    # A stored tqdm bar shows its final state, not the 0 % it had when it appeared.
+    bars = [o["data"]["text/plain"] for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert all("100%" in b for b in bars), bars

@@ -7,26 +7,27 @@ such a graph back into a network. For a network that NIR can express, ``from_nir
 simulates to the same spikes and membrane potentials (bit for bit with :func:`memsnn.simulate`'s
 Euler solver).
 
-What maps onto what (``n`` neurons of shape ``(n,)``, or ``(C, H, W)`` after a convolution):
+What maps onto what (a layer's ``n`` neurons have the NIR shape ``(n,)``, or ``(C, H, W)`` after a
+convolution):
 
-================================================  ===================================================
-memsnn                                            NIR
-================================================  ===================================================
-:class:`~memsnn.arrays.Dense` (with/without bias)  ``Affine`` / ``Linear``
-:class:`~memsnn.arrays.Conv2d` (``pool=p``)        ``Conv2d`` (then ``AvgPool2d(p, p)``); ``Flatten``
-                                                  before the next dense array
-:class:`~memsnn.arrays.Identity`                  ``Scale``
-:class:`~memsnn.LIF`, ``reset="zero"``            ``LIF``
-:class:`~memsnn.IF`, ``reset="zero"``             ``IF``
-LIF + :class:`~memsnn.ExponentialSynapse`         ``CubaLIF``
-a layer that never fires (``reset="none"`` and    ``LI`` / ``I`` / ``CubaLI`` (a leaky integrator
-an unreachable threshold, e.g. the ``integrator``  readout)
-readout of :mod:`memsnn.training.surrogate`)
-================================================  ===================================================
+* :class:`~memsnn.arrays.Dense` -> ``Affine`` (with bias) or ``Linear``; a ``Flatten`` stands in
+  front of it where the layer below is convolutional;
+* :class:`~memsnn.arrays.Conv2d` -> ``Conv2d`` (padding ``"VALID"`` = 0, ``"SAME"`` = the equal
+  padding on each side), then ``AvgPool2d(p, stride p)`` for ``pool=p``;
+* :class:`~memsnn.arrays.Identity` -> ``Scale``;
+* :class:`~memsnn.LIF` with ``reset="zero"`` -> ``LIF``; :class:`~memsnn.IF` -> ``IF``; a LIF
+  behind an :class:`~memsnn.ExponentialSynapse` -> ``CubaLIF``;
+* a layer that never fires (``reset="none"`` and a threshold no membrane reaches, as the
+  ``output="integrator"`` readout of :mod:`memsnn.training.surrogate`) -> ``LI`` / ``I`` /
+  ``CubaLI``.
+
+Potentials are absolute in NIR: ``v_leak = v_rest`` and ``v_threshold = v_rest + threshold``
+(memsnn's threshold is relative to rest). memsnn's membranes start at ``v_rest``; a reader that
+starts them at 0 differs from memsnn only where ``v_rest != 0``.
 
 Time and units. NIR describes continuous-time ODEs; every reader simulates them on a grid of its
-own step and, like snnTorch, Spyx and Norse, feeds a spike to the next layer as the value 1 held for
-one step. In memsnn a spike (and an :class:`~memsnn.Impulses` input) is an impulse: its weight lands
+own step and (snnTorch, the reader tested here, among them) feeds a spike to the next layer as the
+value 1 held for one step. In memsnn a spike (and an :class:`~memsnn.Impulses` input) is an impulse: its weight lands
 at once as a charge on the membrane (C) or as a jump of the synaptic current (A). Held over one step
 ``dt``, the same weight is the current ``weight / dt``; so for a layer driven by spikes the graph's
 resistance is ``r = R / dt`` (LIF) and the synaptic input gain ``w_in = tau_syn / dt`` (CubaLIF). A
@@ -37,7 +38,7 @@ Readers differ in their step: snnTorch 1.0 reads and writes NIR with a fixed ste
 memsnn's surrogate-gradient networks (:mod:`memsnn.training.surrogate`) run with ``dt = 1``. The
 argument ``nir_dt`` rescales time so that one memsnn step of ``dt`` becomes one reader's step of
 ``nir_dt``: every time constant is multiplied by ``nir_dt / dt`` and the discrete-time network is
-the same (for LIF, ``beta = 1 - dt / tau`` is kept). Readers simulate with explicit Euler, as memsnn's
+the same (for LIF, ``beta = 1 - dt / tau`` is kept). snnTorch steps with explicit Euler, as memsnn's
 default solver does.
 
 Not expressible in NIR, so refused with an error that says what to change: a subtractive reset
@@ -60,6 +61,7 @@ from ..arrays import Conv2d, Dense, Identity
 from ..network import Layer, Network
 from ..neurons import IF, LIF
 from ..neurons.lif import heaviside
+from ..spikes import SpikeFunction
 from ..synapses import ExponentialSynapse
 
 if TYPE_CHECKING:
@@ -166,6 +168,9 @@ def _neuron_node(nir, i: int, layer: Layer, shape: tuple[int, ...], spike_driven
         raise ValueError(
             f"{where} resets by subtraction (reset='subtract'), which NIR cannot express: NIR's LIF and IF "
             "reset the membrane to v_reset. Build (or train) the network with reset='zero' to export it.")
+    if not (neuron.spike_fn is heaviside or isinstance(neuron.spike_fn, SpikeFunction)):
+        raise TypeError(f"{where}'s spike function {neuron.spike_fn!r} is not memsnn's step (heaviside, or a "
+                        "surrogate from memsnn.spikes, a step forward); NIR neurons fire with a step.")
     silent = neuron.reset_mode == "none"
     if silent and not _never_fires(neuron):
         raise ValueError(
@@ -194,8 +199,6 @@ def _neuron_node(nir, i: int, layer: Layer, shape: tuple[int, ...], spike_driven
             return nir.I(r=p(r))
         return nir.IF(r=p(r), v_threshold=p(neuron.threshold), v_reset=p(neuron.v_reset))
 
-    if neuron.reset_delay:  # only with reset='subtract', refused above; kept explicit for clarity
-        raise ValueError(f"{where} uses snnTorch's delayed reset (reset_delay=True), which NIR cannot express.")
     v_rest = np.asarray(neuron.v_rest, dtype=np.float64)
     tau = p(np.asarray(neuron.tau, dtype=np.float64) * scale)
     resistance = np.asarray(neuron.resistance, dtype=np.float64)
