@@ -102,24 +102,24 @@ def run_training(args) -> None:
 
 _MEMORY_PROBE = r"""
 import json, sys, time
-from memsnn.training import use_cpu_cores, make_optimizer, make_train_step, peak_memory_mb, replicate
+from memsnn.training import use_cpu_cores, make_optimizer, make_step, peak_memory_mb, replicate
 use_cpu_cores(int(sys.argv[2]))
 import equinox as eqx, jax, jax.numpy as jnp, numpy as np
-from memsnn.training.loop import _mesh
-from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop, spiceprop_loss, spiceprop_trainable
+from memsnn.training import GradientLearner, batch_mesh
+from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop, spiceprop_loss, spiceprop_predict, spiceprop_trainable
 every = None if sys.argv[1] == "none" else int(sys.argv[1])
 model = build_spiceprop(SpicepropConfig(checkpoint_every=every), key=jax.random.key(0))
-params, static = eqx.partition(model, spiceprop_trainable(model))
-opt = make_optimizer(1e-3, total_steps=10)
-state = opt.init(params)
+learner = GradientLearner(spiceprop_loss, spiceprop_predict, make_optimizer(1e-3, total_steps=10),
+                          spiceprop_trainable(model))
+state = learner.init(model)
 rng = np.random.default_rng(0)
 x = jnp.asarray(rng.uniform(0, 1, (200, 784)).astype(np.float32))
 y = jnp.asarray(rng.integers(0, 10, 200).astype(np.int32))
 before = peak_memory_mb()
-mesh = _mesh(None, [200])
-step = make_train_step(spiceprop_loss, opt, static, mesh)
-params, state = replicate((params, state), mesh)
-analysis = jax.jit(lambda p, s, a, b: step(p, s, a, b)).lower(params, state, x, y).compile().memory_analysis()
+mesh = batch_mesh(200)
+step = make_step(learner, model, mesh)
+params, state = replicate((model, state), mesh)
+analysis = eqx.filter_jit(lambda p, s, a, b: step(p, s, a, b)).lower(params, state, x, y).compile().memory_analysis()
 temp = None if analysis is None else analysis.temp_size_in_bytes / 2**20
 out = step(params, state, x, y); jax.block_until_ready(out)
 t0 = time.perf_counter(); out = step(out[0], out[1], x, y); jax.block_until_ready(out)

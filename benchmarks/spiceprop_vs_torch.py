@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from memsnn.training import make_train_step, replicate, use_cpu_cores
+from memsnn.training import GradientLearner, make_step, replicate, use_cpu_cores
 
 N_DEVICES = use_cpu_cores()  # before the first JAX computation
 
@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from jax.sharding import Mesh  # noqa: E402
 
-from memsnn.training.spiceprop import DRIVE_LIMIT_MA, DRIVE_SCALE_MA, SpicepropConfig, build_spiceprop, spiceprop_loss, spiceprop_trainable
+from memsnn.training.spiceprop import DRIVE_LIMIT_MA, DRIVE_SCALE_MA, SpicepropConfig, build_spiceprop, spiceprop_loss, spiceprop_predict, spiceprop_trainable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _timing  # noqa: E402
@@ -103,18 +103,17 @@ def main() -> None:
 
     # memsnn: exactly the step the training loop runs.
     model = build_spiceprop(SpicepropConfig(hidden=(HIDDEN,)), key=jax.random.key(0))
-    params, static = eqx.partition(model, spiceprop_trainable(model))
-    optimizer = optax.adam(1e-3)
-    opt_state = optimizer.init(params)
+    learner = GradientLearner(spiceprop_loss, spiceprop_predict, optax.adam(1e-3), spiceprop_trainable(model))
+    opt_state = learner.init(model)
     mesh = Mesh(np.array(jax.devices()), ("batch",)) if N_DEVICES > 1 else None
-    step = make_train_step(spiceprop_loss, optimizer, static, mesh)
-    params, opt_state = replicate((params, opt_state), mesh)
+    step = make_step(learner, model, mesh)
+    model, opt_state = replicate((model, opt_state), mesh)
     x, y = jnp.asarray(images), jnp.asarray(labels)
-    state = {"params": params, "opt": opt_state}
+    state = {"model": model, "opt": opt_state}
 
     def jax_step():
-        state["params"], state["opt"], loss, _ = step(state["params"], state["opt"], x, y)
-        jax.block_until_ready(loss)
+        state["model"], state["opt"], metrics = step(state["model"], state["opt"], x, y)
+        jax.block_until_ready(metrics["loss"])
 
     t0 = time.perf_counter()
     jax_step()

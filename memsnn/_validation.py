@@ -58,3 +58,41 @@ def require_resistance_range(owner: str, R_on, R_off) -> None:
     require_positive(owner, "R_on", R_on, "Ohm")
     require_positive(owner, "R_off", R_off, "Ohm")
     require_less(owner, "R_on", R_on, "R_off", R_off, "Ohm")
+
+
+def check_setting(owner: str, name: str, value, *, low: float | None = None, high: float | None = None,
+                  low_open: bool = False, integer: bool = False, allow_none: bool = False, hint: str = ""):
+    """Check a numeric setting (a training option, not a device parameter) and return it.
+
+    Args:
+        owner: who checks, for the message (e.g. ``"train"``); ``""`` for none.
+        name: the setting's name as the caller knows it (``"lr"``, ``"--lr"``).
+        value: the value given.
+        low, high: the allowed range; ``low_open`` makes the lower bound exclusive.
+        integer: the value must be a whole number (``bool`` is not accepted).
+        allow_none: ``None`` means "off" or "default" and is accepted.
+        hint: appended to the message (what the setting does, typical values).
+
+    Raises:
+        ValueError: the value is not a finite number in range; the message says what is allowed.
+    """
+    if value is None and allow_none:
+        return value
+    kind = "an integer" if integer else "a number"
+    if low is not None and high is not None:
+        rule = f"{kind} in {'(' if low_open else '['}{low:g}, {high:g}]"
+    elif low is not None:
+        rule = f"{kind} {'>' if low_open else '>='} {low:g}"
+    else:
+        rule = f"{kind} <= {high:g}" if high is not None else kind
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if ok and integer:
+        ok = float(value).is_integer()
+    if ok:
+        number = float(value)
+        ok = (np.isfinite(number) and (low is None or (number > low if low_open else number >= low))
+              and (high is None or number <= high))
+    if not ok:
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(f"{prefix}{name} must be {rule}, got {value!r}{'; ' + hint if hint else ''}.")
+    return int(value) if integer else value

@@ -6,7 +6,7 @@ Run ``memsnn --help`` or ``memsnn train --help`` for the options. Typical use::
     memsnn train --method spiceprop --dataset mnist --data full --out runs/mnist
     memsnn train --out runs/mnist --resume                               # continue after a stop
     memsnn evaluate runs/mnist/checkpoint.eqx
-    memsnn simulate --amplitude 0.01
+    memsnn simulate --amplitude 0.01 --out mif.npz --csv --plot mif.png
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,7 +24,7 @@ memsnn: simulate and train memristive spiking neural networks.
 commands:
   train      train a network on MNIST or Fashion-MNIST (writes a checkpoint and a log)
   evaluate   test accuracy of a saved checkpoint
-  simulate   simulate one memristive integrate-and-fire (MIF) neuron and print v(t)
+  simulate   simulate one memristive integrate-and-fire (MIF) neuron and save v(t)
 
 Run `memsnn COMMAND --help` for the options of a command.
 """
@@ -39,6 +40,8 @@ examples:
 
   # Interrupted (Ctrl-C, crash, power cut)? The last finished epoch is on disk; continue:
   memsnn train --out runs/spiceprop-mnist --resume
+  # (--resume alone continues the only run under runs/, or runs/METHOD-DATASET with --method
+  # and --dataset). Training into a folder that holds a run needs --resume or --overwrite.
 
   # A different network: two hidden layers, plain Euler, less memory for the backward pass.
   memsnn train --method spiceprop --dataset fashion-mnist --hidden 256 64 --solver euler \\
@@ -57,11 +60,17 @@ checkpoint alone.
 """
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+_RUNS = Path("runs")  # default parent of run folders: runs/METHOD-DATASET
+_INTERRUPTED = 130  # exit status after Ctrl-C (128 + SIGINT), as shells report it
+
+
+def _cli_type(convert, **rule):
+    from .training._method import cli_type
+
+    return cli_type(convert, **rule)
+
+
+_positive_int = _cli_type(int, low=1, integer=True)
 
 
 def _build_parser(method: str = "spiceprop"):
@@ -101,18 +110,19 @@ def _build_parser(method: str = "spiceprop"):
                      help=f"number of epochs (default: the method's; spiceprop {sp['epochs']})")
     opt.add_argument("--batch-size", type=_positive_int,
                      help=f"images per step (default: the method's; spiceprop {sp['batch_size']})")
-    opt.add_argument("--lr", type=float,
-                     help=f"peak learning rate of Adam (default: the method's; spiceprop {sp['lr']:g})")
+    opt.add_argument("--lr", type=_cli_type(float, low=0, high=1, low_open=True),
+                     help=f"peak learning rate of Adam, in (0, 1] (default: the method's; spiceprop {sp['lr']:g})")
     opt.add_argument("--schedule", choices=("cosine", "constant", "step"),
                      help=f"learning-rate schedule; cosine decays to 0 over the run (default: the "
                           f"method's; spiceprop {sp['schedule']})")
-    opt.add_argument("--weight-decay", type=float,
+    opt.add_argument("--weight-decay", type=_cli_type(float, low=0),
                      help=f"decoupled weight decay, AdamW (default: the method's; spiceprop {sp['weight_decay']:g})")
-    opt.add_argument("--clip-norm", type=float, help="clip the gradient norm to this value (default: off)")
-    opt.add_argument("--augment-shift", type=int, metavar="PIXELS",
+    opt.add_argument("--clip-norm", type=_cli_type(float, low=0, low_open=True),
+                     help="clip the gradient norm to this value, > 0 (default: off)")
+    opt.add_argument("--augment-shift", type=_cli_type(int, low=0, high=27, integer=True), metavar="PIXELS",
                      help="data augmentation: shift each training image by up to PIXELS pixels in each "
                           "direction (default 0: off)")
-    opt.add_argument("--seed", type=int, help="seed of the initialisation and batch order (default 0); "
+    opt.add_argument("--seed", type=_cli_type(int, low=0, integer=True), help="seed of the initialisation and batch order (default 0); "
                                               "the same seed gives the same result")
 
     out = train.add_argument_group("output")
@@ -120,7 +130,11 @@ def _build_parser(method: str = "spiceprop"):
                      help="folder for checkpoint.eqx and metrics.jsonl (default runs/METHOD-DATASET)")
     out.add_argument("--resume", action="store_true",
                      help="continue the run in --out from its checkpoint, with its settings (--epochs "
-                          "and --lr may be changed)")
+                          "and --lr may be changed); without --out: the only run under runs/, or "
+                          "runs/METHOD-DATASET")
+    out.add_argument("--overwrite", action="store_true",
+                     help="replace the run already in --out (without it, training into a folder "
+                          "that holds a run stops with an error, so a run is never lost by accident)")
     out.add_argument("--eval-batch-size", type=_positive_int, help="batch size of the test evaluation")
     out.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch instead)")
     others = ", ".join(f"`memsnn train --method {name} --help`" for name in sorted(METHODS) if name != method)
@@ -142,19 +156,31 @@ def _build_parser(method: str = "spiceprop"):
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
 
     # simulate ------------------------------------------------------------------------------
-    sim = sub.add_parser("simulate", help="simulate one MIF neuron and print its membrane potential",
+    from .training.spiceprop import SOLVERS
+
+    sim = sub.add_parser("simulate", help="simulate one MIF neuron and save its membrane potential",
                          description="Drive one SPICEprop MIF neuron (docs/mif-neuron.md) with impulses "
-                                     "through its alpha synapse and print v(t) in mV.",
-                         epilog="example:\n  memsnn simulate --amplitude 0.01 --plot v.png",
+                                     "through its alpha synapse and save the trace: OUT.npz (arrays), "
+                                     "OUT.json (settings and units) and, with --csv, OUT.csv.",
+                         epilog="example:\n  memsnn simulate --amplitude 0.01 --out mif.npz --csv --plot v.png\n"
+                                "  python -c \"import numpy as np; d = np.load('mif.npz'); "
+                                "print(d['time_ms'], d['membrane_potential_mV'])\"",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    sim.add_argument("--amplitude", type=float, default=0.01,
+    sim.add_argument("--amplitude", type=_cli_type(float), default=0.01,
                      help="impulse amplitude in mA (default 0.01; forward Euler becomes unstable above "
                           "about 0.029 with three impulses)")
-    sim.add_argument("--events", type=int, nargs="+", default=[0, 400, 800], metavar="STEP",
-                     help="steps at which the impulses arrive (default 0 400 800)")
+    sim.add_argument("--events", type=_cli_type(int, low=0, integer=True), nargs="+", default=[0, 400, 800],
+                     metavar="STEP", help="steps at which the impulses arrive (default 0 400 800)")
     sim.add_argument("--steps", type=_positive_int, default=1000, help="number of 10 us steps (default 1000)")
-    sim.add_argument("--solver", default="spiceprop", help="spiceprop (default), euler, heun, tsit5 or kvaerno5")
-    sim.add_argument("--plot", metavar="FILE", help="also save a plot of v(t) (needs matplotlib)")
+    sim.add_argument("--solver", choices=SOLVERS, default="spiceprop",
+                     help="spiceprop (the reference Gauss-Seidel Euler, default), euler, heun, tsit5, or "
+                          "kvaerno5 (implicit adaptive: stable for any amplitude)")
+    sim.add_argument("--out", metavar="FILE", default="memsnn-simulate.npz",
+                     help="where the trace goes: FILE (.npz) and FILE with .json (default memsnn-simulate.npz)")
+    sim.add_argument("--csv", action="store_true", help="also write FILE with .csv (time_ms, v_mV, i_mA)")
+    sim.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    sim.add_argument("--plot", metavar="PNG", help="also save a plot of v(t) (needs matplotlib: "
+                                                   "pip install 'memsnn[bench]')")
     return parser
 
 
@@ -164,22 +190,64 @@ def _print_epoch(row: dict) -> None:
           f"{100 * row['train_acc']:.2f}%, test accuracy {test} ({row['epoch_time_s']:.1f} s)", flush=True)
 
 
-def _train(args) -> int:
-    from .training import CHECKPOINT_NAME, TrainingDiverged, get_method, train
+def _simulation_problem(err: Exception) -> str | None:
+    """What a failed simulation check means, in one clause, or ``None`` if it is not one.
 
-    out = args.out
+    memsnn.simulate's messages advise Python code; the commands advise their own options instead.
+    """
+    text = str(err)
+    if "unstable" in text:
+        return ("the explicit integrator became unstable (its step is too large for the neuron once "
+                "the memristors switch on)")
+    if "NaN or inf" in text:
+        return "the simulation produced NaN or inf"
+    if "max_steps" in text:
+        return "the adaptive solver used all its steps"
+    return None
+
+
+def _error(command: str, message: str, status: int) -> int:
+    print(f"memsnn {command}: {message}", file=sys.stderr)
+    return status
+
+
+def _default_out(method: str, dataset: str) -> Path:
+    return _RUNS / f"{method}-{dataset}"
+
+
+def _runs_to_resume(method: str | None, dataset: str | None) -> list[Path]:
+    """Run folders under runs/ with a checkpoint, matching --method / --dataset when given."""
+    from .training import CHECKPOINT_NAME
+
+    if method and dataset:
+        return [_default_out(method, dataset)]
+    found = sorted(p.parent for p in _RUNS.glob(f"*/{CHECKPOINT_NAME}"))
+    if method:
+        found = [p for p in found if p.name.startswith(f"{method}-")]
+    if dataset:
+        found = [p for p in found if p.name.endswith(f"-{dataset}")]
+    return found
+
+
+def _train(args) -> int:
+    from .training import (
+        CHECKPOINT_NAME,
+        CheckpointError,
+        RunExistsError,
+        TrainingDiverged,
+        TrainingInterrupted,
+        get_method,
+        train,
+    )
+
     method = args.method  # resolved by main(): --method, the resumed run's, or spiceprop
-    if args.resume:
-        if out is None:
-            print("memsnn train: --resume needs --out DIR, the folder of the run to continue.", file=sys.stderr)
-            return 2
-        if not (Path(out) / CHECKPOINT_NAME).exists():
-            print(f"memsnn train: no checkpoint in {out} yet; starting a new run there.", file=sys.stderr)
-    if args.dataset is None and not (args.resume and out and (Path(out) / CHECKPOINT_NAME).exists()):
-        print("memsnn train: say which dataset to train on: --dataset mnist or --dataset fashion-mnist.",
-              file=sys.stderr)
-        return 2
-    out = out or f"runs/{method}-{args.dataset}"
+    if args.resume and args.overwrite:
+        return _error("train", "--resume continues the run in --out and --overwrite replaces it; choose one.", 2)
+    if args.dataset is None and not (args.resume and args.out and (Path(args.out) / CHECKPOINT_NAME).exists()):
+        return _error("train", "say which dataset to train on: --dataset mnist or --dataset fashion-mnist.", 2)
+    out = Path(args.out)  # given, found by --resume, or runs/METHOD-DATASET (see main)
+    if args.resume and not (out / CHECKPOINT_NAME).exists():
+        print(f"memsnn train: no checkpoint in {out} yet; starting a new run there.", file=sys.stderr)
     if (args.data or "bundled") == "bundled" and not args.resume:
         print("memsnn train: using the bundled subset (4,000 training / 1,000 test images); "
               "pass --data full for the complete dataset.", file=sys.stderr)
@@ -190,19 +258,39 @@ def _train(args) -> int:
             train_subset=args.train_subset, test_subset=args.test_subset,
             model=spec.config_from_args(args), epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, schedule=args.schedule, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
-            augment_shift=args.augment_shift,
-            eval_batch_size=args.eval_batch_size, seed=args.seed, out_dir=out, resume=args.resume,
-            progress=not args.no_progress, on_epoch_end=_print_epoch if args.no_progress else None,
+            augment_shift=args.augment_shift, eval_batch_size=args.eval_batch_size, seed=args.seed,
+            out_dir=out, resume=args.resume, overwrite=args.overwrite,
+            progress=not args.no_progress, on_epoch_end=_print_epoch,
         )
+    except RunExistsError as err:
+        held = f"a checkpoint after epoch {err.epoch}" if err.epoch is not None else "a training log"
+        return _error("train", f"{out} already holds a run ({held}); nothing was changed. Continue it with "
+                               f"`memsnn train --resume --out {out}`, train into another folder with "
+                               "--out DIR, or replace it with --overwrite.", 2)
+    except CheckpointError as err:
+        return _error("train", f"cannot resume: {err} To start this run again from scratch: "
+                               f"`memsnn train ... --out {out} --overwrite` (without --resume).", 2)
     except TrainingDiverged as err:
-        print(f"memsnn train: {err}", file=sys.stderr)
-        return 1
+        problem = _simulation_problem(err.__cause__) if err.__cause__ is not None else None
+        if problem and method == "spiceprop":
+            advice = ("use a stable integrator (--solver kvaerno5, slower), or keep the drive limited "
+                      "(--drive-limit, default 0.025 mA)")
+        else:
+            advice = "lower --lr, or clip the gradient with --clip-norm 1"
+        where = (f"The checkpoint of epoch {err.saved_epoch} in {out} is untouched; resume from it with "
+                 f"`memsnn train --resume --out {out} --lr SMALLER`." if err.saved_epoch > 0
+                 else "No epoch had finished, so nothing was saved.")
+        return _error("train", f"training diverged at epoch {err.epoch}, step {err.step}: "
+                               f"{problem or err.reason}. To fix: {advice}. {where}", 1)
+    except TrainingInterrupted as err:
+        saved = (f"epochs 1-{err.saved_epoch} are saved" if err.saved_epoch > 0 else "no epoch had finished")
+        return _error("train", f"stopped at epoch {err.epoch} ({saved}); resume with: "
+                               f"memsnn train --resume --out {out}", _INTERRUPTED)
+    except KeyboardInterrupt:
+        return _error("train", "stopped before training began; nothing was written.", _INTERRUPTED)
     except ValueError as err:
-        print(f"memsnn train: {err}", file=sys.stderr)
-        return 2
-    if result.history and not args.no_progress:
-        _print_epoch(result.history[-1])
-    print(f"checkpoint: {result.checkpoint}\nlog: {Path(out) / 'metrics.jsonl'}\n"
+        return _error("train", str(err), 2)
+    print(f"checkpoint: {result.checkpoint}\nlog: {out / 'metrics.jsonl'}\n"
           f"evaluate with: memsnn evaluate {result.checkpoint}")
     return 0
 
@@ -211,15 +299,15 @@ def _evaluate(args) -> int:
     from .training import evaluate_checkpoint
 
     if not Path(args.checkpoint).is_file():
-        print(f"memsnn evaluate: {args.checkpoint} does not exist; give the checkpoint.eqx that "
-              "`memsnn train` wrote into its --out folder.", file=sys.stderr)
-        return 2
+        return _error("evaluate", f"{args.checkpoint} does not exist; give the checkpoint.eqx that "
+                                  "`memsnn train` wrote into its --out folder.", 2)
     try:
         result = evaluate_checkpoint(args.checkpoint, source=args.data, dataset=args.dataset,
                                      data_dir=args.data_dir, subset=args.subset, batch_size=args.batch_size)
     except ValueError as err:
-        print(f"memsnn evaluate: {err}", file=sys.stderr)
-        return 2
+        return _error("evaluate", str(err), 2)
+    except KeyboardInterrupt:
+        return _error("evaluate", "stopped.", _INTERRUPTED)
     if args.json:
         print(json.dumps({"accuracy": result["accuracy"], "n_samples": result["n_samples"],
                           "epoch": result["epoch"], "dataset": result["dataset"], "source": result["source"],
@@ -233,74 +321,143 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _simulate_outputs(args) -> tuple[Path, Path, Path | None]:
+    npz = Path(args.out)
+    if npz.suffix != ".npz":
+        npz = npz.with_name(npz.name + ".npz")
+    return npz, npz.with_suffix(".json"), npz.with_suffix(".csv") if args.csv else None
+
+
 def _simulate(args) -> int:
+    outputs = [p for p in _simulate_outputs(args) if p is not None]
+    if args.plot:
+        outputs.append(Path(args.plot))
+    existing = [str(p) for p in outputs if p.exists()]
+    if existing and not args.overwrite:
+        return _error("simulate", f"{', '.join(existing)} already exist(s); choose another --out (or --plot "
+                                  "file), or pass --overwrite to replace.", 2)
+    if args.plot:
+        try:
+            import matplotlib
+        except ImportError:
+            return _error("simulate", "--plot needs matplotlib, which is not installed: "
+                                      "pip install 'memsnn[bench]' (or pip install matplotlib).", 2)
+    folder = Path(args.out).parent
+    if not folder.is_dir():
+        return _error("simulate", f"the folder {folder} of --out does not exist.", 2)
+
     import jax.numpy as jnp
     import numpy as np
 
-    from . import Impulses, simulate
+    from . import Impulses, __version__, simulate
     from .presets import MILLIAMP, MILLIVOLT, SPICEPROP_DT, spiceprop_neuron_network
     from .training.spiceprop import make_integrator
 
+    events = tuple(args.events)
     try:
-        solver = make_integrator(args.solver)
-        events = tuple(args.events)
         stimulus = Impulses(jnp.full((1, len(events), 1), args.amplitude * MILLIAMP), events)
         trace = simulate(spiceprop_neuron_network(1), stimulus, dt=SPICEPROP_DT, n_steps=args.steps,
-                         solver=solver)
+                         solver=make_integrator(args.solver), record=("membrane_potential", "synaptic_current"))
+        v_mv = np.asarray(trace.membrane_potential[0][0, :, 0]) / MILLIVOLT
+        i_ma = np.asarray(trace.synaptic_current[0][0, :, 0]) / MILLIAMP
     except ValueError as err:
-        print(f"memsnn simulate: {err}", file=sys.stderr)
-        return 2
-    except RuntimeError as err:
-        print(f"memsnn simulate: {err}", file=sys.stderr)
-        return 1
-    v = np.asarray(trace.membrane_potential[0][0, :, 0]) / MILLIVOLT
-    print(f"MIF neuron, impulses of {args.amplitude} mA at steps {list(events)}, {args.steps} steps of 10 us:")
-    print(f"  peak {v.max():.2f} mV at step {int(v.argmax())}, minimum {v.min():.2f} mV, final {v[-1]:.2f} mV")
-    marks = sorted({0, 1, 10, 50, 100, 200, *events, *(e + 50 for e in events), args.steps - 1})
-    print("  step  v (mV)")
-    for k in (m for m in marks if m < args.steps):
-        print(f"  {k:4d}  {v[k]:8.4f}")
+        return _error("simulate", str(err), 2)
+    except RuntimeError as err:  # a failed check inside the simulation (equinox / XLA runtime errors)
+        problem = _simulation_problem(err)
+        if problem is None:
+            raise
+        return _error("simulate", f"{problem} with --solver {args.solver} at --amplitude {args.amplitude} mA. "
+                                  "To fix: --solver kvaerno5 (implicit, stable at any amplitude, slower), or "
+                                  "a smaller --amplitude.", 1)
+    time_ms = np.arange(1, args.steps + 1) * SPICEPROP_DT * 1e3
+    npz, meta, csv = _simulate_outputs(args)
+    np.savez(npz, time_ms=time_ms, membrane_potential_mV=v_mv, synaptic_current_mA=i_ma)
+    metadata = {
+        "what": "one SPICEprop MIF neuron (memsnn.presets.spiceprop_neuron_network) driven through its "
+                "alpha synapse by impulses",
+        "memsnn_version": __version__,
+        "amplitude_mA": args.amplitude, "event_steps": list(events), "n_steps": args.steps,
+        "dt_s": SPICEPROP_DT, "solver": args.solver,
+        "arrays": {"time_ms": "time at the end of each step (ms)",
+                   "membrane_potential_mV": "membrane potential after each step (mV)",
+                   "synaptic_current_mA": "synaptic current after each step (mA)"},
+        "files": {"npz": npz.name, "csv": csv.name if csv else None},
+    }
+    meta.write_text(json.dumps(metadata, indent=2) + "\n")
+    if csv is not None:
+        np.savetxt(csv, np.column_stack([time_ms, v_mv, i_ma]), delimiter=",", fmt="%.9g",
+                   header="time_ms,membrane_potential_mV,synaptic_current_mA", comments="")
+    print(f"MIF neuron, impulses of {args.amplitude} mA at steps {list(events)}, {args.steps} steps of 10 us "
+          f"({args.solver}): peak {v_mv.max():.2f} mV at step {int(v_mv.argmax())}, minimum {v_mv.min():.2f} mV, "
+          f"final {v_mv[-1]:.2f} mV")
+    print(f"trace: {npz} (arrays), {meta} (settings, units)" + (f", {csv}" if csv else ""))
     if args.plot:
-        import matplotlib
-
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(7, 3))
-        ax.plot(np.arange(args.steps) * SPICEPROP_DT * 1e3, v)
+        ax.plot(time_ms, v_mv)
         ax.set(xlabel="time (ms)", ylabel="membrane potential (mV)", title="MIF neuron")
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)
+        plt.close(fig)
         print(f"plot: {args.plot}")
     return 0
 
 
-def _train_method(argv: list[str]) -> str:
-    """The method a ``train`` command line is about: --method, else the resumed run's, else spiceprop."""
+def _train_target(argv: list[str]) -> tuple[str, str | None, int | None, str | None]:
+    """What a ``train`` command line is about, before the full parse (which depends on the method).
+
+    Returns ``(method, out, batch_size, error)``: the method (--method, else the resumed run's, else
+    spiceprop), the run folder (--out; with --resume alone, the run found under runs/), the batch
+    size when known (for the device split), and an error message or ``None``.
+    """
     from .training import CHECKPOINT_NAME, METHODS, read_checkpoint_header
 
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--method")
+    pre.add_argument("--dataset")
     pre.add_argument("--out")
     pre.add_argument("--resume", action="store_true")
+    pre.add_argument("--batch-size")
+    pre.add_argument("-h", "--help", action="store_true")
     known, _ = pre.parse_known_args(argv)
-    if known.method in METHODS:
-        return known.method
-    checkpoint = Path(known.out or ".") / CHECKPOINT_NAME
-    if known.method is None and known.resume and known.out and checkpoint.is_file():
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            return read_checkpoint_header(checkpoint)["config"]["method"]
-    return "spiceprop"
+    method = known.method if known.method in METHODS else None
+    out, error = known.out, None
+    if known.resume and out is None and not known.help:
+        found = _runs_to_resume(method, known.dataset)
+        if len(found) == 1:
+            out = str(found[0])
+            print(f"memsnn train: resuming {out}", file=sys.stderr)
+        elif not found:
+            error = (f"--resume without --out: no run with a checkpoint under {_RUNS}/ "
+                     f"{'matches' if method or known.dataset else 'was found'}; give the run's folder "
+                     "with --out DIR.")
+        else:
+            error = (f"--resume without --out: several runs under {_RUNS}/ ({', '.join(p.name for p in found)}); "
+                     "choose one with --out DIR (or narrow with --method and --dataset).")
+    header = None
+    if known.resume and out is not None and (Path(out) / CHECKPOINT_NAME).is_file():
+        with contextlib.suppress(ValueError):
+            header = read_checkpoint_header(Path(out) / CHECKPOINT_NAME)
+    if method is None:
+        stored = (header or {}).get("config", {}).get("method")
+        method = stored if known.method is None and stored in METHODS else "spiceprop"
+    if out is None and known.dataset and not known.help:
+        out = str(_default_out(method, known.dataset))
+    batch = None
+    with contextlib.suppress(TypeError, ValueError):
+        batch = int(known.batch_size or (header or {}).get("config", {}).get("batch_size")
+                    or METHODS[method].defaults["batch_size"])
+    return method, out, batch, error
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``memsnn`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    method = _train_method(argv[1:]) if argv[:1] == ["train"] else "spiceprop"
+    method, out, batch, error = _train_target(argv[1:]) if argv[:1] == ["train"] else ("spiceprop", None, None, None)
     parser = _build_parser(method)
     args = parser.parse_args(argv)
-    if args.command == "train":
-        args.method = method
     if args.version:
         from . import __version__
 
@@ -309,11 +466,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command in ("train", "evaluate"):
-        from .training import use_cpu_cores
+    if args.command == "train":
+        if error is not None:
+            return _error("train", error, 2)
+        args.method, args.out = method, out
+    # One JAX device per core, each simulating its share of every batch: a process-wide JAX
+    # setting, so the command (not the library) makes it, before the first JAX computation.
+    from .training.devices import largest_divisor, use_cpu_cores
 
-        # One JAX device per core: each simulates its share of every batch.
-        use_cpu_cores()
+    cores = os.cpu_count() or 1
+    if args.command == "train" and batch is not None and largest_divisor(batch, cores) < cores:
+        n = largest_divisor(batch, cores)
+        print(f"memsnn train: the batch size {batch} splits evenly over {n} of the {cores} CPU cores; "
+              f"using {n} (a batch size that is a multiple of {cores} uses them all).", file=sys.stderr)
+        use_cpu_cores(n)
+    elif args.command in ("train", "evaluate"):
+        use_cpu_cores(cores)
     return {"train": _train, "evaluate": _evaluate, "simulate": _simulate}[args.command](args)
 
 

@@ -1,39 +1,30 @@
-"""The training loop shared by every training method (SPICEprop, surrogate gradients, ...).
+"""The training loop shared by every learner (SPICEprop, surrogate gradients, and rules without a loss).
 
-It knows nothing about neurons: a method hands it a model (an equinox Module), a loss function
-``loss_fn(model, images, labels) -> (loss, predictions)``, a prediction function
-``predict_fn(model, images) -> predictions`` and an optax optimiser. The loop then does what every
-run needs:
+:func:`fit` drives an :class:`~memsnn.training.learner.AbstractLearner` (``init``, ``step``,
+``evaluate``) and does what every run needs:
 
 * batches shuffled deterministically from ``(seed, epoch)``, so a run is reproducible and a resumed
   run sees exactly the batches the uninterrupted one would have seen;
-* one jitted train step (value, gradient, optimiser update) on the trainable part of the model;
+* one jitted step, each batch split over the local devices (:mod:`~memsnn.training.devices`);
 * evaluation on the test set after every epoch, in fixed-size batches (one compilation);
-* a tqdm bar with the running loss and accuracy;
-* ``metrics.jsonl``: one JSON line per epoch (losses, accuracies, wall and CPU time, peak memory);
-* ``checkpoint.eqx``: model, optimiser state, epoch and the run's config, written atomically, so an
-  interrupted or crashed run always leaves the last complete epoch on disk (``resume=True``);
+* a tqdm bar with the running metrics, and ``on_epoch_end`` called as each epoch ends;
+* ``metrics.jsonl``: one JSON line per epoch (metrics, accuracies, wall and CPU time, peak memory);
+* ``checkpoint.eqx``: model, learner state, epoch and the run's config, checksummed and written
+  atomically (:mod:`~memsnn.training.checkpoint`), so an interrupted or crashed run always leaves
+  the last complete epoch on disk (``resume=True``); an existing run is never overwritten unless
+  asked (``overwrite=True``);
 * a guard that stops at the first non-finite loss (or a simulation that reports an unstable step)
   with a message naming the epoch and step and the last good checkpoint.
-
-Checkpoint file layout (``checkpoint.eqx``)::
-
-    memsnn-checkpoint 1\\n           magic line
-    {"config": ..., "epoch": ...}\\n  one line of JSON (the header, see :func:`read_checkpoint_header`)
-    <model leaves>                   eqx.tree_serialise_leaves
-    <optimiser state leaves>         eqx.tree_serialise_leaves
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
 import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -42,39 +33,87 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from jax.sharding import Mesh, NamedSharding
+from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
+
+from .checkpoint import atomic_write, load_checkpoint, read_checkpoint_header, save_checkpoint
+from .devices import AXIS, batch_mesh, on_shards, padded_batch, replicate
+from .learner import AbstractLearner
 
 __all__ = [
     "CHECKPOINT_NAME",
     "METRICS_NAME",
     "FitResult",
+    "RunExistsError",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "evaluate",
     "fit",
-    "load_checkpoint",
-    "make_optimizer",
     "make_predict",
-    "make_train_step",
+    "make_step",
     "peak_memory_mb",
-    "read_checkpoint_header",
-    "replicate",
-    "save_checkpoint",
-    "use_cpu_cores",
 ]
 
 CHECKPOINT_NAME = "checkpoint.eqx"
 METRICS_NAME = "metrics.jsonl"
-_MAGIC = b"memsnn-checkpoint 1\n"
 
-LossFn = Callable[[Any, jax.Array, jax.Array], "tuple[jax.Array, jax.Array]"]
 PredictFn = Callable[[Any, jax.Array], jax.Array]
 
 
 class TrainingDiverged(RuntimeError):
-    """Training stopped because the loss (or the simulated state) stopped being finite."""
+    """Training stopped because the loss (or the simulated state) stopped being finite.
+
+    Attributes:
+        epoch, step: where it happened (1-based).
+        reason: what was not finite, e.g. ``"the loss is nan"``.
+        checkpoint: the checkpoint file of the run (``None`` without ``out_dir``).
+        saved_epoch: the last epoch in that checkpoint (0: none was written).
+    """
+
+    def __init__(self, epoch: int, step: int, steps_per_epoch: int, reason: str, checkpoint: Path | None,
+                 saved_epoch: int):
+        self.epoch, self.step, self.reason = epoch, step, reason
+        self.checkpoint, self.saved_epoch = checkpoint, saved_epoch
+        if checkpoint is not None and saved_epoch > 0:
+            where = (f"The last good checkpoint is {checkpoint} (end of epoch {saved_epoch}); it was left "
+                     "untouched. Resume from it with a lower learning rate or gradient clipping.")
+        elif checkpoint is not None:
+            where = f"No epoch had finished, so no checkpoint was written to {checkpoint.parent}."
+        else:
+            where = "No checkpoint is kept for this run (no out_dir)."
+        super().__init__(f"Training diverged at epoch {epoch}, step {step} of {steps_per_epoch}: {reason}. {where}")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`fit`; the epochs finished before it are in the checkpoint.
+
+    Attributes:
+        epoch: the epoch that was running (1-based).
+        saved_epoch: the last epoch stored in ``out_dir`` (0: none).
+        out_dir: the run's folder, or ``None``.
+    """
+
+    def __init__(self, epoch: int, saved_epoch: int, out_dir: Path | None):
+        self.epoch, self.saved_epoch, self.out_dir = epoch, saved_epoch, out_dir
+        super().__init__(f"stopped at epoch {epoch}; epochs 1 to {saved_epoch} are saved"
+                         + (f" in {out_dir}" if out_dir is not None else ""))
+
+
+class RunExistsError(ValueError):
+    """``out_dir`` already holds a run and neither ``resume`` nor ``overwrite`` was asked for.
+
+    Attributes:
+        out_dir: the folder.
+        epoch: epochs stored in its checkpoint (``None`` if it has only a log).
+    """
+
+    def __init__(self, out_dir: Path, epoch: int | None):
+        self.out_dir, self.epoch = out_dir, epoch
+        held = f"a checkpoint after epoch {epoch}" if epoch is not None else f"a {METRICS_NAME}"
+        super().__init__(f"{out_dir} already holds a run ({held}); starting a new one there would "
+                         "overwrite it. Continue it with resume=True, choose another out_dir, or pass "
+                         "overwrite=True to replace it.")
 
 
 @dataclasses.dataclass
@@ -82,7 +121,7 @@ class FitResult:
     """What :func:`fit` returns.
 
     Attributes:
-        model: the trained model (trainable and frozen parts combined).
+        model: the trained model.
         history: one dict per completed epoch, the lines of ``metrics.jsonl``.
         checkpoint: path of the last checkpoint written, or ``None`` without ``out_dir``.
     """
@@ -90,137 +129,6 @@ class FitResult:
     model: Any
     history: list[dict]
     checkpoint: Path | None
-
-
-# --------------------------------------------------------------------------------------------
-# Optimiser
-# --------------------------------------------------------------------------------------------
-
-
-def make_optimizer(
-    lr: float,
-    *,
-    total_steps: int,
-    schedule: str = "cosine",
-    weight_decay: float = 0.0,
-    clip_norm: float | None = None,
-    warmup_steps: int = 0,
-) -> optax.GradientTransformation:
-    """Adam (AdamW when ``weight_decay > 0``) with a learning-rate schedule.
-
-    Args:
-        lr: peak learning rate.
-        total_steps: number of optimiser steps in the whole run (epochs x batches per epoch).
-        schedule: ``"constant"``, ``"cosine"`` (decay to 0 over the run, after ``warmup_steps`` of
-            linear warm-up) or ``"step"`` (x0.1 at 50% and 75% of the run).
-        weight_decay: decoupled weight decay (AdamW).
-        clip_norm: clip the global gradient norm to this value first, or ``None``.
-        warmup_steps: linear warm-up from 0 (``"cosine"`` only).
-    """
-    total_steps = max(int(total_steps), 1)
-    if schedule == "constant":
-        rate = optax.constant_schedule(lr)
-    elif schedule == "cosine":
-        if warmup_steps > 0:
-            rate = optax.warmup_cosine_decay_schedule(0.0, lr, warmup_steps, total_steps)
-        else:
-            rate = optax.cosine_decay_schedule(lr, total_steps)
-    elif schedule == "step":
-        rate = optax.piecewise_constant_schedule(
-            lr, {int(total_steps * 0.5): 0.1, int(total_steps * 0.75): 0.1})
-    else:
-        raise ValueError(f"make_optimizer: schedule must be 'constant', 'cosine' or 'step', got {schedule!r}.")
-    adam = optax.adamw(rate, weight_decay=weight_decay) if weight_decay > 0 else optax.adam(rate)
-    return adam if clip_norm is None else optax.chain(optax.clip_by_global_norm(clip_norm), adam)
-
-
-# --------------------------------------------------------------------------------------------
-# Checkpoints
-# --------------------------------------------------------------------------------------------
-
-
-def _fsync_dir(path: Path) -> None:
-    # The rename itself is only durable once the directory entry is on disk.
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def save_checkpoint(path: str | os.PathLike, model, opt_state, header: dict) -> Path:
-    """Write ``model``, ``opt_state`` and the JSON ``header`` to ``path`` atomically.
-
-    The data go to a temporary file in the same folder, are flushed and fsynced, and the file is
-    then renamed over ``path`` (:func:`os.replace`): a crash at any moment leaves either the old
-    checkpoint or the new one, never a partial file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_MAGIC)
-            f.write(json.dumps(header).encode() + b"\n")
-            eqx.tree_serialise_leaves(f, model)
-            eqx.tree_serialise_leaves(f, opt_state)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _open_checkpoint(path: Path):
-    f = open(path, "rb")
-    try:
-        magic = f.readline()
-        if magic != _MAGIC:
-            raise ValueError(f"{path} is not a memsnn checkpoint (it starts with {magic[:40]!r}).")
-        header = json.loads(f.readline())
-    except BaseException:
-        f.close()
-        raise
-    return f, header
-
-
-def read_checkpoint_header(path: str | os.PathLike) -> dict:
-    """The JSON header of a checkpoint: ``config``, ``epoch`` (completed epochs), ``history``, ..."""
-    f, header = _open_checkpoint(Path(path))
-    f.close()
-    return header
-
-
-def load_checkpoint(path: str | os.PathLike, like_model, like_opt_state=None):
-    """Read a checkpoint written by :func:`save_checkpoint`.
-
-    Args:
-        path: the checkpoint file.
-        like_model: a model of the same structure (e.g. freshly built from the header's config);
-            its leaves are replaced by the stored ones.
-        like_opt_state: likewise for the optimiser state, or ``None`` to skip it.
-
-    Returns:
-        ``(model, opt_state, header)``; ``opt_state`` is ``None`` if ``like_opt_state`` was.
-    """
-    f, header = _open_checkpoint(Path(path))
-    with f:
-        model = eqx.tree_deserialise_leaves(f, like_model)
-        opt_state = None if like_opt_state is None else eqx.tree_deserialise_leaves(f, like_opt_state)
-    return model, opt_state, header
-
-
-def _write_metrics(path: Path, history: list[dict]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        for row in history:
-            f.write(json.dumps(row) + "\n")
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,7 +154,7 @@ def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None) -> Call
     Models with the same structure as ``model`` reuse the compiled function.
     """
     static = eqx.partition(model, eqx.is_array)[1]
-    sharded = _on_shards(lambda p, x: predict_fn(eqx.combine(p, static), x), mesh, (P(), P("batch")), P("batch"))
+    sharded = on_shards(lambda p, x: predict_fn(eqx.combine(p, static), x), mesh, (P(), P(AXIS)), P(AXIS))
     jitted = eqx.filter_jit(sharded)
     return lambda model, images: jitted(eqx.filter(model, eqx.is_array), images)
 
@@ -255,16 +163,17 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
              batch_size: int = 1000, devices=None, predict: Callable | None = None) -> tuple[float, np.ndarray]:
     """Accuracy of ``predict_fn`` on ``(images, labels)``, in batches of a fixed size.
 
-    The last batch is padded (with copies of the first samples) so only one shape is compiled.
-    Batches are split over ``devices`` (default: all local devices) when they divide evenly.
-    ``predict`` (from :func:`make_predict`) reuses a compiled function across calls.
+    The last batch is padded (with copies of the first samples) so only one shape is compiled; the
+    batch size is rounded up to a multiple of the number of ``devices`` (default: all local
+    devices), over which every batch is split. ``predict`` (from :func:`make_predict`, built for
+    that padded size) reuses a compiled function across calls.
 
     Returns:
         ``(accuracy, predictions)``: the fraction correct and the ``(N,)`` predicted classes.
     """
     n = len(labels)
-    batch_size = min(batch_size, n)
-    predict = predict or make_predict(predict_fn, model, _mesh(devices, [batch_size]))
+    batch_size = padded_batch(min(batch_size, n), devices)
+    predict = predict or make_predict(predict_fn, model, batch_mesh(batch_size, devices))
     predictions = np.empty(n, dtype=np.int64)
     for start in range(0, n, batch_size):
         idx = np.arange(start, start + batch_size) % n
@@ -275,111 +184,77 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
 
 
 # --------------------------------------------------------------------------------------------
+# The step
+# --------------------------------------------------------------------------------------------
+
+
+def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
+              augment: Callable | None = None) -> Callable:
+    """The jitted ``step(model, state, images, labels, key=None) -> (model, state, metrics)``.
+
+    ``learner.step`` runs on each device's slice of the batch (with ``axis_name`` set when there is
+    a ``mesh``), and the metrics are averaged over the devices. ``augment(key, images) -> images``
+    transforms the whole batch first. Only the leaves ``learner.updated(model)`` selects are
+    arguments of the compiled step; the rest of ``model`` is compiled in as constants, so the step
+    must be rebuilt for another frozen part.
+    """
+    spec = learner.updated(model)
+    # The frozen leaves are closed over: compiled in as constants, as XLA can fold them.
+    static = eqx.partition(model, spec)[1]
+
+    def shard_step(params, state, images, labels, key):
+        axis = None if mesh is None else AXIS
+        new_model, state, metrics = learner.step(eqx.combine(params, static), state, images, labels, key, axis)
+        if mesh is not None:
+            metrics = jax.lax.pmean(metrics, AXIS)
+        return eqx.filter(new_model, spec), state, metrics
+
+    sharded = on_shards(shard_step, mesh, (P(), P(), P(AXIS), P(AXIS), P()), (P(), P(), P()))
+
+    @eqx.filter_jit
+    def step(arrays, state, images, labels, key):
+        if augment is not None:
+            images = augment(key, images)
+        return sharded(arrays, state, images, labels, key)
+
+    def run(model, state, images, labels, key=None):
+        key = jax.random.key(0) if key is None else key
+        params, state, metrics = step(eqx.filter(model, spec), state, images, labels, key)
+        return eqx.combine(params, static), state, metrics
+
+    return run
+
+
+# --------------------------------------------------------------------------------------------
 # The loop
 # --------------------------------------------------------------------------------------------
 
 
-def use_cpu_cores(n: int | None = None) -> int:
-    """Expose ``n`` CPU cores (default: all) as ``n`` JAX CPU devices, for :func:`fit` to split batches.
-
-    XLA runs one simulation's small per-step kernels on one core; with one device per core, each
-    core simulates its share of the batch. Call this before the first JAX computation (the CLI,
-    the benchmarks and the notebooks do); afterwards it changes nothing.
-
-    Returns:
-        The number of devices in effect.
-    """
-    n = int(n or os.cpu_count() or 1)
-    with contextlib.suppress(RuntimeError):  # the backend exists already: keep its devices
-        jax.config.update("jax_num_cpu_devices", n)
-    return len(jax.local_devices())
-
-
-def _mesh(devices, batch_sizes) -> Mesh | None:
-    """A 1-D mesh over ``devices`` that divides every batch size, or ``None`` for one device."""
-    devices = list(jax.local_devices() if devices is None else devices)
-    while len(devices) > 1 and any(b % len(devices) for b in batch_sizes):
-        devices = devices[:-1]
-    return Mesh(np.array(devices), ("batch",)) if len(devices) > 1 else None
-
-
-def _on_shards(fn: Callable, mesh: Mesh | None, in_specs, out_specs) -> Callable:
-    # Each device runs ``fn`` on its slice of the batch: no communication inside the time loop.
-    if mesh is None:
-        return fn
-    return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
-
-
-def replicate(tree, mesh: Mesh | None):
-    """Put every array of ``tree`` on all devices of ``mesh`` (a no-op without a mesh).
-
-    The train step returns replicated parameters; giving it replicated ones from the first call on
-    keeps the input shardings the same, so the step is compiled once, not twice.
-    """
-    if mesh is None:
-        return tree
-    sharding = NamedSharding(mesh, P())
-    return jax.tree.map(lambda x: jax.device_put(x, sharding) if eqx.is_array(x) else x, tree)
-
-
-def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, static,
-                    mesh: Mesh | None = None, augment: Callable | None = None) -> Callable:
-    """The jitted step ``(params, opt_state, images, labels, key=None) -> (params, opt_state, loss, accuracy)``.
-
-    ``params`` is the trainable part of the model and ``static`` the frozen rest
-    (``eqx.partition``); one call is a forward pass, a backward pass and an optimiser update. With a
-    ``mesh`` the batch is split over its devices and the losses and gradients averaged, which is
-    exact for a batch-mean loss. ``augment(key, images) -> images`` transforms the batch first.
-    """
-
-    def shard_grads(params, images, labels):
-        def objective(p):
-            return loss_fn(eqx.combine(p, static), images, labels)
-
-        (loss, predictions), grads = eqx.filter_value_and_grad(objective, has_aux=True)(params)
-        if mesh is not None:
-            loss, grads = jax.lax.pmean((loss, grads), "batch")
-        return loss, predictions, grads
-
-    batch_grads = _on_shards(shard_grads, mesh, (P(), P("batch"), P("batch")), (P(), P("batch"), P()))
-
-    @eqx.filter_jit
-    def train_step(params, opt_state, images, labels, key=None):
-        if augment is not None:
-            images = augment(key, images)
-        loss, predictions, grads = batch_grads(params, images, labels)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return eqx.apply_updates(params, updates), opt_state, loss, jnp.mean(predictions == labels)
-
-    return train_step
-
-
-def _diverged(epoch: int, step: int, steps_per_epoch: int, what: str, checkpoint: Path | None,
-              good_epoch: int) -> TrainingDiverged:
-    if checkpoint is not None and good_epoch > 0:
-        where = (f"The last good checkpoint is {checkpoint} (end of epoch {good_epoch}); it was left "
-                 "untouched. Resume from it with a lower learning rate (or gradient clipping), e.g. "
-                 "`memsnn train ... --resume --lr <smaller>`.")
-    elif checkpoint is not None:
-        where = f"No epoch had finished, so no checkpoint was written to {checkpoint.parent}."
-    else:
-        where = "No checkpoint is kept for this run (no out_dir)."
-    return TrainingDiverged(
-        f"Training diverged at epoch {epoch}, step {step} of {steps_per_epoch}: {what}. {where}")
-
-
 def _first_line(err: Exception) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    # JAX wraps the check's own message in tracebacks; prefer the line that names memsnn.
+    # Equinox wraps the check's own message in advice about EQX_ON_ERROR; keep memsnn's line.
     named = [line for line in lines if line.startswith("memsnn")]
     return (named or lines or [type(err).__name__])[0]
 
 
+def _existing_run(out: Path, checkpoint: Path) -> int | None | bool:
+    """The stored epoch of the run in ``out`` (``None``: a log only), or ``False`` if there is none."""
+    if checkpoint.exists():
+        try:
+            return int(read_checkpoint_header(checkpoint)["epoch"])
+        except ValueError:
+            return None
+    metrics = out / METRICS_NAME
+    return None if metrics.is_file() and metrics.stat().st_size > 0 else False
+
+
+def _all_finite(tree) -> bool:
+    return all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(eqx.filter(tree, eqx.is_inexact_array)))
+
+
 def fit(
     model,
-    loss_fn: LossFn,
-    predict_fn: PredictFn,
-    optimizer: optax.GradientTransformation,
+    learner: AbstractLearner,
     train_data: tuple[np.ndarray, np.ndarray],
     test_data: tuple[np.ndarray, np.ndarray] | None = None,
     *,
@@ -388,8 +263,8 @@ def fit(
     seed: int = 0,
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     config: dict | None = None,
-    trainable=eqx.is_inexact_array,
     eval_batch_size: int | None = None,
     progress: bool = True,
     stop_after_epochs: int | None = None,
@@ -397,36 +272,35 @@ def fit(
     on_epoch_end: Callable[[dict], None] | None = None,
     augment: Callable | None = None,
 ) -> FitResult:
-    """Train ``model`` with ``optimizer`` on ``train_data`` for ``epochs`` epochs.
+    """Train ``model`` with ``learner`` on ``train_data`` for ``epochs`` epochs.
 
     Args:
         model: an equinox Module.
-        loss_fn: ``loss_fn(model, images (B, F), labels (B,)) -> (loss (), predictions (B,))``, the
-            batch-mean loss and the predicted classes (for the running training accuracy).
-        predict_fn: ``predict_fn(model, images (B, F)) -> predictions (B,)`` for evaluation.
-        optimizer: an optax transformation (see :func:`make_optimizer`).
+        learner: the learning rule (e.g. :class:`~memsnn.training.learner.GradientLearner`).
         train_data, test_data: ``(images (N, F), labels (N,))`` NumPy arrays. Without test data
             the per-epoch test accuracy is ``None``.
         epochs: total number of epochs of the run (a resumed run continues up to it).
         batch_size: training batch size; the incomplete last batch of an epoch is dropped so one
             shape is compiled (every sample is still seen over the epochs: the order changes).
-        seed: seeds the batch order (the model's initialisation is the caller's business).
+        seed: seeds the batch order and the augmentation (the model's initialisation is the
+            caller's business).
         out_dir: where ``checkpoint.eqx`` and ``metrics.jsonl`` go; ``None`` writes nothing.
-        resume: continue from ``out_dir/checkpoint.eqx`` if it exists (the model and optimiser
-            passed in are then only used as templates). The result equals an uninterrupted run.
+        resume: continue from ``out_dir/checkpoint.eqx`` if it exists (the model passed in is then
+            only a template). The result equals an uninterrupted run.
+        overwrite: replace a run already in ``out_dir``; without it (and without ``resume``) an
+            existing run raises :class:`RunExistsError` before anything is written.
         config: JSON-serialisable description of the run, stored in the checkpoint; it must hold
             what is needed to rebuild the model (``memsnn evaluate`` reads it).
-        trainable: filter (a function of a leaf, or a pytree of bools) choosing the leaves that are
-            trained; the rest of the model is frozen. Default: all floating-point arrays.
         eval_batch_size: batch size for evaluation (default ``batch_size``).
         progress: show the tqdm bar.
         stop_after_epochs: stop after this many epochs *of this call* as if interrupted (for tests
             and for splitting a run into pieces); checkpoints are written as usual.
-        devices: split every batch over these devices (default: all local devices, as many as
-            divide the batch size; see :func:`use_cpu_cores`). The loss must be a mean over the
-            batch. Results agree across device counts up to floating-point rounding; a run is
-            bit-for-bit reproducible (and resumable) on the same number of devices.
-        on_epoch_end: called with each epoch's row of ``metrics.jsonl`` after it is written.
+        devices: split every batch over these devices (default: all local devices; see
+            :func:`~memsnn.training.devices.use_cpu_cores`); ``batch_size`` must be a multiple of
+            their number. Results agree across device counts up to floating-point rounding; a run
+            is bit-for-bit reproducible (and resumable) on the same number of devices.
+        on_epoch_end: called with each epoch's row of ``metrics.jsonl`` once it is written (after
+            the epoch's progress bar is closed, so it may print).
         augment: ``augment(key, images) -> images`` applied to every training batch (e.g.
             :func:`memsnn.training.augment.random_shift`); its keys come from ``(seed, epoch,
             step)``, so augmented runs are reproducible and resumable too.
@@ -435,8 +309,11 @@ def fit(
         A :class:`FitResult`.
 
     Raises:
-        TrainingDiverged: the loss became NaN/inf, or the simulation inside the loss reported an
+        RunExistsError: ``out_dir`` holds a run, and neither ``resume`` nor ``overwrite`` is set.
+        CheckpointError: the checkpoint to resume from is damaged or of another format.
+        TrainingDiverged: the loss became NaN/inf, or the simulation inside the step reported an
             unstable or non-finite state. The last good checkpoint is kept.
+        TrainingInterrupted: Ctrl-C (a ``KeyboardInterrupt``); finished epochs are saved.
     """
     train_x, train_y = train_data
     n_train = len(train_y)
@@ -447,88 +324,101 @@ def fit(
     config = {} if config is None else config
     out = None if out_dir is None else Path(out_dir)
     checkpoint = None if out is None else out / CHECKPOINT_NAME
+    mesh = batch_mesh(batch_size, devices)
 
-    params, static = eqx.partition(model, trainable)
-    opt_state = optimizer.init(params)
+    state = learner.init(model)
     history: list[dict] = []
     start_epoch = 0
+    if out is not None and not resume:
+        existing = _existing_run(out, checkpoint)
+        if existing is not False and not overwrite:
+            raise RunExistsError(out, existing)
+        if existing is not False:
+            checkpoint.unlink(missing_ok=True)
     if resume and checkpoint is not None and checkpoint.exists():
-        model, opt_state, header = load_checkpoint(checkpoint, model, opt_state)
-        params, static = eqx.partition(model, trainable)
+        model, state, header = load_checkpoint(checkpoint, model, state)
         start_epoch, history = int(header["epoch"]), list(header["history"])
         if header.get("seed") != seed:
             raise ValueError(f"fit: resuming {checkpoint}, written with seed {header.get('seed')}, "
                              f"with seed {seed}; use the same seed (or a new out_dir).")
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         # After a resume the log is rewritten from the checkpoint, dropping any later lines.
-        _write_metrics(out / METRICS_NAME, history)
+        atomic_write(out / METRICS_NAME, b"".join(json.dumps(row).encode() + b"\n" for row in history))
 
-    mesh = _mesh(devices, [batch_size])
-    train_step = make_train_step(loss_fn, optimizer, static, mesh, augment)
-    params, opt_state = replicate((params, opt_state), mesh)
+    step_fn = make_step(learner, model, mesh, augment)
+    model, state = replicate((model, state), mesh)
     augment_key = jax.random.key(seed)
     if test_data is not None:
-        eval_batch_size = min(eval_batch_size, len(test_data[1]))
-        predict = make_predict(predict_fn, model, _mesh(devices, [eval_batch_size]))
+        eval_batch_size = padded_batch(min(eval_batch_size, len(test_data[1])), devices)
+        predict = make_predict(learner.evaluate, model, batch_mesh(eval_batch_size, devices))
     last_epoch = epochs if stop_after_epochs is None else min(epochs, start_epoch + stop_after_epochs)
-    for epoch in range(start_epoch + 1, last_epoch + 1):
-        order = epoch_permutation(n_train, seed, epoch)
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        loss_sum = acc_sum = 0.0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{epochs}", disable=not progress,
-                   leave=True, dynamic_ncols=True, mininterval=0.5)
-        for step in bar:
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            try:
+    saved_epoch = start_epoch
+    epoch = start_epoch
+    bar = None
+    try:
+        for epoch in range(start_epoch + 1, last_epoch + 1):
+            order = epoch_permutation(n_train, seed, epoch)
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            sums: dict[str, float] = {}
+            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{epochs}", disable=not progress,
+                       leave=True, dynamic_ncols=True, mininterval=0.5)
+            for step in bar:
+                idx = order[step * batch_size:(step + 1) * batch_size]
                 key = jax.random.fold_in(jax.random.fold_in(augment_key, epoch), step)
-                new_params, new_opt_state, loss, acc = train_step(
-                    params, opt_state, jnp.asarray(train_x[idx]), jnp.asarray(train_y[idx]), key)
-                loss = float(loss)
-            except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
-                # A check inside the step failed, e.g. memsnn.simulate's stability or NaN check.
-                bar.close()
-                raise _diverged(epoch, step + 1, steps_per_epoch,
-                                f"the simulation failed ({_first_line(err)})", checkpoint, epoch - 1) from err
-            if not math.isfinite(loss):
-                bar.close()
-                raise _diverged(epoch, step + 1, steps_per_epoch, f"the loss is {loss}", checkpoint, epoch - 1)
-            params, opt_state = new_params, new_opt_state
-            loss_sum += loss
-            acc_sum += float(acc)
-            bar.set_postfix(loss=f"{loss_sum / (step + 1):.4g}", acc=f"{acc_sum / (step + 1):.3f}")
-        train_time = time.perf_counter() - t0
-        if not all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(params)):
-            # A non-finite gradient at the last step has not shown in any loss yet; do not save it.
+                try:
+                    new_model, new_state, metrics = step_fn(
+                        model, state, jnp.asarray(train_x[idx]), jnp.asarray(train_y[idx]), key)
+                    metrics = {name: float(value) for name, value in metrics.items()}
+                except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
+                    # A check inside the step failed, e.g. memsnn.simulate's stability or NaN check.
+                    raise TrainingDiverged(epoch, step + 1, steps_per_epoch,
+                                           f"the simulation failed ({_first_line(err)})", checkpoint,
+                                           saved_epoch) from err
+                bad = [f"the {name} is {value}" for name, value in metrics.items() if not math.isfinite(value)]
+                if bad:
+                    raise TrainingDiverged(epoch, step + 1, steps_per_epoch, ", ".join(bad), checkpoint, saved_epoch)
+                model, state = new_model, new_state
+                for name, value in metrics.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                bar.set_postfix({name: f"{total / (step + 1):.4g}" for name, total in sums.items()})
+            train_time = time.perf_counter() - t0
+            if not _all_finite((model, state)):
+                # A non-finite update at the last step has not shown in any metric yet; do not save it.
+                raise TrainingDiverged(epoch, steps_per_epoch, steps_per_epoch,
+                                       "the parameters became NaN or inf", checkpoint, saved_epoch)
+            test_acc = None
+            if test_data is not None:
+                bar.set_description(f"epoch {epoch}/{epochs} (testing)")
+                test_acc, _ = evaluate(learner.evaluate, model, *test_data, batch_size=eval_batch_size,
+                                       devices=devices, predict=predict)
+                bar.set_description(f"epoch {epoch}/{epochs}")
+                bar.set_postfix({**{name: f"{total / steps_per_epoch:.4g}" for name, total in sums.items()},
+                                 "test_acc": f"{test_acc:.4f}"})
             bar.close()
-            raise _diverged(epoch, steps_per_epoch, steps_per_epoch, "the parameters became NaN or inf",
-                            checkpoint, epoch - 1)
-        model = eqx.combine(params, static)
-        test_acc = None
-        if test_data is not None:
-            test_acc, _ = evaluate(predict_fn, model, *test_data, batch_size=eval_batch_size, predict=predict)
-            bar.set_postfix(loss=f"{loss_sum / steps_per_epoch:.4g}", acc=f"{acc_sum / steps_per_epoch:.3f}",
-                            test_acc=f"{test_acc:.4f}")
-        bar.close()
-        row = {
-            "epoch": epoch,
-            "train_loss": loss_sum / steps_per_epoch,
-            "train_acc": acc_sum / steps_per_epoch,
-            "test_acc": test_acc,
-            "epoch_time_s": time.perf_counter() - t0,
-            "train_time_s": train_time,
-            # CPU seconds of all this process's threads: on a shared machine, a better measure of
-            # the work than the wall time.
-            "cpu_time_s": time.process_time() - cpu0,
-            "peak_rss_mb": peak_memory_mb(),
-        }
-        history.append(row)
-        if out is not None:
-            header = {"config": config, "epoch": epoch, "epochs": epochs, "seed": seed,
-                      "history": history, "steps_per_epoch": steps_per_epoch}
-            save_checkpoint(checkpoint, model, opt_state, header)
-            with open(out / METRICS_NAME, "a") as f:
-                f.write(json.dumps(row) + "\n")
-        if on_epoch_end is not None:
-            on_epoch_end(row)
-    return FitResult(model=eqx.combine(params, static), history=history, checkpoint=checkpoint)
+            row = {
+                "epoch": epoch,
+                **{f"train_{name}": total / steps_per_epoch for name, total in sums.items()},
+                "test_acc": test_acc,
+                "epoch_time_s": time.perf_counter() - t0,
+                "train_time_s": train_time,
+                # CPU seconds of all this process's threads: on a shared machine, a better measure of
+                # the work than the wall time.
+                "cpu_time_s": time.process_time() - cpu0,
+                "peak_rss_mb": peak_memory_mb(),
+            }
+            history.append(row)
+            if out is not None:
+                header = {"config": config, "epoch": epoch, "epochs": epochs, "seed": seed,
+                          "history": history, "steps_per_epoch": steps_per_epoch}
+                save_checkpoint(checkpoint, model, state, header)
+                saved_epoch = epoch
+                with open(out / METRICS_NAME, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+            if on_epoch_end is not None:
+                on_epoch_end(row)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(epoch, saved_epoch, out) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    return FitResult(model=model, history=history, checkpoint=checkpoint)

@@ -1,66 +1,24 @@
-"""The registry of training methods that :func:`memsnn.training.train` and the CLI use.
+"""The training methods that :func:`memsnn.training.train` and the CLI know, listed in one place.
 
-A method says how to build its model from a JSON config, its loss and prediction functions, which
-leaves are trained, and its command-line options. SPICEprop registers itself below; another method
-(e.g. surrogate gradients) adds a :class:`Method` with :func:`register_method` and is then available
-as ``memsnn train --method NAME``.
+A method (:class:`~memsnn.training._method.Method`) says how to build its model from a JSON config,
+its loss and prediction functions, which leaves are trained, and its command-line options. To add
+one, define its ``Method`` beside its model and add it to :data:`METHODS` below; it is then
+available as ``memsnn train --method NAME``.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from typing import Any, Callable
 
 from . import spiceprop as _sp
+from ._method import Method, cli_type
+from .surrogate import SURROGATE
 
-__all__ = ["METHODS", "Method", "get_method", "register_method"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Method:
-    """A training method, as the shared loop and the CLI see it.
-
-    Attributes:
-        name: the ``--method`` value.
-        summary: one line for ``memsnn train --help``.
-        model_config: ``model_config(overrides: dict) -> dict``: the complete, validated model
-            config (JSON-serialisable) with the given settings changed from the defaults.
-        build: ``build(model_config: dict, *, key) -> model`` from a complete model config (the one
-            stored in checkpoints, used to rebuild models).
-        loss: ``loss(model, images, labels) -> (loss, predictions)``.
-        predict: ``predict(model, images) -> predictions``.
-        trainable: ``trainable(model) -> filter spec`` of the leaves to train.
-        add_arguments: adds the method's own options to an argparse group.
-        config_from_args: the model settings given on the command line, as overrides for
-            ``model_config`` (options left at ``None`` are not included).
-        defaults: default ``epochs``, ``batch_size``, ``lr``, ``schedule``, ``weight_decay``,
-            ``clip_norm``, ``eval_batch_size`` for this method.
-    """
-
-    name: str
-    summary: str
-    model_config: Callable[[dict], dict]
-    build: Callable[..., Any]
-    loss: Callable
-    predict: Callable
-    trainable: Callable[[Any], Any]
-    add_arguments: Callable[[argparse._ArgumentGroup], None]
-    config_from_args: Callable[[argparse.Namespace], dict]
-    defaults: dict
-
-
-METHODS: dict[str, Method] = {}
-
-
-def register_method(method: Method) -> Method:
-    """Make ``method`` available to :func:`memsnn.training.train` and ``memsnn train --method``."""
-    METHODS[method.name] = method
-    return method
+__all__ = ["METHODS", "Method", "get_method"]
 
 
 def get_method(name: str) -> Method:
-    """The registered method ``name``; the error lists the known ones."""
+    """The method ``name``; the error lists the known ones."""
     try:
         return METHODS[name]
     except KeyError:
@@ -86,7 +44,7 @@ def _spiceprop_arguments(group: argparse._ArgumentGroup) -> None:
                             "heun, tsit5, or kvaerno5 (implicit adaptive, slow)")
     group.add_argument("--steps", type=int, metavar="T",
                        help="time steps of 10 us per image (default 1000; inputs at 0, 40%%, 80%%)")
-    group.add_argument("--checkpoint-every", type=int, metavar="K",
+    group.add_argument("--checkpoint-every", type=cli_type(int, low=0, integer=True), metavar="K",
                        help="keep one simulation state per K steps for the backward pass and recompute "
                             "the rest (default 10, the fastest on a CPU; larger K needs less memory; 0 "
                             "stores every step's intermediates: most memory, slower)")
@@ -122,7 +80,7 @@ def _spiceprop_config(args: argparse.Namespace) -> dict:
     return config
 
 
-SPICEPROP = register_method(Method(
+SPICEPROP = Method(
     name="spiceprop",
     summary="exact gradients through the simulated memristive neurons (Zhou et al. 2022)",
     model_config=lambda overrides: _sp.SpicepropConfig.from_dict(overrides).to_dict(),
@@ -134,4 +92,7 @@ SPICEPROP = register_method(Method(
     config_from_args=_spiceprop_config,
     defaults={"epochs": 40, "batch_size": 200, "lr": 2e-3, "schedule": "cosine", "weight_decay": 0.0,
               "clip_norm": None, "eval_batch_size": 1000},
-))
+)
+
+# Every method memsnn knows, by name: the one list `train`, `evaluate` and the CLI read.
+METHODS: dict[str, Method] = {method.name: method for method in (SPICEPROP, SURROGATE)}

@@ -19,9 +19,12 @@ import jax
 import numpy as np
 
 from .. import __version__
+from .._validation import check_setting
 from ..data import load_dataset
 from .augment import random_shift
-from .loop import CHECKPOINT_NAME, FitResult, evaluate, fit, load_checkpoint, make_optimizer, read_checkpoint_header
+from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint_header
+from .learner import GradientLearner, make_optimizer
+from .loop import CHECKPOINT_NAME, FitResult, RunExistsError, _existing_run, evaluate, fit
 from .methods import get_method
 
 __all__ = ["evaluate_checkpoint", "load_trained", "train"]
@@ -43,6 +46,26 @@ def _flat(config: dict, prefix: str = "") -> dict:
 def _normalised(config: dict) -> dict:
     # Compare configs as JSON sees them (tuples and lists alike).
     return json.loads(json.dumps(config))
+
+
+def _check_settings(config: dict) -> None:
+    """Check the training settings in place (whole numbers become ``int``, rates ``float``).
+
+    Out-of-range values fail here, saying what is allowed, instead of deep inside JAX or NumPy.
+    """
+    opt = config["optimizer"]
+    for name in ("epochs", "batch_size", "eval_batch_size"):
+        config[name] = check_setting("train", name, config[name], low=1, integer=True)
+    opt["lr"] = float(check_setting("train", "lr", opt["lr"], low=0, high=1, low_open=True,
+                                    hint="the peak learning rate of Adam, typically 1e-4 to 1e-2"))
+    opt["weight_decay"] = float(check_setting("train", "weight_decay", opt["weight_decay"], low=0,
+                                              hint="decoupled weight decay (AdamW); 0 turns it off"))
+    check_setting("train", "clip_norm", opt["clip_norm"], low=0, low_open=True, allow_none=True,
+                  hint="the largest global gradient norm; None turns clipping off")
+    config["augment_shift"] = check_setting(
+        "train", "augment_shift", config["augment_shift"], low=0, high=27, integer=True,
+        hint="the largest shift of a training image in pixels; 0 turns it off")
+    config["seed"] = check_setting("train", "seed", config["seed"], low=0, integer=True)
 
 
 def _load_split(data: dict, split: str, subset_key: str):
@@ -70,6 +93,7 @@ def train(
     seed: int | None = None,
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     stop_after_epochs: int | None = None,
     on_epoch_end=None,
@@ -98,9 +122,17 @@ def train(
         seed: initialisation and batch order (default 0).
         out_dir: where the checkpoint and ``metrics.jsonl`` go (``None``: nothing is written).
         resume: continue the run in ``out_dir`` from its checkpoint.
+        overwrite: replace a run already in ``out_dir`` (without it, or ``resume``, an existing run
+            raises :class:`~memsnn.training.loop.RunExistsError` and nothing is touched).
         progress: show progress bars.
         stop_after_epochs: stop after this many epochs of this call (the run can be resumed).
         on_epoch_end: called with each epoch's metrics (a dict) as soon as the epoch is done.
+
+    Raises:
+        ValueError: a setting out of range (e.g. ``lr=-1``, ``checkpoint_every=-1``; the message
+            says what is allowed), settings that differ from the run being resumed, or
+            :class:`~memsnn.training.loop.RunExistsError`.
+        CheckpointError: the checkpoint to resume is damaged.
     """
     spec = get_method(method)
     stored = None
@@ -127,25 +159,25 @@ def train(
     }
     if data["dataset"] is None:
         raise ValueError("train: say which dataset to use: 'mnist' or 'fashion-mnist'.")
-    batch_size = int(setting(batch_size, base.get("batch_size"), "batch_size"))
+    batch_size = setting(batch_size, base.get("batch_size"), "batch_size")
     config = {
         "method": method,
-        "model": spec.model_config({**(base.get("model") or {}), **(model or {})}),
+        "model": spec.complete_config({**(base.get("model") or {}), **(model or {})}),
         "data": data,
-        "epochs": int(setting(epochs, base.get("epochs"), "epochs")),
+        "epochs": setting(epochs, base.get("epochs"), "epochs"),
         "batch_size": batch_size,
         "optimizer": {
-            "lr": float(setting(lr, stored_opt.get("lr"), "lr")),
+            "lr": setting(lr, stored_opt.get("lr"), "lr"),
             "schedule": setting(schedule, stored_opt.get("schedule"), "schedule"),
-            "weight_decay": float(setting(weight_decay, stored_opt.get("weight_decay"), "weight_decay")),
+            "weight_decay": setting(weight_decay, stored_opt.get("weight_decay"), "weight_decay"),
             "clip_norm": setting(clip_norm, stored_opt.get("clip_norm"), "clip_norm"),
         },
-        "augment_shift": int(setting(augment_shift, base.get("augment_shift", 0), "augment_shift") or 0),
-        "eval_batch_size": int(setting(eval_batch_size, base.get("eval_batch_size"), "eval_batch_size")
-                               or batch_size),
-        "seed": int(setting(seed, base.get("seed"), "seed") or 0),
+        "augment_shift": setting(augment_shift, base.get("augment_shift", 0), "augment_shift") or 0,
+        "eval_batch_size": setting(eval_batch_size, base.get("eval_batch_size"), "eval_batch_size") or batch_size,
+        "seed": setting(seed, base.get("seed"), "seed") or 0,
         "memsnn_version": __version__,
     }
+    _check_settings(config)
     if stored is not None:
         old, new = _flat(_normalised(stored)), _flat(_normalised(config))
         changed = [k for k in sorted(set(old) | set(new))
@@ -157,6 +189,11 @@ def train(
                              f"{', '.join(_RESUMABLE_CHANGES)} may change. Drop those options, or "
                              "train into a new output folder.")
 
+    if out_dir is not None and not resume and not overwrite:
+        # Before the data are loaded: a run in the way is the first thing the user should hear of.
+        existing = _existing_run(Path(out_dir), Path(out_dir) / CHECKPOINT_NAME)
+        if existing is not False:
+            raise RunExistsError(Path(out_dir), existing)
     train_data = _load_split(data, "train", "train_subset")
     test_data = _load_split(data, "test", "test_subset")
     net = spec.build(config["model"], key=jax.random.key(config["seed"]))
@@ -166,9 +203,10 @@ def train(
                                weight_decay=opt["weight_decay"], clip_norm=opt["clip_norm"])
     shift = config["augment_shift"]
     augment = functools.partial(random_shift, max_shift=shift) if shift else None
-    return fit(net, spec.loss, spec.predict, optimizer, train_data, test_data, augment=augment,
+    learner = GradientLearner(spec.loss, spec.predict, optimizer, spec.trainable(net))
+    return fit(net, learner, train_data, test_data, augment=augment,
                epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"],
-               out_dir=out_dir, resume=resume, config=config, trainable=spec.trainable(net),
+               out_dir=out_dir, resume=resume, overwrite=overwrite, config=config,
                eval_batch_size=config["eval_batch_size"], progress=progress,
                stop_after_epochs=stop_after_epochs, on_epoch_end=on_epoch_end)
 
@@ -181,7 +219,10 @@ def load_trained(path: str | os.PathLike):
         ``history``, ...).
     """
     header = read_checkpoint_header(path)
-    config = header["config"]
+    config = header.get("config")
+    if not isinstance(config, dict) or not {"method", "model"} <= set(config):
+        raise CheckpointError(f"{path} holds no run settings (written by fit() without a config, not "
+                              "by memsnn train); load it with load_checkpoint and a model of its shape.")
     spec = get_method(config["method"])
     like = spec.build(spec.model_config(config["model"]), key=jax.random.key(0))
     model, _, header = load_checkpoint(path, like)

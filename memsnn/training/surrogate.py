@@ -27,7 +27,7 @@ Readout and losses: ``"ce_count"`` (cross-entropy of the output spike counts), `
 the class with the most output spikes (``readout="count"``) or the highest mean output membrane
 (``readout="membrane"``).
 
-It is registered as ``memsnn train --method surrogate``; in Python::
+It is ``memsnn train --method surrogate`` (:data:`memsnn.training.METHODS`); in Python::
 
     from memsnn.training import train
     result = train("surrogate", "mnist", source="full", epochs=20, model={"hidden": [1000]})
@@ -51,7 +51,7 @@ from ..simulate import simulate
 from ..spikes import SURROGATES, surrogate
 from ..stimulus import Current
 from ._config import JsonConfig
-from .methods import Method, register_method
+from ._method import Method, cli_type
 from .spiceprop import _cast
 
 __all__ = [
@@ -347,7 +347,7 @@ def surrogate_trainable(model: SurrogateNet):
 
 
 # --------------------------------------------------------------------------------------------
-# Registration: `memsnn train --method surrogate`
+# The method `memsnn train --method surrogate` (listed in memsnn.training.methods.METHODS)
 # --------------------------------------------------------------------------------------------
 
 
@@ -367,14 +367,15 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--learn-beta", action="store_true", default=None, help="train the decay too")
     group.add_argument("--learn-threshold", action="store_true", default=None, help="train the threshold too")
     group.add_argument("--encoding", choices=ENCODINGS, help="direct current (default) or rate spikes")
-    group.add_argument("--steps", type=int, metavar="T", help="time steps per image (default 25)")
+    group.add_argument("--steps", type=cli_type(int, low=1, integer=True), metavar="T",
+                       help="time steps per image (default 25)")
     group.add_argument("--integration", choices=INTEGRATIONS, help="continuous (default) or discontinuous")
     group.add_argument("--window", type=int, help="steps per window of discontinuous integration (default 1)")
     group.add_argument("--output", choices=OUTPUTS,
                        help="spiking output layer (default) or a non-firing leaky integrator read by its membrane")
     group.add_argument("--readout", choices=READOUTS, help="count (default) or membrane")
     group.add_argument("--loss", choices=LOSSES, help="ce_membrane (default), ce_count or mse_rate")
-    group.add_argument("--checkpoint-every", type=int, metavar="K",
+    group.add_argument("--checkpoint-every", type=cli_type(int, low=0, integer=True), metavar="K",
                        help="keep one state per K steps for the backward pass (default: all; 0 = all)")
     group.add_argument("--dtype", choices=("float32", "float64"), help="floating point type (default float32)")
 
@@ -391,7 +392,7 @@ def _config_from_args(args: argparse.Namespace) -> dict:
     return config
 
 
-SURROGATE = register_method(Method(
+SURROGATE = Method(
     name="surrogate",
     summary="BPTT through LIF/IF spiking networks with surrogate spike gradients (dense or conv)",
     model_config=lambda overrides: SurrogateConfig.from_dict(overrides).to_dict(),
@@ -403,4 +404,4 @@ SURROGATE = register_method(Method(
     config_from_args=_config_from_args,
     defaults={"epochs": 20, "batch_size": 128, "lr": 5e-4, "schedule": "cosine", "weight_decay": 0.0,
               "clip_norm": None, "eval_batch_size": 1000},
-))
+)

@@ -1,0 +1,86 @@
+"""The description of a training method that :func:`memsnn.training.train` and the CLI use.
+
+Each method module defines one :class:`Method` value; :mod:`memsnn.training.methods` lists them all
+in :data:`~memsnn.training.methods.METHODS` (nothing registers itself on import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any, Callable
+
+from .._validation import check_setting
+
+__all__ = ["Method", "cli_type"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A training method, as the shared loop and the CLI see it.
+
+    Attributes:
+        name: the ``--method`` value.
+        summary: one line for ``memsnn train --help``.
+        model_config: ``model_config(overrides: dict) -> dict``: the complete, validated model
+            config (JSON-serialisable) with the given settings changed from the defaults.
+        build: ``build(model_config: dict, *, key) -> model`` from a complete model config (the one
+            stored in checkpoints, used to rebuild models).
+        loss: ``loss(model, images, labels) -> (loss, predictions)``.
+        predict: ``predict(model, images) -> predictions``.
+        trainable: ``trainable(model) -> filter spec`` of the leaves to train.
+        add_arguments: adds the method's own options to an argparse group.
+        config_from_args: the model settings given on the command line, as overrides for
+            ``model_config`` (options left at ``None`` are not included).
+        defaults: default ``epochs``, ``batch_size``, ``lr``, ``schedule``, ``weight_decay``,
+            ``clip_norm``, ``eval_batch_size`` for this method.
+    """
+
+    name: str
+    summary: str
+    model_config: Callable[[dict], dict]
+    build: Callable[..., Any]
+    loss: Callable
+    predict: Callable
+    trainable: Callable[[Any], Any]
+    add_arguments: Callable[[argparse._ArgumentGroup], None]
+    config_from_args: Callable[[argparse.Namespace], dict]
+    defaults: dict
+
+    def complete_config(self, overrides: dict) -> dict:
+        """``model_config(overrides)``, with the settings every method shares checked.
+
+        Raises:
+            ValueError: e.g. ``checkpoint_every=-1``; the message names the setting and what is allowed.
+        """
+        config = self.model_config(overrides)
+        owner = f"{self.name} model"
+        check_setting(owner, "checkpoint_every", config.get("checkpoint_every"), low=1, integer=True,
+                      allow_none=True, hint="keep one simulation state per this many steps for the "
+                      "backward pass; None stores every step")
+        if "n_steps" in config:
+            check_setting(owner, "n_steps", config["n_steps"], low=1, integer=True, hint="time steps per image")
+        return config
+
+
+def cli_type(convert, **rule):
+    """An argparse ``type`` that parses with ``convert`` and checks the value like the Python API.
+
+    ``rule`` goes to :func:`memsnn._validation.check_setting`; its message becomes argparse's
+    (``memsnn train: error: argument --lr: must be ...``, exit status 2).
+    """
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'an integer' if convert is int else 'a number'}, "
+                                              f"got {text!r}") from None
+        try:
+            return check_setting("", "value", value, **rule)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix("value ").rstrip(".")) from None
+
+    parse.__name__ = convert.__name__
+    return parse
+
+
