@@ -95,6 +95,16 @@ def test_array_state_decays_under_every_integrator(solver):
     np.testing.assert_allclose(v, np.cumsum(w * x * dt * np.asarray(g)), rtol=1e-12)
 
 
+def test_current_through_a_stateful_array_is_sampled_and_held():
+    # A current x through decaying weights: read at the start of each step, held over it, so that
+    # Euler's membrane is the left Riemann sum of w x g(t); the array is not hoisted out of the loop.
+    tau, w, x, dt, n = 0.5, 2.0, 3.0, 0.01, 50
+    net = memsnn.Network([_if_layer(DecayingDense(jnp.array([[w]]), jnp.asarray(tau)))])
+    trace = memsnn.simulate(net, memsnn.Current(jnp.full((1, 1), x)), dt=dt, n_steps=n, record=("membrane_potential",))
+    g_start = (1 - dt / tau) ** np.arange(n)  # Euler's weight at the start of each step
+    np.testing.assert_allclose(trace.membrane_potential[0][0, :, 0], np.cumsum(w * x * dt * g_start), rtol=1e-12)
+
+
 def test_stochastic_component_is_reproducible_per_key():
     net = memsnn.Network([_if_layer(NoisyDense(jnp.ones((3, 4)), 0.1))])
     stim = memsnn.Impulses(jnp.ones((2, 20, 4)))
