@@ -177,16 +177,20 @@ def test_snntorch_reads_an_exported_surrogate_network_with_the_same_spikes(archi
     model = eqx.tree_at(lambda m: m.arrays, model, tuple(
         eqx.tree_at(lambda a: a.weight, a, a.weight * scale) for a in model.arrays))
     images = np.random.default_rng(2).random((4, model.config.n_inputs)).astype(np.float32)
-    ours, _ = model.run(jnp.asarray(images))
+    ours, our_membranes = model.run(jnp.asarray(images))
 
     # snnTorch 1.0 reads NIR with a fixed step of 1e-4 s; memsnn's surrogate networks run with dt = 1.
     graph = _through_file(to_nir(model.network(), dt=1.0, nir_dt=1e-4), tmp_path)
     net = import_from_nir(graph)
-    recorded = {}
+    recorded, membranes = {}, {}
+
+    def record(module, inputs, out, name):
+        recorded.setdefault(name, []).append(out.detach().reshape(-1))
+        membranes.setdefault(name, []).append(module.mem.detach().reshape(-1).clone())  # after the reset
+
     for name, module in net.named_modules():
         if isinstance(module, snn.Leaky):
-            module.register_forward_hook(
-                lambda mod, inputs, out, name=name: recorded.setdefault(name, []).append(out.detach().reshape(-1)))
+            module.register_forward_hook(lambda mod, inputs, out, name=name: record(mod, inputs, out, name))
     with torch.no_grad():
         for image in images:  # NIR shapes have no batch axis: one unbatched sample at a time
             snn_utils.reset(net)
@@ -194,7 +198,10 @@ def test_snntorch_reads_an_exported_surrogate_network_with_the_same_spikes(archi
             for _ in range(n_steps):
                 net(x)
     theirs = [torch.stack(v).reshape(len(images), n_steps, -1).numpy() for v in recorded.values()]
+    their_membranes = [torch.stack(v).reshape(len(images), n_steps, -1).numpy() for v in membranes.values()]
     assert len(theirs) == len(ours)
+    for ours_v, theirs_v in zip(our_membranes, their_membranes):  # float32 on both sides
+        np.testing.assert_allclose(np.asarray(ours_v), theirs_v, rtol=0, atol=1e-5)
     for layer, (a, b) in enumerate(zip(ours, theirs)):
         a = np.asarray(a)
         assert a.shape == b.shape

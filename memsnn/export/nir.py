@@ -4,8 +4,8 @@ NIR (the ``nir`` package, ``pip install 'memsnn[nir]'``) is the graph format tha
 Norse, Lava, Rockpool, Sinabs and others read and write. :func:`to_nir` writes a feed-forward
 :class:`memsnn.Network` of ideal arrays and LIF / IF neurons as a NIR graph; :func:`from_nir` reads
 such a graph back into a network. For a network that NIR can express, ``from_nir(to_nir(net))``
-simulates to the same spikes and membrane potentials (bit for bit with :func:`memsnn.simulate`'s
-Euler solver).
+simulates to the same spikes, and to the same membrane potentials up to rounding (the absolute
+threshold ``v_rest + threshold`` is stored and read back as a difference; ~1e-15 in float64).
 
 What maps onto what (a layer's ``n`` neurons have the NIR shape ``(n,)``, or ``(C, H, W)`` after a
 convolution):
