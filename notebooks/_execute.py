@@ -4,7 +4,9 @@
 
 Stored outputs make the plots visible where the notebooks are read (the repository page) without
 running them. tqdm's notebook bar is a widget whose text is captured when it first appears (at 0 %);
-the stored text is replaced by the bar's final state, read from the widget state nbclient records.
+each bar is stored as text at its final state, read from the widget state nbclient records, and the
+widgets themselves are dropped (a static page cannot run them, and GitHub's renderer refuses some
+widget metadata).
 Needs the ``notebooks`` extra (``pip install -e '.[notebooks]'``: nbclient, ipykernel, ipywidgets,
 matplotlib).
 """
@@ -49,6 +51,8 @@ def _finalize_widgets(nb: nbformat.NotebookNode) -> int:
             if text is not None:
                 output["data"]["text/plain"] = text
                 replaced += 1
+            del output["data"][WIDGET_VIEW]
+    nb.metadata.pop("widgets", None)
     return replaced
 
 
