@@ -203,6 +203,7 @@ def test_truncated_copy_fails_checksum(tmp_path):
 
 
 def test_missing_file_without_download_explains(tmp_path):
+    (tmp_path / "fashion-mnist").mkdir()
     with pytest.raises(DatasetError) as info:
         load_dataset("fashion-mnist", "train", data_dir=tmp_path, download=False)
     message = str(info.value)
@@ -210,6 +211,54 @@ def test_missing_file_without_download_explains(tmp_path):
     assert str(expected) in message
     assert "data_dir argument" in message
     assert "download=True" in message and "MEMSNN_DATA_DIR" in message and "bundled" in message
+
+
+@needs_data
+def test_uncompressed_idx_files_are_accepted_and_verified(tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for src in (MNIST_TEST_IMAGES, MNIST_TEST_LABELS):  # as `gunzip` leaves them
+        (folder / src.name.removesuffix(".gz")).write_bytes(gzip.decompress(src.read_bytes()))
+    images, labels = load_dataset("mnist", "test", data_dir=tmp_path, download=False)
+    reference = load_dataset("mnist", "test", data_dir=SHARED_DATA, download=False)
+    np.testing.assert_array_equal(images, reference[0])
+    np.testing.assert_array_equal(labels, reference[1])
+    raw = folder / "t10k-labels-idx1-ubyte"
+    data = bytearray(raw.read_bytes())
+    data[100] = (data[100] + 1) % 10  # a changed label is still a well-formed IDX file
+    raw.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match=f"{raw}: SHA-256 mismatch"):
+        load_dataset("mnist", "test", data_dir=tmp_path, download=False)
+
+
+@needs_data
+@pytest.mark.parametrize("via_env", [False, True])
+def test_data_dir_one_level_too_deep_is_explained_not_downloaded(tmp_path, monkeypatch, via_env):
+    deep = tmp_path / "mnist"  # the user points at the dataset's own folder
+    deep.mkdir()
+    for src in (MNIST_TEST_IMAGES, MNIST_TEST_LABELS):
+        shutil.copy(src, deep / src.name)
+    monkeypatch.setattr(ds, "_open_url", lambda url: pytest.fail(f"tried the network: {url}"))
+    if via_env:
+        monkeypatch.setenv("MEMSNN_DATA_DIR", str(deep))
+    with pytest.raises(DatasetError) as info:
+        load_dataset("mnist", "test", data_dir=None if via_env else deep, download=True)
+    message = str(info.value)
+    assert f"expected mnist/ and fashion-mnist/ in {deep}" in message
+    assert "found t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz" in message
+    assert "one level too deep" in message and f"use its parent {tmp_path}" in message
+    assert ("MEMSNN_DATA_DIR" if via_env else "--data-dir") in message
+    assert sorted(p.name for p in deep.iterdir()) == [MNIST_TEST_IMAGES.name, MNIST_TEST_LABELS.name]
+
+
+def test_data_dir_without_dataset_folders_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(ds, "_open_url", lambda url: pytest.fail(f"tried the network: {url}"))
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(DatasetError, match=r"expected mnist/ and fashion-mnist/ in .*, found notes.txt\. Put"):
+        load_dataset("fashion-mnist", "test", data_dir=tmp_path, download=True)
+    with pytest.raises(DatasetError, match=r"the data folder .*missing.* does not exist"):
+        load_dataset("fashion-mnist", "test", data_dir=tmp_path / "missing", download=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):
@@ -289,6 +338,7 @@ def test_download_of_full_split_through_load_dataset(monkeypatch, tmp_path):
         for src in (MNIST_TEST_IMAGES, MNIST_TEST_LABELS)
     }
     _serve(monkeypatch, payloads)
+    (tmp_path / "d" / "mnist").mkdir(parents=True)  # memsnn creates no folder in a folder the user named
     images, labels = load_dataset("mnist", "test", data_dir=tmp_path / "d", subset=5)
     assert images.shape == (5, 784) and labels.tolist() == [7, 2, 1, 0, 4]
 
@@ -321,6 +371,7 @@ def test_download_interrupted_leaves_nothing(monkeypatch, tmp_path):
         return urllib.response.addinfourl(Broken(b"x" * 100), {"Content-Length": "100"}, url)
 
     monkeypatch.setattr(ds, "_open_url", fake_open)
+    (tmp_path / "fashion-mnist").mkdir()
     with pytest.raises(DatasetError, match="connection reset"):
         load_dataset("fashion-mnist", "test", data_dir=tmp_path)
     assert _leftovers(tmp_path / "fashion-mnist") == []

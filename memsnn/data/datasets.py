@@ -12,12 +12,16 @@ Two sources:
 
     Only the first of these that is set is used. Inside it, each dataset has a subfolder
     (``mnist/``, ``fashion-mnist/``) with the files under their original names, e.g.
-    ``mnist/t10k-images-idx3-ubyte.gz``. A missing file is downloaded into that folder from the
-    public mirrors when ``download=True`` (written to a temporary file beside it, checked, then
-    renamed into place with :func:`os.replace`, so an interrupted download never leaves a file that
-    passes as good). Every file, downloaded or found, must match the SHA-256 sum of the public
-    original; a file is hashed once per process (the result is remembered by path, size and
-    modification time).
+    ``mnist/t10k-images-idx3-ubyte.gz``, or uncompressed (``mnist/t10k-images-idx3-ubyte``, as
+    ``gunzip`` leaves them). A missing file is downloaded into that folder from the public mirrors
+    when ``download=True`` (written to a temporary file beside it, checked, then renamed into place
+    with :func:`os.replace`, so an interrupted download never leaves a file that passes as good).
+    Folders are created only inside the default cache folder: in a folder the user named (1 or 2),
+    a missing ``mnist/`` or ``fashion-mnist/`` is an error that says what the folder holds
+    instead (typically the files of one dataset, i.e. a folder one level too deep). Every file,
+    downloaded or found, must match the SHA-256 sum of the public original (compressed or not); a
+    file is hashed once per process (the result is remembered by path, size and modification
+    time).
 
 ``source="bundled"``
     A small subset shipped inside the package (``memsnn/data/bundled/``): the first 4,000 train and
@@ -72,6 +76,18 @@ SHA256 = {
     "fashion-mnist/train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
 }
 
+# SHA-256 of the same files uncompressed (``gunzip`` of the originals).
+SHA256_RAW = {
+    "mnist/t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "mnist/t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    "mnist/train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "mnist/train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "fashion-mnist/t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "fashion-mnist/t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    "fashion-mnist/train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "fashion-mnist/train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+}
+
 # Base URLs, tried in order; the file name is appended.
 MIRRORS = {
     "mnist": (
@@ -99,14 +115,43 @@ def default_cache_dir() -> Path:
     return Path(base) / "memsnn"
 
 
-def _data_root(data_dir: str | os.PathLike | None) -> tuple[Path, str]:
-    """The folder to use and a phrase saying why it was chosen (for error messages)."""
+def _data_root(data_dir: str | os.PathLike | None) -> tuple[Path, str, bool]:
+    """The folder to use, a phrase saying why it was chosen, and whether the user named it."""
     if data_dir is not None:
-        return Path(data_dir).expanduser(), "the data_dir argument"
+        return Path(data_dir).expanduser(), "the data_dir argument (memsnn --data-dir)", True
     env = os.environ.get(ENV_VAR)
     if env:
-        return Path(env).expanduser(), f"the {ENV_VAR} environment variable"
-    return default_cache_dir(), f"the default cache folder ({ENV_VAR} is not set)"
+        return Path(env).expanduser(), f"the {ENV_VAR} environment variable", True
+    return default_cache_dir(), f"the default cache folder ({ENV_VAR} is not set)", False
+
+
+def _check_layout(root: Path, why: str, dataset: str) -> None:
+    """Raise :class:`DatasetError` unless the user's data folder ``root`` has a ``dataset`` subfolder.
+
+    Nothing is created there: a folder the user named is theirs, and a missing subfolder is far
+    more often a path one level off than a wish to download.
+    """
+    if (root / dataset).is_dir():
+        return
+    if not root.is_dir():
+        raise DatasetError(f"the data folder {root} (from {why}) does not exist; point it at the folder "
+                           "that holds mnist/ and fashion-mnist/.")
+    entries = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir() if not p.name.startswith("."))
+    shown = ", ".join(entries[:8]) + (f" and {len(entries) - 8} more" if len(entries) > 8 else "")
+    message = (f"expected mnist/ and fashion-mnist/ in {root} (the folder comes from {why}), found "
+               f"{shown or 'nothing'}.")
+    if any(name.rstrip("/").removesuffix(".gz") in _IDX_NAMES for name in entries):
+        message += (f" It holds the dataset files themselves: the data folder is one level too deep; "
+                    f"use its parent {root.parent}, or move the files into {root / dataset}/.")
+    else:
+        message += (f" Put the {dataset} files in {root / dataset}/ (create it to have them downloaded "
+                    "there), or leave the data folder unset to download into the default cache folder "
+                    f"({default_cache_dir()}).")
+    raise DatasetError(message)
+
+
+_IDX_NAMES = {f"{prefix}-{kind}" for prefix in _FILE_PREFIX.values()
+              for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")}
 
 
 def _file_names(split: str) -> tuple[str, str]:
@@ -213,16 +258,23 @@ def _download(dataset: str, dest: Path, expected: str) -> None:
 
 
 def _locate(dataset: str, filename: str, data_dir, download: bool) -> Path:
-    """The verified path of ``<root>/<dataset>/<filename>``, downloading it if allowed."""
-    root, why = _data_root(data_dir)
+    """The verified path of ``<root>/<dataset>/<filename>`` (or of it uncompressed), downloading it if allowed."""
+    root, why, user_named = _data_root(data_dir)
     path = root / dataset / filename
     expected = SHA256[f"{dataset}/{filename}"]
     if path.is_file():
         _verify(path, expected)
         return path
+    raw = path.with_suffix("")  # the same file after gunzip
+    if raw.is_file():
+        _verify(raw, SHA256_RAW[f"{dataset}/{raw.name}"])
+        return raw
+    if user_named:
+        _check_layout(root, why, dataset)
     if not download:
         raise DatasetError(
-            f"{dataset}/{filename} not found: looked for {path} (the folder comes from {why}). "
+            f"{dataset}/{filename} not found: looked for {path} and {raw.name} beside it (the folder "
+            f"comes from {why}). "
             f"To fix: call with download=True to fetch it from the public mirrors into that "
             f"folder; or set {ENV_VAR} (or pass data_dir=) to a folder holding mnist/ and "
             f"fashion-mnist/ subfolders with the original .gz files; or use source='bundled' for "
