@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -110,14 +111,16 @@ def _build_parser(method: str = "spiceprop"):
                      help=f"number of epochs (default: the method's; spiceprop {sp['epochs']})")
     opt.add_argument("--batch-size", type=_positive_int,
                      help=f"images per step (default: the method's; spiceprop {sp['batch_size']})")
-    opt.add_argument("--lr", type=_cli_type(float, low=0, high=1, low_open=True),
+    opt.add_argument("--lr", type=_cli_type(float, low=0, high=1, low_open=True,
+                                            hint="the peak learning rate of Adam, typically 1e-4 to 1e-2"),
                      help=f"peak learning rate of Adam, in (0, 1] (default: the method's; spiceprop {sp['lr']:g})")
     opt.add_argument("--schedule", choices=("cosine", "constant", "step"),
                      help=f"learning-rate schedule; cosine decays to 0 over the run (default: the "
                           f"method's; spiceprop {sp['schedule']})")
     opt.add_argument("--weight-decay", type=_cli_type(float, low=0),
                      help=f"decoupled weight decay, AdamW (default: the method's; spiceprop {sp['weight_decay']:g})")
-    opt.add_argument("--clip-norm", type=_cli_type(float, low=0, low_open=True),
+    opt.add_argument("--clip-norm", type=_cli_type(float, low=0, low_open=True,
+                                                   hint="leave the option out to turn clipping off"),
                      help="clip the gradient norm to this value, > 0 (default: off)")
     opt.add_argument("--augment-shift", type=_cli_type(int, low=0, high=27, integer=True), metavar="PIXELS",
                      help="data augmentation: shift each training image by up to PIXELS pixels in each "
@@ -175,6 +178,9 @@ def _build_parser(method: str = "spiceprop"):
     sim.add_argument("--solver", choices=SOLVERS, default="spiceprop",
                      help="spiceprop (the reference Gauss-Seidel Euler, default), euler, heun, tsit5, or "
                           "kvaerno5 (implicit adaptive: stable for any amplitude)")
+    sim.add_argument("--substeps", type=_positive_int, default=1, metavar="K",
+                     help="with --solver euler: K explicit sub-steps per 10 us step (stable for larger "
+                          "amplitudes; default 1)")
     sim.add_argument("--out", metavar="FILE", default="memsnn-simulate.npz",
                      help="where the trace goes: FILE (.npz) and FILE with .json (default memsnn-simulate.npz)")
     sim.add_argument("--csv", action="store_true", help="also write FILE with .csv (time_ms, v_mV, i_mA)")
@@ -273,8 +279,8 @@ def _train(args) -> int:
     except TrainingDiverged as err:
         problem = _simulation_problem(err.__cause__) if err.__cause__ is not None else None
         if problem and method == "spiceprop":
-            advice = ("use a stable integrator (--solver kvaerno5, slower), or keep the drive limited "
-                      "(--drive-limit, default 0.025 mA)")
+            advice = ("keep the drive limited (--drive-limit, default 0.025 mA: below the 0.029 mA per "
+                      "impulse where forward Euler fails), or use a smaller --drive-scale")
         else:
             advice = "lower --lr, or clip the gradient with --clip-norm 1"
         where = (f"The checkpoint of epoch {err.saved_epoch} in {out} is untouched; resume from it with "
@@ -283,7 +289,8 @@ def _train(args) -> int:
         return _error("train", f"training diverged at epoch {err.epoch}, step {err.step}: "
                                f"{problem or err.reason}. To fix: {advice}. {where}", 1)
     except TrainingInterrupted as err:
-        saved = (f"epochs 1-{err.saved_epoch} are saved" if err.saved_epoch > 0 else "no epoch had finished")
+        saved = ("no epoch had finished" if err.saved_epoch == 0 else "epoch 1 is saved" if err.saved_epoch == 1
+                 else f"epochs 1-{err.saved_epoch} are saved")
         return _error("train", f"stopped at epoch {err.epoch} ({saved}); resume with: "
                                f"memsnn train --resume --out {out}", _INTERRUPTED)
     except KeyboardInterrupt:
@@ -342,6 +349,8 @@ def _simulate(args) -> int:
         except ImportError:
             return _error("simulate", "--plot needs matplotlib, which is not installed: "
                                       "pip install 'memsnn[bench]' (or pip install matplotlib).", 2)
+    if args.substeps > 1 and args.solver != "euler":
+        return _error("simulate", f"--substeps applies to --solver euler, not {args.solver}.", 2)
     folder = Path(args.out).parent
     if not folder.is_dir():
         return _error("simulate", f"the folder {folder} of --out does not exist.", 2)
@@ -349,7 +358,7 @@ def _simulate(args) -> int:
     import jax.numpy as jnp
     import numpy as np
 
-    from . import Impulses, __version__, simulate
+    from . import Euler, Impulses, __version__, simulate
     from .presets import MILLIAMP, MILLIVOLT, SPICEPROP_DT, spiceprop_neuron_network
     from .training.spiceprop import make_integrator
 
@@ -357,7 +366,8 @@ def _simulate(args) -> int:
     try:
         stimulus = Impulses(jnp.full((1, len(events), 1), args.amplitude * MILLIAMP), events)
         trace = simulate(spiceprop_neuron_network(1), stimulus, dt=SPICEPROP_DT, n_steps=args.steps,
-                         solver=make_integrator(args.solver), record=("membrane_potential", "synaptic_current"))
+                         solver=Euler(substeps=args.substeps) if args.substeps > 1 else make_integrator(args.solver),
+                         record=("membrane_potential", "synaptic_current"))
         v_mv = np.asarray(trace.membrane_potential[0][0, :, 0]) / MILLIVOLT
         i_ma = np.asarray(trace.synaptic_current[0][0, :, 0]) / MILLIAMP
     except ValueError as err:
@@ -366,9 +376,12 @@ def _simulate(args) -> int:
         problem = _simulation_problem(err)
         if problem is None:
             raise
+        # Explicit Euler is stable while (dt / K) * decay rate < 2; the MIF's decay rate grows
+        # with the drive, and about 0.029 mA per impulse is the limit of K = 1.
+        substeps = 2 * math.ceil(abs(args.amplitude) / 0.029)
         return _error("simulate", f"{problem} with --solver {args.solver} at --amplitude {args.amplitude} mA. "
-                                  "To fix: --solver kvaerno5 (implicit, stable at any amplitude, slower), or "
-                                  "a smaller --amplitude.", 1)
+                                  f"To fix: sub-steps (e.g. --solver euler --substeps {max(substeps, 2 * args.substeps)}), "
+                                  "or a smaller --amplitude.", 1)
     time_ms = np.arange(1, args.steps + 1) * SPICEPROP_DT * 1e3
     npz, meta, csv = _simulate_outputs(args)
     np.savez(npz, time_ms=time_ms, membrane_potential_mV=v_mv, synaptic_current_mA=i_ma)
@@ -377,7 +390,7 @@ def _simulate(args) -> int:
                 "alpha synapse by impulses",
         "memsnn_version": __version__,
         "amplitude_mA": args.amplitude, "event_steps": list(events), "n_steps": args.steps,
-        "dt_s": SPICEPROP_DT, "solver": args.solver,
+        "dt_s": SPICEPROP_DT, "solver": args.solver, "substeps": args.substeps,
         "arrays": {"time_ms": "time at the end of each step (ms)",
                    "membrane_potential_mV": "membrane potential after each step (mV)",
                    "synaptic_current_mA": "synaptic current after each step (mA)"},

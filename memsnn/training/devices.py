@@ -17,7 +17,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-__all__ = ["AXIS", "batch_mesh", "largest_divisor", "on_shards", "padded_batch", "replicate", "use_cpu_cores"]
+__all__ = ["AXIS", "batch_mesh", "forget_failed_computation", "largest_divisor", "on_shards", "padded_batch",
+           "replicate", "use_cpu_cores"]
 
 AXIS = "batch"  # the mesh axis the batch is split along
 
@@ -88,3 +89,20 @@ def replicate(tree, mesh: Mesh | None):
         return tree
     sharding = NamedSharding(mesh, P())
     return jax.tree.map(lambda x: jax.device_put(x, sharding) if eqx.is_array(x) else x, tree)
+
+
+def forget_failed_computation() -> None:
+    """Drop JAX's handle on a computation whose runtime check failed, once the error is handled.
+
+    JAX keeps the runtime token of the last multi-device computation with host callbacks
+    (equinox's runtime checks are such callbacks) and waits for it when the process exits; if that
+    computation failed, the wait raises the same error again, printed as an "Exception ignored in
+    atexit callback" traceback after the user already got a clear message.
+    """
+    try:
+        jax.effects_barrier()
+    except Exception:  # the failed computation's error, already reported by the caller
+        with contextlib.suppress(ImportError, AttributeError):
+            from jax._src import dispatch  # no public API clears a failed token
+
+            dispatch.runtime_tokens.clear()

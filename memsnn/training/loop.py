@@ -38,7 +38,7 @@ from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from .checkpoint import atomic_write, load_checkpoint, read_checkpoint_header, save_checkpoint
-from .devices import AXIS, batch_mesh, on_shards, padded_batch, replicate
+from .devices import AXIS, batch_mesh, forget_failed_computation, on_shards, padded_batch, replicate
 from .learner import AbstractLearner
 
 __all__ = [
@@ -360,9 +360,11 @@ def fit(
             order = epoch_permutation(n_train, seed, epoch)
             t0, cpu0 = time.perf_counter(), time.process_time()
             sums: dict[str, float] = {}
-            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{epochs}", disable=not progress,
+            # Updated by hand, not iterated: tqdm closes an iterated bar when the loop ends, and the
+            # test accuracy measured after the loop belongs on this epoch's bar.
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{epochs}", disable=not progress,
                        leave=True, dynamic_ncols=True, mininterval=0.5)
-            for step in bar:
+            for step in range(steps_per_epoch):
                 idx = order[step * batch_size:(step + 1) * batch_size]
                 key = jax.random.fold_in(jax.random.fold_in(augment_key, epoch), step)
                 try:
@@ -371,6 +373,7 @@ def fit(
                     metrics = {name: float(value) for name, value in metrics.items()}
                 except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
                     # A check inside the step failed, e.g. memsnn.simulate's stability or NaN check.
+                    forget_failed_computation()
                     raise TrainingDiverged(epoch, step + 1, steps_per_epoch,
                                            f"the simulation failed ({_first_line(err)})", checkpoint,
                                            saved_epoch) from err
@@ -380,7 +383,8 @@ def fit(
                 model, state = new_model, new_state
                 for name, value in metrics.items():
                     sums[name] = sums.get(name, 0.0) + value
-                bar.set_postfix({name: f"{total / (step + 1):.4g}" for name, total in sums.items()})
+                bar.set_postfix({name: f"{total / (step + 1):.4g}" for name, total in sums.items()}, refresh=False)
+                bar.update(1)
             train_time = time.perf_counter() - t0
             if not _all_finite((model, state)):
                 # A non-finite update at the last step has not shown in any metric yet; do not save it.

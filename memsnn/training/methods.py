@@ -31,7 +31,7 @@ def get_method(name: str) -> Method:
 
 
 def _spiceprop_arguments(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--hidden", type=int, nargs="*", metavar="N",
+    group.add_argument("--hidden", type=cli_type(int, low=1, integer=True), nargs="*", metavar="N",
                        help="hidden ReLU layer sizes of the dense front end (default: 100, the paper's "
                             "784-100-10 front end; give no number for none)")
     group.add_argument("--output-activation", choices=("relu", "none"),
@@ -42,15 +42,15 @@ def _spiceprop_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--solver", choices=_sp.SOLVERS,
                        help="integrator: spiceprop (the reference Gauss-Seidel Euler, default), euler, "
                             "heun, tsit5, or kvaerno5 (implicit adaptive, slow)")
-    group.add_argument("--steps", type=int, metavar="T",
+    group.add_argument("--steps", type=cli_type(int, low=1, integer=True), metavar="T",
                        help="time steps of 10 us per image (default 1000; inputs at 0, 40%%, 80%%)")
     group.add_argument("--checkpoint-every", type=cli_type(int, low=0, integer=True), metavar="K",
                        help="keep one simulation state per K steps for the backward pass and recompute "
                             "the rest (default 10, the fastest on a CPU; larger K needs less memory; 0 "
                             "stores every step's intermediates: most memory, slower)")
-    group.add_argument("--drive-scale", type=float, metavar="MA",
+    group.add_argument("--drive-scale", type=cli_type(float, low=0, low_open=True), metavar="MA",
                        help=f"impulse (mA) per unit of front-end output (default 1/128 = {_sp.DRIVE_SCALE_MA:g})")
-    group.add_argument("--drive-limit", type=float, metavar="MA",
+    group.add_argument("--drive-limit", type=cli_type(float, low=0), metavar="MA",
                        help=f"smooth saturation of the impulse in mA, keeping forward Euler stable "
                             f"(default {_sp.DRIVE_LIMIT_MA}; 0 = linear drive)")
     group.add_argument("--train-device", action="store_true", default=None,
