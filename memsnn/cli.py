@@ -313,6 +313,12 @@ def _evaluate(args) -> int:
                                      data_dir=args.data_dir, subset=args.subset, batch_size=args.batch_size)
     except ValueError as err:
         return _error("evaluate", str(err), 2)
+    except RuntimeError as err:  # a failed check inside the simulation
+        problem = _simulation_problem(err)
+        if problem is None:
+            raise
+        return _error("evaluate", f"{problem} while simulating the test images; the network in "
+                                  f"{args.checkpoint} drives its neurons beyond what its integrator handles.", 1)
     except KeyboardInterrupt:
         return _error("evaluate", "stopped.", _INTERRUPTED)
     if args.json:

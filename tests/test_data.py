@@ -246,7 +246,7 @@ def test_data_dir_one_level_too_deep_is_explained_not_downloaded(tmp_path, monke
     message = str(info.value)
     assert f"expected mnist/ and fashion-mnist/ in {deep}" in message
     assert "found t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz" in message
-    assert "one level too deep" in message and f"use its parent {tmp_path}" in message
+    assert "one level too deep" in message and f"use its parent {tmp_path.resolve()}" in message
     assert ("MEMSNN_DATA_DIR" if via_env else "--data-dir") in message
     assert sorted(p.name for p in deep.iterdir()) == [MNIST_TEST_IMAGES.name, MNIST_TEST_LABELS.name]
 

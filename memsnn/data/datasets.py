@@ -118,7 +118,7 @@ def default_cache_dir() -> Path:
 def _data_root(data_dir: str | os.PathLike | None) -> tuple[Path, str, bool]:
     """The folder to use, a phrase saying why it was chosen, and whether the user named it."""
     if data_dir is not None:
-        return Path(data_dir).expanduser(), "the data_dir argument (memsnn --data-dir)", True
+        return Path(data_dir).expanduser(), "the data_dir argument, --data-dir of the memsnn command", True
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser(), f"the {ENV_VAR} environment variable", True
@@ -142,7 +142,7 @@ def _check_layout(root: Path, why: str, dataset: str) -> None:
                f"{shown or 'nothing'}.")
     if any(name.rstrip("/").removesuffix(".gz") in _IDX_NAMES for name in entries):
         message += (f" It holds the dataset files themselves: the data folder is one level too deep; "
-                    f"use its parent {root.parent}, or move the files into {root / dataset}/.")
+                    f"use its parent {root.resolve().parent}, or move the files into {root / dataset}/.")
     else:
         message += (f" Put the {dataset} files in {root / dataset}/ (create it to have them downloaded "
                     "there), or leave the data folder unset to download into the default cache folder "

@@ -393,8 +393,14 @@ def fit(
             test_acc = None
             if test_data is not None:
                 bar.set_description(f"epoch {epoch}/{epochs} (testing)")
-                test_acc, _ = evaluate(learner.evaluate, model, *test_data, batch_size=eval_batch_size,
-                                       devices=devices, predict=predict)
+                try:
+                    test_acc, _ = evaluate(learner.evaluate, model, *test_data, batch_size=eval_batch_size,
+                                           devices=devices, predict=predict)
+                except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
+                    forget_failed_computation()
+                    raise TrainingDiverged(epoch, steps_per_epoch, steps_per_epoch,
+                                           f"the simulation failed in the test evaluation ({_first_line(err)})",
+                                           checkpoint, saved_epoch) from err
                 bar.set_description(f"epoch {epoch}/{epochs}")
                 bar.set_postfix({**{name: f"{total / steps_per_epoch:.4g}" for name, total in sums.items()},
                                  "test_acc": f"{test_acc:.4f}"})

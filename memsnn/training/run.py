@@ -97,6 +97,7 @@ def train(
     progress: bool = True,
     stop_after_epochs: int | None = None,
     on_epoch_end=None,
+    devices=None,
 ) -> FitResult:
     """Train ``method`` on ``dataset`` and return a :class:`~memsnn.training.loop.FitResult`.
 
@@ -127,6 +128,8 @@ def train(
         progress: show progress bars.
         stop_after_epochs: stop after this many epochs of this call (the run can be resumed).
         on_epoch_end: called with each epoch's metrics (a dict) as soon as the epoch is done.
+        devices: split every batch over these devices (default: all local devices); the batch size
+            must be a multiple of their number (see :func:`~memsnn.training.fit`).
 
     Raises:
         ValueError: a setting out of range (e.g. ``lr=-1``, ``checkpoint_every=-1``; the message
@@ -208,7 +211,7 @@ def train(
                epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"],
                out_dir=out_dir, resume=resume, overwrite=overwrite, config=config,
                eval_batch_size=config["eval_batch_size"], progress=progress,
-               stop_after_epochs=stop_after_epochs, on_epoch_end=on_epoch_end)
+               stop_after_epochs=stop_after_epochs, on_epoch_end=on_epoch_end, devices=devices)
 
 
 def load_trained(path: str | os.PathLike):

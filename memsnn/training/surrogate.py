@@ -353,24 +353,26 @@ def surrogate_trainable(model: SurrogateNet):
 
 def _arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--architecture", choices=ARCHITECTURES, help="dense (default) or conv")
-    group.add_argument("--hidden", type=int, nargs="+", metavar="N", help="dense hidden sizes (default 1000)")
-    group.add_argument("--conv-channels", type=int, nargs="+", metavar="C",
+    group.add_argument("--hidden", type=cli_type(int, low=1, integer=True), nargs="+", metavar="N",
+                       help="dense hidden sizes (default 1000)")
+    group.add_argument("--conv-channels", type=cli_type(int, low=1, integer=True), nargs="+", metavar="C",
                        help="channels of the conv layers (default 12 64: 12C5-AP2-64C5-AP2-FC10)")
     group.add_argument("--neuron", choices=NEURONS, help="lif (default) or if")
-    group.add_argument("--beta", type=float, help="LIF decay per step (default 0.95)")
-    group.add_argument("--threshold", type=float, help="firing threshold (default 1)")
+    group.add_argument("--beta", type=cli_type(float, low=0, high=1), help="LIF decay per step (default 0.95)")
+    group.add_argument("--threshold", type=cli_type(float, low=0, low_open=True), help="firing threshold (default 1)")
     group.add_argument("--reset", choices=RESETS, help="reset mechanism (default subtract)")
     group.add_argument("--reset-delay", action="store_true", default=None,
                        help="snnTorch's reset timing (subtraction one step later, undecayed)")
     group.add_argument("--surrogate", choices=sorted(SURROGATES), help="spike function (default fast_sigmoid)")
-    group.add_argument("--slope", type=float, help="surrogate slope (default 25)")
+    group.add_argument("--slope", type=cli_type(float, low=0, low_open=True), help="surrogate slope (default 25)")
     group.add_argument("--learn-beta", action="store_true", default=None, help="train the decay too")
     group.add_argument("--learn-threshold", action="store_true", default=None, help="train the threshold too")
     group.add_argument("--encoding", choices=ENCODINGS, help="direct current (default) or rate spikes")
     group.add_argument("--steps", type=cli_type(int, low=1, integer=True), metavar="T",
                        help="time steps per image (default 25)")
     group.add_argument("--integration", choices=INTEGRATIONS, help="continuous (default) or discontinuous")
-    group.add_argument("--window", type=int, help="steps per window of discontinuous integration (default 1)")
+    group.add_argument("--window", type=cli_type(int, low=1, integer=True),
+                       help="steps per window of discontinuous integration (default 1)")
     group.add_argument("--output", choices=OUTPUTS,
                        help="spiking output layer (default) or a non-firing leaky integrator read by its membrane")
     group.add_argument("--readout", choices=READOUTS, help="count (default) or membrane")
