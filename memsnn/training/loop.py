@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -71,7 +72,7 @@ class TrainingDiverged(RuntimeError):
         saved_epoch: the last epoch in that checkpoint (0: none was written).
     """
 
-    def __init__(self, epoch: int, step: int, steps_per_epoch: int, reason: str, checkpoint: Path | None,
+    def __init__(self, epoch: int, step: int, *, steps_per_epoch: int, reason: str, checkpoint: Path | None,
                  saved_epoch: int):
         self.epoch, self.step, self.reason = epoch, step, reason
         self.checkpoint, self.saved_epoch = checkpoint, saved_epoch
@@ -319,95 +320,53 @@ def fit(
     n_train = len(train_y)
     if batch_size > n_train:
         raise ValueError(f"fit: batch_size={batch_size} is larger than the training set ({n_train} samples).")
-    steps_per_epoch = n_train // batch_size
-    eval_batch_size = eval_batch_size or batch_size
-    config = {} if config is None else config
+    steps = n_train // batch_size
     out = None if out_dir is None else Path(out_dir)
     checkpoint = None if out is None else out / CHECKPOINT_NAME
     mesh = batch_mesh(batch_size, devices)
-
-    state = learner.init(model)
-    history: list[dict] = []
-    start_epoch = 0
-    if out is not None and not resume:
-        existing = _existing_run(out, checkpoint)
-        if existing is not False and not overwrite:
-            raise RunExistsError(out, existing)
-        if existing is not False:
-            checkpoint.unlink(missing_ok=True)
-    if resume and checkpoint is not None and checkpoint.exists():
-        model, state, header = load_checkpoint(checkpoint, model, state)
-        start_epoch, history = int(header["epoch"]), list(header["history"])
-        if header.get("seed") != seed:
-            raise ValueError(f"fit: resuming {checkpoint}, written with seed {header.get('seed')}, "
-                             f"with seed {seed}; use the same seed (or a new out_dir).")
-    if out is not None:
-        # After a resume the log is rewritten from the checkpoint, dropping any later lines.
-        atomic_write(out / METRICS_NAME, b"".join(json.dumps(row).encode() + b"\n" for row in history))
+    model, state, history = _start(model, learner.init(model), out, resume=resume, overwrite=overwrite, seed=seed)
+    start_epoch = saved_epoch = epoch = len(history)
 
     step_fn = make_step(learner, model, mesh, augment)
     model, state = replicate((model, state), mesh)
     augment_key = jax.random.key(seed)
+    test = None
     if test_data is not None:
-        eval_batch_size = padded_batch(min(eval_batch_size, len(test_data[1])), devices)
+        eval_batch_size = padded_batch(min(eval_batch_size or batch_size, len(test_data[1])), devices)
         predict = make_predict(learner.evaluate, model, batch_mesh(eval_batch_size, devices))
+
+        def test(model):
+            return evaluate(learner.evaluate, model, *test_data, batch_size=eval_batch_size, devices=devices,
+                            predict=predict)[0]
+
     last_epoch = epochs if stop_after_epochs is None else min(epochs, start_epoch + stop_after_epochs)
-    saved_epoch = start_epoch
-    epoch = start_epoch
     bar = None
     try:
         for epoch in range(start_epoch + 1, last_epoch + 1):
-            order = epoch_permutation(n_train, seed, epoch)
             t0, cpu0 = time.perf_counter(), time.process_time()
-            sums: dict[str, float] = {}
             # Updated by hand, not iterated: tqdm closes an iterated bar when the loop ends, and the
             # test accuracy measured after the loop belongs on this epoch's bar.
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{epochs}", disable=not progress,
-                       leave=True, dynamic_ncols=True, mininterval=0.5)
-            for step in range(steps_per_epoch):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                key = jax.random.fold_in(jax.random.fold_in(augment_key, epoch), step)
-                try:
-                    new_model, new_state, metrics = step_fn(
-                        model, state, jnp.asarray(train_x[idx]), jnp.asarray(train_y[idx]), key)
-                    metrics = {name: float(value) for name, value in metrics.items()}
-                except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
-                    # A check inside the step failed, e.g. memsnn.simulate's stability or NaN check.
-                    forget_failed_computation()
-                    raise TrainingDiverged(epoch, step + 1, steps_per_epoch,
-                                           f"the simulation failed ({_first_line(err)})", checkpoint,
-                                           saved_epoch) from err
-                bad = [f"the {name} is {value}" for name, value in metrics.items() if not math.isfinite(value)]
-                if bad:
-                    raise TrainingDiverged(epoch, step + 1, steps_per_epoch, ", ".join(bad), checkpoint, saved_epoch)
-                model, state = new_model, new_state
-                for name, value in metrics.items():
-                    sums[name] = sums.get(name, 0.0) + value
-                bar.set_postfix({name: f"{total / (step + 1):.4g}" for name, total in sums.items()}, refresh=False)
-                bar.update(1)
+            bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=True,
+                       dynamic_ncols=True, mininterval=0.5)
+            failed = functools.partial(TrainingDiverged, epoch, steps_per_epoch=steps, checkpoint=checkpoint,
+                                       saved_epoch=saved_epoch)
+            order = epoch_permutation(n_train, seed, epoch)
+            batches = ((train_x[order[k * batch_size:(k + 1) * batch_size]],
+                        train_y[order[k * batch_size:(k + 1) * batch_size]]) for k in range(steps))
+            keys = jax.random.fold_in(augment_key, epoch)
+            model, state, means = _train_epoch(step_fn, model, state, batches, keys, bar, failed)
             train_time = time.perf_counter() - t0
-            if not _all_finite((model, state)):
-                # A non-finite update at the last step has not shown in any metric yet; do not save it.
-                raise TrainingDiverged(epoch, steps_per_epoch, steps_per_epoch,
-                                       "the parameters became NaN or inf", checkpoint, saved_epoch)
             test_acc = None
-            if test_data is not None:
+            if test is not None:
                 bar.set_description(f"epoch {epoch}/{epochs} (testing)")
-                try:
-                    test_acc, _ = evaluate(learner.evaluate, model, *test_data, batch_size=eval_batch_size,
-                                           devices=devices, predict=predict)
-                except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
-                    forget_failed_computation()
-                    raise TrainingDiverged(epoch, steps_per_epoch, steps_per_epoch,
-                                           f"the simulation failed in the test evaluation ({_first_line(err)})",
-                                           checkpoint, saved_epoch) from err
+                test_acc = _checked(lambda: test(model), failed, steps, "in the test evaluation ")
                 bar.set_description(f"epoch {epoch}/{epochs}")
-                bar.set_postfix({**{name: f"{total / steps_per_epoch:.4g}" for name, total in sums.items()},
+                bar.set_postfix({**{name: f"{value:.4g}" for name, value in means.items()},
                                  "test_acc": f"{test_acc:.4f}"})
             bar.close()
             row = {
                 "epoch": epoch,
-                **{f"train_{name}": total / steps_per_epoch for name, total in sums.items()},
+                **{f"train_{name}": value for name, value in means.items()},
                 "test_acc": test_acc,
                 "epoch_time_s": time.perf_counter() - t0,
                 "train_time_s": train_time,
@@ -418,8 +377,8 @@ def fit(
             }
             history.append(row)
             if out is not None:
-                header = {"config": config, "epoch": epoch, "epochs": epochs, "seed": seed,
-                          "history": history, "steps_per_epoch": steps_per_epoch}
+                header = {"config": {} if config is None else config, "epoch": epoch, "epochs": epochs,
+                          "seed": seed, "history": history, "steps_per_epoch": steps}
                 save_checkpoint(checkpoint, model, state, header)
                 saved_epoch = epoch
                 with open(out / METRICS_NAME, "a") as f:
@@ -432,3 +391,67 @@ def fit(
         if bar is not None:
             bar.close()
     return FitResult(model=model, history=history, checkpoint=checkpoint)
+
+
+def _start(model, state, out: Path | None, *, resume: bool, overwrite: bool, seed: int):
+    """``(model, state, history)`` to start from: fresh, or from ``out``'s checkpoint when resuming.
+
+    Refuses (before writing anything) to start over a run that is there, unless ``overwrite``.
+    """
+    if out is None:
+        return model, state, []
+    checkpoint = out / CHECKPOINT_NAME
+    history: list[dict] = []
+    if not resume:
+        existing = _existing_run(out, checkpoint)
+        if existing is not False and not overwrite:
+            raise RunExistsError(out, existing)
+        checkpoint.unlink(missing_ok=True)
+    elif checkpoint.exists():
+        model, state, header = load_checkpoint(checkpoint, model, state)
+        history = list(header["history"])
+        if header.get("seed") != seed:
+            raise ValueError(f"fit: resuming {checkpoint}, written with seed {header.get('seed')}, "
+                             f"with seed {seed}; use the same seed (or a new out_dir).")
+    # After a resume the log is rewritten from the checkpoint, dropping any later lines.
+    atomic_write(out / METRICS_NAME, b"".join(json.dumps(row).encode() + b"\n" for row in history))
+    return model, state, history
+
+
+def _checked(run: Callable, failed: Callable, step: int, where: str = ""):
+    """``run()``; a failed runtime check inside it (e.g. simulate's stability check) becomes ``failed(...)``."""
+    try:
+        return run()
+    except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
+        forget_failed_computation()
+        raise failed(step, reason=f"the simulation failed {where}({_first_line(err)})") from err
+
+
+def _train_epoch(step_fn: Callable, model, state, batches, keys, bar, failed: Callable):
+    """One pass over ``batches``: ``(model, state, epoch means of the step metrics)``.
+
+    Stops with ``failed(step, reason=...)`` (a :class:`TrainingDiverged`) at the first non-finite
+    metric, and at the end if the model or state is no longer finite.
+    """
+    sums: dict[str, float] = {}
+    step = 0
+    for step, (images, labels) in enumerate(batches, start=1):
+        key = jax.random.fold_in(keys, step - 1)
+
+        def run(model=model, state=state, images=images, labels=labels, key=key):
+            new_model, new_state, metrics = step_fn(model, state, jnp.asarray(images), jnp.asarray(labels), key)
+            return new_model, new_state, {name: float(value) for name, value in metrics.items()}
+
+        new_model, new_state, metrics = _checked(run, failed, step)
+        bad = [f"the {name} is {value}" for name, value in metrics.items() if not math.isfinite(value)]
+        if bad:
+            raise failed(step, reason=", ".join(bad))
+        model, state = new_model, new_state
+        for name, value in metrics.items():
+            sums[name] = sums.get(name, 0.0) + value
+        bar.set_postfix({name: f"{total / step:.4g}" for name, total in sums.items()}, refresh=False)
+        bar.update(1)
+    if not _all_finite((model, state)):
+        # A non-finite update at the last step has not shown in any metric yet; do not save it.
+        raise failed(step, reason="the parameters became NaN or inf")
+    return model, state, {name: total / step for name, total in sums.items()}
