@@ -44,13 +44,13 @@ from jaxtyping import Array, Float, PRNGKeyArray
 State = Any  # a pytree of arrays
 
 
-def empty_state() -> Float[Array, " 0"]:
-    """The state of a component that has none: a zero-size array.
+def empty_state() -> None:
+    """The state of a component that has none: ``None``, an empty pytree.
 
-    Not an empty tuple: diffrax's and equinox's loop buffers reject empty subtrees, and a zero-size
-    leaf costs nothing.
+    Not a zero-size array: those are leaves that every scan, solver step and tree map carries
+    along, which cost the MIF's Euler scan about 7% in a benchmark.
     """
-    return jnp.zeros((0,))
+    return None
 
 
 class AbstractComponent(eqx.Module):

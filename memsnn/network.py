@@ -29,7 +29,7 @@ from .synapses import AbstractSynapse
 
 
 class LayerState(NamedTuple):
-    """State of one layer, one slot per component (a zero-size array where there is none).
+    """State of one layer, one slot per component (``None`` where there is none).
 
     The leaves are ordered array, synapse, neuron, plasticity, energy: the order in which the
     Gauss-Seidel integrator (:class:`~memsnn.integrators.SpicepropEuler`) updates them.
