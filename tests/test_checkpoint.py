@@ -161,7 +161,10 @@ def test_a_learner_without_gradients_trains_checkpoints_and_resumes(tmp_path):
     run = dict(epochs=3, batch_size=16, progress=False)
     whole = fit(start, learner, blobs(96, 0), blobs(60, 1), out_dir=tmp_path / "whole", **run)
     fit(start, learner, blobs(96, 0), blobs(60, 1), out_dir=tmp_path / "part", stop_after_epochs=1, **run)
+    stale = tmp_path / "part" / f".{CHECKPOINT_NAME}.0123456789ab.tmp"  # a writer killed mid-write
+    stale.write_bytes(b"half")
     resumed = fit(start, learner, blobs(96, 0), blobs(60, 1), out_dir=tmp_path / "part", resume=True, **run)
+    assert not stale.exists()
     assert whole.history[-1]["test_acc"] > 0.9 and "train_acc" in whole.history[-1]
     np.testing.assert_array_equal(whole.model.means, resumed.model.means)
     _, counts, header = load_checkpoint(resumed.checkpoint, start, learner.init(start))

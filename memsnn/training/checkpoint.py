@@ -39,6 +39,7 @@ __all__ = [
     "atomic_write",
     "load_checkpoint",
     "read_checkpoint_header",
+    "remove_stale_temporaries",
     "save_checkpoint",
 ]
 
@@ -66,8 +67,13 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _remove_stale_temporaries(path: Path) -> None:
-    # A process killed between creating its temporary file and the rename leaves it behind.
+def remove_stale_temporaries(path: str | os.PathLike) -> None:
+    """Delete the temporary files that interrupted writes of ``path`` left beside it.
+
+    A process killed (``kill -9``, power cut) between creating its temporary file and the rename
+    leaves it behind; it is never a complete file, so nothing is lost.
+    """
+    path = Path(path)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         with contextlib.suppress(OSError):
             stale.unlink()
@@ -81,7 +87,7 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
+    remove_stale_temporaries(path)
     while True:
         tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
         try:

@@ -38,7 +38,7 @@ from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from .checkpoint import atomic_write, load_checkpoint, read_checkpoint_header, save_checkpoint
+from .checkpoint import atomic_write, load_checkpoint, read_checkpoint_header, remove_stale_temporaries, save_checkpoint
 from .devices import AXIS, batch_mesh, forget_failed_computation, on_shards, padded_batch, replicate
 from .learner import AbstractLearner
 
@@ -401,6 +401,7 @@ def _start(model, state, out: Path | None, *, resume: bool, overwrite: bool, see
     if out is None:
         return model, state, []
     checkpoint = out / CHECKPOINT_NAME
+    remove_stale_temporaries(checkpoint)
     history: list[dict] = []
     if not resume:
         existing = _existing_run(out, checkpoint)
