@@ -188,6 +188,8 @@ def test_random_shift_moves_pixels_within_bounds():
     rows, cols = np.nonzero(shifted)[1:]
     assert len(rows) == 64 and set(rows) == set(range(8, 13)) and set(cols) == set(range(10, 15))
     np.testing.assert_array_equal(shifted, np.asarray(random_shift(jax.random.key(0), batch, 2)).reshape(64, 28, 28))
+    with pytest.raises(ValueError, match=r"max_shift must be a whole number of pixels in \[0, 27\], got -3"):
+        random_shift(jax.random.key(0), batch, -3)
 
 
 def test_checkpoint_is_atomic(tmp_path, monkeypatch):

@@ -26,6 +26,9 @@ def random_shift(key: PRNGKeyArray, images: Float[Array, "batch pixels"], max_sh
     height, width = image_shape
     batch = images.shape[0]
     m = int(max_shift)
+    if m != max_shift or not 0 <= m < min(height, width):
+        raise ValueError(f"random_shift: max_shift must be a whole number of pixels in [0, {min(height, width) - 1}], "
+                         f"got {max_shift!r}.")
     padded = jnp.pad(images.reshape(batch, height, width), ((0, 0), (m, m), (m, m)))
     corners = jax.random.randint(key, (batch, 2), 0, 2 * m + 1)
     crop = jax.vmap(lambda image, corner: jax.lax.dynamic_slice(image, (corner[0], corner[1]), (height, width)))
