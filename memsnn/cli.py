@@ -319,8 +319,6 @@ def _evaluate(args) -> int:
             raise
         return _error("evaluate", f"{problem} while simulating the test images; the network in "
                                   f"{args.checkpoint} drives its neurons beyond what its integrator handles.", 1)
-    except KeyboardInterrupt:
-        return _error("evaluate", "stopped.", _INTERRUPTED)
     if args.json:
         print(json.dumps({"accuracy": result["accuracy"], "n_samples": result["n_samples"],
                           "epoch": result["epoch"], "dataset": result["dataset"], "source": result["source"],
@@ -501,7 +499,10 @@ def main(argv: list[str] | None = None) -> int:
         use_cpu_cores(n)
     elif args.command in ("train", "evaluate"):
         use_cpu_cores(cores)
-    return {"train": _train, "evaluate": _evaluate, "simulate": _simulate}[args.command](args)
+    try:
+        return {"train": _train, "evaluate": _evaluate, "simulate": _simulate}[args.command](args)
+    except KeyboardInterrupt:  # Ctrl-C outside a training loop (which says how to resume)
+        return _error(args.command, "stopped.", _INTERRUPTED)
 
 
 if __name__ == "__main__":
