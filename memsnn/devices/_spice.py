@@ -29,3 +29,14 @@ def number(owner: object, name: str, value) -> str:
 def sigmoid(z: str) -> str:
     """Logistic sigmoid of the expression ``z`` through tanh, which cannot overflow."""
     return f"(0.5+0.5*tanh(0.5*({z})))"
+
+
+def state_scale(device) -> float:
+    """State units per node volt for a device's state node: the width of its state interval.
+
+    A state node in volts of order 1 keeps ngspice's absolute tolerances (``vntol``, ``chgtol``)
+    meaningful for states like VTEAM's (metres, ~1e-9); unbounded states (a logit) use 1.
+    """
+    low, high = device.state_bounds
+    width = float(high) - float(low)
+    return width if np.isfinite(width) and width > 0 else 1.0

@@ -4,17 +4,18 @@ Every neuron of a batch is its own small circuit in one netlist, so one transien
 them all. Only standard SPICE elements are used: R, C, linear controlled sources (G), behavioural
 current sources (B) and PWL voltage sources. The mapping, for neuron ``i``:
 
-* membrane: node ``v_i`` (V) with the membrane capacitor. MIF: one B-source per branch draws
-  ``G_k(x_k) (v - E_k)``, ``G_k = x_k / R_on + (1 - x_k) / R_off``. LIF: a resistor R to a battery
-  at ``v_rest``, and ``C = tau / R``.
-* memristor state ``x_k`` (MIF): the voltage of node ``xk_i`` on a capacitor ``Cs`` charged by a
-  B-source of current ``Cs dx_k/dt``, the way SPICE memristor models carry their state. The sigmoid
-  is written ``0.5 + 0.5 tanh(z / 2)``, which cannot overflow.
+* Each component writes its own fragment beside its equations (``spice_lines`` of
+  :class:`~memsnn.neurons.AbstractSpiceNeuron` and :class:`~memsnn.synapses.AbstractSpiceSynapse`,
+  and the memristors' ``spice_current`` / ``spice_state_derivative``); this module holds only the
+  shared machinery: impulses, breakpoints, options, saving. Signal ``s`` of neuron ``i`` is node
+  ``s_i``.
+* membrane: node ``v_i`` (V) with the membrane capacitor. MIF: one B-source per branch draws the
+  device's own current, and each memristor state is the voltage of node ``xk_i`` on a capacitor
+  ``Cs`` charged by a B-source of current ``Cs dx_k/dt`` (the way SPICE memristor models carry
+  their state), in units of the width of the state interval. LIF: a resistor R to a battery at
+  ``v_rest``, and ``C = tau / R``.
 * synapse: currents are carried as node voltages, ``1 V = current_scale`` A (default 1 uA), so that
-  currents of 1e-8..1e-5 A are 0.01..10 V, far above ngspice's absolute tolerances. Alpha synapse:
-  node ``a_i`` (``Cs`` || ``tau_a / Cs``, so ``da/dt = -a / tau_a``) drives node ``isyn_i`` (the
-  same RC) through a VCCS of ``Cs / tau_a`` S (``dI/dt = (a - I) / tau_a``); a VCCS of
-  ``current_scale`` S injects ``I`` into the membrane. Exponential synapse: node ``isyn_i`` only.
+  currents of 1e-8..1e-5 A are 0.01..10 V, far above ngspice's absolute tolerances.
   ``Cs = state_capacitance`` (1 nF, the membrane's scale, so that one ``chgtol`` fits all nodes).
 * input impulses: memsnn jumps ``a`` by ``w`` at the event time. The capacitor of the node that
   jumps (``a_i``; ``isyn_i`` for an exponential synapse; the membrane without a synapse) returns
@@ -41,13 +42,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
+import jax
 import numpy as np
 
-from ..neurons import LIF, MIF
-from ..synapses import AlphaSynapse, ExponentialSynapse
+from ..neurons import LIF, MIF, AbstractSpiceNeuron
+from ..synapses import AbstractSpiceSynapse, AlphaSynapse, ExponentialSynapse
 
 MIF_SIGNALS = ("v", "x1", "x2", "a", "isyn")
-LIF_SIGNALS = ("v", "a", "isyn")
 _PWL_PAIRS_PER_LINE = 4
 _STARTUP_FRACTION = 1e-6  # first breakpoint, as a fraction of t_stop
 
@@ -148,7 +149,7 @@ def mif_netlist(
     if not isinstance(neuron, MIF):
         raise TypeError(f"mif_netlist: neuron must be memsnn.MIF, got {type(neuron).__name__}.")
     return _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, output_times, options, save,
-                    title, MIF_SIGNALS)
+                    title)
 
 
 def lif_netlist(
@@ -176,18 +177,11 @@ def lif_netlist(
     """
     if not isinstance(neuron, LIF):
         raise TypeError(f"lif_netlist: neuron must be memsnn.LIF, got {type(neuron).__name__}.")
-    if neuron.reset_mode != "none":
-        raise ValueError(
-            f"lif_netlist: the LIF has reset={neuron.reset_mode!r}. memsnn applies the threshold and "
-            "reset on its time grid, which SPICE cannot reproduce exactly; export the sub-threshold "
-            "membrane with LIF(..., reset='none') and compare while v stays below threshold."
-        )
     return _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, output_times, options, save,
-                    title, LIF_SIGNALS)
+                    title)
 
 
-def _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, output_times, options, save, title,
-             allowed):
+def _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, output_times, options, save, title):
     options = TransientOptions() if options is None else options
     weights = np.asarray(weights, dtype=float)
     if weights.ndim != 2:
@@ -198,41 +192,28 @@ def _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, out
         raise ValueError(f"netlist: {n_events} weight columns but {event_times.size} event times.")
     _check_events(event_times, t_stop, options.pulse_width)
     currents = None if current is None else _per_neuron("current", current, n)
-    if synapse is not None and not isinstance(synapse, (AlphaSynapse, ExponentialSynapse)):
-        raise TypeError(f"netlist: synapse must be AlphaSynapse, ExponentialSynapse or None, got "
-                        f"{type(synapse).__name__}.")
-    has = {"a": isinstance(synapse, AlphaSynapse), "isyn": synapse is not None}
-    allowed = tuple(s for s in allowed if has.get(s, True))
+    check_exportable("netlist", neuron, synapse)
+    neurons = [element(neuron, i, n, "neuron") for i in range(n)]
+    synapses = [None if synapse is None else element(synapse, i, n, "synapse") for i in range(n)]
+    allowed = tuple(neurons[0].spice_signals(options))
+    allowed += () if synapse is None else tuple(synapses[0].spice_signals(options))
     unknown = set(save) - set(allowed)
     if unknown:
         raise ValueError(f"netlist: cannot save {sorted(unknown)} here; choose from {allowed}.")
     t_step = t_stop / 1000 if t_step is None else float(t_step)
 
-    lines = [f"* {title}", f"* written by memsnn.export (SI units; synapse nodes: 1 V = {_num(options.current_scale)} A)"]
-    if isinstance(neuron, MIF):
-        lines += ["* logistic sigmoid through tanh: cannot overflow", ".func sig(z) {0.5+0.5*tanh(0.5*z)}"]
-    lines.append("")
-    params = _neuron_params(neuron, n)
-    syn_tau = None if synapse is None else _per_neuron(
-        "synapse tau", synapse.tau_a if isinstance(synapse, AlphaSynapse) else synapse.tau_s, n)
-    for i in range(n):
+    lines = [f"* {title}",
+             f"* written by memsnn.export (SI units; synapse nodes: 1 V = {_num(options.current_scale)} A)", ""]
+    for i, (neuron_i, synapse_i) in enumerate(zip(neurons, synapses)):
         lines.append(f"* neuron {i}")
-        p = {k: v[i] for k, v in params.items()}
         # The node that the impulses jump: its capacitor returns to a staircase source, not ground.
-        target = "v" if synapse is None else ("a" if isinstance(synapse, AlphaSynapse) else "isyn")
         ref = f"in_{i}" if len(event_times) and np.any(weights[i] != 0.0) else "0"
-        membrane_ref = ref if target == "v" else "0"
-        if isinstance(neuron, MIF):
-            lines += _mif_lines(i, p, neuron.polarity, membrane_ref, options.state_capacitance)
-            capacitance = p["capacitance"]
-        else:
-            lines += _lif_lines(i, p, membrane_ref)
-            capacitance = p["tau"] / p["resistance"]
-        if synapse is not None:
-            lines += _synapse_lines(i, synapse, syn_tau[i], options.current_scale, options.state_capacitance, ref)
+        lines += neuron_i.spice_lines(i, ref if synapse_i is None else "0", options)
+        if synapse_i is not None:
+            lines += synapse_i.spice_lines(i, ref, options)
         if ref != "0":
-            # Node-voltage jumps: charge / C on the membrane, or w / current_scale on a synapse node.
-            jumps = weights[i] / (capacitance if target == "v" else options.current_scale)
+            _, volts_per_unit = (neuron_i if synapse_i is None else synapse_i).spice_impulse(options)
+            jumps = weights[i] * volts_per_unit
             lines.append(_pwl(f"Vin_{i} in_{i} 0", *_staircase_points(event_times, jumps, options.pulse_width)))
         if currents is not None and currents[i] != 0.0:
             lines.append(f"Idrive_{i} 0 v_{i} DC {_num(currents[i])}")
@@ -248,41 +229,32 @@ def _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, out
     return "\n".join(lines) + "\n"
 
 
-def _mif_lines(i, p, polarity, membrane_ref, cs):
-    v = f"V(v_{i})"
-    lines = [f"Cm_{i} v_{i} {membrane_ref} {_num(p['capacitance'])} IC={_num(p['v_init'])}"]
-    for k, (E, pol) in enumerate(zip((p["E1"], p["E2"]), polarity), start=1):
-        m = {name: p[f"m{k}_{name}"] for name in ("R_on", "R_off", "V_on", "V_off", "V_T", "tau")}
-        x = f"V(x{k}_{i})"
-        g = f"({x}/{_num(m['R_on'])}+(1-{x})/{_num(m['R_off'])})"
-        vk = f"({'' if pol > 0 else '-'}({v}-{_num(E)}))"
-        dx = (f"((1-{x})*sig(({vk}-{_num(m['V_on'])})/{_num(m['V_T'])})"
-              f"-{x}*sig(({_num(m['V_off'])}-{vk})/{_num(m['V_T'])}))/{_num(m['tau'])}")
-        lines += [
-            f"B{k}_{i} v_{i} 0 I={g}*({v}-{_num(E)})",
-            f"Cx{k}_{i} x{k}_{i} 0 {_num(cs)} IC={_num(p[f'x{k}_init'])}",
-            f"Bx{k}_{i} 0 x{k}_{i} I={_num(cs)}*{dx}",
-        ]
-    return lines
+def check_exportable(owner: str, neuron, synapse) -> None:
+    """Raise a ``TypeError`` naming what exports if ``neuron`` or ``synapse`` has no SPICE form."""
+    if not isinstance(neuron, AbstractSpiceNeuron):
+        raise TypeError(f"{owner}: {type(neuron).__name__} has no SPICE form. Exportable neurons: MIF (with any "
+                        "memsnn.devices memristor) and LIF (reset='none'), the subclasses of "
+                        "memsnn.neurons.AbstractSpiceNeuron.")
+    if synapse is not None and not isinstance(synapse, AbstractSpiceSynapse):
+        raise TypeError(f"{owner}: synapse {type(synapse).__name__} has no SPICE form. Exportable synapses: "
+                        "AlphaSynapse and ExponentialSynapse (subclasses of memsnn.synapses.AbstractSpiceSynapse), "
+                        "or None.")
 
 
-def _lif_lines(i, p, membrane_ref):
-    return [
-        f"Cm_{i} v_{i} {membrane_ref} {_num(p['tau'] / p['resistance'])} IC={_num(p['v_rest'])}",
-        f"Rm_{i} v_{i} rest_{i} {_num(p['resistance'])}",
-        f"Vrest_{i} rest_{i} 0 DC {_num(p['v_rest'])}",
-    ]
+def element(module, i: int, n: int, what: str):
+    """Component ``i`` of ``n``: every parameter leaf (a scalar or ``(n,)``) reduced to its scalar.
 
+    Raises:
+        ValueError: a leaf has another shape, naming it.
+    """
+    def pick(path, leaf):
+        arr = np.asarray(leaf)
+        if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] not in (1, n)):
+            raise ValueError(f"netlist: {what} parameter {jax.tree_util.keystr(path)} must be a scalar or have "
+                             f"shape ({n},), got {arr.shape}.")
+        return leaf if arr.ndim == 0 else leaf.reshape(-1)[i if arr.shape[0] > 1 else 0]
 
-def _synapse_lines(i, synapse, tau, scale, cs, ref):
-    """Synapse nodes of neuron ``i`` (1 V = ``scale`` A, capacitors ``cs``, so ``RC = tau``);
-    ``ref``: where the capacitor of the node that the impulses jump returns."""
-    isyn = [f"Ci_{i} isyn_{i} {'0' if isinstance(synapse, AlphaSynapse) else ref} {_num(cs)} IC=0",
-            f"Ri_{i} isyn_{i} 0 {_num(tau / cs)}", f"Gsyn_{i} 0 v_{i} isyn_{i} 0 {_num(scale)}"]
-    if isinstance(synapse, AlphaSynapse):
-        return [f"Ca_{i} a_{i} {ref} {_num(cs)} IC=0", f"Ra_{i} a_{i} 0 {_num(tau / cs)}",
-                f"Ga_{i} 0 isyn_{i} a_{i} 0 {_num(cs / tau)}"] + isyn
-    return isyn
+    return jax.tree_util.tree_map_with_path(pick, module)
 
 
 def _staircase_points(times, jumps, width):
@@ -341,18 +313,6 @@ def _per_neuron(name, value, n):
     if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] not in (1, n)):
         raise ValueError(f"netlist: {name} must be a scalar or have shape ({n},), got {arr.shape}.")
     return np.broadcast_to(arr.reshape(-1) if arr.ndim else arr, (n,))
-
-
-def _neuron_params(neuron, n) -> dict[str, np.ndarray]:
-    """Every parameter of ``neuron`` broadcast to ``(n,)`` numpy arrays."""
-    if isinstance(neuron, MIF):
-        raw = dict(capacitance=neuron.capacitance, E1=neuron.E1, E2=neuron.E2, v_init=neuron.v_init,
-                   x1_init=neuron.x1_init, x2_init=neuron.x2_init)
-        for k, m in ((1, neuron.memristor1), (2, neuron.memristor2)):
-            raw.update({f"m{k}_{f}": getattr(m, f) for f in ("R_on", "R_off", "V_on", "V_off", "V_T", "tau")})
-    else:
-        raw = dict(tau=neuron.tau, resistance=neuron.resistance, v_rest=neuron.v_rest)
-    return {k: _per_neuron(k, v, n) for k, v in raw.items()}
 
 
 def _num(x) -> str:

@@ -11,11 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..network import Network
-from ..neurons import LIF, MIF
 from ..stimulus import Current, Impulses
-from ..synapses import AlphaSynapse
 from ._ngspice import run_ngspice
-from .netlist import TransientOptions, lif_netlist, mif_netlist
+from .netlist import TransientOptions, _netlist, check_exportable, element
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +127,7 @@ def _prepare(network, stimulus, dt, n_steps, options, record, grid_breakpoints):
                          "networks need spike events that SPICE netlists here do not model).")
     layer = network.layers[0]
     neuron, synapse, array = layer.neuron, layer.synapse, layer.array
-    if not isinstance(neuron, (MIF, LIF)):
-        raise TypeError(f"simulate_ngspice: only MIF and LIF neurons export, got {type(neuron).__name__}.")
+    check_exportable("simulate_ngspice", neuron, synapse)
     n = layer.size
     drive = None
     if isinstance(stimulus, Impulses):
@@ -156,21 +153,21 @@ def _prepare(network, stimulus, dt, n_steps, options, record, grid_breakpoints):
     tile = lambda x: jnp.tile(jnp.broadcast_to(x, (n,)), batch)  # noqa: E731
     neuron_b = jax.tree.map(tile, neuron)
     synapse_b = None if synapse is None else jax.tree.map(tile, synapse)
-    make = mif_netlist if isinstance(neuron, MIF) else lif_netlist
-    netlist = make(neuron_b, synapse_b, weights, (steps + 1) * dt, n_steps * dt, current=drive, t_step=dt,
-                   output_times=dt * np.arange(1, n_steps + 1) if grid_breakpoints else None,
-                   options=options, save=tuple(record), title=f"memsnn {type(neuron).__name__} x {batch * n}")
-    scale = {"a": options.current_scale, "isyn": options.current_scale}
-    if synapse is None:
-        pulse_node = "v"
-        capacitance = neuron.capacitance if isinstance(neuron, MIF) else neuron.tau / neuron.resistance
-        jumps = weights / np.asarray(tile(capacitance))[:, None]
-    else:
-        pulse_node = "a" if isinstance(synapse, AlphaSynapse) else "isyn"
-        jumps = weights
-    initial = {"v": np.asarray(tile(neuron.v_init if isinstance(neuron, MIF) else neuron.v_rest))}
-    if isinstance(neuron, MIF):
-        initial.update(x1=np.asarray(tile(neuron.x1_init)), x2=np.asarray(tile(neuron.x2_init)))
+    netlist = _netlist(neuron_b, synapse_b, weights, (steps + 1) * dt, n_steps * dt, drive, dt,
+                       dt * np.arange(1, n_steps + 1) if grid_breakpoints else None, options, tuple(record),
+                       f"memsnn {type(neuron).__name__} x {batch * n}")
+    # Each component says what its nodes carry: SI units per volt, the value at t = 0 (ngspice does
+    # not write the t = 0 point of a `uic` run), and which node the impulses jump, by how much.
+    total = batch * n
+    neurons = [element(neuron_b, i, total, "neuron") for i in range(total)]
+    synapses = [None if synapse_b is None else element(synapse_b, i, total, "synapse") for i in range(total)]
+    signals = [{**nrn.spice_signals(options), **({} if syn is None else syn.spice_signals(options))}
+               for nrn, syn in zip(neurons, synapses)]
+    scale = {name: value[0] for name, value in signals[0].items()}
+    initial = {name: np.array([sig[name][1] / sig[name][0] for sig in signals]) for name in scale}  # node volts
+    impulses = [(nrn if syn is None else syn).spice_impulse(options) for nrn, syn in zip(neurons, synapses)]
+    pulse_node = impulses[0][0]
+    jumps = weights * np.array([volts for _, volts in impulses])[:, None] * scale[pulse_node]
     info = dict(batch=batch, n=n, scale=scale, initial=initial, pulse_node=pulse_node, jumps=jumps,
                 event_steps=steps)
     return netlist, info

@@ -1,6 +1,6 @@
 """Neuron models: MIF (memristive), LIF and IF."""
 
-from ._base import AbstractNeuron as AbstractNeuron
+from ._base import AbstractNeuron as AbstractNeuron, AbstractSpiceNeuron as AbstractSpiceNeuron
 from .lif import IF as IF, LIF as LIF, LIFState as LIFState, heaviside as heaviside
 from .lif import DelayedResetState as DelayedResetState
 from .mif import MIF as MIF, MIFState as MIFState

@@ -49,3 +49,35 @@ class AbstractNeuron(AbstractComponent):
     @abc.abstractmethod
     def decay_rate(self, state: State, current: Float[Array, " n"]) -> Float[Array, " n"]:
         """Largest local decay rate |d f / d y| (1/s): explicit steps are stable while dt * rate < ~2."""
+
+
+class AbstractSpiceNeuron(AbstractNeuron):
+    """A neuron with a SPICE form: it writes its own ngspice netlist fragment (:mod:`memsnn.export`).
+
+    Exportable neurons subclass this and implement the three methods below beside their vector
+    field; a neuron that is not a subclass has no SPICE form, and :mod:`memsnn.export` says so with
+    a ``TypeError`` naming the exportable ones. The methods are called on one neuron (scalar
+    parameters: the netlist writer slices per-neuron parameters). Node names follow one rule: the
+    signal ``s`` of neuron ``i`` is the voltage of node ``s_i`` (the membrane is ``v_i``), in SI
+    units times :meth:`spice_signals`' scale. Conventions: docs/devices.md ("SPICE form").
+    """
+
+    @abc.abstractmethod
+    def spice_lines(self, index: int, impulse_ref: str, options) -> list[str]:
+        """Netlist lines of neuron ``index``: its membrane node ``v_{index}`` and its state nodes.
+
+        Args:
+            index: the neuron's number in the netlist.
+            impulse_ref: node that the membrane capacitor returns to: ``"0"``, or a staircase
+                source that steps at each impulse when charge impulses land on the membrane.
+            options: the :class:`~memsnn.export.TransientOptions` (``state_capacitance``, the
+                capacitor that holds each internal state node).
+        """
+
+    @abc.abstractmethod
+    def spice_signals(self, options) -> dict[str, tuple[float, float]]:
+        """Signal name -> (SI units per node volt, value at t = 0) of the nodes ``{name}_{index}``."""
+
+    @abc.abstractmethod
+    def spice_impulse(self, options) -> tuple[str, float]:
+        """The signal that an impulse without synapse jumps, and its node-volt jump per coulomb."""

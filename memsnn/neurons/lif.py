@@ -10,7 +10,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._validation import require_positive
-from ._base import AbstractNeuron
+from ..devices._spice import number
+from ._base import AbstractNeuron, AbstractSpiceNeuron
 
 ResetMode = Literal["subtract", "zero", "none"]
 
@@ -54,7 +55,7 @@ def _check_reset(owner: str, mode: str):
         raise ValueError(f"{owner}: reset must be 'subtract', 'zero' or 'none', got {mode!r}.")
 
 
-class LIF(AbstractNeuron):
+class LIF(AbstractSpiceNeuron):
     """Leaky integrate-and-fire: ``tau dv/dt = -(v - v_rest) + R I``; spike when ``v >= threshold``.
 
     Spikes are checked on the simulation grid (after each step), then the reset rule acts:
@@ -145,6 +146,35 @@ class LIF(AbstractNeuron):
 
     def decay_rate(self, state: LIFState, current):
         return jnp.broadcast_to(1.0 / self.tau, state.v.shape)
+
+    # --- SPICE form (memsnn.export) -----------------------------------------------------------------
+
+    def spice_lines(self, index: int, impulse_ref: str, options) -> list[str]:
+        """``C = tau / R`` from ``v_i`` to ``impulse_ref``, ``R`` to a battery at ``v_rest``.
+
+        Only the sub-threshold membrane: memsnn checks the threshold and resets on its time grid, a
+        discrete-time rule with no exact SPICE counterpart.
+
+        Raises:
+            ValueError: the LIF resets (``reset`` other than ``"none"``).
+        """
+        if self.reset_mode != "none":
+            raise ValueError(
+                f"lif_netlist: the LIF has reset={self.reset_mode!r}. memsnn applies the threshold and "
+                "reset on its time grid, which SPICE cannot reproduce exactly; export the sub-threshold "
+                "membrane with LIF(..., reset='none') and compare while v stays below threshold."
+            )
+        i, v_rest = index, number(self, "v_rest", self.v_rest)
+        return [f"Cm_{i} v_{i} {impulse_ref} {number(self, 'tau / R', self.tau / self.resistance)} IC={v_rest}",
+                f"Rm_{i} v_{i} rest_{i} {number(self, 'resistance', self.resistance)}",
+                f"Vrest_{i} rest_{i} 0 DC {v_rest}"]
+
+    def spice_signals(self, options) -> dict[str, tuple[float, float]]:
+        return {"v": (1.0, float(self.v_rest))}
+
+    def spice_impulse(self, options) -> tuple[str, float]:
+        # A charge q on a membrane of capacitance tau/R moves v by q R / tau.
+        return "v", float(self.resistance / self.tau)
 
 
 class IF(AbstractNeuron):

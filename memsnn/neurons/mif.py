@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._validation import require_in_range, require_less, require_positive
-from ..devices import VolatileMSS
-from ._base import AbstractNeuron
+from ..devices import AbstractMemristor, VolatileMSS
+from ..devices._spice import number, state_scale
+from ._base import AbstractSpiceNeuron
 
 
 class MIFState(NamedTuple):
@@ -21,7 +23,7 @@ class MIFState(NamedTuple):
     x2: Float[Array, " n"]
 
 
-class MIF(AbstractNeuron):
+class MIF(AbstractSpiceNeuron):
     """Membrane capacitor in parallel with two (memristor + battery) branches.
 
     ``C dv/dt = I - G1 (v - E1) - G2 (v - E2)``, with ``G_k`` the conductance of memristor ``k``
@@ -31,17 +33,19 @@ class MIF(AbstractNeuron):
     Attributes:
         capacitance: C (F).
         E1, E2: branch batteries (V).
-        memristor1, memristor2: the two devices (:class:`~memsnn.devices.VolatileMSS`).
+        memristor1, memristor2: the two devices, any :class:`~memsnn.devices.AbstractMemristor`
+            (default :class:`~memsnn.devices.VolatileMSS`; docs/devices.md).
         spike_threshold: level of the binary spike flag (V); it does not act on the dynamics.
-        x1_init, x2_init: initial memristor states; ``v`` starts at ``v_init`` (V).
+        x1_init, x2_init: initial memristor states, in each device's state units and within its
+            ``state_bounds``; ``v`` starts at ``v_init`` (V).
         polarity: ``(p1, p2)``, each +1 or -1 (static).
     """
 
     capacitance: Float[Array, "..."]
     E1: Float[Array, "..."]
     E2: Float[Array, "..."]
-    memristor1: VolatileMSS
-    memristor2: VolatileMSS
+    memristor1: AbstractMemristor
+    memristor2: AbstractMemristor
     spike_threshold: Float[Array, "..."]
     v_init: Float[Array, "..."]
     x1_init: Float[Array, "..."]
@@ -53,8 +57,8 @@ class MIF(AbstractNeuron):
         capacitance=1e-9,
         E1=0.0,
         E2=0.050,
-        memristor1: VolatileMSS | None = None,
-        memristor2: VolatileMSS | None = None,
+        memristor1: AbstractMemristor | None = None,
+        memristor2: AbstractMemristor | None = None,
         spike_threshold=0.030,
         v_init=0.0,
         x1_init=0.0238,
@@ -76,8 +80,9 @@ class MIF(AbstractNeuron):
 
     def __check_init__(self):
         require_positive("MIF", "capacitance", self.capacitance, "F")
-        require_in_range("MIF", "x1_init", self.x1_init, 0.0, 1.0)
-        require_in_range("MIF", "x2_init", self.x2_init, 0.0, 1.0)
+        # In each device's own state units (a fraction, VTEAM's metres, a logit).
+        require_in_range("MIF", "x1_init", self.x1_init, *self.memristor1.state_bounds)
+        require_in_range("MIF", "x2_init", self.x2_init, *self.memristor2.state_bounds)
         # A flag level at or below the starting potential would report a spike at every step.
         require_less("MIF", "v_init", self.v_init, "spike_threshold", self.spike_threshold, "V")
 
@@ -87,9 +92,9 @@ class MIF(AbstractNeuron):
 
     def branch_currents(self, state: MIFState) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
         """Currents (A) leaving the membrane node through branch 1 and branch 2."""
-        g1 = self.memristor1.conductance(state.x1)
-        g2 = self.memristor2.conductance(state.x2)
-        return g1 * (state.v - self.E1), g2 * (state.v - self.E2)
+        # Through the devices' own I(x, V): also right for non-ohmic ones (Yakopcic, generalized MSS).
+        (v1, v2), (p1, p2) = self._device_voltages(state.v), self.polarity
+        return p1 * self.memristor1.current(state.x1, v1), p2 * self.memristor2.current(state.x2, v2)
 
     def _device_voltages(self, v):
         p1, p2 = self.polarity
@@ -114,9 +119,47 @@ class MIF(AbstractNeuron):
         return state._replace(v=state.v + charge / self.capacitance)
 
     def decay_rate(self, state: MIFState, current: Float[Array, " n"]) -> Float[Array, " n"]:
-        # The membrane is the stiff part: d(dv/dt)/dv = -(G1 + G2)/C. The memristor states relax at
-        # most at 2/tau (both sigmoids <= 1).
-        g = self.memristor1.conductance(state.x1) + self.memristor2.conductance(state.x2)
-        membrane = g / self.capacitance
-        devices = jnp.maximum(2.0 / self.memristor1.tau, 2.0 / self.memristor2.tau)
+        # The membrane: d(dv/dt)/dv = -(g1 + g2)/C with the differential conductances g_k = dI_k/dV
+        # (the chord conductance G_k for ohmic devices; p_k^2 = 1).
+        v1, v2 = self._device_voltages(state.v)
+        ones = jnp.ones_like(state.v)
+        _, g1 = jax.jvp(lambda u: self.memristor1.current(state.x1, u), (v1,), (ones,))
+        _, g2 = jax.jvp(lambda u: self.memristor2.current(state.x2, u), (v2,), (ones,))
+        membrane = jnp.abs(g1 + g2) / self.capacitance
+        # A device state must not step past its bound (where some models stop and stay outside):
+        # that needs monotone Euler steps, h * rate <= 1, half the linear-stability limit (~2) that
+        # the step check applies; hence the factor 2 (docs/devices.md).
+        devices = 2.0 * jnp.maximum(self.memristor1.relaxation_rate(state.x1, v1),
+                                    self.memristor2.relaxation_rate(state.x2, v2))
         return jnp.maximum(membrane, devices)
+
+    # --- SPICE form (memsnn.export; docs/devices.md) ---------------------------------------------
+
+    def spice_lines(self, index: int, impulse_ref: str, options) -> list[str]:
+        """Membrane capacitor on ``v_i``; per branch ``k`` a B-source drawing ``p_k I_k(x_k, v_k)``
+        and the state node ``xk_i`` (``state_scale`` state units per volt) on a capacitor charged by
+        ``dx_k/dt``, both written by the device itself (:meth:`AbstractMemristor.spice_current`)."""
+        i, cs = index, options.state_capacitance
+        v = f"V(v_{i})"
+        lines = [f"Cm_{i} v_{i} {impulse_ref} {number(self, 'capacitance', self.capacitance)} "
+                 f"IC={number(self, 'v_init', self.v_init)}"]
+        branches = zip((self.memristor1, self.memristor2), (self.E1, self.E2), self.polarity,
+                       (self.x1_init, self.x2_init))
+        for k, (device, battery, p, x_init) in enumerate(branches, start=1):
+            scale = state_scale(device)
+            x = f"V(x{k}_{i})" if scale == 1.0 else f"({number(self, 'scale', scale)}*V(x{k}_{i}))"
+            sign = "" if p > 0 else "-"
+            vk = f"({sign}({v}-{number(self, f'E{k}', battery)}))"
+            lines += [
+                f"B{k}_{i} v_{i} 0 I={sign}({device.spice_current(x, vk)})",
+                f"Cx{k}_{i} x{k}_{i} 0 {number(self, 'cs', cs)} IC={number(self, f'x{k}_init', x_init / scale)}",
+                f"Bx{k}_{i} 0 x{k}_{i} I={number(self, 'cs', cs / scale)}*({device.spice_state_derivative(x, vk)})",
+            ]
+        return lines
+
+    def spice_signals(self, options) -> dict[str, tuple[float, float]]:
+        return {"v": (1.0, float(self.v_init)), "x1": (state_scale(self.memristor1), float(self.x1_init)),
+                "x2": (state_scale(self.memristor2), float(self.x2_init))}
+
+    def spice_impulse(self, options) -> tuple[str, float]:
+        return "v", 1.0 / float(self.capacitance)

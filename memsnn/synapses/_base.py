@@ -35,3 +35,33 @@ class AbstractSynapse(AbstractComponent):
     @abc.abstractmethod
     def decay_rate(self, state: State = None, inputs=None) -> Float[Array, "..."]:
         """Largest decay rate (1/s) of the linear filter."""
+
+
+class AbstractSpiceSynapse(AbstractSynapse):
+    """A synapse with a SPICE form: it writes its own ngspice netlist fragment (:mod:`memsnn.export`).
+
+    As :class:`~memsnn.neurons.AbstractSpiceNeuron`: exportable synapses subclass this; the
+    methods act on one synapse (scalar parameters); signal ``s`` of synapse ``i`` is node ``s_i``.
+    Currents are carried as node voltages, ``1 V = options.current_scale`` A, and the synaptic
+    current is injected into the membrane node ``v_{index}``.
+    """
+
+    @abc.abstractmethod
+    def spice_lines(self, index: int, impulse_ref: str, options) -> list[str]:
+        """Netlist lines of synapse ``index``, which drives the membrane node ``v_{index}``.
+
+        Args:
+            index: the neuron's number in the netlist.
+            impulse_ref: node that the capacitor of the node the impulses jump returns to
+                (``"0"`` without impulses; see :meth:`spice_impulse`).
+            options: the :class:`~memsnn.export.TransientOptions` (``current_scale``,
+                ``state_capacitance``).
+        """
+
+    @abc.abstractmethod
+    def spice_signals(self, options) -> dict[str, tuple[float, float]]:
+        """Signal name -> (SI units per node volt, value at t = 0) of the nodes ``{name}_{index}``."""
+
+    @abc.abstractmethod
+    def spice_impulse(self, options) -> tuple[str, float]:
+        """The signal that an impulse jumps, and its node-volt jump per ampere of weight."""
