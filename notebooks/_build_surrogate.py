@@ -61,7 +61,7 @@ membrane potential at every step (as in the snnTorch tutorial)."""),
     new_code_cell("""\
 result = train("surrogate", "mnist", source="bundled", epochs=3, batch_size=128, lr=2e-3,
                model=dict(hidden=[128], n_steps=25, beta=0.95, surrogate="fast_sigmoid", slope=25.0),
-               out_dir="runs/notebook-surrogate", progress=False)
+               out_dir="runs/notebook-surrogate", overwrite=True, progress=False)
 for row in result.history:
     print(f"epoch {row['epoch']}: loss {row['train_loss']:.3f}, test accuracy {100 * row['test_acc']:.1f}%")
 model = result.model"""),

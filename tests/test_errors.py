@@ -1,5 +1,6 @@
 """Bad input gets a clear error that names what was wrong; no silent recompilation."""
 
+import diffrax
 import jax.numpy as jnp
 import pytest
 
@@ -89,12 +90,13 @@ def test_same_shapes_do_not_recompile():
     net = P.spiceprop_neuron_network(3)
     stim = memsnn.Impulses(jnp.full((4, 3, 3), 0.01 * P.MILLIAMP), steps=(0, 40, 80))
     memsnn.simulate(net, stim, dt=P.SPICEPROP_DT, n_steps=100)
-    before = simulate_module._trace_count
+    # The size of simulate's jit cache: one entry per compilation.
+    before = simulate_module.simulate._cached._cache_size()
     # New values, same shapes and settings: served from the cache.
     net2 = P.spiceprop_neuron_network(3, capacitance=2e-9)
     memsnn.simulate(net2, memsnn.Impulses(stim.amplitude * 0.5, steps=(0, 40, 80)), dt=P.SPICEPROP_DT, n_steps=100)
     memsnn.simulate(net, stim, dt=P.SPICEPROP_DT, n_steps=100)
-    assert simulate_module._trace_count == before
+    assert simulate_module.simulate._cached._cache_size() == before
 
 
 def test_adaptive_solver_out_of_steps_names_max_steps():
@@ -109,3 +111,17 @@ def test_adaptive_solver_out_of_steps_names_max_steps():
     solver = memsnn.Diffrax(diffrax.Tsit5(), diffrax.PIDController(rtol=1e-10, atol=1e-14))
     trace = memsnn.simulate(net, stim, dt=P.SPICEPROP_DT, n_steps=100, solver=solver)
     assert bool(jnp.all(jnp.isfinite(trace.membrane_potential[0])))
+
+
+def test_api_settings_that_used_to_pass_silently():
+    # A spike flag below the starting potential reported a spike at every step.
+    with pytest.raises(ValueError, match="v_init .* must be smaller than spike_threshold"):
+        memsnn.MIF(spike_threshold=-0.03)
+    net = P.spiceprop_neuron_network(1)
+    stim = memsnn.Current(jnp.zeros((1, 1)))
+    with pytest.raises(ValueError, match="checkpoint_every must be a positive integer"):
+        memsnn.simulate(net, stim, dt=P.SPICEPROP_DT, n_steps=10, checkpoint_every=-1)
+    with pytest.raises(TypeError, match="solver must be a memsnn integrator"):
+        memsnn.simulate(net, stim, dt=P.SPICEPROP_DT, n_steps=10, solver="euler")
+    with pytest.raises(TypeError, match="diffrax solver instance"):
+        memsnn.Diffrax(diffrax.Tsit5)
