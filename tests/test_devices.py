@@ -307,3 +307,136 @@ def test_parameters_are_trainable_under_jit():
     grads = grad_fn(model)
     assert float(grads.k_off) > 0
     assert float(grads.alpha_off) != 0
+
+
+# --- relaxation_rate: the stiffness that explicit steps must respect (docs/devices.md) ----------
+
+RATE_CASES = {name: case.make for name, case in CASES.items()}
+RATE_CASES["hp_logit"] = lambda: LinearIonDrift(coordinate="logit")
+
+
+def _path_slopes(model, x, v, n=400):
+    """Central-difference |df/dx| at ``x`` and on the way to the bound the motion goes to."""
+    low, high = model.state_bounds
+    if not np.isfinite(low):
+        low, high = -40.0, 40.0
+    h = 1e-7 * (high - low)
+    f = lambda s: np.asarray(model.state_derivative(s, v))  # noqa: E731
+    slope = lambda s: np.abs((f(s + h) - f(s - h)) / (2 * h))  # noqa: E731
+    direction = np.sign(float(f(x)))
+    if direction == 0:
+        return float(slope(x)), 0.0
+    edge = (high if direction > 0 else low) - 2 * h * direction
+    return float(slope(x)), float(np.max(slope(np.linspace(x, edge, n))))
+
+
+@pytest.mark.parametrize("name", list(RATE_CASES))
+def test_relaxation_rate_bounds_the_slope_on_the_way_to_the_bound(name):
+    model = RATE_CASES[name]()
+    low, high = model.state_bounds
+    if not np.isfinite(low):
+        low, high = -12.0, 12.0
+    v_max = CASES[name].v_max if name in CASES else 1.0
+    checked = 0
+    for fraction in (0.05, 0.3, 0.5, 0.8, 0.97):
+        x = low + fraction * (high - low)
+        for v in v_max * np.array([-1.0, -0.5, -0.2, 0.2, 0.5, 1.0]):
+            bound = float(model.relaxation_rate(x, v))
+            here, on_the_way = _path_slopes(model, x, v)
+            assert np.isfinite(bound) and bound >= 0
+            assert here <= bound * (1 + 1e-5) + 1e-12, (x, v, here, bound)
+            # ion drift: a sampled maximum of a smooth slope, within 1 %; the others are exact bounds.
+            assert on_the_way <= bound * (1 + 1e-2) + 1e-12, (x, v, on_the_way, bound)
+            # Not absurdly loose: VTEAM's stop-ramp bound is at most twice the largest slope; the
+            # others are within the finite-difference error of it.
+            assert bound <= 2.0 * on_the_way + 1e-9 * max(bound, 1.0), (x, v, on_the_way, bound)
+            checked += on_the_way > 0
+    assert checked >= 10  # the drives above move the state
+
+
+def test_relaxation_rate_broadcasts_and_jits():
+    for make in RATE_CASES.values():
+        model = make()
+        low, high = model.state_bounds
+        x = (0.2 if not np.isfinite(low) else low + 0.2 * (high - low)) * jnp.ones((3, 1))
+        v = jnp.linspace(-0.8, 0.8, 4)
+        np.testing.assert_allclose(eqx.filter_jit(type(model).relaxation_rate)(model, x, v),
+                                   model.relaxation_rate(x, v), rtol=1e-12)
+        assert model.relaxation_rate(x, v).shape == (3, 4)
+
+
+@pytest.mark.parametrize("voltage", [0.5, 1.0, -0.5, -1.0])
+@pytest.mark.parametrize("window", ["vteam", "joglekar"])
+def test_vteam_euler_stays_in_bounds_below_the_relaxation_limit_and_overshoots_above(window, voltage):
+    # issue 16: VTEAM under explicit Euler overshot its bounds without an error when a step moved
+    # more than the window width w_c, and then stayed outside (f = 0 there). relaxation_rate gives
+    # the step that cannot do that, dt * rate <= 1; a MIF checks it at every step (below).
+    model = VTEAM(window=window)
+    w0 = jnp.asarray(_state(model, 0.5))
+    rate = float(model.relaxation_rate(w0, voltage))
+    low, high = model.state_bounds
+    safe = _euler_states(model, w0, jnp.full(3000, voltage), 0.9 / rate)
+    # In bounds up to rounding (Joglekar's 1 - (2u - 1)^2 loses digits next to an edge: ~1e-17 of it).
+    tol = 1e-12 * (high - low)
+    assert np.all(np.asarray(safe) >= low - tol) and np.all(np.asarray(safe) <= high + tol)
+    assert abs(float(safe[-1]) - (high if voltage > 0 else low)) < 1e-3 * (high - low)  # it got there
+    coarse = np.asarray(_euler_states(model, w0, jnp.full(100, voltage), 3.0 / rate))
+    assert np.any(coarse > high + 1e-3 * (high - low)) or np.any(coarse < low - 1e-3 * (high - low))
+
+
+def test_mif_with_vteam_reports_a_step_that_jumps_the_window_as_unstable():
+    import memsnn
+
+    device = VTEAM(R_on=1e3, R_off=1e5, V_on=-0.02, V_off=0.02, k_on=-3e-7, k_off=3e-7, w_c=1e-10)
+    mif = memsnn.MIF(memristor1=device, memristor2=device, x1_init=1.5e-9, x2_init=1.5e-9)
+    net = memsnn.Network([memsnn.Layer(memsnn.Identity(1), memsnn.AlphaSynapse(1e-3), mif)])
+    stim = memsnn.Impulses(jnp.full((1, 1, 1), 1e-5), steps=(0,))
+    # dt = 2 us: the membrane alone is stable (dt (G1 + G2) / C ~ 0.04), the device states are not.
+    trace = memsnn.simulate(net, stim, dt=2e-6, n_steps=300, solver=memsnn.Euler(), record=("state",), throw=False)
+    assert float(np.nanmax(trace.step_ratio)) > 2.0
+    with pytest.raises(Exception, match="unstable"):
+        memsnn.simulate(net, stim, dt=2e-6, n_steps=300, solver=memsnn.Euler())
+    fine = memsnn.simulate(net, stim, dt=2e-8, n_steps=30000, solver=memsnn.Euler(), record=("state",))
+    x = np.asarray(fine.state[0].neuron.x1)
+    assert x.min() >= 0.0 and x.max() <= 3e-9
+
+
+# --- the HP device with Joglekar's window at its edges (issue 16) -------------------------------
+
+def test_joglekar_logit_coordinate_leaves_the_edge_as_the_exact_solution_does():
+    # With p = 1, dx/dq = 4 k x (1 - x) (q the charge through the device, k = mu_v R_on / D^2), so
+    # the exact state is x = sigmoid(s0 + 4 k q): it approaches an edge exponentially and comes
+    # back when the current reverses. +1 V for 17.5 ms drives 1 - x far below float64's 1.1e-16,
+    # -1 V for as long brings it back. (Euler steps that move x by more than half its distance to
+    # the edge there, dt 4 k I > 1/2, round it onto the edge; adaptive solvers get there too.)
+    drive = jnp.concatenate([jnp.full(1000, 1.0), jnp.full(1000, -1.0)])
+    dt, x0, n = 1.75e-5, 0.3, 1000
+    fraction = LinearIonDrift(mu_v=1e-12)
+    logit = LinearIonDrift(mu_v=1e-12, coordinate="logit")
+    stuck = np.asarray(_euler_states(fraction, jnp.asarray(x0), drive, dt))
+    assert stuck[n - 1] == 1.0 and stuck[-1] == 1.0  # rounded onto the edge, where the window is 0: stuck
+
+    s = np.asarray(_euler_states(logit, logit.state_from_fraction(x0), drive, dt))
+    assert float(logit.fraction(s[n - 1])) == 1.0 and s[n - 1] > 100  # x rounds as well, but s remembers
+    x = np.asarray(logit.fraction(s))
+    assert 0.2 < x[-1] < 0.4  # back near where it started
+    # Against the exact solution in the charge: q from the run's own currents (Euler's rectangle rule).
+    s_prev = np.concatenate([[float(logit.state_from_fraction(x0))], s[:-1]])
+    q = np.cumsum(np.asarray(logit.current(s_prev, drive)) * dt)
+    k = 1e-12 * 100.0 / (10e-9) ** 2
+    exact = np.asarray(logit.state_from_fraction(x0)) + 4 * k * q
+    np.testing.assert_allclose(s, exact, rtol=1e-9, atol=1e-9)
+
+
+def test_logit_coordinate_needs_the_joglekar_window():
+    with pytest.raises(ValueError, match="coordinate='logit' needs window='joglekar'"):
+        LinearIonDrift(window="biolek", coordinate="logit")
+    with pytest.raises(ValueError, match="coordinate"):
+        LinearIonDrift(coordinate="log")
+    model = LinearIonDrift(coordinate="logit")
+    np.testing.assert_allclose(model.fraction(model.state_from_fraction(0.3)), 0.3, rtol=1e-15)
+    # Same device, other coordinate: the same current, and ds/dt = (dx/dt) / (x (1 - x)).
+    plain = LinearIonDrift()
+    s = model.state_from_fraction(0.3)
+    np.testing.assert_allclose(model.current(s, 0.7), plain.current(0.3, 0.7), rtol=1e-15)
+    np.testing.assert_allclose(model.state_derivative(s, 0.7), plain.state_derivative(0.3, 0.7) / 0.21, rtol=1e-12)
