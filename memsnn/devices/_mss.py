@@ -1,9 +1,10 @@
-"""The metastable-switch family (docs/devices.md): KNOWM's mean metastable switch and the MIF's volatile variant.
+"""The metastable-switch family: KNOWM's mean metastable switch and the MIF's volatile variant.
 
 Both are populations of switches that flip on with probability sigma((V - V_on)/V_T) and off with
 sigma((V_off_eff - V)/V_T); ``x`` in [0, 1] is the fraction that is on, ``G = x/R_on + (1-x)/R_off``.
 They differ only in where switching off starts: below ``-V_off`` for KNOWM (non-volatile), below
-``+V_off`` for the MIF's device (volatile: it relaxes off at V = 0).
+``+V_off`` for the MIF's device (volatile: it relaxes off at V = 0). Equations and presets:
+docs/devices.md.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 A KNOWM device is a population of metastable switches that flip on or off with probabilities set
 by Boltzmann-like sigmoids of the applied voltage; ``x`` in [0, 1] is the mean fraction that is
 on (Nugent & Molter 2014, "AHaH computing"; Molter & Nugent 2016, "The generalized metastable
-switch memristor model"); docs/devices.md). The generalized model adds a Schottky diode in parallel, which gives the
-exponential, rectifying part of measured I-V curves.
+switch memristor model"). The generalized model adds a Schottky diode in parallel, which gives the
+exponential, rectifying part of measured I-V curves. Equations and presets: docs/devices.md.
 """
 
 from __future__ import annotations

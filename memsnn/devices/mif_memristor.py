@@ -3,6 +3,7 @@
 It is the KNOWM mean metastable switch with the sign of ``V_off`` flipped: the device switches off
 whenever the voltage across it falls below ``+V_off``, which makes it volatile (it relaxes back
 towards off without drive). That volatility is what resets the MIF neuron after a spike.
+Equations, presets and the SPICE form: docs/devices.md.
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ class ExponentialSynapse(AbstractSpiceSynapse):
         VCCS of ``current_scale`` S injects ``I`` into ``v_i``."""
         i, cs = index, options.state_capacitance
         n = lambda name, value: number(self, name, value)  # noqa: E731
-        return [f"Ci_{i} isyn_{i} {impulse_ref} {n('Cs', cs)} IC=0", f"Ri_{i} isyn_{i} 0 {n('tau_s / Cs', self.tau_s / cs)}",
+        return [f"Ci_{i} isyn_{i} {impulse_ref} {n('Cs', cs)} IC=0",
+                f"Ri_{i} isyn_{i} 0 {n('tau_s / Cs', self.tau_s / cs)}",
                 f"Gsyn_{i} 0 v_{i} isyn_{i} 0 {n('current_scale', options.current_scale)}"]
 
     def spice_signals(self, options) -> dict[str, tuple[float, float]]:
