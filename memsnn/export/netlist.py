@@ -26,7 +26,9 @@ current sources (B) and PWL voltage sources. The mapping, for neuron ``i``:
   ramp of ``pulse_width`` (10 ns) *centred* on the event time: a rectangular current pulse of the
   jump's charge, which a linear filter sees as the impulse plus a correction of order
   ``(pulse_width / tau)^2 / 24`` (4e-12 for 10 ns against 1 ms). At the ramp's centre half of the
-  jump has happened; :func:`~memsnn.export.simulate_ngspice` adds the other half there.
+  jump has happened (and a node driven by the jumping one has a quarter of the ramp's charge), so
+  :func:`~memsnn.export.simulate_ngspice` samples an event step as the value extrapolated from
+  just before the ramp plus the jump, which is what memsnn records.
   (A PWL *current* pulse instead loses about 1e-3 of its charge: ngspice takes a backward-Euler
   step after each corner of a PWL source, which miscounts the charge of a ramp.)
 * constant drive: a DC current source into the membrane.
@@ -125,7 +127,8 @@ def mif_netlist(
     """Netlist of ``B`` independent MIF neurons, each behind its own synapse, for one transient run.
 
     Args:
-        neuron: the :class:`~memsnn.MIF`; each parameter a scalar or ``(B,)`` (one per neuron).
+        neuron: the :class:`~memsnn.MIF`, with any memristor of :mod:`memsnn.devices` (each writes
+            its own expressions; docs/devices.md); each parameter a scalar or ``(B,)`` (one per neuron).
         synapse: :class:`~memsnn.AlphaSynapse`, :class:`~memsnn.ExponentialSynapse`, or ``None``
             (impulses land on the membrane as charge).
         weights: ``(B, n_events)`` jump of the synapse state per event (A), or charge (C) without
