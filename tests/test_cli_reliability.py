@@ -194,7 +194,10 @@ def test_ctrl_c_during_a_real_run(tmp_path):
     proc = subprocess.Popen([sys.executable, "-u", "-m", "memsnn.cli", "train", "--dataset", "mnist",
                              "--train-subset", "400", "--test-subset", "20", "--batch-size", "20", "--steps",
                              "300", "--hidden", "8", "--epochs", "100", "--out", str(tmp_path / "r")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # pytest-xdist workers ignore SIGINT, and a child inherits that (Python then
+                            # installs no KeyboardInterrupt handler): give it the default disposition back.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = proc.stdout.readline()  # "epoch 1: ..." once the first epoch is saved
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
