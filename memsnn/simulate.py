@@ -216,7 +216,6 @@ def simulate(
     if fold_batch:
         folded, folded_stimulus = _fold(network, stimulus)
         out = _run(folded, folded_stimulus, names, fns, None, **options)
-        out = _unfold(out, batch, network)
     elif layerwise and len(network.layers) > 1:
         out = _run_layerwise(network, stimulus, names, layer_keys, **options)
     else:
@@ -239,6 +238,9 @@ def simulate(
                     _NAN, _UNSTABLE)
         final, saved, ratio = eqx.branched_error_if((final, saved, ratio), worst > 0, jnp.maximum(worst - 1, 0),
                                                     messages)
+    if fold_batch:
+        # After the check, so that XLA can fuse the (time, batch) transposes with what consumes them.
+        final, saved, ratio, stats, result = _unfold(final, saved, ratio, stats, result, batch)
     return Trace(
         times=dt * jnp.arange(1, n_steps + 1),
         membrane_potential=saved.get("membrane_potential"),
@@ -402,22 +404,19 @@ def _fold(network: Network, stimulus):
     return Network(layers), (Impulses(merged, stimulus.steps) if isinstance(stimulus, Impulses) else Current(merged))
 
 
-def _unfold(out, batch: int, network: Network):
-    """Undo :func:`_fold` on the outputs of :func:`_run`: ``(1, ..., B n)`` back to ``(B, ..., n)``."""
-    final, saved, ratio, stats = out
+def _unfold(final, saved, ratio, stats, result, batch: int):
+    """Undo :func:`_fold` on the outputs: ``(1, ..., B n)`` back to ``(B, ..., n)``; the population's
+    step ratio, step counts and result are every sample's."""
 
     def split(x):
         x = x[0]
         return jnp.moveaxis(x.reshape(x.shape[:-1] + (batch, x.shape[-1] // batch)), -2, 0)
 
-    def split_layer(tree):
-        return jax.tree.map(split, tree)
-
-    saved = {name: tuple(split_layer(v) for v in value) for name, value in saved.items()}
-    final = tuple(split_layer(s) for s in final)
-    ratio = jnp.broadcast_to(ratio, (batch,))
+    saved = {name: tuple(jax.tree.map(split, v) for v in value) for name, value in saved.items()}
+    final = tuple(jax.tree.map(split, s) for s in final)
+    ratio, result = jnp.broadcast_to(ratio, (batch,)), jnp.broadcast_to(result, (batch,))
     stats = SolveStats(*(jnp.broadcast_to(x, (batch,)) for x in stats))
-    return final, saved, ratio, stats
+    return final, saved, ratio, stats, result
 
 
 def stability_ratio(network: Network, solver: AbstractIntegrator, dt: float, state=None, drive=None) -> float:

@@ -243,8 +243,8 @@ class SpicepropNet(eqx.Module):
         gain = jnp.ones((), jnp.dtype(self.config.dtype))
         return Network([Layer(Identity(self.config.n_classes, gain=gain), synapse, neuron)])
 
-    def potentials_time_major(self, images: Float[Array, "batch n_inputs"]) -> Float[Array, "n_steps batch n_classes"]:
-        """Membrane potentials (V) of the output neurons after each step, time-major."""
+    def potentials(self, images: Float[Array, "batch n_inputs"]) -> Float[Array, "batch n_steps n_classes"]:
+        """Membrane potentials (V) of the output neurons after each step, ``(batch, n_steps, n_classes)``."""
         drive = self.drive(images)
         batch, n = drive.shape
         steps = self.config.steps
@@ -255,11 +255,11 @@ class SpicepropNet(eqx.Module):
                          n_steps=self.config.n_steps, solver=make_integrator(self.config.solver),
                          record=("membrane_potential",), checkpoint_every=self.config.checkpoint_every,
                          fold_batch=True)
-        return jnp.moveaxis(trace.membrane_potential[0], 0, 1)
+        return trace.membrane_potential[0]
 
     def membrane_potentials(self, images: Float[Array, "batch n_inputs"]) -> Float[Array, "batch n_steps n_classes"]:
         """Membrane potentials (mV) of the output neurons, ``(batch, n_steps, n_classes)``."""
-        return jnp.moveaxis(self.potentials_time_major(images), 0, 1) / MILLIVOLT
+        return self.potentials(images) / MILLIVOLT
 
 
 def build_spiceprop(config: SpicepropConfig | dict, *, key: PRNGKeyArray) -> SpicepropNet:
@@ -278,15 +278,15 @@ def spiceprop_loss(model: SpicepropNet, images: Float[Array, "batch n_inputs"],
         potentials in mV, summed over all steps, averaged over the batch; and the ``(batch,)``
         argmax of the potentials summed over time.
     """
-    v_mv = model.potentials_time_major(images) / MILLIVOLT
+    v_mv = model.membrane_potentials(images)
     log_p = jax.nn.log_softmax(v_mv, axis=-1)
-    nll = -jnp.take_along_axis(log_p, labels[None, :, None].astype(jnp.int32), axis=-1)[..., 0]
-    return jnp.mean(jnp.sum(nll, axis=0)), jnp.argmax(jnp.sum(v_mv, axis=0), axis=-1)
+    nll = -jnp.take_along_axis(log_p, labels[:, None, None].astype(jnp.int32), axis=-1)[..., 0]
+    return jnp.mean(jnp.sum(nll, axis=1)), jnp.argmax(jnp.sum(v_mv, axis=1), axis=-1)
 
 
 def spiceprop_predict(model: SpicepropNet, images: Float[Array, "batch n_inputs"]) -> Int[Array, " batch"]:
     """Predicted class: argmax of the output membrane potential summed over time."""
-    return jnp.argmax(jnp.sum(model.potentials_time_major(images), axis=0), axis=-1)
+    return jnp.argmax(jnp.sum(model.potentials(images), axis=1), axis=-1)
 
 
 def spiceprop_trainable(model: SpicepropNet):
