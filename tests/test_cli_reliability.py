@@ -191,13 +191,14 @@ def test_ctrl_c_in_process_says_how_to_resume(tmp_path, capsys, monkeypatch):
 
 
 def test_ctrl_c_during_a_real_run(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-u", "-m", "memsnn.cli", "train", "--dataset", "mnist",
+    # pytest-xdist workers ignore SIGINT and a child inherits that (Python then installs no
+    # KeyboardInterrupt handler), so the child puts Python's handler back before running the CLI.
+    start = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "runpy.run_module('memsnn.cli', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-u", "-c", start, "train", "--dataset", "mnist",
                              "--train-subset", "400", "--test-subset", "20", "--batch-size", "20", "--steps",
                              "300", "--hidden", "8", "--epochs", "100", "--out", str(tmp_path / "r")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # pytest-xdist workers ignore SIGINT, and a child inherits that (Python then
-                            # installs no KeyboardInterrupt handler): give it the default disposition back.
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = proc.stdout.readline()  # "epoch 1: ..." once the first epoch is saved
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
