@@ -13,7 +13,6 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from .arrays import Identity
 from .integrators import RESULTS, AbstractIntegrator, Euler
 from .integrators._base import SolveStats, checkpointed_scan
 from .network import Layer, Network
@@ -107,11 +106,12 @@ def _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layer
         raise ValueError("simulate: functions in record need the whole network state at every step; they "
                          "cannot be combined with layerwise=True or fold_batch=True.")
     if fold_batch:
-        bad = [i for i, layer in enumerate(network.layers) if not isinstance(layer.array, Identity)]
+        bad = [i for i, layer in enumerate(network.layers) if layer.array.tiled(2) is None]
         if bad or network.stochastic:
             raise ValueError("simulate: fold_batch=True simulates a batch of B samples of n neurons as one "
                              "population of B*n neurons, which is exact only for networks whose arrays are "
-                             f"memsnn.Identity and that draw no noise; layer(s) {bad} have other arrays.")
+                             "elementwise (memsnn.Identity; arrays that implement tiled()) and that draw no "
+                             f"noise; layer(s) {bad} have arrays that mix their inputs.")
     amp = stimulus.amplitude
     name = type(stimulus).__name__
     if amp.shape[-1] != network.n_inputs:
@@ -175,7 +175,7 @@ def simulate(
             outside the time loop (much faster for convolutional layers). Same numbers as the plain
             run for integrators that apply impulses after the step (Euler, Diffrax);
             ``solver_steps`` are summed over layers.
-        fold_batch: execution option for networks of :class:`~memsnn.Identity` arrays (each neuron
+        fold_batch: execution option for networks of elementwise arrays (:class:`~memsnn.Identity`; each neuron
             has its own input): simulate the batch of ``B`` samples of ``n`` neurons as one
             population of ``B n`` neurons (better vectorised on CPUs for small ``n``). Same numbers
             with fixed-step integrators; adaptive step control then sees the whole batch at once,
@@ -396,7 +396,7 @@ def _fold(network: Network, stimulus):
     layers = []
     for layer in network.layers:
         n = layer.size
-        layers.append(Layer(Identity(n * batch, gain=layer.array.gain),
+        layers.append(Layer(layer.array.tiled(batch),
                             *(_tile_per_neuron(c, n, batch) for c in (layer.synapse, layer.neuron,
                                                                      layer.plasticity, layer.energy))))
     amp = stimulus.amplitude

@@ -42,3 +42,9 @@ class AbstractSynapseArray(AbstractComponent):
                  key: PRNGKeyArray | None = None) -> Float[Array, " n_out"]:
         """The drive ``(n_out,)`` for ``presynaptic`` activity ``(n_in,)``; ``state`` is the slot's
         state (``None`` for stateless arrays), ``key`` the read's noise key (stochastic arrays)."""
+
+    def tiled(self, copies: int) -> "AbstractSynapseArray | None":
+        """This array for ``copies`` independent copies of its neurons side by side, or ``None``
+        when it cannot be split that way (it mixes its inputs). ``simulate(..., fold_batch=True)``
+        uses it to run a batch as one population; elementwise arrays override it."""
+        return None

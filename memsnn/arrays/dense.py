@@ -82,3 +82,6 @@ class Identity(AbstractSynapseArray):
 
     def __call__(self, presynaptic, state=None, *, key=None):
         return presynaptic if self.gain is None else self.gain * presynaptic
+
+    def tiled(self, copies: int) -> "Identity":
+        return Identity(self.size * copies, gain=self.gain)
