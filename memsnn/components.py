@@ -80,20 +80,29 @@ class AbstractPlasticity(AbstractComponent):
 
     Its state holds the rule's traces; :meth:`vector_field` (``inputs`` is ``None``) lets them
     decay between events. At grid points the layer calls :meth:`on_presynaptic` when input activity
-    arrives at the layer's array and :meth:`on_postsynaptic` after the layer's spikes are read;
-    both may change the array's state (weights, device conductances). Arrays whose state a rule
-    changes are not linear-time-invariant, so :func:`memsnn.simulate` reads them step by step.
+    arrives at the layer's array and :meth:`on_postsynaptic` after the layer's spikes are read.
+    Both return the rule's new state and the array's new state; a rule changes weights only through
+    ``array.updated(array_state, delta)`` (:class:`~memsnn.arrays.AbstractPlasticArray`), so the
+    array's own update law decides what a requested change does (ideal weights, or programming
+    pulses on memristive devices). A layer with a plasticity rule needs a plastic array.
+
+    Batch semantics: :func:`memsnn.simulate` runs each sample of a batch as its own network
+    instance with its own copy of the array state, so a batch of ``B`` is ``B`` independent
+    networks learning in parallel. To learn from a sequence of samples with one set of weights,
+    carry the final state into the next run (``simulate(..., initial_state=...)``).
     """
 
     @abc.abstractmethod
-    def on_presynaptic(self, state: State, array_state: State,
+    def on_presynaptic(self, state: State, array, array_state: State,
                        presynaptic: Float[Array, " n_in"]) -> tuple[State, State]:
-        """``(state, array_state)`` after input activity ``presynaptic`` arrived at the array."""
+        """``(state, array_state)`` after input activity ``presynaptic`` ``(n_in,)`` arrived at
+        ``array`` (an :class:`~memsnn.arrays.AbstractPlasticArray`)."""
 
     @abc.abstractmethod
-    def on_postsynaptic(self, state: State, array_state: State,
-                        spikes: Float[Array, " n"]) -> tuple[State, State]:
-        """``(state, array_state)`` after the layer's neurons emitted ``spikes`` (0/1)."""
+    def on_postsynaptic(self, state: State, array, array_state: State, spikes: Float[Array, " n"],
+                        membrane_potential: Float[Array, " n"]) -> tuple[State, State]:
+        """``(state, array_state)`` after the layer's neurons emitted ``spikes`` ``(n,)`` (0/1);
+        ``membrane_potential`` ``(n,)`` (V, after the reset) is there for voltage-based rules."""
 
 
 class AbstractEnergyMeter(AbstractComponent):

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .arrays import AbstractSynapseArray
+from .arrays import AbstractPlasticArray, AbstractSynapseArray
 from .components import AbstractEnergyMeter, AbstractPlasticity, empty_state
 from .neurons import AbstractNeuron
 from .synapses import AbstractSynapse
@@ -72,6 +72,10 @@ class Layer(eqx.Module):
             if value is not None and not isinstance(value, kind):
                 raise TypeError(f"Layer: {slot} must be a memsnn {kind.__name__} (e.g. "
                                 f"{_EXAMPLES[slot]}), got {type(value).__name__}.")
+        if self.plasticity is not None and not isinstance(self.array, AbstractPlasticArray):
+            raise TypeError(f"Layer: a plasticity rule changes the array's weights, so the array must be plastic "
+                            f"(a memsnn.arrays.AbstractPlasticArray such as memsnn.arrays.PlasticDense or a "
+                            f"memsnn.arrays.Crossbar), got {type(self.array).__name__}.")
 
     @property
     def size(self) -> int:
@@ -135,7 +139,7 @@ class Layer(eqx.Module):
         else:
             state = state._replace(synapse=self.synapse.on_impulse(state.synapse, weight))
         if self.plasticity is not None and presynaptic is not None:
-            plast, array = self.plasticity.on_presynaptic(state.plasticity, state.array, presynaptic)
+            plast, array = self.plasticity.on_presynaptic(state.plasticity, self.array, state.array, presynaptic)
             state = state._replace(plasticity=plast, array=array)
         return state
 
@@ -144,7 +148,8 @@ class Layer(eqx.Module):
         spikes = self.neuron.spikes(state.neuron)
         state = state._replace(neuron=self.neuron.on_spike(state.neuron, spikes))
         if self.plasticity is not None:
-            plast, array = self.plasticity.on_postsynaptic(state.plasticity, state.array, spikes)
+            plast, array = self.plasticity.on_postsynaptic(state.plasticity, self.array, state.array, spikes,
+                                                           self.neuron.membrane_potential(state.neuron))
             state = state._replace(plasticity=plast, array=array)
         return state, spikes
 

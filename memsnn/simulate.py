@@ -75,6 +75,24 @@ _NAN = (
 )
 
 
+def _check_initial_state(network, initial_state, batch):
+    expected = jax.eval_shape(network.init_state, jax.random.key(0))
+    given_def, expected_def = jax.tree.structure(initial_state), jax.tree.structure(expected)
+    if given_def != expected_def:
+        raise ValueError("simulate: initial_state must have the structure of network.init_state() (a tuple of "
+                         "memsnn.LayerState, one per layer), with a leading batch axis on every array; got "
+                         f"{given_def}, expected {expected_def}. To continue a run, pass trace.final_state.")
+    for path, leaf, ref in zip(jax.tree_util.tree_leaves_with_path(initial_state), jax.tree.leaves(initial_state),
+                               jax.tree.leaves(expected)):
+        want = (batch,) + tuple(ref.shape)
+        if tuple(jnp.shape(leaf)) != want:
+            where = jax.tree_util.keystr(path[0])
+            raise ValueError(f"simulate: initial_state{where} has shape {tuple(jnp.shape(leaf))}, expected {want} "
+                             f"(the stimulus's batch of {batch}, then the component's own shape). For one state "
+                             "shared by every sample, broadcast it: jax.tree.map(lambda x: jnp.broadcast_to(x, "
+                             "(batch,) + x.shape), state).")
+
+
 def _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layerwise, fold_batch,
                   checkpoint_every, unroll):
     if not isinstance(network, Network):
@@ -151,6 +169,7 @@ def simulate(
     fold_batch: bool = False,
     checkpoint_every: int | None = None,
     unroll: int = 1,
+    initial_state: Any = None,
 ) -> Trace:
     """Simulate ``network`` driven by a batched ``stimulus`` for ``n_steps`` grid steps of ``dt``.
 
@@ -185,6 +204,10 @@ def simulate(
         unroll: grid steps per iteration of the time loop when events happen every step (LIF, IF,
             multi-layer networks); a few (e.g. 5) let XLA fuse consecutive steps: often ~2x faster
             on CPU for small layers, at a longer compile. Same numbers.
+        initial_state: the network state at t = 0, batched (every leaf ``(batch, ...)``), e.g. a
+            previous run's ``Trace.final_state`` to continue it: this is how weights learned by a
+            plasticity rule carry from one stimulus to the next. ``None``: every component's
+            ``init_state`` (drawn with ``key`` for stochastic components).
 
     Returns:
         A :class:`Trace`. With ``throw=True`` it errors (at run time, also under ``jit``, ``vmap``
@@ -206,6 +229,11 @@ def simulate(
     _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layerwise, fold_batch,
                   checkpoint_every, unroll)
     batch = stimulus.amplitude.shape[0]
+    if initial_state is not None:
+        if fold_batch:
+            raise ValueError("simulate: initial_state cannot be combined with fold_batch=True; run without "
+                             "fold_batch (same numbers).")
+        _check_initial_state(network, initial_state, batch)
     layer_keys = None
     if key is not None:
         # One stream per sample and layer: the same in the stepwise and the layerwise run.
@@ -215,11 +243,11 @@ def simulate(
     options = dict(dt=dt, n_steps=int(n_steps), solver=solver, checkpoint_every=checkpoint_every, unroll=int(unroll))
     if fold_batch:
         folded, folded_stimulus = _fold(network, stimulus)
-        out = _run(folded, folded_stimulus, names, fns, None, **options)
+        out = _run(folded, folded_stimulus, names, fns, None, None, **options)
     elif layerwise and len(network.layers) > 1:
-        out = _run_layerwise(network, stimulus, names, layer_keys, **options)
+        out = _run_layerwise(network, stimulus, names, layer_keys, initial_state, **options)
     else:
-        out = _run(network, stimulus, names, fns, layer_keys, **options)
+        out = _run(network, stimulus, names, fns, layer_keys, initial_state, **options)
     final, saved, ratio, stats = out
 
     # Per-sample outcome; the worse code wins. Instability is named before NaN: a diverging
@@ -264,7 +292,8 @@ def _read_bases(layer_keys, n_layers):
     return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
 
 
-def _run(network: Network, stimulus, names, fns, layer_keys, *, dt, n_steps, solver, checkpoint_every, unroll):
+def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, dt, n_steps, solver,
+         checkpoint_every, unroll):
     """The time loop over a batch: ``(final_state, saved, step_ratio, SolveStats)``, each batched."""
     h = solver.explicit_step(dt)
     n_layers = len(network.layers)
@@ -292,13 +321,16 @@ def _run(network: Network, stimulus, names, fns, layer_keys, *, dt, n_steps, sol
     def ratio_at(state, drive):
         return jnp.asarray(jnp.nan) if h is None else h * network.decay_rate(state, drive)
 
-    def one_sample(amp, keys):
+    def one_sample(amp, keys, given_state):
         init_keys, read_bases = _read_bases(keys, n_layers)
 
         def read_keys(k):
             return None if keys is None else tuple(jax.random.fold_in(b, k) for b in read_bases)
 
-        state0 = tuple(layer.init_state(k) for layer, k in zip(network.layers, init_keys))
+        if given_state is None:
+            state0 = tuple(layer.init_state(k) for layer, k in zip(network.layers, init_keys))
+        else:
+            state0 = given_state
         if on_grid and event_steps:
             # Sparse events on a step-by-step run: one row per step, and a mask of the event steps.
             dense = jnp.zeros((n_steps,) + amp.shape[1:], amp.dtype).at[jnp.asarray(event_steps)].set(amp)
@@ -360,15 +392,17 @@ def _run(network: Network, stimulus, names, fns, layer_keys, *, dt, n_steps, sol
         # nanmax: once an unstable run has overflowed, the last ratios are NaN.
         return final, saved, (jnp.nanmax(ratios) if h is not None else jnp.max(ratios)), stats
 
-    return jax.vmap(one_sample)(stimulus.amplitude, layer_keys)
+    return jax.vmap(one_sample)(stimulus.amplitude, layer_keys, initial_state)
 
 
-def _run_layerwise(network: Network, stimulus, names, layer_keys, **options):
+def _run_layerwise(network: Network, stimulus, names, layer_keys, initial_state, **options):
     """One layer at a time, each driven by the spikes of the one below as dense impulses."""
     per_layer, finals, ratios, stats, drive = [], [], [], None, stimulus
     for j, layer in enumerate(network.layers):
         keys = None if layer_keys is None else layer_keys[:, j:j + 1]
-        final, saved, ratio, taken = _run(Network([layer]), drive, tuple(set(names) | {"spikes"}), (), keys, **options)
+        given = None if initial_state is None else (initial_state[j],)
+        final, saved, ratio, taken = _run(Network([layer]), drive, tuple(set(names) | {"spikes"}), (), keys, given,
+                                          **options)
         per_layer.append(saved)
         finals.append(final[0])
         ratios.append(ratio)

@@ -210,10 +210,10 @@ class PreTrace(AbstractPlasticity):
     def vector_field(self, t, state, inputs):
         return {"pre": -state["pre"] / self.tau, "post": jnp.zeros_like(state["post"])}
 
-    def on_presynaptic(self, state, array_state, presynaptic):
+    def on_presynaptic(self, state, array, array_state, presynaptic):
         return {**state, "pre": state["pre"] + jnp.sum(presynaptic)}, array_state
 
-    def on_postsynaptic(self, state, array_state, spikes):
+    def on_postsynaptic(self, state, array, array_state, spikes, membrane_potential):
         return {**state, "post": state["post"] + spikes}, array_state
 
 
@@ -230,7 +230,7 @@ class SynapticCharge(AbstractEnergyMeter):
 
 def test_plasticity_and_energy_slots_follow_their_closed_forms():
     tau_p, tau_a, w, dt, n = 0.2, 1e-3, 0.01 * P.MILLIAMP, 1e-5, 1000
-    layer = memsnn.Layer(memsnn.Identity(1), memsnn.AlphaSynapse(tau_a), P.spiceprop_mif(),
+    layer = memsnn.Layer(memsnn.arrays.PlasticDense(jnp.ones((1, 1))), memsnn.AlphaSynapse(tau_a), P.spiceprop_mif(),
                          plasticity=PreTrace(tau_p), energy=SynapticCharge())
     net = memsnn.Network([layer])
     trace = memsnn.simulate(net, memsnn.Impulses(jnp.full((1, 1, 1), w), steps=(0,)), dt=dt, n_steps=n,
@@ -255,3 +255,28 @@ def test_layer_rejects_what_is_not_a_component():
                         solver="euler")
     with pytest.raises(TypeError, match="parentheses"):
         memsnn.Diffrax(diffrax.Tsit5)
+
+
+def test_initial_state_continues_a_run_exactly():
+    """Two runs of n steps, the second from the first's final state, equal one run of 2n steps."""
+    net = _three_layer_lif(jax.random.key(3))
+    stim = memsnn.Current(jax.random.uniform(jax.random.key(4), (3, 6), minval=0.0, maxval=3.0))
+    whole = memsnn.simulate(net, stim, dt=0.5, n_steps=40, record=("spikes",))
+    first = memsnn.simulate(net, stim, dt=0.5, n_steps=20, record=("spikes",))
+    second = memsnn.simulate(net, stim, dt=0.5, n_steps=20, record=("spikes",), initial_state=first.final_state)
+    for a, b in zip(jax.tree.leaves(whole.final_state), jax.tree.leaves(second.final_state)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(whole.spikes[-1][:, 20:], second.spikes[-1])
+    layerwise = memsnn.simulate(net, stim, dt=0.5, n_steps=20, record=("spikes",), initial_state=first.final_state,
+                                layerwise=True)
+    np.testing.assert_array_equal(layerwise.spikes[-1], second.spikes[-1])
+
+
+def test_initial_state_errors_say_what_shape_was_expected():
+    net = _three_layer_lif(jax.random.key(3))
+    stim = memsnn.Current(jnp.ones((2, 6)))
+    state = net.init_state()
+    with pytest.raises(ValueError, match="leading batch axis|expected"):
+        memsnn.simulate(net, stim, dt=0.5, n_steps=2, initial_state=state)
+    with pytest.raises(ValueError, match="structure of network.init_state"):
+        memsnn.simulate(net, stim, dt=0.5, n_steps=2, initial_state=state[:1])

@@ -1,5 +1,6 @@
 """Synapse arrays: map pre-synaptic activity (n_in,) to post-synaptic drive (n_out,)."""
 
-from ._base import AbstractSynapseArray as AbstractSynapseArray
+from ._base import AbstractPlasticArray as AbstractPlasticArray, AbstractSynapseArray as AbstractSynapseArray
 from .dense import Dense as Dense, Identity as Identity
 from .conv import Conv2d as Conv2d
+from .plastic import PlasticDense as PlasticDense

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 
@@ -48,3 +49,28 @@ class AbstractSynapseArray(AbstractComponent):
         when it cannot be split that way (it mixes its inputs). ``simulate(..., fold_batch=True)``
         uses it to run a batch as one population; elementwise arrays override it."""
         return None
+
+
+class AbstractPlasticArray(AbstractSynapseArray):
+    """A synapse array whose weights are its state, so that a plasticity rule can change them.
+
+    The ideal version stores weights; a memristive crossbar stores device conductances and turns a
+    requested weight change into programming of its devices (their own update law, bounds and
+    noise). A plasticity rule (:class:`~memsnn.components.AbstractPlasticity`) only ever asks for a
+    change through :meth:`updated`, so the same rule runs on ideal and on memristive synapses.
+
+    Reads depend on the state, so plastic arrays are never linear-time-invariant.
+    """
+
+    linear_time_invariant: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def weights(self, state: State) -> Float[Array, "n_out n_in"]:
+        """The effective signed weight matrix ``(n_out, n_in)`` that ``state`` represents now."""
+
+    @abc.abstractmethod
+    def updated(self, state: State, delta: Float[Array, "n_out n_in"], *,
+                key: PRNGKeyArray | None = None) -> State:
+        """The state after a requested weight change ``delta`` ``(n_out, n_in)`` (same units as
+        :meth:`weights`), applied through the array's update law: the change reached may differ
+        from ``delta`` (bounds, device nonlinearity, finite levels, write noise drawn with ``key``)."""

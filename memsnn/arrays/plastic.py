@@ -1,0 +1,63 @@
+"""The ideal plastic array: a weight matrix held as state, for learning inside the simulation."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._base import AbstractPlasticArray
+
+
+class PlasticDense(AbstractPlasticArray):
+    """``y = W x`` where ``W`` ``(n_out, n_in)`` is the slot's state, changed by a plasticity rule.
+
+    The ideal counterpart of a memristive crossbar: a requested change ``delta`` is added exactly,
+    then held inside the hard bounds ``[w_min, w_max]`` (the bounds of additive STDP; soft bounds
+    are the rule's business, through the weight dependence of the change it asks for).
+
+    Attributes:
+        initial_weight: ``(n_out, n_in)`` weights at t = 0 (A per unit of input activity); the
+            state of every sample starts from it (and gradients reach it through the run).
+        w_min, w_max: hard bounds of the weights (``None``: unbounded on that side).
+    """
+
+    initial_weight: Float[Array, "n_out n_in"]
+    w_min: float | None = eqx.field(static=True)
+    w_max: float | None = eqx.field(static=True)
+
+    def __init__(self, initial_weight, *, w_min: float | None = None, w_max: float | None = None):
+        weight = jnp.asarray(initial_weight, dtype=float)
+        if weight.ndim != 2:
+            raise ValueError(f"PlasticDense: initial_weight must be 2-D (n_out, n_in), got shape {weight.shape}.")
+        if w_min is not None and w_max is not None and not w_min < w_max:
+            raise ValueError(f"PlasticDense: need w_min < w_max, got w_min={w_min}, w_max={w_max}.")
+        self.initial_weight = weight
+        self.w_min = None if w_min is None else float(w_min)
+        self.w_max = None if w_max is None else float(w_max)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.initial_weight.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.initial_weight.shape[0]
+
+    def init_state(self, n, *, key=None):
+        if n != self.n_outputs:
+            raise ValueError(f"PlasticDense: a layer of {n} neurons cannot use an array with {self.n_outputs} outputs.")
+        return self.initial_weight
+
+    def __call__(self, presynaptic, state=None, *, key=None):
+        weight = self.initial_weight if state is None else state
+        return weight @ presynaptic
+
+    def weights(self, state):
+        return state
+
+    def updated(self, state, delta, *, key=None):
+        weight = state + delta
+        if self.w_min is not None or self.w_max is not None:
+            weight = jnp.clip(weight, self.w_min, self.w_max)
+        return weight
