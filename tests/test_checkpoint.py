@@ -137,9 +137,9 @@ class NearestCentroid(AbstractLearner):
         total = state + counts
         means = (model.means * state[:, None] + sums) / jnp.maximum(total, 1)[:, None]
         new = Centroids(means)
-        return new, total, {"acc": jnp.mean(self.evaluate(new, images) == labels)}
+        return new, total, {"acc": jnp.mean(self.evaluate(new, images, key) == labels)}
 
-    def evaluate(self, model, images):
+    def evaluate(self, model, images, key):
         return jnp.argmin(jnp.sum((images[:, None, :] - model.means) ** 2, axis=-1), axis=-1)
 
 

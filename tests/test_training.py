@@ -51,13 +51,13 @@ from memsnn.training.spiceprop import (
 from _models import Softmax  # noqa: E402  (tests/ is on sys.path)
 
 
-def softmax_loss(model, x, y):
+def softmax_loss(model, x, y, *, key=None):
     logits = x @ model.weight.T + model.bias
     nll = -jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1)
     return jnp.mean(nll), jnp.argmax(logits, axis=1)
 
 
-def softmax_predict(model, x):
+def softmax_predict(model, x, *, key=None):
     return jnp.argmax(x @ model.weight.T + model.bias, axis=1)
 
 

@@ -26,8 +26,9 @@ class Method:
             config (JSON-serialisable) with the given settings changed from the defaults.
         build: ``build(model_config: dict, *, key) -> model`` from a complete model config (the one
             stored in checkpoints, used to rebuild models).
-        loss: ``loss(model, images, labels) -> (loss, predictions)``.
-        predict: ``predict(model, images) -> predictions``.
+        loss: ``loss(model, images, labels, *, key) -> (loss, predictions)``; ``key`` draws the
+            model's noise (e.g. crossbar read noise), fresh at every training step.
+        predict: ``predict(model, images, *, key) -> predictions``.
         trainable: ``trainable(model) -> filter spec`` of the leaves to train.
         add_arguments: adds the method's own options to an argparse group.
         config_from_args: the model settings given on the command line, as overrides for

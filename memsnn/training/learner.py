@@ -10,7 +10,8 @@ learning rule:
 * ``step(model, state, images, labels, key, axis_name) -> (model, state, metrics)``: learn from one
   batch. ``metrics`` maps names to scalar batch means (``"loss"``, ``"acc"``); ``fit`` averages them
   over the devices and the epoch and logs them as ``train_<name>``.
-* ``evaluate(model, images) -> predictions``: the predicted classes of a batch (test accuracy).
+* ``evaluate(model, images, key) -> predictions``: the predicted classes of a batch (test accuracy);
+  ``key`` is for stochastic models (read noise of a crossbar), fixed per evaluation batch.
 
 :class:`GradientLearner` (a loss, its gradient and an optax optimiser) serves SPICEprop and
 surrogate gradients. A conversion method (no gradient through the SNN) or an STDP rule (local
@@ -30,8 +31,10 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 __all__ = ["AbstractLearner", "GradientLearner", "make_optimizer"]
 
-LossFn = Callable[[Any, jax.Array, jax.Array], "tuple[jax.Array, jax.Array]"]
-PredictFn = Callable[[Any, jax.Array], jax.Array]
+# loss_fn(model, images, labels, *, key) and predict_fn(model, images, *, key): the key drives the
+# model's noise (e.g. crossbar read noise); deterministic models ignore it.
+LossFn = Callable[..., "tuple[jax.Array, jax.Array]"]
+PredictFn = Callable[..., jax.Array]
 
 
 class AbstractLearner(eqx.Module):
@@ -61,17 +64,18 @@ class AbstractLearner(eqx.Module):
         """Learn from one batch: ``(model, state, metrics)`` with scalar batch-mean metrics."""
 
     @abc.abstractmethod
-    def evaluate(self, model, images: Float[Array, "batch features"]) -> Int[Array, " batch"]:
-        """The predicted class of each image."""
+    def evaluate(self, model, images: Float[Array, "batch features"], key: PRNGKeyArray) -> Int[Array, " batch"]:
+        """The predicted class of each image; ``key`` drives the model's noise, if it has any."""
 
 
 class GradientLearner(AbstractLearner):
     """Gradient descent on a loss with an optax optimiser (SPICEprop, surrogate gradients).
 
     Attributes:
-        loss_fn: ``loss_fn(model, images (B, F), labels (B,)) -> (loss (), predictions (B,))``, the
-            batch-mean loss and the predicted classes (for the running training accuracy).
-        predict_fn: ``predict_fn(model, images (B, F)) -> predictions (B,)``.
+        loss_fn: ``loss_fn(model, images (B, F), labels (B,), *, key) -> (loss (), predictions (B,))``,
+            the batch-mean loss and the predicted classes (for the running training accuracy);
+            ``key`` draws the model's noise (hardware-aware training), fresh at every step.
+        predict_fn: ``predict_fn(model, images (B, F), *, key) -> predictions (B,)``.
         optimizer: an optax transformation (see :func:`make_optimizer`).
         trainable: filter (a function of a leaf, or a pytree of bools shaped like the model)
             choosing the leaves that are trained; the rest of the model is frozen.
@@ -89,11 +93,12 @@ class GradientLearner(AbstractLearner):
         return self.trainable
 
     def step(self, model, state, images, labels, key, axis_name):
-        del key  # the loss is deterministic; augmentation happens in fit
         params, frozen = eqx.partition(model, self.trainable)
+        # fit also augments with this step's key: the model's noise gets a stream of its own.
+        noise_key = jax.random.fold_in(key, 1)
 
         def objective(p):
-            return self.loss_fn(eqx.combine(p, frozen), images, labels)
+            return self.loss_fn(eqx.combine(p, frozen), images, labels, key=noise_key)
 
         (loss, predictions), grads = eqx.filter_value_and_grad(objective, has_aux=True)(params)
         if axis_name is not None:
@@ -103,8 +108,8 @@ class GradientLearner(AbstractLearner):
         model = eqx.combine(eqx.apply_updates(params, updates), frozen)
         return model, state, {"loss": loss, "acc": jnp.mean(predictions == labels)}
 
-    def evaluate(self, model, images):
-        return self.predict_fn(model, images)
+    def evaluate(self, model, images, key):
+        return self.predict_fn(model, images, key=key)
 
 
 def make_optimizer(

@@ -150,24 +150,28 @@ def peak_memory_mb() -> float:
 
 
 def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None) -> Callable:
-    """``predict(model, images) -> predictions``, jitted once, the batch split over ``mesh``.
+    """``predict(model, images, key) -> predictions``, jitted once, the batch split over ``mesh``.
 
-    Models with the same structure as ``model`` reuse the compiled function.
+    ``predict_fn(model, images, key=...)`` is a method's predict function (or a learner's
+    ``evaluate``); models with the same structure as ``model`` reuse the compiled function.
     """
     static = eqx.partition(model, eqx.is_array)[1]
-    sharded = on_shards(lambda p, x: predict_fn(eqx.combine(p, static), x), mesh, (P(), P(AXIS)), P(AXIS))
+    sharded = on_shards(lambda p, x, k: predict_fn(eqx.combine(p, static), x, key=k), mesh, (P(), P(AXIS), P()),
+                        P(AXIS))
     jitted = eqx.filter_jit(sharded)
-    return lambda model, images: jitted(eqx.filter(model, eqx.is_array), images)
+    return lambda model, images, key: jitted(eqx.filter(model, eqx.is_array), images, key)
 
 
 def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarray, *,
-             batch_size: int = 1000, devices=None, predict: Callable | None = None) -> tuple[float, np.ndarray]:
+             batch_size: int = 1000, devices=None, predict: Callable | None = None,
+             seed: int = 0) -> tuple[float, np.ndarray]:
     """Accuracy of ``predict_fn`` on ``(images, labels)``, in batches of a fixed size.
 
     The last batch is padded (with copies of the first samples) so only one shape is compiled; the
     batch size is rounded up to a multiple of the number of ``devices`` (default: all local
     devices), over which every batch is split. ``predict`` (from :func:`make_predict`, built for
-    that padded size) reuses a compiled function across calls.
+    that padded size) reuses a compiled function across calls. A stochastic model (read noise)
+    draws batch ``i``'s noise from ``fold_in(key(seed), i)``: the same seed, the same accuracy.
 
     Returns:
         ``(accuracy, predictions)``: the fraction correct and the ``(N,)`` predicted classes.
@@ -178,7 +182,8 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
     predictions = np.empty(n, dtype=np.int64)
     for start in range(0, n, batch_size):
         idx = np.arange(start, start + batch_size) % n
-        out = np.asarray(predict(model, jnp.asarray(images[idx])))
+        key = jax.random.fold_in(jax.random.key(seed), start // batch_size)
+        out = np.asarray(predict(model, jnp.asarray(images[idx]), key))
         stop = min(start + batch_size, n)
         predictions[start:stop] = out[: stop - start]
     return float(np.mean(predictions == labels)), predictions

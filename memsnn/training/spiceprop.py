@@ -270,8 +270,9 @@ def build_spiceprop(config: SpicepropConfig | dict, *, key: PRNGKeyArray) -> Spi
 
 
 def spiceprop_loss(model: SpicepropNet, images: Float[Array, "batch n_inputs"],
-                   labels: Int[Array, " batch"]) -> tuple[Float[Array, ""], Int[Array, " batch"]]:
-    """SPICEprop loss and predictions.
+                   labels: Int[Array, " batch"], *, key: PRNGKeyArray | None = None
+                   ) -> tuple[Float[Array, ""], Int[Array, " batch"]]:
+    """SPICEprop loss and predictions (``key``: the model's noise, unused by the ideal network).
 
     Returns:
         ``(loss, predictions)``: the negative log-likelihood of ``log_softmax`` over the output
@@ -284,7 +285,8 @@ def spiceprop_loss(model: SpicepropNet, images: Float[Array, "batch n_inputs"],
     return jnp.mean(jnp.sum(nll, axis=1)), jnp.argmax(jnp.sum(v_mv, axis=1), axis=-1)
 
 
-def spiceprop_predict(model: SpicepropNet, images: Float[Array, "batch n_inputs"]) -> Int[Array, " batch"]:
+def spiceprop_predict(model: SpicepropNet, images: Float[Array, "batch n_inputs"], *,
+                      key: PRNGKeyArray | None = None) -> Int[Array, " batch"]:
     """Predicted class: argmax of the output membrane potential summed over time."""
     return jnp.argmax(jnp.sum(model.potentials(images), axis=1), axis=-1)
 

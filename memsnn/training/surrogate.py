@@ -311,8 +311,10 @@ def _predict_from(config: SurrogateConfig, spikes, membrane):
 
 
 def surrogate_loss(model: SurrogateNet, images: Float[Array, "batch n_inputs"],
-                   labels: Int[Array, " batch"]) -> tuple[Float[Array, ""], Int[Array, " batch"]]:
-    """Batch-mean loss (``model.config.loss``) and predicted classes ``(batch,)``."""
+                   labels: Int[Array, " batch"], *, key: PRNGKeyArray | None = None
+                   ) -> tuple[Float[Array, ""], Int[Array, " batch"]]:
+    """Batch-mean loss (``model.config.loss``) and predicted classes ``(batch,)`` (``key``: the
+    model's noise, unused by the ideal network)."""
     c = model.config
     spikes, membrane = model(images)
     labels = labels.astype(jnp.int32)
@@ -329,7 +331,8 @@ def surrogate_loss(model: SurrogateNet, images: Float[Array, "batch n_inputs"],
     return loss, _predict_from(c, spikes, membrane)
 
 
-def surrogate_predict(model: SurrogateNet, images: Float[Array, "batch n_inputs"]) -> Int[Array, " batch"]:
+def surrogate_predict(model: SurrogateNet, images: Float[Array, "batch n_inputs"], *,
+                      key: PRNGKeyArray | None = None) -> Int[Array, " batch"]:
     """Predicted classes ``(batch,)`` (``model.config.readout``)."""
     spikes, membrane = model(images)
     return _predict_from(model.config, spikes, membrane)
