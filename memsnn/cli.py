@@ -156,6 +156,9 @@ def _build_parser(method: str = "spiceprop"):
     ev.add_argument("--data-dir", metavar="DIR", help="folder holding mnist/ and fashion-mnist/")
     ev.add_argument("--subset", type=_positive_int, metavar="N", help="only the first N test images")
     ev.add_argument("--batch-size", type=_positive_int, help="evaluation batch size")
+    ev.add_argument("--steps", type=_positive_int, metavar="T",
+                    help="simulate T time steps per image instead of the stored number (for a conversion "
+                         "run: test the converted SNN at T steps)")
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
 
     # simulate ------------------------------------------------------------------------------
@@ -310,7 +313,8 @@ def _evaluate(args) -> int:
                                   "`memsnn train` wrote into its --out folder.", 2)
     try:
         result = evaluate_checkpoint(args.checkpoint, source=args.data, dataset=args.dataset,
-                                     data_dir=args.data_dir, subset=args.subset, batch_size=args.batch_size)
+                                     data_dir=args.data_dir, subset=args.subset, batch_size=args.batch_size,
+                                     model=None if args.steps is None else {"n_steps": args.steps})
     except ValueError as err:
         return _error("evaluate", str(err), 2)
     except RuntimeError as err:  # a failed check inside the simulation

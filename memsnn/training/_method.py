@@ -35,6 +35,9 @@ class Method:
             ``model_config`` (options left at ``None`` are not included).
         defaults: default ``epochs``, ``batch_size``, ``lr``, ``schedule``, ``weight_decay``,
             ``clip_norm``, ``eval_batch_size`` for this method.
+        after_training: ``after_training(result, *, config, train_data, test_data, out_dir,
+            progress) -> FitResult``, run by :func:`~memsnn.training.train` once training has
+            finished (e.g. conversion: calibrate, convert and test the SNN), or ``None``.
     """
 
     name: str
@@ -47,6 +50,7 @@ class Method:
     add_arguments: Callable[[argparse._ArgumentGroup], None]
     config_from_args: Callable[[argparse.Namespace], dict]
     defaults: dict
+    after_training: Callable[..., Any] | None = None
 
     def complete_config(self, overrides: dict) -> dict:
         """``model_config(overrides)``, with the settings every method shares checked.
@@ -59,7 +63,7 @@ class Method:
         check_setting(owner, "checkpoint_every", config.get("checkpoint_every"), low=1, integer=True,
                       allow_none=True, hint="keep one simulation state per this many steps for the "
                       "backward pass; None stores every step")
-        if "n_steps" in config:
+        if config.get("n_steps") is not None:  # None: a method's "no simulation" (conversion: the ANN)
             check_setting(owner, "n_steps", config["n_steps"], low=1, integer=True, hint="time steps per image")
         return config
 

@@ -12,6 +12,7 @@ import argparse
 
 from . import spiceprop as _sp
 from ._method import Method, cli_type
+from .conversion import CONVERSION
 from .surrogate import SURROGATE
 
 __all__ = ["METHODS", "Method", "get_method"]
@@ -95,4 +96,4 @@ SPICEPROP = Method(
 )
 
 # Every method memsnn knows, by name: the one list `train`, `evaluate` and the CLI read.
-METHODS: dict[str, Method] = {method.name: method for method in (SPICEPROP, SURROGATE)}
+METHODS: dict[str, Method] = {method.name: method for method in (SPICEPROP, SURROGATE, CONVERSION)}

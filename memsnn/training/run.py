@@ -207,15 +207,22 @@ def train(
     shift = config["augment_shift"]
     augment = functools.partial(random_shift, max_shift=shift) if shift else None
     learner = GradientLearner(spec.loss, spec.predict, optimizer, spec.trainable(net))
-    return fit(net, learner, train_data, test_data, augment=augment,
-               epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"],
-               out_dir=out_dir, resume=resume, overwrite=overwrite, config=config,
-               eval_batch_size=config["eval_batch_size"], progress=progress,
-               stop_after_epochs=stop_after_epochs, on_epoch_end=on_epoch_end, devices=devices)
+    result = fit(net, learner, train_data, test_data, augment=augment,
+                 epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"],
+                 out_dir=out_dir, resume=resume, overwrite=overwrite, config=config,
+                 eval_batch_size=config["eval_batch_size"], progress=progress,
+                 stop_after_epochs=stop_after_epochs, on_epoch_end=on_epoch_end, devices=devices)
+    if spec.after_training is not None:
+        result = spec.after_training(result, config=config, train_data=train_data, test_data=test_data,
+                                     out_dir=out_dir, progress=progress)
+    return result
 
 
-def load_trained(path: str | os.PathLike):
+def load_trained(path: str | os.PathLike, model: dict | None = None):
     """Rebuild the model stored in a checkpoint from its config alone.
+
+    ``model`` changes model settings that do not change the stored leaves (e.g. ``{"n_steps": 16}``:
+    simulate for another number of steps).
 
     Returns:
         ``(model, header)``: the trained model and the checkpoint header (``config``, ``epoch``,
@@ -227,26 +234,27 @@ def load_trained(path: str | os.PathLike):
         raise CheckpointError(f"{path} holds no run settings (written by fit() without a config, not "
                               "by memsnn train); load it with load_checkpoint and a model of its shape.")
     spec = get_method(config["method"])
-    like = spec.build(spec.model_config(config["model"]), key=jax.random.key(0))
+    like = spec.build(spec.complete_config({**config["model"], **(model or {})}), key=jax.random.key(0))
     model, _, header = load_checkpoint(path, like)
     return model, header
 
 
 def evaluate_checkpoint(path: str | os.PathLike, *, source: str | None = None, dataset: str | None = None,
                         data_dir: str | os.PathLike | None = None, subset: int | None = None,
-                        batch_size: int | None = None) -> dict:
+                        batch_size: int | None = None, model: dict | None = None) -> dict:
     """Test accuracy of the model in a checkpoint.
 
     Args:
         path: the checkpoint (``checkpoint.eqx``).
         source, dataset, data_dir, subset: which test data (default: what the run used).
         batch_size: evaluation batch size (default: the run's).
+        model: model settings to change, e.g. ``{"n_steps": 16}`` (see :func:`load_trained`).
 
     Returns:
         A dict with ``accuracy``, ``n_samples``, ``predictions`` and ``labels`` (NumPy arrays),
         ``confusion`` (``(n_classes, n_classes)`` counts, rows = true class) and ``epoch``.
     """
-    model, header = load_trained(path)
+    model, header = load_trained(path, model)
     config = header["config"]
     spec = get_method(config["method"])
     data = dict(config["data"])
