@@ -44,6 +44,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..arrays import Dense, Identity
+from ..codesign.bounds import constrain, zero_coordinates
 from ..integrators import AbstractIntegrator, Diffrax, Euler, SpicepropEuler
 from ..network import Layer, Network
 from ..neurons import LIF, MIF
@@ -124,7 +125,8 @@ class SpicepropConfig(JsonConfig):
             CPU is not only larger but also slower (about 3x at 1000 steps): moving the stored
             intermediates costs more than recomputing them. The default 10 was the fastest.
         train_device: also train the device constants (memristors, capacitance, batteries,
-            synapse time constant) as relative changes ``p = p0 * exp(s)``.
+            synapse time constant), each through a bijection onto its physical range
+            (:mod:`memsnn.codesign.bounds`; ``s = 0`` is the device as built).
         dtype: ``"float32"`` (fast) or ``"float64"``.
     """
 
@@ -190,8 +192,9 @@ class SpicepropNet(eqx.Module):
         front_end: the dense layers, ``n_inputs -> hidden... -> n_classes`` (with bias).
         synapse: the alpha synapse of the output neurons.
         neuron: the output neurons (MIF, or the "ideal" linear membrane).
-        device_log_scale: ``None``, or (with ``train_device``) zeros shaped like the floating
-            leaves of ``(synapse, neuron)``; the simulated constants are ``p0 * exp(s)``.
+        device_log_scale: ``None``, or (with ``train_device``) the unconstrained coordinates
+            ``s`` of the bounded leaves of ``(synapse, neuron)`` (``None`` for the others), zeros
+            at first; the simulated constants are :func:`memsnn.codesign.bounds.constrain`'s.
         config: the :class:`SpicepropConfig` (static).
     """
 
@@ -210,7 +213,7 @@ class SpicepropNet(eqx.Module):
         synapse = AlphaSynapse(1e-3)
         scale = None
         if config.train_device:
-            scale = jax.tree.map(jnp.zeros_like, eqx.filter((synapse, neuron), eqx.is_inexact_array))
+            scale = zero_coordinates((synapse, neuron))
         dtype = jnp.dtype(config.dtype)
         self.front_end = _cast(front_end, dtype)
         self.synapse = _cast(synapse, dtype)
@@ -234,9 +237,7 @@ class SpicepropNet(eqx.Module):
         """The synapse and neuron actually simulated (device changes applied)."""
         if self.device_log_scale is None:
             return self.synapse, self.neuron
-        params, static = eqx.partition((self.synapse, self.neuron), eqx.is_inexact_array)
-        params = jax.tree.map(lambda p, s: p * jnp.exp(s), params, self.device_log_scale)
-        return eqx.combine(params, static)
+        return constrain((self.synapse, self.neuron), self.device_log_scale)
 
     def _network(self) -> Network:
         synapse, neuron = self.readout()
