@@ -1,0 +1,160 @@
+"""Diehl & Cook (2015) unsupervised MNIST with STDP, long run with checkpoints (issue 13, figure 2).
+
+Learns from the training images in order (one pass = the paper's protocol for 100 and 400
+neurons), saving a checkpoint every ``--save-every`` images so that a run can be stopped and
+resumed (``--resume``); stops at ``--images`` or at the wall-clock ``--until`` (HH:MM, UTC), then
+labels the neurons from their frozen responses to ``--label-images`` training images and reports
+the test accuracy on ``--test-images``. Writes ``benchmarks/results/stdp_mnist_N<neurons>[_<array>].json``.
+
+    nice -n 10 python benchmarks/stdp_mnist.py --neurons 100 --out runs/stdp100
+    nice -n 10 python benchmarks/stdp_mnist.py --neurons 100 --out runs/stdp100 --resume   # continue
+
+Paper: 100 neurons 82.9 %, 400 neurons 87.0 % (one pass over the 60,000 training images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+import time
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from memsnn.data import load_dataset
+from memsnn.training import load_checkpoint, save_checkpoint
+from memsnn.training.stdp import StdpConfig, assign_labels, build_stdp, learn_images, stdp_predict
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _deadline(text: str | None) -> float | None:
+    if not text:
+        return None
+    now = _dt.datetime.now(_dt.timezone.utc)
+    hh, mm = (int(x) for x in text.split(":"))
+    at = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    if at < now:
+        at += _dt.timedelta(days=1)
+    return time.time() + (at - now).total_seconds()
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--neurons", type=int, default=100)
+    ap.add_argument("--images", type=int, default=60000, help="training images (one pass: 60000)")
+    ap.add_argument("--chunk", type=int, default=50, help="images per jitted call")
+    ap.add_argument("--save-every", type=int, default=1000)
+    ap.add_argument("--until", default=None, help="stop learning at this UTC time (HH:MM) and evaluate")
+    ap.add_argument("--label-images", type=int, default=10000, help="training images that label the neurons")
+    ap.add_argument("--test-images", type=int, default=10000)
+    ap.add_argument("--array", default="ideal", choices=("ideal", "crossbar"))
+    ap.add_argument("--preset", default="neurosim", help="crossbar preset (--array crossbar)")
+    ap.add_argument("--source", default="full", choices=("full", "bundled"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", required=True, help="folder for the checkpoint and the log")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--no-eval", action="store_true", help="only learn (evaluate later with --resume --images 0)")
+    args = ap.parse_args(argv)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "checkpoint.eqx"
+    config = StdpConfig(n_neurons=args.neurons, array=args.array, crossbar_preset=args.preset)
+    train_x, train_y = load_dataset("mnist", "train", source=args.source)
+    test_x, test_y = load_dataset("mnist", "test", source=args.source)
+    n_images = min(args.images, len(train_y))
+    model = build_stdp(config, key=jax.random.key(args.seed))
+    seen, learn_time = 0, 0.0
+    # The running accuracy of Diehl & Cook's training log: each image classified, before it is
+    # learned, by labels from the responses to the previous images (decayed, window ~10,000).
+    rates = np.zeros((config.n_classes, config.n_neurons))
+    correct = []
+    if args.resume and checkpoint.exists():
+        model, _, header = load_checkpoint(checkpoint, model)
+        seen, learn_time = header["images_seen"], header["learn_time_s"]
+        rates = np.asarray(header["rates"])
+        print(f"resumed at {seen} images", flush=True)
+    elif checkpoint.exists():
+        sys.exit(f"{checkpoint} exists: pass --resume to continue it or choose another --out.")
+
+    step = eqx.filter_jit(learn_images)
+    deadline = _deadline(args.until)
+    log = open(out / "log.jsonl", "a")
+    key = jax.random.key(args.seed + 1)
+    while seen < n_images and (deadline is None or time.time() < deadline):
+        stop = min(seen + args.chunk, n_images)
+        idx = np.arange(seen, stop)
+        images = jnp.asarray(train_x[idx])
+        if len(idx) < args.chunk:  # keep one compiled shape
+            images = jnp.concatenate([images, jnp.zeros((args.chunk - len(idx), images.shape[1]), images.dtype)])
+        t0 = time.perf_counter()
+        new_model, counts, shown, result = step(model, images, jax.random.fold_in(key, seen))
+        counts = np.asarray(counts)[: len(idx)]
+        dt = time.perf_counter() - t0
+        model = new_model
+        learn_time += dt
+        labels = np.argmax(rates, axis=0)
+        members = np.eye(config.n_classes)[labels]  # (n, C)
+        for c, y in zip(counts, train_y[idx]):
+            votes = (c @ members) / np.maximum(members.sum(0), 1)
+            correct.append(int(np.argmax(np.where(members.sum(0) > 0, votes, -1)) == y))
+            rates *= 1.0 - config.assignment_decay * 10  # ~1,000-image window for the running estimate
+            rates[y] += c
+        seen = stop
+        row = {"images": seen, "ms_per_image": 1e3 * dt / len(idx), "spikes_per_image": float(counts.sum(1).mean()),
+               "presentations": float(np.asarray(shown)[: len(idx)].mean()),
+               "unstable": int(np.sum(np.asarray(result)[: len(idx)] > 0)),
+               "running_acc_last_1000": float(np.mean(correct[-1000:])), "time": time.strftime("%H:%M:%S")}
+        print(json.dumps(row), flush=True)
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+        if seen % args.save_every == 0 or seen == n_images:
+            save_checkpoint(checkpoint, model, None, {"config": config.to_dict(), "images_seen": seen,
+                                                      "learn_time_s": learn_time, "rates": rates.tolist()})
+
+    save_checkpoint(checkpoint, model, None, {"config": config.to_dict(), "images_seen": seen,
+                                              "learn_time_s": learn_time, "rates": rates.tolist()})
+    print(f"learned from {seen} images in {learn_time:.0f} s ({1e3 * learn_time / max(seen, 1):.1f} ms/image)",
+          flush=True)
+    if args.no_eval:
+        return {}
+    t0 = time.perf_counter()
+    n_label = min(args.label_images, len(train_y))
+    # The most recent training images label the neurons (frozen weights, no adaptation).
+    lab_idx = np.arange(max(seen - n_label, 0), max(seen - n_label, 0) + n_label) % len(train_y)
+    model = assign_labels(model, train_x[lab_idx], train_y[lab_idx], batch_size=50)
+    predict = eqx.filter_jit(lambda m, x, k: stdp_predict(m, x, key=k))
+    n_test, batch = min(args.test_images, len(test_y)), 50
+    predictions = []
+    for start in range(0, n_test, batch):
+        idx = np.arange(start, start + batch) % len(test_y)
+        predictions.append(np.asarray(predict(model, jnp.asarray(test_x[idx]), jax.random.key(10_000 + start))))
+    predictions = np.concatenate(predictions)[:n_test]
+    accuracy = float(np.mean(predictions == test_y[:n_test]))
+    eval_time = time.perf_counter() - t0
+    result = {
+        "benchmark": "stdp_mnist", "n_neurons": args.neurons, "array": args.array,
+        "preset": args.preset if args.array == "crossbar" else None, "training_images_seen": seen,
+        "training_images_target": n_images, "label_images": n_label, "test_images": n_test,
+        "test_accuracy": accuracy, "paper_accuracy": {100: 0.829, 400: 0.87}.get(args.neurons),
+        "learn_time_s": learn_time, "ms_per_training_image": 1e3 * learn_time / max(seen, 1),
+        "eval_time_s": eval_time, "dt_s": config.dt, "t_image_s": config.t_image, "jax": jax.__version__,
+        "backend": jax.default_backend(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    eqx.tree_serialise_leaves(out / "labelled.eqx", model)
+    print(json.dumps(result, indent=1))
+    RESULTS.mkdir(exist_ok=True)
+    name = f"stdp_mnist_N{args.neurons}{'_' + args.array if args.array != 'ideal' else ''}{args.tag}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()

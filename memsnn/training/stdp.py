@@ -1,0 +1,347 @@
+"""Unsupervised MNIST with STDP: Diehl & Cook (2015), learned inside the simulated circuit.
+
+The network (docs/plasticity.md): 784 Poisson inputs -> a plastic array -> ``n_neurons``
+conductance-based excitatory neurons with adaptive thresholds, each paired with an inhibitory
+neuron that inhibits all the other excitatory ones
+(:class:`~memsnn.neurons.InhibitedPopulation`); the array learns with Diehl & Cook's rule
+(:meth:`memsnn.plasticity.TripletSTDP.diehl_cook`). Per training image, as in their code:
+
+1. the weights onto each excitatory neuron are normalised to sum to ``weight_sum`` (78);
+2. the image is shown for ``t_image`` (350 ms) as Poisson spike trains of rate
+   ``intensity * max_rate`` (63.75 Hz for a white pixel); with fewer than ``min_spikes`` (5)
+   excitatory spikes it is shown again with the rate raised by one half of the first (their
+   ``input_intensity += 1`` from 2);
+3. between presentations the neurons and the rule's traces are reset to rest, keeping the
+   learned weights and the adaptive thresholds: what their 150 ms without input does.
+
+Learning is sequential: one network instance, whose final state (weights, thresholds) is the
+``initial_state`` of the next image's :func:`memsnn.simulate`. After training each neuron is
+labelled with the class it responds to most (responses with learning and adaptation off) and an
+image is classified by the labelled groups' mean spike counts.
+
+``memsnn train --method stdp`` runs it through the shared loop :func:`memsnn.training.fit` with
+:class:`StdpLearner` (progress bar, checkpoints, resume); a batch of ``B`` images is ``B``
+sequential presentations inside one jitted step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from ..arrays import AbstractPlasticArray, Dense, PlasticDense
+from ..network import Layer, LayerState, Network
+from ..neurons import ConductanceLIF, InhibitedPopulation
+from ..plasticity import TripletSTDP
+from ..integrators import RESULTS
+from ..simulate import simulate
+from ..stimulus import Impulses
+from ._config import JsonConfig
+from ._method import Method, cli_type
+from .learner import AbstractLearner
+
+__all__ = ["STDP", "DiehlCookNet", "StdpConfig", "StdpLearner", "assign_labels", "build_stdp", "learn_images",
+           "responses", "stdp_predict"]
+
+ARRAYS = ("ideal", "crossbar")
+
+
+@dataclasses.dataclass(frozen=True)
+class StdpConfig(JsonConfig):
+    """Everything that defines a Diehl & Cook network (stored in checkpoints as JSON).
+
+    Attributes:
+        n_neurons: excitatory neurons (as many inhibitory ones).
+        n_inputs, n_classes: input pixels and classes.
+        dt: time step (s).
+        t_image: presentation time of one image (s).
+        max_rate: Poisson rate (Hz) of a pixel of intensity 1 at the first presentation.
+        min_spikes: fewer excitatory spikes than this and the image is shown again, brighter.
+        max_presentations: at most this many presentations per image.
+        weight_sum: sum of the weights onto each excitatory neuron after normalisation.
+        w_max: upper bound of a weight (units of the leak conductance).
+        w_init: initial weights are uniform in ``[0, w_init]`` (Diehl & Cook: ~0.3).
+        nu_pre, nu_post: learning rates of the rule (:meth:`~memsnn.plasticity.TripletSTDP.diehl_cook`).
+        theta_plus: threshold increase per spike (V) during training.
+        w_exc_inh, w_inh_exc: the lateral-inhibition weights.
+        array: ``"ideal"`` (:class:`~memsnn.arrays.PlasticDense`) or ``"crossbar"``
+            (:class:`memsnn.arrays.Crossbar` from ``crossbar_preset``).
+        crossbar_preset: the device preset of ``array="crossbar"``.
+        assignment_decay: per-image decay of the running class responses that label the neurons
+            during training (1/window; Diehl & Cook relabel from the last 10,000 images).
+        unroll: time steps per loop iteration (see :func:`memsnn.simulate`).
+    """
+
+    n_neurons: int = 100
+    n_inputs: int = 784
+    n_classes: int = 10
+    dt: float = 0.5e-3
+    t_image: float = 0.35
+    max_rate: float = 63.75
+    min_spikes: int = 5
+    max_presentations: int = 6
+    weight_sum: float = 78.0
+    w_max: float = 1.0
+    w_init: float = 0.3
+    nu_pre: float = 1e-4
+    nu_post: float = 1e-2
+    theta_plus: float = 0.05e-3
+    w_exc_inh: float = 10.4
+    w_inh_exc: float = 17.0
+    array: str = "ideal"
+    crossbar_preset: str = "neurosim"
+    assignment_decay: float = 1e-4
+    unroll: int = 1
+
+    def __post_init__(self):
+        if self.array not in ARRAYS:
+            raise ValueError(f"StdpConfig: array must be one of {ARRAYS}, got {self.array!r}.")
+        for name in ("n_neurons", "n_inputs", "n_classes", "min_spikes", "max_presentations", "unroll"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"StdpConfig: {name} must be a positive integer, got {value!r}.")
+        for name in ("dt", "t_image", "max_rate", "weight_sum", "w_max", "w_init"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"StdpConfig: {name} must be > 0, got {getattr(self, name)!r}.")
+        if not 0 <= self.assignment_decay < 1:
+            raise ValueError(f"StdpConfig: assignment_decay must lie in [0, 1), got {self.assignment_decay!r}.")
+        if self.max_rate * self.dt * _brightest(self) > 1:
+            raise ValueError(f"StdpConfig: max_rate * dt must stay below 1 at the brightest presentation (a "
+                             f"Bernoulli draw per step), got max_rate={self.max_rate} Hz, dt={self.dt} s.")
+
+    @property
+    def n_steps(self) -> int:
+        return int(round(self.t_image / self.dt))
+
+
+def _brightest(config: StdpConfig) -> float:
+    """Rate scale of the last allowed presentation (each retry adds half of the first rate)."""
+    return 1.0 + (config.max_presentations - 1) / 2.0
+
+
+def _make_array(config: StdpConfig, weight) -> AbstractPlasticArray:
+    if config.array == "ideal":
+        return PlasticDense(weight, w_min=0.0, w_max=config.w_max)
+    from .. import crossbar  # the memristive crossbar presets; imported only when asked for
+    return crossbar.preset(config.crossbar_preset, initial_weight=weight, w_max=config.w_max)
+
+
+class DiehlCookNet(eqx.Module):
+    """A Diehl & Cook network and what it learned.
+
+    Attributes:
+        config: the :class:`StdpConfig`.
+        array: the plastic input array (``n_neurons``, ``n_inputs``).
+        neuron: the excitatory/inhibitory population (:class:`~memsnn.neurons.InhibitedPopulation`).
+        rule: the learning rule.
+        array_state: the array's learned state (weights, or device conductances of a crossbar).
+        theta: ``(n_neurons,)`` learned adaptive threshold offsets (V).
+        assignments: ``(n_neurons,)`` the class each neuron is labelled with.
+    """
+
+    config: StdpConfig = eqx.field(static=True)
+    array: AbstractPlasticArray
+    neuron: InhibitedPopulation
+    rule: TripletSTDP
+    array_state: Any
+    theta: Float[Array, " n"]
+    assignments: Int[Array, " n"]
+
+    def network(self, learning: bool = True) -> Network:
+        """The network of one sample: with the rule and adaptation (training) or without (testing)."""
+        if learning:
+            return Network([Layer(self.array, None, self.neuron, plasticity=self.rule)])
+        frozen = eqx.tree_at(lambda p: p.excitatory.theta_plus, self.neuron, jnp.zeros(()))
+        # Testing reads the learned weights through an ideal linear array: simulate then applies
+        # it to all time steps at once (one matmul) instead of step by step.
+        return Network([Layer(Dense(self.array.weights(self.array_state)), None, frozen)])
+
+    def weights(self) -> Float[Array, "n_neurons n_inputs"]:
+        """The learned weights (for a crossbar: the weights its conductances represent)."""
+        return self.array.weights(self.array_state)
+
+
+def build_stdp(config: StdpConfig | dict, *, key: PRNGKeyArray) -> DiehlCookNet:
+    """A fresh Diehl & Cook network: uniform random weights, thresholds at ``theta_init``."""
+    config = config if isinstance(config, StdpConfig) else StdpConfig.from_dict(config)
+    weight = jax.random.uniform(key, (config.n_neurons, config.n_inputs), maxval=config.w_init)
+    array = _make_array(config, weight)
+    excitatory = ConductanceLIF(theta_plus=config.theta_plus)
+    neuron = InhibitedPopulation(excitatory, w_exc_inh=config.w_exc_inh, w_inh_exc=config.w_inh_exc)
+    rule = TripletSTDP.diehl_cook(config.n_inputs, nu_pre=config.nu_pre, nu_post=config.nu_post, w_max=config.w_max)
+    return DiehlCookNet(config, array, neuron, rule, array.init_state(config.n_neurons),
+                        jnp.full((config.n_neurons,), excitatory.theta_init),
+                        jnp.zeros((config.n_neurons,), jnp.int32))
+
+
+def _spike_cap(config: StdpConfig, scale: float) -> int:
+    """Spikes drawn per pixel: the mean of the brightest pixel at ``scale`` plus 7 standard
+    deviations (a pixel runs out with probability < 1e-11)."""
+    mean = config.n_steps * min(config.max_rate * config.dt * scale, 1.0)
+    return int(math.ceil(mean + 7.0 * math.sqrt(mean) + 4))
+
+
+def _poisson(key, images, scale, config: StdpConfig, cap: int):
+    """``(B, n_steps, n_inputs)`` 0/1 spike trains, a spike at each step with probability
+    ``rate dt`` (``rate = image * max_rate * scale``), independently.
+
+    Drawn as geometric inter-spike intervals (the exact distribution of the gaps of a Bernoulli
+    process), ``cap`` per pixel, instead of one draw per pixel and step: ~20x fewer random numbers.
+    """
+    p = jnp.clip(images * (config.max_rate * config.dt) * scale[:, None], 0.0, 1.0)  # (B, F)
+    u = jax.random.uniform(key, (images.shape[0], cap, images.shape[1]), minval=jnp.finfo(jnp.float32).tiny,
+                           maxval=1.0)
+    # Gap G >= 1 with P(G = k) = (1 - p)^(k - 1) p; silent pixels (p = 0) get gaps past the end.
+    log_q = jnp.log1p(-jnp.minimum(p, 1.0 - 1e-7))[:, None, :]
+    gaps = jnp.where(p[:, None, :] > 0, jnp.floor(jnp.log(u) / jnp.minimum(log_q, -1e-30)) + 1.0, config.n_steps + 1.0)
+    steps = jnp.cumsum(jnp.minimum(gaps, config.n_steps + 1.0), axis=1) - 1.0
+    steps = jnp.where(steps < config.n_steps, steps, config.n_steps).astype(jnp.int32)  # n_steps: dropped
+    batch = jnp.arange(images.shape[0])[:, None, None]
+    pixel = jnp.arange(images.shape[1])[None, None, :]
+    out = jnp.zeros((images.shape[0], config.n_steps, images.shape[1]), jnp.float32)
+    return out.at[batch, steps, pixel].set(1.0, mode="drop")
+
+
+def _normalised(model: DiehlCookNet, array_state):
+    """The array state with each neuron's incoming weights scaled to sum to ``weight_sum``,
+    requested through the array's own update law."""
+    w = model.array.weights(array_state)
+    total = jnp.sum(w, axis=1, keepdims=True)
+    target = w * (model.config.weight_sum / jnp.maximum(total, 1e-12))
+    return model.array.updated(array_state, target - w)
+
+
+def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: PRNGKeyArray
+                 ) -> tuple[DiehlCookNet, Float[Array, "B n_neurons"], Int[Array, " B"], Int[Array, " B"]]:
+    """Learn from ``images`` in order (intensities in [0, 1]), one network instance throughout.
+
+    Returns:
+        ``(model, counts, presentations, result)``: the model with the new weights and thresholds,
+        each image's excitatory spike counts ``(B, n_neurons)`` (of its last presentation), the
+        number of presentations it took, and the :class:`~memsnn.RESULTS` code of its last
+        presentation. Like Diehl & Cook's Brian code, the membrane is integrated with explicit
+        Euler at ``dt``; a burst of inhibition (``g_inh`` above ~400 leak conductances at 0.5 ms)
+        exceeds Euler's stability bound for a step or two: such presentations are not stopped but
+        counted (``RESULTS.unstable_step``), and one whose state stopped being finite is discarded.
+    """
+    config = model.config
+    network = model.network(learning=True)
+    n = config.n_neurons
+    first_cap, last_cap = _spike_cap(config, 1.0), _spike_cap(config, _brightest(config))
+
+    def one_image(carry, inputs):
+        array_state, theta = carry
+        image, image_key = inputs
+
+        def present(loop):
+            array_state, theta, _, shown = loop
+            array_state = _normalised(model, array_state)
+            neuron = model.neuron.init_state(n)
+            neuron = neuron._replace(excitatory=neuron.excitatory._replace(theta=theta))
+            state = (LayerState(array_state, None, neuron, model.rule.init_state(n), None),)
+            state = jax.tree.map(lambda x: x[None], state)
+            draw_key = jax.random.fold_in(image_key, shown)
+            # Retries are brighter: they draw more spikes per pixel (a cond, not a vmap: one image).
+            spikes = jax.lax.cond(shown == 0,
+                                  lambda: _poisson(draw_key, image[None], jnp.ones((1,)), config, first_cap),
+                                  lambda: _poisson(draw_key, image[None], (1 + shown / 2.0)[None], config, last_cap))
+            trace = simulate(network, Impulses(spikes), dt=config.dt, n_steps=config.n_steps, initial_state=state,
+                             record="spikes", unroll=config.unroll, throw=False)
+            final = jax.tree.map(lambda x: x[0], trace.final_state[0])
+            counts = jnp.sum(trace.spikes[0][0], axis=0)
+            return final.array, final.neuron.excitatory.theta, counts, shown + 1, trace.result[0]
+
+        def again(loop):
+            _, _, counts, shown, _ = loop
+            return (shown == 0) | ((jnp.sum(counts) < config.min_spikes) & (shown < config.max_presentations))
+
+        start = (array_state, theta, jnp.zeros((n,)), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+        new_array, new_theta, counts, shown, result = jax.lax.while_loop(again, present, start)
+        # A presentation whose state stopped being finite is dropped (reported in ``result``), so
+        # that one bad image cannot poison the learned weights.
+        finite = result != RESULTS.nonfinite_state
+        array_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_array, array_state)
+        theta = jnp.where(finite, new_theta, theta)
+        return (array_state, theta), (counts, shown, result)
+
+    keys = jax.random.split(key, images.shape[0])
+    (array_state, theta), (counts, shown, result) = jax.lax.scan(one_image, (model.array_state, model.theta),
+                                                                 (images, keys))
+    model = eqx.tree_at(lambda m: (m.array_state, m.theta), model, (array_state, theta))
+    return model, counts, shown, result
+
+
+def responses(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: PRNGKeyArray) -> Float[Array, "B n"]:
+    """Excitatory spike counts ``(B, n_neurons)`` with learning and adaptation off.
+
+    The images are independent network instances (nothing is learned), simulated as one batch;
+    images that give fewer than ``min_spikes`` spikes are shown again, brighter, as in training.
+    """
+    config = model.config
+    network = model.network(learning=False)
+    batch = images.shape[0]
+
+    caps = [_spike_cap(config, 1.0 + k / 2.0) for k in range(config.max_presentations)]
+
+    def present(loop):
+        counts, shown = loop
+        need = jnp.sum(counts, axis=1) < config.min_spikes
+        draw_key, scale = jax.random.fold_in(key, jnp.max(shown)), 1 + shown / 2.0
+        # As many spikes per pixel as the brightest presentation in the batch needs (static shapes).
+        spikes = jax.lax.switch(jnp.max(shown), [lambda cap=cap: _poisson(draw_key, images, scale, config, cap)
+                                                 for cap in caps])
+        # throw=False: see learn_images on Euler's stability bound during bursts of inhibition.
+        trace = simulate(network, Impulses(spikes), dt=config.dt, n_steps=config.n_steps, record="spikes",
+                         unroll=config.unroll, throw=False)
+        new = jnp.sum(trace.spikes[0], axis=1)
+        return jnp.where(need[:, None], new, counts), shown + need.astype(jnp.int32)
+
+    def again(loop):
+        counts, shown = loop
+        need = (jnp.sum(counts, axis=1) < config.min_spikes) & (shown < config.max_presentations)
+        return jnp.any(need)
+
+    counts, _ = jax.lax.while_loop(again, present, (jnp.zeros((batch, config.n_neurons)), jnp.zeros((batch,), jnp.int32)))
+    return counts
+
+
+def label_from(rates: Float[Array, "n_classes n"]) -> Int[Array, " n"]:
+    """Each neuron's class: the one with its highest mean response ``rates[c, i]``."""
+    return jnp.argmax(rates, axis=0).astype(jnp.int32)
+
+
+def classify(assignments: Int[Array, " n"], counts: Float[Array, "B n"], n_classes: int) -> Int[Array, " B"]:
+    """Diehl & Cook's vote: the class whose labelled neurons fire most on average."""
+    members = jax.nn.one_hot(assignments, n_classes)  # (n, C)
+    size = jnp.sum(members, axis=0)
+    mean = (counts @ members) / jnp.maximum(size, 1.0)
+    return jnp.argmax(jnp.where(size > 0, mean, -1.0), axis=1).astype(jnp.int32)
+
+
+def assign_labels(model: DiehlCookNet, images, labels, *, batch_size: int = 250, key=None) -> DiehlCookNet:
+    """Label every neuron with the class it responds to most over ``(images, labels)`` (frozen)."""
+    import numpy as np
+    key = jax.random.key(1) if key is None else key
+    run = eqx.filter_jit(responses)
+    sums = np.zeros((model.config.n_classes, model.config.n_neurons))
+    seen = np.zeros((model.config.n_classes,))
+    for start in range(0, len(labels), batch_size):
+        idx = np.arange(start, start + batch_size) % len(labels)
+        counts = np.asarray(run(model, jnp.asarray(images[idx]), jax.random.fold_in(key, start)))
+        stop = min(start + batch_size, len(labels)) - start
+        np.add.at(sums, labels[idx][:stop], counts[:stop])
+        np.add.at(seen, labels[idx][:stop], 1.0)
+    rates = sums / np.maximum(seen, 1.0)[:, None]
+    return eqx.tree_at(lambda m: m.assignments, model, label_from(jnp.asarray(rates)))
+
+
+def stdp_predict(model: DiehlCookNet, images, *, key):
+    """Predicted classes ``(B,)`` of ``images`` ``(B, n_inputs)`` (learning off)."""
+    return classify(model.assignments, responses(model, images, key), model.config.n_classes)
