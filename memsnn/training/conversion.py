@@ -104,6 +104,7 @@ __all__ = [
     "qcfs",
     "run_snn",
     "snn_network",
+    "with_settings",
 ]
 
 ARCHITECTURES = ("dense", "conv")
@@ -165,7 +166,7 @@ class ConversionConfig(JsonConfig):
     Attributes:
         architecture, image_shape, hidden, conv_channels, kernel_size, pool, n_classes: the
             network, as :class:`~memsnn.training.surrogate.SurrogateConfig` (default ``"conv"``,
-            ``32C5-AP2-64C5-AP2-FC10``).
+            ``16C5-AP2-32C5-AP2-FC10``).
         activation: ``"relu"`` or ``"qcfs"``.
         levels: ``L`` of QCFS (quantisation levels of every hidden layer).
         qcfs_threshold: initial ``lambda`` of QCFS (trained).
@@ -191,7 +192,7 @@ class ConversionConfig(JsonConfig):
     architecture: str = "conv"
     image_shape: tuple[int, int, int] = (1, 28, 28)
     hidden: tuple[int, ...] = (500,)
-    conv_channels: tuple[int, ...] = (32, 64)
+    conv_channels: tuple[int, ...] = (16, 32)
     kernel_size: int = 5
     pool: int = 2
     n_classes: int = 10
@@ -352,6 +353,22 @@ def build_conversion(config: ConversionConfig | dict, *, key: PRNGKeyArray) -> C
     return ConversionNet(config, key=key)
 
 
+def with_settings(model: ConversionNet, **changes) -> ConversionNet:
+    """The same trained network with other conversion settings, e.g. ``normalisation="max"``,
+    ``balance="weights"``, ``n_steps=16`` (settings that change the leaves, such as the layer
+    sizes or ``batch_norm``, are refused).
+
+    Calibrated scales are kept; call :func:`calibrate` again after changing the normalisation.
+    """
+    config = dataclasses.replace(model.config, **changes)
+    like = jax.eval_shape(lambda: ConversionNet(config, key=jax.random.key(0)))
+    leaves = jax.tree.leaves(model)
+    if [jnp.shape(x) for x in leaves] != [x.shape for x in jax.tree.leaves(like)]:
+        raise ValueError(f"with_settings: {sorted(changes)} change the network's parameters; only conversion and "
+                         "simulation settings can change on a trained network.")
+    return jax.tree.unflatten(jax.tree.structure(like), leaves)
+
+
 # --------------------------------------------------------------------------------------------
 # Scales and calibration
 # --------------------------------------------------------------------------------------------
@@ -448,7 +465,7 @@ def _batch_norm_statistics(model: ConversionNet, images, batch_size: int) -> Con
             a = x if i == 0 else m.activations(x)[i - 1]
             z = jax.vmap(m.arrays[i])(a)
             per_channel = z.reshape(z.shape[0], _channels(m.arrays[i]), -1)
-            return jnp.sum(per_channel, axis=(0, 2)), jnp.sum(per_channel ** 2, axis=(0, 2)), per_channel[0].size
+            return jnp.sum(per_channel, axis=(0, 2)), jnp.sum(per_channel ** 2, axis=(0, 2)), per_channel.shape[2]
         total, total_sq, count = 0.0, 0.0, 0
         for x in _batches(np.asarray(images), batch_size):
             s, s2, n = pre_activation(model, x)
@@ -555,7 +572,7 @@ def snn_network(model: ConversionNet, scales=None) -> tuple[Network, tuple]:
             neuron = LIF(tau=tau, resistance=tau, threshold=threshold, reset=c.reset)
         layers.append(Layer(array, None, _cast(neuron, dtype)))
         v0.append(threshold / 2 if c.initial_membrane == "half" else jnp.zeros((), dtype))
-        previous = threshold
+        previous = lam  # a spike of this layer stands for lambda_l of activation
     return Network(layers), tuple(v0)
 
 
@@ -802,7 +819,7 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--architecture", choices=ARCHITECTURES, help="conv (default) or dense")
     group.add_argument("--hidden", type=positive, nargs="+", metavar="N", help="dense hidden sizes (default 500)")
     group.add_argument("--conv-channels", type=positive, nargs="+", metavar="C",
-                       help="channels of the conv layers (default 32 64: 32C5-AP2-64C5-AP2-FC10)")
+                       help="channels of the conv layers (default 16 32: 16C5-AP2-32C5-AP2-FC10)")
     group.add_argument("--activation", choices=ACTIVATIONS, help="qcfs (default, Bu et al. 2022) or relu")
     group.add_argument("--levels", type=positive, metavar="L", help="QCFS quantisation levels (default 8)")
     group.add_argument("--batch-norm", action="store_true", default=None,
