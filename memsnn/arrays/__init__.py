@@ -4,3 +4,4 @@ from ._base import AbstractPlasticArray as AbstractPlasticArray, AbstractSynapse
 from .dense import Dense as Dense, Identity as Identity
 from .conv import Conv2d as Conv2d
 from .plastic import PlasticDense as PlasticDense
+from .crossbar import Crossbar as Crossbar

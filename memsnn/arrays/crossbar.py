@@ -1,0 +1,247 @@
+"""A memristive crossbar as a synapse array: weights held by device conductances (docs/crossbar.md)."""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._validation import _concrete
+from ..crossbar.irdrop import Wires, solve_ir_drop
+from ..crossbar.mapping import ConductanceMapping, Conductances
+from ..crossbar.nonideal import AbstractNonideality, Chain, chain, global_drift_compensation
+from ..crossbar.periphery import ADC, DAC
+from ..crossbar.update import PulseUpdate
+from ._base import AbstractPlasticArray
+from .dense import Dense
+
+
+class Crossbar(AbstractPlasticArray):
+    """``y = W x`` computed by a crossbar of memristive devices, a drop-in for :class:`~memsnn.Dense`.
+
+    The state (slot ``array``) is the programmed :class:`~memsnn.crossbar.Conductances` (S,
+    ``(n_out, n_in)`` each). A read, ``t_read`` seconds after programming:
+
+    1. the non-idealities' ``read`` transforms the state (drift, read noise with the read's ``key``);
+    2. the DAC turns activity ``x`` into row voltages ``v`` (V), the cells' I-V nonlinearity
+       into effective voltages;
+    3. each tile (``tile = (rows, cols)``; one tile when ``None``) produces column currents
+       ``I+ - I-`` (A): ``G^T v``, or the exact IR-drop solve when ``wires`` is given; the ADC
+       converts them and the tiles' partial sums are added digitally;
+    4. the output is in weight units, ``(I+ - I-) / (v_read k)`` (``k`` = ``mapping.scale``), so
+       that an ideal crossbar returns exactly ``W x``. With ``drift_compensation`` it is scaled by
+       aihwkit's global drift compensation factor.
+
+    ``init_state`` programs the devices: the mapping's target conductances of ``weight`` (clipped
+    to ``±w_max``), then the non-idealities' ``programmed`` transforms drawn with ``key``.
+    Gradients reach ``weight`` through all of it (hardware-aware training). ``state=None`` reads
+    the ideal target (no programming error) with the read transforms.
+
+    Attributes:
+        weight: ``(n_out, n_in)`` target weights (trainable).
+        mapping: :class:`~memsnn.crossbar.ConductanceMapping`.
+        nonideality: :class:`~memsnn.crossbar.Chain` of non-idealities (empty: ideal devices).
+        wires: :class:`~memsnn.crossbar.Wires` of each tile, or ``None`` (no IR drop).
+        dac, adc: :class:`~memsnn.crossbar.DAC`, :class:`~memsnn.crossbar.ADC`.
+        tile: ``(rows, cols)`` of one physical array, or ``None``. A matrix that is not a
+            multiple of the tile fills the last tiles partly (unused rows at 0 V, unused devices
+            at ``g_min``).
+        t_read: seconds since programming at which reads happen (>= 0).
+        update: the devices' pulse response used by :meth:`updated`, or ``None`` (ideal).
+        drift_compensation: scale outputs by the global drift compensation factor.
+    """
+
+    weight: Float[Array, "n_out n_in"]
+    mapping: ConductanceMapping
+    nonideality: Chain
+    wires: Wires | None
+    dac: DAC
+    adc: ADC
+    tile: tuple[int, int] | None = eqx.field(static=True)
+    t_read: float = eqx.field(static=True)
+    update: PulseUpdate | None
+    drift_compensation: bool = eqx.field(static=True)
+
+    def __init__(self, weight, *, mapping: ConductanceMapping | None = None,
+                 nonideality: AbstractNonideality | None = None, wires: Wires | None = None,
+                 dac: DAC | None = None, adc: ADC | None = None, tile: tuple[int, int] | None = None,
+                 t_read: float = 1.0, update: PulseUpdate | None = None, drift_compensation: bool = False):
+        weight = jnp.asarray(weight, dtype=float)
+        if weight.ndim != 2:
+            raise ValueError(f"Crossbar: weight must be 2-D (n_out, n_in), got shape {weight.shape}.")
+        if mapping is None:
+            concrete = _concrete(weight)
+            w_max = float(np.max(np.abs(concrete))) if concrete is not None and concrete.size else 1.0
+            mapping = ConductanceMapping(1e-6, 100e-6, w_max=w_max if w_max > 0 else 1.0)
+        if not isinstance(mapping, ConductanceMapping):
+            raise TypeError(f"Crossbar: mapping must be a memsnn.crossbar.ConductanceMapping, got {type(mapping).__name__}.")
+        if nonideality is None:
+            nonideality = chain()
+        if not isinstance(nonideality, AbstractNonideality):
+            raise TypeError(f"Crossbar: nonideality must be a memsnn.crossbar non-ideality or chain(...), "
+                            f"got {type(nonideality).__name__}.")
+        if not isinstance(nonideality, Chain):
+            nonideality = chain(nonideality)
+        if wires is not None and not isinstance(wires, Wires):
+            raise TypeError(f"Crossbar: wires must be memsnn.crossbar.Wires or None, got {type(wires).__name__}.")
+        dac = DAC() if dac is None else dac
+        adc = ADC() if adc is None else adc
+        if not isinstance(dac, DAC) or not isinstance(adc, ADC):
+            raise TypeError("Crossbar: dac and adc must be memsnn.crossbar.DAC and memsnn.crossbar.ADC.")
+        n_out, n_in = weight.shape
+        if tile is not None:
+            if (not isinstance(tile, (tuple, list)) or len(tile) != 2
+                    or any(isinstance(t, bool) or not float(t).is_integer() or int(t) < 1 for t in tile)):
+                raise ValueError(f"Crossbar: tile must be (rows, cols), two integers >= 1, or None; got {tile!r}.")
+            tile = (int(tile[0]), int(tile[1]))
+            if tile[0] > n_in or tile[1] > n_out:
+                raise ValueError(
+                    f"Crossbar: a tile of {tile[0]} rows x {tile[1]} columns does not fit a weight matrix with "
+                    f"{n_in} inputs (rows) and {n_out} outputs (columns); the tile must not be larger than the "
+                    f"matrix. Use tile=None for one array, or at most ({n_in}, {n_out}).")
+        t_read = float(t_read)
+        if not (math.isfinite(t_read) and t_read >= 0):
+            raise ValueError(f"Crossbar: t_read must be >= 0 s (time since programming), got {t_read!r}.")
+        if update is not None:
+            if not isinstance(update, PulseUpdate):
+                raise TypeError(f"Crossbar: update must be a memsnn.crossbar.PulseUpdate or None, got {type(update).__name__}.")
+            if not (math.isclose(update.g_min, mapping.g_min, rel_tol=1e-9, abs_tol=1e-15)
+                    and math.isclose(update.g_max, mapping.g_max, rel_tol=1e-9)):
+                raise ValueError(
+                    f"Crossbar: the pulse update's range [{update.g_min:g}, {update.g_max:g}] S differs from the "
+                    f"mapping's [{mapping.g_min:g}, {mapping.g_max:g}] S; both describe the same devices.")
+        self.weight = weight
+        self.mapping, self.nonideality, self.wires, self.dac, self.adc = mapping, nonideality, wires, dac, adc
+        self.tile, self.t_read, self.update = tile, t_read, update
+        self.drift_compensation = bool(drift_compensation)
+
+    @classmethod
+    def from_dense(cls, dense: Dense, preset: str = "ideal", *, w_max: float | None = None, seed: int = 0,
+                   **overrides) -> "Crossbar":
+        """A crossbar holding ``dense.weight`` with the pieces of :func:`memsnn.crossbar.preset`
+        (``w_max`` defaults to ``max |W|``; a preset's tile larger than the matrix shrinks to it);
+        keyword ``overrides`` replace single pieces (e.g. ``wires=None``, ``t_read=3600.0``)."""
+        from ..crossbar.presets import preset as make_preset
+
+        if not isinstance(dense, Dense):
+            raise TypeError(f"Crossbar.from_dense: expected a memsnn.Dense, got {type(dense).__name__}.")
+        if dense.bias is not None:
+            raise ValueError("Crossbar.from_dense: the Dense layer has a bias, which a crossbar does not hold; "
+                             "build the Dense without bias (or fold the bias into the next layer).")
+        if w_max is None:
+            concrete = _concrete(dense.weight)
+            w_max = float(np.max(np.abs(concrete))) if concrete is not None and concrete.size else 1.0
+            w_max = w_max if w_max > 0 else 1.0
+        pieces = make_preset(preset, w_max=w_max, seed=seed)._asdict()
+        if pieces["tile"] is not None:
+            # A preset's physical array size, for a matrix smaller than one array: one partly used tile.
+            n_out, n_in = dense.weight.shape
+            pieces["tile"] = (min(pieces["tile"][0], n_in), min(pieces["tile"][1], n_out))
+        pieces.update(overrides)
+        return cls(dense.weight, **pieces)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def stochastic(self) -> bool:  # type: ignore[override]
+        """Whether reads or programming draw noise (then :func:`memsnn.simulate` needs a key)."""
+        return self.nonideality.stochastic or (self.update is not None and self.update.sigma_c2c > 0)
+
+    def target(self) -> Conductances:
+        """The ideal conductances (S) of ``weight`` (clipped to ``±w_max``), before programming."""
+        return self.mapping.to_conductances(self.weight, saturate=True)
+
+    def init_state(self, n, *, key: PRNGKeyArray | None = None) -> Conductances:
+        if n != self.n_outputs:
+            raise ValueError(f"Crossbar: a layer of {n} neurons cannot use an array with {self.n_outputs} outputs.")
+        return self.nonideality.programmed(self.target(), self.mapping, key=key)
+
+    def weights(self, state: Conductances) -> Float[Array, "n_out n_in"]:
+        return self.mapping.to_weight(state)
+
+    def read_conductances(self, state: Conductances | None = None, *,
+                          key: PRNGKeyArray | None = None) -> Conductances:
+        """The conductances (S) one read sees, ``t_read`` after programming (``key``: read noise)."""
+        g = self.target() if state is None else state
+        return self.nonideality.read(g, self.mapping, t=self.t_read, key=key)
+
+    def _tile_currents(self, g: Float[Array, "n_in n_out"], v: Float[Array, " n_in"]) -> Float[Array, "tr tc cols"]:
+        """Column currents (A) of every tile, ``(row tiles, column tiles, cols)``."""
+        n_in, n_out = g.shape
+        rows, cols = self.tile if self.tile is not None else (n_in, n_out)
+        r_tiles, c_tiles = -(-n_in // rows), -(-n_out // cols)
+        pad_in, pad_out = r_tiles * rows - n_in, c_tiles * cols - n_out
+        if pad_in or pad_out:
+            g = jnp.pad(g, ((0, pad_in), (0, pad_out)), constant_values=self.mapping.g_min)
+            v = jnp.pad(v, (0, pad_in))
+        g = g.reshape(r_tiles, rows, c_tiles, cols).transpose(0, 2, 1, 3)
+        v = v.reshape(r_tiles, rows)
+        if self.wires is None:
+            return jnp.einsum("rcij,ri->rcj", g, v)
+        wires = self.wires
+        solve = jax.vmap(jax.vmap(lambda gt, vt: solve_ir_drop(gt, vt, wires), in_axes=(0, None)))
+        return solve(g, v)
+
+    def __call__(self, presynaptic, state=None, *, key=None):
+        g = self.read_conductances(state, key=key)
+        v = self.nonideality.voltage(self.dac(presynaptic))
+        rows = self.tile[0] if self.tile is not None else self.n_inputs
+        i_pos = self._tile_currents(g.positive.T, v)
+        i_neg = self._tile_currents(g.negative.T, v)
+        full_scale = rows * self.dac.v_read * (self.mapping.g_max - self.mapping.g_min)
+        digital = self.adc(i_pos - i_neg, full_scale)
+        current = jnp.sum(digital, axis=0).reshape(-1)[: self.n_outputs]
+        out = current / (self.dac.v_read * self.mapping.scale)
+        if self.drift_compensation:
+            programmed = self.target() if state is None else state
+            drifted = self.nonideality.read(programmed, self.mapping, t=self.t_read, key=None)
+            out = out * global_drift_compensation(self.mapping.to_weight(programmed), self.mapping.to_weight(drifted))
+        return out
+
+    def updated(self, state: Conductances, delta, *, key: PRNGKeyArray | None = None) -> Conductances:
+        """Program a weight change ``delta`` ``(n_out, n_in)`` into the devices.
+
+        The change ``k delta`` (S) first lowers the device of the opposite sign (down to ``g_min``),
+        and the rest raises the other one: the pair keeps the mapping's form (one device at
+        ``g_min``), so with ideal devices ``updated(to_conductances(w), d)`` is
+        ``to_conductances(clip(w + d))``. In the ``reference`` scheme the one device moves by
+        ``k delta``. With ``update`` (a :class:`~memsnn.crossbar.PulseUpdate`) each device gets
+        ``round(|change| / step)`` identical pulses and responds with its nonlinear curve (and
+        cycle-to-cycle noise drawn with ``key``); without it the change is exact, then clipped to
+        ``[g_min, g_max]``.
+        """
+        k = self.mapping.scale
+        change = k * jnp.asarray(delta, dtype=state.positive.dtype)
+        g_min = self.mapping.g_min
+        if self.mapping.differential:
+            up = jnp.maximum(change, 0.0)
+            down = jnp.maximum(-change, 0.0)
+            lower_neg = jnp.minimum(up, jnp.maximum(state.negative - g_min, 0.0))
+            lower_pos = jnp.minimum(down, jnp.maximum(state.positive - g_min, 0.0))
+            d_pos = (up - lower_neg) - lower_pos
+            d_neg = (down - lower_pos) - lower_neg
+        else:
+            d_pos, d_neg = change, jnp.zeros_like(change)
+        if self.update is None:
+            return self.mapping.clip(Conductances(state.positive + d_pos, state.negative + d_neg))
+        keys = (None, None) if key is None else tuple(jax.random.split(key))
+
+        def program(g, d, k_dev):
+            n = jnp.round(jnp.abs(d) / self.update.step)
+            k_up, k_down = (None, None) if k_dev is None else tuple(jax.random.split(k_dev))
+            return jnp.where(d > 0, self.update.potentiate(g, n, key=k_up),
+                             jnp.where(d < 0, self.update.depress(g, n, key=k_down), g))
+
+        positive = program(state.positive, d_pos, keys[0])
+        negative = program(state.negative, d_neg, keys[1]) if self.mapping.differential else state.negative
+        return Conductances(positive, negative)

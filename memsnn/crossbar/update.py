@@ -1,0 +1,132 @@
+"""A device's response to identical programming pulses: NeuroSim's nonlinear LTP/LTD curves.
+
+The conductance after ``p`` identical pulses from ``g_min`` (docs/crossbar.md, "Pulse update";
+Chen, Peng, Yu, "NeuroSim: A circuit-level macro model for benchmarking neuro-inspired
+architectures in online learning", IEEE TCAD 37, 3067 (2018); MLP_NeuroSim's ``NonlinearWeight``):
+
+    G(p) = B (1 - exp(-p / A)) + g_min,   B = (g_max - g_min) / (1 - exp(-P / A)),   0 <= p <= P,
+
+so ``G(0) = g_min`` and ``G(P) = g_max`` (``P = n_pulses``). Potentiation (LTP) walks up its curve
+(``A = a_ltp`` > 0: fast at first, then saturating); depression (LTD) walks down its own curve
+(``A = a_ltd``, negative in NeuroSim's convention: the conductance falls fast from ``g_max``). A
+device at conductance ``G`` sits at position ``p(G) = -A ln(1 - (G - g_min) / B)`` of the curve it
+is about to move on. ``A = inf`` is the linear device. Cycle-to-cycle write noise adds
+``sigma_c2c sqrt(n) xi`` after ``n`` pulses (NeuroSim's ``sigmaCtoC``), then the result is held
+inside ``[g_min, g_max]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+__all__ = ["PulseUpdate"]
+
+# MLP_NeuroSim V3.0 getParamA: normalised A (units of P) of the nonlinearity label NL = 4.22.
+_NEUROSIM_A_NL_4_22 = 0.249748
+
+
+class PulseUpdate(eqx.Module):
+    """Identical-pulse programming of a device with nonlinear, asymmetric LTP/LTD (NeuroSim form).
+
+    Attributes:
+        g_min, g_max: conductance range (S).
+        n_pulses: pulses ``P`` from ``g_min`` to ``g_max`` (the number of levels minus one).
+        a_ltp, a_ltd: curve parameters ``A`` (pulses) of potentiation and depression; ``inf`` is
+            linear. NeuroSim: ``a_ltp > 0``, ``a_ltd < 0``.
+        sigma_c2c: cycle-to-cycle write noise (S per sqrt(pulse)), >= 0.
+        v_write: write pulse amplitude (V); pulse_width: its duration (s). The energy of one pulse
+            into a device at conductance ``G`` is ``v_write^2 G pulse_width`` (:meth:`pulse_energy`).
+    """
+
+    g_min: float = eqx.field(static=True)
+    g_max: float = eqx.field(static=True)
+    n_pulses: int = eqx.field(static=True)
+    a_ltp: float = eqx.field(static=True)
+    a_ltd: float = eqx.field(static=True)
+    sigma_c2c: float = eqx.field(static=True)
+    v_write: float = eqx.field(static=True)
+    pulse_width: float = eqx.field(static=True)
+
+    def __init__(self, g_min: float, g_max: float, n_pulses: int, *, a_ltp: float = math.inf,
+                 a_ltd: float = math.inf, sigma_c2c: float = 0.0, v_write: float = 2.0, pulse_width: float = 100e-9):
+        self.g_min, self.g_max = float(g_min), float(g_max)
+        if not (math.isfinite(self.g_min) and math.isfinite(self.g_max) and 0 <= self.g_min < self.g_max):
+            raise ValueError(f"PulseUpdate: need 0 <= g_min < g_max (S), got {g_min!r}, {g_max!r}.")
+        if isinstance(n_pulses, bool) or not float(n_pulses).is_integer() or int(n_pulses) < 1:
+            raise ValueError(f"PulseUpdate: n_pulses must be an integer >= 1, got {n_pulses!r}.")
+        self.n_pulses = int(n_pulses)
+        for name, a in (("a_ltp", a_ltp), ("a_ltd", a_ltd)):
+            if math.isnan(float(a)) or float(a) == 0.0:
+                raise ValueError(f"PulseUpdate: {name} must be non-zero (inf for a linear device), got {a!r}.")
+        self.a_ltp, self.a_ltd = float(a_ltp), float(a_ltd)
+        self.sigma_c2c = float(sigma_c2c)
+        if not (math.isfinite(self.sigma_c2c) and self.sigma_c2c >= 0):
+            raise ValueError(f"PulseUpdate: sigma_c2c must be >= 0 S, got {sigma_c2c!r}.")
+        self.v_write, self.pulse_width = float(v_write), float(pulse_width)
+        if not (self.v_write > 0 and self.pulse_width > 0):
+            raise ValueError(f"PulseUpdate: v_write and pulse_width must be > 0, got {v_write!r}, {pulse_width!r}.")
+
+    @classmethod
+    def neurosim(cls) -> "PulseUpdate":
+        """MLP_NeuroSim V3.0's default ``RealDevice``: ``g_min = 4.76e-7 S``, ``g_max = 1e-5 S``,
+        31 pulses, nonlinearity labels +4.22 / -4.22 (``A = ±0.249748 * 31``), cycle-to-cycle
+        sigma 0.5 % of the range, 2 V / 80 ns write pulses (read at 0.5 V)."""
+        return cls(4.76e-7, 1e-5, 31, a_ltp=_NEUROSIM_A_NL_4_22 * 31, a_ltd=-_NEUROSIM_A_NL_4_22 * 31,
+                   sigma_c2c=0.005 * (1e-5 - 4.76e-7), v_write=2.0, pulse_width=80e-9)
+
+    @property
+    def step(self) -> float:
+        """The nominal (linear) conductance change of one pulse, ``(g_max - g_min) / n_pulses`` (S)."""
+        return (self.g_max - self.g_min) / self.n_pulses
+
+    def _curve(self, p, a):
+        span = self.g_max - self.g_min
+        if math.isinf(a):
+            return self.g_min + span * p / self.n_pulses
+        b = span / (1.0 - math.exp(-self.n_pulses / a))
+        return b * (1.0 - jnp.exp(-p / a)) + self.g_min
+
+    def _position(self, g, a):
+        span = self.g_max - self.g_min
+        g = jnp.clip(g, self.g_min, self.g_max)
+        if math.isinf(a):
+            return (g - self.g_min) / span * self.n_pulses
+        b = span / (1.0 - math.exp(-self.n_pulses / a))
+        return -a * jnp.log1p(-(g - self.g_min) / b)
+
+    def _noise(self, g, n_pulses, key):
+        if key is None or self.sigma_c2c == 0.0:
+            return g
+        xi = jax.random.normal(key, jnp.shape(g), jnp.result_type(g))
+        return g + self.sigma_c2c * jnp.sqrt(jnp.abs(n_pulses)) * xi
+
+    def potentiate(self, g: Float[Array, "..."], n_pulses, *, key: PRNGKeyArray | None = None) -> Float[Array, "..."]:
+        """Conductances (S) after ``n_pulses`` (>= 0, broadcast against ``g``) LTP pulses; ``key``
+        draws the cycle-to-cycle noise (``None``: noise-free)."""
+        n_pulses = jnp.maximum(jnp.asarray(n_pulses, dtype=jnp.result_type(g, float)), 0.0)
+        p = jnp.clip(self._position(g, self.a_ltp) + n_pulses, 0.0, self.n_pulses)
+        out = self._noise(self._curve(p, self.a_ltp), n_pulses, key)
+        return jnp.clip(out, self.g_min, self.g_max)
+
+    def depress(self, g: Float[Array, "..."], n_pulses, *, key: PRNGKeyArray | None = None) -> Float[Array, "..."]:
+        """Conductances (S) after ``n_pulses`` (>= 0) LTD pulses (see :meth:`potentiate`)."""
+        n_pulses = jnp.maximum(jnp.asarray(n_pulses, dtype=jnp.result_type(g, float)), 0.0)
+        p = jnp.clip(self._position(g, self.a_ltd) - n_pulses, 0.0, self.n_pulses)
+        out = self._noise(self._curve(p, self.a_ltd), n_pulses, key)
+        return jnp.clip(out, self.g_min, self.g_max)
+
+    def pulses_for(self, g_from: Float[Array, "..."], g_to: Float[Array, "..."]) -> Float[Array, "..."]:
+        """Signed number of pulses (not rounded) that moves a device from ``g_from`` to ``g_to``
+        (S, clipped to the range) along the noise-free curves: > 0 LTP pulses, < 0 LTD pulses."""
+        up = self._position(g_to, self.a_ltp) - self._position(g_from, self.a_ltp)
+        down = self._position(g_to, self.a_ltd) - self._position(g_from, self.a_ltd)
+        return jnp.where(jnp.asarray(g_to) >= jnp.asarray(g_from), up, down)
+
+    def pulse_energy(self, g: Float[Array, "..."]) -> Float[Array, "..."]:
+        """Energy (J) of one write pulse into a device at conductance ``g`` (S): ``v_write^2 g pulse_width``."""
+        return self.v_write**2 * jnp.asarray(g) * self.pulse_width
