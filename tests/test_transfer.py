@@ -180,3 +180,14 @@ def test_energy_closed_form():
 def test_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_mapping_reads_the_quantized_weights():
+    transfer = _transfer(3)
+    levels = _all_levels(3)
+    result = transfer.program(levels)
+    mapping = transfer.mapping(0.25)
+    np.testing.assert_allclose(mapping.to_weight(result.conductances), 0.25 * levels, atol=1e-6)
+    # And the mapping's own targets are the levels' conductances.
+    np.testing.assert_allclose(mapping.to_conductances(0.25 * levels).positive, transfer.target_conductances(levels),
+                               rtol=1e-9)

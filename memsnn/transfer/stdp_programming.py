@@ -56,6 +56,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._validation import _concrete, require_positive
+from ..crossbar.mapping import ConductanceMapping, Conductances
 from .quantize import MAX_LEVELS
 
 __all__ = ["STDPLaw", "StdpPulses", "TransferResult", "WeightMapTransfer"]
@@ -255,6 +256,12 @@ class TransferResult(eqx.Module):
         """All the programming energy (J)."""
         return jnp.sum(self.device_energy) + self.half_select_energy
 
+    @property
+    def conductances(self) -> Conductances:
+        """``Conductances(positive, negative)``, for :meth:`WeightMapTransfer.mapping` and
+        :class:`memsnn.arrays.Crossbar`."""
+        return Conductances(self.positive, self.negative)
+
 
 class WeightMapTransfer(eqx.Module):
     """Transfers integer weight levels onto differential pairs with the device's STDP law.
@@ -362,6 +369,27 @@ class WeightMapTransfer(eqx.Module):
         """The excitatory conductances (S) the levels stand for: ``g_initial + k level_step``."""
         return self.g_initial + self._check_levels(levels) * self.level_step
 
+    def mapping(self, weight_step: float) -> ConductanceMapping:
+        """The :class:`~memsnn.crossbar.ConductanceMapping` under which the programmed pairs hold
+        weights ``k x weight_step`` (e.g. ``quantize(...).step``).
+
+        The inhibitory device never leaves ``g_initial``, the middle of the range, so the pair is the
+        ``"reference"`` scheme's device and reference: ``w = (G+ - G-) / c`` with
+        ``c = level_step / weight_step`` S per unit weight, i.e. ``w_max = (g_max - g_min) / (2 c)``.
+
+        Raises:
+            ValueError: ``g_initial`` is not the middle of ``[g_min, g_max]`` (use :meth:`design`).
+        """
+        g_min, g_max, g0 = float(self.g_min), float(self.g_max), float(self.g_initial)
+        if abs(g0 - 0.5 * (g_min + g_max)) > 1e-9 * g_max:
+            raise ValueError(f"WeightMapTransfer.mapping: g_initial ({g0:.4g} S) is not the middle of [g_min, g_max] "
+                             f"= [{g_min:.4g}, {g_max:.4g}] S, so no ConductanceMapping reads these pairs; build the "
+                             "transfer with WeightMapTransfer.design.")
+        if not np.isfinite(weight_step) or weight_step <= 0:
+            raise ValueError(f"WeightMapTransfer.mapping: weight_step must be > 0, got {weight_step!r}.")
+        per_weight = float(self.level_step) / float(weight_step)
+        return ConductanceMapping(g_min, g_max, scheme="reference", w_max=(g_max - g_min) / (2 * per_weight))
+
     def levels_read(self, positive, negative) -> Float[Array, "n_out n_in"]:
         """The (real-valued) level a pair holds: ``(G+ - G-) / level_step``."""
         return (positive - negative) / self.level_step
@@ -419,27 +447,7 @@ class WeightMapTransfer(eqx.Module):
             most ``n_out x 2n``.
         """
         levels = self._check_levels(levels)
-        devices = self._devices(devices, levels.shape)
-        noise = self._noise(levels.shape, key)
-        n_out, n_in = levels.shape
-        g0 = jnp.broadcast_to(self.g_initial, levels.shape)
-
-        def step(carry, level_and_offset):
-            g, energy, half, steps = carry
-            level, dt = level_and_offset
-            weight_map = levels == level
-            g_new = self._pair(g, dt, devices, noise)
-            energy = energy + jnp.where(weight_map, self.pulses.pair_energy(g, dt), 0.0)
-            rows = jnp.sum(weight_map, axis=1)
-            active = rows > 0
-            # Row pulses cross the 2 n_out columns of the differential array.
-            half = half + jnp.sum(jnp.where(active, self.pulses.half_select_energy(self.g_initial, rows, n_in,
-                                                                                   2 * n_out), 0.0))
-            return (jnp.where(weight_map, g_new, g), energy, half, steps + jnp.sum(active, dtype=jnp.int32)), None
-
-        carry = (g0, jnp.zeros(levels.shape), jnp.zeros(()), jnp.zeros((), jnp.int32))
-        (g, energy, half, steps), _ = jax.lax.scan(step, carry, (self.nonzero_levels, self.offsets))
-        return TransferResult(g, g0, steps, (levels != 0).astype(jnp.int32), energy, half)
+        return _program_maps(self, levels, self._devices(devices, levels.shape), self._noise(levels.shape, key))
 
     def program_one_by_one(self, levels: Int[Array, "n_out n_in"], *, devices: STDPLaw | None = None,
                            key: PRNGKeyArray | None = None) -> TransferResult:
@@ -448,18 +456,7 @@ class WeightMapTransfer(eqx.Module):
         cycle-to-cycle noise of a device is the same draw as in :meth:`program` for the same key,
         so the two reach the same conductances and differ only in steps and energy."""
         levels = self._check_levels(levels)
-        devices = self._devices(devices, levels.shape)
-        noise = self._noise(levels.shape, key)
-        n_out, n_in = levels.shape
-        g0 = jnp.broadcast_to(self.g_initial, levels.shape)
-        nonzero = levels != 0
-        # The offset of each synapse's own level (the zero level gets none: it is not programmed).
-        dt = jnp.where(nonzero, self.law.offset(jnp.where(nonzero, levels, 1) * self.level_step), 0.0)
-        g = jnp.where(nonzero, self._pair(g0, dt, devices, noise), g0)
-        energy = jnp.where(nonzero, self.pulses.pair_energy(g0, dt), 0.0)
-        steps = jnp.sum(nonzero)
-        half = steps * self.pulses.half_select_energy(self.g_initial, 1, n_in, 2 * n_out)
-        return TransferResult(g, g0, steps.astype(jnp.int32), nonzero.astype(jnp.int32), energy, half)
+        return _program_single(self, levels, self._devices(devices, levels.shape), self._noise(levels.shape, key))
 
     def _noise(self, shape, key):
         sigma = _concrete(self.cycle_sigma)
@@ -469,3 +466,43 @@ class WeightMapTransfer(eqx.Module):
                                  "(program(levels, key=jax.random.key(0))).")
             return jnp.zeros(shape)
         return jax.random.normal(key, shape)
+
+
+# The numerical cores, compiled once per shape (the public methods check their inputs eagerly).
+
+
+@eqx.filter_jit
+def _program_maps(self: WeightMapTransfer, levels, devices: STDPLaw, noise) -> TransferResult:
+    n_out, n_in = levels.shape
+    g0 = jnp.broadcast_to(self.g_initial, levels.shape)
+
+    def step(carry, level_and_offset):
+        g, energy, half, steps = carry
+        level, dt = level_and_offset
+        weight_map = levels == level
+        g_new = self._pair(g, dt, devices, noise)
+        energy = energy + jnp.where(weight_map, self.pulses.pair_energy(g, dt), 0.0)
+        rows = jnp.sum(weight_map, axis=1)
+        active = rows > 0
+        # Row pulses cross the 2 n_out columns of the differential array.
+        half = half + jnp.sum(jnp.where(active, self.pulses.half_select_energy(self.g_initial, rows, n_in,
+                                                                               2 * n_out), 0.0))
+        return (jnp.where(weight_map, g_new, g), energy, half, steps + jnp.sum(active, dtype=jnp.int32)), None
+
+    carry = (g0, jnp.zeros(levels.shape), jnp.zeros(()), jnp.zeros((), jnp.int32))
+    (g, energy, half, steps), _ = jax.lax.scan(step, carry, (self.nonzero_levels, self.offsets))
+    return TransferResult(g, g0, steps, (levels != 0).astype(jnp.int32), energy, half)
+
+
+@eqx.filter_jit
+def _program_single(self: WeightMapTransfer, levels, devices: STDPLaw, noise) -> TransferResult:
+    n_out, n_in = levels.shape
+    g0 = jnp.broadcast_to(self.g_initial, levels.shape)
+    nonzero = levels != 0
+    # The offset of each synapse's own level (the zero level gets none: it is not programmed).
+    dt = jnp.where(nonzero, self.law.offset(jnp.where(nonzero, levels, 1) * self.level_step), 0.0)
+    g = jnp.where(nonzero, self._pair(g0, dt, devices, noise), g0)
+    energy = jnp.where(nonzero, self.pulses.pair_energy(g0, dt), 0.0)
+    steps = jnp.sum(nonzero)
+    half = steps * self.pulses.half_select_energy(self.g_initial, 1, n_in, 2 * n_out)
+    return TransferResult(g, g0, steps.astype(jnp.int32), nonzero.astype(jnp.int32), energy, half)
