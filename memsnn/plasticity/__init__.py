@@ -13,3 +13,5 @@ only through the layer's plastic array (``array.updated``), so every rule runs o
 
 from .pair import PairSTDP as PairSTDP, PairTraces as PairTraces
 from .triplet import TripletSTDP as TripletSTDP, TripletTraces as TripletTraces
+from .reward import RewardSTDP as RewardSTDP, RewardTraces as RewardTraces, set_reward as set_reward
+from .voltage import VoltageSTDP as VoltageSTDP, VoltageTraces as VoltageTraces

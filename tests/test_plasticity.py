@@ -1,0 +1,235 @@
+"""Plasticity rules measured from simulations against closed forms (issue 13, figure 1).
+
+Post-synaptic spikes are placed with a "teacher" input: input 1 of the plastic array carries a
+charge far above threshold, so the LIF fires on the grid step the teacher arrives; input 0 is the
+synapse under study (too weak to make the neuron fire). Each batch sample is an independent
+network instance, so one simulate call measures a whole curve.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import memsnn
+from memsnn.arrays import PlasticDense
+from memsnn.plasticity import PairSTDP, RewardSTDP, TripletSTDP, VoltageSTDP, set_reward
+
+DT = 1e-4  # s
+TAU_M = 20e-3
+
+
+def _layer(rule, w0=(0.1, 10.0), **array_options):
+    """One LIF (threshold 1, R = tau: a charge q moves v by q) behind a 2-input plastic array."""
+    array = PlasticDense(jnp.asarray([w0]), **array_options)
+    return memsnn.Layer(array, None, memsnn.LIF(tau=TAU_M, resistance=TAU_M, threshold=1.0, reset="zero"),
+                        plasticity=rule)
+
+
+def _trains(pre_steps, teacher_steps, n_steps):
+    """``(batch, n_steps, 2)`` 0/1 impulses: input 0 at ``pre_steps[b]``, input 1 at ``teacher_steps[b]``."""
+    amp = np.zeros((len(pre_steps), n_steps, 2))
+    for b, (pre, post) in enumerate(zip(pre_steps, teacher_steps)):
+        amp[b, np.atleast_1d(pre), 0] = 1.0
+        amp[b, np.atleast_1d(post), 1] = 1.0
+    return memsnn.Impulses(jnp.asarray(amp))
+
+
+def _run(layer, stim, n_steps, dt=DT, initial_state=None):
+    net = memsnn.Network([layer])
+    return memsnn.simulate(net, stim, dt=dt, n_steps=n_steps, record="spikes", initial_state=initial_state)
+
+
+def _dw(trace, w0=0.1):
+    return np.asarray(trace.final_state[0].array[:, 0, 0]) - w0
+
+
+def test_pair_window_measured_from_simulation():
+    """Pre/post pairs at s = t_post - t_pre in -50..50 ms give A+ e^{-s/tau+} and -A- e^{s/tau-}
+    (one pair: the same for both interactions, see the next test)."""
+    a_plus, a_minus, tau_plus, tau_minus = 0.01, 0.012, 17e-3, 34e-3
+    rule = PairSTDP(2, a_plus=a_plus, a_minus=a_minus, tau_plus=tau_plus, tau_minus=tau_minus)
+    lags = np.arange(-50, 51, 5)  # ms
+    lag_steps = np.round(lags * 1e-3 / DT).astype(int)
+    start = 600
+    trace = _run(_layer(rule), _trains(start - lag_steps, np.full(len(lags), start), 1300), 1300)
+    # Exactly one post spike per sample, on the teacher's step.
+    np.testing.assert_array_equal(np.asarray(trace.spikes[0]).sum(axis=(1, 2)), np.ones(len(lags)))
+    dw = _dw(trace)
+    s = lags * 1e-3
+    # Closed form of the continuous rule; the Euler-decayed traces differ by ~k (dt/tau)^2 / 2 < 0.9 %.
+    window = np.where(s >= 0, a_plus * np.exp(-s / tau_plus), -a_minus * np.exp(s / tau_minus))
+    np.testing.assert_allclose(dw, window, rtol=1e-2)
+    # Exactly the discrete (Euler) decay of the traces.
+    k = np.abs(lag_steps)
+    discrete = np.where(s >= 0, a_plus * (1 - DT / tau_plus) ** k, -a_minus * (1 - DT / tau_minus) ** k)
+    np.testing.assert_allclose(dw, discrete, rtol=1e-9)
+
+
+def test_nearest_and_all_to_all_differ_where_they_should():
+    """Three pre spikes 10 ms apart, then one post 10 ms after the last: all-to-all sums the three
+    pairs, nearest-neighbour counts only the last; a single pair is the same for both."""
+    a_plus, tau = 0.01, 20e-3
+    pre = [np.array([300, 400, 500]), np.array([500])]
+    post = [600, 600]
+    changes = {}
+    for interaction in ("all", "nearest"):
+        rule = PairSTDP(2, a_plus=a_plus, a_minus=0.0, tau_plus=tau, interaction=interaction)
+        changes[interaction] = _dw(_run(_layer(rule), _trains(pre, post, 700), 700))
+    decay = lambda k: (1 - DT / tau) ** k  # noqa: E731
+    np.testing.assert_allclose(changes["all"][0], a_plus * (decay(100) + decay(200) + decay(300)), rtol=1e-9)
+    np.testing.assert_allclose(changes["nearest"][0], a_plus * decay(100), rtol=1e-9)
+    np.testing.assert_allclose(changes["all"][1], changes["nearest"][1], rtol=1e-12)
+    assert changes["all"][0] > 1.5 * changes["nearest"][0]
+
+
+def _batched_state(layer, batch, **slots):
+    """The layer's initial state for ``batch`` instances, with ``slots`` replaced (batched values)."""
+    state = jax.tree.map(lambda x: jnp.broadcast_to(x, (batch,) + jnp.shape(x)), layer.init_state())
+    return (state._replace(**slots),)
+
+
+def test_soft_bounds_scale_the_change_with_the_distance_to_the_bound():
+    w_max, w0 = 1.0, np.array([0.2, 0.7])
+    rule = PairSTDP(2, a_plus=0.01, a_minus=0.0, tau_plus=20e-3, weight_dependence="multiplicative", w_max=w_max)
+    layer = _layer(rule)
+    weights = jnp.stack([jnp.asarray([[w, 10.0]]) for w in w0])
+    trace = _run(layer, _trains([100, 100], [100, 100], 200), 200, initial_state=_batched_state(layer, 2, array=weights))
+    np.testing.assert_allclose(_dw(trace, w0), 0.01 * (w_max - w0) / w_max, rtol=1e-9)
+
+
+def _triplet_reference(rule: TripletSTDP, pre, post, n_steps, h):
+    """Event-driven triplet rule on the grid, in the simulator's order: decay, pre events, post events."""
+    d = {name: 1 - h / float(getattr(rule, name)) for name in ("tau_plus", "tau_x", "tau_minus", "tau_y")}
+    r1 = r2 = o1 = o2 = 0.0
+    w = 0.0
+    pre, post = set(pre), set(post)
+    for k in range(n_steps):
+        r1, r2, o1, o2 = r1 * d["tau_plus"], r2 * d["tau_x"], o1 * d["tau_minus"], o2 * d["tau_y"]
+        if k in pre:
+            w -= o1 * (float(rule.a2_minus) + float(rule.a3_minus) * r2)
+            r1, r2 = r1 + 1, r2 + 1
+        if k in post:
+            w += r1 * (float(rule.a2_plus) + float(rule.a3_plus) * o2)
+            o1, o2 = o1 + 1, o2 + 1
+    return w
+
+
+def test_triplet_rule_reproduces_the_frequency_dependence_of_pairing():
+    """Pairing protocol (Sjoestroem et al. 2001, Pfister & Gerstner 2006 Fig. 4): 15 pairs with
+    s = +-10 ms at 1-50 Hz. Post-pre pairs depress at low frequency and potentiate at high
+    frequency (the sign change); pre-post pairs potentiate more the higher the frequency."""
+    h, n_pairs, lag = 5e-4, 15, 20  # 10 ms
+    freqs = np.array([1.0, 5.0, 10.0, 20.0, 40.0, 50.0])
+    n_steps = int(n_pairs / freqs.min() / h) + 50
+    rule = TripletSTDP.pfister_gerstner(2, "minimal", "all")
+    pre_trains, post_trains = [], []
+    for sign in (+1, -1):
+        for f in freqs:
+            first = 50 + np.round(np.arange(n_pairs) / f / h).astype(int)
+            pre_trains.append(first if sign > 0 else first + lag)
+            post_trains.append(first + lag if sign > 0 else first)
+    trace = _run(_layer(rule, w0=(0.0, 10.0)), _trains(pre_trains, post_trains, n_steps), n_steps, dt=h)
+    dw = _dw(trace, 0.0) / n_pairs
+    expected = np.array([_triplet_reference(rule, p, q, n_steps, h) for p, q in zip(pre_trains, post_trains)]) / n_pairs
+    np.testing.assert_allclose(dw, expected, rtol=1e-6, atol=1e-12)
+    pre_post, post_pre = dw[: len(freqs)], dw[len(freqs):]
+    assert post_pre[0] < 0 < post_pre[-1], post_pre  # the sign change
+    assert np.all(np.diff(pre_post) > 0) and pre_post[-1] > 2 * pre_post[0], pre_post
+
+
+def test_full_triplet_model_adds_the_pre_triplet_depression():
+    """Two pre spikes 5 ms apart after a post spike: the full model's a3_minus term deepens the
+    second depression by a3_minus o1 r2."""
+    minimal = TripletSTDP.pfister_gerstner(2, "minimal", "all")
+    full = TripletSTDP.pfister_gerstner(2, "full", "all", a2_minus=float(minimal.a2_minus),
+                                        tau_y=float(minimal.tau_y), a3_plus=float(minimal.a3_plus))
+    pre, post = [np.array([200, 250])], [100]
+    got = {name: _dw(_run(_layer(rule, w0=(0.5, 10.0)), _trains(pre, post, 300), 300), 0.5)[0]
+           for name, rule in (("minimal", minimal), ("full", full))}
+    o1_second = (1 - DT / float(full.tau_minus)) ** 150
+    r2_second = (1 - DT / float(full.tau_x)) ** 50
+    np.testing.assert_allclose(got["full"] - got["minimal"], -float(full.a3_minus) * o1_second * r2_second, rtol=1e-9)
+
+
+def _poisson_layer(rule, n_in=20, seed=0, batch=2, n_steps=600):
+    key_w, key_s = jax.random.split(jax.random.key(seed))
+    w0 = jax.random.uniform(key_w, (3, n_in), minval=0.2, maxval=0.8)
+    layer = memsnn.Layer(PlasticDense(w0, w_min=0.0, w_max=1.0), None,
+                         memsnn.LIF(tau=TAU_M, resistance=TAU_M, threshold=1.0, reset="zero"), plasticity=rule)
+    spikes = jax.random.bernoulli(key_s, 0.05, (batch, n_steps, n_in)).astype(float)
+    return layer, memsnn.Impulses(spikes), w0
+
+
+@pytest.mark.parametrize("tau_eligibility", [None, 0.5])
+def test_zero_reward_changes_nothing(tau_eligibility):
+    """Two network instances on the same spike trains, rewarded 0 and 1 (set_reward on the initial state)."""
+    layer, stim, w0 = _poisson_layer(RewardSTDP(20, tau_eligibility=tau_eligibility, learning_rate=0.05))
+    stim = memsnn.Impulses(jnp.broadcast_to(stim.amplitude[:1], stim.amplitude.shape))
+    state = set_reward(_batched_state(layer, 2), 0, jnp.asarray([0.0, 1.0]))
+    trace = _run(layer, stim, 600, initial_state=state)
+    assert np.asarray(trace.spikes[0][0]).sum() > 10  # there were pairs to learn from
+    final = np.asarray(trace.final_state[0].array)
+    np.testing.assert_array_equal(final[0], np.asarray(w0))
+    assert np.max(np.abs(final[1] - np.asarray(w0))) > 1e-3  # the rewarded instance learned
+
+
+def test_mstdp_is_reward_times_pair_stdp():
+    """Florian's MSTDP with a constant reward r equals pair STDP with amplitudes scaled by gamma r."""
+    gamma, r = 0.05, 0.5
+    pair = PairSTDP(20, a_plus=gamma * r * 1.0, a_minus=gamma * r * 1.05)
+    layer, stim, w0 = _poisson_layer(pair)
+    expected = _run(layer, stim, 600).final_state[0].array
+    assert np.max(np.abs(np.asarray(expected) - np.asarray(w0))) > 1e-3
+    reward_layer = memsnn.Layer(layer.array, None, layer.neuron,
+                                plasticity=RewardSTDP(20, learning_rate=gamma, initial_reward=r))
+    np.testing.assert_allclose(_run(reward_layer, stim, 600).final_state[0].array, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_eligibility_trace_credits_a_delayed_reward():
+    """MSTDPET: a pre-post pair, then (next run) a held reward r without spikes. The weight change
+    is gamma r e0 sum_k h (1 - h/tau_e)^k, with e0 = a_plus (1 - h/tau_+)^10 from the pair."""
+    gamma, r, tau_e, h = 2.0, 0.7, 0.1, DT
+    rule = RewardSTDP(2, a_plus=1.0, a_minus=1.0, tau_plus=20e-3, learning_rate=gamma, tau_eligibility=tau_e)
+    layer = _layer(rule, w0=(0.1, 10.0))
+    first = _run(layer, _trains([90], [100], 101), 101)
+    np.testing.assert_array_equal(np.asarray(first.final_state[0].array[:, 0, 0]), [0.1])  # no reward yet
+    e0 = (1 - h / 20e-3) ** 10
+    np.testing.assert_allclose(first.final_state[0].plasticity.eligibility[0, 0, 0], e0, rtol=1e-12)
+    state = set_reward(first.final_state, 0, r)
+    n = 101  # the same shapes as the first run: no new compilation
+    second = _run(layer, memsnn.Impulses(jnp.zeros((1, n, 2))), n, initial_state=state)
+    expected = gamma * r * e0 * h * np.sum((1 - h / tau_e) ** np.arange(n))
+    np.testing.assert_allclose(np.asarray(second.final_state[0].array[0, 0, 0]) - 0.1, expected, rtol=1e-9)
+    with pytest.raises(TypeError, match="no reward-modulated rule"):
+        set_reward(_batched_state(_layer(PairSTDP(2)), 1), 0, 1.0)
+
+
+def test_voltage_rule_depresses_only_above_theta_minus_and_potentiates_at_spikes():
+    rest = -70.6e-3
+    neuron = memsnn.LIF(tau=TAU_M, resistance=TAU_M, threshold=20e-3, v_rest=rest, v_reset=rest, reset="zero")
+    rule = VoltageSTDP(2, v_rest=rest)
+
+    def run(w0, pre, post, n=600):
+        layer = memsnn.Layer(PlasticDense(jnp.asarray([w0])), None, neuron, plasticity=rule)
+        return _dw(_run(layer, _trains(pre, post, n), n), w0[0])
+
+    # Input without effect on the membrane (weight 0): u_minus = theta_minus, no change at all.
+    np.testing.assert_array_equal(run((0.0, 0.0), [np.array([100, 200])], [590]), [0.0])
+    # Input after a depolarisation of 5 mV (the teacher is sub-threshold here): depression only.
+    assert run((1e-3, 5e-3), [np.array([120])], [100])[0] < 0
+    # Input just before a spike: the held spike potential meets the input trace: potentiation.
+    assert run((1e-3, 1.0), [np.array([95])], [100])[0] > 0
+
+
+def test_rules_check_their_array():
+    with pytest.raises(ValueError, match="n_inputs must be a positive integer"):
+        PairSTDP(0)
+    with pytest.raises(ValueError, match="interaction must be one of"):
+        TripletSTDP(3, interaction="nearest-neighbour")
+    with pytest.raises(ValueError, match="built for n_inputs=3 but the layer's array has 2 inputs"):
+        _run(_layer(PairSTDP(3)), _trains([1], [2], 3), 3)
+    with pytest.raises(TypeError, match="must be plastic"):
+        memsnn.Layer(memsnn.Dense(jnp.ones((1, 2))), None, memsnn.LIF(), plasticity=PairSTDP(2))
