@@ -11,3 +11,14 @@ from .bounds import (
     unconstrain as unconstrain,
     zero_coordinates as zero_coordinates,
 )
+from .study import (
+    codesign_loss as codesign_loss,
+    device_parameters as device_parameters,
+    get_parameter as get_parameter,
+    monte_carlo as monte_carlo,
+    pareto_front as pareto_front,
+    readout_metrics as readout_metrics,
+    sensitivity as sensitivity,
+    set_parameters as set_parameters,
+    sweep as sweep,
+)

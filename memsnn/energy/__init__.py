@@ -1,0 +1,24 @@
+"""Energy of the simulated circuit and the standard metrics beside it (docs/energy.md).
+
+* :class:`MIFEnergy`: an energy meter (:class:`~memsnn.components.AbstractEnergyMeter`) that
+  integrates the power of every part of a MIF neuron's circuit as state.
+* :mod:`memsnn.energy.metrics`: NeuroBench's synaptic operations (ACs / MACs), activation and
+  connection sparsity, footprint, and the 0.9 pJ/AC, 4.6 pJ/MAC proxy.
+* :func:`spiceprop_energy`: energy per image of a SPICEprop network, per layer and per component.
+"""
+
+from .meters import MIFEnergy as MIFEnergy, MIFEnergyState as MIFEnergyState
+from .metrics import (
+    AC_ENERGY as AC_ENERGY,
+    MAC_ENERGY as MAC_ENERGY,
+    activation_sparsity as activation_sparsity,
+    connection_sparsity as connection_sparsity,
+    footprint as footprint,
+    proxy_energy as proxy_energy,
+    synaptic_operations as synaptic_operations,
+)
+from .spiceprop import (
+    SpicepropEnergy as SpicepropEnergy,
+    spiceprop_energy as spiceprop_energy,
+    spiceprop_readout_energy as spiceprop_readout_energy,
+)

@@ -1,0 +1,158 @@
+"""Energy per image of a SPICEprop network, per layer and per component (docs/energy.md).
+
+The network (:class:`~memsnn.training.spiceprop.SpicepropNet`) has two halves that are priced
+differently because memsnn models only one of them as a circuit:
+
+* the dense front end (``784 -> 100 -> 10``) is digital: its effective synaptic operations (MACs:
+  its inputs, pixels and ReLU outputs, are analog) priced at the proxy (:mod:`memsnn.energy.metrics`);
+* the readout (10 MIF neurons behind alpha synapses) is the simulated circuit: its energy is
+  integrated by :class:`~memsnn.energy.MIFEnergy` during the same simulation that classifies
+  the image (the synaptic events that write the drive into the synapses are priced as MACs too).
+
+The total per image is the proxy of every layer plus the energy the circuit's sources supplied
+(dissipated in the memristors + left in the membrane capacitors).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..arrays import Identity
+from ..network import Layer, Network
+from ..simulate import simulate
+from ..stimulus import Impulses
+# The module, not its names: training.spiceprop imports memsnn.codesign, which imports this package.
+from ..training import spiceprop as _sp
+from .meters import MIFEnergy, MIFEnergyState
+from .metrics import AC_ENERGY, MAC_ENERGY, activation_sparsity, connection_sparsity, footprint, synaptic_operations
+
+__all__ = ["SpicepropEnergy", "spiceprop_energy", "spiceprop_readout_energy"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SpicepropEnergy:
+    """Energy and NeuroBench metrics of a SPICEprop network, averaged per image.
+
+    Attributes:
+        layers: per layer name (``dense1``, ..., ``readout``) a dict with ``synops`` (effective
+            operations per image), ``kind`` (``"MAC"`` or ``"AC"``) and ``proxy_J`` (J per image at
+            the proxy price).
+        circuit_J: per component of the readout circuit (:class:`~memsnn.energy.MIFEnergyState`
+            fields, plus ``dissipated`` and ``supplied``), J per image (summed over the neurons).
+        total_J: proxy of every layer + the energy the circuit's sources supplied, J per image.
+        proxy_total_J: the proxy alone (as papers report it), J per image.
+        activation_sparsity: over the hidden ReLU outputs, the drive units and the MIF spike
+            flags at every step.
+        connection_sparsity: over the front end's weights.
+        footprint_bytes: bytes of the model's arrays.
+        n_images: images averaged over.
+    """
+
+    layers: dict
+    circuit_J: dict
+    total_J: float
+    proxy_total_J: float
+    activation_sparsity: float
+    connection_sparsity: float
+    footprint_bytes: int
+    n_images: int
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def lines(self) -> list[str]:
+        """A readable table in nJ per image."""
+        nj = 1e9
+        out = [f"energy per image (mean over {self.n_images} images): {self.total_J * nj:.3f} nJ "
+               f"(proxy of the synaptic operations alone: {self.proxy_total_J * nj:.3f} nJ)",
+               f"{'layer':<10} {'SynOps/image':>14} {'kind':>5} {'proxy nJ':>10}"]
+        for name, row in self.layers.items():
+            out.append(f"{name:<10} {row['synops']:>14.1f} {row['kind']:>5} {row['proxy_J'] * nj:>10.4f}")
+        out.append("readout circuit, per component (nJ per image; negative = supplied):")
+        for name, value in self.circuit_J.items():
+            out.append(f"  {name:<12} {value * nj:>12.5f}")
+        out.append(f"activation sparsity {self.activation_sparsity:.4f}, connection sparsity "
+                   f"{self.connection_sparsity:.4f}, footprint {self.footprint_bytes} bytes")
+        return out
+
+
+def spiceprop_readout_energy(model, drive, *, devices=None, solver=None, throw: bool = True):
+    """Simulate the readout of ``model`` with an energy meter.
+
+    Args:
+        model: a :class:`~memsnn.training.spiceprop.SpicepropNet` with MIF neurons.
+        drive: ``(batch, n_classes)`` impulse amplitudes (A), :meth:`SpicepropNet.drive`.
+        devices: ``(synapse, neuron)`` to simulate instead of ``model.readout()`` (co-design sweeps).
+        solver: integrator (default: the model's own, ``config.solver``).
+        throw: as :func:`memsnn.simulate`; with ``False`` a failed sample is reported in ``result``.
+
+    Returns:
+        ``(energy, potentials, spikes, result)``: the :class:`MIFEnergyState` at the end, each field
+        ``(batch, n_classes)`` (J); the membrane potentials (V) and spike flags
+        ``(batch, n_steps, n_classes)``; the ``(batch,)`` :class:`~memsnn.RESULTS` codes.
+    """
+    config = model.config
+    if config.neuron != "mif":
+        raise ValueError(f"spiceprop_energy: the circuit energy is that of MIF neurons; this model's readout is "
+                         f"{config.neuron!r}. Meter a model built with neuron='mif'.")
+    synapse, neuron = model.readout() if devices is None else devices
+    gain = jnp.ones((), drive.dtype)
+    network = Network([Layer(Identity(config.n_classes, gain=gain), synapse, neuron, energy=MIFEnergy())])
+    batch, n = drive.shape
+    amplitude = jnp.broadcast_to(drive[:, None, :], (batch, len(config.steps), n))
+    trace = simulate(network, Impulses(amplitude, config.steps), dt=config.dt, n_steps=config.n_steps,
+                     solver=_sp.make_integrator(config.solver) if solver is None else solver,
+                     record=("membrane_potential", "spikes"), checkpoint_every=config.checkpoint_every,
+                     fold_batch=True, throw=throw)
+    return trace.final_state[0].energy, trace.membrane_potential[0], trace.spikes[0], trace.result
+
+
+def spiceprop_energy(model, images, *, batch_size: int = 500, ac_energy: float = AC_ENERGY,
+                     mac_energy: float = MAC_ENERGY) -> SpicepropEnergy:
+    """Energy per image of ``model`` on ``images`` ``(N, n_inputs)``, per layer and per component.
+
+    Runs the images in batches of ``batch_size`` (each batch one simulation) and averages.
+    """
+    images = np.asarray(images)
+    if images.ndim != 2 or images.shape[1] != model.config.n_inputs or len(images) == 0:
+        raise ValueError(f"spiceprop_energy: images must be (N, {model.config.n_inputs}) with N >= 1, "
+                         f"got {images.shape}.")
+    weights = [layer.weight for layer in model.front_end]
+
+    @jax.jit
+    def one_batch(x):
+        h, acts, ops = x.astype(weights[0].dtype), [], []
+        for i, layer in enumerate(model.front_end):
+            ops.append(synaptic_operations(h, layer.weight))
+            h = jax.vmap(layer)(h)
+            if i < len(model.front_end) - 1 or model.config.output_activation == "relu":
+                h = jax.nn.relu(h)
+            acts.append(h)
+        drive = model.drive(x)
+        energy, _, spikes, _ = spiceprop_readout_energy(model, drive)
+        # Each event writes every nonzero drive value into its synapse: one MAC (value x gain).
+        ops.append(len(model.config.steps) * jnp.sum(drive != 0, axis=-1).astype(drive.dtype))
+        zeros = sum(jnp.sum(a == 0) for a in acts) + jnp.sum(spikes == 0)
+        count = sum(a.size for a in acts) + spikes.size
+        circuit = {name: jnp.sum(value) for name, value in energy._asdict().items()}
+        circuit["dissipated"], circuit["supplied"] = jnp.sum(energy.dissipated()), jnp.sum(energy.supplied())
+        return [jnp.sum(o) for o in ops], circuit, zeros, count
+
+    sums, zeros, count = None, 0, 0
+    for start in range(0, len(images), batch_size):
+        ops, circuit, z, c = jax.device_get(one_batch(jnp.asarray(images[start:start + batch_size])))
+        part = (ops, circuit)
+        sums = part if sums is None else jax.tree.map(np.add, sums, part)
+        zeros, count = zeros + int(z), count + int(c)
+    ops, circuit = jax.tree.map(lambda s: float(s) / len(images), sums)
+    names = [f"dense{i + 1}" for i in range(len(weights))] + ["readout"]
+    layers = {name: {"synops": o, "kind": "MAC", "proxy_J": o * mac_energy} for name, o in zip(names, ops)}
+    proxy = sum(row["proxy_J"] for row in layers.values())
+    return SpicepropEnergy(layers=layers, circuit_J=circuit, total_J=proxy + circuit["supplied"],
+                           proxy_total_J=proxy, activation_sparsity=zeros / count,
+                           connection_sparsity=float(connection_sparsity(weights)),
+                           footprint_bytes=footprint(model), n_images=len(images))

@@ -1,0 +1,130 @@
+"""Energy meters against the closed form of the circuit and ngspice; NeuroBench metrics by hand."""
+
+import shutil
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.integrate import simpson
+
+import memsnn
+from memsnn.energy import (
+    AC_ENERGY,
+    MAC_ENERGY,
+    MIFEnergy,
+    activation_sparsity,
+    connection_sparsity,
+    footprint,
+    proxy_energy,
+    spiceprop_energy,
+    synaptic_operations,
+)
+from memsnn.presets import spiceprop_mif
+from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop
+
+DT, N_STEPS = 1e-5, 1000
+# One spiking neuron (0.01 mA: peak ~63 mV > the 30 mV flag) and the same neuron without input:
+# the spike's energy is the difference.
+STIMULUS = memsnn.Impulses(jnp.array([[[1e-5]], [[0.0]]]), (0,))
+
+
+def metered(neuron=None):
+    return memsnn.Network([memsnn.Layer(memsnn.Identity(1), memsnn.AlphaSynapse(1e-3),
+                                        spiceprop_mif() if neuron is None else neuron, energy=MIFEnergy())])
+
+
+def branch_power(t, state, network):
+    """The closed form of what the meter integrates: i_k (v - E_k) of both memristors (W)."""
+    neuron, s = network.layers[0].neuron, state[0].neuron
+    i1, i2 = neuron.branch_currents(s)
+    return (s.v - neuron.E1) * i1 + (s.v - neuron.E2) * i2
+
+
+@pytest.fixture(scope="module")
+def converged():
+    """A 5th-order run (Tsit5, h = 10 us, ~1e-9 from the exact solution here) with the meter."""
+    network = metered()
+    trace = memsnn.simulate(network, STIMULUS, dt=DT, n_steps=N_STEPS, solver=memsnn.Diffrax(diffrax.Tsit5()),
+                            record=(branch_power,))
+    return network, trace
+
+
+def spike(x):
+    return float(x[0] - x[1])
+
+
+def test_spike_energy_equals_the_integral_of_branch_power(converged):
+    network, trace = converged
+    energy = trace.final_state[0].energy
+    power = np.asarray(trace.recorded[0])[:, :, 0]  # (batch, n_steps)
+    p0 = float(branch_power(0.0, network.init_state(), network)[0])
+    quadrature = simpson(np.concatenate([np.full((2, 1), p0), power], axis=1), dx=DT, axis=1)
+    simulated = np.asarray(energy.dissipated())[:, 0]
+    assert spike(simulated) > 1e-10  # ~0.36 nJ: a real spike, not rounding
+    np.testing.assert_allclose(spike(simulated), spike(quadrature), rtol=1e-6)
+
+
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
+def test_spike_energy_matches_ngspice(converged):
+    from memsnn.energy.spice import ngspice_mif_energy
+
+    network, trace = converged
+    energy = trace.final_state[0].energy
+    spice = ngspice_mif_energy(network, STIMULUS, dt=DT, n_steps=N_STEPS)
+    simulated = np.asarray(energy.dissipated())[:, 0]
+    np.testing.assert_allclose(spike(simulated), spike(spice["memristor1"][:, 0] + spice["memristor2"][:, 0]),
+                               rtol=1e-4)
+    for name in ("memristor1", "memristor2", "battery2", "synapse", "capacitor"):
+        np.testing.assert_allclose(np.asarray(getattr(energy, name))[:, 0], spice[name][:, 0], rtol=1e-4,
+                                   atol=1e-15, err_msg=name)
+
+
+def test_every_solver_meters_the_same_energy(converged):
+    """The meter is state: Euler, the SPICEprop scheme and diffrax integrate it like the neuron,
+    the circuit's balance holds at every step, and all converge to the same energy."""
+    _, reference = converged
+    ref = np.asarray(reference.final_state[0].energy.dissipated())[:, 0]
+    for solver in (memsnn.Euler(), memsnn.SpicepropEuler(), memsnn.Diffrax(diffrax.Heun())):
+        e = memsnn.simulate(metered(), STIMULUS, dt=DT, n_steps=N_STEPS, solver=solver).final_state[0].energy
+        balance = e.synapse - (e.capacitor + e.memristor1 + e.memristor2 + e.battery1 + e.battery2)
+        np.testing.assert_allclose(balance, 0.0, atol=1e-22)
+        np.testing.assert_allclose(np.asarray(e.dissipated())[:, 0], ref, rtol=2e-2, err_msg=type(solver).__name__)
+    # Heun is second order: much closer (1.2e-4 against Euler's ~1e-2).
+    np.testing.assert_allclose(np.asarray(e.dissipated())[:, 0], ref, rtol=3e-4)
+
+
+def test_meter_on_a_non_mif_layer_says_what_to_do():
+    lif = memsnn.LIF(tau=1e-3, resistance=1e6, threshold=1.0)
+    net = memsnn.Network([memsnn.Layer(memsnn.Identity(1), None, lif, energy=MIFEnergy())])
+    with pytest.raises(TypeError, match="MIFEnergy meters the circuit of a memsnn.MIF neuron.*LIF"):
+        memsnn.simulate(net, STIMULUS, dt=DT, n_steps=3)
+
+
+def test_synaptic_operations_count_nonzero_inputs_times_nonzero_fan_out():
+    weight = jnp.array([[1.0, 0.0, 2.0], [0.5, 0.0, 0.0]])  # fan-out of the inputs: 2, 0, 1
+    inputs = jnp.array([[1.0, 1.0, 1.0], [0.0, 3.0, 0.2], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(synaptic_operations(inputs, weight), [3.0, 1.0, 0.0])
+    assert proxy_energy(10, 2) == pytest.approx(10 * 0.9e-12 + 2 * 4.6e-12)
+    assert (AC_ENERGY, MAC_ENERGY) == (0.9e-12, 4.6e-12)
+    assert float(activation_sparsity([inputs])) == pytest.approx(4 / 9)
+    assert float(connection_sparsity({"w": weight})) == pytest.approx(3 / 6)
+    assert footprint({"w": weight.astype(jnp.float32), "b": jnp.zeros(3, jnp.float64)}) == 6 * 4 + 3 * 8
+
+
+def test_spiceprop_energy_report_adds_up():
+    model = build_spiceprop(SpicepropConfig(hidden=(5,), n_steps=40, event_steps=(0, 20), dtype="float64"),
+                            key=jax.random.key(0))
+    x = np.random.default_rng(0).uniform(0, 1, (4, 784)) * (np.arange(784) % 3 == 0)
+    report = spiceprop_energy(model, x, batch_size=2)
+    assert list(report.layers) == ["dense1", "dense2", "readout"]
+    # Every third pixel is nonzero and meets 5 nonzero weights; 2 events x 10 drive values.
+    assert report.layers["dense1"]["synops"] == pytest.approx(np.sum(np.arange(784) % 3 == 0) * 5)
+    assert report.layers["readout"]["synops"] == pytest.approx(20)
+    c = report.circuit_J
+    assert c["supplied"] == pytest.approx(c["dissipated"] + c["capacitor"], rel=1e-9)
+    assert report.total_J == pytest.approx(report.proxy_total_J + c["supplied"])
+    assert report.footprint_bytes == 8 * (784 * 5 + 5 + 5 * 10 + 10) + 8 * 20  # weights + the 20 scalars of synapse and neuron
+    with pytest.raises(ValueError, match=r"images must be \(N, 784\)"):
+        spiceprop_energy(model, x[:, :10])
