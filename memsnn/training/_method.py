@@ -38,6 +38,9 @@ class Method:
         after_training: ``after_training(result, *, config, train_data, test_data, out_dir,
             progress) -> FitResult``, run by :func:`~memsnn.training.train` once training has
             finished (e.g. conversion: calibrate, convert and test the SNN), or ``None``.
+        learner: ``learner(model, config) -> AbstractLearner`` for a method that does not learn
+            by gradient descent on ``loss`` (STDP), or ``None`` for a
+            :class:`~memsnn.training.GradientLearner` on ``loss`` with the run's optimiser.
     """
 
     name: str
@@ -51,6 +54,7 @@ class Method:
     config_from_args: Callable[[argparse.Namespace], dict]
     defaults: dict
     after_training: Callable[..., Any] | None = None
+    learner: Callable[..., Any] | None = None
 
     def complete_config(self, overrides: dict) -> dict:
         """``model_config(overrides)``, with the settings every method shares checked.

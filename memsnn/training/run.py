@@ -206,7 +206,10 @@ def train(
                                weight_decay=opt["weight_decay"], clip_norm=opt["clip_norm"])
     shift = config["augment_shift"]
     augment = functools.partial(random_shift, max_shift=shift) if shift else None
-    learner = GradientLearner(spec.loss, spec.predict, optimizer, spec.trainable(net))
+    if spec.learner is not None:
+        learner = spec.learner(net, config)
+    else:
+        learner = GradientLearner(spec.loss, spec.predict, optimizer, spec.trainable(net))
     result = fit(net, learner, train_data, test_data, augment=augment,
                  epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"],
                  out_dir=out_dir, resume=resume, overwrite=overwrite, config=config,
