@@ -140,6 +140,18 @@ def _build_parser(method: str = "spiceprop"):
                           "that holds a run stops with an error, so a run is never lost by accident)")
     out.add_argument("--eval-batch-size", type=_positive_int, help="batch size of the test evaluation")
     out.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch instead)")
+    dist = train.add_argument_group(
+        "several processes or hosts",
+        "Start the same command in every process; each batch is sharded over the devices of all of "
+        "them (process 0 writes --out, which must be a folder every process can read). Without "
+        "the options below JAX finds the cluster (SLURM, Open MPI) or reads JAX_COORDINATOR_ADDRESS, "
+        "JAX_NUM_PROCESSES and JAX_PROCESS_ID.")
+    dist.add_argument("--distributed", action="store_true",
+                      help="join a multi-process run (jax.distributed) before training")
+    dist.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0, the same in every process")
+    dist.add_argument("--num-processes", type=_positive_int, metavar="N", help="number of processes of the run")
+    dist.add_argument("--process-id", type=_cli_type(int, low=0, integer=True), metavar="I",
+                      help="this process's index, 0 to N-1")
     others = ", ".join(f"`memsnn train --method {name} --help`" for name in sorted(METHODS) if name != method)
     METHODS[method].add_arguments(train.add_argument_group(
         f"{method} options", f"(other methods have their own: {others})" if others else None))
@@ -195,7 +207,9 @@ def _build_parser(method: str = "spiceprop"):
 
 def _print_epoch(row: dict) -> None:
     test = "n/a" if row["test_acc"] is None else f"{100 * row['test_acc']:.2f}%"
-    print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4g}, train accuracy "
+    # A method without a loss (STDP) logs no train_loss.
+    loss = f"train loss {row['train_loss']:.4g}, " if "train_loss" in row else ""
+    print(f"epoch {row['epoch']}: {loss}train accuracy "
           f"{100 * row['train_acc']:.2f}%, test accuracy {test} ({row['epoch_time_s']:.1f} s)", flush=True)
 
 
@@ -300,8 +314,11 @@ def _train(args) -> int:
         return _error("train", "stopped before training began; nothing was written.", _INTERRUPTED)
     except ValueError as err:
         return _error("train", str(err), 2)
-    print(f"checkpoint: {result.checkpoint}\nlog: {out / 'metrics.jsonl'}\n"
-          f"evaluate with: memsnn evaluate {result.checkpoint}")
+    from .training.devices import is_main_process
+
+    if is_main_process():
+        print(f"checkpoint: {result.checkpoint}\nlog: {out / 'metrics.jsonl'}\n"
+              f"evaluate with: memsnn evaluate {result.checkpoint}")
     return 0
 
 
@@ -473,6 +490,29 @@ def _train_target(argv: list[str]) -> tuple[str, str | None, int | None, str | N
     return method, out, batch, error
 
 
+def _join(args, batch: int | None, cores: int) -> int:
+    """``memsnn train --distributed``: join the other processes; 0, or the exit status of an error."""
+    if not args.distributed:
+        return _error("train", "--coordinator, --num-processes and --process-id belong to a multi-process "
+                               "run: add --distributed.", 2)
+    from .training.devices import initialize_distributed
+
+    try:
+        process, count = initialize_distributed(args.coordinator, args.num_processes, args.process_id,
+                                                cpu_devices=cores)
+    except ValueError as err:
+        return _error("train", str(err), 2)
+    import jax
+
+    n = jax.device_count()
+    if batch is not None and batch % n:
+        return _error("train", f"the batch size {batch} does not split evenly over the {n} devices of the "
+                               f"{count} processes; use a multiple of {n} (--batch-size {-(-batch // n) * n}).", 2)
+    print(f"memsnn train: process {process} of {count}, {n} devices in all ({jax.local_device_count()} here)",
+          file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``memsnn`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -496,7 +536,12 @@ def main(argv: list[str] | None = None) -> int:
     from .training.devices import largest_divisor, use_cpu_cores
 
     cores = os.cpu_count() or 1
-    if args.command == "train" and batch is not None and largest_divisor(batch, cores) < cores:
+    if args.command == "train" and (args.distributed or args.coordinator or args.num_processes
+                                    or args.process_id is not None):
+        status = _join(args, batch, cores)
+        if status:
+            return status
+    elif args.command == "train" and batch is not None and largest_divisor(batch, cores) < cores:
         n = largest_divisor(batch, cores)
         print(f"memsnn train: the batch size {batch} splits evenly over {n} of the {cores} CPU cores; "
               f"using {n} (a batch size that is a multiple of {cores} uses them all).", file=sys.stderr)

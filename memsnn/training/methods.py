@@ -13,6 +13,7 @@ import argparse
 from . import spiceprop as _sp
 from ._method import Method, cli_type
 from .conversion import CONVERSION
+from .stdp import STDP
 from .surrogate import SURROGATE
 
 __all__ = ["METHODS", "Method", "get_method"]
@@ -96,4 +97,4 @@ SPICEPROP = Method(
 )
 
 # Every method memsnn knows, by name: the one list `train`, `evaluate` and the CLI read.
-METHODS: dict[str, Method] = {method.name: method for method in (SPICEPROP, SURROGATE, CONVERSION)}
+METHODS: dict[str, Method] = {method.name: method for method in (SPICEPROP, SURROGATE, CONVERSION, STDP)}

@@ -12,7 +12,9 @@ neuron that inhibits all the other excitatory ones
    excitatory spikes it is shown again with the rate raised by one half of the first (their
    ``input_intensity += 1`` from 2);
 3. between presentations the neurons and the rule's traces are reset to rest, keeping the
-   learned weights and the adaptive thresholds: what their 150 ms without input does.
+   learned weights, and the adaptive thresholds decay over the 150 ms rest: what their 150 ms
+   without input does (in closed form instead of 300 more time steps; their membrane, tau 100 ms,
+   is then within a quarter of its deviation from rest, here exactly at rest).
 
 Learning is sequential: one network instance, whose final state (weights, thresholds) is the
 ``initial_state`` of the next image's :func:`memsnn.simulate`. After training each neuron is
@@ -62,6 +64,8 @@ class StdpConfig(JsonConfig):
         n_inputs, n_classes: input pixels and classes.
         dt: time step (s).
         t_image: presentation time of one image (s).
+        t_rest: time without input after each presentation (s): the neurons and traces are reset
+            to rest and the adaptive thresholds decay by ``exp(-t_rest / tau_theta)``.
         max_rate: Poisson rate (Hz) of a pixel of intensity 1 at the first presentation.
         min_spikes: fewer excitatory spikes than this and the image is shown again, brighter.
         max_presentations: at most this many presentations per image.
@@ -84,6 +88,7 @@ class StdpConfig(JsonConfig):
     n_classes: int = 10
     dt: float = 0.5e-3
     t_image: float = 0.35
+    t_rest: float = 0.15
     max_rate: float = 63.75
     min_spikes: int = 5
     max_presentations: int = 6
@@ -235,13 +240,16 @@ def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: P
     network = model.network(learning=True)
     n = config.n_neurons
     first_cap, last_cap = _spike_cap(config, 1.0), _spike_cap(config, _brightest(config))
+    # The rest after a presentation, in closed form: everything but the thresholds is back at rest
+    # (the next presentation starts from init_state), the thresholds decay.
+    rest_decay = jnp.exp(-config.t_rest / model.neuron.excitatory.tau_theta)
 
     def one_image(carry, inputs):
         array_state, theta = carry
         image, image_key = inputs
 
         def present(loop):
-            array_state, theta, _, shown = loop
+            array_state, theta, _, shown, _ = loop
             array_state = _normalised(model, array_state)
             neuron = model.neuron.init_state(n)
             neuron = neuron._replace(excitatory=neuron.excitatory._replace(theta=theta))
@@ -256,7 +264,8 @@ def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: P
                              record="spikes", unroll=config.unroll, throw=False)
             final = jax.tree.map(lambda x: x[0], trace.final_state[0])
             counts = jnp.sum(trace.spikes[0][0], axis=0)
-            return final.array, final.neuron.excitatory.theta, counts, shown + 1, trace.result[0]
+            theta = final.neuron.excitatory.theta * rest_decay
+            return final.array, theta, counts, shown + 1, trace.result[0]
 
         def again(loop):
             _, _, counts, shown, _ = loop
@@ -345,3 +354,94 @@ def assign_labels(model: DiehlCookNet, images, labels, *, batch_size: int = 250,
 def stdp_predict(model: DiehlCookNet, images, *, key):
     """Predicted classes ``(B,)`` of ``images`` ``(B, n_inputs)`` (learning off)."""
     return classify(model.assignments, responses(model, images, key), model.config.n_classes)
+
+
+# --------------------------------------------------------------------------------------------
+# The learner and the method `memsnn train --method stdp` (listed in memsnn.training.methods.METHODS)
+# --------------------------------------------------------------------------------------------
+
+
+class StdpLearner(AbstractLearner):
+    """Diehl & Cook's learning as an :class:`~memsnn.training.AbstractLearner` for :func:`~memsnn.training.fit`.
+
+    A training batch of ``B`` images is ``B`` presentations in order inside one jitted step
+    (:func:`learn_images`), so the progress bar, checkpoints (model and label statistics, at the
+    end of every epoch) and resume of the shared loop apply unchanged. Each neuron is labelled,
+    after every batch, with the class of its highest mean response over the recent training
+    images (``rates``, decayed by ``config.assignment_decay`` per image). The metric ``acc`` is
+    Diehl & Cook's running training accuracy: each image classified, before it is learned, by the
+    labels of the previous batch.
+
+    The state is ``{"rates": (n_classes, n), "seen": (n_classes,)}``: decayed sums of the spike
+    counts and of the images per class.
+    """
+
+    def init(self, model: DiehlCookNet):
+        config = model.config
+        return {"rates": jnp.zeros((config.n_classes, config.n_neurons)), "seen": jnp.zeros((config.n_classes,))}
+
+    def updated(self, model: DiehlCookNet):
+        spec = jax.tree.map(lambda _: False, model)
+        return eqx.tree_at(lambda m: (m.array_state, m.theta, m.assignments), spec,
+                           replace=(jax.tree.map(lambda _: True, model.array_state), True, True))
+
+    def step(self, model, state, images, labels, key):
+        config = model.config
+        # The labels before this batch classify its images (from the responses they caused).
+        assignments = model.assignments
+        model, counts, shown, result = learn_images(model, images, key)
+        predictions = classify(assignments, counts, config.n_classes)
+        decay = (1.0 - config.assignment_decay) ** images.shape[0]
+        onehot = jax.nn.one_hot(labels, config.n_classes, dtype=counts.dtype)
+        rates = state["rates"] * decay + onehot.T @ counts
+        seen = state["seen"] * decay + jnp.sum(onehot, axis=0)
+        model = eqx.tree_at(lambda m: m.assignments, model, label_from(rates / jnp.maximum(seen, 1.0)[:, None]))
+        metrics = {"acc": jnp.mean(predictions == labels), "spikes": jnp.mean(jnp.sum(counts, axis=1)),
+                   "presentations": jnp.mean(shown.astype(counts.dtype)),
+                   "unstable": jnp.mean((result > 0).astype(counts.dtype))}
+        return model, {"rates": rates, "seen": seen}, metrics
+
+    def evaluate(self, model, images, key):
+        return stdp_predict(model, images, key=key)
+
+
+def _stdp_loss(model, images, labels, *, key):
+    raise ValueError("stdp: Diehl & Cook's network learns without a loss; train it with StdpLearner "
+                     "(memsnn train --method stdp does).")
+
+
+def _arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--neurons", type=cli_type(int, low=1, integer=True), metavar="N",
+                       help="excitatory neurons (default 100; the paper: 100, 400, 1600, 6400)")
+    group.add_argument("--array", choices=ARRAYS,
+                       help="ideal weights (default) or a memristive crossbar (--crossbar-preset)")
+    group.add_argument("--crossbar-preset", metavar="NAME", help="device preset of --array crossbar (default neurosim)")
+    group.add_argument("--t-image", type=cli_type(float, low=0, low_open=True), metavar="S",
+                       help="presentation time per image in s (default 0.35)")
+    group.add_argument("--dt", type=cli_type(float, low=0, low_open=True), metavar="S",
+                       help="time step in s (default 0.5e-3)")
+
+
+def _config_from_args(args: argparse.Namespace) -> dict:
+    given = {"n_neurons": getattr(args, "neurons", None), "array": getattr(args, "array", None),
+             "crossbar_preset": getattr(args, "crossbar_preset", None), "t_image": getattr(args, "t_image", None),
+             "dt": getattr(args, "dt", None)}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+STDP = Method(
+    name="stdp",
+    summary="unsupervised STDP learning inside the simulated circuit (Diehl & Cook 2015), labels by response",
+    model_config=lambda overrides: StdpConfig.from_dict(overrides).to_dict(),
+    build=build_stdp,
+    loss=_stdp_loss,
+    predict=stdp_predict,
+    trainable=lambda model: StdpLearner().updated(model),
+    add_arguments=_arguments,
+    config_from_args=_config_from_args,
+    # One pass over the training set (the paper's protocol for 100 and 400 neurons); lr, schedule,
+    # weight_decay and clip_norm are not used.
+    defaults={"epochs": 1, "batch_size": 50, "lr": 1e-3, "schedule": "constant", "weight_decay": 0.0,
+              "clip_norm": None, "eval_batch_size": 50},
+    learner=lambda model, config: StdpLearner(),
+)
