@@ -322,7 +322,9 @@ def _nodes(g, wires: Wires, v):
     return _nodes_general(g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense, v)
 
 
-def _output_currents(g, wires: Wires, w, b):
+def _output_currents(g, wires: Wires, w, b, v):
+    if wires.ideal:
+        return (v.T @ g).T  # the ideal product, computed as such (bit for bit v_in @ g)
     if wires.col_ideal:
         return jnp.einsum("ij,ijk->jk", g, w - b)
     return b[-1] / (wires.r_col + wires.r_sense)
@@ -355,10 +357,17 @@ def solve_ir_drop_nodes(g: Float[Array, "n_in n_out"], v_in: Float[Array, "*batc
     """Solve the crossbar's nodal equations and return everything (node voltages for IR-drop maps,
     the residual and a ``converged`` flag instead of raising). See :func:`solve_ir_drop`."""
     g, v_in = _check_inputs(g, v_in)
+    return _solve(g, v_in, wires)
+
+
+@eqx.filter_jit
+def _solve(g, v_in, wires: Wires) -> IRDropSolution:
+    # Compiled as one program (also when called eagerly): the block sweeps are scans whose
+    # op-by-op dispatch would cost far more than the arithmetic.
     batched = v_in.ndim == 2
     v = v_in.T if batched else v_in[:, None]
     w, b = _nodes(g, wires, v)
-    currents = _output_currents(g, wires, w, b)
+    currents = _output_currents(g, wires, w, b, v)
     # The residual check runs on stopped gradients: it reports, it is not part of the result.
     ws, bs, gs, vs = (jax.lax.stop_gradient(x) for x in (w, b, g, v))
     if wires.ideal or wires.row_ideal or wires.col_ideal:

@@ -1,0 +1,206 @@
+"""Exact IR drop of a crossbar: hand-solved nodal equations, an independent MNA stamp, badcrossbar,
+ngspice, finite-difference gradients, the ideal product at zero resistance, and bad input."""
+
+from __future__ import annotations
+
+import shutil
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import equinox as eqx  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from memsnn.crossbar import Wires, ir_drop_matrix, solve_ir_drop, solve_ir_drop_nodes  # noqa: E402
+
+
+def _stamp(g, v, r_row, r_col, r_source=0.0, r_sense=0.0):
+    """Independent reference: stamp every resistor of the crossbar into a dense nodal matrix.
+
+    Nodes: word (i, j) -> i * n + j, bit (i, j) -> m n + i * n + j. Returns the output currents.
+    """
+    m, n = g.shape
+    size = 2 * m * n
+    a = np.zeros((size, size))
+    rhs = np.zeros(size)
+
+    def word(i, j):
+        return i * n + j
+
+    def bit(i, j):
+        return m * n + i * n + j
+
+    def resistor(p, q, conductance):  # q = None: to a fixed voltage handled by the caller
+        a[p, p] += conductance
+        if q is not None:
+            a[q, q] += conductance
+            a[p, q] -= conductance
+            a[q, p] -= conductance
+
+    for i in range(m):
+        g_first = 1.0 / (r_source + r_row)
+        resistor(word(i, 0), None, g_first)
+        rhs[word(i, 0)] += g_first * v[i]
+        for j in range(n - 1):
+            resistor(word(i, j), word(i, j + 1), 1.0 / r_row)
+        for j in range(n):
+            resistor(word(i, j), bit(i, j), g[i, j])
+    for j in range(n):
+        for i in range(m - 1):
+            resistor(bit(i, j), bit(i + 1, j), 1.0 / r_col)
+        resistor(bit(m - 1, j), None, 1.0 / (r_col + r_sense))  # to the virtual ground
+    x = np.linalg.solve(a, rhs)
+    return np.array([x[bit(m - 1, j)] / (r_col + r_sense) for j in range(n)])
+
+
+def test_one_cell_is_a_series_circuit():
+    g, v = 2e-3, 0.3
+    wires = Wires(r_row=5.0, r_col=7.0, r_source=11.0, r_sense=13.0)
+    current = solve_ir_drop(jnp.array([[g]]), jnp.array([v]), wires)
+    np.testing.assert_allclose(current, [v / (11.0 + 5.0 + 1 / g + 7.0 + 13.0)], rtol=1e-14)
+
+
+def test_two_by_two_against_hand_solved_nodal_equations():
+    # Word nodes a = (0,0), b = (0,1), c = (1,0), d = (1,1); bit nodes p, q (row 0), s, u (row 1).
+    # Wires 1 S (1 Ohm) everywhere; cells G; bit lines end at a virtual ground through 1 Ohm.
+    G = np.array([[1e-2, 2e-2], [3e-2, 4e-2]])
+    v = np.array([0.5, 0.25])
+    (g00, g01), (g10, g11) = G
+    # KCL, unknowns [a, b, c, d, p, q, s, u]:
+    A = np.array([
+        [1 + 1 + g00, -1, 0, 0, -g00, 0, 0, 0],        # a: source (1 S), a-b, cell
+        [-1, 1 + g01, 0, 0, 0, -g01, 0, 0],            # b: a-b, cell (open end)
+        [0, 0, 1 + 1 + g10, -1, 0, 0, -g10, 0],        # c
+        [0, 0, -1, 1 + g11, 0, 0, 0, -g11],            # d
+        [-g00, 0, 0, 0, g00 + 1, 0, -1, 0],            # p: cell, p-s (open top)
+        [0, -g01, 0, 0, 0, g01 + 1, 0, -1],            # q: cell, q-u
+        [0, 0, -g10, 0, -1, 0, g10 + 1 + 1, 0],        # s: cell, p-s, s-ground
+        [0, 0, 0, -g11, 0, -1, 0, g11 + 1 + 1],        # u
+    ])
+    rhs = np.array([v[0], 0, v[1], 0, 0, 0, 0, 0])
+    x = np.linalg.solve(A, rhs)
+    expected = np.array([x[6], x[7]])  # through 1 Ohm into 0 V
+    sol = solve_ir_drop_nodes(G, v, Wires(1.0, 1.0))
+    np.testing.assert_allclose(sol.currents, expected, rtol=1e-13)
+    np.testing.assert_allclose(sol.word_voltages, x[:4].reshape(2, 2), rtol=1e-13)
+    np.testing.assert_allclose(sol.bit_voltages, x[4:].reshape(2, 2), rtol=1e-13)
+    assert bool(sol.converged) and float(sol.relative_residual) < 1e-13
+
+
+@pytest.mark.parametrize("wires", [(2.0, 3.0, 0.0, 0.0), (0.5, 4.0, 1.5, 2.5), (0.0, 3.0, 0.0, 0.0),
+                                   (2.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)])
+def test_three_by_four_against_an_independent_nodal_stamp(wires):
+    rng = np.random.default_rng(3)
+    g = rng.uniform(1e-3, 5e-2, (3, 4))
+    v = rng.uniform(-0.3, 0.3, 3)
+    current = solve_ir_drop(g, v, Wires(*wires))
+    r_row, r_col, r_source, r_sense = wires
+    if r_row == 0 and r_col == 0:
+        expected = v @ g
+    else:
+        # A zero wire is the limit of a tiny one in the stamp (the solver treats it exactly).
+        expected = _stamp(g, v, max(r_row, 1e-12), max(r_col, 1e-12), r_source, r_sense)
+    np.testing.assert_allclose(current, expected, rtol=1e-9)
+
+
+def test_zero_wire_resistance_is_exactly_the_ideal_product():
+    rng = np.random.default_rng(0)
+    g = jnp.asarray(rng.uniform(1e-6, 1e-4, (3, 4)))
+    v = jnp.asarray(rng.uniform(0, 0.2, (2, 3)))
+    np.testing.assert_array_equal(solve_ir_drop(g, v, Wires()), v @ g)
+    np.testing.assert_array_equal(ir_drop_matrix(g, Wires()), g)
+
+
+def test_batch_matrix_and_single_solves_agree_and_match_badcrossbar():
+    rng = np.random.default_rng(1)
+    g = rng.uniform(1e-5, 1e-3, (3, 4))
+    v = rng.uniform(0, 0.2, (2, 3))
+    wires = Wires(1.0, 2.0)
+    batch = solve_ir_drop(g, v, wires)
+    np.testing.assert_allclose(batch[1], solve_ir_drop(g, v[1], wires), rtol=1e-13)
+    np.testing.assert_allclose(v @ ir_drop_matrix(g, wires), batch, rtol=1e-12)
+    badcrossbar = pytest.importorskip("badcrossbar")
+    ref = badcrossbar.compute(v.T, 1 / g, r_i_word_line=1.0, r_i_bit_line=2.0, node_voltages=False,
+                              all_currents=False).currents.output
+    np.testing.assert_allclose(batch, ref, rtol=1e-10)
+
+
+def test_gradients_match_finite_differences():
+    rng = np.random.default_rng(2)
+    g = jnp.asarray(rng.uniform(1e-3, 1e-2, (3, 4)))
+    v = jnp.asarray(rng.uniform(0, 0.3, (2, 3)))
+    weights = jnp.asarray(rng.normal(size=(2, 4)))
+    r = jnp.array([1.0, 2.0, 0.5, 0.7])
+
+    def loss(g, v, r):
+        return jnp.sum(weights * solve_ir_drop(g, v, Wires(*r)))
+
+    grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(g, v, r)
+    loss = jax.jit(loss)
+    for arg, grad in zip((g, v, r), grads):
+        flat = np.asarray(arg, dtype=float).ravel()
+        fd = np.empty_like(flat)
+        for k in range(flat.size):
+            h = 1e-6 * max(abs(flat[k]), 1e-3)
+            up, down = flat.copy(), flat.copy()
+            up[k] += h
+            down[k] -= h
+            args = [g, v, r]
+            index = [a is arg for a in args].index(True)
+            args[index] = jnp.asarray(up.reshape(arg.shape))
+            f_up = loss(*args)
+            args[index] = jnp.asarray(down.reshape(arg.shape))
+            fd[k] = (f_up - loss(*args)) / (2 * h)
+        np.testing.assert_allclose(np.asarray(grad).ravel(), fd, rtol=1e-6, atol=1e-12 * np.max(np.abs(fd)))
+
+
+def test_works_under_jit_and_vmap_over_conductances():
+    rng = np.random.default_rng(4)
+    gs = jnp.asarray(rng.uniform(1e-4, 1e-3, (2, 3, 4)))
+    v = jnp.asarray(rng.uniform(0, 0.2, 3))
+    wires = Wires(1.0, 1.0)
+    mapped = jax.jit(jax.vmap(lambda g: solve_ir_drop(g, v, wires)))(gs)
+    for k in range(2):
+        np.testing.assert_allclose(mapped[k], solve_ir_drop(gs[k], v, wires), rtol=1e-13)
+
+
+def test_a_solve_that_fails_its_own_equations_is_reported():
+    g = jnp.full((3, 4), 1e-3)
+    v = jnp.array([0.1, jnp.nan, 0.1])
+    sol = solve_ir_drop_nodes(g, v, Wires(1.0, 1.0))
+    assert not bool(sol.converged)
+    with pytest.raises(Exception, match="failed its own KCL check"):
+        jax.block_until_ready(solve_ir_drop(g, v, Wires(1.0, 1.0)))
+    with pytest.raises(Exception, match="failed its own KCL check"):
+        jax.block_until_ready(eqx.filter_jit(solve_ir_drop)(g, v, Wires(1.0, 1.0)))
+
+
+def test_bad_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="r_row must be a finite resistance >= 0"):
+        Wires(r_row=-1.0)
+    with pytest.raises(ValueError, match="r_sense must be a finite resistance >= 0"):
+        Wires(1.0, 1.0, r_sense=float("inf"))
+    with pytest.raises(ValueError, match="r_row = 0 with r_source > 0"):
+        Wires(0.0, 1.0, r_source=5.0)
+    with pytest.raises(ValueError, match="v_in must have shape"):
+        solve_ir_drop(jnp.ones((3, 2)) * 1e-3, jnp.ones(2), Wires(1.0, 1.0))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        solve_ir_drop(jnp.ones(3), jnp.ones(3), Wires(1.0, 1.0))
+    with pytest.raises(ValueError, match="finite and >= 0 S"):
+        solve_ir_drop(-jnp.ones((2, 2)), jnp.ones(2), Wires(1.0, 1.0))
+
+
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
+def test_ngspice_round_trip_of_a_small_crossbar():
+    from memsnn.crossbar.spice import crossbar_netlist, simulate_crossbar_ngspice
+
+    rng = np.random.default_rng(5)
+    g = rng.uniform(1e-6, 1e-4, (3, 4))
+    v = rng.uniform(0, 0.2, 3)
+    for wires in (Wires(1.0, 1.0), Wires(10.0, 10.0, r_source=3.0, r_sense=2.0), Wires()):
+        ref = simulate_crossbar_ngspice(g, v, wires)
+        np.testing.assert_allclose(solve_ir_drop(g, v, wires), ref, rtol=1e-9)
+    assert "rc2_3 w2_3 b2_3" in crossbar_netlist(g, v, Wires(1.0, 1.0))
