@@ -116,10 +116,10 @@ def main(argv=None) -> dict:
         log.write(json.dumps(row) + "\n")
         log.flush()
         if seen % args.save_every == 0 or seen == n_images:
-            save_checkpoint(checkpoint, model, None, {"config": config.to_dict(), "images_seen": seen,
+            save_checkpoint(checkpoint, model, None, {"config": config.to_dict(), "epoch": 0, "images_seen": seen,
                                                       "learn_time_s": learn_time, "rates": rates.tolist()})
 
-    save_checkpoint(checkpoint, model, None, {"config": config.to_dict(), "images_seen": seen,
+    save_checkpoint(checkpoint, model, None, {"config": config.to_dict(), "epoch": 0, "images_seen": seen,
                                               "learn_time_s": learn_time, "rates": rates.tolist()})
     print(f"learned from {seen} images in {learn_time:.0f} s ({1e3 * learn_time / max(seen, 1):.1f} ms/image)",
           flush=True)
