@@ -38,7 +38,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ..arrays import AbstractPlasticArray, Dense, PlasticDense
+from ..arrays import AbstractPlasticArray, Crossbar, Dense, PlasticDense
+from ..crossbar import preset as crossbar_preset
 from ..network import Layer, LayerState, Network
 from ..neurons import ConductanceLIF, InhibitedPopulation
 from ..plasticity import TripletSTDP
@@ -134,8 +135,9 @@ def _brightest(config: StdpConfig) -> float:
 def _make_array(config: StdpConfig, weight) -> AbstractPlasticArray:
     if config.array == "ideal":
         return PlasticDense(weight, w_min=0.0, w_max=config.w_max)
-    from .. import crossbar  # the memristive crossbar presets; imported only when asked for
-    return crossbar.preset(config.crossbar_preset, initial_weight=weight, w_max=config.w_max)
+    # Weights in [0, w_max] on differential pairs of the preset's devices; the rule's changes are
+    # programmed with the devices' own pulse response (e.g. NeuroSim's nonlinear LTP/LTD).
+    return Crossbar(weight, **crossbar_preset(config.crossbar_preset, w_max=config.w_max)._asdict())
 
 
 class DiehlCookNet(eqx.Module):
@@ -214,13 +216,13 @@ def _poisson(key, images, scale, config: StdpConfig, cap: int):
     return out.at[batch, steps, pixel].set(1.0, mode="drop")
 
 
-def _normalised(model: DiehlCookNet, array_state):
+def _normalised(model: DiehlCookNet, array_state, key):
     """The array state with each neuron's incoming weights scaled to sum to ``weight_sum``,
-    requested through the array's own update law."""
+    requested through the array's own update law (``key``: its write noise, if any)."""
     w = model.array.weights(array_state)
     total = jnp.sum(w, axis=1, keepdims=True)
     target = w * (model.config.weight_sum / jnp.maximum(total, 1e-12))
-    return model.array.updated(array_state, target - w)
+    return model.array.updated(array_state, target - w, key=key)
 
 
 def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: PRNGKeyArray
@@ -250,7 +252,7 @@ def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: P
 
         def present(loop):
             array_state, theta, _, shown, _ = loop
-            array_state = _normalised(model, array_state)
+            array_state = _normalised(model, array_state, jax.random.fold_in(image_key, 1000 + shown))
             neuron = model.neuron.init_state(n)
             neuron = neuron._replace(excitatory=neuron.excitatory._replace(theta=theta))
             state = (LayerState(array_state, None, neuron, model.rule.init_state(n), None),)
@@ -260,8 +262,10 @@ def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: P
             spikes = jax.lax.cond(shown == 0,
                                   lambda: _poisson(draw_key, image[None], jnp.ones((1,)), config, first_cap),
                                   lambda: _poisson(draw_key, image[None], (1 + shown / 2.0)[None], config, last_cap))
+            # A stochastic array (write noise of a crossbar) draws its noise from the image's key.
+            noise = jax.random.fold_in(draw_key, 1) if network.stochastic else None
             trace = simulate(network, Impulses(spikes), dt=config.dt, n_steps=config.n_steps, initial_state=state,
-                             record="spikes", unroll=config.unroll, throw=False)
+                             record="spikes", unroll=config.unroll, throw=False, key=noise)
             final = jax.tree.map(lambda x: x[0], trace.final_state[0])
             counts = jnp.sum(trace.spikes[0][0], axis=0)
             theta = final.neuron.excitatory.theta * rest_decay
