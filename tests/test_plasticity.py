@@ -96,7 +96,8 @@ def test_soft_bounds_scale_the_change_with_the_distance_to_the_bound():
     rule = PairSTDP(2, a_plus=0.01, a_minus=0.0, tau_plus=20e-3, weight_dependence="multiplicative", w_max=w_max)
     layer = _layer(rule)
     weights = jnp.stack([jnp.asarray([[w, 10.0]]) for w in w0])
-    trace = _run(layer, _trains([100, 100], [100, 100], 200), 200, initial_state=_batched_state(layer, 2, array=weights))
+    state = _batched_state(layer, 2, array=weights)
+    trace = _run(layer, _trains([100, 100], [100, 100], 200), 200, initial_state=state)
     np.testing.assert_allclose(_dw(trace, w0), 0.01 * (w_max - w0) / w_max, rtol=1e-9)
 
 
@@ -233,3 +234,37 @@ def test_rules_check_their_array():
         _run(_layer(PairSTDP(3)), _trains([1], [2], 3), 3)
     with pytest.raises(TypeError, match="must be plastic"):
         memsnn.Layer(memsnn.Dense(jnp.ones((1, 2))), None, memsnn.LIF(), plasticity=PairSTDP(2))
+
+
+def test_the_same_rule_programs_crossbar_devices():
+    """On a Crossbar of ideal devices the rule's changes are exact (the window of PlasticDense); on
+    NeuroSim devices (31 levels) each change becomes whole pulses: a change below half a pulse is
+    lost, a larger one moves the device."""
+    from memsnn.arrays import Crossbar
+    from memsnn.crossbar import preset
+
+    pre, post, n = [100, 100, 140], [120, 120, 120], 200  # s = +2, +2, -2 ms
+    stim = _trains(pre, post, n)
+
+    def final_weight(array, a_plus):
+        rule = PairSTDP(2, a_plus=a_plus, a_minus=a_plus, tau_plus=20e-3, tau_minus=20e-3)
+        layer = memsnn.Layer(array, None, memsnn.LIF(tau=TAU_M, resistance=TAU_M, threshold=1.0, reset="zero"),
+                             plasticity=rule)
+        return np.asarray(jax.vmap(array.weights)(_run(layer, stim, n).final_state[0].array))[:, 0, 0]
+
+    ideal_devices = Crossbar(jnp.asarray([[0.1, 10.0]]), **preset("ideal", w_max=10.0)._asdict())
+    exact = _dw(_run(_layer(PairSTDP(2, a_plus=0.01, a_minus=0.01)), stim, n))
+    np.testing.assert_allclose(final_weight(ideal_devices, 0.01) - 0.1, exact, rtol=1e-9, atol=1e-12)
+    neurosim = Crossbar(jnp.asarray([[0.3, 1.0]]), **preset("neurosim", w_max=1.0)._asdict())
+    start = float(neurosim.weights(neurosim.init_state(1))[0, 0])
+    lif = memsnn.LIF(tau=TAU_M, resistance=TAU_M, threshold=0.6, reset="zero")
+
+    def on_devices(a_plus):
+        rule = PairSTDP(2, a_plus=a_plus, a_minus=a_plus, tau_plus=20e-3, tau_minus=20e-3)
+        trace = memsnn.simulate(memsnn.Network([memsnn.Layer(neurosim, None, lif, plasticity=rule)]), stim,
+                                dt=DT, n_steps=n, key=jax.random.key(0))
+        return np.asarray(jax.vmap(neurosim.weights)(trace.final_state[0].array))[:, 0, 0] - start
+
+    np.testing.assert_allclose(on_devices(0.005), np.zeros(3), atol=1e-12)  # < half of a 1/30 pulse: lost
+    moved = on_devices(0.2)
+    assert moved[0] > 0.05 and moved[2] < -0.05, moved

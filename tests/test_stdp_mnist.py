@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import memsnn
-from memsnn.arrays import PlasticDense
 from memsnn.neurons import ConductanceLIF, InhibitedPopulation
 from memsnn.training import fit
 from memsnn.training import stdp

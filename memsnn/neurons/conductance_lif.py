@@ -31,8 +31,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
@@ -233,14 +231,3 @@ class InhibitedPopulation(AbstractNeuron):
     def decay_rate(self, state, current):
         return jnp.maximum(self.excitatory.decay_rate(state.excitatory, current),
                            self.inhibitory.decay_rate(state.inhibitory, jnp.zeros_like(current)))
-
-    def rest(self, state: InhibitedPopulationState) -> InhibitedPopulationState:
-        """Both populations back at rest, keeping the adaptive thresholds: what Diehl & Cook's
-        150 ms without input between two images does (every other variable has decayed by then).
-        Works on one sample's state and on a batched one alike."""
-        def settled(neuron: ConductanceLIF, old: ConductanceLIFState) -> ConductanceLIFState:
-            zeros = jnp.zeros_like(old.v)
-            return ConductanceLIFState(v=zeros + neuron.v_rest, g_exc=zeros, g_inh=zeros, theta=old.theta,
-                                       refractory=zeros)
-        return InhibitedPopulationState(settled(self.excitatory, state.excitatory),
-                                        settled(self.inhibitory, state.inhibitory))

@@ -103,7 +103,8 @@ class VoltageSTDP(AbstractPlasticity):
     def vector_field(self, t, state: VoltageTraces, inputs):
         gate = jnp.maximum(state.u - self.theta_plus, 0.0) * jnp.maximum(state.u_plus - self.theta_minus, 0.0)
         zero = jnp.zeros_like
-        return VoltageTraces(x=-state.x / self.tau_x, u=zero(state.u), u_minus=(state.u - state.u_minus) / self.tau_minus,
+        return VoltageTraces(x=-state.x / self.tau_x, u=zero(state.u),
+                             u_minus=(state.u - state.u_minus) / self.tau_minus,
                              u_plus=(state.u - state.u_plus) / self.tau_plus,
                              pending=self.a_ltp * gate[:, None] * state.x[None, :],
                              ltd_at_spike=zero(state.ltd_at_spike), pre_spikes=zero(state.pre_spikes))

@@ -321,7 +321,8 @@ def responses(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: PRNG
         need = (jnp.sum(counts, axis=1) < config.min_spikes) & (shown < config.max_presentations)
         return jnp.any(need)
 
-    counts, _ = jax.lax.while_loop(again, present, (jnp.zeros((batch, config.n_neurons)), jnp.zeros((batch,), jnp.int32)))
+    start = (jnp.zeros((batch, config.n_neurons)), jnp.zeros((batch,), jnp.int32))
+    counts, _ = jax.lax.while_loop(again, present, start)
     return counts
 
 
