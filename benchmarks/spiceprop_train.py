@@ -105,7 +105,7 @@ import json, sys, time
 from memsnn.training import use_cpu_cores, make_optimizer, make_step, peak_memory_mb, replicate
 use_cpu_cores(int(sys.argv[2]))
 import equinox as eqx, jax, jax.numpy as jnp, numpy as np
-from memsnn.training import GradientLearner, batch_mesh
+from memsnn.training import GradientLearner, data_mesh
 from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop, spiceprop_loss, spiceprop_predict, spiceprop_trainable
 every = None if sys.argv[1] == "none" else int(sys.argv[1])
 model = build_spiceprop(SpicepropConfig(checkpoint_every=every), key=jax.random.key(0))
@@ -116,7 +116,7 @@ rng = np.random.default_rng(0)
 x = jnp.asarray(rng.uniform(0, 1, (200, 784)).astype(np.float32))
 y = jnp.asarray(rng.integers(0, 10, 200).astype(np.int32))
 before = peak_memory_mb()
-mesh = batch_mesh(200)
+mesh = data_mesh()
 step = make_step(learner, model, mesh)
 params, state = replicate((model, state), mesh)
 arrays, static = eqx.partition(params, eqx.is_array)

@@ -264,8 +264,13 @@ def simulate(
         worst = jnp.max(result)
         messages = (solver.failure_message(RESULTS.solver_failed), solver.failure_message(RESULTS.max_steps_reached),
                     _NAN, _UNSTABLE)
-        final, saved, ratio = eqx.branched_error_if((final, saved, ratio), worst > 0, jnp.maximum(worst - 1, 0),
-                                                    messages)
+        # Only a scalar goes through the check, then joins every output: when the batch is
+        # sharded over devices, the check's callback runs on one device, and a trace routed through
+        # it would be gathered there (XLA's "involuntary full rematerialization").
+        token = eqx.branched_error_if(jnp.zeros((), jnp.int32), worst > 0, jnp.maximum(worst - 1, 0), messages)
+        # Added to one element of each (a broadcast add would be one more pass over every trace).
+        final, saved, ratio = jax.tree.map(lambda x: x.at[(0,) * x.ndim].add(token.astype(x.dtype)) if x.size else x,
+                                           (final, saved, ratio))
     if fold_batch:
         # After the check, so that XLA can fuse the (time, batch) transposes with what consumes them.
         final, saved, ratio, stats, result = _unfold(final, saved, ratio, stats, result, batch)

@@ -7,7 +7,8 @@
   the protocol (``init``, ``step``, ``evaluate``) and :class:`GradientLearner` the loss-and-optax
   learner of SPICEprop and surrogate gradients.
 * :mod:`~memsnn.training.checkpoint`: the checkpoint format; :mod:`~memsnn.training.devices`:
-  splitting batches over devices (:func:`use_cpu_cores`, called by entry points only).
+  data-parallel training over a mesh of all devices (:func:`data_mesh`, :func:`replicate`;
+  :func:`use_cpu_cores` and :func:`initialize_distributed`, called by entry points only).
 * :mod:`~memsnn.training.spiceprop`, :mod:`~memsnn.training.surrogate`: the methods, listed in
   :data:`METHODS`.
 """
@@ -19,7 +20,12 @@ from .checkpoint import (
     read_checkpoint_header as read_checkpoint_header,
     save_checkpoint as save_checkpoint,
 )
-from .devices import batch_mesh as batch_mesh, replicate as replicate, use_cpu_cores as use_cpu_cores
+from .devices import (
+    data_mesh as data_mesh,
+    initialize_distributed as initialize_distributed,
+    replicate as replicate,
+    use_cpu_cores as use_cpu_cores,
+)
 from .learner import AbstractLearner as AbstractLearner, GradientLearner as GradientLearner, make_optimizer as make_optimizer
 from .loop import (
     CHECKPOINT_NAME as CHECKPOINT_NAME,

@@ -7,9 +7,9 @@ learning rule:
 * ``init(model) -> state``: the learner's own state, a pytree of arrays (an optimiser state, STDP
   traces, or ``None``); it is checkpointed with the model.
 * ``updated(model) -> filter``: which leaves of the model ``step`` changes (the rest is frozen).
-* ``step(model, state, images, labels, key, axis_name) -> (model, state, metrics)``: learn from one
-  batch. ``metrics`` maps names to scalar batch means (``"loss"``, ``"acc"``); ``fit`` averages them
-  over the devices and the epoch and logs them as ``train_<name>``.
+* ``step(model, state, images, labels, key) -> (model, state, metrics)``: learn from one batch.
+  ``metrics`` maps names to scalar batch means (``"loss"``, ``"acc"``); ``fit`` averages them over
+  the epoch and logs them as ``train_<name>``.
 * ``evaluate(model, images, key) -> predictions``: the predicted classes of a batch (test accuracy);
   ``key`` is for stochastic models (read noise of a crossbar), fixed per evaluation batch.
 
@@ -40,10 +40,10 @@ PredictFn = Callable[..., jax.Array]
 class AbstractLearner(eqx.Module):
     """A learning rule, as :func:`memsnn.training.fit` drives it.
 
-    ``step`` and ``evaluate`` run inside ``jit``, on one device's slice of the batch when the batch
-    is split over several devices: ``axis_name`` then names the device axis, over which ``step``
-    must average whatever has to agree between devices (gradients, weight updates); it is ``None``
-    on one device. The returned metrics are averaged over devices by ``fit``.
+    ``step`` and ``evaluate`` run inside ``jit`` and are written for the whole batch, as on one
+    device. When the batch is sharded over several devices (or processes), XLA partitions them and
+    inserts the communication itself: a sum or mean over the batch (a gradient, a weight update)
+    becomes a reduction over the devices. Nothing in a learner names the devices.
     """
 
     @abc.abstractmethod
@@ -60,7 +60,7 @@ class AbstractLearner(eqx.Module):
 
     @abc.abstractmethod
     def step(self, model, state, images: Float[Array, "batch features"], labels: Int[Array, " batch"],
-             key: PRNGKeyArray, axis_name: str | None) -> tuple[Any, Any, dict[str, Array]]:
+             key: PRNGKeyArray) -> tuple[Any, Any, dict[str, Array]]:
         """Learn from one batch: ``(model, state, metrics)`` with scalar batch-mean metrics."""
 
     @abc.abstractmethod
@@ -92,7 +92,7 @@ class GradientLearner(AbstractLearner):
     def updated(self, model):
         return self.trainable
 
-    def step(self, model, state, images, labels, key, axis_name):
+    def step(self, model, state, images, labels, key):
         params, frozen = eqx.partition(model, self.trainable)
         # fit also augments with this step's key: the model's noise gets a stream of its own.
         noise_key = jax.random.fold_in(key, 1)
@@ -101,9 +101,6 @@ class GradientLearner(AbstractLearner):
             return self.loss_fn(eqx.combine(p, frozen), images, labels, key=noise_key)
 
         (loss, predictions), grads = eqx.filter_value_and_grad(objective, has_aux=True)(params)
-        if axis_name is not None:
-            # Exact for a batch-mean loss over equal slices.
-            grads = jax.lax.pmean(grads, axis_name)
         updates, state = self.optimizer.update(grads, state, params)
         model = eqx.combine(eqx.apply_updates(params, updates), frozen)
         return model, state, {"loss": loss, "acc": jnp.mean(predictions == labels)}

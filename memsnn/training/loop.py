@@ -5,7 +5,8 @@
 
 * batches shuffled deterministically from ``(seed, epoch)``, so a run is reproducible and a resumed
   run sees exactly the batches the uninterrupted one would have seen;
-* one jitted step, each batch split over the local devices (:mod:`~memsnn.training.devices`);
+* one jitted step, data parallel: each batch sharded over a mesh of all devices, of one process or
+  several (:mod:`~memsnn.training.devices`);
 * evaluation on the test set after every epoch, in fixed-size batches (one compilation);
 * a tqdm bar with the running metrics, and ``on_epoch_end`` called as each epoch ends;
 * ``metrics.jsonl``: one JSON line per epoch (metrics, accuracies, wall and CPU time, peak memory);
@@ -35,11 +36,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
-from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from .checkpoint import atomic_write, load_checkpoint, read_checkpoint_header, remove_stale_temporaries, save_checkpoint
-from .devices import AXIS, batch_mesh, forget_failed_computation, on_shards, padded_batch, replicate
+from .devices import (
+    check_batch,
+    data_mesh,
+    forget_failed_computation,
+    is_main_process,
+    padded_batch,
+    replicate,
+    replicated,
+    shard_batch,
+    sharded,
+)
 from .learner import AbstractLearner
 
 __all__ = [
@@ -149,17 +159,34 @@ def peak_memory_mb() -> float:
     return rss / 1024.0 if sys.platform != "darwin" else rss / 2**20
 
 
+def _constrained(tree, sharding):
+    # Pin the outputs' sharding (replicated parameters, metrics, predictions), so every process
+    # can read them and the next step gets the shardings it was compiled for.
+    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding) if eqx.is_array(x) else x, tree)
+
+
 def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None) -> Callable:
-    """``predict(model, images, key) -> predictions``, jitted once, the batch split over ``mesh``.
+    """``predict(model, images, key) -> predictions``, jitted once, the batch sharded over ``mesh``.
 
     ``predict_fn(model, images, key=...)`` is a method's predict function (or a learner's
     ``evaluate``); models with the same structure as ``model`` reuse the compiled function.
+    ``mesh`` defaults to :func:`~memsnn.training.devices.data_mesh` (all devices); ``model`` must be
+    replicated on it (:func:`~memsnn.training.devices.replicate`), ``images`` a NumPy batch, the
+    same in every process, whose size is a multiple of the device count. The predictions come
+    back replicated: every process reads all of them.
     """
+    mesh = data_mesh() if mesh is None else mesh
     static = eqx.partition(model, eqx.is_array)[1]
-    sharded = on_shards(lambda p, x, k: predict_fn(eqx.combine(p, static), x, key=k), mesh, (P(), P(AXIS), P()),
-                        P(AXIS))
-    jitted = eqx.filter_jit(sharded)
-    return lambda model, images, key: jitted(eqx.filter(model, eqx.is_array), images, key)
+
+    @eqx.filter_jit
+    def jitted(params, images, key):
+        return _constrained(predict_fn(eqx.combine(params, static), images, key=key), replicated(mesh))
+
+    def predict(model, images, key):
+        images, = shard_batch(mesh, images)
+        return jitted(eqx.filter(model, eqx.is_array), images, key)
+
+    return predict
 
 
 def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarray, *,
@@ -168,22 +195,25 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
     """Accuracy of ``predict_fn`` on ``(images, labels)``, in batches of a fixed size.
 
     The last batch is padded (with copies of the first samples) so only one shape is compiled; the
-    batch size is rounded up to a multiple of the number of ``devices`` (default: all local
-    devices), over which every batch is split. ``predict`` (from :func:`make_predict`, built for
-    that padded size) reuses a compiled function across calls. A stochastic model (read noise)
-    draws batch ``i``'s noise from ``fold_in(key(seed), i)``: the same seed, the same accuracy.
+    batch size is rounded up to a multiple of the number of ``devices`` (default: all devices, of
+    all processes), over which every batch is sharded. ``predict`` (from :func:`make_predict`,
+    built for that padded size and those devices) reuses a compiled function across calls. A
+    stochastic model (read noise) draws batch ``i``'s noise from ``fold_in(key(seed), i)``: the
+    same seed, the same accuracy. In a multi-process run every process calls it with the same data.
 
     Returns:
         ``(accuracy, predictions)``: the fraction correct and the ``(N,)`` predicted classes.
     """
     n = len(labels)
-    batch_size = padded_batch(min(batch_size, n), devices)
-    predict = predict or make_predict(predict_fn, model, batch_mesh(batch_size, devices))
+    mesh = data_mesh(devices)
+    batch_size = padded_batch(min(batch_size, n), mesh)
+    predict = predict or make_predict(predict_fn, model, mesh)
+    model = replicate(model, mesh)
     predictions = np.empty(n, dtype=np.int64)
     for start in range(0, n, batch_size):
         idx = np.arange(start, start + batch_size) % n
         key = jax.random.fold_in(jax.random.key(seed), start // batch_size)
-        out = np.asarray(predict(model, jnp.asarray(images[idx]), key))
+        out = np.asarray(predict(model, np.asarray(images[idx]), key))
         stop = min(start + batch_size, n)
         predictions[start:stop] = out[: stop - start]
     return float(np.mean(predictions == labels)), predictions
@@ -198,33 +228,31 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
               augment: Callable | None = None) -> Callable:
     """The jitted ``step(model, state, images, labels, key=None) -> (model, state, metrics)``.
 
-    ``learner.step`` runs on each device's slice of the batch (with ``axis_name`` set when there is
-    a ``mesh``), and the metrics are averaged over the devices. ``augment(key, images) -> images``
-    transforms the whole batch first. Only the leaves ``learner.updated(model)`` selects are
-    arguments of the compiled step; the rest of ``model`` is compiled in as constants, so the step
-    must be rebuilt for another frozen part.
+    Data parallel over ``mesh`` (default :func:`~memsnn.training.devices.data_mesh`: all devices
+    of all processes): ``images (B, F)`` and ``labels (B,)`` (NumPy, the same global batch in
+    every process; ``B`` a multiple of the device count) are sharded along the batch, the model and
+    ``state`` are replicated (:func:`~memsnn.training.devices.replicate`), and ``learner.step``,
+    written for the whole batch, is partitioned by XLA, which also inserts the reduction of the
+    gradients over the devices. ``augment(key, images) -> images`` transforms the whole batch first.
+    Only the leaves ``learner.updated(model)`` selects are arguments of the compiled step; the rest
+    of ``model`` is compiled in as constants, so the step must be rebuilt for another frozen part.
     """
+    mesh = data_mesh() if mesh is None else mesh
     spec = learner.updated(model)
     # The frozen leaves are closed over: compiled in as constants, as XLA can fold them.
     static = eqx.partition(model, spec)[1]
-
-    def shard_step(params, state, images, labels, key):
-        axis = None if mesh is None else AXIS
-        new_model, state, metrics = learner.step(eqx.combine(params, static), state, images, labels, key, axis)
-        if mesh is not None:
-            metrics = jax.lax.pmean(metrics, AXIS)
-        return eqx.filter(new_model, spec), state, metrics
-
-    sharded = on_shards(shard_step, mesh, (P(), P(), P(AXIS), P(AXIS), P()), (P(), P(), P()))
+    batch, copy = sharded(mesh), replicated(mesh)
 
     @eqx.filter_jit
-    def step(arrays, state, images, labels, key):
+    def step(params, state, images, labels, key):
         if augment is not None:
-            images = augment(key, images)
-        return sharded(arrays, state, images, labels, key)
+            images = jax.lax.with_sharding_constraint(augment(key, images), batch)
+        new_model, state, metrics = learner.step(eqx.combine(params, static), state, images, labels, key)
+        return _constrained((eqx.filter(new_model, spec), state, metrics), copy)
 
     def run(model, state, images, labels, key=None):
         key = jax.random.key(0) if key is None else key
+        images, labels = shard_batch(mesh, images, labels)
         params, state, metrics = step(eqx.filter(model, spec), state, images, labels, key)
         return eqx.combine(params, static), state, metrics
 
@@ -301,12 +329,16 @@ def fit(
         progress: show the tqdm bar.
         stop_after_epochs: stop after this many epochs *of this call* as if interrupted (for tests
             and for splitting a run into pieces); checkpoints are written as usual.
-        devices: split every batch over these devices (default: all local devices; see
-            :func:`~memsnn.training.devices.use_cpu_cores`); ``batch_size`` must be a multiple of
-            their number. Results agree across device counts up to floating-point rounding; a run
-            is bit-for-bit reproducible (and resumable) on the same number of devices.
-        on_epoch_end: called with each epoch's row of ``metrics.jsonl`` once it is written (after
-            the epoch's progress bar is closed, so it may print).
+        devices: shard every batch over these devices (default: ``jax.devices()``, all devices of
+            all processes; see :func:`~memsnn.training.devices.use_cpu_cores` and
+            :func:`~memsnn.training.devices.initialize_distributed`); ``batch_size`` (and the
+            padded evaluation batch) must be a multiple of their number. Results agree across
+            device counts up to floating-point rounding; a run is bit-for-bit reproducible on the
+            same number of devices, and resumable on any number. In a multi-process run every
+            process calls ``fit`` with the same arguments and data; process 0 alone writes
+            ``out_dir`` and shows the progress bar.
+        on_epoch_end: called (in process 0) with each epoch's row of ``metrics.jsonl`` once it is
+            written (after the epoch's progress bar is closed, so it may print).
         augment: ``augment(key, images) -> images`` applied to every training batch (e.g.
             :func:`memsnn.training.augment.random_shift`); its keys come from ``(seed, epoch,
             step)``, so augmented runs are reproducible and resumable too.
@@ -328,7 +360,9 @@ def fit(
     steps = n_train // batch_size
     out = None if out_dir is None else Path(out_dir)
     checkpoint = None if out is None else out / CHECKPOINT_NAME
-    mesh = batch_mesh(batch_size, devices)
+    mesh = data_mesh(devices)
+    check_batch(batch_size, mesh)
+    main = is_main_process()
     model, state, history = _start(model, learner.init(model), out, resume=resume, overwrite=overwrite, seed=seed)
     start_epoch = saved_epoch = epoch = len(history)
 
@@ -337,8 +371,8 @@ def fit(
     augment_key = jax.random.key(seed)
     test = None
     if test_data is not None:
-        eval_batch_size = padded_batch(min(eval_batch_size or batch_size, len(test_data[1])), devices)
-        predict = make_predict(learner.evaluate, model, batch_mesh(eval_batch_size, devices))
+        eval_batch_size = padded_batch(min(eval_batch_size or batch_size, len(test_data[1])), mesh)
+        predict = make_predict(learner.evaluate, model, mesh)
 
         def test(model):
             return evaluate(learner.evaluate, model, *test_data, batch_size=eval_batch_size, devices=devices,
@@ -351,7 +385,7 @@ def fit(
             t0, cpu0 = time.perf_counter(), time.process_time()
             # Updated by hand, not iterated: tqdm closes an iterated bar when the loop ends, and the
             # test accuracy measured after the loop belongs on this epoch's bar.
-            bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=True,
+            bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=not (progress and main), leave=True,
                        dynamic_ncols=True, mininterval=0.5)
             failed = functools.partial(TrainingDiverged, epoch, steps_per_epoch=steps, checkpoint=checkpoint,
                                        saved_epoch=saved_epoch)
@@ -381,14 +415,14 @@ def fit(
                 "peak_rss_mb": peak_memory_mb(),
             }
             history.append(row)
-            if out is not None:
+            if out is not None and main:
                 header = {"config": {} if config is None else config, "epoch": epoch, "epochs": epochs,
                           "seed": seed, "history": history, "steps_per_epoch": steps}
                 save_checkpoint(checkpoint, model, state, header)
                 saved_epoch = epoch
                 with open(out / METRICS_NAME, "a") as f:
                     f.write(json.dumps(row) + "\n")
-            if on_epoch_end is not None:
+            if on_epoch_end is not None and main:
                 on_epoch_end(row)
     except KeyboardInterrupt:
         raise TrainingInterrupted(epoch, saved_epoch, out) from None
@@ -402,17 +436,21 @@ def _start(model, state, out: Path | None, *, resume: bool, overwrite: bool, see
     """``(model, state, history)`` to start from: fresh, or from ``out``'s checkpoint when resuming.
 
     Refuses (before writing anything) to start over a run that is there, unless ``overwrite``.
+    Only process 0 changes files; every process reads the checkpoint it resumes from.
     """
     if out is None:
         return model, state, []
+    main = is_main_process()
     checkpoint = out / CHECKPOINT_NAME
-    remove_stale_temporaries(checkpoint)
+    if main:
+        remove_stale_temporaries(checkpoint)
     history: list[dict] = []
     if not resume:
         existing = _existing_run(out, checkpoint)
         if existing is not False and not overwrite:
             raise RunExistsError(out, existing)
-        checkpoint.unlink(missing_ok=True)
+        if main:
+            checkpoint.unlink(missing_ok=True)
     elif checkpoint.exists():
         model, state, header = load_checkpoint(checkpoint, model, state)
         history = list(header["history"])
@@ -420,7 +458,8 @@ def _start(model, state, out: Path | None, *, resume: bool, overwrite: bool, see
             raise ValueError(f"fit: resuming {checkpoint}, written with seed {header.get('seed')}, "
                              f"with seed {seed}; use the same seed (or a new out_dir).")
     # After a resume the log is rewritten from the checkpoint, dropping any later lines.
-    atomic_write(out / METRICS_NAME, b"".join(json.dumps(row).encode() + b"\n" for row in history))
+    if main:
+        atomic_write(out / METRICS_NAME, b"".join(json.dumps(row).encode() + b"\n" for row in history))
     return model, state, history
 
 
@@ -445,7 +484,7 @@ def _train_epoch(step_fn: Callable, model, state, batches, keys, bar, failed: Ca
         key = jax.random.fold_in(keys, step - 1)
 
         def run(model=model, state=state, images=images, labels=labels, key=key):
-            new_model, new_state, metrics = step_fn(model, state, jnp.asarray(images), jnp.asarray(labels), key)
+            new_model, new_state, metrics = step_fn(model, state, images, labels, key)
             return new_model, new_state, {name: float(value) for name, value in metrics.items()}
 
         new_model, new_state, metrics = _checked(run, failed, step)
