@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 from . import components as components
 from . import arrays as arrays, devices as devices, integrators as integrators, neurons as neurons
-from . import export as export, presets as presets, synapses as synapses
+from . import export as export, plasticity as plasticity, presets as presets, synapses as synapses
 from .arrays import Dense as Dense, Identity as Identity
 from .integrators import RESULTS as RESULTS, Diffrax as Diffrax, Euler as Euler, SpicepropEuler as SpicepropEuler
 from .network import Layer as Layer, LayerState as LayerState, Network as Network
