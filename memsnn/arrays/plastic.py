@@ -58,6 +58,10 @@ class PlasticDense(AbstractPlasticArray):
 
     def updated(self, state, delta, *, key=None):
         weight = state + delta
-        if self.w_min is not None or self.w_max is not None:
-            weight = jnp.clip(weight, self.w_min, self.w_max)
+        # maximum/minimum rather than jnp.clip: XLA's CPU loop for clip was ~25 % slower on the
+        # (n_out, n_in) update that a learning simulation does at every step.
+        if self.w_min is not None:
+            weight = jnp.maximum(weight, self.w_min)
+        if self.w_max is not None:
+            weight = jnp.minimum(weight, self.w_max)
         return weight
