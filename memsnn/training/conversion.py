@@ -82,7 +82,7 @@ from ..stimulus import Current
 from ._config import JsonConfig
 from ._method import Method, cli_type
 from .spiceprop import _cast
-from .surrogate import _arrays
+from .surrogate import SurrogateConfig, _arrays
 
 __all__ = [
     "CONVERSION",
@@ -255,8 +255,7 @@ class ConversionConfig(JsonConfig):
         return c * h * w
 
 
-def _n_hidden(config: ConversionConfig) -> int:
-    return len(config.hidden) if config.architecture == "dense" else len(config.conv_channels)
+_LAYOUT = ("architecture", "image_shape", "hidden", "conv_channels", "kernel_size", "pool", "n_classes")
 
 
 def _channels(array) -> int:
@@ -292,7 +291,9 @@ class ConversionNet(eqx.Module):
 
     def __init__(self, config: ConversionConfig, *, key: PRNGKeyArray):
         dtype = jnp.dtype(config.dtype)
-        arrays = _cast(_arrays(config, key), dtype)
+        # The layers of the surrogate-gradient network, with the same sizes (one definition of them).
+        layout = SurrogateConfig(**{name: getattr(config, name) for name in _LAYOUT})
+        arrays = _cast(_arrays(layout, key), dtype)
         hidden = arrays[:-1]
         self.arrays = arrays
         self.thresholds = tuple(jnp.asarray(config.qcfs_threshold, dtype) for _ in hidden)
@@ -699,8 +700,9 @@ def evaluate_snn(model: ConversionNet, images, labels, *, steps=None, key: PRNGK
 
     Returns:
         One dict per T: ``steps``, ``accuracy``, ``firing_rates`` (per hidden layer, spikes per
-        neuron per step averaged over the images and the T steps), ``seconds_per_image`` (the
-        simulation of all ``max(steps)`` steps, per image, excluding compilation).
+        neuron per step averaged over the images and the T steps), ``seconds_per_image`` (wall
+        time of the simulation of all ``max(steps)`` steps per simulated image, after a warm-up
+        call that compiles; the same for every row).
     """
     c = model.config
     steps = tuple(int(t) for t in (c.eval_steps if steps is None else steps))
@@ -731,22 +733,22 @@ def evaluate_snn(model: ConversionNet, images, labels, *, steps=None, key: PRNGK
     from tqdm.auto import tqdm
 
     starts = range(0, n, batch)
+    warm_key = None if key is None else jax.random.fold_in(key, 0)
+    jax.block_until_ready(run(model, jnp.asarray(images[np.arange(batch) % n]), warm_key))  # compile
     for b, start in enumerate(tqdm(starts, desc=f"SNN T<={t_max}", disable=not progress, leave=False)):
         idx = np.arange(start, start + batch) % n  # pad the last batch: one compiled shape
         k = None if key is None else jax.random.fold_in(key, b)
         tic = time.perf_counter()
-        predictions, counts = run(model, jnp.asarray(images[idx]), k)
+        predictions, counts = jax.block_until_ready(run(model, jnp.asarray(images[idx]), k))
+        seconds += time.perf_counter() - tic
         predictions = np.asarray(predictions)
-        if b > 0 or len(starts) == 1:
-            seconds += time.perf_counter() - tic
         keep = min(batch, n - start)
         correct += np.sum(predictions[:keep] == labels[start:start + keep, None], axis=0)
         # Rates over the padded batch; padding repeats real images, a negligible bias on the mean.
         rates += np.stack([np.asarray(cnt) for cnt in counts], axis=1) * keep / batch
-    timed = n - batch if len(starts) > 1 else n
     return [{"steps": t, "accuracy": float(correct[j] / n),
              "firing_rates": [float(r / n / t) for r in rates[j]],
-             "seconds_per_image": seconds / max(timed, 1)} for j, t in enumerate(steps)]
+             "seconds_per_image": seconds / (len(starts) * batch)} for j, t in enumerate(steps)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -822,6 +824,8 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
                        help="channels of the conv layers (default 16 32: 16C5-AP2-32C5-AP2-FC10)")
     group.add_argument("--activation", choices=ACTIVATIONS, help="qcfs (default, Bu et al. 2022) or relu")
     group.add_argument("--levels", type=positive, metavar="L", help="QCFS quantisation levels (default 8)")
+    group.add_argument("--qcfs-threshold", type=cli_type(float, low=0, low_open=True), metavar="LAMBDA",
+                       help="initial QCFS threshold lambda, trained (default 2)")
     group.add_argument("--batch-norm", action="store_true", default=None,
                        help="batch normalisation after each hidden layer (folded into the weights)")
     group.add_argument("--normalisation", choices=NORMALISATIONS,
@@ -846,8 +850,8 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
 
 
 def _config_from_args(args: argparse.Namespace) -> dict:
-    names = ("architecture", "hidden", "conv_channels", "activation", "levels", "batch_norm", "normalisation",
-             "percentile", "balance", "neuron", "beta", "reset", "initial_membrane", "encoding",
+    names = ("architecture", "hidden", "conv_channels", "activation", "levels", "qcfs_threshold", "batch_norm",
+             "normalisation", "percentile", "balance", "neuron", "beta", "reset", "initial_membrane", "encoding",
              "calibration_samples", "eval_steps", "dtype")
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 

@@ -1,0 +1,215 @@
+"""ANN-to-SNN conversion on MNIST / Fashion-MNIST: accuracy against T, and SpikingJelly on the same ANN.
+
+For each dataset, two ANNs (16C5-AP2-32C5-AP2-FC10 by default, trained by
+``memsnn train --method conversion``): one with ReLU and one with the QCFS activation (Bu et al.
+2022, L = 8 levels). Then, on the full test set:
+
+1. the ANN's own accuracy and the converted SNN's accuracy at every T of ``--steps`` for: the ReLU
+   ANN with max normalisation, the ReLU ANN with 99.9th-percentile normalisation, and the QCFS
+   ANN (thresholds = its trained lambda, membrane starting at theta / 2); IF neurons with reset
+   by subtraction, analog input, per-layer firing rates;
+2. SpikingJelly's ann2snn (``RateCodingRecipe``, modes ``"Max"`` and ``"99.9%"``: IF neurons with
+   threshold 1 and soft reset between voltage scalers) on the same weights (the same network in
+   torch), calibrated on the same training images, simulated for the same T; the QCFS ANN goes
+   through it with its QCFS activations replaced by ReLU (SpikingJelly converts ReLU layers);
+3. SNN inference time per image at the largest T, for both (memsnn: one jitted layer-wise
+   simulation per batch, compilation excluded; SpikingJelly: T single-step calls per batch, torch
+   with its default threads).
+
+The ANNs are trained if ``RUNS-conversion-DATASET-ACTIVATION/converted.eqx`` (``--runs RUNS``) does not exist yet
+(with the settings below); otherwise they are loaded.
+
+Needs the optional extra for SpikingJelly (``pip install spikingjelly``; torch on the CPU)::
+
+    python benchmarks/conversion.py --datasets mnist fashion-mnist   # writes benchmarks/results/conversion.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from memsnn import __version__
+from memsnn.data import load_dataset
+from memsnn.training import load_trained, train
+from memsnn.training.conversion import CONVERTED_NAME, calibrate, evaluate_snn, with_settings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def trained(dataset: str, activation: str, args) -> tuple:
+    """The converted.eqx of a ``memsnn train --method conversion`` run, training it if missing."""
+    out = Path(f"{args.runs}-conversion-{dataset}-{activation}")
+    if not (out / CONVERTED_NAME).exists():
+        epochs = args.epochs_qcfs if activation == "qcfs" else args.epochs_relu
+        print(f"training {out} ({epochs} epochs)", flush=True)
+        train("conversion", dataset, source="full", epochs=epochs, out_dir=out, resume=True, progress=False,
+              model={"activation": activation, "conv_channels": args.channels, "eval_steps": args.steps,
+                     "levels": args.levels},
+              on_epoch_end=lambda row: print(f"  epoch {row['epoch']}: test accuracy {row['test_acc']:.4f}",
+                                             flush=True))
+    model, header = load_trained(out / CONVERTED_NAME)
+    return model, header, out
+
+
+def memsnn_rows(model, test_x, test_y, steps) -> dict:
+    """memsnn's converted SNN (a calibrated model): accuracy at every T, time per image."""
+    start = time.perf_counter()
+    rows = evaluate_snn(model, test_x, test_y, steps=steps)
+    return {"scales": [float(s) for s in (model.thresholds if model.config.normalisation == "qcfs"
+                                          else model.scales)],
+            "rows": rows, "wall_s": time.perf_counter() - start,
+            "seconds_per_image": rows[-1]["seconds_per_image"]}
+
+
+def torch_ann(model):
+    """The same network in torch (input ``(N, C, H, W)`` for a conv network): Conv2d -> AvgPool2d ->
+    ReLU per hidden layer, Flatten, Linear."""
+    import torch
+    import torch.nn as nn
+
+    from memsnn.arrays import Conv2d
+
+    c = model.config
+    layers = []  # (SpikingJelly's converter does not take nn.Unflatten: images go in as (N, C, H, W))
+    for i, array in enumerate(model.arrays):
+        w = torch.tensor(np.asarray(array.weight, dtype=np.float32))
+        b = torch.tensor(np.asarray(array.bias, dtype=np.float32))
+        if isinstance(array, Conv2d):
+            conv = nn.Conv2d(w.shape[1], w.shape[0], w.shape[2], stride=array.stride,
+                             padding=0 if array.padding == "VALID" else "same")
+            conv.weight.data, conv.bias.data = w, b
+            layers += [conv] + ([nn.AvgPool2d(array.pool)] if array.pool > 1 else [])
+        else:
+            if c.architecture == "conv" and isinstance(model.arrays[i - 1], Conv2d):
+                layers.append(nn.Flatten())  # channels-first, as memsnn's Conv2d flattens
+            linear = nn.Linear(w.shape[1], w.shape[0])
+            linear.weight.data, linear.bias.data = w, b
+            layers.append(linear)
+        if i < len(model.arrays) - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers).eval()
+
+
+def spikingjelly_rows(model, train_x, test_x, test_y, steps, mode: str, batch: int = 500) -> dict:
+    """SpikingJelly's ann2snn on the same weights: accuracy at every T of ``steps``, time per image."""
+    import torch
+    from spikingjelly.activation_based import functional
+    from spikingjelly.activation_based.ann2snn import Converter
+    from spikingjelly.activation_based.ann2snn.recipes import RateCodingRecipe
+
+    ann = torch_ann(model)
+    c = model.config
+    if c.architecture == "conv":
+        train_x, test_x = (x.reshape((len(x),) + tuple(c.image_shape)) for x in (train_x, test_x))
+    calibration = [torch.tensor(train_x[i:i + batch]) for i in range(0, len(train_x), batch)]
+    snn = Converter(RateCodingRecipe(dataloader=calibration, mode=mode)).convert(ann)
+    snn.eval()
+    marks = {t: j for j, t in enumerate(steps)}
+    correct = np.zeros(len(steps))
+    seconds = 0.0
+    with torch.no_grad():
+        for start in range(0, len(test_x), batch):
+            x = torch.tensor(test_x[start:start + batch])
+            functional.reset_net(snn)
+            out = 0.0
+            tic = time.perf_counter()
+            for t in range(1, max(steps) + 1):
+                out = out + snn(x)
+                if t in marks:
+                    correct[marks[t]] += (out.argmax(1).numpy() == test_y[start:start + batch]).sum()
+            seconds += time.perf_counter() - tic
+    n = len(test_x)
+    return {"rows": [{"steps": t, "accuracy": float(correct[j] / n)} for j, t in enumerate(steps)],
+            "seconds_per_image": seconds / n, "mode": mode}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=["mnist"], choices=("mnist", "fashion-mnist"))
+    parser.add_argument("--runs", default="runs/h2", help="prefix of the run folders (default runs/h2)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[4, 8, 16, 32, 64, 128])
+    parser.add_argument("--channels", type=int, nargs="+", default=[16, 32])
+    parser.add_argument("--levels", type=int, default=8)
+    parser.add_argument("--epochs-qcfs", type=int, default=7)
+    parser.add_argument("--epochs-relu", type=int, default=5)
+    parser.add_argument("--calibration", type=int, default=10000, help="training images for the scales")
+    parser.add_argument("--test-subset", type=int, default=None, help="memsnn's table on the first N test images")
+    parser.add_argument("--compare-subset", type=int, default=2000,
+                        help="the side-by-side with SpikingJelly on the first N test images (both tools)")
+    parser.add_argument("--no-spikingjelly", action="store_true")
+    parser.add_argument("--out", default=str(RESULTS / "conversion.json"))
+    args = parser.parse_args(argv)
+    steps = sorted(set(args.steps))
+    report = {"memsnn_version": __version__, "jax": jax.__version__, "platform": platform.platform(),
+              "cpus": os.cpu_count(), "steps": steps, "calibration_images": args.calibration, "datasets": {}}
+    for dataset in args.datasets:
+        train_x, _ = load_dataset(dataset, "train", source="full")
+        test_x, test_y = load_dataset(dataset, "test", source="full", subset=args.test_subset)
+        train_x = train_x[: args.calibration]
+        entry = report["datasets"][dataset] = {"n_test": int(len(test_y)), "memsnn": {}, "compare": {}}
+        for activation in ("relu", "qcfs"):
+            model, header, out = trained(dataset, activation, args)
+            stored = header.get("conversion", {})
+            ann = float(np.mean(np.argmax(np.asarray(jax.jit(lambda x: model(x))(test_x)), -1) == test_y))
+            entry[f"ann_{activation}"] = {"run": str(out), "epochs": header["epoch"], "ann_accuracy": ann,
+                                          "config": header["config"]["model"],
+                                          "optimizer": header["config"]["optimizer"],
+                                          "augment_shift": header["config"]["augment_shift"]}
+            runs = [("relu_max", "max"), ("relu_percentile", "percentile")] if activation == "relu" \
+                else [("qcfs", "qcfs")]
+            for name, normalisation in runs:
+                converted = model if normalisation == model.config.normalisation else \
+                    calibrate(with_settings(model, normalisation=normalisation), train_x)
+                reuse = (normalisation == model.config.normalisation and args.test_subset is None
+                         and [r["steps"] for r in stored.get("snn", [])] == steps)
+                print(f"{dataset} {name}: memsnn" + (" (the run's own table)" if reuse else ""), flush=True)
+                if reuse:  # the same computation `memsnn train` made after training
+                    entry["memsnn"][name] = {"scales": stored["scales"], "rows": stored["snn"],
+                                             "seconds_per_image": stored["snn"][-1]["seconds_per_image"]}
+                else:
+                    entry["memsnn"][name] = memsnn_rows(converted, test_x, test_y, steps)
+                entry["memsnn"][name]["ann_accuracy"] = ann
+                if args.no_spikingjelly:
+                    continue
+                n = args.compare_subset
+                mode = "Max" if normalisation == "max" else "99.9%"
+                print(f"{dataset} {name}: memsnn and spikingjelly {mode} on {n} test images", flush=True)
+                entry["compare"][name] = {
+                    "n_test": int(min(n, len(test_y))),
+                    "memsnn": memsnn_rows(converted, test_x[:n], test_y[:n], steps),
+                    "spikingjelly": spikingjelly_rows(model, train_x, test_x[:n], test_y[:n], steps, mode)}
+        print_table(dataset, entry, steps)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def print_table(dataset: str, entry: dict, steps) -> None:
+    head = f"{'':28s}{'ANN':>8s}" + "".join(f"{f'T={t}':>9s}" for t in steps) + "   s/image (T max)"
+    print(f"\n{dataset}: test accuracy (%) of the converted SNN against T ({entry['n_test']} test images)")
+    print(head)
+    for name, res in entry["memsnn"].items():
+        accs = "".join(f"{100 * r['accuracy']:9.2f}" for r in res["rows"])
+        print(f"{name:28s}{100 * res['ann_accuracy']:8.2f}{accs}   {res['seconds_per_image']:.2e}")
+    for name, both in entry["compare"].items():
+        if name == next(iter(entry["compare"])):
+            print(f"\nside by side on the first {both['n_test']} test images, the same ANN weights and T")
+            print(head)
+        for tool in ("memsnn", "spikingjelly"):
+            res = both[tool]
+            accs = "".join(f"{100 * r['accuracy']:9.2f}" for r in res["rows"])
+            print(f"{name + ' ' + tool:28s}{'':8s}{accs}   {res['seconds_per_image']:.2e}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
