@@ -172,6 +172,10 @@ def _build_parser(method: str = "spiceprop"):
                     help="simulate T time steps per image instead of the stored number (for a conversion "
                          "run: test the converted SNN at T steps)")
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    ev.add_argument("--energy", action="store_true",
+                    help="also report the energy per image (nJ), per layer and per component of the readout "
+                         "circuit, with NeuroBench SynOps and the 0.9 pJ/AC, 4.6 pJ/MAC proxy (SPICEprop "
+                         "networks with MIF neurons; docs/energy.md)")
 
     # simulate ------------------------------------------------------------------------------
     from .training.spiceprop import SOLVERS
@@ -340,17 +344,41 @@ def _evaluate(args) -> int:
             raise
         return _error("evaluate", f"{problem} while simulating the test images; the network in "
                                   f"{args.checkpoint} drives its neurons beyond what its integrator handles.", 1)
+    energy = None
+    if args.energy:
+        try:
+            energy = _energy_report(args, result)
+        except ValueError as err:
+            return _error("evaluate", str(err), 2)
     if args.json:
         print(json.dumps({"accuracy": result["accuracy"], "n_samples": result["n_samples"],
                           "epoch": result["epoch"], "dataset": result["dataset"], "source": result["source"],
-                          "confusion": result["confusion"].tolist()}))
+                          "confusion": result["confusion"].tolist(),
+                          **({} if energy is None else {"energy": energy.to_dict()})}))
         return 0
     print(f"{args.checkpoint} (epoch {result['epoch']}): test accuracy {100 * result['accuracy']:.2f}% "
           f"on {result['n_samples']} {result['source']} {result['dataset']} test images")
     print("confusion matrix (rows: true class, columns: predicted):")
     for i, row in enumerate(result["confusion"]):
         print(f"  {i}: " + " ".join(f"{c:5d}" for c in row))
+    if energy is not None:
+        print("\n".join(energy.lines()))
     return 0
+
+
+def _energy_report(args, result: dict):
+    """The energy of the checkpoint's network on the test images that ``result`` was measured on."""
+    from .data import load_dataset
+    from .energy import spiceprop_energy
+    from .training import load_trained
+
+    model, header = load_trained(args.checkpoint)
+    if header["config"]["method"] != "spiceprop":
+        raise ValueError(f"--energy meters SPICEprop networks (their MIF readout circuit); {args.checkpoint} holds a "
+                         f"{header['config']['method']} network. Evaluate it without --energy.")
+    images, labels = load_dataset(result["dataset"], "test", source=result["source"], data_dir=args.data_dir,
+                                  subset=args.subset)
+    return spiceprop_energy(model, images, labels)
 
 
 def _simulate_outputs(args) -> tuple[Path, Path, Path | None]:

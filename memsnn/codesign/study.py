@@ -86,7 +86,7 @@ def _nll(potentials: Float[Array, "batch n_steps n"], labels: Int[Array, " batch
 
 
 def readout_metrics(model, drive: Float[Array, "batch n"], labels: Int[Array, " batch"], devices=None, *,
-                    throw: bool = True) -> dict[str, Array]:
+                    throw: bool = True, solver=None) -> dict[str, Array]:
     """Loss, accuracy and energy of the readout for one set of devices.
 
     Args:
@@ -95,25 +95,29 @@ def readout_metrics(model, drive: Float[Array, "batch n"], labels: Int[Array, " 
         labels: ``(batch,)`` true classes.
         devices: ``(synapse, neuron)``; default ``model.readout()``.
         throw: ``False`` marks a failed simulation in ``ok`` instead of raising.
+        solver: integrator (default: the model's own).
 
     Returns:
         ``loss`` (the SPICEprop NLL), ``accuracy``, ``energy`` (J per image the circuit's sources
         supplied), ``dissipated`` (J per image) and ``ok`` (the simulation succeeded), all scalars.
     """
-    energy, potentials, _, result = _energy.spiceprop_readout_energy(model, drive, devices=devices, throw=throw)
+    energy, potentials, _, result = _energy.spiceprop_readout_energy(model, drive, devices=devices, throw=throw,
+                                                                     solver=solver)
     predictions = jnp.argmax(jnp.sum(potentials, axis=1), axis=-1)
     return {"loss": _nll(potentials, labels), "accuracy": jnp.mean(predictions == labels),
             "energy": jnp.mean(jnp.sum(energy.supplied(), axis=-1)),
             "dissipated": jnp.mean(jnp.sum(energy.dissipated(), axis=-1)), "ok": jnp.all(result == 0)}
 
 
-def sweep(model, drive, labels, settings: dict[str, Array], *, vectorize: bool = True) -> dict[str, np.ndarray]:
+def sweep(model, drive, labels, settings: dict[str, Array], *, vectorize: bool = True,
+          solver=None) -> dict[str, np.ndarray]:
     """Readout metrics for ``S`` device settings.
 
     Args:
         settings: path -> ``(S,)`` values (every path the same ``S``; e.g. a flattened grid).
         vectorize: ``True``: all settings as one ``vmap`` of one compiled simulation; ``False``: the
             same compiled function called once per setting in a Python loop (for comparison).
+        solver: integrator (default: the model's own, ``model.config.solver``).
 
     Returns:
         :func:`readout_metrics`'s entries, each ``(S,)``; ``ok`` is ``False`` where the simulation
@@ -122,18 +126,26 @@ def sweep(model, drive, labels, settings: dict[str, Array], *, vectorize: bool =
     sizes = {np.shape(v)[0] for v in settings.values()}
     if len(sizes) != 1:
         raise ValueError(f"sweep: every setting needs the same number of values, got {sizes}.")
-    base = model.readout()
-
-    def one(values):
-        return readout_metrics(model, drive, labels, set_parameters(base, values), throw=False)
-
     values = {k: jnp.asarray(v) for k, v in settings.items()}
     if vectorize:
-        out = jax.jit(jax.vmap(one))(values)
+        out = _metrics_of_settings(model, drive, labels, values, solver)
         return {k: np.asarray(v) for k, v in out.items()}
-    fn = jax.jit(one)
-    rows = [jax.device_get(fn({k: v[i] for k, v in values.items()})) for i in range(sizes.pop())]
+    rows = [jax.device_get(_metrics_of_setting(model, drive, labels, {k: v[i] for k, v in values.items()}, solver))
+            for i in range(sizes.pop())]
     return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+
+
+# Module-level compiled functions: the same model shape reuses one compilation across calls.
+@eqx.filter_jit
+def _metrics_of_setting(model, drive, labels, values, solver=None):
+    return readout_metrics(model, drive, labels, set_parameters(model.readout(), values), throw=False, solver=solver)
+
+
+@eqx.filter_jit
+def _metrics_of_settings(model, drive, labels, values, solver=None):
+    base = model.readout()
+    return jax.vmap(lambda v: readout_metrics(model, drive, labels, set_parameters(base, v), throw=False,
+                                              solver=solver))(values)
 
 
 def monte_carlo(model, drive, labels, *, key: PRNGKeyArray, n_samples: int,
@@ -157,10 +169,7 @@ def monte_carlo(model, drive, labels, *, key: PRNGKeyArray, n_samples: int,
         bound = DEVICE_BOUNDS.get(path.split(".")[-1]) or DEVICE_BOUNDS.get(".".join(path.split(".")[-2:]))
         draws[path] = value if bound is None else jnp.clip(value, bound.low, bound.high)
 
-    def one(values):
-        return readout_metrics(model, drive, labels, set_parameters(base, values), throw=False)
-
-    out = jax.jit(jax.vmap(one))(draws)
+    out = _metrics_of_settings(model, drive, labels, draws)
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -191,7 +200,7 @@ def pareto_front(accuracy, energy, ok=None) -> np.ndarray:
     """Indices of the settings no other setting beats in both accuracy (higher) and energy (lower),
     sorted by energy; settings with ``ok = False`` are left out."""
     accuracy, energy = np.asarray(accuracy, float), np.asarray(energy, float)
-    valid = np.ones(accuracy.shape, bool) if ok is None else np.asarray(ok, bool)
+    valid = np.ones(accuracy.shape, bool) if ok is None else np.array(ok, bool)
     valid &= np.isfinite(accuracy) & np.isfinite(energy)
     order = [i for i in np.argsort(energy, kind="stable") if valid[i]]
     front, best = [], -np.inf

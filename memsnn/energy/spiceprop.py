@@ -50,6 +50,7 @@ class SpicepropEnergy:
         connection_sparsity: over the front end's weights.
         footprint_bytes: bytes of the model's arrays.
         n_images: images averaged over.
+        accuracy: fraction classified right (``None`` without labels).
     """
 
     layers: dict
@@ -60,6 +61,7 @@ class SpicepropEnergy:
     connection_sparsity: float
     footprint_bytes: int
     n_images: int
+    accuracy: float | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -67,7 +69,8 @@ class SpicepropEnergy:
     def lines(self) -> list[str]:
         """A readable table in nJ per image."""
         nj = 1e9
-        out = [f"energy per image (mean over {self.n_images} images): {self.total_J * nj:.3f} nJ "
+        accuracy = "" if self.accuracy is None else f", test accuracy {100 * self.accuracy:.2f}%"
+        out = [f"energy per image (mean over {self.n_images} images{accuracy}): {self.total_J * nj:.3f} nJ "
                f"(proxy of the synaptic operations alone: {self.proxy_total_J * nj:.3f} nJ)",
                f"{'layer':<10} {'SynOps/image':>14} {'kind':>5} {'proxy nJ':>10}"]
         for name, row in self.layers.items():
@@ -111,11 +114,13 @@ def spiceprop_readout_energy(model, drive, *, devices=None, solver=None, throw: 
     return trace.final_state[0].energy, trace.membrane_potential[0], trace.spikes[0], trace.result
 
 
-def spiceprop_energy(model, images, *, batch_size: int = 500, ac_energy: float = AC_ENERGY,
+def spiceprop_energy(model, images, labels=None, *, batch_size: int = 500, ac_energy: float = AC_ENERGY,
                      mac_energy: float = MAC_ENERGY) -> SpicepropEnergy:
     """Energy per image of ``model`` on ``images`` ``(N, n_inputs)``, per layer and per component.
 
-    Runs the images in batches of ``batch_size`` (each batch one simulation) and averages.
+    Runs the images in batches of ``batch_size`` (each batch one simulation) and averages; with
+    ``labels`` ``(N,)`` the same simulations give the accuracy (the prediction of
+    :func:`~memsnn.training.spiceprop.spiceprop_predict`).
     """
     images = np.asarray(images)
     if images.ndim != 2 or images.shape[1] != model.config.n_inputs or len(images) == 0:
@@ -133,21 +138,24 @@ def spiceprop_energy(model, images, *, batch_size: int = 500, ac_energy: float =
                 h = jax.nn.relu(h)
             acts.append(h)
         drive = model.drive(x)
-        energy, _, spikes, _ = spiceprop_readout_energy(model, drive)
+        energy, potentials, spikes, _ = spiceprop_readout_energy(model, drive)
+        predictions = jnp.argmax(jnp.sum(potentials, axis=1), axis=-1)
         # Each event writes every nonzero drive value into its synapse: one MAC (value x gain).
         ops.append(len(model.config.steps) * jnp.sum(drive != 0, axis=-1).astype(drive.dtype))
         zeros = sum(jnp.sum(a == 0) for a in acts) + jnp.sum(spikes == 0)
         count = sum(a.size for a in acts) + spikes.size
         circuit = {name: jnp.sum(value) for name, value in energy._asdict().items()}
         circuit["dissipated"], circuit["supplied"] = jnp.sum(energy.dissipated()), jnp.sum(energy.supplied())
-        return [jnp.sum(o) for o in ops], circuit, zeros, count
+        return [jnp.sum(o) for o in ops], circuit, zeros, count, predictions
 
-    sums, zeros, count = None, 0, 0
+    sums, zeros, count, right = None, 0, 0, 0
     for start in range(0, len(images), batch_size):
-        ops, circuit, z, c = jax.device_get(one_batch(jnp.asarray(images[start:start + batch_size])))
+        ops, circuit, z, c, predicted = jax.device_get(one_batch(jnp.asarray(images[start:start + batch_size])))
         part = (ops, circuit)
         sums = part if sums is None else jax.tree.map(np.add, sums, part)
         zeros, count = zeros + int(z), count + int(c)
+        if labels is not None:
+            right += int(np.sum(predicted == np.asarray(labels)[start:start + batch_size]))
     ops, circuit = jax.tree.map(lambda s: float(s) / len(images), sums)
     names = [f"dense{i + 1}" for i in range(len(weights))] + ["readout"]
     layers = {name: {"synops": o, "kind": "MAC", "proxy_J": o * mac_energy} for name, o in zip(names, ops)}
@@ -155,4 +163,5 @@ def spiceprop_energy(model, images, *, batch_size: int = 500, ac_energy: float =
     return SpicepropEnergy(layers=layers, circuit_J=circuit, total_J=proxy + circuit["supplied"],
                            proxy_total_J=proxy, activation_sparsity=zeros / count,
                            connection_sparsity=float(connection_sparsity(weights)),
-                           footprint_bytes=footprint(model), n_images=len(images))
+                           footprint_bytes=footprint(model), n_images=len(images),
+                           accuracy=None if labels is None else right / len(images))
