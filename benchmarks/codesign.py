@@ -187,20 +187,20 @@ def stage_sweep(checkpoint: str, n_images: int) -> dict:
 
 
 def stage_codesign(checkpoint: str, epochs: int, energy_weight: float, n_test: int | None,
-                   batch_size: int = 200) -> dict:
+                   n_train: int | None = None, batch_size: int = 200) -> dict:
     import equinox as eqx
     import jax
     import optax
 
     from memsnn.codesign import codesign_loss
     from memsnn.energy import spiceprop_energy
-    from memsnn.training import GradientLearner, fit, load_trained, use_cpu_cores
+    from memsnn.training import GradientLearner, fit, load_trained
     from memsnn.training.spiceprop import SpicepropConfig, SpicepropNet, spiceprop_loss, spiceprop_predict, \
         spiceprop_trainable
 
-    use_cpu_cores()
+    # One JAX device: on a loaded machine the two-device all-reduce timed out (XLA's 40 s rendezvous).
     trained, _ = load_trained(checkpoint)
-    train_x, train_y = _data("train")
+    train_x, train_y = _data("train", n_train)
     test_x, test_y = _data("test", n_test)
     steps = epochs * (len(train_x) // batch_size)
     results = {}
@@ -246,7 +246,7 @@ def stage_codesign(checkpoint: str, epochs: int, energy_weight: float, n_test: i
     run("retrained_at_found_devices", at_found, spiceprop_loss, 1e-4, 0.0)
     # 3. The control: the original devices, the same fine-tuning.
     run("retrained_at_original_devices", trained, spiceprop_loss, 1e-4, 0.0)
-    return {"checkpoint": checkpoint, "epochs": epochs, "energy_weight_per_nJ": energy_weight,
+    return {"checkpoint": checkpoint, "epochs": epochs, "n_train": len(train_x), "energy_weight_per_nJ": energy_weight,
             "n_test": len(test_x), "runs": results, "seed_nj_per_image": 48.4}
 
 
@@ -256,6 +256,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", help="a SPICEprop checkpoint.eqx (memsnn train --method spiceprop)")
     parser.add_argument("--images", type=int, default=None, help="test images (default: all; sweep: 100)")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--train-images", type=int, default=None, help="codesign: training images (default: all)")
     parser.add_argument("--energy-weight", type=float, default=20.0, help="loss units per nJ per image")
     parser.add_argument("--tag", default="", help="suffix of the JSON file name")
     args = parser.parse_args(argv)
@@ -268,7 +269,7 @@ def main(argv=None) -> int:
     elif args.stage == "sweep":
         payload = stage_sweep(args.checkpoint, args.images or 100)
     else:
-        payload = stage_codesign(args.checkpoint, args.epochs, args.energy_weight, args.images)
+        payload = stage_codesign(args.checkpoint, args.epochs, args.energy_weight, args.images, args.train_images)
     _write(args.stage + args.tag, payload)
     return 0
 
