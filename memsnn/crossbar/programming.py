@@ -1,0 +1,364 @@
+"""Programming crossbar devices to target conductances: pulse counts and energy.
+
+Three schemes, each vectorised over any number of devices (every array broadcasts elementwise),
+``jit``-able (``max_pulses`` and the scheme's integers are static), with keyed noise, and each
+returning a :class:`ProgrammingResult` (the conductances reached, the pulses each device took and
+the energy it cost):
+
+* :func:`program_pulses`: open loop, identical pulses on NeuroSim's nonlinear LTP/LTD curve
+  (:class:`~memsnn.crossbar.PulseUpdate`): the pulse count that the noiseless curve needs, in one go.
+* :func:`write_verify`: closed loop with the same identical pulses: read (verify), and while the
+  read lies outside the acceptance window ``|g_read - g_target| <= tolerance``, apply one pulse
+  towards the target (potentiation below it, depression above it), at most ``max_pulses``.
+* :func:`ispp`: incremental step pulse programming of a physical memristor model
+  (:mod:`memsnn.devices`): closed loop as above, but the pulse amplitude starts at ``v_start`` and
+  grows by ``v_step`` with every consecutive pulse in the same direction (up to ``v_max``), and
+  restarts at ``v_start`` when the direction changes (an overshoot). Each pulse integrates the
+  device's own state equation for ``pulse_width`` (``substeps`` explicit Euler steps), and costs
+  ``integral of V I dt`` over the pulse.
+
+The closed loops stop, for each device, at the first verify read inside the window or after
+``max_pulses`` pulses; the loop as a whole stops when every device has stopped. Verify reads may
+be noisy (``verify_noise``, an absolute standard deviation in S, drawn fresh at each read), which
+is why a device can be accepted slightly outside the window (:attr:`ProgrammingResult.converged`
+says where it really ended) and why write-verify reaches a finite precision only.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import equinox as eqx
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+
+from .._validation import _concrete
+from ..devices import AbstractMemristor
+
+__all__ = ["ProgrammingResult", "ispp", "program_pulses", "write_verify"]
+
+
+class ProgrammingResult(eqx.Module):
+    """What programming reached, per device (all arrays have the targets' shape).
+
+    Attributes:
+        conductances: the (true, noiseless-read) conductances reached (S).
+        pulses: programming pulses applied to each device (integer).
+        energy: energy spent on each device (J): its programming pulses plus its verify reads.
+        converged: whether the conductance reached lies within the acceptance window of its target
+            (open-loop programming: within half a pulse step, the best one pulse count can do).
+        device_state: the memristor state reached (:func:`ispp` only; the device's state units),
+            else ``None``.
+    """
+
+    conductances: Float[Array, "..."]
+    pulses: Int[Array, "..."]
+    energy: Float[Array, "..."]
+    converged: Bool[Array, "..."]
+    device_state: Float[Array, "..."] | None = None
+
+    @property
+    def total_energy(self) -> Float[Array, ""]:
+        """Energy of programming every device (J)."""
+        return jnp.sum(self.energy)
+
+    @property
+    def total_pulses(self) -> Int[Array, ""]:
+        """Pulses applied to all devices together."""
+        return jnp.sum(self.pulses)
+
+
+# --------------------------------------------------------------------------------------------
+# Checks (concrete values only: inside jit the caller's arrays were already checked)
+# --------------------------------------------------------------------------------------------
+
+
+def _check_loop(owner: str, tolerance, max_pulses, verify_noise, verify_energy) -> None:
+    if isinstance(max_pulses, bool) or not isinstance(max_pulses, (int, np.integer)) or max_pulses < 1:
+        raise ValueError(f"{owner}: max_pulses must be a whole number >= 1 (it sizes the loop), got {max_pulses!r}.")
+    tol = _concrete(tolerance)
+    if tol is not None and (not np.all(np.isfinite(tol)) or np.any(tol <= 0)):
+        raise ValueError(f"{owner}: tolerance (the half-width of the acceptance window, S) must be > 0, got {tol}. "
+                         "A window of 0 is never met by a device that moves in finite steps.")
+    for name, value in (("verify_noise", verify_noise), ("verify_energy", verify_energy)):
+        arr = _concrete(value)
+        if arr is not None and (not np.all(np.isfinite(arr)) or np.any(arr < 0)):
+            raise ValueError(f"{owner}: {name} must be >= 0, got {arr}.")
+
+
+def _check_targets(owner: str, g_target, g_low, g_high, what: str) -> None:
+    target, low, high = _concrete(g_target), _concrete(g_low), _concrete(g_high)
+    if target is None or low is None or high is None:
+        return
+    if not np.all(np.isfinite(target)):
+        raise ValueError(f"{owner}: target conductances must be finite.")
+    # A relative slack of 1e-6 forgives the round-off of a mapping that produced the targets.
+    slack = 1e-6 * np.max(np.abs(high))
+    bad = (target < low - slack) | (target > high + slack)
+    if np.any(bad):
+        raise ValueError(f"{owner}: {int(np.sum(bad))} target conductances lie outside {what} "
+                         f"[{np.min(low):.4g}, {np.max(high):.4g}] S (e.g. {target[bad].ravel()[0]:.4g} S); "
+                         "map the weights into the device's range first (memsnn.crossbar.ConductanceMapping).")
+
+
+# --------------------------------------------------------------------------------------------
+# The closed loop shared by write-verify and ISPP
+# --------------------------------------------------------------------------------------------
+
+
+def _closed_loop(read, pulse, state0, target, tolerance, max_pulses, verify_noise, verify_energy, key):
+    """Verify, pulse the devices still outside the window, verify again, ...
+
+    ``read(state) -> g`` (S); ``pulse(state, direction, ramp, key) -> (state, energy)`` with
+    ``direction`` +1 (raise g) / -1 (lower g) and ``ramp`` the number of pulses in a row in that
+    direction before this one. Returns ``(state, pulses, energy)``.
+    """
+    shape = jnp.shape(target)
+
+    def split(key, n):
+        # key=None: noiseless pulses and reads (None is an empty pytree: it rides in the carry).
+        return (None,) * n if key is None else tuple(jax.random.split(key, n))
+
+    def verify(state, key):
+        g = read(state)
+        return g if key is None else g + verify_noise * jax.random.normal(key, shape, g.dtype)
+
+    key, first = split(key, 2)
+    g0 = verify(state0, first)
+    zeros_i = jnp.zeros(shape, jnp.int32)
+    active0 = jnp.abs(g0 - target) > tolerance
+    direction0 = jnp.where(g0 < target, 1, -1).astype(jnp.int32)
+    energy0 = jnp.broadcast_to(jnp.asarray(verify_energy, g0.dtype), shape)
+    carry0 = (state0, zeros_i, energy0, active0, direction0, zeros_i, key)
+
+    def cond(carry):
+        return jnp.any(carry[3])
+
+    def body(carry):
+        state, pulses, energy, active, direction, ramp, key = carry
+        key, kp, kv = split(key, 3)
+        new_state, pulse_energy = pulse(state, direction, ramp, kp)
+        state = jnp.where(active, new_state, state)
+        pulses = pulses + active.astype(jnp.int32)
+        energy = energy + jnp.where(active, pulse_energy + verify_energy, 0.0)
+        g = verify(state, kv)
+        new_direction = jnp.where(g < target, 1, -1).astype(jnp.int32)
+        ramp = jnp.where(new_direction == direction, ramp + 1, 0)
+        active = active & (jnp.abs(g - target) > tolerance) & (pulses < max_pulses)
+        return state, pulses, energy, active, new_direction, ramp, key
+
+    state, pulses, energy, *_ = jax.lax.while_loop(cond, body, carry0)
+    return state, pulses, energy
+
+
+# --------------------------------------------------------------------------------------------
+# Identical pulses on NeuroSim's nonlinear curve
+# --------------------------------------------------------------------------------------------
+
+
+def program_pulses(update, g_initial: Float[Array, "..."], g_target: Float[Array, "..."], *,
+                   key: PRNGKeyArray | None = None) -> ProgrammingResult:
+    """Open-loop programming with identical pulses (no verify).
+
+    Each device gets the number of pulses that the noiseless nonlinear curve of ``update``
+    (:class:`~memsnn.crossbar.PulseUpdate`) needs from ``g_initial`` to ``g_target``
+    (``update.pulses_for``, rounded to the nearest whole pulse): potentiating pulses when the
+    target lies above, depressing ones below. The pulses are applied one at a time, each with its
+    own cycle-to-cycle noise (drawn with ``key``), so the conductance reached scatters around the
+    curve's, and each costs ``update.pulse_energy(g)`` at the conductance it finds.
+
+    Args:
+        update: the device's pulse response.
+        g_initial, g_target: conductances (S), broadcast against each other, within
+            ``[update.g_min, update.g_max]``.
+        key: noise of the pulses (``None``: the noiseless curve).
+
+    Returns:
+        A :class:`ProgrammingResult`; ``converged``: within half a pulse of the target (the best a
+        whole number of noiseless pulses can do).
+    """
+    g_initial, g_target = jnp.broadcast_arrays(jnp.asarray(g_initial, float), jnp.asarray(g_target, float))
+    _check_targets("program_pulses", g_target, update.g_min, update.g_max, "the device's range")
+    _check_targets("program_pulses", g_initial, update.g_min, update.g_max, "the device's range")
+    return _program_pulses(update, g_initial, g_target, key)
+
+
+@eqx.filter_jit
+def _program_pulses(update, g_initial, g_target, key):
+    n = jnp.round(jnp.abs(update.pulses_for(g_initial, g_target))).astype(jnp.int32)
+    up = g_target >= g_initial
+    keys = None if key is None else jax.random.split(key, update.n_pulses)
+
+    def pulse(k, carry):
+        g, energy = carry
+        kk = None if keys is None else keys[k]
+        new = _one_pulse(update, g, jnp.where(up, 1, -1), kk)
+        active = k < n
+        return jnp.where(active, new, g), energy + jnp.where(active, update.pulse_energy(g), 0.0)
+
+    # A device needs at most n_pulses pulses from one end of its curve to the other.
+    g, energy = jax.lax.fori_loop(0, update.n_pulses, pulse, (g_initial, jnp.zeros_like(g_initial)))
+    # Half the local step of one noiseless pulse at the target: the best a whole pulse count can do.
+    step = jnp.abs(jnp.where(up, update.potentiate(g_target, 1), update.depress(g_target, 1)) - g_target)
+    converged = jnp.abs(g - g_target) <= 0.5 * step + 1e-9 * update.g_max
+    return ProgrammingResult(g, n, energy, converged)
+
+
+def _one_pulse(update, g, direction, key):
+    """One identical pulse: potentiating where ``direction > 0``, depressing elsewhere."""
+    k_up, k_down = (None, None) if key is None else tuple(jax.random.split(key))
+    return jnp.where(direction > 0, update.potentiate(g, 1, key=k_up), update.depress(g, 1, key=k_down))
+
+
+def write_verify(update, g_initial: Float[Array, "..."], g_target: Float[Array, "..."], *,
+                 tolerance: float | Float[Array, "..."], max_pulses: int = 100, verify_noise: float = 0.0,
+                 verify_energy: float = 0.0, key: PRNGKeyArray | None = None) -> ProgrammingResult:
+    """Write-verify with identical pulses on ``update``'s nonlinear LTP/LTD curve.
+
+    Verify; while a device's read lies outside ``[g_target - tolerance, g_target + tolerance]``,
+    one potentiating pulse if the read is below the target, a depressing one if above; verify
+    again. A device stops at the first read inside the window or after ``max_pulses`` pulses.
+
+    Args:
+        update: the device's pulse response (:class:`~memsnn.crossbar.PulseUpdate`); its
+            cycle-to-cycle noise is drawn from ``key``.
+        g_initial, g_target: conductances (S), broadcast against each other.
+        tolerance: half-width of the acceptance window (S), > 0.
+        max_pulses: the most pulses one device may take (static).
+        verify_noise: standard deviation (S) of each verify read, drawn fresh per read.
+        verify_energy: energy of one verify read of one device (J); there is one read before the
+            first pulse and one after each pulse.
+        key: noise of the pulses and reads (``None``: noiseless pulses and reads).
+
+    Returns:
+        A :class:`ProgrammingResult`.
+    """
+    _check_loop("write_verify", tolerance, max_pulses, verify_noise, verify_energy)
+    g_initial, g_target = jnp.broadcast_arrays(jnp.asarray(g_initial, float), jnp.asarray(g_target, float))
+    _check_targets("write_verify", g_target, update.g_min, update.g_max, "the device's range")
+    _check_targets("write_verify", g_initial, update.g_min, update.g_max, "the device's range")
+    floats = [jnp.asarray(v, g_target.dtype) for v in (tolerance, verify_noise, verify_energy)]
+    return _write_verify(update, g_initial, g_target, *floats, max_pulses=int(max_pulses), key=key)
+
+
+@eqx.filter_jit
+def _write_verify(update, g_initial, g_target, tolerance, verify_noise, verify_energy, *, max_pulses, key):
+    def pulse(g, direction, ramp, key):
+        return _one_pulse(update, g, direction, key), update.pulse_energy(g)
+
+    g, pulses, energy = _closed_loop(lambda g: g, pulse, g_initial, g_target, tolerance, max_pulses,
+                                     verify_noise, verify_energy, key)
+    converged = jnp.abs(g - g_target) <= tolerance
+    return ProgrammingResult(g, pulses, energy, converged)
+
+
+# --------------------------------------------------------------------------------------------
+# Incremental step pulse programming of a memristor model
+# --------------------------------------------------------------------------------------------
+
+
+def _set_polarity(device: AbstractMemristor, v: float):
+    """+1 where a positive pulse raises the conductance, -1 where a negative one does.
+
+    Read off the device's own equations at the middle of its state range: the sign of
+    ``dg/dx * dx/dt(+v)``.
+    """
+    lo, hi = device.state_bounds
+    mid = jnp.asarray(0.5 * (lo + hi))
+    dg_dx = jax.grad(lambda x: jnp.sum(device.conductance(x, 0.0)))(mid)
+    return jnp.where(dg_dx * device.state_derivative(mid, v) >= 0, 1.0, -1.0)
+
+
+def ispp(device: AbstractMemristor, state_initial: Float[Array, "..."], g_target: Float[Array, "..."], *,
+         v_start: float, v_step: float, v_max: float, pulse_width: float, tolerance: float | Float[Array, "..."],
+         max_pulses: int = 100, v_read: float = 0.1, substeps: int = 10, cycle_noise: float = 0.0,
+         verify_noise: float = 0.0, verify_energy: float = 0.0,
+         key: PRNGKeyArray | None = None) -> ProgrammingResult:
+    """Incremental step pulse programming (ISPP) of the memristor ``device``, with verify.
+
+    The ``k``-th pulse in a row in the same direction has the amplitude
+    ``min(v_start + k v_step, v_max)`` (``k = 0, 1, ...``), with the polarity that raises the
+    conductance when the verify read lies below the target and the opposite one above it; a
+    change of direction (an overshoot) restarts the ramp at ``v_start``. A pulse integrates the
+    device's ``dx/dt = f(x, V)`` over ``pulse_width`` in ``substeps`` explicit Euler steps, the
+    state held within :attr:`~memsnn.devices.AbstractMemristor.state_bounds`; its energy is the
+    sum of ``V I(x, V) dt`` over the substeps. Which polarity raises the conductance is read off
+    the device's equations (VTEAM: negative pulses, towards ``R_on``).
+
+    Args:
+        device: the cell, any :class:`~memsnn.devices.AbstractMemristor` (scalar parameters, or
+            parameters broadcasting against the states: device-to-device variation).
+        state_initial: the devices' states before programming (the device's state units).
+        g_target: target conductances (S) read at ``v_read``, within the device's range.
+        v_start, v_step, v_max: pulse amplitude ramp (V, magnitudes): first, increment, largest.
+        pulse_width: duration of one pulse (s).
+        tolerance: half-width of the acceptance window (S), > 0.
+        max_pulses: the most pulses one device may take (static).
+        v_read: verify read voltage (V).
+        substeps: Euler steps per pulse (static); keep ``pulse_width / substeps`` under the
+            device's relaxation time (:meth:`~memsnn.devices.AbstractMemristor.relaxation_rate`).
+        cycle_noise: cycle-to-cycle variation: each pulse's state change is multiplied by
+            ``1 + cycle_noise * N(0, 1)``.
+        verify_noise: standard deviation (S) of each verify read.
+        verify_energy: energy of one verify read of one device (J).
+        key: noise of the pulses and reads (``None``: noiseless).
+
+    Returns:
+        A :class:`ProgrammingResult` with ``device_state`` set.
+    """
+    owner = "ispp"
+    _check_loop(owner, tolerance, max_pulses, verify_noise, verify_energy)
+    if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
+        raise ValueError(f"{owner}: substeps must be a whole number >= 1, got {substeps!r}.")
+    for name, value in (("v_start", v_start), ("v_max", v_max), ("pulse_width", pulse_width)):
+        arr = _concrete(value)
+        if arr is not None and (not np.all(np.isfinite(arr)) or np.any(arr <= 0)):
+            raise ValueError(f"{owner}: {name} must be > 0 (a magnitude; the polarity is chosen per pulse), got {arr}.")
+    for name, value in (("v_step", v_step), ("cycle_noise", cycle_noise)):
+        arr = _concrete(value)
+        if arr is not None and (not np.all(np.isfinite(arr)) or np.any(arr < 0)):
+            raise ValueError(f"{owner}: {name} must be >= 0, got {arr}.")
+    lo, hi = device.state_bounds
+    x0, g_target = jnp.broadcast_arrays(jnp.asarray(state_initial, float), jnp.asarray(g_target, float))
+    x_arr = _concrete(x0)
+    if x_arr is not None and (np.any(x_arr < lo) or np.any(x_arr > hi)):
+        raise ValueError(f"{owner}: initial states must lie within the device's state bounds [{lo}, {hi}].")
+    g_ends = jnp.stack(jnp.broadcast_arrays(device.conductance(jnp.asarray(lo), v_read),
+                                            device.conductance(jnp.asarray(hi), v_read)))
+    _check_targets(owner, g_target, jnp.min(g_ends, axis=0), jnp.max(g_ends, axis=0),
+                   "the device's conductance range at v_read")
+    floats = [jnp.asarray(v, x0.dtype) for v in (v_start, v_step, v_max, pulse_width, tolerance, v_read,
+                                                  cycle_noise, verify_noise, verify_energy)]
+    return _ispp(device, x0, g_target, *floats, max_pulses=int(max_pulses), substeps=int(substeps), key=key)
+
+
+@eqx.filter_jit
+def _ispp(device, x0, g_target, v_start, v_step, v_max, pulse_width, tolerance, v_read, cycle_noise,
+          verify_noise, verify_energy, *, max_pulses, substeps, key):
+    # Compiled once per device structure, shapes and (max_pulses, substeps): the loops inside are
+    # costly to trace, and a user programming many arrays calls this repeatedly.
+    lo, hi = device.state_bounds
+    polarity = _set_polarity(device, v_max)
+    dt = pulse_width / substeps
+
+    def read(x):
+        return device.conductance(x, v_read)
+
+    def pulse(x, direction, ramp, key):
+        amplitude = jnp.minimum(v_start + ramp * v_step, v_max)
+        v = direction * polarity * amplitude
+        scale = 1.0 if key is None else 1.0 + cycle_noise * jax.random.normal(key, jnp.shape(x), x.dtype)
+
+        def sub(carry, _):
+            x, e = carry
+            e = e + v * device.current(x, v) * dt
+            x = jnp.clip(x + scale * device.state_derivative(x, v) * dt, lo, hi)
+            return (x, e), None
+
+        (x, e), _ = jax.lax.scan(sub, (x, jnp.zeros_like(x)), None, length=substeps)
+        return x, e
+
+    x, pulses, energy = _closed_loop(read, pulse, x0, g_target, tolerance, max_pulses,
+                                     verify_noise, verify_energy, key)
+    g = read(x)
+    return ProgrammingResult(g, pulses, energy, jnp.abs(g - g_target) <= tolerance, device_state=x)
