@@ -366,6 +366,10 @@ def _solve(g, v_in, wires: Wires) -> IRDropSolution:
     # op-by-op dispatch would cost far more than the arithmetic.
     batched = v_in.ndim == 2
     v = v_in.T if batched else v_in[:, None]
+    # The wires in the conductances' dtype (float32 conductances with float64 wires would mix).
+    wires = eqx.tree_at(lambda x: (x.r_row, x.r_col, x.r_source, x.r_sense), wires,
+                        replace=tuple(jnp.asarray(r).astype(g.dtype) for r in
+                                      (wires.r_row, wires.r_col, wires.r_source, wires.r_sense)))
     w, b = _nodes(g, wires, v)
     currents = _output_currents(g, wires, w, b, v)
     # The residual check runs on stopped gradients: it reports, it is not part of the result.

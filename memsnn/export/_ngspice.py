@@ -52,6 +52,7 @@ def run_ngspice(
     executable: str | os.PathLike | None = None,
     timeout: float | None = None,
     workdir: str | os.PathLike | None = None,
+    analysis: str = "transient",
 ) -> dict[str, np.ndarray]:
     """Run one netlist with ``ngspice -b`` and return its transient vectors.
 
@@ -65,6 +66,8 @@ def run_ngspice(
         timeout: seconds before ngspice is killed (``None``: no limit).
         workdir: keep ``netlist.cir``, ``out.raw`` and ``ngspice.log`` in this folder (default: a
             temporary folder, removed afterwards).
+        analysis: the plot to return, by the start of its name: ``"transient"`` (``.tran``) or
+            ``"operating point"`` (``.op``; one point, e.g. a crossbar read).
 
     Returns:
         ``{"time": (n_points,), name: (n_points,), ...}`` with ngspice's lower-case vector names,
@@ -97,9 +100,9 @@ def run_ngspice(
             )
         plots = read_raw(raw)
     for plot in plots:
-        if plot["plotname"].lower().startswith("transient"):
+        if plot["plotname"].lower().startswith(analysis):
             return plot["vectors"]
-    raise NgspiceError(f"memsnn.export: ngspice wrote no transient analysis (plots: {[p['plotname'] for p in plots]}).")
+    raise NgspiceError(f"memsnn.export: ngspice wrote no {analysis} analysis (plots: {[p['plotname'] for p in plots]}).")
 
 
 def read_raw(path: str | os.PathLike) -> list[dict]:
