@@ -315,8 +315,9 @@ class Drift(AbstractNonideality):
     ``t`` is seconds since programming.
 
     Attributes:
-        nu, nu_std: mean and spread of the drift exponent (``kind="constant"``).
+        nu: mean drift exponent (``kind="constant"``).
         t0: the reference time (s) at which ``G = G0`` (aihwkit: 20 s).
+        nu_std: spread of the drift exponent (``kind="constant"``).
         kind: ``"constant"`` or ``"pcm"``.
         seed: seed of the chip's exponents.
     """
@@ -327,7 +328,7 @@ class Drift(AbstractNonideality):
     kind: str = eqx.field(static=True)
     seed: int = eqx.field(static=True)
 
-    def __init__(self, nu: float = 0.0, nu_std: float = 0.0, t0: float = 20.0, *, kind: str = "constant",
+    def __init__(self, nu: float = 0.0, t0: float = 20.0, nu_std: float = 0.0, *, kind: str = "constant",
                  seed: int = 0):
         if kind not in ("constant", "pcm"):
             raise ValueError(f"Drift: kind must be 'constant' or 'pcm', got {kind!r}.")
