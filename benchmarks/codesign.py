@@ -101,17 +101,75 @@ def _data(split: str, n: int | None = None):
     return (x, y) if n is None else (x[:n], y[:n])
 
 
-def stage_energy(checkpoint: str, n_images: int | None) -> dict:
+def stage_energy(checkpoint: str, n_images: int | None, devices: dict | None = None) -> dict:
+    import equinox as eqx
+
+    from memsnn import codesign
     from memsnn.energy import spiceprop_energy
     from memsnn.training import load_trained
 
     model, header = load_trained(checkpoint)
+    if devices:  # the trained weights with other readout devices (e.g. a point of the sweep's Pareto front)
+        model = eqx.tree_at(lambda m: (m.synapse, m.neuron), model,
+                            codesign.set_parameters((model.synapse, model.neuron), devices))
     x, y = _data("test", n_images)
     start = time.perf_counter()
     report = spiceprop_energy(model, x, y)
     print("\n".join(report.lines()))
-    return {"checkpoint": checkpoint, "epoch": header.get("epoch"), "report": report.to_dict(),
+    return {"checkpoint": checkpoint, "epoch": header.get("epoch"), "devices": devices or {}, "report": report.to_dict(),
             "seed_nj_per_image": 48.4, "wall_s": time.perf_counter() - start}
+
+
+def _sweep_timings(model, drive, labels, settings) -> list[dict]:
+    """The same compiled simulation as one vmap over the settings and in a Python loop, side by
+    side, for 1 and 8 images per setting, with the model's SPICEprop scheme and plain Euler. Wall
+    time and the process's CPU time (on a shared machine the CPU time is the steadier measure)."""
+    from memsnn import codesign
+    from memsnn.training.spiceprop import make_integrator
+
+    n = len(next(iter(settings.values())))
+    timings = []
+    for n_img in (1, 8):
+        for solver_name in ("spiceprop", "euler"):
+            solver = make_integrator(solver_name)
+            d, l = drive[:n_img], labels[:n_img]
+            codesign.sweep(model, d, l, settings, solver=solver)  # compile both (the loop compiles once too)
+            codesign.sweep(model, d, l, {k: v[:2] for k, v in settings.items()}, vectorize=False, solver=solver)
+            wall, cpu = time.perf_counter(), time.process_time()
+            out = codesign.sweep(model, d, l, settings, solver=solver)
+            t_vmap, c_vmap = time.perf_counter() - wall, time.process_time() - cpu
+            wall, cpu = time.perf_counter(), time.process_time()
+            loop = codesign.sweep(model, d, l, settings, vectorize=False, solver=solver)
+            t_loop, c_loop = time.perf_counter() - wall, time.process_time() - cpu
+            ok = out["ok"]
+            agree = bool(np.array_equal(ok, loop["ok"]) and np.allclose(out["energy"][ok], loop["energy"][ok], rtol=1e-5)
+                         and np.array_equal(out["accuracy"][ok], loop["accuracy"][ok]))
+            timings.append({"images_per_setting": n_img, "solver": solver_name, "vmap_s": t_vmap, "loop_s": t_loop,
+                            "speedup": t_loop / t_vmap, "vmap_cpu_s": c_vmap, "loop_cpu_s": c_loop,
+                            "cpu_speedup": c_loop / c_vmap, "same_numbers": agree})
+            print(f"sweep of {n} settings x {n_img} images, {solver_name}: vmap {t_vmap:.2f} s "
+                  f"({c_vmap:.2f} s CPU), Python loop {t_loop:.2f} s ({c_loop:.2f} s CPU), speed-up "
+                  f"{t_loop / t_vmap:.1f}x wall, {c_loop / c_vmap:.1f}x CPU (same numbers: {agree})", flush=True)
+    return timings
+
+
+def stage_timing(checkpoint: str) -> dict:
+    import os
+
+    import jax.numpy as jnp
+
+    from memsnn.training import load_trained
+
+    model, _ = load_trained(checkpoint)
+    x, y = _data("test", 8)
+    drive, labels = model.drive(jnp.asarray(x)), jnp.asarray(y)
+    grid_r, grid_c = np.meshgrid(np.geomspace(2e4, 5e6, 16), np.geomspace(1e-10, 5e-9, 16), indexing="ij")
+    settings = {"neuron.memristor1.R_off": grid_r.ravel(), "neuron.memristor2.R_off": grid_r.ravel(),
+                "neuron.capacitance": grid_c.ravel()}
+    load = os.getloadavg()[0]
+    timings = _sweep_timings(model, drive, labels, settings)
+    return {"n_settings": int(grid_r.size), "timings": timings, "load_average_1min": [load, os.getloadavg()[0]],
+            "cpu_count": os.cpu_count()}
 
 
 def stage_sweep(checkpoint: str, n_images: int) -> dict:
@@ -129,30 +187,7 @@ def stage_sweep(checkpoint: str, n_images: int) -> dict:
     grid_r, grid_c = np.meshgrid(r_off, cap, indexing="ij")
     settings = {"neuron.memristor1.R_off": grid_r.ravel(), "neuron.memristor2.R_off": grid_r.ravel(),
                 "neuron.capacitance": grid_c.ravel()}
-    from memsnn.training.spiceprop import make_integrator
-
-    # Timing, side by side: the same compiled simulation as one vmap over the 256 settings and in a
-    # Python loop, for 1 and 8 images per setting, with the model's SPICEprop scheme and plain Euler.
-    timings = []
-    for n_img in (1, 8):
-        for solver_name in ("spiceprop", "euler"):
-            solver = make_integrator(solver_name)
-            d, l = drive[:n_img], labels[:n_img]
-            codesign.sweep(model, d, l, settings, solver=solver)  # compile both (the loop compiles once too)
-            codesign.sweep(model, d, l, {k: v[:2] for k, v in settings.items()}, vectorize=False, solver=solver)
-            start = time.perf_counter()
-            out = codesign.sweep(model, d, l, settings, solver=solver)
-            t_vmap = time.perf_counter() - start
-            start = time.perf_counter()
-            loop = codesign.sweep(model, d, l, settings, vectorize=False, solver=solver)
-            t_loop = time.perf_counter() - start
-            ok = out["ok"]
-            agree = bool(np.array_equal(ok, loop["ok"]) and np.allclose(out["energy"][ok], loop["energy"][ok], rtol=1e-5)
-                         and np.array_equal(out["accuracy"][ok], loop["accuracy"][ok]))
-            timings.append({"images_per_setting": n_img, "solver": solver_name, "vmap_s": t_vmap, "loop_s": t_loop,
-                            "speedup": t_loop / t_vmap, "same_numbers": agree})
-            print(f"sweep of {len(grid_r.ravel())} settings x {n_img} images, {solver_name}: vmap {t_vmap:.2f} s, "
-                  f"Python loop {t_loop:.2f} s, speed-up {t_loop / t_vmap:.1f}x (same numbers: {agree})", flush=True)
+    timings = _sweep_timings(model, drive, labels, settings)
     speedup = max(t["speedup"] for t in timings)
     agree = all(t["same_numbers"] for t in timings)
     # The accuracy-energy map on more images (vmapped, the model's scheme).
@@ -194,7 +229,7 @@ def stage_codesign(checkpoint: str, epochs: int, energy_weight: float, n_test: i
 
     from memsnn.codesign import codesign_loss
     from memsnn.energy import spiceprop_energy
-    from memsnn.training import GradientLearner, fit, load_trained
+    from memsnn.training import GradientLearner, TrainingDiverged, fit, load_trained
     from memsnn.training.spiceprop import SpicepropConfig, SpicepropNet, spiceprop_loss, spiceprop_predict, \
         spiceprop_trainable
 
@@ -217,9 +252,15 @@ def stage_codesign(checkpoint: str, epochs: int, energy_weight: float, n_test: i
              "devices": optax.adam(optax.cosine_decay_schedule(lr_devices, steps))}, labels)
         learner = GradientLearner(loss, spiceprop_predict, optimizer, trainable)
         start = time.perf_counter()
-        result = fit(model, learner, (train_x, train_y), epochs=epochs, batch_size=batch_size, progress=False,
-                     on_epoch_end=lambda row: print(f"  {name} epoch {row['epoch']}: train loss "
-                                                    f"{row['train_loss']:.4g}", flush=True))
+        try:
+            result = fit(model, learner, (train_x, train_y), epochs=epochs, batch_size=batch_size, progress=False,
+                         on_epoch_end=lambda row: print(f"  {name} epoch {row['epoch']}: train loss "
+                                                        f"{row['train_loss']:.4g}", flush=True))
+        except TrainingDiverged as err:  # recorded, not fatal: the other runs still say something
+            results[name] = {"diverged": str(err).splitlines()[0][:300], "wall_s": time.perf_counter() - start}
+            print(f"{name}: {results[name]['diverged']}", flush=True)
+            _write("codesign_partial", {"runs": results})
+            return None
         report = spiceprop_energy(result.model, test_x, test_y)
         synapse, neuron = result.model.readout()
         devices = {"tau_a": float(synapse.tau_a), "capacitance": float(neuron.capacitance),
@@ -230,7 +271,8 @@ def stage_codesign(checkpoint: str, epochs: int, energy_weight: float, n_test: i
                          "circuit_nJ": report.circuit_J["supplied"] * 1e9, "devices": devices,
                          "report": report.to_dict(), "wall_s": time.perf_counter() - start}
         print(f"{name}: test accuracy {100 * report.accuracy:.2f}%, energy {report.total_J * 1e9:.3f} nJ/image "
-              f"(circuit {report.circuit_J['supplied'] * 1e9:.4f} nJ)", flush=True)
+              f"(circuit {report.circuit_J['supplied'] * 1e9:.4f} nJ); devices {devices}", flush=True)
+        _write("codesign_partial", {"runs": results})
         return result.model
 
     # 1. Co-design: weights and bounded device coordinates, with the energy in the loss.
@@ -246,26 +288,41 @@ def stage_codesign(checkpoint: str, epochs: int, energy_weight: float, n_test: i
     run("retrained_at_found_devices", at_found, spiceprop_loss, 1e-4, 0.0)
     # 3. The control: the original devices, the same fine-tuning.
     run("retrained_at_original_devices", trained, spiceprop_loss, 1e-4, 0.0)
+    # 4. The found devices without any fine-tuning of the weights (the trained front end as it was).
+    report = spiceprop_energy(at_found, test_x, test_y)
+    results["found_devices_no_retraining"] = {"accuracy": report.accuracy, "energy_nJ": report.total_J * 1e9,
+                                              "circuit_nJ": report.circuit_J["supplied"] * 1e9}
+    report = spiceprop_energy(trained, test_x, test_y)
+    results["baseline_as_trained"] = {"accuracy": report.accuracy, "energy_nJ": report.total_J * 1e9,
+                                      "circuit_nJ": report.circuit_J["supplied"] * 1e9}
+    for name in ("found_devices_no_retraining", "baseline_as_trained"):
+        print(f"{name}: test accuracy {100 * results[name]['accuracy']:.2f}%, energy "
+              f"{results[name]['energy_nJ']:.3f} nJ/image (circuit {results[name]['circuit_nJ']:.4f} nJ)", flush=True)
     return {"checkpoint": checkpoint, "epochs": epochs, "n_train": len(train_x), "energy_weight_per_nJ": energy_weight,
             "n_test": len(test_x), "runs": results, "seed_nj_per_image": 48.4}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=("spike", "energy", "sweep", "codesign"))
+    parser.add_argument("stage", choices=("spike", "energy", "sweep", "timing", "codesign"))
     parser.add_argument("--checkpoint", help="a SPICEprop checkpoint.eqx (memsnn train --method spiceprop)")
     parser.add_argument("--images", type=int, default=None, help="test images (default: all; sweep: 100)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--train-images", type=int, default=None, help="codesign: training images (default: all)")
     parser.add_argument("--energy-weight", type=float, default=20.0, help="loss units per nJ per image")
     parser.add_argument("--tag", default="", help="suffix of the JSON file name")
+    parser.add_argument("--set", nargs="*", default=[], metavar="PATH=VALUE",
+                        help="energy: readout device parameters to change, e.g. neuron.capacitance=5e-9")
     args = parser.parse_args(argv)
     if args.stage != "spike" and not args.checkpoint:
         parser.error(f"{args.stage} needs --checkpoint")
     if args.stage == "spike":
         payload = stage_spike()
     elif args.stage == "energy":
-        payload = stage_energy(args.checkpoint, args.images)
+        devices = {k: float(v) for k, v in (item.split("=") for item in args.set)}
+        payload = stage_energy(args.checkpoint, args.images, devices)
+    elif args.stage == "timing":
+        payload = stage_timing(args.checkpoint)
     elif args.stage == "sweep":
         payload = stage_sweep(args.checkpoint, args.images or 100)
     else:
