@@ -66,6 +66,15 @@ def images_and_labels(batch: int, seed: int = 0):
         return rng.random((batch, 784), dtype=np.float32), rng.integers(0, 10, batch)
 
 
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
 def snntorch_net(model, device: str = "cpu"):
     """The tutorial's ``Net`` with memsnn's weights copied in."""
     import snntorch as snn
@@ -144,6 +153,131 @@ def compare(model, x, y, device: str = "cpu") -> dict:
 
 
 
+def spyx_modules(model):
+    """Spyx 1.0 (flax.nnx) modules of the tutorial network, with memsnn's weights copied in.
+
+    ``spyx.nn.LIF`` is snnTorch's ``Leaky`` with the delayed reset (``V = beta V + x - H(V_prev -
+    threshold) threshold``); Spyx's ``superspike(k)`` surrogate, ``1 / (1 + k|x|)^2``, is snnTorch's
+    ``fast_sigmoid(slope=k)``. The decay is a constant (``nnx.Variable``, not a trained ``Param``),
+    as in the snnTorch network. One difference: a Spyx LIF emits the spike of the *previous*
+    membrane (the one its reset uses), so in ``Sequential`` the hidden spikes reach the output
+    layer one step later than in snnTorch and memsnn (see :func:`spyx_steps`).
+    """
+    import spyx.axn
+    import spyx.nn
+    from flax import nnx
+
+    rngs = nnx.Rngs(0)
+    layers = []
+    for array, n_out in ((model.arrays[0], 1000), (model.arrays[1], 10)):
+        fc = nnx.Linear(array.weight.shape[1], n_out, rngs=rngs)
+        fc.kernel.value = jnp.asarray(array.weight).T  # nnx: (in, out)
+        fc.bias.value = jnp.asarray(array.bias)
+        lif = spyx.nn.LIF((n_out,), beta=BETA, threshold=THRESHOLD, activation=spyx.axn.superspike(SLOPE), rngs=rngs)
+        lif.beta = nnx.Variable(jnp.asarray(BETA, jnp.float32))
+        layers += [fc, lif]
+    return layers
+
+
+def spyx_steps(model):
+    """Two Spyx forms of the forward pass ``images -> (hidden membrane, output membrane, output trace)``.
+
+    * ``"documented"``: Spyx's documented idiom, ``spyx.nn.run`` of a ``spyx.nn.Sequential`` over a
+      time-major input (the image repeated ``N_STEPS`` times), the last LIF wrapped to output its
+      membrane (the loss reads it). Its hidden spikes arrive one step later (see
+      :func:`spyx_modules`), so its output layer differs from snnTorch's; the hidden layer is the same.
+    * ``"hand_written"``: Spyx's modules in a hand-written ``lax.scan`` that applies the first
+      ``Linear`` once (the input is constant) and feeds the output layer the spike of the hidden
+      membrane just computed, ``lif1.spike(V1 - threshold)``: snnTorch's network exactly.
+
+    Returns ``{form: (graphdef, params, rest, forward)}`` with ``forward(params, images) ->
+    (hidden membrane (B, T, 1000), output membrane (B, T, 10), hidden spikes (B, T, 1000))``.
+    """
+    import spyx.nn
+    from flax import nnx
+
+    class MembraneOut(nnx.Module):
+        """A Spyx LIF that outputs its membrane instead of its spikes (for a membrane loss)."""
+
+        def __init__(self, lif):
+            self.lif = lif
+
+        def __call__(self, x, v):
+            _, v = self.lif(x, v)
+            return v, v
+
+        def initial_state(self, batch_size):
+            return self.lif.initial_state(batch_size)
+
+    forms = {}
+    fc1, lif1, fc2, lif2 = spyx_modules(model)
+    documented = spyx.nn.Sequential(fc1, lif1, fc2, MembraneOut(lif2))
+    graphdef, params, rest = nnx.split(documented, nnx.Param, ...)
+
+    def run_documented(params, images):
+        net = nnx.merge(graphdef, params, rest)
+        x = jnp.broadcast_to(images, (N_STEPS,) + images.shape)  # time-major, as Spyx's examples
+        v2, states = spyx.nn.run(net, x)
+        return None, jnp.swapaxes(v2, 0, 1), None
+
+    forms["documented"] = (graphdef, params, rest, run_documented)
+
+    fc1, lif1, fc2, lif2 = spyx_modules(model)
+    modules = nnx.List([fc1, lif1, fc2, lif2]) if hasattr(nnx, "List") else [fc1, lif1, fc2, lif2]
+    graphdef2, params2, rest2 = nnx.split(modules, nnx.Param, ...)
+
+    def run_hand_written(params, images):
+        fc1, lif1, fc2, lif2 = nnx.merge(graphdef2, params2 if params is None else params, rest2)
+        current = fc1(images)  # constant over time: one product
+
+        def step(carry, _):
+            v1, v2 = carry
+            _, v1 = lif1(current, v1)
+            s1 = lif1.spike(v1 - lif1.threshold)  # snnTorch's output spike: of the new membrane
+            _, v2 = lif2(fc2(s1), v2)
+            return (v1, v2), (v1, v2, s1)
+
+        batch = images.shape[0]
+        _, (v1, v2, s1) = jax.lax.scan(step, (lif1.initial_state(batch), lif2.initial_state(batch)), None,
+                                       length=N_STEPS)
+        return jnp.swapaxes(v1, 0, 1), jnp.swapaxes(v2, 0, 1), jnp.swapaxes(s1, 0, 1)
+
+    forms["hand_written"] = (graphdef2, params2, rest2, run_hand_written)
+    return forms
+
+
+def spyx_compare(model, x, forms) -> dict:
+    """Spyx's traces against memsnn's on the same weights and images (float32)."""
+    spikes, membranes = eqx.filter_jit(lambda m, x: m.run(x))(model, jnp.asarray(x))
+    ours_v1, ours_v2, ours_s1 = (np.asarray(a) for a in (membranes[0], membranes[1], spikes[0]))
+    out = {}
+    for form, (_, params, _, forward) in forms.items():
+        v1, v2, s1 = jax.jit(forward)(params, jnp.asarray(x))
+        row = {"output_membrane_max_abs_diff": float(np.max(np.abs(np.asarray(v2) - ours_v2))),
+               "output_membrane_max_abs_value": float(np.max(np.abs(ours_v2)))}
+        if v1 is not None:
+            row["hidden_membrane_max_abs_diff"] = float(np.max(np.abs(np.asarray(v1) - ours_v1)))
+            row["hidden_spike_mismatches"] = int(np.sum(np.asarray(s1) != ours_s1))
+        else:
+            row["note"] = ("Spyx's Sequential feeds the output layer the hidden spikes one step later than "
+                           "snnTorch and memsnn: a different network from the second step on")
+        out[form] = row
+    return out
+
+
+def _wall_and_cpu(fn, repeats: int, wall: list, cpu: list) -> None:
+    """Append the wall time and this process's CPU time (all threads) of ``repeats`` calls of ``fn``.
+
+    On a machine shared with other jobs the wall time includes waiting for a core; the CPU time
+    is the work done, a steadier figure for comparing implementations run side by side.
+    """
+    for _ in range(repeats):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=128)
@@ -152,6 +286,7 @@ def main(argv=None) -> None:
     parser.add_argument("--torch-device", default="cpu", help="where snnTorch runs: cpu or cuda")
     parser.add_argument("--matmul-precision", default="highest", choices=("default", "high", "highest"),
                         help="JAX's float32 matmul precision (GPU: default = TF32; torch uses full float32)")
+    parser.add_argument("--no-spyx", action="store_true", help="leave Spyx out")
     parser.add_argument("--out", default=str(RESULTS / "surrogate_vs_snntorch.json"))
     args = parser.parse_args(argv)
 
@@ -191,6 +326,33 @@ def main(argv=None) -> None:
     run_memsnn()
     compile_s = time.perf_counter() - t0
 
+    # Spyx: the same loss (cross-entropy of the output membrane, summed over steps) and Adam.
+    spyx_runs, spyx_equivalence = {}, {}
+    if not args.no_spyx:
+        forms = spyx_steps(model)
+        spyx_equivalence = spyx_compare(model, x, forms)
+        for form, (_, p0, _, forward) in forms.items():
+            def spyx_loss(p, images, labels, forward=forward):
+                v2 = forward(p, images)[1]
+                return jnp.sum(jax.vmap(lambda v: optax.softmax_cross_entropy_with_integer_labels(v, labels).mean(),
+                                        in_axes=1)(v2))
+
+            def spyx_step(p, o, images, labels, spyx_loss=spyx_loss):
+                loss, grads = jax.value_and_grad(spyx_loss)(p, images, labels)
+                updates, o = opt.update(grads, o, p)
+                return optax.apply_updates(p, updates), o, loss
+
+            spyx_state = {"p": p0, "o": opt.init(p0)}
+            jitted = jax.jit(spyx_step)
+
+            def run_spyx(jitted=jitted, spyx_state=spyx_state):
+                spyx_state["p"], spyx_state["o"], loss = jitted(spyx_state["p"], spyx_state["o"], xj, yj)
+                loss.block_until_ready()
+
+            t0 = time.perf_counter()
+            run_spyx()
+            spyx_runs[form] = {"run": run_spyx, "compile_s": time.perf_counter() - t0, "times": [], "cpu": []}
+
     net = snntorch_net(model, device)
     optimizer = torch.optim.Adam(net.parameters(), lr=LR, betas=(0.9, 0.999))
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
@@ -204,16 +366,18 @@ def main(argv=None) -> None:
             torch.cuda.synchronize()  # CUDA kernels run asynchronously: time the finished step
 
     default_threads = torch.get_num_threads()
-    ours, theirs = [], {}
+    ours, theirs, ours_cpu, theirs_cpu = [], {}, [], {}
     # On a GPU the CPU thread count only feeds kernel launches: time torch's default alone.
     for threads in sorted({1, default_threads} if device == "cpu" else {default_threads}):
         torch.set_num_threads(threads)
         run_snntorch()  # warm-up (allocator, thread pool)
         run_memsnn()
-        theirs[threads] = []
+        theirs[threads], theirs_cpu[threads] = [], []
         for _ in range(args.blocks):
-            theirs[threads] += _timing.repeat_times(run_snntorch, args.repeats)
-            ours += _timing.repeat_times(run_memsnn, args.repeats)
+            _wall_and_cpu(run_snntorch, args.repeats, theirs[threads], theirs_cpu[threads])
+            _wall_and_cpu(run_memsnn, args.repeats, ours, ours_cpu)
+            for spyx_run in spyx_runs.values():  # side by side with memsnn, block after block
+                _wall_and_cpu(spyx_run["run"], args.repeats, spyx_run["times"], spyx_run["cpu"])
     torch.set_num_threads(default_threads)
     by_threads = {n: 1e3 * statistics.median(t) for n, t in theirs.items()}
     best_threads = min(by_threads, key=by_threads.get)
@@ -227,11 +391,20 @@ def main(argv=None) -> None:
         "snntorch_step_ms_median_by_threads": by_threads,
         "speedup": theirs_ms / ours_ms,
         "memsnn_compile_s": compile_s,
+        "cpu_ms_median": {"memsnn": 1e3 * statistics.median(ours_cpu),
+                          **{f"snntorch_{n}_threads": 1e3 * statistics.median(t) for n, t in theirs_cpu.items()},
+                          **{f"spyx_{form}": 1e3 * statistics.median(r["cpu"]) for form, r in spyx_runs.items()}},
         "memsnn_step_ms_all": [1e3 * t for t in ours],
         "snntorch_step_ms_all_by_threads": {n: [1e3 * t for t in ts] for n, ts in theirs.items()},
         "equivalence_float32": equivalence,
+        "spyx": {form: {"step_ms_median": 1e3 * statistics.median(r["times"]),
+                        "memsnn_speedup": 1e3 * statistics.median(r["times"]) / ours_ms,
+                        "memsnn_speedup_cpu_time": statistics.median(r["cpu"]) / statistics.median(ours_cpu),
+                        "compile_s": r["compile_s"], "step_ms_all": [1e3 * t for t in r["times"]],
+                        "equivalence_float32": spyx_equivalence[form]}
+                 for form, r in spyx_runs.items()},
         "versions": {"memsnn": __version__, "jax": jax.__version__, "torch": torch.__version__,
-                     "snntorch": snntorch.__version__},
+                     "snntorch": snntorch.__version__, "spyx": _version("spyx"), "flax": _version("flax")},
         "devices": {"memsnn": str(jax.devices()[0]), "snntorch": device},
         "matmul_precision": args.matmul_precision,
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
@@ -245,8 +418,14 @@ def main(argv=None) -> None:
     for n, ms in by_threads.items():
         print(f"{f'  snnTorch, {n} thread(s)':28s}{'':12s}{ms:12.1f}")
     print(f"{'compile (s)':28s}{compile_s:12.1f}{'-':>12s}")
+    for form, r in record["spyx"].items():
+        print(f"{f'Spyx, {form}':28s}{'':12s}{r['step_ms_median']:12.1f}  (memsnn {r['memsnn_speedup']:.2f}x faster; "
+              f"compile {r['compile_s']:.1f} s)")
+        print(f"  {'':26s}" + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                      for k, v in r["equivalence_float32"].items() if k != "note"))
     print(f"speed-up: {theirs_ms / ours_ms:.1f}x (batch {args.batch}, {N_STEPS} steps, "
           f"{len(ours)} steps each, load average {os.getloadavg()[0]:.1f})")
+    print("CPU time per step (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in record["cpu_ms_median"].items()))
     print("float32 equivalence (same weights and images):")
     for name, row in equivalence.items():
         print(f"  {name:18s} " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
