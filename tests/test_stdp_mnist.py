@@ -96,6 +96,12 @@ def test_tiny_unsupervised_run_through_the_shared_loop():
     np.testing.assert_allclose(w.sum(axis=1), 78.0, rtol=0.05)
     assert np.all(np.asarray(learned.theta) >= 20e-3 * np.exp(-1.0)) and np.any(np.asarray(learned.theta) > 20e-3)
     assert not np.allclose(w, np.asarray(model.weights()))
+    # Testing uses the learned thresholds: raised by 40 mV, the neurons fall silent.
+    counts = stdp.responses(learned, jnp.asarray(x[6:]), jax.random.key(0))
+    raised = learned.__class__(learned.config, learned.array, learned.neuron, learned.rule, learned.array_state,
+                               learned.theta + 40e-3, learned.assignments)
+    assert np.asarray(counts).sum() > 0 and np.asarray(stdp.responses(raised, jnp.asarray(x[6:]),
+                                                                      jax.random.key(0))).sum() == 0
 
 
 def test_config_errors_say_what_is_allowed():

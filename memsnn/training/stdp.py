@@ -292,7 +292,8 @@ def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: P
 
 
 def responses(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: PRNGKeyArray) -> Float[Array, "B n"]:
-    """Excitatory spike counts ``(B, n_neurons)`` with learning and adaptation off.
+    """Excitatory spike counts ``(B, n_neurons)`` with learning and adaptation off (the learned
+    thresholds ``model.theta`` fixed).
 
     The images are independent network instances (nothing is learned), simulated as one batch;
     images that give fewer than ``min_spikes`` spikes are shown again, brighter, as in training.
@@ -300,6 +301,12 @@ def responses(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: PRNG
     config = model.config
     network = model.network(learning=False)
     batch = images.shape[0]
+    # Every instance starts at rest with the learned thresholds.
+    neuron = model.neuron.init_state(config.n_neurons)
+    neuron = neuron._replace(excitatory=neuron.excitatory._replace(theta=model.theta))
+    one = network.init_state()
+    state = (one[0]._replace(neuron=neuron),)
+    state = jax.tree.map(lambda x: jnp.broadcast_to(x, (batch,) + x.shape), state)
 
     caps = [_spike_cap(config, 1.0 + k / 2.0) for k in range(config.max_presentations)]
 
@@ -312,7 +319,7 @@ def responses(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: PRNG
                                                  for cap in caps])
         # throw=False: see learn_images on Euler's stability bound during bursts of inhibition.
         trace = simulate(network, Impulses(spikes), dt=config.dt, n_steps=config.n_steps, record="spikes",
-                         unroll=config.unroll, throw=False)
+                         unroll=config.unroll, throw=False, initial_state=state)
         new = jnp.sum(trace.spikes[0], axis=1)
         return jnp.where(need[:, None], new, counts), shown + need.astype(jnp.int32)
 
