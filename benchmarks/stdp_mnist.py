@@ -60,7 +60,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", required=True, help="folder for the checkpoint and the log")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--tag", default="")
-    ap.add_argument("--no-eval", action="store_true", help="only learn (evaluate later with --resume --images 0)")
+    ap.add_argument("--no-eval", action="store_true", help="only learn (evaluate later with --resume --evaluate-only)")
+    ap.add_argument("--evaluate-only", action="store_true", help="label and test the checkpoint in --out (with --resume)")
     args = ap.parse_args(argv)
 
     out = Path(args.out)
@@ -88,7 +89,7 @@ def main(argv=None) -> dict:
     deadline = _deadline(args.until)
     log = open(out / "log.jsonl", "a")
     key = jax.random.key(args.seed + 1)
-    while seen < n_images and (deadline is None or time.time() < deadline):
+    while not args.evaluate_only and seen < n_images and (deadline is None or time.time() < deadline):
         stop = min(seen + args.chunk, n_images)
         idx = np.arange(seen, stop)
         images = jnp.asarray(train_x[idx])
