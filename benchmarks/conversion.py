@@ -167,8 +167,7 @@ def main(argv=None) -> int:
             runs = [("relu_max", "max"), ("relu_percentile", "percentile")] if activation == "relu" \
                 else [("qcfs", "qcfs")]
             for name, normalisation in runs:
-                converted = model if normalisation == model.config.normalisation else \
-                    calibrate(with_settings(model, normalisation=normalisation), train_x)
+                converted = calibrate(with_settings(model, normalisation=normalisation), train_x)
                 reuse = (normalisation == model.config.normalisation and args.test_subset is None
                          and [r["steps"] for r in stored.get("snn", [])] == steps)
                 print(f"{dataset} {name}: memsnn" + (" (the run's own table)" if reuse else ""), flush=True)

@@ -15,6 +15,7 @@ from memsnn.training.conversion import (
     activation_scales,
     build_conversion,
     calibrate,
+    conversion_predict,
     evaluate_snn,
     fold_batch_norm,
     model_based_scales,
@@ -197,8 +198,10 @@ def test_bad_settings_and_inputs_give_clear_errors():
         model.activations(jnp.zeros((2, 5)))
     with pytest.raises(ValueError, match=r"images must be \(N >= 1, 4\)"):
         calibrate(model, np.zeros((3, 5)))
-    with pytest.raises(ValueError, match="no data-based scales yet; call calibrate"):
+    with pytest.raises(ValueError, match="has not been calibrated .* call memsnn.training.conversion.calibrate"):
         evaluate_snn(model, np.zeros((2, 4)), np.zeros(2, int), steps=(4,))
+    with pytest.raises(ValueError, match="conversion_predict: the network has not been calibrated"):
+        conversion_predict(with_settings(model, n_steps=4), jnp.zeros((2, 4)))
     calibrated = calibrate(model, np.ones((3, 4)))
     with pytest.raises(ValueError, match="steps must be positive"):
         evaluate_snn(calibrated, np.zeros((2, 4)), np.zeros(2, int), steps=(0,))

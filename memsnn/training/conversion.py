@@ -186,6 +186,8 @@ class ConversionConfig(JsonConfig):
         n_steps: ``None``: :func:`conversion_predict` is the ANN's; ``T``: the converted SNN
             simulated for ``T`` steps.
         eval_steps: the T values at which ``memsnn train`` evaluates the SNN after training.
+        calibrated: set by :func:`calibrate` (not an option): the model's scales and batch-norm
+            statistics are its own, so its SNN can be simulated.
         dtype: ``"float32"`` or ``"float64"``.
     """
 
@@ -211,6 +213,7 @@ class ConversionConfig(JsonConfig):
     calibration_samples: int = 10000
     n_steps: int | None = None
     eval_steps: tuple[int, ...] = DEFAULT_EVAL_STEPS
+    calibrated: bool = False
     dtype: str = "float32"
 
     def __post_init__(self):
@@ -254,7 +257,22 @@ class ConversionConfig(JsonConfig):
         c, h, w = self.image_shape
         return c * h * w
 
+    @property
+    def needs_calibration(self) -> bool:
+        """Whether the SNN needs :func:`calibrate` first (data-based or model-based scales, batch norm)."""
+        return self.normalisation != "qcfs" or self.batch_norm
 
+    def check_calibrated(self, owner: str) -> None:
+        """Raise a ``ValueError`` saying what to do if the SNN cannot be simulated yet."""
+        if self.needs_calibration and not self.calibrated:
+            raise ValueError(f"{owner}: the network has not been calibrated (its {self.normalisation} scales"
+                             f"{' and batch-norm statistics' if self.batch_norm else ''} come from training "
+                             "images), so its SNN cannot be simulated. Evaluate the converted network that "
+                             "`memsnn train --method conversion` writes (OUT/converted.eqx), or call "
+                             "memsnn.training.conversion.calibrate(model, train_images) first.")
+
+
+_CALIBRATION_SETTINGS = ("normalisation", "percentile", "calibration_samples")
 _LAYOUT = ("architecture", "image_shape", "hidden", "conv_channels", "kernel_size", "pool", "n_classes")
 
 
@@ -359,8 +377,11 @@ def with_settings(model: ConversionNet, **changes) -> ConversionNet:
     ``balance="weights"``, ``n_steps=16`` (settings that change the leaves, such as the layer
     sizes or ``batch_norm``, are refused).
 
-    Calibrated scales are kept; call :func:`calibrate` again after changing the normalisation.
+    Changing ``normalisation``, ``percentile`` or ``calibration_samples`` marks the network as not
+    calibrated: call :func:`calibrate` again.
     """
+    if set(changes) & set(_CALIBRATION_SETTINGS):
+        changes = {"calibrated": False, **changes}
     config = dataclasses.replace(model.config, **changes)
     like = jax.eval_shape(lambda: ConversionNet(config, key=jax.random.key(0)))
     leaves = jax.tree.leaves(model)
@@ -396,10 +417,9 @@ def _folded_arrays(model: ConversionNet) -> tuple:
     """The arrays with batch norm folded in (the arrays themselves without batch norm)."""
     if not model.config.batch_norm:
         return model.arrays
-    for i, v in enumerate(model.bn_var):
-        if bool(jnp.any(v < 0)):
-            raise ValueError(f"conversion: the batch-norm statistics of layer {i} were never computed; call "
-                             "memsnn.training.conversion.calibrate(model, train_images) first.")
+    if any(bool(jnp.any(v < 0)) for v in model.bn_var):
+        raise ValueError("conversion: the batch-norm statistics were never computed; call "
+                         "memsnn.training.conversion.calibrate(model, train_images) first.")
     hidden = tuple(fold_batch_norm(a, *p) for a, *p in zip(model.arrays[:-1], model.bn_scale, model.bn_shift,
                                                               model.bn_mean, model.bn_var))
     return hidden + model.arrays[-1:]
@@ -505,7 +525,8 @@ def calibrate(model: ConversionNet, images, *, batch_size: int = 500) -> Convers
     else:
         scales = tuple(float(t) for t in model.thresholds)
     dtype = jnp.dtype(c.dtype)
-    return eqx.tree_at(lambda m: m.scales, model, tuple(jnp.asarray(s, dtype) for s in scales))
+    model = eqx.tree_at(lambda m: m.scales, model, tuple(jnp.asarray(s, dtype) for s in scales))
+    return with_settings(model, calibrated=True)
 
 
 def conversion_scales(model: ConversionNet) -> tuple:
@@ -652,12 +673,7 @@ def conversion_predict(model: ConversionNet, images: Float[Array, "batch n_input
     c = model.config
     if c.n_steps is None:
         return jnp.argmax(model(images), axis=-1)
-    if c.normalisation != "qcfs" or c.batch_norm:
-        unset = [jnp.any(v < 0) for v in model.bn_var] + [s <= 0 for s in model.scales]
-        model = eqx.error_if(model, jnp.any(jnp.stack(unset)),
-                             "conversion: this model was never calibrated (its data-based scales or batch-norm "
-                             "statistics are unset). Evaluate the converted network that `memsnn train` "
-                             "writes (OUT/converted.eqx), or call memsnn.training.conversion.calibrate first.")
+    c.check_calibrated("conversion_predict")  # static: raised while tracing, before anything runs
     batch = images.shape[0]
     chunk = _snn_batch(model, c.n_steps, limit=batch)
     # In chunks of images (one compiled simulation, run by lax.map) to bound the memory.
@@ -711,10 +727,7 @@ def evaluate_snn(model: ConversionNet, images, labels, *, steps=None, key: PRNGK
     images, labels = np.asarray(images), np.asarray(labels)
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError(f"evaluate_snn: {len(images)} images and {len(labels)} labels; give as many of each (>= 1).")
-    _folded_arrays(model)  # eager check of the batch-norm statistics
-    if c.normalisation in ("max", "percentile", "model") and any(float(s) <= 0 for s in model.scales):
-        raise ValueError("evaluate_snn: the model has no data-based scales yet; call calibrate(model, "
-                         "train_images) first.")
+    c.check_calibrated("evaluate_snn")
     t_max = max(steps)
     batch = _snn_batch(model, t_max)
     marks = jnp.asarray(steps) - 1
@@ -808,7 +821,7 @@ def _after_training(result, *, config: dict, train_data, test_data, out_dir, pro
         return dataclasses.replace(result, model=model)
     out = Path(out_dir)
     (out / RESULTS_NAME).write_text(json.dumps(report, indent=2) + "\n")
-    converted = {**config, "model": {**config["model"], "n_steps": max(c.eval_steps)}}
+    converted = {**config, "model": {**config["model"], "n_steps": max(c.eval_steps), "calibrated": True}}
     path = save_checkpoint(out / CONVERTED_NAME, model, None,
                            {"config": converted, "epoch": done, "history": result.history, "conversion": report})
     print(f"conversion table: {out / RESULTS_NAME}; converted SNN: {path} "
