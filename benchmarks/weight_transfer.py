@@ -18,7 +18,10 @@ re-evaluates):
    conversion of ``memsnn.training.conversion`` (IF neurons, reset by subtraction, threshold = the
    99.9th percentile of the hidden activations over 10,000 training images, analog input: the
    image as a constant current, output read from the integrated membrane) at several T;
-5. sweeps device-to-device variation of A+- and tau+- and cycle-to-cycle noise (n = 1).
+5. sweeps device-to-device variation of A+- and tau+- and cycle-to-cycle noise (n = 1 and the
+   largest n);
+6. runs the varied n = 1 conductances in ``memsnn.arrays.Crossbar`` layers (1 % read noise) on a
+   few test images, against the Dense version.
 
 Run::
 
@@ -26,7 +29,10 @@ Run::
 
 Options: ``--levels`` (default 1..7), ``--steps`` (T values), ``--qat-epochs``, ``--float-epochs``,
 ``--out`` (cache folder, default ``runs/weight_transfer``), ``--source bundled --test-samples 1000``
-for a quick look. Writes ``benchmarks/results/weight_transfer.json`` (after every stage).
+for a quick look; ``--no-sweeps``, ``--crossbar-samples 0`` skip stages 5 and 6, and
+``--sweeps-only``, ``--crossbar-only``, ``--write-verify-only`` run one stage from the cached
+weights and fold it into the results (so the stages can run side by side). Writes
+``benchmarks/results/weight_transfer.json`` (after every stage).
 """
 
 from __future__ import annotations
@@ -110,9 +116,9 @@ def calibrated_snn(w1, w2, train_images):
     weights, calibrated (99.9th-percentile threshold) on ``train_images``."""
     model = build_conversion(dict(architecture="dense", hidden=(w1.shape[0],), activation="relu",
                                   normalisation="percentile"), key=jax.random.key(0))
-    model = eqx.tree_at(lambda m: m.arrays, model, (Dense(jnp.asarray(w1, jnp.float32)),
-                                                    Dense(jnp.asarray(w2, jnp.float32))))
-    return calibrate(model, train_images)
+    # The conversion network's dense arrays carry biases; ours are zero (the MLP has none).
+    arrays = tuple(Dense(jnp.asarray(w, jnp.float32), jnp.zeros(w.shape[0], jnp.float32)) for w in (w1, w2))
+    return calibrate(eqx.tree_at(lambda m: m.arrays, model, arrays), train_images)
 
 
 def snn_accuracy(w1, w2, train_images, test_images, test_labels, steps) -> list[dict]:
@@ -163,21 +169,51 @@ def write_verify_comparison(quantized, n) -> dict:
         update = PulseUpdate(G_MIN, G_MAX, settings["n_pulses"], v_write=settings["v_write_V"],
                              pulse_width=settings["pulse_width_s"])
         pulses = energy = converged = 0
+        pulses_per_layer = []
         for q in quantized:
             target = transfer.target_conductances(q.levels)
             r = write_verify(update, jnp.full(target.shape, g0), target,
                              tolerance=settings["tolerance_levels"] * float(transfer.level_step), max_pulses=200,
                              verify_energy=settings["verify_energy_J"])
+            pulses_per_layer.append(int(r.total_pulses))
             pulses += int(r.total_pulses)
             energy += float(r.total_energy)
             converged += int(jnp.sum(r.converged))
     except Exception as err:  # the crossbar programming module is another helper's, still moving
-        return {"available": False, "reason": f"{type(err).__name__}: {err}", **settings}
-    # One device is pulsed at a time: every pulse is a step; each pulse also half-selects its row
-    # and column (the same account as the STDP schemes, at g_initial).
-    n_rows, n_cols = quantized[0].levels.shape[1], 2 * quantized[0].levels.shape[0]
+        # The same loop in closed form, for this noiseless linear device: N = ceil((|dG| - tol) / step)
+        # pulses where |dG| > tol, N + 1 verify reads, pulse p at G_p = g0 +- p step.
+        step = (G_MAX - G_MIN) / settings["n_pulses"]
+        tol = settings["tolerance_levels"] * float(transfer.level_step)
+        pulses = energy = 0.0
+        pulses_per_layer = []
+        for q in quantized:
+            dg = np.abs(np.asarray(transfer.target_conductances(q.levels), np.float64) - g0)
+            n_p = np.where(dg > tol, np.ceil((dg - tol) / step - 1e-9), 0.0)
+            sign = np.sign(np.asarray(q.levels))
+            g_sum = n_p * g0 + sign * step * n_p * (n_p - 1) / 2
+            pulses_per_layer.append(float(np.sum(n_p)))
+            pulses += float(np.sum(n_p))
+            energy += float(np.sum(settings["v_write_V"] ** 2 * settings["pulse_width_s"] * g_sum
+                                   + (n_p + 1) * settings["verify_energy_J"]))
+        return {"available": False, "reason": f"{type(err).__name__}: {err}",
+                "implementation": "closed form in this benchmark (memsnn.crossbar.programming.write_verify "
+                                  "unavailable)", **settings, "steps": int(pulses), "energy_J": energy,
+                "half_select_energy_J": _write_verify_half_select(quantized, transfer, settings, pulses_per_layer)}
     return {"available": True, **settings, "steps": pulses, "energy_J": energy,
+            "half_select_energy_J": _write_verify_half_select(quantized, transfer, settings, pulses_per_layer),
             "converged_fraction": converged / sum(q.levels.size for q in quantized)}
+
+
+def _write_verify_half_select(quantized, transfer, settings, pulses_per_layer) -> float:
+    """One device is pulsed at a time, so every pulse is a step; it is split as the STDP pair is
+    (v_pre on the row, v_post on the column, here 1 us wide) and half-selects the other devices of
+    its row and column, counted at g_initial as for the STDP schemes."""
+    pulses = StdpPulses(PULSES.v_pre, PULSES.v_post, settings["pulse_width_s"])
+    total = 0.0
+    for q, count in zip(quantized, pulses_per_layer):
+        n_out, n_in = q.levels.shape
+        total += count * float(pulses.half_select_energy(transfer.g_initial, 1, n_in, 2 * n_out))
+    return total
 
 
 def crossbar_check(quantized, n, calibrated, test_images, test_labels, steps, *, samples, batch=50) -> dict:
@@ -211,6 +247,32 @@ def crossbar_check(quantized, n, calibrated, test_images, test_labels, steps, *,
             "agreement": float(np.mean(crossbar == dense)), "seconds": time.perf_counter() - tic}
 
 
+SWEEPS = (("d2d", (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)), ("c2c", (0.05, 0.1, 0.2, 0.3, 0.5)))
+
+
+def variation_sweep(quantized, n, calibration, test, steps, seeds, on_row=None) -> list[dict]:
+    """SNN (and ANN) accuracy of the transferred weights against device-to-device variation of A+-
+    and tau+- (no cycle-to-cycle noise) and against cycle-to-cycle noise (no variation)."""
+    rows = []
+    for kind, values in SWEEPS:
+        for sigma in values:
+            accs, snns = [], []
+            for seed in range(seeds):
+                d2d, c2c = (sigma, 0.0) if kind == "d2d" else (0.0, sigma)
+                weights, _, _ = transferred_weights(quantized, n, d2d=d2d, c2c=c2c, seed=100 + seed)
+                accs.append(ann_accuracy(*weights, *test))
+                snns.append(snn_accuracy(*weights, calibration, *test, [steps])[0]["accuracy"])
+            row = {"n": n, "kind": kind, "sigma": sigma, "steps": steps,
+                   "snn_accuracy_mean": float(np.mean(snns)), "snn_accuracy_min": float(np.min(snns)),
+                   "ann_accuracy_mean": float(np.mean(accs)), "seeds": seeds}
+            rows.append(row)
+            print(f"sweep n={n} {kind} sigma={sigma}: SNN T={steps} {100 * row['snn_accuracy_mean']:.2f}% "
+                  f"(min {100 * row['snn_accuracy_min']:.2f}%), ANN {100 * row['ann_accuracy_mean']:.2f}%", flush=True)
+            if on_row is not None:
+                on_row(rows)
+    return rows
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", type=int, nargs="+", default=list(range(1, 8)))
@@ -221,10 +283,17 @@ def main(argv=None) -> None:
     parser.add_argument("--crossbar-samples", type=int, default=200,
                         help="test images of the Crossbar check (0: skip it)")
     parser.add_argument("--sweep-seeds", type=int, default=2)
+    parser.add_argument("--no-sweeps", action="store_true", help="skip the variation sweeps")
     parser.add_argument("--source", choices=("full", "bundled"), default="full")
     parser.add_argument("--test-samples", type=int, default=None)
     parser.add_argument("--out", default="runs/weight_transfer")
     parser.add_argument("--tag", default="")
+    parser.add_argument("--crossbar-only", action="store_true",
+                        help="only run the Crossbar check (n = min(--levels)) from the cached weights and fold it "
+                             "into the results file")
+    parser.add_argument("--sweeps-only", action="store_true",
+                        help="only run the variation sweeps of the n in --levels from the cached weights and fold "
+                             "them into the results file (weight_transfer_sweeps<tag>.json while running)")
     parser.add_argument("--write-verify-only", action="store_true",
                         help="only (re)compute the write-verify comparison of every n from the cached weights and "
                              "merge it into the existing results file")
@@ -249,6 +318,39 @@ def main(argv=None) -> None:
 
     def save():
         result_path.write_text(json.dumps(record, indent=2) + "\n")
+
+    if args.crossbar_only:
+        n = min(args.levels)
+        c = np.load(out / f"qat_n{n}.npz")
+        quantized = (quantize(c["w1"], n, float(c["s1"])), quantize(c["w2"], n, float(c["s2"])))
+        weights, _, _ = transferred_weights(quantized, n, d2d=D2D, c2c=C2C, seed=0)
+        check = crossbar_check(quantized, n, calibrated_snn(*weights, calibration), *test, args.sweep_steps,
+                               samples=min(args.crossbar_samples, len(test[1])))
+        print("crossbar check:", check, flush=True)
+        if result_path.exists():
+            record = json.loads(result_path.read_text())
+            record["crossbar"] = check
+            save()
+        else:
+            (RESULTS / f"weight_transfer_crossbar{args.tag}.json").write_text(json.dumps(check, indent=2) + "\n")
+        return
+
+    if args.sweeps_only:
+        rows = []
+        side = RESULTS / f"weight_transfer_sweeps{args.tag}.json"
+        for n in args.levels:
+            c = np.load(out / f"qat_n{n}.npz")
+            quantized = (quantize(c["w1"], n, float(c["s1"])), quantize(c["w2"], n, float(c["s2"])))
+            done = list(rows)
+            rows += variation_sweep(quantized, n, calibration, test, args.sweep_steps, args.sweep_seeds,
+                                    on_row=lambda new: side.write_text(json.dumps(done + new, indent=2) + "\n"))
+        side.write_text(json.dumps(rows, indent=2) + "\n")
+        if result_path.exists():  # fold into the main record, replacing earlier rows of these n
+            record = json.loads(result_path.read_text())
+            record["sweeps"] = [r for r in record.get("sweeps", []) if r["n"] not in args.levels] + rows
+            save()
+            side.unlink()
+        return
 
     if args.write_verify_only:
         record = json.loads(result_path.read_text())
@@ -289,20 +391,21 @@ def main(argv=None) -> None:
         ptq = (quantize(w1, n), quantize(w2, n))
         if cache.exists():
             c = np.load(cache)
-            qw1, qw2, s1, s2 = c["w1"], c["w2"], float(c["s1"]), float(c["s2"])
+            qw1, qw2, s1, s2, qat_epochs = c["w1"], c["w2"], float(c["s1"]), float(c["s2"]), int(c["epochs"])
         else:
             print(f"n = {n}: quantization-aware fine-tuning", flush=True)
             model = MLP(jnp.asarray(w1), jnp.asarray(w2), jnp.asarray(ptq[0].scale, jnp.float32),
                         jnp.asarray(ptq[1].scale, jnp.float32), n)
             model, _ = _train(model, train, test, args.qat_epochs, 3e-4, seed=n)
             qw1, qw2, s1, s2 = np.asarray(model.w1), np.asarray(model.w2), float(model.s1), float(model.s2)
-            np.savez(cache, w1=qw1, w2=qw2, s1=s1, s2=s2)
+            qat_epochs = args.qat_epochs
+            np.savez(cache, w1=qw1, w2=qw2, s1=s1, s2=s2, epochs=qat_epochs)
         quantized = (quantize(qw1, n, s1), quantize(qw2, n, s2))
         quantized_by_n[n] = quantized
         entry = {"levels": 2 * n + 1,
                  "ptq_ann_accuracy": ann_accuracy(ptq[0].weights, ptq[1].weights, *test),
                  "qat_ann_accuracy": ann_accuracy(quantized[0].weights, quantized[1].weights, *test),
-                 "scales": [s1, s2],
+                 "scales": [s1, s2], "qat_epochs": qat_epochs,
                  "level_fractions_layer1": [float(np.mean(np.asarray(quantized[0].levels) == k))
                                             for k in range(-n, n + 1)]}
         for name, d2d, c2c in (("noiseless", 0.0, 0.0), ("varied", D2D, C2C)):
@@ -328,23 +431,11 @@ def main(argv=None) -> None:
 
     # 5. Variation sweeps at n = 1 (and the largest n asked for).
     record["sweeps"] = []
-    for n in sorted({min(args.levels), max(args.levels)}):
-        for kind, values in (("d2d", (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)), ("c2c", (0.05, 0.1, 0.2, 0.3, 0.5))):
-            for sigma in values:
-                accs, snns = [], []
-                for seed in range(args.sweep_seeds):
-                    d2d, c2c = (sigma, 0.0) if kind == "d2d" else (0.0, sigma)
-                    weights, _, _ = transferred_weights(quantized_by_n[n], n, d2d=d2d, c2c=c2c, seed=100 + seed)
-                    accs.append(ann_accuracy(*weights, *test))
-                    snns.append(snn_accuracy(*weights, calibration, *test, [args.sweep_steps])[0]["accuracy"])
-                row = {"n": n, "kind": kind, "sigma": sigma, "steps": args.sweep_steps,
-                       "snn_accuracy_mean": float(np.mean(snns)), "snn_accuracy_min": float(np.min(snns)),
-                       "ann_accuracy_mean": float(np.mean(accs)), "seeds": args.sweep_seeds}
-                record["sweeps"].append(row)
-                print(f"sweep n={n} {kind} sigma={sigma}: SNN T={args.sweep_steps} "
-                      f"{100 * row['snn_accuracy_mean']:.2f}% (min {100 * row['snn_accuracy_min']:.2f}%), "
-                      f"ANN {100 * row['ann_accuracy_mean']:.2f}%", flush=True)
-                save()
+    for n in [] if args.no_sweeps else sorted({min(args.levels), max(args.levels)}):
+        done = list(record["sweeps"])
+        record["sweeps"] = done + variation_sweep(
+            quantized_by_n[n], n, calibration, test, args.sweep_steps, args.sweep_seeds,
+            on_row=lambda rows: (record.__setitem__("sweeps", done + rows), save()))
     # 6. The conductances in memsnn.arrays.Crossbar layers (slow: one crossbar read per step).
     if args.crossbar_samples:
         n = min(args.levels)

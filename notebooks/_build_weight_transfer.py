@@ -194,7 +194,9 @@ constant input current, the output read from its integrated membrane), simulated
 def snn(weights, steps=(16, 32, 64)):
     net = build_conversion(dict(architecture="dense", hidden=(800,), activation="relu",
                                 normalisation="percentile", eval_steps=steps), key=jax.random.key(0))
-    net = eqx.tree_at(lambda m: m.arrays, net, tuple(Dense(jnp.asarray(w, jnp.float32)) for w in weights))
+    # The conversion network's dense arrays carry biases: zero here (the MLP has none).
+    arrays = tuple(Dense(jnp.asarray(w, jnp.float32), jnp.zeros(w.shape[0], jnp.float32)) for w in weights)
+    net = eqx.tree_at(lambda m: m.arrays, net, arrays)
     return evaluate_snn(calibrate(net, train[0]), *test, steps=steps)
 
 for name, (weights, _) in read.items():

@@ -381,7 +381,7 @@ class WeightMapTransfer(eqx.Module):
             ValueError: ``g_initial`` is not the middle of ``[g_min, g_max]`` (use :meth:`design`).
         """
         g_min, g_max, g0 = float(self.g_min), float(self.g_max), float(self.g_initial)
-        if abs(g0 - 0.5 * (g_min + g_max)) > 1e-9 * g_max:
+        if abs(g0 - 0.5 * (g_min + g_max)) > 1e-6 * g_max:
             raise ValueError(f"WeightMapTransfer.mapping: g_initial ({g0:.4g} S) is not the middle of [g_min, g_max] "
                              f"= [{g_min:.4g}, {g_max:.4g}] S, so no ConductanceMapping reads these pairs; build the "
                              "transfer with WeightMapTransfer.design.")
