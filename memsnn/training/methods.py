@@ -59,6 +59,7 @@ def _spiceprop_arguments(group: argparse._ArgumentGroup) -> None:
                        help="also train the device constants (memristors, capacitance, batteries, "
                             "synapse time constant)")
     group.add_argument("--dtype", choices=("float32", "float64"), help="floating point type (default float32)")
+    _sp.add_crossbar_argument(group, "the front end's dense layers")
 
 
 def _spiceprop_config(args: argparse.Namespace) -> dict:
@@ -72,6 +73,7 @@ def _spiceprop_config(args: argparse.Namespace) -> dict:
         "drive_scale": args.drive_scale,
         "drive_limit": args.drive_limit,
         "train_device": args.train_device,
+        "crossbar": args.crossbar,
         "dtype": args.dtype,
     }
     config = {k: v for k, v in given.items() if v is not None}

@@ -30,6 +30,14 @@ Speed. The readout neurons are independent (one-to-one synapses), so a batch of 
 ``n`` classes is simulated as one population of ``B * n`` neurons (``simulate(..., fold_batch=True)``):
 the arrays inside the time loop are then ``(B * n,)`` instead of ``(B, n)``, which vectorises far
 better on a CPU when ``n = 10``. The numbers are the same as the plain batched run.
+
+Fully memristive. ``crossbar="realistic"`` (any :func:`memsnn.crossbar.preset` name) makes the dense
+layers of the front end memristive crossbars (:class:`memsnn.arrays.Crossbar`; the biases are one
+more row of devices, :class:`memsnn.crossbar.deploy.BiasRow`): the weights are programmed as device conductances and every image is read through the preset's non-idealities
+(finite levels, programming noise, stuck-at faults, read noise, wire resistance, ...). Training
+such a model is hardware-aware training: every step programs the crossbars afresh (a new draw of
+programming noise and faults, from the loss's ``key``) and reads each image with its own read
+noise, and the gradient flows through the non-idealities to the weights.
 """
 
 from __future__ import annotations
@@ -43,7 +51,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ..arrays import Dense, Identity
+from ..arrays import AbstractSynapseArray, Dense, Identity
+from ..crossbar.deploy import crossbar_from_dense
 from ..codesign.bounds import constrain, zero_coordinates
 from ..integrators import AbstractIntegrator, Diffrax, Euler, SpicepropEuler
 from ..network import Layer, Network
@@ -127,6 +136,16 @@ class SpicepropConfig(JsonConfig):
         train_device: also train the device constants (memristors, capacitance, batteries,
             synapse time constant), each through a bijection onto its physical range
             (:mod:`memsnn.codesign.bounds`; ``s = 0`` is the device as built).
+        crossbar: ``None`` (ideal dense front end), or the name of a crossbar preset
+            (:func:`memsnn.crossbar.preset`, e.g. ``"realistic"``): the front end's dense layers
+            are then crossbars with that preset's non-idealities (see the module docstring).
+        crossbar_ir_drop: with ``crossbar``, solve the IR drop of the preset's wires in the forward
+            pass (exact nodal analysis); ``False`` leaves the wires out, which trains much faster
+            on a CPU (the IR drop of the "realistic" preset's 1 Ohm wires is small; evaluate the
+            trained model with it: :func:`memsnn.crossbar.deploy.on_crossbar`).
+        crossbar_w_max: the weight mapped to a device's full conductance range (with
+            ``crossbar``); larger weights saturate when programmed. 0.3 holds 99.9 % of the weights
+            the ideal network learns (the rest saturate), at a resolution of 0.02 with 16 levels.
         dtype: ``"float32"`` (fast) or ``"float64"``.
     """
 
@@ -143,6 +162,9 @@ class SpicepropConfig(JsonConfig):
     solver: str = "spiceprop"
     checkpoint_every: int | None = 10
     train_device: bool = False
+    crossbar: str | None = None
+    crossbar_ir_drop: bool = True
+    crossbar_w_max: float = 0.3
     dtype: str = "float32"
 
     def __post_init__(self):
@@ -164,6 +186,10 @@ class SpicepropConfig(JsonConfig):
             raise ValueError("SpicepropConfig: drive_scale and drive_limit must be > 0 (mA).")
         if any(not 0 <= s < self.n_steps for s in self.steps):
             raise ValueError(f"SpicepropConfig: event_steps {self.steps} must lie in [0, n_steps={self.n_steps}).")
+        if self.crossbar is not None:
+            check_crossbar_preset("SpicepropConfig", self.crossbar)
+        if not self.crossbar_w_max > 0:
+            raise ValueError(f"SpicepropConfig: crossbar_w_max must be > 0, got {self.crossbar_w_max}.")
 
     @property
     def steps(self) -> tuple[int, ...]:
@@ -171,6 +197,55 @@ class SpicepropConfig(JsonConfig):
         if self.event_steps is not None:
             return self.event_steps
         return tuple(sorted({round(f * self.n_steps) for f in (0.0, 0.4, 0.8)}))
+
+
+def check_crossbar_preset(owner: str, name) -> None:
+    """Raise a ``ValueError`` naming the known presets unless ``name`` is one."""
+    from ..crossbar import PRESETS
+
+    if name not in PRESETS:
+        raise ValueError(f"{owner}: crossbar must be None (ideal weights) or one of the crossbar presets "
+                         f"{sorted(PRESETS)}, got {name!r}.")
+
+
+def add_crossbar_argument(group, layers: str) -> None:
+    """The ``--crossbar PRESET`` option (hardware-aware training on memristive crossbars)."""
+    from ..crossbar import PRESETS
+
+    group.add_argument("--crossbar", choices=sorted(PRESETS), metavar="PRESET",
+                       help=f"make {layers} memristive crossbars with this preset's non-idealities "
+                            f"({', '.join(sorted(PRESETS))}) and train through them (hardware-aware "
+                            "training); default: ideal weights")
+
+
+def read_arrays(arrays, h: Float[Array, "batch n_in"], key: PRNGKeyArray | None, activation=None, *,
+                per_image: bool = True) -> Float[Array, "batch n_out"]:
+    """``h`` through a stack of synapse arrays, one image at a time (``activation`` between them).
+
+    Each array is first programmed (``init_state``: a crossbar's programming noise and faults,
+    drawn from ``key``, one chip for the whole batch) and then read (a crossbar's read noise):
+    with a fresh draw for every image (``per_image``), or one draw for the whole batch, which
+    costs one noisy copy of the conductances instead of one per image. Ideal arrays ignore the
+    keys; ``key=None`` is only allowed when no array draws noise.
+    """
+    keys = [None] * len(arrays) if key is None else list(jax.random.split(key, len(arrays)))
+    for i, (array, k) in enumerate(zip(arrays, keys)):
+        if k is None:
+            if array.stochastic:
+                raise ValueError(f"{type(array).__name__} layer {i} draws read noise: pass key=jax.random.key(seed) "
+                                 "to the loss / predict function (the training loop does).")
+            state = array.init_state(array.n_outputs)
+            h = jax.vmap(lambda x: array(x, state))(h)
+        else:
+            k_program, k_read = jax.random.split(k)
+            state = array.init_state(array.n_outputs, key=k_program)
+            if per_image:
+                h = jax.vmap(lambda x, kk: array(x, state, key=kk))(h, jax.random.split(k_read, h.shape[0]))
+            else:
+                h = jax.vmap(lambda x: array(x, state, key=k_read))(h)
+        if activation is not None and i < len(arrays) - 1:
+            h = activation(h)
+    return h
 
 
 def _ideal_neuron() -> LIF:
@@ -189,7 +264,9 @@ class SpicepropNet(eqx.Module):
     """Dense ReLU front end whose outputs drive one memristive neuron per class.
 
     Attributes:
-        front_end: the dense layers, ``n_inputs -> hidden... -> n_classes`` (with bias).
+        front_end: the dense layers, ``n_inputs -> hidden... -> n_classes`` (with bias): ideal
+            :class:`~memsnn.Dense` arrays, or :class:`~memsnn.arrays.Crossbar` arrays with
+            ``config.crossbar``.
         synapse: the alpha synapse of the output neurons.
         neuron: the output neurons (MIF, or the "ideal" linear membrane).
         device_log_scale: ``None``, or (with ``train_device``) the unconstrained coordinates
@@ -198,7 +275,7 @@ class SpicepropNet(eqx.Module):
         config: the :class:`SpicepropConfig` (static).
     """
 
-    front_end: tuple[Dense, ...]
+    front_end: tuple[AbstractSynapseArray, ...]
     synapse: AlphaSynapse
     neuron: MIF | LIF
     device_log_scale: Any
@@ -209,6 +286,10 @@ class SpicepropNet(eqx.Module):
         keys = jax.random.split(key, len(sizes) - 1)
         front_end = tuple(Dense.uniform(n_in, n_out, key=k, use_bias=True)
                           for n_in, n_out, k in zip(sizes[:-1], sizes[1:], keys))
+        if config.crossbar is not None:
+            wires = {} if config.crossbar_ir_drop else {"wires": None}
+            front_end = tuple(crossbar_from_dense(layer, config.crossbar, w_max=config.crossbar_w_max, **wires)
+                              for layer in front_end)
         neuron = spiceprop_mif() if config.neuron == "mif" else _ideal_neuron()
         synapse = AlphaSynapse(1e-3)
         scale = None
@@ -221,13 +302,17 @@ class SpicepropNet(eqx.Module):
         self.device_log_scale = _cast(scale, dtype)
         self.config = config
 
-    def drive(self, images: Float[Array, "batch n_inputs"]) -> Float[Array, "batch n_classes"]:
-        """The impulse amplitude of each output neuron (A), one value per image and class."""
-        h = images.astype(jnp.dtype(self.config.dtype))
-        for i, layer in enumerate(self.front_end):
-            h = jax.vmap(layer)(h)
-            if i < len(self.front_end) - 1 or self.config.output_activation == "relu":
-                h = jax.nn.relu(h)
+    def drive(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None,
+              per_image: bool = True) -> Float[Array, "batch n_classes"]:
+        """The impulse amplitude of each output neuron (A), one value per image and class.
+
+        ``key`` draws the crossbars' noise, with a read-noise draw per image or per batch
+        (``per_image``, see :func:`read_arrays`); the ideal front end needs neither.
+        """
+        h = read_arrays(self.front_end, images.astype(jnp.dtype(self.config.dtype)), key, jax.nn.relu,
+                        per_image=per_image)
+        if self.config.output_activation == "relu":
+            h = jax.nn.relu(h)
         drive_ma = self.config.drive_scale * h
         if self.config.drive_limit is not None:
             drive_ma = self.config.drive_limit * jnp.tanh(drive_ma / self.config.drive_limit)
@@ -244,9 +329,13 @@ class SpicepropNet(eqx.Module):
         gain = jnp.ones((), jnp.dtype(self.config.dtype))
         return Network([Layer(Identity(self.config.n_classes, gain=gain), synapse, neuron)])
 
-    def potentials(self, images: Float[Array, "batch n_inputs"]) -> Float[Array, "batch n_steps n_classes"]:
-        """Membrane potentials (V) of the output neurons after each step, ``(batch, n_steps, n_classes)``."""
-        drive = self.drive(images)
+    def potentials(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None,
+                   per_image: bool = True) -> Float[Array, "batch n_steps n_classes"]:
+        """Membrane potentials (V) of the output neurons after each step, ``(batch, n_steps, n_classes)``.
+
+        ``key``, ``per_image``: the crossbars' noise (see :meth:`drive`).
+        """
+        drive = self.drive(images, key=key, per_image=per_image)
         batch, n = drive.shape
         steps = self.config.steps
         amplitude = jnp.broadcast_to(drive[:, None, :], (batch, len(steps), n))
@@ -258,9 +347,10 @@ class SpicepropNet(eqx.Module):
                          fold_batch=True)
         return trace.membrane_potential[0]
 
-    def membrane_potentials(self, images: Float[Array, "batch n_inputs"]) -> Float[Array, "batch n_steps n_classes"]:
+    def membrane_potentials(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None,
+                            per_image: bool = True) -> Float[Array, "batch n_steps n_classes"]:
         """Membrane potentials (mV) of the output neurons, ``(batch, n_steps, n_classes)``."""
-        return self.potentials(images) / MILLIVOLT
+        return self.potentials(images, key=key, per_image=per_image) / MILLIVOLT
 
 
 def build_spiceprop(config: SpicepropConfig | dict, *, key: PRNGKeyArray) -> SpicepropNet:
@@ -273,14 +363,19 @@ def build_spiceprop(config: SpicepropConfig | dict, *, key: PRNGKeyArray) -> Spi
 def spiceprop_loss(model: SpicepropNet, images: Float[Array, "batch n_inputs"],
                    labels: Int[Array, " batch"], *, key: PRNGKeyArray | None = None
                    ) -> tuple[Float[Array, ""], Int[Array, " batch"]]:
-    """SPICEprop loss and predictions (``key``: the model's noise, unused by the ideal network).
+    """SPICEprop loss and predictions (``key``: the crossbars' noise, unused by the ideal network).
+
+    On crossbars, the step's programming noise and faults are one draw (one chip) and so is the
+    read noise, for the whole batch: aihwkit's hardware-aware training likewise draws its weight
+    noise once per mini-batch, and a draw per image would cost a noisy copy of every device (and,
+    with wire resistance, an IR-drop factorisation) per image. :func:`spiceprop_predict` alike.
 
     Returns:
         ``(loss, predictions)``: the negative log-likelihood of ``log_softmax`` over the output
         potentials in mV, summed over all steps, averaged over the batch; and the ``(batch,)``
         argmax of the potentials summed over time.
     """
-    v_mv = model.membrane_potentials(images)
+    v_mv = model.membrane_potentials(images, key=key, per_image=False)
     log_p = jax.nn.log_softmax(v_mv, axis=-1)
     nll = -jnp.take_along_axis(log_p, labels[:, None, None].astype(jnp.int32), axis=-1)[..., 0]
     return jnp.mean(jnp.sum(nll, axis=1)), jnp.argmax(jnp.sum(v_mv, axis=1), axis=-1)
@@ -288,8 +383,9 @@ def spiceprop_loss(model: SpicepropNet, images: Float[Array, "batch n_inputs"],
 
 def spiceprop_predict(model: SpicepropNet, images: Float[Array, "batch n_inputs"], *,
                       key: PRNGKeyArray | None = None) -> Int[Array, " batch"]:
-    """Predicted class: argmax of the output membrane potential summed over time."""
-    return jnp.argmax(jnp.sum(model.potentials(images), axis=1), axis=-1)
+    """Predicted class: argmax of the output membrane potential summed over time (``key``: the
+    crossbars' noise, one draw for the batch as in :func:`spiceprop_loss`)."""
+    return jnp.argmax(jnp.sum(model.potentials(images, key=key, per_image=False), axis=1), axis=-1)
 
 
 def spiceprop_trainable(model: SpicepropNet):

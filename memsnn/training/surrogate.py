@@ -27,6 +27,12 @@ Readout and losses: ``"ce_count"`` (cross-entropy of the output spike counts), `
 the class with the most output spikes (``readout="count"``) or the highest mean output membrane
 (``readout="membrane"``).
 
+On memristive crossbars. ``crossbar="realistic"`` (any :func:`memsnn.crossbar.preset` name; dense
+architecture) makes every layer's weights a :class:`memsnn.arrays.Crossbar` with that preset's
+non-idealities: hardware-aware training, the gradient flowing through them. :func:`memsnn.simulate`
+programs each sample's crossbars with its own draw of programming noise and faults and reads them
+with fresh read noise at every step (all from the loss's ``key``).
+
 It is ``memsnn train --method surrogate`` (:data:`memsnn.training.METHODS`); in Python::
 
     from memsnn.training import train
@@ -44,6 +50,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..arrays import Conv2d, Dense
+from ..crossbar.deploy import crossbar_from_dense
 from ..data import rate as rate_code
 from ..network import Layer, Network
 from ..neurons import IF, LIF
@@ -52,7 +59,7 @@ from ..spikes import SURROGATES, surrogate
 from ..stimulus import Current
 from ._config import JsonConfig
 from ._method import Method, cli_type
-from .spiceprop import _cast
+from .spiceprop import _cast, add_crossbar_argument, check_crossbar_preset
 
 __all__ = [
     "ARCHITECTURES",
@@ -114,6 +121,10 @@ class SurrogateConfig(JsonConfig):
             convolutional layers, slower for the dense 784-1000-10. ``None``: layer-wise for
             ``"conv"`` only.
         unroll: time steps per iteration of the simulation loop (see :func:`memsnn.simulate`).
+        crossbar: ``None`` (ideal weights) or a crossbar preset name (:func:`memsnn.crossbar.preset`):
+            every layer a memristive crossbar (``"dense"`` architecture only).
+        crossbar_w_max: the weight mapped to a device's full conductance range (with
+            ``crossbar``); larger weights saturate when programmed.
         dtype: ``"float32"`` or ``"float64"``.
     """
 
@@ -146,6 +157,8 @@ class SurrogateConfig(JsonConfig):
     checkpoint_every: int | None = None
     layerwise: bool | None = None
     unroll: int = 5
+    crossbar: str | None = None
+    crossbar_w_max: float = 0.5
     dtype: str = "float32"
 
     def __post_init__(self):
@@ -177,6 +190,14 @@ class SurrogateConfig(JsonConfig):
                              f"and loss='ce_membrane', got readout={self.readout!r}, loss={self.loss!r}.")
         if self.reset_delay and (self.neuron != "lif" or self.reset != "subtract"):
             raise ValueError("SurrogateConfig: reset_delay needs neuron='lif' and reset='subtract'.")
+        if not self.crossbar_w_max > 0:
+            raise ValueError(f"SurrogateConfig: crossbar_w_max must be > 0, got {self.crossbar_w_max}.")
+        if self.crossbar is not None:
+            check_crossbar_preset("SurrogateConfig", self.crossbar)
+            if self.architecture != "dense":
+                raise ValueError(f"SurrogateConfig: crossbar={self.crossbar!r} needs architecture='dense' (the "
+                                 "convolutional layers have no crossbar mapping yet), got architecture="
+                                 f"{self.architecture!r}.")
 
     @property
     def n_inputs(self) -> int:
@@ -188,7 +209,10 @@ def _arrays(config: SurrogateConfig, key: PRNGKeyArray) -> tuple:
     if config.architecture == "dense":
         sizes = (config.n_inputs, *config.hidden, config.n_classes)
         keys = jax.random.split(key, len(sizes) - 1)
-        return tuple(Dense.uniform(a, b, key=k, use_bias=True) for a, b, k in zip(sizes[:-1], sizes[1:], keys))
+        dense = tuple(Dense.uniform(a, b, key=k, use_bias=True) for a, b, k in zip(sizes[:-1], sizes[1:], keys))
+        if config.crossbar is None:
+            return dense
+        return tuple(crossbar_from_dense(layer, config.crossbar, w_max=config.crossbar_w_max) for layer in dense)
     keys = jax.random.split(key, len(config.conv_channels) + 1)
     arrays, shape = [], config.image_shape
     for channels, k in zip(config.conv_channels, keys):
@@ -263,7 +287,7 @@ class SurrogateNet(eqx.Module):
         key = jax.random.fold_in(jax.random.key(0), seed)
         return Current(rate_code(images, c.n_steps, key).astype(images.dtype))
 
-    def _simulate(self, stim: Current, n_steps: int) -> tuple[tuple, tuple]:
+    def _simulate(self, stim: Current, n_steps: int, key: PRNGKeyArray | None = None) -> tuple[tuple, tuple]:
         network = self.network()
         options = dict(dt=1.0, n_steps=n_steps, checkpoint_every=self.config.checkpoint_every,
                        unroll=min(self.config.unroll, n_steps))
@@ -271,10 +295,11 @@ class SurrogateNet(eqx.Module):
         # Layer-wise: each layer runs over all steps on its own, driven by the spikes of the layer
         # below, so simulate applies its array to all steps in one product outside the time loop
         # and the scan is left with elementwise work only (~10x faster for conv layers).
-        trace = simulate(network, stim, record=("membrane_potential", "spikes"), layerwise=layerwise, **options)
+        trace = simulate(network, stim, record=("membrane_potential", "spikes"), layerwise=layerwise, key=key,
+                         **options)
         return trace.spikes, trace.membrane_potential
 
-    def run(self, images: Float[Array, "batch n_inputs"]) -> tuple[tuple, tuple]:
+    def run(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None) -> tuple[tuple, tuple]:
         """Simulate a batch: per layer, spikes and membrane potentials ``(batch, n_steps, n)``.
 
         With discontinuous integration every window of ``window`` steps is simulated from rest
@@ -283,15 +308,15 @@ class SurrogateNet(eqx.Module):
         c = self.config
         stim = self.stimulus(images)
         if c.integration == "continuous":
-            return self._simulate(stim, c.n_steps)
+            return self._simulate(stim, c.n_steps, key)
         batch = images.shape[0]
         windows = stim.amplitude.reshape(batch * (c.n_steps // c.window), c.window, c.n_inputs)
-        spikes, membranes = self._simulate(Current(windows), c.window)
+        spikes, membranes = self._simulate(Current(windows), c.window, key)
         return tuple(tuple(x.reshape(batch, c.n_steps, -1) for x in per_layer) for per_layer in (spikes, membranes))
 
-    def __call__(self, images: Float[Array, "batch n_inputs"]):
+    def __call__(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None):
         """Output spikes and membrane potentials, each ``(batch, n_steps, n_classes)``."""
-        spikes, membranes = self.run(images)
+        spikes, membranes = self.run(images, key=key)
         return spikes[-1], membranes[-1]
 
 
@@ -316,7 +341,7 @@ def surrogate_loss(model: SurrogateNet, images: Float[Array, "batch n_inputs"],
     """Batch-mean loss (``model.config.loss``) and predicted classes ``(batch,)`` (``key``: the
     model's noise, unused by the ideal network)."""
     c = model.config
-    spikes, membrane = model(images)
+    spikes, membrane = model(images, key=key)
     labels = labels.astype(jnp.int32)
     if c.loss == "ce_count":
         log_p = jax.nn.log_softmax(jnp.sum(spikes, axis=1), axis=-1)
@@ -334,7 +359,7 @@ def surrogate_loss(model: SurrogateNet, images: Float[Array, "batch n_inputs"],
 def surrogate_predict(model: SurrogateNet, images: Float[Array, "batch n_inputs"], *,
                       key: PRNGKeyArray | None = None) -> Int[Array, " batch"]:
     """Predicted classes ``(batch,)`` (``model.config.readout``)."""
-    spikes, membrane = model(images)
+    spikes, membrane = model(images, key=key)
     return _predict_from(model.config, spikes, membrane)
 
 
@@ -383,12 +408,13 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--checkpoint-every", type=cli_type(int, low=0, integer=True), metavar="K",
                        help="keep one state per K steps for the backward pass (default: all; 0 = all)")
     group.add_argument("--dtype", choices=("float32", "float64"), help="floating point type (default float32)")
+    add_crossbar_argument(group, "every layer (dense architecture)")
 
 
 def _config_from_args(args: argparse.Namespace) -> dict:
     names = ("architecture", "hidden", "conv_channels", "neuron", "beta", "threshold", "reset", "reset_delay",
              "surrogate", "slope", "learn_beta", "learn_threshold", "encoding", "integration", "window",
-             "output", "readout", "loss", "dtype")
+             "output", "readout", "loss", "crossbar", "dtype")
     config = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     if getattr(args, "steps", None) is not None:
         config["n_steps"] = args.steps

@@ -1,0 +1,112 @@
+"""Hardware-aware training on crossbars (SPICEprop, surrogate), and trained models deployed on a chip.
+
+Tiny networks and few time steps: the point is the plumbing (keys, gradients through the
+non-idealities, bias rows, one programmed chip read at times after programming), not accuracy.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from memsnn.crossbar import chain
+from memsnn.crossbar.deploy import BiasRow, ProgrammedCrossbar, as_dense, at_time, on_crossbar, program
+from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop, spiceprop_loss, spiceprop_predict
+from memsnn.training.surrogate import SurrogateConfig, build_surrogate, surrogate_loss
+
+_TINY = dict(n_inputs=12, hidden=(6,), n_classes=3, n_steps=40)
+
+
+def _data(n=4, features=12, classes=3):
+    rng = np.random.default_rng(0)
+    return jnp.asarray(rng.uniform(0, 1, (n, features))), jnp.asarray(np.arange(n) % classes)
+
+
+def test_ideal_crossbar_is_the_dense_front_end():
+    """The "ideal" preset reads exactly W x (+ b through the bias row): the same loss as Dense."""
+    dense = build_spiceprop(SpicepropConfig(**_TINY, dtype="float64"), key=jax.random.key(0))
+    cross = on_crossbar(dense, "ideal")
+    assert isinstance(cross.front_end[0], BiasRow)
+    x, y = _data()
+    np.testing.assert_allclose(float(spiceprop_loss(cross, x, y)[0]), float(spiceprop_loss(dense, x, y)[0]), rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(as_dense(cross).front_end[0].bias), np.asarray(dense.front_end[0].bias))
+
+
+def test_front_end_gradient_through_the_ir_drop_matches_finite_differences():
+    """The front end on crossbars with 1 Ohm wires (exact IR-drop solve, bias row included):
+    the gradient of a random projection of the drive against a central difference along a random
+    direction of the first layer's weights."""
+    import equinox as eqx
+
+    model = build_spiceprop(SpicepropConfig(**_TINY, dtype="float64"), key=jax.random.key(0))
+    model = on_crossbar(model, "realistic", w_max=2.0, nonideality=chain())
+    x, _ = _data()
+    r = jax.random.normal(jax.random.key(2), (4, 3))
+
+    def f(w):
+        m = eqx.tree_at(lambda m: m.front_end[0].array.weight, model, w)
+        return jnp.sum(m.drive(x) * r)
+
+    w0 = model.front_end[0].array.weight
+    direction = jax.random.normal(jax.random.key(1), w0.shape)
+    eps = 1e-6
+    fd = (f(w0 + eps * direction) - f(w0 - eps * direction)) / (2 * eps)
+    np.testing.assert_allclose(float(jnp.sum(jax.grad(f)(w0) * direction)), float(fd), rtol=1e-6)
+    # The wires matter here: without them the drive differs.
+    no_wires = on_crossbar(model, "realistic", w_max=2.0, nonideality=chain(), wires=None)
+    assert float(jnp.max(jnp.abs(no_wires.drive(x) - model.drive(x)))) > 0
+
+
+def test_realistic_spiceprop_loss_is_keyed_and_differentiable():
+    config = SpicepropConfig(**_TINY, crossbar="realistic", crossbar_ir_drop=False)
+    model = build_spiceprop(config, key=jax.random.key(0))
+    x, y = _data()
+    a = spiceprop_loss(model, x, y, key=jax.random.key(1))[0]
+    b = spiceprop_loss(model, x, y, key=jax.random.key(1))[0]
+    c = spiceprop_loss(model, x, y, key=jax.random.key(2))[0]
+    assert float(a) == float(b) and float(a) != float(c) and np.isfinite(float(a))
+    # The gradient reaches the weights through programming, faults and noise (checked on the
+    # front end: the simulated neurons' gradient is test_gradients.py's business).
+    grads = jax.grad(lambda m: jnp.sum(m.drive(x, key=jax.random.key(1), per_image=False)[:, 0]))(model)
+    g = np.asarray(grads.front_end[0].array.weight)
+    assert np.all(np.isfinite(g)) and np.abs(g).max() > 0
+    with pytest.raises(ValueError, match="draws read noise: pass key"):
+        spiceprop_loss(model, x, y)
+
+
+def test_crossbar_config_errors_name_the_presets():
+    with pytest.raises(ValueError, match="one of the crossbar presets"):
+        SpicepropConfig(crossbar="memristor")
+    with pytest.raises(ValueError, match="needs architecture='dense'"):
+        SurrogateConfig(architecture="conv", crossbar="realistic")
+
+
+def test_surrogate_on_crossbars_trains_through_them():
+    config = SurrogateConfig(image_shape=(1, 3, 4), hidden=(5,), n_classes=3, n_steps=4, crossbar="reram")
+    model = build_surrogate(config, key=jax.random.key(0))
+    x, y = _data()
+    loss, grads = jax.value_and_grad(lambda m: surrogate_loss(m, x, y, key=jax.random.key(3))[0])(model)
+    assert np.isfinite(float(loss))
+    g = np.asarray(grads.arrays[0].array.weight)
+    assert np.all(np.isfinite(g)) and np.abs(g).max() > 0
+
+
+def test_a_programmed_chip_is_fixed_and_drifts():
+    model = build_spiceprop(SpicepropConfig(**_TINY, dtype="float64"), key=jax.random.key(0))
+    x, _ = _data(8)
+    chip = program(on_crossbar(model, "pcm"), key=jax.random.key(0))
+    assert isinstance(chip.front_end[0].array, ProgrammedCrossbar)
+    # The same chip: only the read noise (the key) differs between reads.
+    d1 = chip.drive(x, key=jax.random.key(1), per_image=False)
+    d2 = chip.drive(x, key=jax.random.key(1), per_image=False)
+    np.testing.assert_array_equal(np.asarray(d1), np.asarray(d2))
+    # A year of PCM drift shrinks the conductances; global drift compensation restores the scale.
+    ideal = model.drive(x)
+    late = at_time(chip, 3.15e7, drift_compensation=False).drive(x, key=jax.random.key(1), per_image=False)
+    fixed = at_time(chip, 3.15e7, drift_compensation=True).drive(x, key=jax.random.key(1), per_image=False)
+    err = lambda d: float(jnp.linalg.norm(d - ideal) / jnp.linalg.norm(ideal))  # noqa: E731
+    assert err(fixed) < err(late)
+    assert float(jnp.linalg.norm(late)) < float(jnp.linalg.norm(ideal))
+    assert spiceprop_predict(chip, x, key=jax.random.key(1)).shape == (8,)
