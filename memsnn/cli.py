@@ -176,6 +176,16 @@ def _build_parser(method: str = "spiceprop"):
                     help="also report the energy per image (nJ), per layer and per component of the readout "
                          "circuit, with NeuroBench SynOps and the 0.9 pJ/AC, 4.6 pJ/MAC proxy (SPICEprop "
                          "networks with MIF neurons; docs/energy.md)")
+    from .crossbar import PRESETS
+
+    ev.add_argument("--crossbar", choices=PRESETS, metavar="PRESET",
+                    help="program the trained weights once onto a chip of memristive crossbars with this "
+                         f"preset ({', '.join(PRESETS)}) and test it (memsnn.crossbar.deploy)")
+    ev.add_argument("--t-read", type=_cli_type(float, low=0), default=1.0, metavar="SECONDS",
+                    help="with --crossbar: read the chip this long after programming (drift; default 1)")
+    ev.add_argument("--drift-compensation", action="store_true", help="with --crossbar: global drift compensation")
+    ev.add_argument("--chip", type=_cli_type(int, low=0, integer=True), default=0,
+                    help="with --crossbar: seed of the chip's programming noise, faults and read noise")
 
     # simulate ------------------------------------------------------------------------------
     from .training.spiceprop import SOLVERS
@@ -332,6 +342,20 @@ def _evaluate(args) -> int:
     if not Path(args.checkpoint).is_file():
         return _error("evaluate", f"{args.checkpoint} does not exist; give the checkpoint.eqx that "
                                   "`memsnn train` wrote into its --out folder.", 2)
+    if args.crossbar is not None:
+        from .crossbar.deploy import evaluate_checkpoint_on_crossbar
+
+        try:
+            chip = evaluate_checkpoint_on_crossbar(args.checkpoint, preset=args.crossbar, t_read=args.t_read,
+                                                   drift_compensation=args.drift_compensation, chip=args.chip,
+                                                   source=args.data, subset=args.subset, batch_size=args.batch_size)
+        except ValueError as err:
+            return _error("evaluate", str(err), 2)
+        print(json.dumps(chip) if args.json else
+              f"{args.checkpoint} on a {args.crossbar!r} chip (seed {args.chip}), {args.t_read:g} s after "
+              f"programming{', drift compensated' if args.drift_compensation else ''}: test accuracy "
+              f"{100 * chip['accuracy']:.2f}% on {chip['n_samples']} test images")
+        return 0
     try:
         result = evaluate_checkpoint(args.checkpoint, source=args.data, dataset=args.dataset,
                                      data_dir=args.data_dir, subset=args.subset, batch_size=args.batch_size,

@@ -110,3 +110,22 @@ def test_a_programmed_chip_is_fixed_and_drifts():
     assert err(fixed) < err(late)
     assert float(jnp.linalg.norm(late)) < float(jnp.linalg.norm(ideal))
     assert spiceprop_predict(chip, x, key=jax.random.key(1)).shape == (8,)
+
+
+def test_cli_trains_on_crossbars_and_evaluates_a_chip_later(tmp_path, capsys):
+    from memsnn.cli import main
+    from memsnn.training import read_checkpoint_header
+
+    out = tmp_path / "run"
+    assert main(["train", "--method", "spiceprop", "--dataset", "mnist", "--train-subset", "20", "--test-subset", "10",
+                 "--epochs", "1", "--batch-size", "10", "--steps", "20", "--hidden", "4", "--crossbar", "reram",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert read_checkpoint_header(out / "checkpoint.eqx")["config"]["model"]["crossbar"] == "reram"
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "checkpoint.eqx"), "--crossbar", "pcm", "--t-read", "3600",
+                 "--drift-compensation", "--json"]) == 0
+    import json
+
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["t_read"] == 3600.0 and result["drift_compensation"] and result["n_samples"] == 10
+    assert 0.0 <= result["accuracy"] <= 1.0

@@ -238,3 +238,39 @@ def accuracy_over_time(model, predict_fn, images: Float[Array, "n features"], la
                                    np.asarray(labels), batch_size=batch_size, seed=seed)
             rows.append({"t_read": float(t), "drift_compensation": bool(compensate), "accuracy": accuracy})
     return rows
+
+
+def evaluate_checkpoint_on_crossbar(path, *, preset: str, t_read: float = 1.0, drift_compensation: bool = False,
+                                    chip: int = 0, source: str | None = None, subset: int | None = None,
+                                    batch_size: int | None = None, w_max: float | None = None) -> dict:
+    """Test accuracy of the model in a checkpoint, programmed once onto a ``preset`` chip and read
+    ``t_read`` seconds later (``memsnn evaluate CHECKPOINT --crossbar PRESET --t-read SECONDS``).
+
+    Args:
+        path: a ``checkpoint.eqx`` of ``memsnn train`` (ideal or hardware-aware training).
+        preset: the chip's crossbar preset.
+        t_read: seconds after programming.
+        drift_compensation: global drift compensation on the chip's outputs.
+        chip: seed of the chip's programming noise and faults (and of the read noise).
+        source, subset, batch_size: the test data and batch size (default: the run's).
+        w_max: see :func:`on_crossbar` (default: the model's ``crossbar_w_max`` if it has one).
+
+    Returns:
+        ``{"accuracy", "n_samples", "preset", "t_read", "drift_compensation", "chip", "epoch"}``.
+    """
+    from ..data import load_dataset
+    from ..training.methods import get_method
+    from ..training.run import load_trained
+
+    model, header = load_trained(path)
+    config = header["config"]
+    data = config["data"]
+    images, labels = load_dataset(data["dataset"], "test", source=source or data["source"], data_dir=data.get("data_dir"),
+                                  subset=subset or data.get("test_subset"))
+    if w_max is None:
+        w_max = config["model"].get("crossbar_w_max")
+    rows = accuracy_over_time(model, get_method(config["method"]).predict, images, labels, preset=preset,
+                              times=(t_read,), compensation=(drift_compensation,), key=jax.random.key(chip),
+                              batch_size=batch_size or config["eval_batch_size"], seed=chip, w_max=w_max)
+    return {**rows[0], "accuracy": rows[0]["accuracy"], "n_samples": len(labels), "preset": preset, "chip": chip,
+            "epoch": header["epoch"]}
