@@ -34,12 +34,13 @@ import sys
 import time
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import numpy as np
 
 from memsnn import __version__
 from memsnn.data import load_dataset
-from memsnn.training import load_trained, train
+from memsnn.training import CHECKPOINT_NAME, load_trained, train
 from memsnn.training.conversion import CONVERTED_NAME, calibrate, evaluate_snn, with_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -48,6 +49,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def trained(dataset: str, activation: str, args) -> tuple:
     """The converted.eqx of a ``memsnn train --method conversion`` run, training it if missing."""
     out = Path(f"{args.runs}-conversion-{dataset}-{activation}")
+    if not (out / CONVERTED_NAME).exists() and (out / CHECKPOINT_NAME).exists() and not args.train:
+        # Trained, but the conversion after training did not finish (stopped): the ANN itself.
+        model, header = load_trained(out / CHECKPOINT_NAME)
+        return model, header, out
     if not (out / CONVERTED_NAME).exists():
         epochs = args.epochs_qcfs if activation == "qcfs" else args.epochs_relu
         print(f"training {out} ({epochs} epochs)", flush=True)
@@ -128,8 +133,12 @@ def spikingjelly_rows(model, train_x, test_x, test_y, steps, mode: str, batch: i
                     correct[marks[t]] += (out.argmax(1).numpy() == test_y[start:start + batch]).sum()
             seconds += time.perf_counter() - tic
     n = len(test_x)
+    from spikingjelly.activation_based.ann2snn.modules import VoltageScaler
+
+    # The converter puts VoltageScaler(1 / s) before and VoltageScaler(s) after each IF layer.
+    scalers = [float(m.scale) for m in snn.modules() if isinstance(m, VoltageScaler)]
     return {"rows": [{"steps": t, "accuracy": float(correct[j] / n)} for j, t in enumerate(steps)],
-            "seconds_per_image": seconds / n, "mode": mode}
+            "seconds_per_image": seconds / n, "mode": mode, "scales": scalers[1::2]}
 
 
 def main(argv=None) -> int:
@@ -146,6 +155,8 @@ def main(argv=None) -> int:
     parser.add_argument("--compare-subset", type=int, default=2000,
                         help="the side-by-side with SpikingJelly on the first N test images (both tools)")
     parser.add_argument("--no-spikingjelly", action="store_true")
+    parser.add_argument("--train", action="store_true",
+                        help="continue a run whose checkpoint.eqx is there but not converted.eqx (default: use it as is)")
     parser.add_argument("--out", default=str(RESULTS / "conversion.json"))
     args = parser.parse_args(argv)
     steps = sorted(set(args.steps))
@@ -182,10 +193,17 @@ def main(argv=None) -> int:
                 n = args.compare_subset
                 mode = "Max" if normalisation == "max" else "99.9%"
                 print(f"{dataset} {name}: memsnn and spikingjelly {mode} on {n} test images", flush=True)
-                entry["compare"][name] = {
+                both = entry["compare"][name] = {
                     "n_test": int(min(n, len(test_y))),
                     "memsnn": memsnn_rows(converted, test_x[:n], test_y[:n], steps),
                     "spikingjelly": spikingjelly_rows(model, train_x, test_x[:n], test_y[:n], steps, mode)}
+                if activation == "relu":
+                    # The same scales as SpikingJelly's (a running average of per-batch statistics,
+                    # momentum 0.1, lower than memsnn's statistic over all calibration images).
+                    sj_scales = tuple(jax.numpy.asarray(v, converted.scales[0].dtype)
+                                      for v in both["spikingjelly"]["scales"])
+                    same = eqx.tree_at(lambda m: m.scales, converted, sj_scales)
+                    both["memsnn_spikingjelly_scales"] = memsnn_rows(same, test_x[:n], test_y[:n], steps)
         print_table(dataset, entry, steps)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
@@ -204,10 +222,13 @@ def print_table(dataset: str, entry: dict, steps) -> None:
         if name == next(iter(entry["compare"])):
             print(f"\nside by side on the first {both['n_test']} test images, the same ANN weights and T")
             print(head)
-        for tool in ("memsnn", "spikingjelly"):
-            res = both[tool]
+        for tool in ("memsnn", "memsnn_spikingjelly_scales", "spikingjelly"):
+            res = both.get(tool)
+            if res is None:
+                continue
             accs = "".join(f"{100 * r['accuracy']:9.2f}" for r in res["rows"])
-            print(f"{name + ' ' + tool:28s}{'':8s}{accs}   {res['seconds_per_image']:.2e}")
+            label = name + " " + ("memsnn, SJ's scales" if tool == "memsnn_spikingjelly_scales" else tool)
+            print(f"{label:36s}{accs}   {res['seconds_per_image']:.2e}")
 
 
 if __name__ == "__main__":
