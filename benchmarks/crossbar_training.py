@@ -166,12 +166,16 @@ def stage_ablation(args) -> None:
     images, labels = load_dataset("mnist", "test", source="full")
     if args.test_subset:
         images, labels = images[: args.test_subset], labels[: args.test_subset]
-    rows = []
+    # Rows measured before (another subset of the variants) are kept, unless measured again now.
+    previous = _load().get("ablation", {})
+    rows = previous.get("rows", []) if previous.get("n_test") == len(labels) else []
     for training, model in _models(args).items():
         ideal_acc, _ = evaluate(spiceprop_predict, as_dense(model), images, labels, batch_size=args.eval_batch_size)
-        rows.append({"training": training, "nonideality": "none (ideal weights)", "accuracy": ideal_acc, "chips": 0})
+        _replace(rows, {"training": training, "nonideality": "none (ideal weights)", "accuracy": ideal_acc, "chips": 0})
         for name, overrides in _variants(args.preset).items():
             if args.only_no_wires and "wires" not in overrides:
+                continue
+            if args.only_wires and "wires" in overrides:
                 continue
             accs = []
             for chip in range(args.chips):
@@ -183,10 +187,14 @@ def stage_ablation(args) -> None:
                 accs.append(acc)
                 print(f"{training:>24} | {name:<28} chip {chip}: {100 * acc:.2f}% ({time.perf_counter() - started:.0f} s)",
                       flush=True)
-            rows.append({"training": training, "nonideality": name, "accuracy": float(np.mean(accs)),
-                         "accuracy_per_chip": accs, "chips": len(accs)})
+            _replace(rows, {"training": training, "nonideality": name, "accuracy": float(np.mean(accs)),
+                            "accuracy_per_chip": accs, "chips": len(accs)})
             _update("ablation", {"preset": args.preset, "n_test": len(labels), "rows": rows})
     _print_ablation(rows)
+
+
+def _replace(rows: list, row: dict) -> None:
+    rows[:] = [r for r in rows if (r["training"], r["nonideality"]) != (row["training"], row["nonideality"])] + [row]
 
 
 def _print_ablation(rows) -> None:
@@ -242,6 +250,7 @@ def main() -> None:
     parser.add_argument("--test-subset", type=int, default=None, help="ablation / drift on the first N test images")
     parser.add_argument("--chips", type=int, default=1, help="programmed chips per ablation cell")
     parser.add_argument("--only-no-wires", action="store_true", help="ablation: skip the variants with wires")
+    parser.add_argument("--only-wires", action="store_true", help="ablation: only the variants with wires")
     parser.add_argument("--x64", action="store_true", help="float64 (the IR-drop solve of the wires variants)")
     parser.add_argument("--run-dir", type=Path, default=Path("runs") / "bench-crossbar")
     parser.add_argument("--resume", action="store_true")
