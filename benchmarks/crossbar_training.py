@@ -18,6 +18,8 @@ MIF neurons (issue 11, figure 3). Stages, each resumable and each writing
     Test accuracy of one programmed chip (programmed once, read with read noise) with each
     non-ideality of the preset alone and all together, for the ideal-trained network (no
     hardware-aware training) and the hardware-aware one.
+``ir-drop``
+    One chip with and without its wires, exactly (each tile's linear map, no read noise).
 ``drift``
     Accuracy 1 s, 1 h, 1 day and 1 year after programming on the ``"pcm"`` preset (aihwkit's PCM
     drift, programming and read noise), with and without global drift compensation.
@@ -234,9 +236,63 @@ def stage_drift(args) -> None:
                           "wall_time_s": time.perf_counter() - started})
 
 
+def stage_ir_drop(args) -> None:
+    """Accuracy of one realistic chip with and without its 1 Ohm wires, exactly, via each tile's
+    linear map (:func:`memsnn.crossbar.ir_drop_matrix`; no read noise, which would need a new map
+    per read)."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    from memsnn.arrays import Dense
+    from memsnn.crossbar import FiniteLevels, ProgrammingNoise, StuckAt, chain, ir_drop_matrix
+    from memsnn.crossbar.deploy import as_dense, on_crossbar, program
+    from memsnn.data import load_dataset
+    from memsnn.training import evaluate
+    from memsnn.training.spiceprop import spiceprop_predict
+
+    images, labels = load_dataset("mnist", "test", source="full")
+    if args.test_subset:
+        images, labels = images[: args.test_subset], labels[: args.test_subset]
+    nonideality = chain(FiniteLevels(16), ProgrammingNoise(0.01), StuckAt(0.005, 0.005))
+    results = {}
+    for training, model in _models(args).items():
+        chip = program(on_crossbar(model, args.preset, w_max=W_MAX, nonideality=nonideality), key=jax.random.key(100))
+        for wires in (False, True):
+            layers = []
+            for layer in chip.front_end:
+                crossbar, g = layer.array.crossbar, layer.array.conductances
+                rows, cols = crossbar.tile
+
+                def effective(G):
+                    # (n_out, n_in) conductances -> the exact linear map (n_in, n_out), tile by tile.
+                    n_in, n_out = G.shape[1], G.shape[0]
+                    rt, ct = -(-n_in // rows), -(-n_out // cols)
+                    padded = jnp.pad(G.T, ((0, rt * rows - n_in), (0, ct * cols - n_out)),
+                                     constant_values=crossbar.mapping.g_min)
+                    out = padded
+                    for r in range(rt):
+                        for c in range(ct):
+                            block = padded[r * rows:(r + 1) * rows, c * cols:(c + 1) * cols]
+                            m = ir_drop_matrix(block, crossbar.wires) if wires else block
+                            out = out.at[r * rows:(r + 1) * rows, c * cols:(c + 1) * cols].set(m)
+                    return out[:n_in, :n_out]
+
+                w = ((effective(g.positive) - effective(g.negative)) / crossbar.mapping.scale).T
+                layers.append(Dense(w[:, :-1], w[:, -1]))
+            m = eqx.tree_at(lambda m: m.front_end, as_dense(model), tuple(layers))
+            acc, _ = evaluate(spiceprop_predict, m, images, labels, batch_size=args.eval_batch_size)
+            name = "with 1 Ohm wires" if wires else "no wires"
+            results.setdefault(training, {})[name] = acc
+            print(f"{training:>24} | one chip without read noise, {name}: {100 * acc:.2f}%", flush=True)
+            _update("ir_drop", {"n_test": len(labels), "accuracy": results,
+                                "what": "one realistic chip (16 levels, programming noise, stuck-at; key 100), no read "
+                                        "noise, each tile replaced by its exact linear map (ir_drop_matrix)"})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=("all", "ideal", "hwa", "ablation", "drift"), default="all")
+    parser.add_argument("--stage", choices=("all", "ideal", "hwa", "ablation", "drift", "ir-drop"), default="all")
     parser.add_argument("--preset", default="realistic", help="crossbar preset of the hardware-aware training")
     parser.add_argument("--ideal-epochs", type=int, default=12)
     parser.add_argument("--hwa-epochs", type=int, default=3)
@@ -260,9 +316,10 @@ def main() -> None:
         import jax
 
         jax.config.update("jax_enable_x64", True)
-    stages = ("ideal", "hwa", "ablation", "drift") if args.stage == "all" else (args.stage,)
+    stages = ("ideal", "hwa", "ablation", "drift", "ir-drop") if args.stage == "all" else (args.stage,)
     for stage in stages:
-        {"ideal": stage_ideal, "hwa": stage_hwa, "ablation": stage_ablation, "drift": stage_drift}[stage](args)
+        {"ideal": stage_ideal, "hwa": stage_hwa, "ablation": stage_ablation, "drift": stage_drift,
+         "ir-drop": stage_ir_drop}[stage](args)
 
 
 if __name__ == "__main__":
