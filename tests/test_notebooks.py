@@ -42,11 +42,21 @@ def _built_sources():
                for dataset, info in spiceprop.DATASETS.items()}
     sources["surrogate_mnist.ipynb"] = [c.source for c in surrogate.CELLS]
     sources["solver_accuracy.ipynb"] = [c.source for c in solver.build().cells]
+    for notebook, builder in STORED.items():
+        sources[notebook] = [c.source for c in _builder(builder).CELLS]
     return sources
 
 
+# The notebooks of the second half (crossbars, conversion, plasticity, co-design): file -> builder.
+STORED = {"crossbar.ipynb": "_build_crossbar", "conversion.ipynb": "_build_conversion",
+          "stdp_mnist.ipynb": "_build_stdp", "codesign.ipynb": "_build_codesign",
+          "weight_transfer.ipynb": "_build_weight_transfer"}
+
+
 @pytest.mark.parametrize("name, figures", [("spiceprop_mnist.ipynb", 3), ("spiceprop_fashion_mnist.ipynb", 3),
-                                           ("surrogate_mnist.ipynb", 3), ("solver_accuracy.ipynb", 5)])
+                                           ("surrogate_mnist.ipynb", 3), ("solver_accuracy.ipynb", 5),
+                                           ("crossbar.ipynb", 5), ("conversion.ipynb", 4), ("stdp_mnist.ipynb", 4),
+                                           ("codesign.ipynb", 4), ("weight_transfer.ipynb", 4)])
 def test_stored_notebook_is_executed_and_matches_its_builder(name, figures):
     """The notebooks are stored with their outputs (figures visible where they are read, without running
     them); rebuild and re-execute with ``python notebooks/_build*.py --execute``."""
