@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-CELLS = [
+_SOURCES = [
     ("md", """# Energy from the circuit, and device co-design
 
 memsnn integrates the power its components dissipate as part of the simulated state
@@ -151,9 +151,12 @@ if codesign:
 ]
 
 
+CELLS = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in _SOURCES]
+
+
 def build() -> nbformat.NotebookNode:
     nb = new_notebook()
-    nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS]
+    nb.cells = CELLS
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
 
