@@ -6,10 +6,8 @@ The notebook is generated, not edited by hand, so that its code stays reviewable
 """
 
 import sys
-from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 CELLS = [
     new_markdown_cell("""\
@@ -181,15 +179,9 @@ else:
 
 
 def main() -> None:
-    nb = new_notebook(cells=CELLS, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                            "language": "python"}})
-    path = Path(__file__).with_name("conversion.ipynb")
-    nbformat.write(nb, path)
-    print(f"wrote {path}")
-    if "--execute" in sys.argv[1:]:
-        from _execute import execute
+    from _execute import write
 
-        execute(path)
+    write(CELLS, "conversion.ipynb", sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -77,3 +77,18 @@ def execute(path: Path, *, cwd: Path | None = None, timeout: int = 3600) -> None
     nbformat.validate(nb)
     nbformat.write(nb, path)
     print(f"executed {path} in {time.perf_counter() - start:.0f} s ({bars} progress bars)")
+
+
+def write(cells: list, name: str, argv: list[str], *, cwd: Path | None = None) -> Path:
+    """Write ``cells`` as ``notebooks/<name>`` (Python 3 kernel); with ``--execute`` in ``argv``,
+    run it and store it with its outputs. The one ``main`` of every ``_build_*.py`` script."""
+    from nbformat.v4 import new_notebook
+
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"}})
+    path = Path(__file__).with_name(name)
+    nbformat.write(nb, path)
+    print(f"wrote {path}")
+    if "--execute" in argv:
+        execute(path, cwd=cwd)
+    return path
