@@ -10,6 +10,9 @@ Stages (each prints a table and writes benchmarks/results/codesign_STAGE.json):
 * ``sweep CHECKPOINT``: 256 settings of the output layer's devices (R_off of both memristors x
   capacitance, 16 x 16) as one vmap and as a Python loop of the same compiled function; the
   accuracy-energy Pareto front; Monte-Carlo over device variation; sensitivity map.
+* ``sharded CHECKPOINT``: the same 256-setting sweep (and a 64-sample Monte-Carlo) on 1 and on 2
+  CPU devices (``use_cpu_cores(2)``: the settings axis sharded over the devices), wall and CPU
+  time, the speed-up, whether the numbers agree, and the machine's load average.
 * ``codesign CHECKPOINT``: fine-tune weights and device parameters (bounded) with an energy term,
   then check the device values found by fine-tuning the weights alone at those fixed values, and
   at the original devices (the control), all for the same epochs.
@@ -153,6 +156,16 @@ def _sweep_timings(model, drive, labels, settings) -> list[dict]:
     return timings
 
 
+def _grid_settings() -> tuple[np.ndarray, np.ndarray, dict]:
+    """The 16 x 16 grid of the output layer's devices: R_off of both memristors x capacitance."""
+    r_off = np.geomspace(2e4, 5e6, 16)
+    cap = np.geomspace(1e-10, 5e-9, 16)  # below ~3e-10 F the 10 us Euler step is unstable
+    grid_r, grid_c = np.meshgrid(r_off, cap, indexing="ij")
+    settings = {"neuron.memristor1.R_off": grid_r.ravel(), "neuron.memristor2.R_off": grid_r.ravel(),
+                "neuron.capacitance": grid_c.ravel()}
+    return grid_r, grid_c, settings
+
+
 def stage_timing(checkpoint: str) -> dict:
     import os
 
@@ -163,13 +176,80 @@ def stage_timing(checkpoint: str) -> dict:
     model, _ = load_trained(checkpoint)
     x, y = _data("test", 8)
     drive, labels = model.drive(jnp.asarray(x)), jnp.asarray(y)
-    grid_r, grid_c = np.meshgrid(np.geomspace(2e4, 5e6, 16), np.geomspace(1e-10, 5e-9, 16), indexing="ij")
-    settings = {"neuron.memristor1.R_off": grid_r.ravel(), "neuron.memristor2.R_off": grid_r.ravel(),
-                "neuron.capacitance": grid_c.ravel()}
+    grid_r, _, settings = _grid_settings()
     load = os.getloadavg()[0]
     timings = _sweep_timings(model, drive, labels, settings)
     return {"n_settings": int(grid_r.size), "timings": timings, "load_average_1min": [load, os.getloadavg()[0]],
             "cpu_count": os.cpu_count()}
+
+
+def stage_sharded(checkpoint: str, n_images: int, repeats: int = 5) -> dict:
+    """A sweep and a Monte-Carlo with the settings sharded over 1 and over 2 CPU devices.
+
+    Each device is one CPU core running its share of the settings; the speed-up is the 1-device
+    wall time over the 2-device one (median of ``repeats`` calls of each, alternating, after a
+    compiling call). On a shared machine the process's CPU time says whether both cores worked:
+    about twice the wall time when they did.
+    """
+    import os
+    import statistics
+
+    from memsnn.training import use_cpu_cores
+
+    n_devices = use_cpu_cores(2)  # before the first JAX computation
+    if n_devices < 2:
+        raise SystemExit(f"sharded: needs 2 CPU devices, JAX has {n_devices} (JAX was started before "
+                         "use_cpu_cores, or XLA_FLAGS fixes the device count).")
+    import jax
+    import jax.numpy as jnp
+
+    from memsnn import codesign
+    from memsnn.training import load_trained
+
+    model, _ = load_trained(checkpoint)
+    x, y = _data("test", n_images)
+    drive, labels = model.drive(jnp.asarray(x)), jnp.asarray(y)
+    grid_r, _, settings = _grid_settings()
+    sigma = {"neuron.memristor1.R_on": 0.2, "neuron.memristor1.R_off": 0.2, "neuron.memristor2.R_on": 0.2,
+             "neuron.memristor2.R_off": 0.2, "neuron.capacitance": 0.1}
+    experiments = {
+        "sweep": lambda devices: codesign.sweep(model, drive, labels, settings, devices=devices),
+        "monte_carlo": lambda devices: codesign.monte_carlo(model, drive, labels, key=jax.random.key(0),
+                                                            n_samples=64, sigma=sigma, devices=devices)}
+    sizes = {"sweep": int(grid_r.size), "monte_carlo": 64}
+    load_before = os.getloadavg()
+    rows = []
+    for name, fn in experiments.items():
+        row = {"experiment": name, "points": sizes[name], "images_per_point": n_images}
+        meshes = {n: jax.devices()[:n] for n in (1, 2)}
+        outs = {n: fn(devices) for n, devices in meshes.items()}  # compiles for each mesh
+        walls, cpus = {1: [], 2: []}, {1: [], 2: []}
+        for _ in range(repeats):  # alternating, so a change of the machine's load hits both alike
+            for n, devices in meshes.items():
+                wall, cpu = time.perf_counter(), time.process_time()
+                fn(devices)
+                walls[n].append(time.perf_counter() - wall)
+                cpus[n].append(time.process_time() - cpu)
+        for n in meshes:
+            row[f"devices{n}_s"] = statistics.median(walls[n])
+            row[f"devices{n}_cpu_s"] = statistics.median(cpus[n])
+            row[f"devices{n}_s_all"] = walls[n]
+        ok = outs[1]["ok"]
+        row["same_ok"] = bool(np.array_equal(ok, outs[2]["ok"]))
+        row["max_rel_diff"] = float(max(np.max(np.abs(outs[2][k][ok] / outs[1][k][ok] - 1), initial=0.0)
+                                        for k in ("loss", "energy", "dissipated")))
+        row["same_accuracy"] = bool(np.array_equal(outs[1]["accuracy"][ok], outs[2]["accuracy"][ok]))
+        row["speedup"] = row["devices1_s"] / row["devices2_s"]
+        rows.append(row)
+        print(f"{name}: {sizes[name]} points x {n_images} images: 1 device {row['devices1_s']:.2f} s "
+              f"({row['devices1_cpu_s']:.2f} s CPU), 2 devices {row['devices2_s']:.2f} s "
+              f"({row['devices2_cpu_s']:.2f} s CPU): speed-up {row['speedup']:.2f}x; max rel. difference "
+              f"{row['max_rel_diff']:.1e}, same ok/accuracy: {row['same_ok'] and row['same_accuracy']}", flush=True)
+    load_after = os.getloadavg()
+    print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}; {os.cpu_count()} cores")
+    return {"checkpoint": checkpoint, "rows": rows, "repeats": repeats, "solver": model.config.solver,
+            "load_average_before": load_before, "load_average_after": load_after, "cpu_count": os.cpu_count(),
+            "devices": [str(d) for d in jax.devices()]}
 
 
 def stage_sweep(checkpoint: str, n_images: int) -> dict:
@@ -182,11 +262,7 @@ def stage_sweep(checkpoint: str, n_images: int) -> dict:
     model, _ = load_trained(checkpoint)
     x, y = _data("test", n_images)
     drive, labels = model.drive(jnp.asarray(x)), jnp.asarray(y)
-    r_off = np.geomspace(2e4, 5e6, 16)
-    cap = np.geomspace(1e-10, 5e-9, 16)  # below ~3e-10 F the 10 us Euler step is unstable
-    grid_r, grid_c = np.meshgrid(r_off, cap, indexing="ij")
-    settings = {"neuron.memristor1.R_off": grid_r.ravel(), "neuron.memristor2.R_off": grid_r.ravel(),
-                "neuron.capacitance": grid_c.ravel()}
+    grid_r, grid_c, settings = _grid_settings()
     timings = _sweep_timings(model, drive, labels, settings)
     speedup = max(t["speedup"] for t in timings)
     agree = all(t["same_numbers"] for t in timings)
@@ -304,9 +380,9 @@ def stage_codesign(checkpoint: str, epochs: int, energy_weight: float, n_test: i
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=("spike", "energy", "sweep", "timing", "codesign"))
+    parser.add_argument("stage", choices=("spike", "energy", "sweep", "timing", "sharded", "codesign"))
     parser.add_argument("--checkpoint", help="a SPICEprop checkpoint.eqx (memsnn train --method spiceprop)")
-    parser.add_argument("--images", type=int, default=None, help="test images (default: all; sweep: 100)")
+    parser.add_argument("--images", type=int, default=None, help="test images (default: all; sweep: 100; sharded: 8)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--train-images", type=int, default=None, help="codesign: training images (default: all)")
     parser.add_argument("--energy-weight", type=float, default=20.0, help="loss units per nJ per image")
@@ -323,6 +399,8 @@ def main(argv=None) -> int:
         payload = stage_energy(args.checkpoint, args.images, devices)
     elif args.stage == "timing":
         payload = stage_timing(args.checkpoint)
+    elif args.stage == "sharded":
+        payload = stage_sharded(args.checkpoint, args.images or 8)
     elif args.stage == "sweep":
         payload = stage_sweep(args.checkpoint, args.images or 100)
     else:

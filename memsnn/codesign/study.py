@@ -8,6 +8,14 @@ output for a batch of images (:meth:`SpicepropNet.drive`), metering the circuit'
 
 Many settings run as one ``vmap`` of one compiled simulation, with ``simulate(throw=False)``: a
 setting whose explicit step is unstable is marked (``ok = False``) instead of stopping the sweep.
+
+Sweeps and Monte-Carlo samples are split over devices: the settings axis is sharded over
+:func:`~memsnn.training.devices.data_mesh` (every device of every process, or ``devices=``) and the
+jitted ``vmap`` is partitioned by XLA, so each device simulates its share of the settings; model
+and drive are replicated, and the results come back replicated (every process reads all of them).
+A number of settings that does not divide the device count is padded with copies of the first
+setting, whose results are dropped: every setting is computed, on any number of devices, with the
+numbers of one device.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 # The module, not its names: memsnn.energy.spiceprop imports memsnn.training, which imports this package.
 from ..energy import spiceprop as _energy
 from ..presets import MILLIVOLT
+from ..training.devices import data_mesh, padded_batch, replicate, replicated, shard_batch
 from .bounds import DEVICE_BOUNDS, bounded_leaves
 
 __all__ = ["codesign_loss", "device_parameters", "get_parameter", "monte_carlo", "pareto_front", "readout_metrics",
@@ -110,29 +119,38 @@ def readout_metrics(model, drive: Float[Array, "batch n"], labels: Int[Array, " 
 
 
 def sweep(model, drive, labels, settings: dict[str, Array], *, vectorize: bool = True,
-          solver=None) -> dict[str, np.ndarray]:
+          solver=None, devices=None) -> dict[str, np.ndarray]:
     """Readout metrics for ``S`` device settings.
 
     Args:
-        settings: path -> ``(S,)`` values (every path the same ``S``; e.g. a flattened grid).
-        vectorize: ``True``: all settings as one ``vmap`` of one compiled simulation; ``False``: the
-            same compiled function called once per setting in a Python loop (for comparison).
+        settings: path -> ``(S,)`` values (every path the same ``S``; e.g. a flattened grid), or
+            ``(S, n_classes)`` for one device per neuron.
+        vectorize: ``True``: all settings as one ``vmap`` of one compiled simulation, sharded over
+            ``devices``; ``False``: the same simulation called once per setting in a Python loop,
+            on the default device (for comparison).
         solver: integrator (default: the model's own, ``model.config.solver``).
+        devices: the devices the settings are split over (default: ``jax.devices()``, all devices
+            of all processes; ``jax.devices()[:1]`` for one). Any ``S`` works on any number of
+            devices (padded, see the module docstring); in a multi-process run every process calls
+            it with the same arguments.
 
     Returns:
         :func:`readout_metrics`'s entries, each ``(S,)``; ``ok`` is ``False`` where the simulation
         failed (e.g. an unstable explicit step): those settings' other entries are not meaningful.
     """
-    sizes = {np.shape(v)[0] for v in settings.values()}
-    if len(sizes) != 1:
-        raise ValueError(f"sweep: every setting needs the same number of values, got {sizes}.")
-    values = {k: jnp.asarray(v) for k, v in settings.items()}
-    if vectorize:
-        out = _metrics_of_settings(model, drive, labels, values, solver)
-        return {k: np.asarray(v) for k, v in out.items()}
-    rows = [jax.device_get(_metrics_of_setting(model, drive, labels, {k: v[i] for k, v in values.items()}, solver))
-            for i in range(sizes.pop())]
-    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    sizes = {np.shape(v)[0] if np.ndim(v) else None for v in settings.values()}
+    if len(sizes) != 1 or None in sizes:
+        raise ValueError(f"sweep: every setting needs the same number of values (a leading axis of length S), "
+                         f"got {sorted(sizes, key=str)}.")
+    if not vectorize:
+        if devices is not None:
+            raise ValueError("sweep: devices= splits the vectorized sweep over devices; the Python loop "
+                             "(vectorize=False) runs on the default device. Pass one or the other.")
+        values = {k: jnp.asarray(v) for k, v in settings.items()}
+        rows = [jax.device_get(_metrics_of_setting(model, drive, labels, {k: v[i] for k, v in values.items()},
+                                                   solver)) for i in range(sizes.pop())]
+        return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    return _sharded_metrics(model, drive, labels, settings, solver, devices)
 
 
 # Module-level compiled functions: the same model shape reuses one compilation across calls.
@@ -142,19 +160,37 @@ def _metrics_of_setting(model, drive, labels, values, solver=None):
 
 
 @eqx.filter_jit
-def _metrics_of_settings(model, drive, labels, values, solver=None):
+def _metrics_of_settings(model, drive, labels, values, solver, mesh):
     base = model.readout()
-    return jax.vmap(lambda v: readout_metrics(model, drive, labels, set_parameters(base, v), throw=False,
-                                              solver=solver))(values)
+    out = jax.vmap(lambda v: readout_metrics(model, drive, labels, set_parameters(base, v), throw=False,
+                                             solver=solver))(values)
+    # Gathered onto every device (a few numbers per setting), so every process can read them all.
+    return jax.lax.with_sharding_constraint(out, replicated(mesh))
+
+
+def _sharded_metrics(model, drive, labels, values: dict, solver, devices) -> dict[str, np.ndarray]:
+    """:func:`readout_metrics` for every row of ``values`` (path -> ``(S, ...)``), the rows sharded
+    over ``data_mesh(devices)``, padded to a multiple of the device count with copies of row 0."""
+    mesh = data_mesh(devices)
+    n = len(next(iter(values.values())))
+    rows = np.arange(padded_batch(n, mesh)) % n  # the padding repeats the first settings: valid devices
+    paths = list(values)
+    placed = dict(zip(paths, shard_batch(mesh, *(np.asarray(values[p])[rows] for p in paths))))
+    model, drive, labels = replicate((model, jnp.asarray(drive), jnp.asarray(labels)), mesh)
+    out = _metrics_of_settings(model, drive, labels, placed, solver, mesh)
+    return {k: np.asarray(v)[:n] for k, v in out.items()}
 
 
 def monte_carlo(model, drive, labels, *, key: PRNGKeyArray, n_samples: int,
-                sigma: dict[str, float]) -> dict[str, np.ndarray]:
+                sigma: dict[str, float], devices=None) -> dict[str, np.ndarray]:
     """Readout metrics over ``n_samples`` sampled readouts (device-to-device variation).
 
     Each neuron gets its own device: parameter ``path`` is ``p0 * exp(sigma[path] * z)`` with
     ``z ~ N(0, 1)`` drawn per neuron and sample (lognormal variation, relative spread ``sigma``),
-    clipped into its physical range. All samples run as one ``vmap``.
+    clipped into its physical range. All samples run as one ``vmap``, sharded over ``devices``
+    (default: all devices of all processes; any ``n_samples``, see :func:`sweep`). The draws
+    depend on ``key`` only, not on the devices: the same key gives the same samples and numbers
+    on one device and on many.
 
     Returns:
         :func:`readout_metrics`'s entries, each ``(n_samples,)``.
@@ -168,9 +204,7 @@ def monte_carlo(model, drive, labels, *, key: PRNGKeyArray, n_samples: int,
         value = p0 * jnp.exp(s * jax.random.normal(k, (n_samples, n), dtype=jnp.result_type(p0)))
         bound = DEVICE_BOUNDS.get(path.split(".")[-1]) or DEVICE_BOUNDS.get(".".join(path.split(".")[-2:]))
         draws[path] = value if bound is None else jnp.clip(value, bound.low, bound.high)
-
-    out = _metrics_of_settings(model, drive, labels, draws)
-    return {k: np.asarray(v) for k, v in out.items()}
+    return _sharded_metrics(model, drive, labels, draws, None, devices)
 
 
 def sensitivity(model, drive, labels, paths: list[str] | None = None) -> dict[str, dict[str, float]]:

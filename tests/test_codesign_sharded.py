@@ -1,0 +1,67 @@
+"""Co-design sweeps and Monte-Carlo sharded over devices: 4 simulated CPU devices give the numbers
+of one device, for sweep lengths that do not divide 4 (padded, the padding dropped).
+
+The 4-device run is a subprocess (the device count is fixed when JAX starts); the one-device
+reference runs here. Tiny readout (3 MIF neurons, 40 plain-Euler steps, float64).
+"""
+
+import json
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from memsnn import codesign
+from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop
+
+from test_sharding import HERE, _cpu_env, _last_json  # noqa: E402  (tests/ is on sys.path)
+
+TINY = dict(n_inputs=6, hidden=(), n_classes=3, n_steps=40, event_steps=(0, 20), dtype="float64", solver="euler",
+            checkpoint_every=None)
+# 5 settings on 4 devices: 3 padded; one of them unstable (3e-11 F), marked not fatal.
+SETTINGS = {"neuron.capacitance": [1e-9, 3e-11, 2e-9, 1e-9, 5e-9], "neuron.memristor2.R_off": [1e5, 1e5, 1e6, 3e4, 2e5]}
+
+
+def experiment(devices=None) -> dict:
+    """A sweep of 5 settings and a Monte-Carlo of 3 samples on ``devices``, as JSON-able lists."""
+    model = build_spiceprop(SpicepropConfig(**TINY), key=jax.random.key(0))
+    x = jnp.asarray(np.random.default_rng(0).uniform(0, 1, (4, 6)))
+    drive, labels = model.drive(x), jnp.array([0, 2, 1, 2])
+    swept = codesign.sweep(model, drive, labels, SETTINGS, devices=devices)
+    mc = codesign.monte_carlo(model, drive, labels, key=jax.random.key(3), n_samples=3, devices=devices,
+                              sigma={"neuron.memristor1.R_on": 0.3, "neuron.capacitance": 0.1})
+    return {"sweep": {k: np.asarray(v).tolist() for k, v in swept.items()},
+            "monte_carlo": {k: np.asarray(v).tolist() for k, v in mc.items()}}
+
+
+_FOUR_DEVICES = """
+import json, sys
+import jax
+jax.config.update("jax_enable_x64", True)
+sys.path.insert(0, sys.argv[1])
+import test_codesign_sharded as t
+assert len(jax.devices()) == 4
+print(json.dumps(t.experiment()))
+"""
+
+
+def test_sweep_and_monte_carlo_on_four_devices_give_the_numbers_of_one():
+    proc = subprocess.run([sys.executable, "-c", _FOUR_DEVICES, HERE], capture_output=True, text=True,
+                          env=_cpu_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    four = _last_json(proc.stdout)
+    one = experiment(devices=jax.devices("cpu")[:1])
+    for name, n in (("sweep", len(SETTINGS["neuron.capacitance"])), ("monte_carlo", 3)):
+        assert set(four[name]) == set(one[name]) == {"loss", "accuracy", "energy", "dissipated", "ok"}
+        for k in one[name]:
+            assert len(four[name][k]) == n, (name, k)  # every point, no padding left
+            a, b = np.asarray(four[name][k]), np.asarray(one[name][k])
+            ok = np.asarray(one[name]["ok"])
+            np.testing.assert_allclose(a[ok], b[ok], rtol=1e-6, atol=0, err_msg=f"{name}.{k}")
+        assert four[name]["ok"] == one[name]["ok"]
+    assert one["sweep"]["ok"] == [True, False, True, True, True]
+    assert np.ptp(one["monte_carlo"]["energy"]) > 0  # the samples differ: the draws reach the devices
+    # The settings stay sharded through the time loop: nothing gathered onto one device mid-run.
+    assert "Involuntary full rematerialization" not in proc.stderr
