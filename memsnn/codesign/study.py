@@ -14,7 +14,7 @@ Sweeps and Monte-Carlo samples are split over devices: the settings axis is shar
 jitted ``vmap`` is partitioned by XLA, so each device simulates its share of the settings; model
 and drive are replicated, and the results come back replicated (every process reads all of them).
 A number of settings that does not divide the device count is padded with copies of the first
-setting, whose results are dropped: every setting is computed, on any number of devices, with the
+settings, whose results are dropped: every setting is computed, on any number of devices, with the
 numbers of one device.
 """
 
@@ -139,6 +139,9 @@ def sweep(model, drive, labels, settings: dict[str, Array], *, vectorize: bool =
         failed (e.g. an unstable explicit step): those settings' other entries are not meaningful.
     """
     sizes = {np.shape(v)[0] if np.ndim(v) else None for v in settings.values()}
+    if not settings or sizes == {0}:
+        raise ValueError("sweep: no settings to run; pass {path: values} with at least one value, e.g. "
+                         "{'neuron.capacitance': [1e-9, 2e-9]}.")
     if len(sizes) != 1 or None in sizes:
         raise ValueError(f"sweep: every setting needs the same number of values (a leading axis of length S), "
                          f"got {sorted(sizes, key=str)}.")
@@ -170,10 +173,10 @@ def _metrics_of_settings(model, drive, labels, values, solver, mesh):
 
 def _sharded_metrics(model, drive, labels, values: dict, solver, devices) -> dict[str, np.ndarray]:
     """:func:`readout_metrics` for every row of ``values`` (path -> ``(S, ...)``), the rows sharded
-    over ``data_mesh(devices)``, padded to a multiple of the device count with copies of row 0."""
+    over ``data_mesh(devices)``, padded to a multiple of the device count with the first rows again."""
     mesh = data_mesh(devices)
     n = len(next(iter(values.values())))
-    rows = np.arange(padded_batch(n, mesh)) % n  # the padding repeats the first settings: valid devices
+    rows = np.arange(padded_batch(n, mesh)) % n  # the padding repeats the first settings: valid devices, no NaN
     paths = list(values)
     placed = dict(zip(paths, shard_batch(mesh, *(np.asarray(values[p])[rows] for p in paths))))
     model, drive, labels = replicate((model, jnp.asarray(drive), jnp.asarray(labels)), mesh)
@@ -195,6 +198,9 @@ def monte_carlo(model, drive, labels, *, key: PRNGKeyArray, n_samples: int,
     Returns:
         :func:`readout_metrics`'s entries, each ``(n_samples,)``.
     """
+    if n_samples < 1 or not sigma:
+        raise ValueError(f"monte_carlo: need n_samples >= 1 (got {n_samples}) and at least one parameter in "
+                         "sigma (e.g. sigma={'neuron.memristor1.R_on': 0.2}).")
     base = model.readout()
     n = model.config.n_classes
     keys = jax.random.split(key, len(sigma))
@@ -245,17 +251,21 @@ def pareto_front(accuracy, energy, ok=None) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
-def codesign_loss(model, images, labels, *, key=None, energy_weight: float = 1.0):
+def codesign_loss(model, images, labels, *, key=None, throw: bool = True, energy_weight: float = 1.0):
     """The SPICEprop loss plus ``energy_weight`` times the circuit's energy per image in nJ.
 
     A loss for :class:`~memsnn.training.GradientLearner` (``functools.partial(codesign_loss,
     energy_weight=...)``) with a model built with ``train_device=True``: the gradient then moves
     the devices, within their physical ranges, towards lower energy at the same accuracy.
+    ``throw=False``: a failed simulation makes the loss NaN instead of raising.
 
     Returns:
         ``(loss, predictions)`` as :func:`~memsnn.training.spiceprop.spiceprop_loss`.
     """
-    energy, potentials, _, _ = _energy.spiceprop_readout_energy(model, model.drive(images))
+    energy, potentials, _, result = _energy.spiceprop_readout_energy(model, model.drive(images), throw=throw)
+    if not throw:
+        failed = (result != 0)[:, None, None]
+        potentials = jnp.where(failed, jnp.nan, potentials)
     per_image_nj = jnp.mean(jnp.sum(energy.supplied(), axis=-1)) * 1e9
     predictions = jnp.argmax(jnp.sum(potentials, axis=1), axis=-1)
     return _nll(potentials, labels) + energy_weight * per_image_nj, predictions
