@@ -179,3 +179,85 @@ def test_write_verify_with_noise_lands_in_the_window_and_is_reproducible():
     assert ok.mean() >= 0.75, ok.mean()
     with pytest.raises(ValueError, match="outside the device's range"):
         write_verify(update, jnp.full(2, _G_MIN), jnp.asarray([1e-6, 1e-3]), tolerance=tol)
+
+
+# --------------------------------------------------------------------------------------------
+# Stuck devices: fault-aware (fault-tolerant) mapping of differential pairs
+# --------------------------------------------------------------------------------------------
+# Linear devices, 1..11 uS in 100 pulses of 0.1 uS, w_max = 1: k = 10 uS per unit weight, so a
+# weight of 0.01 is one pulse. Each pair below has a hand-worked outcome (a = stuck conductance,
+# d = k w the pair's target difference; the partner of a stuck device goes to clip(a -/+ d)).
+
+_FAULT_CASES = [
+    # (weight, G+ stuck at, G- stuck at, fault-aware weight, plain weight)
+    (0.5, 11e-6, None, 0.5, 1.0),     # SA1 on the weight's side: G- = 11 - 5 = 6 uS
+    (-0.3, None, 11e-6, -0.3, -1.0),  # SA1 on the weight's side: G+ = 11 - 3 = 8 uS
+    (0.5, 1e-6, None, 0.0, 0.0),      # SA0 on the weight's side: G- cannot go below 1 uS
+    (0.4, None, 11e-6, 0.0, -0.6),    # SA1 on the other side: G+ = clip(11 + 4) = 11 uS
+    (-0.2, 11e-6, None, 0.0, 0.8),    # SA1 on the other side: G- = clip(11 + 2) = 11 uS
+    (0.3, 11e-6, 11e-6, 0.0, 0.0),    # both stuck: the pair stays as it is
+    (0.2, None, None, 0.2, 0.2),      # healthy
+]
+
+
+def test_write_verify_pairs_finds_stuck_devices_and_compensates_with_the_partner():
+    from memsnn.crossbar import ConductanceMapping, Conductances, PulseUpdate
+    from memsnn.crossbar.programming import write_verify_pairs
+
+    mapping = ConductanceMapping(1e-6, 11e-6, w_max=1.0)
+    update = PulseUpdate(1e-6, 11e-6, 100)
+    weight = jnp.asarray([[c[0] for c in _FAULT_CASES]])
+    stuck = tuple(np.asarray([[c[i] is not None for c in _FAULT_CASES]]) for i in (1, 2))
+    g0 = Conductances(*(jnp.asarray([[1e-6 if c[i] is None else c[i] for c in _FAULT_CASES]]) for i in (1, 2)))
+    tol = 0.04e-6  # < half a pulse: a healthy device lands on its target
+    runs = {aware: write_verify_pairs(update, mapping, weight, g0, tolerance=tol, max_pulses=120, stuck=stuck,
+                                      fault_aware=aware) for aware in (True, False)}
+    for aware, column in ((True, 3), (False, 4)):
+        w = np.asarray(mapping.to_weight(runs[aware].conductances))[0]
+        np.testing.assert_allclose(w, [c[column] for c in _FAULT_CASES], atol=1e-9, err_msg=f"fault_aware={aware}")
+    aware, plain = runs[True], runs[False]
+    # Found stuck: every stuck device here (none of them is stuck at its own target).
+    np.testing.assert_array_equal(np.asarray(aware.stuck_positive), stuck[0])
+    np.testing.assert_array_equal(np.asarray(aware.stuck_negative), stuck[1])
+    # The partner of the first pair went from g_min up to 6 uS: 50 pulses in pass 2.
+    assert int(aware.negative.pulses[0, 0]) == 50 and int(plain.negative.pulses[0, 0]) == 0
+    assert float(aware.total_energy) > float(plain.total_energy)
+    # A stuck device takes every pulse and does not move.
+    assert int(aware.positive.pulses[0, 0]) == 120
+    assert float(aware.conductances.positive[0, 0]) == 11e-6
+
+
+def test_fault_aware_stuck_at_keeps_the_weights_the_plain_mapping_loses():
+    from memsnn.crossbar import ConductanceMapping, StuckAt
+
+    mapping = ConductanceMapping(1e-6, 11e-6, w_max=1.0)
+    w = jax.random.uniform(jax.random.key(0), (60, 50), minval=-1.0, maxval=1.0)
+    target = mapping.to_conductances(w)
+    key = jax.random.key(3)
+    plain = StuckAt(0.1, 0.1).programmed(target, mapping, key=key)
+    aware = StuckAt(0.1, 0.1, fault_aware=True).programmed(target, mapping, key=key)
+    # The same chip: a device the plain mapping left stuck is stuck at the same value.
+    for p, a, t in zip(plain, aware, target):
+        hit = np.asarray(p != t)
+        np.testing.assert_array_equal(np.asarray(a)[hit], np.asarray(p)[hit])
+    err_plain = np.abs(np.asarray(mapping.to_weight(plain) - w))
+    err_aware = np.abs(np.asarray(mapping.to_weight(aware) - w))
+    assert np.all(err_aware <= err_plain + 1e-9)
+    # Uniform w in [-1, 1]: for w > 0 the plain mapping loses w (G+ SA0), 1 - w (G+ SA1) and 1 (G- SA1),
+    # on average 2; fault-aware loses w, 0 and w, on average 1 (mirror for w < 0): half the error.
+    assert err_aware.sum() < 0.6 * err_plain.sum(), (err_aware.sum(), err_plain.sum())
+    # Exact where the partner can compensate: one device stuck on the weight's side at g_max.
+    faults = StuckAt(0.1, 0.1)
+    (stuck_pos, at_pos), (stuck_neg, at_neg) = (
+        (np.asarray(m), np.asarray(v)) for m, v in (faults.faults(w.shape, w.dtype, mapping, k)
+                                                     for k in jax.random.split(key)))
+    fixable = ((stuck_pos & ~stuck_neg & (at_pos == 11e-6) & (np.asarray(w) > 0))
+               | (stuck_neg & ~stuck_pos & (at_neg == 11e-6) & (np.asarray(w) < 0)))
+    assert fixable.sum() > 100
+    np.testing.assert_allclose(err_aware[fixable], 0.0, atol=1e-9)
+    # Hardware-aware training learns through the compensation: d(weight)/d(w) is 1 on compensated pairs.
+    grad = jax.grad(lambda w: jnp.sum(mapping.to_weight(StuckAt(0.1, 0.1, fault_aware=True).programmed(
+        mapping.to_conductances(w), mapping, key=key))))(w)
+    np.testing.assert_allclose(np.asarray(grad)[fixable], 1.0)
+    with pytest.raises(TypeError, match="fault_aware"):
+        StuckAt(0.1, 0.1, fault_aware="yes")

@@ -129,3 +129,24 @@ def test_cli_trains_on_crossbars_and_evaluates_a_chip_later(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["t_read"] == 3600.0 and result["drift_compensation"] and result["n_samples"] == 10
     assert 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_one_read_freezes_a_chip_read_with_its_wires_solved_exactly():
+    """one_read: a chip with wires, read noise and padded tiles, frozen for one read, gives the
+    currents of the chip's own IR-drop solve for that read (float64)."""
+    from memsnn.arrays import Crossbar, Dense
+    from memsnn.crossbar import Wires
+    from memsnn.crossbar.deploy import one_read
+
+    w = jax.random.uniform(jax.random.key(0), (4, 7), jnp.float64, -1.0, 1.0)
+    bar = Crossbar.from_dense(Dense(w), "realistic", tile=(3, 3), wires=Wires(20.0, 20.0))
+    chip = program(bar, key=jax.random.key(1))
+    x = jax.random.uniform(jax.random.key(2), (7,), jnp.float64)
+    key = jax.random.key(3)
+    frozen = one_read(chip, key=key)
+    assert frozen.crossbar.wires is None
+    np.testing.assert_allclose(np.asarray(frozen(x)), np.asarray(chip(x, key=jax.random.split(key, 1)[0])), rtol=1e-10)
+    # The wires matter (by 1e-3 here, far above the agreement of 1e-10), and so does the read noise.
+    no_wires = program(Crossbar.from_dense(Dense(w), "realistic", tile=(3, 3), wires=None), key=jax.random.key(1))
+    assert float(jnp.max(jnp.abs(one_read(no_wires)(x) - one_read(chip)(x)))) > 1e-4
+    assert float(jnp.max(jnp.abs(one_read(chip)(x) - frozen(x)))) > 1e-4

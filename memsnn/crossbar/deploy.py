@@ -30,10 +30,12 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..arrays import AbstractSynapseArray, Crossbar, Dense
+from .irdrop import ir_drop_matrix
 from .mapping import Conductances
+from .nonideal import IVNonlinearity, chain
 
 __all__ = ["TIMES", "BiasRow", "ProgrammedCrossbar", "accuracy_over_time", "at_time", "crossbar_from_dense",
-           "on_crossbar", "program"]
+           "on_crossbar", "one_read", "program"]
 
 #: The times after programming of issue 11's figure (s): 1 s, 1 h, 1 day, 1 year.
 TIMES = {"1 s": 1.0, "1 h": 3600.0, "1 day": 86400.0, "1 year": 365.25 * 86400.0}
@@ -189,6 +191,59 @@ def program(model, *, key: PRNGKeyArray):
         return ProgrammedCrossbar(array, array.init_state(array.n_outputs, key=next(keys)))
 
     return jax.tree.map(burn, model, is_leaf=is_crossbar)
+
+
+def one_read(model, *, key: PRNGKeyArray | None = None):
+    """``model`` with every programmed crossbar frozen as one read sees it, wires solved exactly.
+
+    Each :class:`ProgrammedCrossbar` becomes one whose conductances are those one read sees
+    (drift at ``t_read``, read noise drawn from ``key``; ``key=None``: noise-free) and, if it has
+    wires, each tile's exact linear map (:func:`~memsnn.crossbar.ir_drop_matrix`, conductances in S)
+    in place of its devices, with no wires and no read transforms left: reading it computes exactly
+    the currents the chip's IR-drop solve would for that read (DAC, I-V nonlinearity, per-tile ADC
+    and partial sums unchanged). A batch of inputs then shares one solve per tile: evaluate a chip
+    with wires read by read (a read-noise draw per batch) instead of solving the wires per image.
+
+    Args:
+        model: a model with :class:`ProgrammedCrossbar` arrays (:func:`program`).
+        key: the read's noise, split over the crossbars.
+
+    Raises:
+        ValueError: a crossbar with ``drift_compensation`` (its factor needs the unfrozen read).
+    """
+    is_programmed = lambda x: isinstance(x, ProgrammedCrossbar)  # noqa: E731
+    count = sum(is_programmed(x) for x in jax.tree.leaves(model, is_leaf=is_programmed))
+    keys = iter([None] * count if key is None else jax.random.split(key, max(count, 1)))
+
+    def freeze(array: ProgrammedCrossbar) -> ProgrammedCrossbar:
+        crossbar = array.crossbar
+        if crossbar.drift_compensation:
+            raise ValueError("one_read: a crossbar with drift_compensation=True cannot be frozen (the compensation "
+                             "factor is computed from the unfrozen read); switch it off with at_time(..., "
+                             "drift_compensation=False).")
+        g = crossbar.read_conductances(array.conductances, key=next(keys))
+        if crossbar.wires is not None:
+            # Both arrays: the reference column of the reference scheme sees the wires too.
+            g = Conductances(*(_tile_maps(crossbar, x) for x in g))
+        # Only the cells' I-V nonlinearity acts at read time on a frozen read.
+        kept = chain(*(n for n in crossbar.nonideality.nonidealities if isinstance(n, IVNonlinearity)))
+        return ProgrammedCrossbar(dataclasses.replace(crossbar, nonideality=kept, wires=None), g)
+
+    return jax.tree.map(lambda x: freeze(x) if is_programmed(x) else x, model, is_leaf=is_programmed)
+
+
+def _tile_maps(crossbar: Crossbar, g: Float[Array, "n_out n_in"]) -> Float[Array, "n_out n_in"]:
+    """Each tile of ``g`` (S, the weight's layout) replaced by its exact IR-drop map (transposed back)."""
+    n_out, n_in = g.shape
+    rows, cols = crossbar.tile if crossbar.tile is not None else (n_in, n_out)
+    r_tiles, c_tiles = -(-n_in // rows), -(-n_out // cols)
+    # The crossbar pads a partly used tile with g_min devices on 0 V rows: the same here, so that
+    # the unused devices load the lines as they do in the chip.
+    padded = jnp.pad(g.T, ((0, r_tiles * rows - n_in), (0, c_tiles * cols - n_out)),
+                     constant_values=crossbar.mapping.g_min)
+    blocks = padded.reshape(r_tiles, rows, c_tiles, cols).transpose(0, 2, 1, 3)
+    maps = jax.vmap(jax.vmap(lambda b: ir_drop_matrix(b, crossbar.wires)))(blocks)
+    return maps.transpose(0, 2, 1, 3).reshape(r_tiles * rows, c_tiles * cols)[:n_in, :n_out].T
 
 
 def at_time(model, t_read: float, *, drift_compensation: bool | None = None):

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
 from .._validation import _concrete
 
@@ -138,4 +138,37 @@ class ConductanceMapping(eqx.Module):
         scheme is left as it is)."""
         positive = jnp.clip(conductances.positive, self.g_min, self.g_max)
         negative = jnp.clip(conductances.negative, self.g_min, self.g_max) if self.differential else conductances.negative
+        return Conductances(positive, negative)
+
+    def compensate_stuck(self, target: Conductances, stuck_positive: Bool[Array, "n_out n_in"],
+                         stuck_negative: Bool[Array, "n_out n_in"], stuck_at: Conductances) -> Conductances:
+        """Fault-tolerant mapping of a differential pair with a stuck device (Liu et al., DAC 2015;
+        Xia et al., DAC 2017): the healthy partner is reprogrammed to keep the pair's difference.
+
+        The pair's target difference is ``d = target.positive - target.negative`` (S). If ``G+`` is
+        stuck at ``a``, the partner's new target is ``G- = clip(a - d, g_min, g_max)``; if ``G-`` is
+        stuck at ``a``, ``G+ = clip(a + d, g_min, g_max)``. The pair then holds ``d`` exactly
+        unless the clip bites (an SA0 device on the side of the weight's sign: the pair holds
+        ``0`` instead of ``d``, the best it can). A pair with both devices stuck stays as it is.
+
+        Args:
+            target: the conductances (S) the pairs should hold, ``(n_out, n_in)`` each.
+            stuck_positive, stuck_negative: which devices are stuck (detected faults).
+            stuck_at: the conductances (S) of the stuck devices (read only where stuck).
+
+        Returns:
+            New targets: stuck devices at their stuck value, a healthy partner of one stuck device
+            at its compensating value, all others at ``target``. Differentiable in ``target``
+            (hardware-aware training learns through the compensation). The ``reference`` scheme
+            has no partner device: the stuck devices are set and nothing is compensated.
+        """
+        positive = jnp.where(stuck_positive, stuck_at.positive, target.positive)
+        if not self.differential:
+            return Conductances(positive, target.negative)
+        negative = jnp.where(stuck_negative, stuck_at.negative, target.negative)
+        d = target.positive - target.negative
+        only_pos = stuck_positive & ~stuck_negative
+        only_neg = stuck_negative & ~stuck_positive
+        negative = jnp.where(only_pos, jnp.clip(stuck_at.positive - d, self.g_min, self.g_max), negative)
+        positive = jnp.where(only_neg, jnp.clip(stuck_at.negative + d, self.g_min, self.g_max), positive)
         return Conductances(positive, negative)

@@ -25,7 +25,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
 from .mapping import ConductanceMapping, Conductances
 
@@ -276,30 +276,57 @@ class StuckAt(AbstractNonideality):
     """Stuck-at faults, drawn at programming: each device is independently stuck at ``g_min``
     (SA0) with probability ``p_sa0`` and at ``g_max`` (SA1) with probability ``p_sa1``.
 
+    ``fault_aware=True``: programming knows the faults (write-verify finds a device that does not
+    move) and maps around them: the healthy partner of a stuck device in a differential pair is
+    programmed to ``clip(a -/+ d, g_min, g_max)`` so that the pair keeps its programmed difference
+    ``d`` (:meth:`~memsnn.crossbar.ConductanceMapping.compensate_stuck`; Liu et al., DAC 2015;
+    Xia et al., DAC 2017). The compensated pair keeps the programming error (levels, noise) that
+    the transforms before this one gave it, which is the error a healthy pair has. Place it after
+    :class:`FiniteLevels` and :class:`ProgrammingNoise` in a chain. The fault map is the same with
+    and without ``fault_aware`` for the same key (the same chip). No effect in the ``reference``
+    scheme (no partner device).
+
     Attributes:
         p_sa0, p_sa1: fault fractions in ``[0, 1]`` with ``p_sa0 + p_sa1 <= 1``.
+        fault_aware: compensate each stuck device with its healthy partner (differential pairs).
     """
 
     p_sa0: float = eqx.field(static=True)
     p_sa1: float = eqx.field(static=True)
+    fault_aware: bool = eqx.field(static=True)
     stochastic: ClassVar[bool] = True
 
-    def __init__(self, p_sa0: float = 0.0, p_sa1: float = 0.0):
+    def __init__(self, p_sa0: float = 0.0, p_sa1: float = 0.0, *, fault_aware: bool = False):
         self.p_sa0 = _check_fraction("StuckAt", "p_sa0", p_sa0)
         self.p_sa1 = _check_fraction("StuckAt", "p_sa1", p_sa1)
         if self.p_sa0 + self.p_sa1 > 1.0:
             raise ValueError(f"StuckAt: p_sa0 + p_sa1 must be <= 1, got {self.p_sa0} + {self.p_sa1}.")
+        if not isinstance(fault_aware, (bool, np.bool_)):
+            raise TypeError(f"StuckAt: fault_aware must be True or False, got {fault_aware!r}.")
+        self.fault_aware = bool(fault_aware)
+
+    def faults(self, shape: tuple[int, ...], dtype, mapping: ConductanceMapping,
+               key: PRNGKeyArray) -> tuple[Bool[Array, "..."], Float[Array, "..."]]:
+        """Draw one device array's faults: ``(stuck, value)``, whether each device is stuck and the
+        conductance (S) it is stuck at (``g_min`` for SA0, ``g_max`` for SA1; 0 where healthy)."""
+        u = jax.random.uniform(key, shape, dtype)
+        sa0 = u < self.p_sa0
+        sa1 = (u >= self.p_sa0) & (u < self.p_sa0 + self.p_sa1)
+        value = jnp.where(sa0, mapping.g_min, jnp.where(sa1, mapping.g_max, 0.0)).astype(dtype)
+        return sa0 | sa1, value
 
     def programmed(self, g, mapping, *, key=None):
         if key is None:
             return g
-
-        def faults(x, k):
-            u = jax.random.uniform(k, x.shape, x.dtype)
-            x = jnp.where(u < self.p_sa0, mapping.g_min, x)
-            return jnp.where((u >= self.p_sa0) & (u < self.p_sa0 + self.p_sa1), mapping.g_max, x)
-
-        return _devices(g, mapping, faults, key)
+        k_pos, k_neg = jax.random.split(key)
+        stuck_pos, at_pos = self.faults(g.positive.shape, g.positive.dtype, mapping, k_pos)
+        if mapping.differential:
+            stuck_neg, at_neg = self.faults(g.negative.shape, g.negative.dtype, mapping, k_neg)
+        else:
+            stuck_neg, at_neg = jnp.zeros_like(stuck_pos), g.negative
+        if self.fault_aware:
+            return mapping.compensate_stuck(g, stuck_pos, stuck_neg, Conductances(at_pos, at_neg))
+        return Conductances(jnp.where(stuck_pos, at_pos, g.positive), jnp.where(stuck_neg, at_neg, g.negative))
 
 
 class Drift(AbstractNonideality):

@@ -79,6 +79,6 @@ def preset(name: str, *, w_max: float = 1.0, seed: int = 0) -> CrossbarPreset:
     if name == "realistic":
         return CrossbarPreset(
             ConductanceMapping(0.1e-6, 10e-6, w_max=w_max),
-            chain(FiniteLevels(16), ProgrammingNoise(0.01), StuckAt(0.005, 0.005), ReadNoise(0.02)),
+            chain(FiniteLevels(16), ProgrammingNoise(0.01), StuckAt(0.005, 0.005, fault_aware=True), ReadNoise(0.02)),
             Wires(1.0, 1.0), DAC(), ADC(), (256, 256), None)
     raise ValueError(f"memsnn.crossbar.preset: unknown preset {name!r}; choose one of {PRESETS}.")

@@ -10,6 +10,9 @@ the energy it cost):
 * :func:`write_verify`: closed loop with the same identical pulses: read (verify), and while the
   read lies outside the acceptance window ``|g_read - g_target| <= tolerance``, apply one pulse
   towards the target (potentiation below it, depression above it), at most ``max_pulses``.
+* :func:`write_verify_pairs`: write-verify of a crossbar's differential pairs that finds the stuck
+  devices (they do not move) and, ``fault_aware`` (the default), reprograms each one's healthy
+  partner so that the pair still holds its weight (fault-tolerant mapping).
 * :func:`ispp`: incremental step pulse programming of a physical memristor model
   (:mod:`memsnn.devices`): closed loop as above, but the pulse amplitude starts at ``v_start`` and
   grows by ``v_step`` with every consecutive pulse in the same direction (up to ``v_max``), and
@@ -34,8 +37,10 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from .._validation import _concrete
 from ..devices import AbstractMemristor
+from .mapping import ConductanceMapping, Conductances
 
-__all__ = ["ProgrammingResult", "ispp", "program_pulses", "write_verify"]
+__all__ = ["PairProgrammingResult", "ProgrammingResult", "ispp", "program_pulses", "write_verify",
+           "write_verify_pairs"]
 
 
 class ProgrammingResult(eqx.Module):
@@ -212,7 +217,8 @@ def _one_pulse(update, g, direction, key):
 
 def write_verify(update, g_initial: Float[Array, "..."], g_target: Float[Array, "..."], *,
                  tolerance: float | Float[Array, "..."], max_pulses: int = 100, verify_noise: float = 0.0,
-                 verify_energy: float = 0.0, key: PRNGKeyArray | None = None) -> ProgrammingResult:
+                 verify_energy: float = 0.0, stuck: Bool[Array, "..."] | None = None,
+                 key: PRNGKeyArray | None = None) -> ProgrammingResult:
     """Write-verify with identical pulses on ``update``'s nonlinear LTP/LTD curve.
 
     Verify; while a device's read lies outside ``[g_target - tolerance, g_target + tolerance]``,
@@ -228,6 +234,9 @@ def write_verify(update, g_initial: Float[Array, "..."], g_target: Float[Array, 
         verify_noise: standard deviation (S) of each verify read, drawn fresh per read.
         verify_energy: energy of one verify read of one device (J); there is one read before the
             first pulse and one after each pulse.
+        stuck: which devices are stuck (a fault of the chip, unknown to the programmer): pulses
+            cost their energy but leave them at ``g_initial``, their stuck conductance. ``None``:
+            no faults. :func:`write_verify_pairs` finds them and maps around them.
         key: noise of the pulses and reads (``None``: noiseless pulses and reads).
 
     Returns:
@@ -238,18 +247,117 @@ def write_verify(update, g_initial: Float[Array, "..."], g_target: Float[Array, 
     _check_targets("write_verify", g_target, update.g_min, update.g_max, "the device's range")
     _check_targets("write_verify", g_initial, update.g_min, update.g_max, "the device's range")
     floats = [jnp.asarray(v, g_target.dtype) for v in (tolerance, verify_noise, verify_energy)]
-    return _write_verify(update, g_initial, g_target, *floats, max_pulses=int(max_pulses), key=key)
+    stuck = jnp.zeros(g_target.shape, bool) if stuck is None else jnp.broadcast_to(jnp.asarray(stuck, bool),
+                                                                                 g_target.shape)
+    return _write_verify(update, g_initial, g_target, *floats, stuck, max_pulses=int(max_pulses), key=key)
 
 
 @eqx.filter_jit
-def _write_verify(update, g_initial, g_target, tolerance, verify_noise, verify_energy, *, max_pulses, key):
+def _write_verify(update, g_initial, g_target, tolerance, verify_noise, verify_energy, stuck, *, max_pulses, key):
     def pulse(g, direction, ramp, key):
-        return _one_pulse(update, g, direction, key), update.pulse_energy(g)
+        return jnp.where(stuck, g, _one_pulse(update, g, direction, key)), update.pulse_energy(g)
 
     g, pulses, energy = _closed_loop(lambda g: g, pulse, g_initial, g_target, tolerance, max_pulses,
                                      verify_noise, verify_energy, key)
     converged = jnp.abs(g - g_target) <= tolerance
     return ProgrammingResult(g, pulses, energy, converged)
+
+
+# --------------------------------------------------------------------------------------------
+# Differential pairs: write-verify that finds stuck devices and maps around them
+# --------------------------------------------------------------------------------------------
+
+
+class PairProgrammingResult(eqx.Module):
+    """What :func:`write_verify_pairs` reached for a crossbar's differential pairs.
+
+    Attributes:
+        conductances: the :class:`~memsnn.crossbar.Conductances` (S) reached, ``(n_out, n_in)`` each.
+        positive, negative: each device array's :class:`ProgrammingResult` (pulses and energy of
+            both passes added; ``converged`` against its final target).
+        stuck_positive, stuck_negative: the devices write-verify found stuck.
+    """
+
+    conductances: Conductances
+    positive: ProgrammingResult
+    negative: ProgrammingResult
+    stuck_positive: Bool[Array, "n_out n_in"]
+    stuck_negative: Bool[Array, "n_out n_in"]
+
+    @property
+    def total_energy(self) -> Float[Array, ""]:
+        """Energy of programming every device, both passes (J)."""
+        return self.positive.total_energy + self.negative.total_energy
+
+
+def write_verify_pairs(update, mapping: ConductanceMapping, weight: Float[Array, "n_out n_in"],
+                       g_initial: Conductances, *, tolerance: float, max_pulses: int = 100,
+                       fault_aware: bool = True, stuck: tuple[Bool[Array, "n_out n_in"], Bool[Array, "n_out n_in"]] | None = None,
+                       verify_noise: float = 0.0, verify_energy: float = 0.0,
+                       key: PRNGKeyArray | None = None) -> PairProgrammingResult:
+    """Program ``weight`` into differential pairs with :func:`write_verify`, finding stuck devices
+    and (``fault_aware``) compensating each with its healthy partner.
+
+    Pass 1 write-verifies every device to the mapping's target
+    (``mapping.to_conductances(weight, saturate=True)``). A device that used all ``max_pulses``
+    pulses without converging and without moving more than ``tolerance`` from where it started is
+    found stuck (the verify reads show that it does not respond). With ``fault_aware`` (the
+    default: write-verify has found the faults, so the controller maps around them; Liu et al.,
+    DAC 2015; Xia et al., DAC 2017) pass 2 write-verifies the healthy partner of each stuck device
+    to :meth:`~memsnn.crossbar.ConductanceMapping.compensate_stuck`'s target, so that the pair
+    holds its weight (``clip(a - d)`` / ``clip(a + d)``, ``a`` the stuck device's conductance);
+    every other device is left alone. A pair with both devices stuck stays as it is.
+
+    Args:
+        update: the devices' pulse response (:class:`~memsnn.crossbar.PulseUpdate`), with the
+            mapping's ``g_min``, ``g_max``.
+        mapping: a ``differential`` :class:`~memsnn.crossbar.ConductanceMapping`.
+        weight: ``(n_out, n_in)`` target weights (weights beyond ``±w_max`` saturate).
+        g_initial: the devices' conductances before programming (S); a stuck device's is its
+            stuck value.
+        tolerance, max_pulses, verify_noise, verify_energy: as in :func:`write_verify` (each pass).
+        fault_aware: compensate the stuck devices found (``False``: plain mapping, the faults stay
+            in the weights).
+        stuck: ``(positive, negative)`` masks of the chip's stuck devices (the faults to simulate;
+            the programmer does not see them, it finds them), or ``None`` (no faults).
+        key: noise of the pulses and reads.
+
+    Returns:
+        A :class:`PairProgrammingResult`.
+    """
+    if not isinstance(mapping, ConductanceMapping) or not mapping.differential:
+        raise ValueError("write_verify_pairs: needs a 'differential' memsnn.crossbar.ConductanceMapping "
+                         "(a device against a fixed reference has no partner to compensate with).")
+    if not isinstance(fault_aware, (bool, np.bool_)):
+        raise TypeError(f"write_verify_pairs: fault_aware must be True or False, got {fault_aware!r}.")
+    target = mapping.to_conductances(weight, saturate=True)
+    shape = target.positive.shape
+    stuck = (jnp.zeros(shape, bool),) * 2 if stuck is None else tuple(jnp.broadcast_to(jnp.asarray(s, bool), shape)
+                                                                      for s in stuck)
+    keys = (None,) * 4 if key is None else tuple(jax.random.split(key, 4))
+    options = dict(tolerance=tolerance, max_pulses=max_pulses, verify_noise=verify_noise, verify_energy=verify_energy)
+    first = [write_verify(update, g0, t, stuck=s, key=k, **options)
+             for g0, t, s, k in zip(g_initial, target, stuck, keys[:2])]
+    found = [(~r.converged) & (r.pulses >= max_pulses) & (jnp.abs(r.conductances - jnp.asarray(g0)) <= tolerance)
+             for r, g0 in zip(first, g_initial)]
+    reached = Conductances(first[0].conductances, first[1].conductances)
+    if not fault_aware:
+        return PairProgrammingResult(reached, first[0], first[1], found[0], found[1])
+    compensated = mapping.compensate_stuck(target, found[0], found[1], reached)
+    # Only the partner of one stuck device is programmed again; every other device keeps what
+    # pass 1 reached (held still, its pulses and energy not counted).
+    partner = (found[1] & ~found[0], found[0] & ~found[1])
+    results = []
+    for r, new_target, again, s, k in zip(first, compensated, partner, stuck, keys[2:]):
+        second = write_verify(update, r.conductances, jnp.where(again, new_target, r.conductances),
+                              stuck=s | ~again, key=k, **options)
+        results.append(ProgrammingResult(
+            jnp.where(again, second.conductances, r.conductances),
+            r.pulses + jnp.where(again, second.pulses, 0),
+            r.energy + jnp.where(again, second.energy, 0.0),
+            jnp.where(again, second.converged, r.converged)))
+    conductances = Conductances(results[0].conductances, results[1].conductances)
+    return PairProgrammingResult(conductances, results[0], results[1], found[0], found[1])
 
 
 # --------------------------------------------------------------------------------------------
