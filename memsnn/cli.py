@@ -362,7 +362,7 @@ def _evaluate(args) -> int:
                                      model=None if args.steps is None else {"n_steps": args.steps})
     except ValueError as err:
         return _error("evaluate", str(err), 2)
-    except RuntimeError as err:  # a failed check inside the simulation
+    except (RuntimeError, FloatingPointError) as err:  # a failed check inside the simulation, or NaN outputs
         problem = _simulation_problem(err)
         if problem is None:
             raise

@@ -57,6 +57,17 @@ class Trace(eqx.Module):
     rejected_steps: Int[Array, " batch"]
     result: Int[Array, " batch"]
 
+    def failed_as_nan(self, x: Float[Array, "batch ..."]) -> Float[Array, "batch ..."]:
+        """``x`` (any array with the batch first, e.g. ``membrane_potential[-1]``) with the samples
+        whose run failed (``result != 0``) set to NaN.
+
+        With ``throw=False`` this turns a failure into data that every later computation carries
+        (a NaN loss, NaN gradients), which is the safe way to report it when the batch is split
+        over several devices: see ``throw`` in :func:`simulate`.
+        """
+        failed = (self.result != RESULTS.successful).reshape(self.result.shape + (1,) * (x.ndim - 1))
+        return jnp.where(failed, jnp.asarray(jnp.nan, x.dtype), x)
+
 
 _UNSTABLE = (
     "memsnn.simulate: the explicit integrator is unstable for this step size: h * decay_rate went "
@@ -187,7 +198,12 @@ def simulate(
             same key gives the same run, sample ``i`` of the batch gets its own stream.
         throw: raise on failure (unstable explicit step, NaN/inf, adaptive solver failure); with
             ``False`` the run completes and ``Trace.result`` holds a :class:`~memsnn.RESULTS` code
-            per sample, so a vmapped sweep survives its bad points.
+            per sample, so a vmapped sweep survives its bad points. With a batch split over
+            several devices (a sharded ``jit``), pass ``False`` and make the failure data
+            (:meth:`Trace.failed_as_nan`): the raising check is a host callback that XLA runs on one
+            device, and if a collective follows (a gradient all-reduce, gathering the outputs) the
+            other devices wait for that device until XLA aborts the process. memsnn's training and
+            evaluation work this way (see :func:`memsnn.training.fit`).
         layerwise: execution option for feed-forward networks: simulate one layer at a time over all
             steps, each driven by the recorded spikes of the layer below (as dense impulses). For
             linear time-invariant arrays the array is then applied to all steps in one product

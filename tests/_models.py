@@ -14,3 +14,15 @@ class Softmax(eqx.Module):
     def __init__(self, n_in, n_out, key):
         self.weight = 0.1 * jax.random.normal(key, (n_out, n_in))
         self.bias = jnp.zeros(n_out)
+
+
+def softmax_loss(model, x, y, *, key=None, throw=True):
+    """Cross-entropy and predictions of :class:`Softmax` (the loss protocol of ``GradientLearner``;
+    nothing is simulated, so ``key`` and ``throw`` have no effect)."""
+    logits = x @ model.weight.T + model.bias
+    nll = -jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1)
+    return jnp.mean(nll), jnp.argmax(logits, axis=1)
+
+
+def softmax_predict(model, x, *, key=None, throw=True):
+    return jnp.argmax(x @ model.weight.T + model.bias, axis=1)

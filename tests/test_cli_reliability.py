@@ -209,10 +209,6 @@ def test_ctrl_c_during_a_real_run(tmp_path):
     assert read_checkpoint_header(tmp_path / "r" / CHECKPOINT_NAME)["epoch"] >= 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known defect (issue 15's mesh sharding): when a step fails on a batch split over several CPU devices, "
-    "simulate's error callback runs on device 0 only and the other device waits in the gradient all-reduce "
-    "until XLA aborts the process (SIGABRT) instead of the clear message; see README 'Known problems'"))
 def test_unstable_training_names_cli_options_and_leaves_no_traceback(tmp_path):
     # A subprocess: the whole of stderr counts, up to and including the interpreter's exit.
     proc = subprocess.run([sys.executable, "-m", "memsnn.cli", "train", "--dataset", "mnist", *TINY, "--epochs", "1",

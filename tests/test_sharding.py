@@ -30,7 +30,7 @@ from memsnn.training.spiceprop import (
     spiceprop_trainable,
 )
 
-from _models import Softmax  # noqa: E402  (tests/ is on sys.path)
+from _models import Softmax, softmax_loss, softmax_predict  # noqa: E402  (tests/ is on sys.path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EPOCHS, BATCH = 2, 16
@@ -41,15 +41,6 @@ def blobs(n, seed):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n).astype(np.int32)
     return np.abs(centres[y] + rng.normal(size=(n, 6))), y
-
-
-def softmax_loss(model, x, y, *, key=None):
-    logits = x @ model.weight.T + model.bias
-    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1)), jnp.argmax(logits, 1)
-
-
-def softmax_predict(model, x, *, key=None):
-    return jnp.argmax(x @ model.weight.T + model.bias, axis=1)
 
 
 def run(model: str, out_dir=None, *, devices=None, batch_size=BATCH, **kwargs):
@@ -64,6 +55,28 @@ def run(model: str, out_dir=None, *, devices=None, batch_size=BATCH, **kwargs):
         learner = GradientLearner(softmax_loss, softmax_predict, make_optimizer(0.05, total_steps=12))
     return fit(net, learner, blobs(96, 0), blobs(40, 1), epochs=EPOCHS, batch_size=batch_size, out_dir=out_dir,
                progress=False, devices=devices, **kwargs)
+
+
+def unstable_failures() -> list[str]:
+    """What ``fit`` and ``evaluate`` raise for a SPICEprop readout driven far past Euler's stability
+    bound (0.8 mA impulses, no drive limit), on whatever devices there are."""
+    from memsnn.training import TrainingDiverged, evaluate
+
+    net = build_spiceprop(SpicepropConfig(n_inputs=6, hidden=(), n_classes=3, n_steps=20, drive_limit=None,
+                                          drive_scale=1.0, dtype="float64"), key=jax.random.key(0))
+    learner = GradientLearner(spiceprop_loss, spiceprop_predict, make_optimizer(0.05, total_steps=1),
+                              spiceprop_trainable(net))
+    x, y = blobs(16, 0)
+    messages = []
+    try:
+        fit(net, learner, (100 * x, y), epochs=1, batch_size=16, progress=False)
+    except TrainingDiverged as err:
+        messages.append(f"{err} | {err.__cause__}")
+    try:
+        evaluate(spiceprop_predict, net, 100 * x, y, batch_size=16)
+    except Exception as err:  # equinox's runtime error, with simulate's message
+        messages.append(f"{type(err).__name__}: {err}")
+    return messages
 
 
 def summary(result) -> dict:
@@ -85,7 +98,10 @@ try:
     error = None
 except ValueError as err:
     error = str(err)
-print(json.dumps({**result, "error": error}))
+# A failing simulation on a batch split over 8 devices: memsnn's message, not an abort in the
+# gradient all-reduce (one device raising while the others wait for it).
+failures = t.unstable_failures()
+print(json.dumps({**result, "error": error, "failures": failures}))
 """
 
 _DISTRIBUTED = """
@@ -135,6 +151,9 @@ def test_eight_devices_train_a_spiceprop_network_as_one_device():
     # The time loop stays sharded: no trace is gathered onto one device (XLA warns when it must,
     # e.g. for an error check whose callback would receive the whole membrane trace).
     assert "Involuntary full rematerialization" not in proc.stderr
+    training, evaluation = eight["failures"]
+    assert "Training diverged at epoch 1, step 1" in training and "explicit integrator is unstable" in training
+    assert evaluation.startswith("EquinoxRuntimeError") and "explicit integrator is unstable" in evaluation
     assert eight["error"].startswith("the batch size 12 does not split evenly over the 8 cpu devices; "
                                      "choose a batch size that is a multiple of 8 (e.g. 16)")
 

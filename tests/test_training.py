@@ -48,17 +48,7 @@ from memsnn.training.spiceprop import (
 # --------------------------------------------------------------------------------------------
 
 
-from _models import Softmax  # noqa: E402  (tests/ is on sys.path)
-
-
-def softmax_loss(model, x, y, *, key=None):
-    logits = x @ model.weight.T + model.bias
-    nll = -jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1)
-    return jnp.mean(nll), jnp.argmax(logits, axis=1)
-
-
-def softmax_predict(model, x, *, key=None):
-    return jnp.argmax(x @ model.weight.T + model.bias, axis=1)
+from _models import Softmax, softmax_loss, softmax_predict  # noqa: E402  (tests/ is on sys.path)
 
 
 def blobs(n=96, n_in=6, n_classes=3, seed=0):

@@ -26,9 +26,12 @@ class Method:
             config (JSON-serialisable) with the given settings changed from the defaults.
         build: ``build(model_config: dict, *, key) -> model`` from a complete model config (the one
             stored in checkpoints, used to rebuild models).
-        loss: ``loss(model, images, labels, *, key) -> (loss, predictions)``; ``key`` draws the
-            model's noise (e.g. crossbar read noise), fresh at every training step.
-        predict: ``predict(model, images, *, key) -> predictions``.
+        loss: ``loss(model, images, labels, *, key, throw) -> (loss, predictions)``; ``key`` draws the
+            model's noise (e.g. crossbar read noise), fresh at every training step; ``throw=False``:
+            a failed simulation makes the loss NaN instead of raising (see
+            :class:`~memsnn.training.AbstractLearner`).
+        predict: ``predict(model, images, *, key, throw) -> predictions``; ``throw=False``: a failed
+            sample's prediction is :data:`~memsnn.training.learner.FAILED`.
         trainable: ``trainable(model) -> filter spec`` of the leaves to train.
         add_arguments: adds the method's own options to an argparse group.
         config_from_args: the model settings given on the command line, as overrides for

@@ -81,6 +81,7 @@ from ..simulate import simulate
 from ..stimulus import Current
 from ._config import JsonConfig
 from ._method import Method, cli_type
+from .learner import failed_where_nonfinite
 from .spiceprop import _cast
 from .surrogate import SurrogateConfig, _arrays
 
@@ -564,6 +565,7 @@ def snn_network(model: ConversionNet, scales=None) -> tuple[Network, tuple]:
     Args:
         model: the ANN (calibrated if it uses batch norm or a data-based normalisation).
         scales: per hidden layer ``lambda_l`` (default: :func:`conversion_scales`).
+        throw: as in :func:`memsnn.simulate`; with ``False`` a failed sample's outputs are NaN.
 
     Returns:
         ``(network, v0)``: the network (``dt = 1``, capacitance 1; the output layer integrates
@@ -610,7 +612,7 @@ def _stimulus(model: ConversionNet, images, n_steps: int, key) -> Current:
     return Current(rate_code(images, n_steps, key).astype(images.dtype))
 
 
-def _simulate(model: ConversionNet, images, n_steps: int, key, record: tuple, scales=None):
+def _simulate(model: ConversionNet, images, n_steps: int, key, record: tuple, scales=None, throw: bool = True):
     """One :func:`memsnn.simulate` run of the converted network (``initial_membrane`` applied)."""
     c = model.config
     if images.ndim != 2 or images.shape[1] != c.n_inputs:
@@ -625,11 +627,11 @@ def _simulate(model: ConversionNet, images, n_steps: int, key, record: tuple, sc
         initial = jax.tree.map(lambda x: jnp.broadcast_to(x, (images.shape[0],) + x.shape), state)
     # Layer-wise: each convolution is applied to all steps at once, outside the time loop.
     return simulate(network, _stimulus(model, images, n_steps, key), dt=1.0, n_steps=int(n_steps), record=record,
-                    layerwise=c.architecture == "conv", initial_state=initial)
+                    layerwise=c.architecture == "conv", initial_state=initial, throw=throw)
 
 
 def run_snn(model: ConversionNet, images: Float[Array, "batch n_inputs"], n_steps: int, *,
-            key: PRNGKeyArray | None = None, record_spikes: bool = False, scales=None):
+            key: PRNGKeyArray | None = None, record_spikes: bool = False, scales=None, throw: bool = True):
     """Simulate the converted network on a batch for ``n_steps`` steps.
 
     Args:
@@ -639,14 +641,18 @@ def run_snn(model: ConversionNet, images: Float[Array, "batch n_inputs"], n_step
         key: spike trains of rate-coded input (default: derived from the batch).
         record_spikes: also return the hidden layers' spikes.
         scales: per hidden layer ``lambda_l`` (default: :func:`conversion_scales`).
+        throw: as in :func:`memsnn.simulate`; with ``False`` a failed sample's outputs are NaN.
 
     Returns:
         ``(membrane, spikes)``: the output layer's membrane after the last step ``(batch,
         n_classes)`` (the sum over steps of its input: about T times the ANN's logits), and, with
         ``record_spikes``, per hidden layer the spikes ``(batch, n_steps, n)`` (else ``None``).
     """
-    trace = _simulate(model, images, n_steps, key, ("spikes",) if record_spikes else (), scales)
-    return trace.final_state[-1].neuron.v, (trace.spikes[:-1] if record_spikes else None)
+    trace = _simulate(model, images, n_steps, key, ("spikes",) if record_spikes else (), scales, throw)
+    membrane, spikes = trace.final_state[-1].neuron.v, (trace.spikes[:-1] if record_spikes else None)
+    if throw:
+        return membrane, spikes
+    return trace.failed_as_nan(membrane), (None if spikes is None else tuple(map(trace.failed_as_nan, spikes)))
 
 
 def _snn_batch(model: ConversionNet, n_steps: int, limit: int = 1000) -> int:
@@ -658,8 +664,10 @@ def _snn_batch(model: ConversionNet, n_steps: int, limit: int = 1000) -> int:
 
 
 def conversion_loss(model: ConversionNet, images: Float[Array, "batch n_inputs"], labels: Int[Array, " batch"],
-                    *, key: PRNGKeyArray | None = None) -> tuple[Float[Array, ""], Int[Array, " batch"]]:
-    """Cross-entropy of the ANN's logits (batch mean) and its predicted classes ``(batch,)``."""
+                    *, key: PRNGKeyArray | None = None, throw: bool = True
+                    ) -> tuple[Float[Array, ""], Int[Array, " batch"]]:
+    """Cross-entropy of the ANN's logits (batch mean) and its predicted classes ``(batch,)``
+    (the ANN is not simulated: ``throw`` has nothing to report)."""
     logits = model(images)
     log_p = jax.nn.log_softmax(logits, axis=-1)
     loss = -jnp.mean(jnp.take_along_axis(log_p, labels.astype(jnp.int32)[:, None], axis=-1))
@@ -667,9 +675,10 @@ def conversion_loss(model: ConversionNet, images: Float[Array, "batch n_inputs"]
 
 
 def conversion_predict(model: ConversionNet, images: Float[Array, "batch n_inputs"], *,
-                       key: PRNGKeyArray | None = None) -> Int[Array, " batch"]:
+                       key: PRNGKeyArray | None = None, throw: bool = True) -> Int[Array, " batch"]:
     """Predicted classes ``(batch,)``: the ANN's (``config.n_steps`` is ``None``) or the converted
-    SNN's after ``config.n_steps`` steps (the largest output membrane)."""
+    SNN's after ``config.n_steps`` steps (the largest output membrane). ``throw=False``: a sample
+    whose simulation failed gets :data:`~memsnn.training.learner.FAILED`."""
     c = model.config
     if c.n_steps is None:
         return jnp.argmax(model(images), axis=-1)
@@ -679,9 +688,11 @@ def conversion_predict(model: ConversionNet, images: Float[Array, "batch n_input
     # In chunks of images (one compiled simulation, run by lax.map) to bound the memory.
     keys = jax.random.split(jax.random.key(0) if key is None else key, batch // chunk)
     parts = images.reshape(batch // chunk, chunk, -1)
-    out = jax.lax.map(lambda a: jnp.argmax(run_snn(model, a[0], c.n_steps, key=a[1] if key is not None else None)[0],
-                                           axis=-1), (parts, keys))
-    return out.reshape(batch)
+    def predict(a):
+        membrane = run_snn(model, a[0], c.n_steps, key=a[1] if key is not None else None, throw=throw)[0]
+        return failed_where_nonfinite(jnp.argmax(membrane, axis=-1), membrane)
+
+    return jax.lax.map(predict, (parts, keys)).reshape(batch)
 
 
 def conversion_trainable(model: ConversionNet):

@@ -7,11 +7,17 @@ learning rule:
 * ``init(model) -> state``: the learner's own state, a pytree of arrays (an optimiser state, STDP
   traces, or ``None``); it is checkpointed with the model.
 * ``updated(model) -> filter``: which leaves of the model ``step`` changes (the rest is frozen).
-* ``step(model, state, images, labels, key) -> (model, state, metrics)``: learn from one batch.
-  ``metrics`` maps names to scalar batch means (``"loss"``, ``"acc"``); ``fit`` averages them over
-  the epoch and logs them as ``train_<name>``.
-* ``evaluate(model, images, key) -> predictions``: the predicted classes of a batch (test accuracy);
-  ``key`` is for stochastic models (read noise of a crossbar), fixed per evaluation batch.
+* ``step(model, state, images, labels, key, *, throw) -> (model, state, metrics)``: learn from one
+  batch. ``metrics`` maps names to scalar batch means (``"loss"``, ``"acc"``); ``fit`` averages them
+  over the epoch and logs them as ``train_<name>``.
+* ``evaluate(model, images, key, *, throw) -> predictions``: the predicted classes of a batch (test
+  accuracy); ``key`` is for stochastic models (read noise of a crossbar), fixed per evaluation batch.
+
+``throw`` says what a failed simulation inside them does (an unstable explicit step, NaN): raise
+(``True``, as :func:`memsnn.simulate` does), or become data (``False``): a non-finite metric in
+``step``, the class :data:`FAILED` in ``evaluate``. ``fit`` runs them with ``throw=False``, because
+a batch split over several devices cannot raise safely (see ``throw`` in :func:`memsnn.simulate`),
+and names the failure by repeating that batch on one device with ``throw=True``.
 
 :class:`GradientLearner` (a loss, its gradient and an optax optimiser) serves SPICEprop and
 surrogate gradients. A conversion method (no gradient through the SNN) or an STDP rule (local
@@ -29,10 +35,22 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-__all__ = ["AbstractLearner", "GradientLearner", "make_optimizer"]
+__all__ = ["FAILED", "AbstractLearner", "GradientLearner", "failed_where_nonfinite", "make_optimizer"]
 
-# loss_fn(model, images, labels, *, key) and predict_fn(model, images, *, key): the key drives the
-# model's noise (e.g. crossbar read noise); deterministic models ignore it.
+# loss_fn(model, images, labels, *, key, throw) and predict_fn(model, images, *, key, throw): the key
+# drives the model's noise (e.g. crossbar read noise); deterministic models ignore it. With
+# throw=False a failed simulation makes the loss NaN and the prediction FAILED instead of raising.
+FAILED = -1  # the predicted "class" of a sample whose simulation failed (predict with throw=False)
+
+
+def failed_where_nonfinite(predictions: Int[Array, " batch"], outputs: Float[Array, "batch ..."]
+                           ) -> Int[Array, " batch"]:
+    """``predictions`` with :data:`FAILED` for every sample whose ``outputs`` (the scores the
+    prediction was read from, batch first) are not all finite: after a simulation run with
+    ``throw=False``, :meth:`memsnn.Trace.failed_as_nan` made a failed sample's outputs NaN."""
+    finite = jnp.all(jnp.isfinite(outputs), axis=tuple(range(1, outputs.ndim)))
+    return jnp.where(finite, predictions, FAILED).astype(predictions.dtype)
+
 LossFn = Callable[..., "tuple[jax.Array, jax.Array]"]
 PredictFn = Callable[..., jax.Array]
 
@@ -60,22 +78,32 @@ class AbstractLearner(eqx.Module):
 
     @abc.abstractmethod
     def step(self, model, state, images: Float[Array, "batch features"], labels: Int[Array, " batch"],
-             key: PRNGKeyArray) -> tuple[Any, Any, dict[str, Array]]:
-        """Learn from one batch: ``(model, state, metrics)`` with scalar batch-mean metrics."""
+             key: PRNGKeyArray, *, throw: bool = True) -> tuple[Any, Any, dict[str, Array]]:
+        """Learn from one batch: ``(model, state, metrics)`` with scalar batch-mean metrics.
+
+        ``throw=False``: a failed simulation makes a metric non-finite instead of raising.
+        """
 
     @abc.abstractmethod
-    def evaluate(self, model, images: Float[Array, "batch features"], key: PRNGKeyArray) -> Int[Array, " batch"]:
-        """The predicted class of each image; ``key`` drives the model's noise, if it has any."""
+    def evaluate(self, model, images: Float[Array, "batch features"], key: PRNGKeyArray, *,
+                 throw: bool = True) -> Int[Array, " batch"]:
+        """The predicted class of each image; ``key`` drives the model's noise, if it has any.
+
+        ``throw=False``: a sample whose simulation failed gets the class :data:`FAILED`.
+        """
 
 
 class GradientLearner(AbstractLearner):
     """Gradient descent on a loss with an optax optimiser (SPICEprop, surrogate gradients).
 
     Attributes:
-        loss_fn: ``loss_fn(model, images (B, F), labels (B,), *, key) -> (loss (), predictions (B,))``,
+        loss_fn: ``loss_fn(model, images (B, F), labels (B,), *, key, throw) -> (loss (), predictions (B,))``,
             the batch-mean loss and the predicted classes (for the running training accuracy);
-            ``key`` draws the model's noise (hardware-aware training), fresh at every step.
-        predict_fn: ``predict_fn(model, images (B, F), *, key) -> predictions (B,)``.
+            ``key`` draws the model's noise (hardware-aware training), fresh at every step; with
+            ``throw=False`` a failed simulation makes the loss NaN instead of raising (a loss
+            without a simulation ignores ``throw``).
+        predict_fn: ``predict_fn(model, images (B, F), *, key, throw) -> predictions (B,)``; with
+            ``throw=False`` a failed sample's prediction is :data:`FAILED`.
         optimizer: an optax transformation (see :func:`make_optimizer`).
         trainable: filter (a function of a leaf, or a pytree of bools shaped like the model)
             choosing the leaves that are trained; the rest of the model is frozen.
@@ -92,21 +120,21 @@ class GradientLearner(AbstractLearner):
     def updated(self, model):
         return self.trainable
 
-    def step(self, model, state, images, labels, key):
+    def step(self, model, state, images, labels, key, *, throw=True):
         params, frozen = eqx.partition(model, self.trainable)
         # fit also augments with this step's key: the model's noise gets a stream of its own.
         noise_key = jax.random.fold_in(key, 1)
 
         def objective(p):
-            return self.loss_fn(eqx.combine(p, frozen), images, labels, key=noise_key)
+            return self.loss_fn(eqx.combine(p, frozen), images, labels, key=noise_key, throw=throw)
 
         (loss, predictions), grads = eqx.filter_value_and_grad(objective, has_aux=True)(params)
         updates, state = self.optimizer.update(grads, state, params)
         model = eqx.combine(eqx.apply_updates(params, updates), frozen)
         return model, state, {"loss": loss, "acc": jnp.mean(predictions == labels)}
 
-    def evaluate(self, model, images, key):
-        return self.predict_fn(model, images, key=key)
+    def evaluate(self, model, images, key, *, throw=True):
+        return self.predict_fn(model, images, key=key, throw=throw)
 
 
 def make_optimizer(

@@ -50,7 +50,7 @@ from .devices import (
     shard_batch,
     sharded,
 )
-from .learner import AbstractLearner
+from .learner import FAILED, AbstractLearner
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -165,22 +165,25 @@ def _constrained(tree, sharding):
     return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding) if eqx.is_array(x) else x, tree)
 
 
-def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None) -> Callable:
+def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None, *, throw: bool = False) -> Callable:
     """``predict(model, images, key) -> predictions``, jitted once, the batch sharded over ``mesh``.
 
-    ``predict_fn(model, images, key=...)`` is a method's predict function (or a learner's
+    ``predict_fn(model, images, key=..., throw=...)`` is a method's predict function (or a learner's
     ``evaluate``); models with the same structure as ``model`` reuse the compiled function.
     ``mesh`` defaults to :func:`~memsnn.training.devices.data_mesh` (all devices); ``model`` must be
     replicated on it (:func:`~memsnn.training.devices.replicate`), ``images`` a NumPy batch, the
     same in every process, whose size is a multiple of the device count. The predictions come
-    back replicated: every process reads all of them.
+    back replicated: every process reads all of them. ``throw=False`` (the default, safe on a
+    sharded batch): a sample whose simulation failed is predicted as
+    :data:`~memsnn.training.learner.FAILED` (:func:`evaluate` then names the failure).
     """
     mesh = data_mesh() if mesh is None else mesh
     static = eqx.partition(model, eqx.is_array)[1]
 
     @eqx.filter_jit
     def jitted(params, images, key):
-        return _constrained(predict_fn(eqx.combine(params, static), images, key=key), replicated(mesh))
+        predictions = predict_fn(eqx.combine(params, static), images, key=key, throw=throw)
+        return _constrained(predictions, replicated(mesh))
 
     def predict(model, images, key):
         images, = shard_batch(mesh, images)
@@ -203,6 +206,12 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
 
     Returns:
         ``(accuracy, predictions)``: the fraction correct and the ``(N,)`` predicted classes.
+
+    Raises:
+        equinox.EquinoxRuntimeError: a simulation failed (simulate's message: unstable step, NaN,
+            ...). The batches run with ``throw=False``; a batch with a failed sample is run again on
+            one device with ``throw=True`` to name the failure.
+        FloatingPointError: a model's outputs were NaN or inf without a failed simulation.
     """
     n = len(labels)
     mesh = data_mesh(devices)
@@ -213,7 +222,13 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
     for start in range(0, n, batch_size):
         idx = np.arange(start, start + batch_size) % n
         key = jax.random.fold_in(jax.random.key(seed), start // batch_size)
-        out = np.asarray(predict(model, np.asarray(images[idx]), key))
+        batch = np.asarray(images[idx])
+        out = np.asarray(predict(model, batch, key))
+        if np.any(out == FAILED):
+            _on_one_device(lambda one, m, k: make_predict(predict_fn, m, one, throw=True)(m, batch, k), model, key)
+            raise FloatingPointError(
+                f"evaluate: the model's outputs were NaN or inf for {int(np.sum(out == FAILED))} of the images "
+                f"{start}..{start + batch_size - 1} (no simulation reported a failure): check the parameters.")
         stop = min(start + batch_size, n)
         predictions[start:stop] = out[: stop - start]
     return float(np.mean(predictions == labels)), predictions
@@ -224,8 +239,20 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
 # --------------------------------------------------------------------------------------------
 
 
+def _on_one_device(run: Callable, *trees):
+    """``run(mesh, *trees)`` with ``mesh`` this process's first device and ``trees`` (replicated
+    arrays) copied onto it: to repeat a failed sharded batch with ``throw=True``.
+
+    No device waits for another there (no collectives), so a raising check stops the run cleanly;
+    in a multi-process run every process repeats the batch alone and raises the same error.
+    """
+    mesh = data_mesh(jax.local_devices()[:1])
+    local = jax.tree.map(lambda x: x.addressable_data(0) if isinstance(x, jax.Array) else x, trees)
+    return run(mesh, *replicate(local, mesh))
+
+
 def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
-              augment: Callable | None = None) -> Callable:
+              augment: Callable | None = None, *, throw: bool = False) -> Callable:
     """The jitted ``step(model, state, images, labels, key=None) -> (model, state, metrics)``.
 
     Data parallel over ``mesh`` (default :func:`~memsnn.training.devices.data_mesh`: all devices
@@ -236,6 +263,9 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
     gradients over the devices. ``augment(key, images) -> images`` transforms the whole batch first.
     Only the leaves ``learner.updated(model)`` selects are arguments of the compiled step; the rest
     of ``model`` is compiled in as constants, so the step must be rebuilt for another frozen part.
+    ``throw`` goes to ``learner.step``: ``False`` (the default, safe on a sharded batch) makes a
+    failed simulation a non-finite metric, which :func:`fit` then names (``True`` raises inside the
+    step, which only one device may do).
     """
     mesh = data_mesh() if mesh is None else mesh
     spec = learner.updated(model)
@@ -247,7 +277,8 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
     def step(params, state, images, labels, key):
         if augment is not None:
             images = jax.lax.with_sharding_constraint(augment(key, images), batch)
-        new_model, state, metrics = learner.step(eqx.combine(params, static), state, images, labels, key)
+        new_model, state, metrics = learner.step(eqx.combine(params, static), state, images, labels, key,
+                                                 throw=throw)
         return _constrained((eqx.filter(new_model, spec), state, metrics), copy)
 
     def run(model, state, images, labels, key=None):
@@ -367,6 +398,13 @@ def fit(
     start_epoch = saved_epoch = epoch = len(history)
 
     step_fn = make_step(learner, model, mesh, augment)
+
+    def diagnose(model, state, images, labels, key):
+        # The sharded step ran with throw=False; repeated on one device with throw=True, a failed
+        # simulation raises its own message (unstable step, NaN, ...).
+        _on_one_device(lambda one, m, st, k: make_step(learner, m, one, augment, throw=True)(m, st, images, labels, k),
+                       model, state, key)
+
     model, state = replicate((model, state), mesh)
     augment_key = jax.random.key(seed)
     test = None
@@ -393,7 +431,7 @@ def fit(
             batches = ((train_x[order[k * batch_size:(k + 1) * batch_size]],
                         train_y[order[k * batch_size:(k + 1) * batch_size]]) for k in range(steps))
             keys = jax.random.fold_in(augment_key, epoch)
-            model, state, means = _train_epoch(step_fn, model, state, batches, keys, bar, failed)
+            model, state, means = _train_epoch(step_fn, diagnose, model, state, batches, keys, bar, failed)
             train_time = time.perf_counter() - t0
             test_acc = None
             if test is not None:
@@ -467,16 +505,17 @@ def _checked(run: Callable, failed: Callable, step: int, where: str = ""):
     """``run()``; a failed runtime check inside it (e.g. simulate's stability check) becomes ``failed(...)``."""
     try:
         return run()
-    except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
+    except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError, FloatingPointError) as err:
         forget_failed_computation()
         raise failed(step, reason=f"the simulation failed {where}({_first_line(err)})") from err
 
 
-def _train_epoch(step_fn: Callable, model, state, batches, keys, bar, failed: Callable):
+def _train_epoch(step_fn: Callable, diagnose: Callable, model, state, batches, keys, bar, failed: Callable):
     """One pass over ``batches``: ``(model, state, epoch means of the step metrics)``.
 
     Stops with ``failed(step, reason=...)`` (a :class:`TrainingDiverged`) at the first non-finite
-    metric, and at the end if the model or state is no longer finite.
+    metric, and at the end if the model or state is no longer finite. A non-finite metric is first
+    run through ``diagnose(model, state, images, labels, key)``, which raises if a simulation failed.
     """
     sums: dict[str, float] = {}
     step = 0
@@ -490,6 +529,7 @@ def _train_epoch(step_fn: Callable, model, state, batches, keys, bar, failed: Ca
         new_model, new_state, metrics = _checked(run, failed, step)
         bad = [f"the {name} is {value}" for name, value in metrics.items() if not math.isfinite(value)]
         if bad:
+            _checked(lambda: diagnose(model, state, images, labels, key), failed, step)
             raise failed(step, reason=", ".join(bad))
         model, state = new_model, new_state
         for name, value in metrics.items():

@@ -62,6 +62,7 @@ from ..simulate import simulate
 from ..stimulus import Impulses
 from ..synapses import AlphaSynapse
 from ._config import JsonConfig
+from .learner import failed_where_nonfinite
 
 __all__ = [
     "DRIVE_LIMIT_MA",
@@ -330,10 +331,12 @@ class SpicepropNet(eqx.Module):
         return Network([Layer(Identity(self.config.n_classes, gain=gain), synapse, neuron)])
 
     def potentials(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None,
-                   per_image: bool = True) -> Float[Array, "batch n_steps n_classes"]:
+                   per_image: bool = True, throw: bool = True) -> Float[Array, "batch n_steps n_classes"]:
         """Membrane potentials (V) of the output neurons after each step, ``(batch, n_steps, n_classes)``.
 
-        ``key``, ``per_image``: the crossbars' noise (see :meth:`drive`).
+        ``key``, ``per_image``: the crossbars' noise (see :meth:`drive`). ``throw``: as in
+        :func:`memsnn.simulate`; with ``False`` a failed simulation gives NaN potentials
+        (:meth:`memsnn.Trace.failed_as_nan`) instead of raising.
         """
         drive = self.drive(images, key=key, per_image=per_image)
         batch, n = drive.shape
@@ -344,13 +347,14 @@ class SpicepropNet(eqx.Module):
         trace = simulate(self._network(), Impulses(amplitude, steps), dt=self.config.dt,
                          n_steps=self.config.n_steps, solver=make_integrator(self.config.solver),
                          record=("membrane_potential",), checkpoint_every=self.config.checkpoint_every,
-                         fold_batch=True)
-        return trace.membrane_potential[0]
+                         fold_batch=True, throw=throw)
+        v = trace.membrane_potential[0]
+        return v if throw else trace.failed_as_nan(v)
 
     def membrane_potentials(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None,
-                            per_image: bool = True) -> Float[Array, "batch n_steps n_classes"]:
+                            per_image: bool = True, throw: bool = True) -> Float[Array, "batch n_steps n_classes"]:
         """Membrane potentials (mV) of the output neurons, ``(batch, n_steps, n_classes)``."""
-        return self.potentials(images, key=key, per_image=per_image) / MILLIVOLT
+        return self.potentials(images, key=key, per_image=per_image, throw=throw) / MILLIVOLT
 
 
 def build_spiceprop(config: SpicepropConfig | dict, *, key: PRNGKeyArray) -> SpicepropNet:
@@ -361,9 +365,10 @@ def build_spiceprop(config: SpicepropConfig | dict, *, key: PRNGKeyArray) -> Spi
 
 
 def spiceprop_loss(model: SpicepropNet, images: Float[Array, "batch n_inputs"],
-                   labels: Int[Array, " batch"], *, key: PRNGKeyArray | None = None
+                   labels: Int[Array, " batch"], *, key: PRNGKeyArray | None = None, throw: bool = True
                    ) -> tuple[Float[Array, ""], Int[Array, " batch"]]:
-    """SPICEprop loss and predictions (``key``: the crossbars' noise, unused by the ideal network).
+    """SPICEprop loss and predictions (``key``: the crossbars' noise, unused by the ideal network;
+    ``throw=False``: a failed simulation makes the loss NaN instead of raising).
 
     On crossbars, the step's programming noise and faults are one draw (one chip) and so is the
     read noise, for the whole batch: aihwkit's hardware-aware training likewise draws its weight
@@ -375,17 +380,19 @@ def spiceprop_loss(model: SpicepropNet, images: Float[Array, "batch n_inputs"],
         potentials in mV, summed over all steps, averaged over the batch; and the ``(batch,)``
         argmax of the potentials summed over time.
     """
-    v_mv = model.membrane_potentials(images, key=key, per_image=False)
+    v_mv = model.membrane_potentials(images, key=key, per_image=False, throw=throw)
     log_p = jax.nn.log_softmax(v_mv, axis=-1)
     nll = -jnp.take_along_axis(log_p, labels[:, None, None].astype(jnp.int32), axis=-1)[..., 0]
     return jnp.mean(jnp.sum(nll, axis=1)), jnp.argmax(jnp.sum(v_mv, axis=1), axis=-1)
 
 
 def spiceprop_predict(model: SpicepropNet, images: Float[Array, "batch n_inputs"], *,
-                      key: PRNGKeyArray | None = None) -> Int[Array, " batch"]:
+                      key: PRNGKeyArray | None = None, throw: bool = True) -> Int[Array, " batch"]:
     """Predicted class: argmax of the output membrane potential summed over time (``key``: the
-    crossbars' noise, one draw for the batch as in :func:`spiceprop_loss`)."""
-    return jnp.argmax(jnp.sum(model.potentials(images, key=key, per_image=False), axis=1), axis=-1)
+    crossbars' noise, one draw for the batch as in :func:`spiceprop_loss`; ``throw=False``: a
+    sample whose simulation failed gets :data:`~memsnn.training.learner.FAILED`)."""
+    score = jnp.sum(model.potentials(images, key=key, per_image=False, throw=throw), axis=1)
+    return failed_where_nonfinite(jnp.argmax(score, axis=-1), score)
 
 
 def spiceprop_trainable(model: SpicepropNet):

@@ -59,6 +59,7 @@ from ..spikes import SURROGATES, surrogate
 from ..stimulus import Current
 from ._config import JsonConfig
 from ._method import Method, cli_type
+from .learner import failed_where_nonfinite
 from .spiceprop import _cast, add_crossbar_argument, check_crossbar_preset
 
 __all__ = [
@@ -287,7 +288,8 @@ class SurrogateNet(eqx.Module):
         key = jax.random.fold_in(jax.random.key(0), seed)
         return Current(rate_code(images, c.n_steps, key).astype(images.dtype))
 
-    def _simulate(self, stim: Current, n_steps: int, key: PRNGKeyArray | None = None) -> tuple[tuple, tuple]:
+    def _simulate(self, stim: Current, n_steps: int, key: PRNGKeyArray | None = None,
+                  throw: bool = True) -> tuple[tuple, tuple]:
         network = self.network()
         options = dict(dt=1.0, n_steps=n_steps, checkpoint_every=self.config.checkpoint_every,
                        unroll=min(self.config.unroll, n_steps))
@@ -296,27 +298,33 @@ class SurrogateNet(eqx.Module):
         # below, so simulate applies its array to all steps in one product outside the time loop
         # and the scan is left with elementwise work only (~10x faster for conv layers).
         trace = simulate(network, stim, record=("membrane_potential", "spikes"), layerwise=layerwise, key=key,
-                         **options)
-        return trace.spikes, trace.membrane_potential
+                         throw=throw, **options)
+        if throw:
+            return trace.spikes, trace.membrane_potential
+        return tuple(tuple(trace.failed_as_nan(x) for x in per_layer) for per_layer in (trace.spikes,
+                                                                                          trace.membrane_potential))
 
-    def run(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None) -> tuple[tuple, tuple]:
+    def run(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None,
+            throw: bool = True) -> tuple[tuple, tuple]:
         """Simulate a batch: per layer, spikes and membrane potentials ``(batch, n_steps, n)``.
 
         With discontinuous integration every window of ``window`` steps is simulated from rest
-        (as a separate sample) and the windows are put back in order.
+        (as a separate sample) and the windows are put back in order. ``throw``: as in
+        :func:`memsnn.simulate`; with ``False`` a failed sample's outputs are NaN instead.
         """
         c = self.config
         stim = self.stimulus(images)
         if c.integration == "continuous":
-            return self._simulate(stim, c.n_steps, key)
+            return self._simulate(stim, c.n_steps, key, throw)
         batch = images.shape[0]
         windows = stim.amplitude.reshape(batch * (c.n_steps // c.window), c.window, c.n_inputs)
-        spikes, membranes = self._simulate(Current(windows), c.window, key)
+        spikes, membranes = self._simulate(Current(windows), c.window, key, throw)
         return tuple(tuple(x.reshape(batch, c.n_steps, -1) for x in per_layer) for per_layer in (spikes, membranes))
 
-    def __call__(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None):
-        """Output spikes and membrane potentials, each ``(batch, n_steps, n_classes)``."""
-        spikes, membranes = self.run(images, key=key)
+    def __call__(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None,
+                 throw: bool = True):
+        """Output spikes and membrane potentials, each ``(batch, n_steps, n_classes)`` (``throw``: see :meth:`run`)."""
+        spikes, membranes = self.run(images, key=key, throw=throw)
         return spikes[-1], membranes[-1]
 
 
@@ -336,12 +344,13 @@ def _predict_from(config: SurrogateConfig, spikes, membrane):
 
 
 def surrogate_loss(model: SurrogateNet, images: Float[Array, "batch n_inputs"],
-                   labels: Int[Array, " batch"], *, key: PRNGKeyArray | None = None
+                   labels: Int[Array, " batch"], *, key: PRNGKeyArray | None = None, throw: bool = True
                    ) -> tuple[Float[Array, ""], Int[Array, " batch"]]:
     """Batch-mean loss (``model.config.loss``) and predicted classes ``(batch,)`` (``key``: the
-    model's noise, unused by the ideal network)."""
+    model's noise, unused by the ideal network; ``throw=False``: a failed simulation makes the loss
+    NaN instead of raising)."""
     c = model.config
-    spikes, membrane = model(images, key=key)
+    spikes, membrane = model(images, key=key, throw=throw)
     labels = labels.astype(jnp.int32)
     if c.loss == "ce_count":
         log_p = jax.nn.log_softmax(jnp.sum(spikes, axis=1), axis=-1)
@@ -357,10 +366,11 @@ def surrogate_loss(model: SurrogateNet, images: Float[Array, "batch n_inputs"],
 
 
 def surrogate_predict(model: SurrogateNet, images: Float[Array, "batch n_inputs"], *,
-                      key: PRNGKeyArray | None = None) -> Int[Array, " batch"]:
-    """Predicted classes ``(batch,)`` (``model.config.readout``)."""
-    spikes, membrane = model(images, key=key)
-    return _predict_from(model.config, spikes, membrane)
+                      key: PRNGKeyArray | None = None, throw: bool = True) -> Int[Array, " batch"]:
+    """Predicted classes ``(batch,)`` (``model.config.readout``; ``throw=False``: a sample whose
+    simulation failed gets :data:`~memsnn.training.learner.FAILED`)."""
+    spikes, membrane = model(images, key=key, throw=throw)
+    return failed_where_nonfinite(_predict_from(model.config, spikes, membrane), membrane)
 
 
 def surrogate_trainable(model: SurrogateNet):
