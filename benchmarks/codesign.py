@@ -234,6 +234,8 @@ def stage_sharded(checkpoint: str, n_images: int, repeats: int = 5) -> dict:
             row[f"devices{n}_s"] = statistics.median(walls[n])
             row[f"devices{n}_cpu_s"] = statistics.median(cpus[n])
             row[f"devices{n}_s_all"] = walls[n]
+            # CPU time over wall time: the cores the process got (2 when both devices ran at once).
+            row[f"devices{n}_cores_used"] = row[f"devices{n}_cpu_s"] / row[f"devices{n}_s"]
         ok = outs[1]["ok"]
         row["same_ok"] = bool(np.array_equal(ok, outs[2]["ok"]))
         row["max_rel_diff"] = float(max(np.max(np.abs(outs[2][k][ok] / outs[1][k][ok] - 1), initial=0.0)
@@ -243,7 +245,8 @@ def stage_sharded(checkpoint: str, n_images: int, repeats: int = 5) -> dict:
         rows.append(row)
         print(f"{name}: {sizes[name]} points x {n_images} images: 1 device {row['devices1_s']:.2f} s "
               f"({row['devices1_cpu_s']:.2f} s CPU), 2 devices {row['devices2_s']:.2f} s "
-              f"({row['devices2_cpu_s']:.2f} s CPU): speed-up {row['speedup']:.2f}x; max rel. difference "
+              f"({row['devices2_cpu_s']:.2f} s CPU, {row['devices2_cores_used']:.2f} cores): speed-up "
+              f"{row['speedup']:.2f}x; max rel. difference "
               f"{row['max_rel_diff']:.1e}, same ok/accuracy: {row['same_ok'] and row['same_accuracy']}", flush=True)
     load_after = os.getloadavg()
     print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}; {os.cpu_count()} cores")
