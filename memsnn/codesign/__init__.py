@@ -1,6 +1,6 @@
 """Device-network co-design: device parameters in their physical ranges, sensitivity maps,
-Monte-Carlo over device variation, vmapped sweeps and the accuracy-energy Pareto front
-(docs/energy.md).
+Monte-Carlo over device variation and vmapped sweeps (both sharded over all devices), and the
+accuracy-energy Pareto front (docs/energy.md).
 """
 
 from .bounds import (
