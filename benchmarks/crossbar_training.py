@@ -1,4 +1,4 @@
-"""Fully memristive SPICEprop on MNIST: hardware-aware training, ablation, accuracy over time.
+"""Fully memristive SPICEprop on MNIST: hardware-aware training, deployment, ablation, accuracy over time.
 
 The network: 784-100-10 crossbars (the front end's two dense layers, ReLU between them) driving 10
 MIF neurons (issue 11, figure 3). Stages, each resumable and each writing
@@ -8,24 +8,33 @@ MIF neurons (issue 11, figure 3). Stages, each resumable and each writing
     SPICEprop with ideal weights (``memsnn train --method spiceprop``), ``--ideal-epochs``.
 ``hwa``
     Hardware-aware training on the ``--preset`` crossbars (default ``"realistic"``: 16 levels,
-    programming noise, 2 % read noise, 1 % stuck-at, 1 Ohm wires), starting from the ideal
-    weights (fine-tuning, as aihwkit recommends): every step programs the crossbars afresh (new
-    programming noise and faults, one draw of read noise per batch); the gradient flows through
-    the non-idealities. The wires' IR drop is left out of the training forward pass unless
-    ``--hwa-ir-drop`` (its exact solve is costly on 2 shared cores); every evaluation includes it.
-    ``--hwa-epochs`` epochs.
+    programming noise, 2 % read noise, 1 % stuck-at programmed fault-aware, 1 Ohm wires),
+    starting from the ideal weights (fine-tuning, as aihwkit recommends): every step programs the
+    crossbars afresh (new programming noise and faults, the faults compensated by their partner
+    devices as the deployed chip does; one draw of read noise per batch); the gradient flows
+    through the non-idealities. The wires' IR drop is left out of the training forward pass
+    unless ``--hwa-ir-drop`` (its exact solve is costly on 2 shared cores); the deployment and
+    the ablation include it. ``--hwa-epochs`` epochs, cosine schedule from ``--hwa-lr``,
+    ``--hwa-augment-shift`` pixels of random translation; the run is ``--run-dir/--hwa-name``.
+``deploy``
+    The figure: the ideal and the hardware-aware models on ``--chips`` chips of the preset (keys
+    100, 101, ...), wires included, on the full test set. Each chip is programmed once by the
+    deployment path (``memsnn.crossbar.deploy.program``) and read batch by batch: every
+    ``--read-batch`` test images are one read (a read-noise draw), the wires solved exactly for
+    it (``memsnn.crossbar.deploy.one_read``: each tile's ``ir_drop_matrix``).
 ``ablation``
-    Test accuracy of one programmed chip (programmed once, read with read noise) with each
-    non-ideality of the preset alone and all together, for the ideal-trained network (no
+    The same evaluation with each non-ideality of the preset alone and all together, stuck-at
+    faults with the plain and the fault-aware mapping, for the ideal-trained network (no
     hardware-aware training) and the hardware-aware one.
 ``ir-drop``
-    One chip with and without its wires, exactly (each tile's linear map, no read noise).
+    One chip with and without its wires, exactly, without read noise.
 ``drift``
     Accuracy 1 s, 1 h, 1 day and 1 year after programming on the ``"pcm"`` preset (aihwkit's PCM
     drift, programming and read noise), with and without global drift compensation.
 
     MEMSNN_DATA_DIR=/path/to/data python benchmarks/crossbar_training.py                 # all stages
     MEMSNN_DATA_DIR=/path/to/data python benchmarks/crossbar_training.py --stage hwa --resume
+    MEMSNN_DATA_DIR=/path/to/data python benchmarks/crossbar_training.py --stage deploy --chips 5
 
 Timings are of a shared 2-core machine: see the load averages in the JSON.
 """
@@ -33,10 +42,15 @@ Timings are of a shared 2-core machine: see the load averages in the JSON.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
 from pathlib import Path
+
+# The IR-drop factorisation's LAPACK calls stall under a threaded OpenBLAS on a loaded machine
+# (docs/crossbar.md, "Known limits"): one thread each, set before NumPy and JAX load it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 RESULTS = Path(__file__).parent / "results"
 OUT = RESULTS / "crossbar_training.json"
@@ -95,6 +109,7 @@ def stage_hwa(args) -> None:
     from memsnn.crossbar.deploy import on_crossbar
     from memsnn.data import load_dataset
     from memsnn.training import GradientLearner, fit, load_trained, make_optimizer
+    from memsnn.training.augment import random_shift
     from memsnn.training.methods import get_method
 
     spec = get_method("spiceprop")
@@ -109,6 +124,7 @@ def stage_hwa(args) -> None:
     test_data = load_dataset("mnist", "test", source="full")
     if args.train_subset:
         train_data = tuple(a[: args.train_subset] for a in train_data)
+    run = args.run_dir / args.hwa_name
     steps = args.hwa_epochs * (len(train_data[1]) // args.batch_size)
     optimizer = make_optimizer(args.hwa_lr, total_steps=steps, schedule="cosine")
     learner = GradientLearner(spec.loss, spec.predict, optimizer, spec.trainable(model))
@@ -117,17 +133,19 @@ def stage_hwa(args) -> None:
               "data": {"dataset": "mnist", "source": "full", "train_subset": args.train_subset, "test_subset": None},
               "epochs": args.hwa_epochs, "batch_size": args.batch_size,
               "optimizer": {"lr": args.hwa_lr, "schedule": "cosine", "weight_decay": 0.0, "clip_norm": None},
-              "augment_shift": 0, "eval_batch_size": args.eval_batch_size, "seed": 0,
+              "augment_shift": args.hwa_augment_shift, "eval_batch_size": args.eval_batch_size, "seed": 0,
               "memsnn_version": __version__, "fine_tuned_from": str(args.run_dir / "ideal")}
 
     def report(row):
         print(f"hwa epoch {row['epoch']}: train {100 * row['train_acc']:.2f}%, test {100 * row['test_acc']:.2f}% "
               f"({row['epoch_time_s']:.0f} s, load {os.getloadavg()[0]:.1f})", flush=True)
-        _update("hwa", {**_history(args.run_dir / "hwa"), "preset": args.preset})
+        _update(args.hwa_name, {**_history(run), "preset": args.preset})
 
+    shift = args.hwa_augment_shift
+    augment = functools.partial(random_shift, max_shift=shift) if shift else None
     fit(model, learner, train_data, test_data, epochs=args.hwa_epochs, batch_size=args.batch_size,
-        out_dir=args.run_dir / "hwa", resume=args.resume, config=config, eval_batch_size=args.eval_batch_size,
-        progress=not args.no_progress, on_epoch_end=report)
+        out_dir=run, resume=args.resume, config=config, eval_batch_size=args.eval_batch_size,
+        progress=not args.no_progress, on_epoch_end=report, augment=augment)
 
 
 def _variants(preset: str) -> dict:
@@ -136,13 +154,17 @@ def _variants(preset: str) -> dict:
 
     if preset != "realistic":
         raise ValueError("the ablation is written for the 'realistic' preset")
+    plain = chain(FiniteLevels(16), ProgrammingNoise(0.01), StuckAt(0.005, 0.005), ReadNoise(0.02))
     return {
         "16 levels": dict(nonideality=chain(FiniteLevels(16)), wires=None),
         "programming noise 1 %": dict(nonideality=chain(ProgrammingNoise(0.01)), wires=None),
-        "stuck-at 1 % (0.5 + 0.5)": dict(nonideality=chain(StuckAt(0.005, 0.005)), wires=None),
+        "stuck-at 1 %, plain mapping": dict(nonideality=chain(StuckAt(0.005, 0.005)), wires=None),
+        "stuck-at 1 %, fault-aware": dict(nonideality=chain(StuckAt(0.005, 0.005, fault_aware=True)), wires=None),
         "read noise 2 %": dict(nonideality=chain(ReadNoise(0.02)), wires=None),
         "1 Ohm wires (IR drop)": dict(nonideality=chain()),
+        "all but the wires, plain mapping": dict(nonideality=plain, wires=None),
         "all but the wires": dict(wires=None),
+        "all, plain mapping": dict(nonideality=plain),
         "all (realistic)": dict(),
     }
 
@@ -151,23 +173,69 @@ def _models(args) -> dict:
     from memsnn.training import load_trained
 
     models = {"ideal training": load_trained(args.run_dir / "ideal" / "checkpoint.eqx")[0]}
-    if (args.run_dir / "hwa" / "checkpoint.eqx").exists():
-        models["hardware-aware training"] = load_trained(args.run_dir / "hwa" / "checkpoint.eqx")[0]
+    if (args.run_dir / args.hwa_name / "checkpoint.eqx").exists():
+        models["hardware-aware training"] = load_trained(args.run_dir / args.hwa_name / "checkpoint.eqx")[0]
     return models
 
 
-def stage_ablation(args) -> None:
-    import jax
-    import numpy as np
+class _Chips:
+    """Test accuracy of chips programmed by the deployment path, read by read.
 
-    from memsnn.crossbar.deploy import as_dense, on_crossbar, program
+    A chip is ``program(on_crossbar(model, preset, ...), key=key(100 + chip))``: programmed once
+    (its programming noise and faults fixed; fault-aware where its StuckAt says so). Each batch of
+    ``read_batch`` test images is one read of it: :func:`memsnn.crossbar.deploy.one_read` draws
+    that read's noise (key ``fold_in(key(chip), batch)``) and replaces each tile with wires by its
+    exact linear map (``ir_drop_matrix``), so the wires are solved exactly once per read instead of
+    per image. One compiled predict serves every chip and variant of a model (frozen, they have the
+    same structure).
+    """
+
+    def __init__(self, args, images, labels):
+        self.args, self.images, self.labels = args, images, labels
+        self.predicts = {}  # one compiled predict per model structure (the ideal and the HWA configs differ)
+
+    def accuracy(self, model, overrides: dict, chip: int) -> float:
+        import jax
+
+        from memsnn.crossbar.deploy import on_crossbar, one_read, program
+        from memsnn.training import evaluate
+        from memsnn.training.devices import data_mesh
+        from memsnn.training.loop import make_predict
+        from memsnn.training.spiceprop import spiceprop_predict
+
+        programmed = program(on_crossbar(model, self.args.preset, w_max=W_MAX, **overrides),
+                             key=jax.random.key(100 + chip))
+        n, step, correct = len(self.labels), self.args.read_batch, 0.0
+        for i, start in enumerate(range(0, n, step)):
+            frozen = one_read(programmed, key=jax.random.fold_in(jax.random.key(chip), i))
+            structure = jax.tree.structure(frozen)
+            if structure not in self.predicts:
+                self.predicts[structure] = make_predict(spiceprop_predict, frozen, data_mesh())
+            stop = min(start + step, n)
+            acc, _ = evaluate(spiceprop_predict, frozen, self.images[start:stop], self.labels[start:stop],
+                              batch_size=self.args.eval_batch_size, predict=self.predicts[structure])
+            correct += acc * (stop - start)
+        return correct / n
+
+
+def _test_data(args):
     from memsnn.data import load_dataset
-    from memsnn.training import evaluate
-    from memsnn.training.spiceprop import spiceprop_predict
 
     images, labels = load_dataset("mnist", "test", source="full")
     if args.test_subset:
         images, labels = images[: args.test_subset], labels[: args.test_subset]
+    return images, labels
+
+
+def stage_ablation(args) -> None:
+    import numpy as np
+
+    from memsnn.crossbar.deploy import as_dense
+    from memsnn.training import evaluate
+    from memsnn.training.spiceprop import spiceprop_predict
+
+    images, labels = _test_data(args)
+    chips = _Chips(args, images, labels)
     # Rows measured before (another subset of the variants) are kept, unless measured again now.
     previous = _load().get("ablation", {})
     rows = previous.get("rows", []) if previous.get("n_test") == len(labels) else []
@@ -182,17 +250,38 @@ def stage_ablation(args) -> None:
             accs = []
             for chip in range(args.chips):
                 started = time.perf_counter()
-                programmed = program(on_crossbar(model, args.preset, w_max=W_MAX, **overrides),
-                                     key=jax.random.key(100 + chip))
-                acc, _ = evaluate(spiceprop_predict, programmed, images, labels, batch_size=args.eval_batch_size,
-                                  seed=chip)
-                accs.append(acc)
-                print(f"{training:>24} | {name:<28} chip {chip}: {100 * acc:.2f}% ({time.perf_counter() - started:.0f} s)",
-                      flush=True)
+                accs.append(chips.accuracy(model, overrides, chip))
+                print(f"{training:>24} | {name:<34} chip {chip}: {100 * accs[-1]:.2f}% "
+                      f"({time.perf_counter() - started:.0f} s)", flush=True)
             _replace(rows, {"training": training, "nonideality": name, "accuracy": float(np.mean(accs)),
                             "accuracy_per_chip": accs, "chips": len(accs)})
-            _update("ablation", {"preset": args.preset, "n_test": len(labels), "rows": rows})
+            _update("ablation", {"preset": args.preset, "n_test": len(labels), "rows": rows,
+                                 "hwa_run": str(args.run_dir / args.hwa_name), "read_batch": args.read_batch,
+                                 "what": _Chips.__doc__.split("\n\n")[1].replace("\n", " ")})
     _print_ablation(rows)
+
+
+def stage_deploy(args) -> None:
+    """The figure: the hardware-aware model on ``--chips`` realistic chips (wires included), the
+    full test set, each chip programmed once by the deployment path and read by read."""
+    import numpy as np
+
+    images, labels = _test_data(args)
+    chips = _Chips(args, images, labels)
+    results = {}
+    for training, model in _models(args).items():
+        accs = []
+        for chip in range(args.chips):
+            started = time.perf_counter()
+            accs.append(chips.accuracy(model, {}, chip))
+            print(f"{training:>24} | realistic chip {chip}: {100 * accs[-1]:.2f}% ({time.perf_counter() - started:.0f} s)",
+                  flush=True)
+        results[training] = {"mean": float(np.mean(accs)), "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
+                             "min": float(np.min(accs)), "max": float(np.max(accs)), "per_chip": accs}
+        _update("deploy", {"preset": args.preset, "n_test": len(labels), "chips": args.chips,
+                           "chip_keys": [100 + c for c in range(args.chips)], "read_batch": args.read_batch,
+                           "hwa_run": str(args.run_dir / args.hwa_name), "accuracy": results,
+                           "what": _Chips.__doc__.split("\n\n")[1].replace("\n", " ")})
 
 
 def _replace(rows: list, row: dict) -> None:
@@ -237,66 +326,45 @@ def stage_drift(args) -> None:
 
 
 def stage_ir_drop(args) -> None:
-    """Accuracy of one realistic chip with and without its 1 Ohm wires, exactly, via each tile's
-    linear map (:func:`memsnn.crossbar.ir_drop_matrix`; no read noise, which would need a new map
-    per read)."""
-    import equinox as eqx
+    """Accuracy of one realistic chip with and without its 1 Ohm wires, exactly (each tile's linear
+    map, :func:`memsnn.crossbar.deploy.one_read`), without read noise."""
     import jax
-    import jax.numpy as jnp
 
-    from memsnn.arrays import Dense
-    from memsnn.crossbar import FiniteLevels, ProgrammingNoise, StuckAt, chain, ir_drop_matrix
-    from memsnn.crossbar.deploy import as_dense, on_crossbar, program
-    from memsnn.data import load_dataset
+    from memsnn.crossbar import FiniteLevels, ProgrammingNoise, StuckAt, chain
+    from memsnn.crossbar.deploy import on_crossbar, one_read, program
     from memsnn.training import evaluate
     from memsnn.training.spiceprop import spiceprop_predict
 
-    images, labels = load_dataset("mnist", "test", source="full")
-    if args.test_subset:
-        images, labels = images[: args.test_subset], labels[: args.test_subset]
-    nonideality = chain(FiniteLevels(16), ProgrammingNoise(0.01), StuckAt(0.005, 0.005))
+    images, labels = _test_data(args)
+    nonideality = chain(FiniteLevels(16), ProgrammingNoise(0.01), StuckAt(0.005, 0.005, fault_aware=True))
     results = {}
     for training, model in _models(args).items():
-        chip = program(on_crossbar(model, args.preset, w_max=W_MAX, nonideality=nonideality), key=jax.random.key(100))
         for wires in (False, True):
-            layers = []
-            for layer in chip.front_end:
-                crossbar, g = layer.array.crossbar, layer.array.conductances
-                rows, cols = crossbar.tile
-
-                def effective(G):
-                    # (n_out, n_in) conductances -> the exact linear map (n_in, n_out), tile by tile.
-                    n_in, n_out = G.shape[1], G.shape[0]
-                    rt, ct = -(-n_in // rows), -(-n_out // cols)
-                    padded = jnp.pad(G.T, ((0, rt * rows - n_in), (0, ct * cols - n_out)),
-                                     constant_values=crossbar.mapping.g_min)
-                    out = padded
-                    for r in range(rt):
-                        for c in range(ct):
-                            block = padded[r * rows:(r + 1) * rows, c * cols:(c + 1) * cols]
-                            m = ir_drop_matrix(block, crossbar.wires) if wires else block
-                            out = out.at[r * rows:(r + 1) * rows, c * cols:(c + 1) * cols].set(m)
-                    return out[:n_in, :n_out]
-
-                w = ((effective(g.positive) - effective(g.negative)) / crossbar.mapping.scale).T
-                layers.append(Dense(w[:, :-1], w[:, -1]))
-            m = eqx.tree_at(lambda m: m.front_end, as_dense(model), tuple(layers))
-            acc, _ = evaluate(spiceprop_predict, m, images, labels, batch_size=args.eval_batch_size)
+            chip = program(on_crossbar(model, args.preset, w_max=W_MAX, nonideality=nonideality,
+                                       **({} if wires else {"wires": None})), key=jax.random.key(100))
+            acc, _ = evaluate(spiceprop_predict, one_read(chip), images, labels, batch_size=args.eval_batch_size)
             name = "with 1 Ohm wires" if wires else "no wires"
             results.setdefault(training, {})[name] = acc
             print(f"{training:>24} | one chip without read noise, {name}: {100 * acc:.2f}%", flush=True)
-            _update("ir_drop", {"n_test": len(labels), "accuracy": results,
-                                "what": "one realistic chip (16 levels, programming noise, stuck-at; key 100), no read "
-                                        "noise, each tile replaced by its exact linear map (ir_drop_matrix)"})
+            _update("ir_drop", {"n_test": len(labels), "accuracy": results, "hwa_run": str(args.run_dir / args.hwa_name),
+                                "what": "one realistic chip (16 levels, programming noise, stuck-at with fault-aware "
+                                        "mapping; key 100), no read noise, each tile replaced by its exact linear map "
+                                        "(one_read: ir_drop_matrix)"})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=("all", "ideal", "hwa", "ablation", "drift", "ir-drop"), default="all")
+    parser.add_argument("--stage", choices=("all", "ideal", "hwa", "deploy", "ablation", "drift", "ir-drop"),
+                        default="all")
     parser.add_argument("--preset", default="realistic", help="crossbar preset of the hardware-aware training")
     parser.add_argument("--ideal-epochs", type=int, default=12)
-    parser.add_argument("--hwa-epochs", type=int, default=3)
-    parser.add_argument("--hwa-lr", type=float, default=5e-4)
+    parser.add_argument("--hwa-epochs", type=int, default=8)
+    parser.add_argument("--hwa-lr", type=float, default=1e-3)
+    parser.add_argument("--hwa-augment-shift", type=int, default=0,
+                        help="hardware-aware training: translate each training image by up to this many pixels")
+    parser.add_argument("--hwa-name", default="hwa",
+                        help="the hardware-aware run's directory under --run-dir (and its key in the JSON); the "
+                             "ablation and the deployment stages read it")
     parser.add_argument("--hwa-ir-drop", action="store_true",
                         help="solve the IR drop in the training forward pass too (slow on a CPU; by default the "
                              "wires are left out of training and the trained model is evaluated with them)")
@@ -304,7 +372,9 @@ def main() -> None:
     parser.add_argument("--eval-batch-size", type=int, default=1000)
     parser.add_argument("--train-subset", type=int, default=None)
     parser.add_argument("--test-subset", type=int, default=None, help="ablation / drift on the first N test images")
-    parser.add_argument("--chips", type=int, default=1, help="programmed chips per ablation cell")
+    parser.add_argument("--chips", type=int, default=3, help="programmed chips per deployment / ablation cell")
+    parser.add_argument("--read-batch", type=int, default=1000,
+                        help="test images per read of a chip (one read-noise draw and one exact IR-drop map each)")
     parser.add_argument("--only-no-wires", action="store_true", help="ablation: skip the variants with wires")
     parser.add_argument("--only-wires", action="store_true", help="ablation: only the variants with wires")
     parser.add_argument("--x64", action="store_true", help="float64 (the IR-drop solve of the wires variants)")
@@ -316,9 +386,9 @@ def main() -> None:
         import jax
 
         jax.config.update("jax_enable_x64", True)
-    stages = ("ideal", "hwa", "ablation", "drift", "ir-drop") if args.stage == "all" else (args.stage,)
+    stages = ("ideal", "hwa", "deploy", "ablation", "drift", "ir-drop") if args.stage == "all" else (args.stage,)
     for stage in stages:
-        {"ideal": stage_ideal, "hwa": stage_hwa, "ablation": stage_ablation, "drift": stage_drift,
+        {"ideal": stage_ideal, "hwa": stage_hwa, "deploy": stage_deploy, "ablation": stage_ablation, "drift": stage_drift,
          "ir-drop": stage_ir_drop}[stage](args)
 
 

@@ -142,8 +142,9 @@ class ConductanceMapping(eqx.Module):
 
     def compensate_stuck(self, target: Conductances, stuck_positive: Bool[Array, "n_out n_in"],
                          stuck_negative: Bool[Array, "n_out n_in"], stuck_at: Conductances) -> Conductances:
-        """Fault-tolerant mapping of a differential pair with a stuck device (Liu et al., DAC 2015;
-        Xia et al., DAC 2017): the healthy partner is reprogrammed to keep the pair's difference.
+        """Fault-tolerant mapping of a differential pair with a stuck device (Xia et al., DAC 2017;
+        Jin et al., DATE 2020; docs/crossbar.md): the healthy partner is reprogrammed to keep the
+        pair's difference.
 
         The pair's target difference is ``d = target.positive - target.negative`` (S). If ``G+`` is
         stuck at ``a``, the partner's new target is ``G- = clip(a - d, g_min, g_max)``; if ``G-`` is

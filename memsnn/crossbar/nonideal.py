@@ -279,9 +279,9 @@ class StuckAt(AbstractNonideality):
     ``fault_aware=True``: programming knows the faults (write-verify finds a device that does not
     move) and maps around them: the healthy partner of a stuck device in a differential pair is
     programmed to ``clip(a -/+ d, g_min, g_max)`` so that the pair keeps its programmed difference
-    ``d`` (:meth:`~memsnn.crossbar.ConductanceMapping.compensate_stuck`; Liu et al., DAC 2015;
-    Xia et al., DAC 2017). The compensated pair keeps the programming error (levels, noise) that
-    the transforms before this one gave it, which is the error a healthy pair has. Place it after
+    ``d`` (:meth:`~memsnn.crossbar.ConductanceMapping.compensate_stuck`; Xia et al., DAC 2017;
+    Jin et al., DATE 2020; docs/crossbar.md). The compensated pair keeps the programming error
+    (levels, noise) that the transforms before this one gave it, the error a healthy pair has. Place it after
     :class:`FiniteLevels` and :class:`ProgrammingNoise` in a chain. The fault map is the same with
     and without ``fault_aware`` for the same key (the same chip). No effect in the ``reference``
     scheme (no partner device).

@@ -52,8 +52,9 @@ def preset(name: str, *, w_max: float = 1.0, seed: int = 0) -> CrossbarPreset:
             * ``"neurosim"``: MLP_NeuroSim V3.0's default device: 0.476..10 uS, 31 levels,
               nonlinear LTP/LTD (labels ±4.22), 0.5 % cycle-to-cycle write noise; read at 0.5 V.
             * ``"realistic"``: 0.1..10 uS, 16 levels, programming noise (sigma 1 % of the range),
-              2 % read noise, 1 % stuck-at devices (0.5 % SA0 + 0.5 % SA1), 1 Ohm wires (rows and
-              columns) on 256 x 256 tiles.
+              2 % read noise, 1 % stuck-at devices (0.5 % SA0 + 0.5 % SA1) programmed fault-aware
+              (write-verify finds them; each one's partner compensates, :class:`StuckAt`), 1 Ohm
+              wires (rows and columns) on 256 x 256 tiles.
 
         w_max: the weight magnitude mapped to the full conductance range.
         seed: seed of the chip's fixed properties (PCM drift exponents).

@@ -292,7 +292,8 @@ class PairProgrammingResult(eqx.Module):
 
 def write_verify_pairs(update, mapping: ConductanceMapping, weight: Float[Array, "n_out n_in"],
                        g_initial: Conductances, *, tolerance: float, max_pulses: int = 100,
-                       fault_aware: bool = True, stuck: tuple[Bool[Array, "n_out n_in"], Bool[Array, "n_out n_in"]] | None = None,
+                       fault_aware: bool = True,
+                       stuck: tuple[Bool[Array, "n_out n_in"], Bool[Array, "n_out n_in"]] | None = None,
                        verify_noise: float = 0.0, verify_energy: float = 0.0,
                        key: PRNGKeyArray | None = None) -> PairProgrammingResult:
     """Program ``weight`` into differential pairs with :func:`write_verify`, finding stuck devices
@@ -302,9 +303,9 @@ def write_verify_pairs(update, mapping: ConductanceMapping, weight: Float[Array,
     (``mapping.to_conductances(weight, saturate=True)``). A device that used all ``max_pulses``
     pulses without converging and without moving more than ``tolerance`` from where it started is
     found stuck (the verify reads show that it does not respond). With ``fault_aware`` (the
-    default: write-verify has found the faults, so the controller maps around them; Liu et al.,
-    DAC 2015; Xia et al., DAC 2017) pass 2 write-verifies the healthy partner of each stuck device
-    to :meth:`~memsnn.crossbar.ConductanceMapping.compensate_stuck`'s target, so that the pair
+    default: write-verify has found the faults, so the controller maps around them; Xia et al.,
+    DAC 2017; Jin et al., DATE 2020; docs/crossbar.md) pass 2 write-verifies the healthy partner
+    of each stuck device to :meth:`~memsnn.crossbar.ConductanceMapping.compensate_stuck`'s target, so that the pair
     holds its weight (``clip(a - d)`` / ``clip(a + d)``, ``a`` the stuck device's conductance);
     every other device is left alone. A pair with both devices stuck stays as it is.
 
