@@ -157,6 +157,55 @@ def test_gradients_match_finite_differences():
         np.testing.assert_allclose(np.asarray(grad).ravel(), fd, rtol=1e-6, atol=1e-12 * np.max(np.abs(fd)))
 
 
+def test_gradients_through_node_voltages_match_finite_differences():
+    # A loss on the word-line voltages gives the adjoint a word-line cotangent (the currents alone
+    # give only a bit-line one, and that path skips the word-line solves).
+    rng = np.random.default_rng(3)
+    g = jnp.asarray(rng.uniform(1e-3, 1e-2, (3, 4)))
+    v = jnp.asarray(rng.uniform(0, 0.3, (2, 3)))
+    wires = Wires(1.0, 2.0, 0.5, 0.7)
+    weights = jnp.asarray(rng.normal(size=(2, 3, 4)))
+
+    def loss(g):
+        sol = solve_ir_drop_nodes(g, v, wires)
+        return jnp.sum(weights * (sol.word_voltages + sol.bit_voltages ** 2))
+
+    grad = np.asarray(jax.jit(jax.grad(loss))(g)).ravel()
+    loss = jax.jit(loss)
+    flat = np.asarray(g).ravel()
+    fd = np.empty_like(flat)
+    for k in range(flat.size):
+        h = 1e-6 * flat[k]
+        up, down = flat.copy(), flat.copy()
+        up[k] += h
+        down[k] -= h
+        fd[k] = (loss(jnp.asarray(up.reshape(g.shape))) - loss(jnp.asarray(down.reshape(g.shape)))) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-12 * np.max(np.abs(fd)))
+
+
+def test_no_lapack_calls_in_the_compiled_solve():
+    # jaxlib 0.10's CPU LAPACK kernels (gtsv, getrf, potrf, trsm, ...) split a batched call over
+    # XLA's intra-op thread pool and block the pool thread that called them until the pieces are
+    # done. A program that runs as many such calls at once as the pool has threads (a Crossbar's
+    # tiles and +/- arrays under vmap, the word-line solves next to the block sweep) leaves no
+    # thread to run the pieces: the process hangs on a futex with no CPU use (issue 11's hang;
+    # reproduced with 8 independent batched tridiagonal_solve calls on 2 cores, no memsnn). The
+    # solve is written in plain XLA operations (matrix products, scans), and stays so.
+    rng = np.random.default_rng(6)
+    g = jnp.asarray(rng.uniform(1e-4, 1e-3, (2, 2, 5, 4)))  # (row tiles, column tiles, rows, cols)
+    v = jnp.asarray(rng.uniform(0, 0.2, (3, 5)))
+
+    def read(g, v, wires):
+        solve = jax.vmap(jax.vmap(lambda gt: solve_ir_drop(gt, v, wires)))
+        return jnp.sum(solve(g) ** 2) + jnp.sum(solve_ir_drop_nodes(g[0, 0], v, wires).word_voltages)
+
+    for wires in (Wires(1.0, 2.0, 0.5, 0.7), Wires(0.0, 1.0), Wires(1.0, 0.0)):
+        program = jax.jit(jax.value_and_grad(read, argnums=(0, 1))).lower(g, v, wires).as_text()
+        assert "lapack" not in program.lower(), wires
+        matrix = jax.jit(jax.grad(lambda g: jnp.sum(ir_drop_matrix(g, wires)))).lower(g[0, 0]).as_text()
+        assert "lapack" not in matrix.lower(), wires
+
+
 def test_works_under_jit_and_vmap_over_conductances():
     rng = np.random.default_rng(4)
     gs = jnp.asarray(rng.uniform(1e-4, 1e-3, (2, 3, 4)))
