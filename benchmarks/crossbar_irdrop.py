@@ -4,18 +4,23 @@
    ngspice on the exported netlist of the same crossbar (``memsnn.crossbar.spice``), 64 x 64 and
    128 x 128 random conductances (uniform 1..100 uS), random inputs (0..0.2 V), wire resistance
    1 and 10 Ohm on rows and columns. Goal: relative error <= 1e-6 (float64).
-2. Speed (figure 2): 784 x 100 and 256 x 256 crossbars, batch of 200 input vectors, 1 Ohm wires:
-   memsnn's forward, and forward + backward (gradient of a scalar of the currents with respect to
-   the conductances and the inputs), against badcrossbar's forward (``badcrossbar.compute``, scipy
-   sparse LU) on the same problem, in one run; their currents must agree. Goal: >= 10x. Each
-   measurement runs in its own process and reports that process's peak resident memory above
-   its baseline after setup (imports and data).
+2. Speed (figure 2): 784 x 100 and 256 x 256 crossbars, batch of 200 input vectors, 1 Ohm wires,
+   float64: memsnn's forward (the currents), and forward + backward (value and gradient of a
+   scalar of the currents with respect to the conductances and the inputs), against
+   badcrossbar's forward (``badcrossbar.compute``, scipy sparse LU) on the same problem, in one
+   run; their currents must agree. Goal: forward >= 10x faster. Also memsnn's float32 forward
+   (its currents against float64). Each measurement runs in its own process (memsnn forward,
+   badcrossbar, memsnn forward + backward, memsnn float32, in that order, so that memsnn's
+   measurements bracket badcrossbar's in time) and reports the median of ``--repeats`` steady
+   calls, the 1-minute load average before and after, the process's peak resident memory during
+   the calls above its resident memory before them (after imports, data and compilation: the
+   peak is reset through /proc/self/clear_refs), and for memsnn XLA's memory analysis of the
+   compiled program (temporaries, arguments, outputs).
 
     python benchmarks/crossbar_irdrop.py [--repeats 3] [--skip-spice] [--skip-speed]
 
-BLAS threads: ``OPENBLAS_NUM_THREADS=1`` is set for the child processes unless it is already set.
-On a shared, oversubscribed machine a threaded OpenBLAS makes LAPACK's small triangular solves
-(the block factorisation) 100x slower; on an idle machine leave it unset for threads.
+BLAS threads: ``OPENBLAS_NUM_THREADS=1`` is set for the child processes unless it is already set
+(badcrossbar's scipy; memsnn's solve calls no BLAS/LAPACK library, XLA's own matrix products).
 """
 
 from __future__ import annotations
@@ -31,56 +36,75 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 CHILD = r"""
-import json, os, resource, statistics, sys, time, warnings
+import json, os, statistics, sys, time, warnings
 import numpy as np
 spec = json.loads(sys.argv[1])
 n_in, n_out, batch, r, tool, repeats = spec["n_in"], spec["n_out"], spec["batch"], spec["r"], spec["tool"], spec["repeats"]
 rng = np.random.default_rng(0)
 g = rng.uniform(1e-6, 1e-4, (n_in, n_out))
 v = rng.uniform(0.0, 0.2, (batch, n_in))
-out = {}
+out = {"load_before": os.getloadavg()[0]}
+
+
+def rss_mb(field):  # VmRSS (now) or VmHWM (peak since the last reset) of this process, MiB
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":")) / 1024
+
+
+def reset_peak():  # Linux: writing 5 to clear_refs resets VmHWM, so compilation's peak is not counted
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    return rss_mb("VmRSS")
 if tool == "badcrossbar":
     import logging
     warnings.simplefilter("ignore")
     logging.disable(logging.INFO)
     import badcrossbar
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = reset_peak()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         sol = badcrossbar.compute(v.T, 1.0 / g, r_i_word_line=r, r_i_bit_line=r, node_voltages=False, all_currents=False)
         times.append(time.perf_counter() - t)
     currents = np.asarray(sol.currents.output)
-    out["forward_s"] = statistics.median(times)
 else:
     import jax
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
     from memsnn.crossbar import Wires, solve_ir_drop
+    dtype = jnp.dtype(spec["dtype"])
     wires = Wires(r, r)
-    gj, vj = jnp.asarray(g), jnp.asarray(v)
-    weights = jnp.asarray(rng.normal(size=(batch, n_out)))
-    fwd = jax.jit(lambda g, v: solve_ir_drop(g, v, wires))
-    both = jax.jit(jax.value_and_grad(lambda g, v: jnp.sum(weights * solve_ir_drop(g, v, wires)), argnums=(0, 1)))
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    for name, fn in (("forward", fwd), ("forward_backward", both)):
+    gj, vj = jnp.asarray(g, dtype), jnp.asarray(v, dtype)
+    weights = jnp.asarray(rng.normal(size=(batch, n_out)), dtype)
+    if spec["mode"] == "forward":
+        fn = jax.jit(lambda g, v: solve_ir_drop(g, v, wires))
+    else:
+        fn = jax.jit(jax.value_and_grad(lambda g, v: jnp.sum(weights * solve_ir_drop(g, v, wires)), argnums=(0, 1)))
+    t = time.perf_counter()
+    compiled = fn.lower(gj, vj).compile()
+    out["compile_s"] = time.perf_counter() - t
+    base = reset_peak()
+    customs = sorted({line.split('custom_call_target="')[1].split('"')[0] for line in compiled.as_text().splitlines()
+                      if 'custom_call_target="' in line})
+    out["custom_calls"] = customs  # no LAPACK: only the KCL check's error callback
+    times = []
+    for _ in range(repeats + 1):  # the first run warms up
         t = time.perf_counter()
-        compiled = fn.lower(gj, vj).compile()
-        out[name + "_compile_s"] = time.perf_counter() - t
-        times = []
-        for _ in range(repeats + 1):  # the first run warms up
-            t = time.perf_counter()
-            res = jax.block_until_ready(compiled(gj, vj))
-            times.append(time.perf_counter() - t)
-        out[name + "_s"] = statistics.median(times[1:])
-        if name == "forward":
-            currents = np.asarray(res)
-        mem = compiled.memory_analysis()
-        if mem is not None:
-            out[name + "_xla_temp_mb"] = mem.temp_size_in_bytes / 2**20
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-out["peak_rss_above_setup_mb"] = (peak - base) / 1024
-np.save(spec["currents_path"], currents)
+        res = jax.block_until_ready(compiled(gj, vj))
+        times.append(time.perf_counter() - t)
+    times = times[1:]
+    currents = np.asarray(res, dtype=float) if spec["mode"] == "forward" else None
+    mem = compiled.memory_analysis()
+    if mem is not None:
+        out["xla_temp_mb"] = mem.temp_size_in_bytes / 2**20
+        out["xla_argument_mb"] = mem.argument_size_in_bytes / 2**20
+        out["xla_output_mb"] = mem.output_size_in_bytes / 2**20
+out["times_s"] = times
+out["median_s"] = statistics.median(times)
+out["peak_rss_above_setup_mb"] = rss_mb("VmHWM") - base
+out["load_after"] = os.getloadavg()[0]
+if currents is not None:
+    np.save(spec["currents_path"], currents)
 print("RESULT " + json.dumps(out))
 """
 
@@ -136,18 +160,30 @@ def speed(repeats: int, sizes=((784, 100), (256, 256)), batch: int = 200, r: flo
     with tempfile.TemporaryDirectory() as tmp:
         for n_in, n_out in sizes:
             spec = {"n_in": n_in, "n_out": n_out, "batch": batch, "r": r, "repeats": repeats}
-            ours = _child({**spec, "tool": "memsnn", "currents_path": f"{tmp}/memsnn.npy"})
+
+            def memsnn(mode, dtype):
+                return _child({**spec, "tool": "memsnn", "mode": mode, "dtype": dtype,
+                               "currents_path": f"{tmp}/memsnn_{dtype}.npy"})
+
+            forward = memsnn("forward", "float64")
             theirs = _child({**spec, "tool": "badcrossbar", "currents_path": f"{tmp}/badcrossbar.npy"})
-            a, b = np.load(f"{tmp}/memsnn.npy"), np.load(f"{tmp}/badcrossbar.npy")
-            row = {"size": f"{n_in}x{n_out}", "batch": batch, "r_wire_ohm": r, "memsnn": ours, "badcrossbar": theirs,
+            both = memsnn("forward_backward", "float64")
+            single = memsnn("forward", "float32")
+            a, b, a32 = (np.load(f"{tmp}/{name}.npy") for name in ("memsnn_float64", "badcrossbar", "memsnn_float32"))
+            row = {"size": f"{n_in}x{n_out}", "batch": batch, "r_wire_ohm": r,
+                   "memsnn_forward": forward, "memsnn_forward_backward": both, "memsnn_forward_float32": single,
+                   "badcrossbar_forward": theirs,
                    "currents_relative_difference": float(np.max(np.abs(a - b)) / np.max(np.abs(b))),
-                   "speedup_forward": theirs["forward_s"] / ours["forward_s"],
-                   "speedup_forward_backward_vs_forward": theirs["forward_s"] / ours["forward_backward_s"]}
+                   "float32_currents_relative_difference": float(np.max(np.abs(a32 - a)) / np.max(np.abs(a))),
+                   "speedup_forward": theirs["median_s"] / forward["median_s"],
+                   "forward_backward_over_forward": both["median_s"] / forward["median_s"],
+                   "speedup_forward_backward_vs_their_forward": theirs["median_s"] / both["median_s"]}
             rows.append(row)
-            print(f"  {n_in}x{n_out} batch {batch}: memsnn fwd {ours['forward_s']:.3f} s, fwd+bwd "
-                  f"{ours['forward_backward_s']:.3f} s; badcrossbar fwd {theirs['forward_s']:.3f} s; "
-                  f"speed-up {row['speedup_forward']:.1f}x (fwd), {row['speedup_forward_backward_vs_forward']:.1f}x "
-                  f"(our fwd+bwd vs their fwd); currents agree to {row['currents_relative_difference']:.1e}", flush=True)
+            print(f"  {n_in}x{n_out} batch {batch}: memsnn fwd {forward['median_s']:.3f} s, fwd+bwd "
+                  f"{both['median_s']:.3f} s, float32 fwd {single['median_s']:.3f} s; badcrossbar fwd "
+                  f"{theirs['median_s']:.2f} s; speed-up {row['speedup_forward']:.1f}x (fwd); currents agree to "
+                  f"{row['currents_relative_difference']:.1e}; load {forward['load_before']:.1f}..{single['load_after']:.1f}",
+                  flush=True)
     return rows
 
 
@@ -157,6 +193,8 @@ def main(argv=None):
     parser.add_argument("--skip-spice", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--spice-sizes", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--speed-sizes", nargs="+", default=["784x100", "256x256"], help="n_in x n_out of the speed runs")
+    parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--tag", default="", help="suffix of the results file")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(HERE))
@@ -170,8 +208,9 @@ def main(argv=None):
         payload["ngspice_version"] = ngspice_version()
         payload["accuracy"] = accuracy(tuple(args.spice_sizes))
     if not args.skip_speed:
-        print("Speed, batch of 200 inputs, 1 Ohm wires (median of repeats, steady state):", flush=True)
-        payload["speed"] = speed(args.repeats)
+        print(f"Speed, batch of {args.batch} inputs, 1 Ohm wires (median of repeats, steady state):", flush=True)
+        sizes = tuple(tuple(int(n) for n in size.split("x")) for size in args.speed_sizes)
+        payload["speed"] = speed(args.repeats, sizes, args.batch)
 
     print()
     if "accuracy" in payload:
@@ -181,14 +220,20 @@ def main(argv=None):
             print(f"| {row['size']} | {row['r_wire_ohm']:g} | {row['relative_error']:.1e} | {row['ir_drop_vs_ideal']:.1%} "
                   f"| {row['severity']:.2f} | {row['ngspice_s']:.1f} |")
     if "speed" in payload:
-        print("\n| crossbar (batch 200) | memsnn fwd (s) | memsnn fwd+bwd (s) | badcrossbar fwd (s) | speed-up fwd | "
-              "memsnn peak MB (fwd+bwd) | badcrossbar peak MB | currents agree |")
-        print("|---|---|---|---|---|---|---|---|")
+        print(f"\n| crossbar (batch {args.batch}, float64) | badcrossbar fwd (s) | memsnn fwd (s) | speed-up fwd | memsnn fwd+bwd (s) "
+              "| fwd+bwd / fwd | memsnn float32 fwd (s) | XLA temp fwd / fwd+bwd (MiB) | peak RSS fwd / fwd+bwd / "
+              "badcrossbar (MiB) | currents agree | load avg |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for row in payload["speed"]:
-            m, b = row["memsnn"], row["badcrossbar"]
-            print(f"| {row['size']} | {m['forward_s']:.3f} | {m['forward_backward_s']:.3f} | {b['forward_s']:.3f} | "
-                  f"{row['speedup_forward']:.1f}x | {m['peak_rss_above_setup_mb']:.0f} | {b['peak_rss_above_setup_mb']:.0f} | "
-                  f"{row['currents_relative_difference']:.0e} |")
+            f, fb, f32, b = (row[k] for k in ("memsnn_forward", "memsnn_forward_backward", "memsnn_forward_float32",
+                                               "badcrossbar_forward"))
+            loads = [x[k] for x in (f, b, fb, f32) for k in ("load_before", "load_after")]
+            print(f"| {row['size']} | {b['median_s']:.2f} | {f['median_s']:.3f} | {row['speedup_forward']:.0f}x | "
+                  f"{fb['median_s']:.3f} | {row['forward_backward_over_forward']:.1f} | {f32['median_s']:.3f} | "
+                  f"{f.get('xla_temp_mb', float('nan')):.0f} / {fb.get('xla_temp_mb', float('nan')):.0f} | "
+                  f"{f['peak_rss_above_setup_mb']:.0f} / {fb['peak_rss_above_setup_mb']:.0f} / "
+                  f"{b['peak_rss_above_setup_mb']:.0f} | {row['currents_relative_difference']:.0e} | "
+                  f"{min(loads):.1f}..{max(loads):.1f} |")
     path = _timing.write_json(f"crossbar_irdrop{args.tag}.json", payload)
     print(f"\nwrote {path}")
 

@@ -26,20 +26,35 @@ How it is solved, and why (exact, fast with a batch of inputs, differentiable):
   Y_{i-1}`` -- a series connection, with no ``g_col - g_col`` cancellation even when the wire
   conductance exceeds the cells' by 1e5.
 * The factorisation depends only on the conductances and wires, so a batch of input vectors shares
-  it: the per-input work is matrix products (BLAS), ``4 n_in n_out^2`` flops per input. Cost of the
-  factorisation: ``~2 n_in n_out^3``; memory ``n_in n_out^2`` numbers. Rows are eliminated first,
-  so put the smaller dimension in ``n_out`` (784 x 100: blocks of 100).
+  it: the per-input work is matrix products, ``4 n_in n_out^2`` flops per input, done for the
+  whole batch at once (``(n_out, n_out) @ (n_out, batch)`` per row). Factorisation:
+  ``~(10/3) n_in n_out^3`` flops (an inverse and a product per row); memory ``n_in n_out^2``
+  numbers. Rows are eliminated first, so put the smaller dimension in ``n_out`` (784 x 100: blocks
+  of 100).
+* No LAPACK: every step is a plain XLA operation (matrix products, loops). The blocks
+  ``Y + g_col I`` are inverted by recursive 2 x 2 block elimination (:func:`_spd_inverse`), the
+  word-line chains by the Thomas algorithm (:func:`_chain_solve`). jaxlib 0.10's CPU LAPACK
+  kernels (``gtsv``, ``getrf``, ``potrf``, ``trsm``) split a batched call over XLA's intra-op
+  thread pool and block the pool thread that called them until the pieces are done; a program
+  that runs as many of them at once as the pool has threads (a crossbar's tiles and its +/-
+  arrays under ``vmap``) leaves no thread to run the pieces, and the process hangs with no CPU
+  use. That was the crossbar hang of issue 11 (reproduced without memsnn: 8 independent batched
+  ``tridiagonal_solve`` calls on 2 cores). tests/test_irdrop.py checks that the compiled solve
+  holds no LAPACK call.
 * It is a direct solve: exact to rounding, no iteration tolerance. An iterative solver (CG with a
   line preconditioner) was the alternative; its iteration count grows with ``R_wire G n^2`` and
-  each iteration is memory-bound, where this is BLAS-bound.
+  each iteration is memory-bound, where this is matrix-product-bound.
 * Gradients (w.r.t. ``g``, ``v_in`` and the four wire resistances) use the adjoint method in a
   ``jax.custom_vjp``: one more solve with the same factors (the matrix is symmetric), then the
   parameter cotangents come from the vector-Jacobian product of the (matrix-free) residual
-  ``A(p) x - rhs(p)``. Tested against finite differences.
+  ``A(p) x - rhs(p)``. When only the currents were used, the word-line cotangent is a symbolic
+  zero and the adjoint skips a word-line solve. Tested against finite differences.
 * After the solve the KCL residual is checked; a solve that does not satisfy its own equations
   (non-finite values, a factorisation that broke down) raises (``eqx.error_if``, also under
-  ``jit``) instead of returning garbage; :func:`solve_ir_drop_nodes` returns the residual and a
-  flag instead.
+  ``jit``) instead of returning garbage; :func:`solve_ir_drop_nodes` returns the residual of every
+  equation and a flag instead. :func:`solve_ir_drop` (the currents only, never the batch's
+  word-line voltages) checks the one solution that linearity gives for free: the sum of the
+  batch's solutions must solve the summed input.
 
 Zero resistances are exact special cases, not limits: ``r_row = r_source = 0`` makes every
 word-line node equal to its input (the bit lines are then independent tridiagonal chains);
@@ -242,36 +257,42 @@ def _spd_inverse(k: Float[Array, "n n"]) -> Float[Array, "n n"]:
     return jnp.block([[top, -xs], [-xs.T, s_inv]])
 
 
-def _chain_pivots(diag: Float[Array, "L ..."], e) -> Float[Array, "L ..."]:
-    """Pivots ``p`` of ``LDL^T`` of symmetric tridiagonal chains with diagonal ``diag`` (chain along
-    axis 0) and off-diagonal ``-e`` (``e > 0``): ``p_0 = d_0``, ``p_j = d_j - e^2 / p_{j-1}``."""
+def _chain_pivots(diag: Float[Array, "n_in n_out"], e, axis: int) -> Float[Array, "n_in n_out"]:
+    """Pivots ``p`` of ``LDL^T`` of the symmetric tridiagonal chains along ``axis`` (0: bit lines,
+    1: word lines) with main diagonal ``diag`` and off-diagonal ``-e`` (``e > 0``):
+    ``p_0 = d_0``, ``p_j = d_j - e^2 / p_{j-1}``."""
     def step(p_prev, d):
         p = d - e * (e / p_prev)
         return p, p
 
-    _, rest = jax.lax.scan(step, diag[0], diag[1:])
-    return jnp.concatenate([diag[:1], rest], axis=0)
+    d = jnp.moveaxis(diag, axis, 0)
+    _, rest = jax.lax.scan(step, d[0], d[1:])
+    return jnp.moveaxis(jnp.concatenate([d[:1], rest], axis=0), 0, axis)
 
 
-def _chain_solve(pivots: Float[Array, "L ..."], e, rhs: Float[Array, "L ... k"]) -> Float[Array, "L ... k"]:
-    """Solve the chains of :func:`_chain_pivots` for ``rhs`` (chain along axis 0, right-hand sides
-    along the last axis): the Thomas algorithm, ``L`` sequential steps on whole slices."""
-    coef = jnp.concatenate([jnp.zeros_like(pivots[:1]), e / pivots[:-1]], axis=0)
+def _chain_solve(pivots: Float[Array, "n_in n_out"], e, rhs: Float[Array, "n_in n_out k"],
+                 axis: int) -> Float[Array, "n_in n_out k"]:
+    """Solve the chains of :func:`_chain_pivots` for ``rhs`` (``k`` right-hand sides each): the
+    Thomas algorithm, one loop step per node of a chain on the whole slice of nodes at that
+    position, updating one buffer in place (no transposed copies)."""
+    n = rhs.shape[axis]
 
-    def forward(y_prev, xs):
-        r, c = xs
-        y = r + c[..., None] * y_prev
-        return y, y
+    def take(a, j):
+        return jax.lax.dynamic_index_in_dim(a, j, axis, keepdims=False)
 
-    _, y = jax.lax.scan(forward, jnp.zeros_like(rhs[0]), (rhs, coef))
+    def put(a, x, j):
+        return jax.lax.dynamic_update_index_in_dim(a, x, j, axis)
 
-    def backward(x_next, xs):
-        y_j, p_j = xs
-        x = (y_j + e * x_next) / p_j[..., None]
-        return x, x
+    def forward(j, y):  # y_j = r_j + (e / p_{j-1}) y_{j-1}
+        return put(y, take(y, j) + (e / take(pivots, j - 1))[..., None] * take(y, j - 1), j)
 
-    _, x = jax.lax.scan(backward, jnp.zeros_like(rhs[0]), (y, pivots), reverse=True)
-    return x
+    def backward(step, x):  # x_j = (y_j + e x_{j+1}) / p_j
+        j = n - 2 - step
+        return put(x, (take(x, j) + e * take(x, j + 1)) / take(pivots, j)[..., None], j)
+
+    y = jax.lax.fori_loop(1, n, forward, rhs)
+    x = put(y, take(y, n - 1) / take(pivots, n - 1)[..., None], n - 1)
+    return jax.lax.fori_loop(0, n - 1, backward, x)
 
 
 def _row_diagonal(g, g_row, g_first):
@@ -283,18 +304,18 @@ def _row_diagonal(g, g_row, g_first):
 
 
 def _word_solve(pivots, g_row, rhs: Float[Array, "n_in n_out k"]) -> Float[Array, "n_in n_out k"]:
-    """``(T_i + D_i)^-1 rhs_i`` for every word line (``pivots`` is ``(n_out, n_in)``)."""
-    return jnp.moveaxis(_chain_solve(pivots, g_row, jnp.moveaxis(rhs, 1, 0)), 0, 1)
+    """``(T_i + D_i)^-1 rhs_i`` for every word line ``i`` (``pivots`` ``(n_in, n_out)``)."""
+    return _chain_solve(pivots, g_row, rhs, axis=1)
 
 
 class _Factors(NamedTuple):
-    pivots: Array  # (n_out, n_in): LDL^T pivots of every word line's T_i + D_i
+    pivots: Array  # (n_in, n_out): LDL^T pivots of every word line's T_i + D_i
     inverse: Array  # (n_in, n_out, n_out): K'_i^-1 of the block Thomas sweep
 
 
 def _factor(g, g_row, g_first, g_col, g_last):
     n_in, n_out = g.shape
-    pivots = _chain_pivots(_row_diagonal(g, g_row, g_first).T, g_row)
+    pivots = _chain_pivots(_row_diagonal(g, g_row, g_first), g_row, axis=1)
     # M_i = (T_i + D_i)^-1 D_i (one chain solve with D_i as n_out right-hand sides), and the
     # Schur complement of row i: C_i = D_i - D_i M_i.
     eye = jnp.eye(n_out, dtype=g.dtype)
@@ -311,28 +332,28 @@ def _factor(g, g_row, g_first, g_col, g_last):
     return _Factors(pivots, jnp.concatenate([k_invs, last_inv[None]], axis=0))
 
 
-def _bit_sweeps(inverse, g_col, xs, f_row):
-    """Block Thomas down and up the bit lines: ``b`` ``(n_in, n_out, k)`` solving the bit-line
-    system whose right-hand side row ``i`` is ``f_row(xs[i])`` ``(n_out, k)`` (built row by row, so
-    a right-hand side with structure never exists as a full array)."""
+def _bit_sweeps(inverse, g_col, f: Float[Array, "n_in n_out k"], extra=None) -> Float[Array, "n_in n_out k"]:
+    """Block Thomas down and up the bit lines: ``b`` solving the bit-line system with right-hand
+    side ``f`` (plus ``extra(i)`` ``(n_out, k)`` added to row ``i``, for right-hand sides that are
+    cheaper to build row by row than to store). Both sweeps update one buffer in place."""
     n_in = inverse.shape[0]
 
-    def forward(f_prev, x):
-        x_i, i = x
-        # Row 0 has nothing above it: f_prev = 0 there, whichever block multiplies it.
-        f_i = f_row(x_i) + g_col * (inverse[jnp.maximum(i - 1, 0)] @ f_prev)
-        return f_i, f_i
+    def down(i, carry):  # f'_i = f_i + g_col K'_{i-1}^-1 f'_{i-1} (row 0: f'_{-1} = 0)
+        buf, f_prev = carry
+        f_i = buf[i] if extra is None else buf[i] + extra(i)  # row i still holds f_i
+        f_i = f_i + g_col * (inverse[jnp.maximum(i - 1, 0)] @ f_prev)
+        return buf.at[i].set(f_i), f_i
 
-    first = f_row(jax.tree.map(lambda a: a[0], xs))
-    _, f_sweep = jax.lax.scan(forward, jnp.zeros_like(first), (xs, jnp.arange(n_in)))
+    def up(step, carry):  # b_i = K'_i^-1 (f'_i + g_col b_{i+1}) (last row: b_{n_in} = 0)
+        buf, b_next = carry
+        i = n_in - 1 - step
+        b_i = inverse[i] @ (buf[i] + g_col * b_next)
+        return buf.at[i].set(b_i), b_i
 
-    def backward(b_next, x):
-        f_i, i = x
-        b_i = inverse[i] @ (f_i + g_col * b_next)
-        return b_i, b_i
-
-    _, b = jax.lax.scan(backward, jnp.zeros_like(first), (f_sweep, jnp.arange(n_in)), reverse=True)
-    return b
+    zero = jnp.zeros_like(f[0])
+    buf, _ = jax.lax.fori_loop(0, n_in, down, (f, zero))
+    buf, _ = jax.lax.fori_loop(0, n_in, up, (buf, zero))
+    return buf
 
 
 def _driven_solve(factors, g, g_row, g_first, g_col, v):
@@ -343,7 +364,9 @@ def _driven_solve(factors, g, g_row, g_first, g_col, v):
     e0 = jnp.zeros((n_in, n_out, 1), dtype=g.dtype).at[:, 0].set(1.0)
     t = _word_solve(factors.pivots, g_row, e0)[..., 0]  # (n_in, n_out)
     gv = g_first * v  # (n_in, k)
-    b = _bit_sweeps(factors.inverse, g_col, (g * t, gv), lambda x: x[0][:, None] * x[1][None, :])
+    gt = g * t
+    b = _bit_sweeps(factors.inverse, g_col, jnp.zeros((n_in, n_out, v.shape[1]), dtype=g.dtype),
+                    lambda i: gt[i][:, None] * gv[i][None, :])
     w = t[:, :, None] * gv[:, None, :] + _word_solve(factors.pivots, g_row, g[:, :, None] * b)
     return w, b
 
@@ -356,7 +379,7 @@ def _adjoint_solve(factors, g, g_row, g_col, ct_w, ct_b):
         f = ct_b
     else:
         f = ct_b + g[:, :, None] * _word_solve(factors.pivots, g_row, ct_w)
-    lam_b = _bit_sweeps(factors.inverse, g_col, f, lambda f_i: f_i)
+    lam_b = _bit_sweeps(factors.inverse, g_col, f)
     rhs = g[:, :, None] * lam_b
     if not isinstance(ct_w, SymbolicZero):
         rhs = rhs + ct_w
@@ -413,12 +436,12 @@ def _nodes(g, wires: Wires, v):
         g_col, g_last = 1.0 / wires.r_col, 1.0 / (wires.r_col + wires.r_sense)
         i = jnp.arange(n_in)[:, None]
         diag = g + jnp.where(i > 0, g_col, 0.0) + jnp.where(i < n_in - 1, g_col, g_last)
-        b = _chain_solve(_chain_pivots(diag, g_col), g_col, g[:, :, None] * v[:, None, :])
+        b = _chain_solve(_chain_pivots(diag, g_col, axis=0), g_col, g[:, :, None] * v[:, None, :], axis=0)
         w = jnp.broadcast_to(v[:, None, :], (n_in, n_out, k))
         return w, b
     if wires.col_ideal:
         g_row, g_first = 1.0 / wires.r_row, 1.0 / (wires.r_source + wires.r_row)
-        pivots = _chain_pivots(_row_diagonal(g, g_row, g_first).T, g_row)
+        pivots = _chain_pivots(_row_diagonal(g, g_row, g_first), g_row, axis=1)
         rhs = jnp.zeros((n_in, n_out, k), dtype=g.dtype).at[:, 0].set(g_first * v)
         w = _word_solve(pivots, g_row, rhs)
         return w, jnp.zeros_like(w)
@@ -509,7 +532,7 @@ def _solve(g, v_in, wires: Wires, nodes: bool) -> IRDropSolution:
         gs, vs = jax.lax.stop_gradient(g), jax.lax.stop_gradient(v)
         b_sum = jnp.sum(jax.lax.stop_gradient(b), axis=-1, keepdims=True)
         v_sum = jnp.sum(vs, axis=-1, keepdims=True)
-        pivots = _chain_pivots(_row_diagonal(gs, g_row, g_first).T, g_row)
+        pivots = _chain_pivots(_row_diagonal(gs, g_row, g_first), g_row, axis=1)
         w_sum = _word_solve(pivots, g_row, (gs[:, :, None] * b_sum).at[:, 0].add(g_first * v_sum))
         residual = _kcl_residual(gs, wires, v_sum, w_sum, b_sum, jnp.sum(_input_scales(gs, wires, vs)))
         finite = jnp.all(jnp.isfinite(currents)) & jnp.isfinite(residual)
@@ -536,8 +559,10 @@ def solve_ir_drop(g: Float[Array, "n_in n_out"], v_in: Float[Array, "*batch n_in
         With all resistances zero this is exactly ``v_in @ g``.
 
     Differentiable w.r.t. ``g``, ``v_in`` and the wire resistances (adjoint method). A solve whose
-    result does not satisfy the circuit's equations raises (also under ``jit``), naming the
-    IR-drop severity; :func:`solve_ir_drop_nodes` returns a flag instead. Details and equations:
+    result does not satisfy the circuit's equations raises (also under ``jit``); the check is the
+    KCL residual of the sum of the batch's solutions against the summed input (the solve is
+    linear, so this tests the factorisation every input shares, at the cost of one single-input
+    word-line solve). :func:`solve_ir_drop_nodes` returns a flag and every equation's residual. Details and equations:
     docs/crossbar.md ("IR drop") and this module's docstring.
     """
     g, v_in = _check_inputs(g, v_in)
