@@ -156,6 +156,9 @@ def _variants(preset: str) -> dict:
         raise ValueError("the ablation is written for the 'realistic' preset")
     plain = chain(FiniteLevels(16), ProgrammingNoise(0.01), StuckAt(0.005, 0.005), ReadNoise(0.02))
     return {
+        # The crossbar's own limits, no device non-ideality: weights saturate at w_max, the DAC
+        # clips inputs to [0, x_max].
+        "mapping only (w_max, DAC range)": dict(nonideality=chain(), wires=None),
         "16 levels": dict(nonideality=chain(FiniteLevels(16)), wires=None),
         "programming noise 1 %": dict(nonideality=chain(ProgrammingNoise(0.01)), wires=None),
         "stuck-at 1 %, plain mapping": dict(nonideality=chain(StuckAt(0.005, 0.005)), wires=None),
@@ -257,7 +260,7 @@ def stage_ablation(args) -> None:
                             "accuracy_per_chip": accs, "chips": len(accs)})
             _update("ablation", {"preset": args.preset, "n_test": len(labels), "rows": rows,
                                  "hwa_run": str(args.run_dir / args.hwa_name), "read_batch": args.read_batch,
-                                 "what": _Chips.__doc__.split("\n\n")[1].replace("\n", " ")})
+                                 "what": " ".join(_Chips.__doc__.split("\n\n")[1].split())})
     _print_ablation(rows)
 
 
@@ -281,23 +284,28 @@ def stage_deploy(args) -> None:
         _update("deploy", {"preset": args.preset, "n_test": len(labels), "chips": args.chips,
                            "chip_keys": [100 + c for c in range(args.chips)], "read_batch": args.read_batch,
                            "hwa_run": str(args.run_dir / args.hwa_name), "accuracy": results,
-                           "what": _Chips.__doc__.split("\n\n")[1].replace("\n", " ")})
+                           "what": " ".join(_Chips.__doc__.split("\n\n")[1].split())})
 
 
 def _replace(rows: list, row: dict) -> None:
+    """Put ``row`` in ``rows`` (replacing the one of the same training and non-ideality), rows kept
+    in the order of the trainings and of :func:`_variants` whatever order they were measured in."""
+    order = ["none (ideal weights)", *_variants("realistic")]
     rows[:] = [r for r in rows if (r["training"], r["nonideality"]) != (row["training"], row["nonideality"])] + [row]
+    rows.sort(key=lambda r: (r["training"] != "ideal training",
+                             order.index(r["nonideality"]) if r["nonideality"] in order else len(order)))
 
 
 def _print_ablation(rows) -> None:
     names = list(dict.fromkeys(r["nonideality"] for r in rows))
     trainings = list(dict.fromkeys(r["training"] for r in rows))
-    print(f"\n{'non-ideality':<30}" + "".join(f"{t:>26}" for t in trainings))
+    print(f"\n{'non-ideality':<36}" + "".join(f"{t:>26}" for t in trainings))
     for name in names:
         cells = []
         for t in trainings:
             hit = [r for r in rows if r["training"] == t and r["nonideality"] == name]
             cells.append(f"{100 * hit[0]['accuracy']:>25.2f}%" if hit else f"{'':>26}")
-        print(f"{name:<30}" + "".join(cells))
+        print(f"{name:<36}" + "".join(cells))
 
 
 def stage_drift(args) -> None:

@@ -281,10 +281,10 @@ class StuckAt(AbstractNonideality):
     programmed to ``clip(a -/+ d, g_min, g_max)`` so that the pair keeps its programmed difference
     ``d`` (:meth:`~memsnn.crossbar.ConductanceMapping.compensate_stuck`; Xia et al., DAC 2017;
     Jin et al., DATE 2020; docs/crossbar.md). The compensated pair keeps the programming error
-    (levels, noise) that the transforms before this one gave it, the error a healthy pair has. Place it after
-    :class:`FiniteLevels` and :class:`ProgrammingNoise` in a chain. The fault map is the same with
-    and without ``fault_aware`` for the same key (the same chip). No effect in the ``reference``
-    scheme (no partner device).
+    (levels, noise) that the transforms before this one gave it, the error a healthy pair has.
+    Place it after :class:`FiniteLevels` and :class:`ProgrammingNoise` in a chain. The fault map
+    is the same with and without ``fault_aware`` for the same key (the same chip). No effect in
+    the ``reference`` scheme (no partner device).
 
     Attributes:
         p_sa0, p_sa1: fault fractions in ``[0, 1]`` with ``p_sa0 + p_sa1 <= 1``.
