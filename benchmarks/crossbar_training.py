@@ -48,10 +48,6 @@ import os
 import time
 from pathlib import Path
 
-# The IR-drop factorisation's LAPACK calls stall under a threaded OpenBLAS on a loaded machine
-# (docs/crossbar.md, "Known limits"): one thread each, set before NumPy and JAX load it.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 RESULTS = Path(__file__).parent / "results"
 OUT = RESULTS / "crossbar_training.json"
 PAPER = 0.9758  # the paper's ideal-weight network (Zhou et al. 2022)
