@@ -109,7 +109,7 @@ def spiceprop_readout_energy(model, drive, *, devices=None, solver=None, throw: 
     amplitude = jnp.broadcast_to(drive[:, None, :], (batch, len(config.steps), n))
     trace = simulate(network, Impulses(amplitude, config.steps), dt=config.dt, n_steps=config.n_steps,
                      solver=_sp.make_integrator(config.solver) if solver is None else solver,
-                     record=("membrane_potential", "spikes"), checkpoint_every=config.checkpoint_every,
+                     record=("membrane_potential", "spikes"), checkpoint_every=config.checkpoint_every, unroll=config.unroll,
                      fold_batch=True, throw=throw)
     return trace.final_state[0].energy, trace.membrane_potential[0], trace.spikes[0], trace.result
 

@@ -69,7 +69,13 @@ class AbstractIntegrator(eqx.Module):
 
     @abc.abstractmethod
     def advance(self, network, state, jump: Jump | None, drive, t0, dt: float, n_steps: int,
-                save_fn: Callable | None, checkpoint_every: int | None = None): ...
+                save_fn: Callable | None, checkpoint_every: int | None = None, unroll: int = 1):
+        """Advance ``state`` by ``n_steps`` grid steps of ``dt`` from ``t0``: ``(state, saved, SolveStats)``.
+
+        ``checkpoint_every`` and ``unroll`` are the execution options of :func:`memsnn.simulate`
+        (see :func:`checkpointed_scan`); an integrator with a loop of its own (adaptive diffrax
+        solves) ignores ``unroll``.
+        """
 
     def explicit_step(self, dt: float) -> float | None:
         """The step size of an explicit fixed-step scheme (for the stability check), else None."""
@@ -95,7 +101,8 @@ def checkpointed_scan(body: Callable, carry, length: int, checkpoint_every: int 
 
     With ``checkpoint_every = k`` the steps run in chunks of ``k`` whose insides are recomputed in
     the backward pass (``jax.checkpoint``), so only one carry per chunk is stored. ``unroll`` steps
-    per loop iteration let XLA fuse consecutive steps (faster for small states, longer compile).
+    per loop iteration let XLA fuse consecutive steps (faster for small states, longer compile);
+    with ``unroll >= checkpoint_every`` each chunk becomes straight-line code, no inner loop at all.
     """
     index = start + jnp.arange(length)
     if not checkpoint_every or checkpoint_every >= length:
@@ -116,12 +123,12 @@ def checkpointed_scan(body: Callable, carry, length: int, checkpoint_every: int 
 
 
 def first_step_then_scan(step: Callable, state, jump: Jump | None, t0, dt, n_steps: int,
-                         save_fn: Callable | None, checkpoint_every: int | None):
+                         save_fn: Callable | None, checkpoint_every: int | None, unroll: int = 1):
     """Run ``step(k, y, jump)`` for grid steps ``k = 0..n_steps-1`` of a stretch.
 
     ``step(k, y, jump)`` advances from ``t0 + k dt`` to ``t0 + (k + 1) dt`` and applies ``jump``
     (``None`` for all but the first step) at its end. The first step runs on its own; the others
-    in a (checkpointed) scan. Returns ``(state, saved)`` as :meth:`AbstractIntegrator.advance`.
+    in a (checkpointed, ``unroll``-ed) scan. Returns ``(state, saved)`` as :meth:`AbstractIntegrator.advance`.
     """
     save = (lambda t, y: None) if save_fn is None else save_fn
     state = step(0, state, jump)
@@ -133,5 +140,5 @@ def first_step_then_scan(step: Callable, state, jump: Jump | None, t0, dt, n_ste
         y = step(k, y, None)
         return y, save(t0 + (k + 1) * dt, y)
 
-    state, rest = checkpointed_scan(body, state, n_steps - 1, checkpoint_every, start=1)
+    state, rest = checkpointed_scan(body, state, n_steps - 1, checkpoint_every, unroll=unroll, start=1)
     return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)

@@ -82,9 +82,9 @@ class Diffrax(AbstractIntegrator):
             raise ValueError(f"Diffrax: with fixed steps, dt0={self.dt0} must divide the grid step dt={dt}.")
         return m
 
-    def advance(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every=None):
+    def advance(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every=None, unroll=1):
         if self._fixed:
-            return self._fixed_steps(network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every)
+            return self._fixed_steps(network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every, unroll)
         if jump is None:
             return self._adaptive(network, state, drive, t0, dt, n_steps, save_fn)
         # The impulse lands at the end of the first step: solve it, jump, then the rest.
@@ -99,7 +99,7 @@ class Diffrax(AbstractIntegrator):
             return state, None, stats
         return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest), stats
 
-    def _fixed_steps(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every):
+    def _fixed_steps(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every, unroll):
         term = diffrax.ODETerm(_network_field)
         m = self._substeps(dt)
         h = dt / m
@@ -119,7 +119,7 @@ class Diffrax(AbstractIntegrator):
             carry = substep(0, carry) if m == 1 else jax.lax.fori_loop(0, m, substep, carry)
             return carry[0] if jump is None else jump(carry[0])
 
-        state, saved = first_step_then_scan(grid_step, state, jump, t0, dt, n_steps, save_fn, checkpoint_every)
+        state, saved = first_step_then_scan(grid_step, state, jump, t0, dt, n_steps, save_fn, checkpoint_every, unroll)
         return state, saved, SolveStats.fixed(n_steps * m)
 
     def _adaptive(self, network, state, drive, t0, dt, n_steps, save_fn):

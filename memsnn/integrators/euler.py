@@ -22,7 +22,7 @@ class Euler(AbstractIntegrator):
         if isinstance(self.substeps, bool) or int(self.substeps) != self.substeps or self.substeps < 1:
             raise ValueError(f"Euler: substeps must be >= 1 (an integer), got {self.substeps!r}.")
 
-    def advance(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every=None):
+    def advance(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every=None, unroll=1):
         h = dt / self.substeps
 
         def step(k, y, jump):
@@ -35,7 +35,7 @@ class Euler(AbstractIntegrator):
             y = substep(0, y) if self.substeps == 1 else jax.lax.fori_loop(0, self.substeps, substep, y)
             return y if jump is None else jump(y)
 
-        state, saved = first_step_then_scan(step, state, jump, t0, dt, n_steps, save_fn, checkpoint_every)
+        state, saved = first_step_then_scan(step, state, jump, t0, dt, n_steps, save_fn, checkpoint_every, unroll)
         return state, saved, SolveStats.fixed(n_steps * self.substeps)
 
     def explicit_step(self, dt):
@@ -59,7 +59,7 @@ class SpicepropEuler(AbstractIntegrator):
     next layer at the end of the step, not within it.
     """
 
-    def advance(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every=None):
+    def advance(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every=None, unroll=1):
         def sweep(k, y, jump):
             t = t0 + k * dt
             leaves, treedef = jax.tree.flatten(y)
@@ -73,7 +73,7 @@ class SpicepropEuler(AbstractIntegrator):
                     leaves[j] = jax.tree.leaves(jump(jax.tree.unflatten(treedef, leaves)))[j]
             return jax.tree.unflatten(treedef, leaves)
 
-        state, saved = first_step_then_scan(sweep, state, jump, t0, dt, n_steps, save_fn, checkpoint_every)
+        state, saved = first_step_then_scan(sweep, state, jump, t0, dt, n_steps, save_fn, checkpoint_every, unroll)
         return state, saved, SolveStats.fixed(n_steps)
 
     def explicit_step(self, dt):
