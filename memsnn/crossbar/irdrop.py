@@ -316,72 +316,102 @@ class _Factors(NamedTuple):
 def _factor(g, g_row, g_first, g_col, g_last):
     n_in, n_out = g.shape
     pivots = _chain_pivots(_row_diagonal(g, g_row, g_first), g_row, axis=1)
-    # M_i = (T_i + D_i)^-1 D_i (one chain solve with D_i as n_out right-hand sides), and the
-    # Schur complement of row i: C_i = D_i - D_i M_i.
+    # M_i = (T_i + D_i)^-1 D_i (one chain solve with D_i as n_out right-hand sides); the Schur
+    # complement of row i, C_i = D_i - D_i M_i, is formed row by row inside the sweep (no second
+    # (n_in, n_out, n_out) array; the symmetrisation of Y_i removes its rounding asymmetry).
     eye = jnp.eye(n_out, dtype=g.dtype)
     m = _word_solve(pivots, g_row, g[:, :, None] * eye)
-    c = _sym(g[:, :, None] * eye - g[:, :, None] * m)
 
-    def step(y, c_i):
+    def schur(i):
+        return g[i] * eye - g[i][:, None] * m[i]
+
+    def step(y, i):
         # K'_{i-1} = Y_{i-1} + g_col I; Y_i = C_i + g_col K'_{i-1}^-1 Y_{i-1}
         k_inv = _spd_inverse(y + g_col * eye)
-        return _sym(c_i + g_col * (k_inv @ y)), k_inv
+        return _sym(schur(i) + g_col * (k_inv @ y)), k_inv
 
-    y_last, k_invs = jax.lax.scan(step, c[0], c[1:])
+    y_last, k_invs = jax.lax.scan(step, _sym(schur(0)), jnp.arange(1, n_in))
     last_inv = _spd_inverse(y_last + g_last * eye)
     return _Factors(pivots, jnp.concatenate([k_invs, last_inv[None]], axis=0))
 
 
-def _bit_sweeps(inverse, g_col, f: Float[Array, "n_in n_out k"], extra=None) -> Float[Array, "n_in n_out k"]:
-    """Block Thomas down and up the bit lines: ``b`` solving the bit-line system with right-hand
-    side ``f`` (plus ``extra(i)`` ``(n_out, k)`` added to row ``i``, for right-hand sides that are
-    cheaper to build row by row than to store). Both sweeps update one buffer in place."""
-    n_in = inverse.shape[0]
-
-    def down(i, carry):  # f'_i = f_i + g_col K'_{i-1}^-1 f'_{i-1} (row 0: f'_{-1} = 0)
+def _sweep_down(inverse, g_col, f: Float[Array, "n_in n_out k"], extra=None) -> Float[Array, "n_in n_out k"]:
+    """First half of block Thomas on the bit-line system: ``f'_i = f_i + g_col K'_{i-1}^-1
+    f'_{i-1}`` (row 0: ``f'_0 = f_0``), in place in ``f``. ``extra(i)`` ``(n_out, k)`` is added to
+    row ``i`` of ``f``, for right-hand sides cheaper to build row by row than to store."""
+    def down(i, carry):
         buf, f_prev = carry
         f_i = buf[i] if extra is None else buf[i] + extra(i)  # row i still holds f_i
-        f_i = f_i + g_col * (inverse[jnp.maximum(i - 1, 0)] @ f_prev)
+        f_i = f_i + g_col * (inverse[jnp.maximum(i - 1, 0)] @ f_prev)  # f_prev = 0 at row 0
         return buf.at[i].set(f_i), f_i
 
-    def up(step, carry):  # b_i = K'_i^-1 (f'_i + g_col b_{i+1}) (last row: b_{n_in} = 0)
-        buf, b_next = carry
-        i = n_in - 1 - step
-        b_i = inverse[i] @ (buf[i] + g_col * b_next)
-        return buf.at[i].set(b_i), b_i
-
-    zero = jnp.zeros_like(f[0])
-    buf, _ = jax.lax.fori_loop(0, n_in, down, (f, zero))
-    buf, _ = jax.lax.fori_loop(0, n_in, up, (buf, zero))
+    buf, _ = jax.lax.fori_loop(0, inverse.shape[0], down, (f, jnp.zeros_like(f[0])))
     return buf
 
 
-def _driven_solve(factors, g, g_row, g_first, g_col, v):
-    """Node voltages for the drivers' inputs ``v`` ``(n_in, k)``: the right-hand side is
-    ``g_first v`` at the first node of each word line only, so ``(T_i + D_i)^-1`` of it is the
-    first column ``t_i`` of each chain's inverse times the input, an outer product."""
+def _sweep_up(inverse, g_col, f_swept: Float[Array, "n_in n_out k"]) -> Float[Array, "n_in n_out k"]:
+    """Second half: ``b_i = K'_i^-1 (f'_i + g_col b_{i+1})`` from the last row up, in place."""
+    n_in = inverse.shape[0]
+
+    def up(step, carry):
+        buf, b_next = carry
+        i = n_in - 1 - step
+        b_i = inverse[i] @ (buf[i] + g_col * b_next)  # b_next = 0 below the last row
+        return buf.at[i].set(b_i), b_i
+
+    buf, _ = jax.lax.fori_loop(0, n_in, up, (f_swept, jnp.zeros_like(f_swept[0])))
+    return buf
+
+
+def _bit_sweeps(inverse, g_col, f, extra=None):
+    """Bit-line voltages ``b`` ``(n_in, n_out, k)`` for the bit-line right-hand side ``f``."""
+    return _sweep_up(inverse, g_col, _sweep_down(inverse, g_col, f, extra))
+
+
+def _first_columns(factors, g, g_row):
+    """``t_i = (T_i + D_i)^-1 e_0`` ``(n_in, n_out)``: the drivers feed only the first node of each
+    word line, so ``(T_i + D_i)^-1`` of the driven right-hand side is ``t_i`` times the input."""
     n_in, n_out = g.shape
     e0 = jnp.zeros((n_in, n_out, 1), dtype=g.dtype).at[:, 0].set(1.0)
-    t = _word_solve(factors.pivots, g_row, e0)[..., 0]  # (n_in, n_out)
-    gv = g_first * v  # (n_in, k)
-    gt = g * t
+    return _word_solve(factors.pivots, g_row, e0)[..., 0]
+
+
+def _driven_solve(factors, g, g_row, g_first, g_col, v):
+    """Node voltages ``(w, b)`` for the drivers' inputs ``v`` ``(n_in, k)`` (right-hand side
+    ``g_first v`` at the first node of each word line)."""
+    n_in, n_out = g.shape
+    t = _first_columns(factors, g, g_row)
+    gv, gt = g_first * v, g * t
     b = _bit_sweeps(factors.inverse, g_col, jnp.zeros((n_in, n_out, v.shape[1]), dtype=g.dtype),
                     lambda i: gt[i][:, None] * gv[i][None, :])
     w = t[:, :, None] * gv[:, None, :] + _word_solve(factors.pivots, g_row, g[:, :, None] * b)
     return w, b
 
 
-def _adjoint_solve(factors, g, g_row, g_col, ct_w, ct_b):
+def _probe(factors, g, g_row, g_first, b_sum, v_sum):
+    """Word-line voltages of the summed solution, from its bit-line voltages ``b_sum``
+    ``(n_in, n_out, 1)`` and the summed input ``v_sum`` ``(n_in, 1)``."""
+    rhs = (g[:, :, None] * b_sum).at[:, 0].add(g_first * v_sum)
+    return _word_solve(factors.pivots, g_row, rhs)
+
+
+def _adjoint_solve(factors, g, g_row, g_col, ct_w, ct_b, last_row_only=False):
     """``A [lam_w; lam_b] = [ct_w; ct_b]`` with the forward's factors (``A`` is symmetric).
-    ``ct_w`` may be a symbolic zero (the usual case: only currents, i.e. bit-line voltages, were
-    used), which saves two word-line solves."""
-    if isinstance(ct_w, SymbolicZero):
+    ``ct_w`` may be ``None`` or a symbolic zero (only bit-line voltages were used), which saves a
+    word-line solve; ``last_row_only``: ``ct_b`` is zero above its last row (only the currents were used),
+    which saves the down sweep."""
+    if ct_w is None or isinstance(ct_w, SymbolicZero):
+        ct_w = None
         f = ct_b
     else:
         f = ct_b + g[:, :, None] * _word_solve(factors.pivots, g_row, ct_w)
-    lam_b = _bit_sweeps(factors.inverse, g_col, f)
+    if last_row_only:
+        # A right-hand side that is zero above the last row passes the down sweep unchanged.
+        lam_b = _sweep_up(factors.inverse, g_col, f)
+    else:
+        lam_b = _bit_sweeps(factors.inverse, g_col, f)
     rhs = g[:, :, None] * lam_b
-    if not isinstance(ct_w, SymbolicZero):
+    if ct_w is not None:
         rhs = rhs + ct_w
     return _word_solve(factors.pivots, g_row, rhs), lam_b
 
@@ -422,6 +452,62 @@ def _nodes_general_bwd(res, cotangents):
 
 
 _nodes_general.defvjp(_nodes_general_fwd, _nodes_general_bwd, symbolic_zeros=True)
+
+
+@jax.custom_vjp
+def _bottom_general(g, r_row, r_col, r_source, r_sense, v):
+    """The last row's bit-line voltages ``(n_out, k)`` (the currents are these over
+    ``r_col + r_sense``), and the summed solution ``(w_sum, b_sum, v_sum)`` for the KCL check.
+
+    Only the down sweep runs (``b_last = K'_last^-1 f'_last``): half the per-input work of the
+    full solve, and no ``(n_in, n_out, k)`` array. The summed solution comes from the row sums of
+    ``f'`` (the sweeps are linear): one single-input up sweep and word-line solve. Gradients: the
+    full solve in the forward pass (the adjoint needs every node), then the adjoint of a
+    last-row cotangent, which needs only the up sweep.
+    """
+    g_row, g_first, g_col, g_last = _conductances(r_row, r_col, r_source, r_sense)
+    factors = _factor(g, g_row, g_first, g_col, g_last)
+    inverse = factors.inverse
+    gv, gt = g_first * v, g * _first_columns(factors, g, g_row)
+
+    def down(i, carry):
+        f_prev, f_sums = carry
+        f_i = gt[i][:, None] * gv[i][None, :] + g_col * (inverse[jnp.maximum(i - 1, 0)] @ f_prev)
+        return f_i, f_sums.at[i].set(jnp.sum(f_i, axis=-1, keepdims=True))
+
+    n_in, n_out = g.shape
+    f_last, f_sums = jax.lax.fori_loop(0, n_in, down, (jnp.zeros((n_out, v.shape[1]), g.dtype),
+                                                       jnp.zeros((n_in, n_out, 1), g.dtype)))
+    b_sum = _sweep_up(inverse, g_col, f_sums)
+    v_sum = jnp.sum(v, axis=-1, keepdims=True)
+    return inverse[-1] @ f_last, (_probe(factors, g, g_row, g_first, b_sum, v_sum), b_sum, v_sum)
+
+
+def _bottom_general_fwd(g, r_row, r_col, r_source, r_sense, v):
+    primals = tuple(p.value for p in (g, r_row, r_col, r_source, r_sense, v))
+    w, b, factors = _nodes_general_fwd_impl(*primals)
+    g, r_row, r_col, r_source, r_sense, v = primals
+    g_row, g_first, _, _ = _conductances(r_row, r_col, r_source, r_sense)
+    b_sum, v_sum = jnp.sum(b, axis=-1, keepdims=True), jnp.sum(v, axis=-1, keepdims=True)
+    probe = (_probe(factors, g, g_row, g_first, b_sum, v_sum), b_sum, v_sum)
+    return (b[-1], probe), (primals, w, b, factors)
+
+
+def _bottom_general_bwd(res, cotangents):
+    params, w, b, factors = res
+    g, r_row, r_col, r_source, r_sense, v = params
+    ct_last = cotangents[0]  # the probe is a check, with stopped gradients
+    if isinstance(ct_last, SymbolicZero):
+        ct_last = jnp.zeros_like(b[-1])
+    g_row, _, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
+    ct_b = jnp.zeros_like(b).at[-1].set(ct_last)
+    lam_w, lam_b = _adjoint_solve(factors, g, g_row, g_col, None, ct_b, last_row_only=True)
+    _, vjp = jax.vjp(lambda p: _residual(p, w, b), params)
+    (grads,) = vjp((-lam_w, -lam_b))
+    return grads
+
+
+_bottom_general.defvjp(_bottom_general_fwd, _bottom_general_bwd, symbolic_zeros=True)
 
 
 def _nodes(g, wires: Wires, v):
@@ -512,9 +598,11 @@ def _solve(g, v_in, wires: Wires, nodes: bool) -> IRDropSolution:
     batched = v_in.ndim == 2
     v = v_in.T if batched else v_in[:, None]
     wires = _as_dtype(wires, g.dtype)
-    w, b = _nodes(g, wires, v)
-    currents = _output_currents(g, wires, w, b, v)
-    if wires.ideal or wires.row_ideal or wires.col_ideal:
+    special = wires.ideal or wires.row_ideal or wires.col_ideal
+    if special or nodes:
+        w, b = _nodes(g, wires, v)
+        currents = _output_currents(g, wires, w, b, v)
+    if special:
         # Closed chains solved by the Thomas algorithm: nothing to go wrong but non-finite input.
         residual = jnp.zeros((), dtype=g.dtype)
         finite = jnp.all(jnp.isfinite(currents))
@@ -523,25 +611,24 @@ def _solve(g, v_in, wires: Wires, nodes: bool) -> IRDropSolution:
         residual = _kcl_residual(g, wires, v, w, b, jnp.max(_input_scales(g, wires, v)))
         finite = jnp.all(jnp.isfinite(w)) & jnp.all(jnp.isfinite(b))
     else:
-        # Only the currents are wanted (the hot path; the word-line voltages of the batch are then
-        # never computed). The solve is linear in its input, so the sum of the batch's solutions
-        # must solve the summed input: check that one probe (its word-line voltages from its
-        # bit-line voltages, one single-input word-line solve), which tests the factorisation every
-        # input shares. Its residual is at most the inputs' largest relative residual.
-        g_row, g_first = 1.0 / wires.r_row, 1.0 / (wires.r_source + wires.r_row)
-        gs, vs = jax.lax.stop_gradient(g), jax.lax.stop_gradient(v)
-        b_sum = jnp.sum(jax.lax.stop_gradient(b), axis=-1, keepdims=True)
-        v_sum = jnp.sum(vs, axis=-1, keepdims=True)
-        pivots = _chain_pivots(_row_diagonal(gs, g_row, g_first), g_row, axis=1)
-        w_sum = _word_solve(pivots, g_row, (gs[:, :, None] * b_sum).at[:, 0].add(g_first * v_sum))
-        residual = _kcl_residual(gs, wires, v_sum, w_sum, b_sum, jnp.sum(_input_scales(gs, wires, vs)))
+        # Only the currents are wanted (the hot path): the full solve's down sweep and last block,
+        # no node voltages of the batch. The solve is linear in its input, so the sum of the
+        # batch's solutions must solve the summed input: check that one (computed alongside, a
+        # single-input up sweep and word-line solve), which tests the factorisation every input
+        # shares. Its residual is at most the inputs' largest relative residual.
+        b_last, (w_sum, b_sum, v_sum) = _bottom_general(g, wires.r_row, wires.r_col, wires.r_source,
+                                                        wires.r_sense, v)
+        currents = b_last / (wires.r_col + wires.r_sense)
+        scale = jnp.sum(_input_scales(jax.lax.stop_gradient(g), wires, jax.lax.stop_gradient(v)))
+        residual = _kcl_residual(g, wires, v_sum, w_sum, b_sum, scale)
         finite = jnp.all(jnp.isfinite(currents)) & jnp.isfinite(residual)
-        w = b = None
     converged = finite & (residual <= _tolerance(g.dtype))
     severity = jax.lax.stop_gradient(ir_drop_severity(g, wires))
     currents = currents.T if batched else currents[:, 0]
     if nodes:
         w, b = (jnp.moveaxis(x, -1, 0) if batched else x[..., 0] for x in (w, b))
+    else:
+        w = b = None  # not computed (general wires) or not returned
     return IRDropSolution(currents, w, b, residual, converged, severity)
 
 
