@@ -107,17 +107,24 @@ fig.tight_layout()"""),
 ## Accuracy of the fully memristive SPICEprop network
 
 From `benchmarks/crossbar_training.py` (MNIST, 784-100-10 crossbars with the biases as a device
-row, 10 MIF neurons). "ideal training": SPICEprop with ideal weights, then programmed onto one
-chip. "hardware-aware training": the same network fine-tuned on the "realistic" crossbars (each
-step a new draw of programming noise, faults and read noise, gradients through them). One chip per
-cell (its own faults), evaluated on the test subset noted in the JSON."""),
+row, 10 MIF neurons). "ideal training": SPICEprop with ideal weights, then programmed onto
+chips. "hardware-aware training": the same network fine-tuned on the "realistic" crossbars (each
+step a new draw of programming noise, faults and read noise, gradients through them). Each chip is
+programmed once (its own faults, stuck devices compensated by their partners: fault-aware
+programming) and read with fresh read noise per batch; the figures are means over the chips noted
+in the JSON."""),
     new_code_cell("""\
 import memsnn
 
 # The notebook runs in a scratch folder: the results are found next to the installed package.
 results = json.loads((Path(memsnn.__file__).resolve().parents[1] / "benchmarks" / "results"
                       / "crossbar_training.json").read_text())
+deploy = results["deploy"]
+for t, a in deploy["accuracy"].items():
+    print(f"{t}: {100 * a['mean']:.2f} % (mean of {deploy['chips']} realistic chips, "
+          f"{100 * a['min']:.2f}..{100 * a['max']:.2f} %, {deploy['n_test']} test images)")
 rows = results["ablation"]["rows"]
+chips = max(r["chips"] for r in rows)
 names = list(dict.fromkeys(r["nonideality"] for r in rows))
 trainings = list(dict.fromkeys(r["training"] for r in rows))
 fig, ax = plt.subplots(figsize=(10, 3.8))
@@ -128,7 +135,7 @@ for i, t in enumerate(trainings):
     ax.bar(np.arange(len(names)) + i * width, acc, width, label=t)
 ax.set_xticks(np.arange(len(names)) + width * (len(trainings) - 1) / 2, names, rotation=20, ha="right", fontsize=8)
 ax.set(ylabel="test accuracy (%)", ylim=(80, 100),
-       title=f"each non-ideality alone ({results['ablation']['n_test']} test images, one chip)")
+       title=f"each non-ideality alone ({results['ablation']['n_test']} test images, {chips} chips)")
 ax.legend()
 fig.tight_layout()
 for n in names:
@@ -143,7 +150,7 @@ for t in dict.fromkeys(r["training"] for r in drift_rows):
         ax.semilogx([r["t_read"] for r in sel], [100 * r["accuracy"] for r in sel], style, marker="o",
                     label=f"{t}, {'with' if comp else 'without'} compensation")
 ax.set(xlabel="time after programming (s)", ylabel="test accuracy (%)",
-       title=f"PCM preset, one chip ({results['drift']['n_test']} test images)")
+       title=f"PCM preset ({results['drift']['n_test']} test images)")
 ax.legend(fontsize=7)
 fig.tight_layout()"""),
 ]
