@@ -216,6 +216,27 @@ def test_works_under_jit_and_vmap_over_conductances():
         np.testing.assert_allclose(mapped[k], solve_ir_drop(gs[k], v, wires), rtol=1e-13)
 
 
+def test_gradients_under_jit_and_nested_vmap_like_a_crossbar_read():
+    # A crossbar reads its tiles under vmap (conductances batched, inputs per row tile) inside a
+    # vmap over images (inputs batched, one chip): jit + vmap + grad of the currents-only
+    # custom_vjp once mislaid a batch axis (shape errors); the gradient must equal per-image sums.
+    rng = np.random.default_rng(7)
+    g = jnp.asarray(rng.uniform(1e-4, 1e-3, (2, 1, 4, 3)))  # (row tiles, column tiles, rows, cols)
+    x = jnp.asarray(rng.uniform(0, 0.2, (5, 2, 4)))  # (images, row tiles, rows)
+    wires = Wires(1.0, 2.0, 0.5, 0.7)
+
+    def read(g, x_image):
+        return jax.vmap(jax.vmap(lambda gt, vt: solve_ir_drop(gt, vt, wires), in_axes=(0, None)))(g, x_image)
+
+    loss = jax.jit(jax.grad(lambda g: jnp.sum(jnp.sin(1e4 * jax.vmap(lambda xi: read(g, xi))(x)))))
+    single = jax.jit(jax.grad(lambda g, xi: jnp.sum(jnp.sin(1e4 * solve_ir_drop(g, xi, wires)))))
+    expected = np.zeros(g.shape)
+    for image in range(x.shape[0]):
+        for r in range(g.shape[0]):
+            expected[r, 0] += np.asarray(single(g[r, 0], x[image, r]))
+    np.testing.assert_allclose(loss(g), expected, rtol=1e-10)
+
+
 def test_a_solve_that_fails_its_own_equations_is_reported():
     g = jnp.full((3, 4), 1e-3)
     v = jnp.array([0.1, jnp.nan, 0.1])

@@ -376,16 +376,18 @@ def _first_columns(factors, g, g_row):
     return _word_solve(factors.pivots, g_row, e0)[..., 0]
 
 
-def _driven_solve(factors, g, g_row, g_first, g_col, v):
+def _driven_solve(factors, g, g_row, g_first, g_col, v, with_last=False):
     """Node voltages ``(w, b)`` for the drivers' inputs ``v`` ``(n_in, k)`` (right-hand side
-    ``g_first v`` at the first node of each word line)."""
+    ``g_first v`` at the first node of each word line); ``with_last``: also ``f'_last``."""
     n_in, n_out = g.shape
     t = _first_columns(factors, g, g_row)
     gv, gt = g_first * v, g * t
-    b = _bit_sweeps(factors.inverse, g_col, jnp.zeros((n_in, n_out, v.shape[1]), dtype=g.dtype),
-                    lambda i: gt[i][:, None] * gv[i][None, :])
+    f_swept = _sweep_down(factors.inverse, g_col, jnp.zeros((n_in, n_out, v.shape[1]), dtype=g.dtype),
+                          lambda i: gt[i][:, None] * gv[i][None, :])
+    f_last = f_swept[-1]
+    b = _sweep_up(factors.inverse, g_col, f_swept)
     w = t[:, :, None] * gv[:, None, :] + _word_solve(factors.pivots, g_row, g[:, :, None] * b)
-    return w, b
+    return (w, b, f_last) if with_last else (w, b)
 
 
 def _probe(factors, g, g_row, g_first, b_sum, v_sum):
@@ -455,59 +457,47 @@ _nodes_general.defvjp(_nodes_general_fwd, _nodes_general_bwd, symbolic_zeros=Tru
 
 
 @jax.custom_vjp
-def _bottom_general(g, r_row, r_col, r_source, r_sense, v):
-    """The last row's bit-line voltages ``(n_out, k)`` (the currents are these over
-    ``r_col + r_sense``), and the summed solution ``(w_sum, b_sum, v_sum)`` for the KCL check.
+def _bottom_general(factors, g, r_row, r_col, r_source, r_sense, v):
+    """The last row's bit-line voltages ``(n_out, k)`` for inputs ``v`` (the currents are these
+    over ``r_col + r_sense``), with the factors of ``g`` and the wires computed by the caller.
 
     Only the down sweep runs (``b_last = K'_last^-1 f'_last``): half the per-input work of the
-    full solve, and no ``(n_in, n_out, k)`` array. The summed solution comes from the row sums of
-    ``f'`` (the sweeps are linear): one single-input up sweep and word-line solve. Gradients: the
-    full solve in the forward pass (the adjoint needs every node), then the adjoint of a
-    last-row cotangent, which needs only the up sweep.
+    full solve, and no ``(n_in, n_out, k)`` array. Gradients: the full solve in the forward pass
+    (the adjoint needs every node), then the adjoint of a last-row cotangent, which needs only the
+    up sweep. (The factors take no gradient: the adjoint differentiates the circuit's equations.)
     """
-    g_row, g_first, g_col, g_last = _conductances(r_row, r_col, r_source, r_sense)
-    factors = _factor(g, g_row, g_first, g_col, g_last)
+    g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
     inverse = factors.inverse
     gv, gt = g_first * v, g * _first_columns(factors, g, g_row)
 
-    def down(i, carry):
-        f_prev, f_sums = carry
-        f_i = gt[i][:, None] * gv[i][None, :] + g_col * (inverse[jnp.maximum(i - 1, 0)] @ f_prev)
-        return f_i, f_sums.at[i].set(jnp.sum(f_i, axis=-1, keepdims=True))
+    def down(i, f_prev):
+        return gt[i][:, None] * gv[i][None, :] + g_col * (inverse[jnp.maximum(i - 1, 0)] @ f_prev)
 
-    n_in, n_out = g.shape
-    f_last, f_sums = jax.lax.fori_loop(0, n_in, down, (jnp.zeros((n_out, v.shape[1]), g.dtype),
-                                                       jnp.zeros((n_in, n_out, 1), g.dtype)))
-    b_sum = _sweep_up(inverse, g_col, f_sums)
-    v_sum = jnp.sum(v, axis=-1, keepdims=True)
-    return inverse[-1] @ f_last, (_probe(factors, g, g_row, g_first, b_sum, v_sum), b_sum, v_sum)
+    f_last = jax.lax.fori_loop(0, g.shape[0], down, jnp.zeros((g.shape[1], v.shape[1]), g.dtype))
+    return inverse[-1] @ f_last
 
 
-def _bottom_general_fwd(g, r_row, r_col, r_source, r_sense, v):
-    primals = tuple(p.value for p in (g, r_row, r_col, r_source, r_sense, v))
-    w, b, factors = _nodes_general_fwd_impl(*primals)
-    g, r_row, r_col, r_source, r_sense, v = primals
-    g_row, g_first, _, _ = _conductances(r_row, r_col, r_source, r_sense)
-    b_sum, v_sum = jnp.sum(b, axis=-1, keepdims=True), jnp.sum(v, axis=-1, keepdims=True)
-    probe = (_probe(factors, g, g_row, g_first, b_sum, v_sum), b_sum, v_sum)
-    return (b[-1], probe), (primals, w, b, factors)
+def _bottom_general_fwd(factors, g, r_row, r_col, r_source, r_sense, v):
+    g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
+    w, b, f_last = _driven_solve(factors, g, g_row, g_first, g_col, v, with_last=True)
+    # The output computed as the primal computes it (not as b[-1], the same numbers): jax 0.10
+    # mislays the batch axis under jit + vmap + grad when the primal's and this rule's outputs
+    # come out of vmap with the batch axis in different places.
+    return factors.inverse[-1] @ f_last, ((g, r_row, r_col, r_source, r_sense, v), w, b, factors)
 
 
-def _bottom_general_bwd(res, cotangents):
+def _bottom_general_bwd(res, ct_last):
     params, w, b, factors = res
     g, r_row, r_col, r_source, r_sense, v = params
-    ct_last = cotangents[0]  # the probe is a check, with stopped gradients
-    if isinstance(ct_last, SymbolicZero):
-        ct_last = jnp.zeros_like(b[-1])
     g_row, _, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
     ct_b = jnp.zeros_like(b).at[-1].set(ct_last)
     lam_w, lam_b = _adjoint_solve(factors, g, g_row, g_col, None, ct_b, last_row_only=True)
     _, vjp = jax.vjp(lambda p: _residual(p, w, b), params)
     (grads,) = vjp((-lam_w, -lam_b))
-    return grads
+    return (jax.tree.map(jnp.zeros_like, factors),) + tuple(grads)
 
 
-_bottom_general.defvjp(_bottom_general_fwd, _bottom_general_bwd, symbolic_zeros=True)
+_bottom_general.defvjp(_bottom_general_fwd, _bottom_general_bwd)
 
 
 def _nodes(g, wires: Wires, v):
@@ -613,14 +603,18 @@ def _solve(g, v_in, wires: Wires, nodes: bool) -> IRDropSolution:
     else:
         # Only the currents are wanted (the hot path): the full solve's down sweep and last block,
         # no node voltages of the batch. The solve is linear in its input, so the sum of the
-        # batch's solutions must solve the summed input: check that one (computed alongside, a
-        # single-input up sweep and word-line solve), which tests the factorisation every input
-        # shares. Its residual is at most the inputs' largest relative residual.
-        b_last, (w_sum, b_sum, v_sum) = _bottom_general(g, wires.r_row, wires.r_col, wires.r_source,
-                                                        wires.r_sense, v)
+        # batch's solutions must solve the summed input: solve that one input fully with the same
+        # factors (cheap: one right-hand side) and check its KCL residual (at most the inputs'
+        # largest relative residual).
+        gs, vs = jax.lax.stop_gradient(g), jax.lax.stop_gradient(v)
+        g_row, g_first, g_col, g_last = _conductances(
+            *(jax.lax.stop_gradient(r) for r in (wires.r_row, wires.r_col, wires.r_source, wires.r_sense)))
+        factors = _factor(gs, g_row, g_first, g_col, g_last)
+        b_last = _bottom_general(factors, g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense, v)
         currents = b_last / (wires.r_col + wires.r_sense)
-        scale = jnp.sum(_input_scales(jax.lax.stop_gradient(g), wires, jax.lax.stop_gradient(v)))
-        residual = _kcl_residual(g, wires, v_sum, w_sum, b_sum, scale)
+        v_sum = jnp.sum(vs, axis=-1, keepdims=True)
+        w_sum, b_sum = _driven_solve(factors, gs, g_row, g_first, g_col, v_sum)
+        residual = _kcl_residual(gs, wires, v_sum, w_sum, b_sum, jnp.sum(_input_scales(gs, wires, vs)))
         finite = jnp.all(jnp.isfinite(currents)) & jnp.isfinite(residual)
     converged = finite & (residual <= _tolerance(g.dtype))
     severity = jax.lax.stop_gradient(ir_drop_severity(g, wires))
