@@ -52,9 +52,10 @@ How it is solved, and why (exact, fast with a batch of inputs, differentiable):
 * After the solve the KCL residual is checked; a solve that does not satisfy its own equations
   (non-finite values, a factorisation that broke down) raises (``eqx.error_if``, also under
   ``jit``) instead of returning garbage; :func:`solve_ir_drop_nodes` returns the residual of every
-  equation and a flag instead. :func:`solve_ir_drop` (the currents only, never the batch's
-  word-line voltages) checks the one solution that linearity gives for free: the sum of the
-  batch's solutions must solve the summed input.
+  equation and a flag instead. :func:`solve_ir_drop` (the currents only: the down sweep and the last
+  block, never the batch's node voltages) solves the batch's summed input with the same factors
+  (one more right-hand side) and checks that solution's KCL residual: a check of the
+  factorisation every input shares.
 
 Zero resistances are exact special cases, not limits: ``r_row = r_source = 0`` makes every
 word-line node equal to its input (the bit lines are then independent tridiagonal chains);
@@ -390,13 +391,6 @@ def _driven_solve(factors, g, g_row, g_first, g_col, v, with_last=False):
     return (w, b, f_last) if with_last else (w, b)
 
 
-def _probe(factors, g, g_row, g_first, b_sum, v_sum):
-    """Word-line voltages of the summed solution, from its bit-line voltages ``b_sum``
-    ``(n_in, n_out, 1)`` and the summed input ``v_sum`` ``(n_in, 1)``."""
-    rhs = (g[:, :, None] * b_sum).at[:, 0].add(g_first * v_sum)
-    return _word_solve(factors.pivots, g_row, rhs)
-
-
 def _adjoint_solve(factors, g, g_row, g_col, ct_w, ct_b, last_row_only=False):
     """``A [lam_w; lam_b] = [ct_w; ct_b]`` with the forward's factors (``A`` is symmetric).
     ``ct_w`` may be ``None`` or a symbolic zero (only bit-line voltages were used), which saves a
@@ -577,6 +571,7 @@ def _input_scales(g, wires: Wires, v):
 def _kcl_residual(g, wires: Wires, v, w, b, scale):
     """``max |A [w; b] - rhs(v)| / scale`` (gradients stopped; a zero scale counts as 1)."""
     g, v, w, b = (jax.lax.stop_gradient(x) for x in (g, v, w, b))
+    wires = jax.lax.stop_gradient(wires)
     res_w, res_b = _residual((g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense, v), w, b)
     return jnp.maximum(jnp.max(jnp.abs(res_w)), jnp.max(jnp.abs(res_b))) / jnp.where(scale > 0, scale, 1.0)
 
@@ -640,10 +635,9 @@ def solve_ir_drop(g: Float[Array, "n_in n_out"], v_in: Float[Array, "*batch n_in
         With all resistances zero this is exactly ``v_in @ g``.
 
     Differentiable w.r.t. ``g``, ``v_in`` and the wire resistances (adjoint method). A solve whose
-    result does not satisfy the circuit's equations raises (also under ``jit``); the check is the
-    KCL residual of the sum of the batch's solutions against the summed input (the solve is
-    linear, so this tests the factorisation every input shares, at the cost of one single-input
-    word-line solve). :func:`solve_ir_drop_nodes` returns a flag and every equation's residual. Details and equations:
+    result does not satisfy the circuit's equations raises (also under ``jit``): the batch's summed
+    input is solved with the same factors (one more right-hand side) and its KCL residual checked,
+    a check of the factorisation every input shares. :func:`solve_ir_drop_nodes` returns a flag and every equation's residual. Details and equations:
     docs/crossbar.md ("IR drop") and this module's docstring.
     """
     g, v_in = _check_inputs(g, v_in)
