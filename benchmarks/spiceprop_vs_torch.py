@@ -15,10 +15,11 @@ on the same weights.
     pip install torch==2.13.0          # or: pip install "memsnn[torch]"
     python benchmarks/spiceprop_vs_torch.py [--repeats 5] [--blocks 3] [--torch-threads 1]
 
-Both sides get the machine's cores their own way: memsnn one JAX device per core, each simulating
-half of the batch (what ``memsnn train`` does); PyTorch its intra-op threads (``--torch-threads``,
-default 1: on (2,10) tensors extra threads only add synchronisation, and on a busy machine 2
-threads made PyTorch's step 20x slower).
+Both sides get the machine's cores their own way: memsnn one JAX device (what ``memsnn train``
+does for SPICEprop: XLA spreads the kernels over the cores; splitting the batch over one device per
+core made the step 2.3x slower, ``--jax-devices 2`` to see it); PyTorch its intra-op threads
+(``--torch-threads``, default 1: on (2,10) tensors extra threads only add synchronisation, and on
+a busy machine 2 threads made PyTorch's step 20x slower).
 
 Writes ``benchmarks/results/spiceprop_vs_torch.json`` and prints a table.
 """
@@ -36,7 +37,8 @@ from pathlib import Path
 
 from memsnn.training import GradientLearner, data_mesh, make_step, replicate, use_cpu_cores
 
-N_DEVICES = use_cpu_cores()  # before the first JAX computation
+# Before the first JAX computation: the device count is fixed when JAX starts.
+N_DEVICES = use_cpu_cores(int(sys.argv[sys.argv.index("--jax-devices") + 1]) if "--jax-devices" in sys.argv else 1)
 
 import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
@@ -152,6 +154,8 @@ def main() -> None:
     parser.add_argument("--compile-repeats", type=int, default=2, help="timed torch.compile steps per block")
     parser.add_argument("--blocks", type=int, default=3, help="alternating measurement blocks")
     parser.add_argument("--torch-threads", type=int, default=1, help="PyTorch intra-op threads (default 1)")
+    parser.add_argument("--jax-devices", type=int, default=1,
+                        help="JAX CPU devices the batch is split over (default 1, as memsnn train for SPICEprop)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 

@@ -44,6 +44,12 @@ class Method:
         learner: ``learner(model, config) -> AbstractLearner`` for a method that does not learn
             by gradient descent on ``loss`` (STDP), or ``None`` for a
             :class:`~memsnn.training.GradientLearner` on ``loss`` with the run's optimiser.
+        cpu_devices: how the ``memsnn`` command lays out a CPU machine (``--cpu-devices``
+            overrides it): ``"cores"``, one JAX device per core, each simulating its share of the
+            batch (pays off for compute-bound steps: a conv SNN step 1.75x faster on 2 cores), or
+            ``"one"``, one device whose kernels XLA spreads over the cores (for steps bound by the
+            number of small kernels, like SPICEprop's 1000 sequential steps: 2.3x faster than two
+            devices on 2 cores).
     """
 
     name: str
@@ -58,6 +64,7 @@ class Method:
     defaults: dict
     after_training: Callable[..., Any] | None = None
     learner: Callable[..., Any] | None = None
+    cpu_devices: str = "cores"
 
     def complete_config(self, overrides: dict) -> dict:
         """``model_config(overrides)``, with the settings every method shares checked.
