@@ -222,18 +222,3 @@ def test_train_converts_and_evaluates_the_snn(tmp_path):
     evaluated = evaluate_checkpoint(result.checkpoint, model={"n_steps": 8}, batch_size=25)
     assert evaluated["accuracy"] == pytest.approx(report["snn"][1]["accuracy"])
     assert 0 <= min(report["snn"][1]["firing_rates"]) and max(report["snn"][1]["firing_rates"]) <= 1
-
-
-@pytest.mark.notebook
-def test_conversion_notebook_executes(tmp_path, monkeypatch):
-    from pathlib import Path
-
-    nbclient = pytest.importorskip("nbclient")
-    nbformat = pytest.importorskip("nbformat")
-    pytest.importorskip("matplotlib")
-    monkeypatch.chdir(tmp_path)  # the notebook writes its run folders under the working directory
-    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "conversion.ipynb", as_version=4)
-    nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = "".join(o.get("text", "") for cell in nb.cells for o in cell.get("outputs", []))
-    assert "ANN test accuracy" in outputs and "QCFS (L = 4)" in outputs

@@ -14,7 +14,9 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("name", ["spiceprop_mnist.ipynb", "spiceprop_fashion_mnist.ipynb"])
+# Executed here: the MNIST notebook (the Fashion-MNIST one is the same code on another data set;
+# every stored notebook is checked below to be executed, error-free and equal to its builder).
+@pytest.mark.parametrize("name", ["spiceprop_mnist.ipynb"])
 def test_notebook_runs(name, tmp_path, monkeypatch):
     monkeypatch.delenv("MEMSNN_NOTEBOOK_FULL", raising=False)
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
