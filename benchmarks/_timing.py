@@ -27,6 +27,19 @@ def repeat_times(fn, repeats: int) -> list[float]:
     return times
 
 
+def wall_and_cpu(fn, repeats: int, wall: list, cpu: list) -> None:
+    """Append the wall time and this process's CPU time (all threads) of ``repeats`` calls of ``fn``.
+
+    On a machine shared with other jobs the wall time includes waiting for a core; the CPU time
+    is the work done, a steadier figure for comparing implementations run side by side.
+    """
+    for _ in range(repeats):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+
+
 def time_call(fn, *args, repeats: int = 5) -> dict:
     """First call (compile + run) and the median / min of ``repeats`` further calls, in seconds."""
     start = time.perf_counter()

@@ -134,19 +134,6 @@ def compare_traces(torch, model, images, labels) -> dict:
     return out
 
 
-def _wall_and_cpu(fn, repeats: int, wall: list, cpu: list) -> None:
-    """Append the wall time and this process's CPU time (all threads) of ``repeats`` calls of ``fn``.
-
-    On a machine shared with other jobs the wall time includes waiting for a core; the CPU time
-    is the work done, a steadier figure for comparing implementations run side by side.
-    """
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - w)
-        cpu.append(time.process_time() - c)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5, help="timed memsnn steps per block")
@@ -194,9 +181,9 @@ def main() -> None:
     cpu = {name: [] for name in times}
     # Side by side: alternating blocks, so all three see the same machine load.
     for _ in range(args.blocks):
-        _wall_and_cpu(jax_step, args.repeats, times["memsnn"], cpu["memsnn"])
-        _wall_and_cpu(lambda: eager(tx, ty), args.torch_repeats, times["torch_eager"], cpu["torch_eager"])
-        _wall_and_cpu(lambda: compiled(tx, ty), args.compile_repeats, times["torch_compile"], cpu["torch_compile"])
+        _timing.wall_and_cpu(jax_step, args.repeats, times["memsnn"], cpu["memsnn"])
+        _timing.wall_and_cpu(lambda: eager(tx, ty), args.torch_repeats, times["torch_eager"], cpu["torch_eager"])
+        _timing.wall_and_cpu(lambda: compiled(tx, ty), args.compile_repeats, times["torch_compile"], cpu["torch_compile"])
     ms = {name: 1e3 * statistics.median(t) for name, t in times.items()}
     cpu_ms = {name: 1e3 * statistics.median(t) for name, t in cpu.items()}
     result = {

@@ -265,19 +265,6 @@ def spyx_compare(model, x, forms) -> dict:
     return out
 
 
-def _wall_and_cpu(fn, repeats: int, wall: list, cpu: list) -> None:
-    """Append the wall time and this process's CPU time (all threads) of ``repeats`` calls of ``fn``.
-
-    On a machine shared with other jobs the wall time includes waiting for a core; the CPU time
-    is the work done, a steadier figure for comparing implementations run side by side.
-    """
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - w)
-        cpu.append(time.process_time() - c)
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=128)
@@ -374,10 +361,10 @@ def main(argv=None) -> None:
         run_memsnn()
         theirs[threads], theirs_cpu[threads] = [], []
         for _ in range(args.blocks):
-            _wall_and_cpu(run_snntorch, args.repeats, theirs[threads], theirs_cpu[threads])
-            _wall_and_cpu(run_memsnn, args.repeats, ours, ours_cpu)
+            _timing.wall_and_cpu(run_snntorch, args.repeats, theirs[threads], theirs_cpu[threads])
+            _timing.wall_and_cpu(run_memsnn, args.repeats, ours, ours_cpu)
             for spyx_run in spyx_runs.values():  # side by side with memsnn, block after block
-                _wall_and_cpu(spyx_run["run"], args.repeats, spyx_run["times"], spyx_run["cpu"])
+                _timing.wall_and_cpu(spyx_run["run"], args.repeats, spyx_run["times"], spyx_run["cpu"])
     torch.set_num_threads(default_threads)
     by_threads = {n: 1e3 * statistics.median(t) for n, t in theirs.items()}
     best_threads = min(by_threads, key=by_threads.get)
