@@ -8,8 +8,7 @@ MIF spike live with its energy meter (seconds) and plots the saved results of
 import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 _SOURCES = [
     ("md", """# Energy from the circuit, and device co-design
@@ -154,18 +153,8 @@ if codesign:
 CELLS = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in _SOURCES]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.cells = CELLS
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nb
-
 
 if __name__ == "__main__":
-    path = Path(__file__).with_name("codesign.ipynb")
-    nbformat.write(build(), path)
-    print("wrote", path)
-    if "--execute" in sys.argv[1:]:
-        from _execute import execute
+    from _execute import write
 
-        execute(path, cwd=path.parent)  # it reads ../benchmarks/results
+    write(CELLS, "codesign.ipynb", sys.argv[1:], cwd=Path(__file__).parent)  # it reads ../benchmarks/results

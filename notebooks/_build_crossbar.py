@@ -7,10 +7,8 @@ training and evaluation on 2 CPU cores).
 """
 
 import sys
-from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 CELLS = [
     new_markdown_cell("""\
@@ -156,20 +154,7 @@ fig.tight_layout()"""),
 ]
 
 
-def build():
-    return new_notebook(cells=CELLS, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                             "language": "python"}})
-
-
-def main() -> None:
-    path = Path(__file__).with_name("crossbar.ipynb")
-    nbformat.write(build(), path)
-    print(f"wrote {path}")
-    if "--execute" in sys.argv[1:]:
-        from _execute import execute
-
-        execute(path)
-
-
 if __name__ == "__main__":
-    main()
+    from _execute import write
+
+    write(CELLS, "crossbar.ipynb", sys.argv[1:])

@@ -174,11 +174,8 @@ def build() -> nbformat.NotebookNode:
     return nb
 
 
-if __name__ == "__main__":
-    path = Path(__file__).with_name("solver_accuracy.ipynb")
-    nbformat.write(build(), path)
-    print("wrote", path)
-    if "--execute" in sys.argv[1:]:
-        from _execute import execute
 
-        execute(path, cwd=path.parent)  # it reads ../benchmarks/results
+if __name__ == "__main__":
+    from _execute import write
+
+    write(build().cells, "solver_accuracy.ipynb", sys.argv[1:], cwd=Path(__file__).parent)  # it reads ../benchmarks/results
