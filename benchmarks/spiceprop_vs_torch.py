@@ -38,7 +38,9 @@ from pathlib import Path
 from memsnn.training import GradientLearner, data_mesh, make_step, replicate, use_cpu_cores
 
 # Before the first JAX computation: the device count is fixed when JAX starts.
-N_DEVICES = use_cpu_cores(int(sys.argv[sys.argv.index("--jax-devices") + 1]) if "--jax-devices" in sys.argv else 1)
+_devices_option = argparse.ArgumentParser(add_help=False)
+_devices_option.add_argument("--jax-devices", type=int, default=1)
+N_DEVICES = use_cpu_cores(_devices_option.parse_known_args()[0].jax_devices)
 
 import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
@@ -143,6 +145,11 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=1, help="PyTorch intra-op threads (default 1)")
     parser.add_argument("--jax-devices", type=int, default=1,
                         help="JAX CPU devices the batch is split over (default 1, as memsnn train for SPICEprop)")
+    parser.add_argument("--unroll", type=int, default=None,
+                        help="memsnn's time steps per loop iteration (default: SpicepropConfig's, 5)")
+    parser.add_argument("--checkpoint-every", type=int, default=None,
+                        help="memsnn's checkpointed chunk length (default: SpicepropConfig's, 5); "
+                             "--unroll 1 --checkpoint-every 10 is the setting before the unroll change")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -151,7 +158,8 @@ def main() -> None:
     labels = rng.integers(0, 10, BATCH).astype(np.int32)
 
     # memsnn: exactly the step the training loop runs (the batch sharded over all devices).
-    model = build_spiceprop(SpicepropConfig(hidden=(HIDDEN,)), key=jax.random.key(0))
+    loop = {k: v for k, v in (("unroll", args.unroll), ("checkpoint_every", args.checkpoint_every)) if v is not None}
+    model = build_spiceprop(SpicepropConfig(hidden=(HIDDEN,), **loop), key=jax.random.key(0))
     learner = GradientLearner(spiceprop_loss, spiceprop_predict, optax.adam(1e-3), spiceprop_trainable(model))
     mesh = data_mesh()
     step = make_step(learner, model, mesh)
@@ -205,6 +213,8 @@ def main() -> None:
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "jax_devices": N_DEVICES,
+        "memsnn_unroll": model.config.unroll,
+        "memsnn_checkpoint_every": model.config.checkpoint_every,
         "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "load_average": os.getloadavg(),
