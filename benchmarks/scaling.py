@@ -6,7 +6,11 @@ networks:
 
 * ``spiceprop``: the paper's SPICEprop network (784-100-10 front end, 10 MIF neurons, 1000 steps,
   float32, Adam);
-* ``surrogate``: snnTorch's tutorial network (784-1000-10 LIF, 25 steps, float32, Adam).
+* ``surrogate``: snnTorch's tutorial network (784-1000-10 LIF, 25 steps, float32, Adam);
+* ``surrogate-conv`` (not run by default): the default conv SNN (12C5-AP2-64C5-AP2-FC10 LIF).
+
+On a real multi-core CPU (``--devices 1 2`` on 2 cores) the times say which layout
+``Method.cpu_devices`` should choose: ``results/scaling_cpu_idle*.json``.
 
 Strong scaling keeps the global batch (``--batch``) and splits it over ``n`` devices; weak scaling
 keeps the batch per device (``--batch / 8``) and grows the global batch with ``n``. Efficiency is
@@ -57,10 +61,13 @@ def _child(model_name: str, batch: int, repeats: int) -> dict:
         model = build_spiceprop(SpicepropConfig(hidden=(100,)), key=jax.random.key(0))
         learner = GradientLearner(spiceprop_loss, spiceprop_predict, optax.adam(1e-3), spiceprop_trainable(model))
     else:
-        from memsnn.training.surrogate import build_surrogate, surrogate_loss, surrogate_predict, surrogate_trainable
+        from memsnn.training.surrogate import (SurrogateConfig, build_surrogate, surrogate_loss, surrogate_predict,
+                                               surrogate_trainable)
         from surrogate_vs_snntorch import CONFIG
 
-        model = build_surrogate(CONFIG, key=jax.random.key(0))
+        # surrogate-conv: the default conv SNN (12C5-AP2-64C5-AP2-FC10, compute-bound convolutions).
+        config = SurrogateConfig(architecture="conv") if model_name == "surrogate-conv" else CONFIG
+        model = build_surrogate(config, key=jax.random.key(0))
         learner = GradientLearner(surrogate_loss, surrogate_predict, optax.adam(5e-4), surrogate_trainable(model))
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 1, (batch, 784)).astype(np.float32)
@@ -147,7 +154,8 @@ def _run_child(model: str, n: int, batch: int, repeats: int, platform: str) -> d
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["spiceprop", "surrogate"], choices=["spiceprop", "surrogate"])
+    parser.add_argument("--models", nargs="+", default=["spiceprop", "surrogate"],
+                        choices=["spiceprop", "surrogate", "surrogate-conv"])
     parser.add_argument("--devices", nargs="+", type=int, default=[1, 2, 4, 8])
     parser.add_argument("--batch", type=int, nargs="+", default=None,
                         help="global batch of strong scaling per model (default: spiceprop 200, surrogate 128); "
@@ -164,7 +172,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.same_seed:
         return accuracy(max(args.devices), args.train_subset, args.test_subset, args.epochs, args.out)
-    defaults = {"spiceprop": 200, "surrogate": 128}
+    defaults = {"spiceprop": 200, "surrogate": 128, "surrogate-conv": 128}
     batches = dict(zip(args.models, args.batch)) if args.batch else defaults
     top = max(args.devices)
 
