@@ -574,7 +574,7 @@ def _join(args, batch: int | None, cores: int) -> int:
 
 def _cpu_devices(args, method: str) -> int:
     """The number of CPU devices for ``train`` / ``evaluate``: ``--cpu-devices``, else the method's choice."""
-    if getattr(args, "cpu_devices", None):
+    if args.cpu_devices:
         return args.cpu_devices
     from .training import METHODS
     from .training.checkpoint import CheckpointError, read_checkpoint_header
@@ -611,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     # computation; the method chooses (Method.cpu_devices), --cpu-devices overrides.
     from .training.devices import largest_divisor, use_cpu_cores
 
-    cores = _cpu_devices(args, method)
+    cores = _cpu_devices(args, method) if args.command in ("train", "evaluate") else 1
     if args.command == "train" and (args.distributed or args.coordinator or args.num_processes
                                     or args.process_id is not None):
         status = _join(args, batch, cores)
@@ -619,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
             return status
     elif args.command == "train" and batch is not None and largest_divisor(batch, cores) < cores:
         n = largest_divisor(batch, cores)
-        print(f"memsnn train: the batch size {batch} splits evenly over {n} of the {cores} CPU cores; "
+        print(f"memsnn train: the batch size {batch} splits evenly over {n} of the {cores} CPU devices; "
               f"using {n} (a batch size that is a multiple of {cores} uses them all).", file=sys.stderr)
         use_cpu_cores(n)
     elif args.command in ("train", "evaluate"):
