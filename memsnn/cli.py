@@ -125,8 +125,13 @@ def _build_parser(method: str = "spiceprop"):
     opt.add_argument("--augment-shift", type=_cli_type(int, low=0, high=27, integer=True), metavar="PIXELS",
                      help="data augmentation: shift each training image by up to PIXELS pixels in each "
                           "direction (default 0: off)")
-    opt.add_argument("--seed", type=_cli_type(int, low=0, integer=True), help="seed of the initialisation and batch order (default 0); "
-                                              "the same seed gives the same result")
+    seeds = opt.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=_cli_type(int, low=0, integer=True), help="seed of the initialisation and batch order (default 0); "
+                                                "the same seed gives the same result")
+    seeds.add_argument("--seeds", type=_cli_type(int, low=0, integer=True), nargs="+", metavar="SEED",
+                       help="train one model per seed (distinct) in this one run, vmapped (an ensemble; "
+                            "spiceprop and surrogate): each member is the run with that --seed, and every "
+                            "epoch reports each member's accuracy and the mean +- std (docs/training.md)")
 
     out = train.add_argument_group("output")
     out.add_argument("--out", metavar="DIR",
@@ -226,12 +231,20 @@ def _build_parser(method: str = "spiceprop"):
     return parser
 
 
+def _percent(row: dict, name: str) -> str:
+    """``row[name]`` in %, with `` +- std`` for an ensemble (whose rows hold ``name_std``)."""
+    std = row.get(f"{name}_std")
+    return f"{100 * row[name]:.2f}%" + ("" if std is None else f" +- {100 * std:.2f}%")
+
+
 def _print_epoch(row: dict) -> None:
-    test = "n/a" if row["test_acc"] is None else f"{100 * row['test_acc']:.2f}%"
+    test = "n/a" if row["test_acc"] is None else _percent(row, "test_acc")
     # A method without a loss (STDP) logs no train_loss.
     loss = f"train loss {row['train_loss']:.4g}, " if "train_loss" in row else ""
+    members = row.get("test_acc_members")
+    each = "" if members is None else " [members: " + ", ".join(f"{100 * a:.2f}%" for a in members) + "]"
     print(f"epoch {row['epoch']}: {loss}train accuracy "
-          f"{100 * row['train_acc']:.2f}%, test accuracy {test} ({row['epoch_time_s']:.1f} s)", flush=True)
+          f"{_percent(row, 'train_acc')}, test accuracy {test}{each} ({row['epoch_time_s']:.1f} s)", flush=True)
 
 
 def _simulation_problem(err: Exception) -> str | None:
@@ -302,7 +315,7 @@ def _train(args) -> int:
             train_subset=args.train_subset, test_subset=args.test_subset,
             model=spec.config_from_args(args), epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, schedule=args.schedule, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
-            augment_shift=args.augment_shift, eval_batch_size=args.eval_batch_size, seed=args.seed,
+            augment_shift=args.augment_shift, eval_batch_size=args.eval_batch_size, seed=args.seed, seeds=args.seeds,
             out_dir=out, resume=args.resume, overwrite=args.overwrite,
             progress=not args.no_progress, on_epoch_end=_print_epoch,
         )
@@ -349,6 +362,13 @@ def _evaluate(args) -> int:
     if not Path(args.checkpoint).is_file():
         return _error("evaluate", f"{args.checkpoint} does not exist; give the checkpoint.eqx that "
                                   "`memsnn train` wrote into its --out folder.", 2)
+    seeds = _ensemble_seeds(args.checkpoint)
+    if seeds is not None and (args.crossbar is not None or args.energy):
+        option = "--crossbar" if args.crossbar is not None else "--energy"
+        return _error("evaluate", f"{option} evaluates one network; {args.checkpoint} holds an ensemble of "
+                                  f"{len(seeds)} (seeds {' '.join(map(str, seeds))}, trained with --seeds). "
+                                  f"Evaluate it without {option} for each member's accuracy, or train the "
+                                  "member you want with --seed N.", 2)
     if args.crossbar is not None:
         from .crossbar.deploy import evaluate_checkpoint_on_crossbar
 
@@ -382,10 +402,21 @@ def _evaluate(args) -> int:
         except ValueError as err:
             return _error("evaluate", str(err), 2)
     if args.json:
+        ensemble = {} if seeds is None else {"accuracy_std": result["accuracy_std"], "seeds": result["seeds"],
+                                             "member_accuracy": result["member_accuracy"]}
         print(json.dumps({"accuracy": result["accuracy"], "n_samples": result["n_samples"],
                           "epoch": result["epoch"], "dataset": result["dataset"], "source": result["source"],
-                          "confusion": result["confusion"].tolist(),
+                          "confusion": result["confusion"].tolist(), **ensemble,
                           **({} if energy is None else {"energy": energy.to_dict()})}))
+        return 0
+    if seeds is not None:
+        std = result["accuracy_std"]
+        print(f"{args.checkpoint} (epoch {result['epoch']}): an ensemble of {len(seeds)}; test accuracy "
+              f"{100 * result['accuracy']:.2f}%" + ("" if std is None else f" +- {100 * std:.2f}%")
+              + f" (mean +- std over the members) on {result['n_samples']} {result['source']} "
+              f"{result['dataset']} test images")
+        for seed, accuracy in zip(result["seeds"], result["member_accuracy"]):
+            print(f"  seed {seed}: {100 * accuracy:.2f}%")
         return 0
     print(f"{args.checkpoint} (epoch {result['epoch']}): test accuracy {100 * result['accuracy']:.2f}% "
           f"on {result['n_samples']} {result['source']} {result['dataset']} test images")
@@ -395,6 +426,17 @@ def _evaluate(args) -> int:
     if energy is not None:
         print("\n".join(energy.lines()))
     return 0
+
+
+def _ensemble_seeds(checkpoint) -> list[int] | None:
+    """The seeds of an ensemble checkpoint (``memsnn train --seeds``), ``None`` for one network or an
+    unreadable file (which evaluate_checkpoint then names)."""
+    from .training import CheckpointError, read_checkpoint_header
+
+    try:
+        return read_checkpoint_header(checkpoint).get("config", {}).get("seeds")
+    except CheckpointError:
+        return None
 
 
 def _energy_report(args, result: dict):

@@ -11,9 +11,11 @@
   :func:`use_cpu_cores` and :func:`initialize_distributed`, called by entry points only).
 * :mod:`~memsnn.training.spiceprop`, :mod:`~memsnn.training.surrogate`: the methods, listed in
   :data:`METHODS`.
+* :mod:`~memsnn.training.ensemble`: several seeds in one run (``fit(..., seed=[0, 1, 2])``,
+  ``train(..., seeds=[0, 1, 2])``, ``memsnn train --seeds 0 1 2``), vmapped over a member axis.
 """
 
-from . import spiceprop as spiceprop, surrogate as surrogate
+from . import ensemble as ensemble, spiceprop as spiceprop, surrogate as surrogate
 from .checkpoint import (
     CheckpointError as CheckpointError,
     load_checkpoint as load_checkpoint,

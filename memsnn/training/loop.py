@@ -15,7 +15,9 @@
   the last complete epoch on disk (``resume=True``); an existing run is never overwritten unless
   asked (``overwrite=True``);
 * a guard that stops at the first non-finite loss (or a simulation that reports an unstable step)
-  with a message naming the epoch and step and the last good checkpoint.
+  with a message naming the epoch and step and the last good checkpoint;
+* ensembles: ``seed=[s0, s1, ...]`` trains one model per seed in the same run, the learner vmapped
+  over a member axis (:mod:`~memsnn.training.ensemble`; docs/training.md, "Ensembles").
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,6 +53,7 @@ from .devices import (
     shard_batch,
     sharded,
 )
+from .ensemble import EnsembleLearner, check_seeds, member, n_members, shard_members, member_sharded, spread
 from .learner import FAILED, AbstractLearner
 
 __all__ = [
@@ -204,8 +208,12 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
     stochastic model (read noise) draws batch ``i``'s noise from ``fold_in(key(seed), i)``: the
     same seed, the same accuracy. In a multi-process run every process calls it with the same data.
 
+    An ensemble's ``predict_fn`` (:func:`~memsnn.training.ensemble.member_predict`) returns
+    ``(K, B)`` predictions, one row per member: the accuracy is then one per member.
+
     Returns:
-        ``(accuracy, predictions)``: the fraction correct and the ``(N,)`` predicted classes.
+        ``(accuracy, predictions)``: the fraction correct and the ``(N,)`` predicted classes; for an
+        ensemble, ``(K,)`` accuracies and ``(K, N)`` predictions.
 
     Raises:
         equinox.EquinoxRuntimeError: a simulation failed (simulate's message: unstable step, NaN,
@@ -218,7 +226,7 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
     batch_size = padded_batch(min(batch_size, n), mesh)
     predict = predict or make_predict(predict_fn, model, mesh)
     model = replicate(model, mesh)
-    predictions = np.empty(n, dtype=np.int64)
+    predictions = None
     for start in range(0, n, batch_size):
         idx = np.arange(start, start + batch_size) % n
         key = jax.random.fold_in(jax.random.key(seed), start // batch_size)
@@ -226,12 +234,18 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
         out = np.asarray(predict(model, batch, key))
         if np.any(out == FAILED):
             _on_one_device(lambda one, m, k: make_predict(predict_fn, m, one, throw=True)(m, batch, k), model, key)
+            members = np.flatnonzero(np.any(out == FAILED, axis=-1)) if out.ndim > 1 else None
             raise FloatingPointError(
                 f"evaluate: the model's outputs were NaN or inf for {int(np.sum(out == FAILED))} of the images "
-                f"{start}..{start + batch_size - 1} (no simulation reported a failure): check the parameters.")
+                f"{start}..{start + batch_size - 1}"
+                + (f" (ensemble members {members.tolist()})" if members is not None else "")
+                + " (no simulation reported a failure): check the parameters.")
+        if predictions is None:
+            predictions = np.empty((*out.shape[:-1], n), dtype=np.int64)
         stop = min(start + batch_size, n)
-        predictions[start:stop] = out[: stop - start]
-    return float(np.mean(predictions == labels)), predictions
+        predictions[..., start:stop] = out[..., : stop - start]
+    accuracy = np.mean(predictions == labels, axis=-1)
+    return (float(accuracy) if accuracy.ndim == 0 else accuracy), predictions
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,24 +280,33 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
     ``throw`` goes to ``learner.step``: ``False`` (the default, safe on a sharded batch) makes a
     failed simulation a non-finite metric, which :func:`fit` then names (``True`` raises inside the
     step, which only one device may do).
+
+    With an :class:`~memsnn.training.ensemble.EnsembleLearner` the model is an ensemble (a member
+    axis first on every array), ``images (K, B, F)`` and ``labels (K, B)`` hold each member's batch
+    (axis 1 sharded over ``mesh``), ``key`` is ``(K,)`` (default: ``split(key(0), K)``), ``augment``
+    is vmapped over the members, and the metrics are ``(K,)``.
     """
     mesh = data_mesh() if mesh is None else mesh
     spec = learner.updated(model)
     # The frozen leaves are closed over: compiled in as constants, as XLA can fold them.
     static = eqx.partition(model, spec)[1]
-    batch, copy = sharded(mesh), replicated(mesh)
+    # An ensemble's batch is (members, batch, ...): the members stay whole, the batch axis is split.
+    members = isinstance(learner, EnsembleLearner)
+    batch, copy = (member_sharded(mesh) if members else sharded(mesh)), replicated(mesh)
+    transform = eqx.filter_vmap(augment) if members and augment is not None else augment
 
     @eqx.filter_jit
     def step(params, state, images, labels, key):
-        if augment is not None:
-            images = jax.lax.with_sharding_constraint(augment(key, images), batch)
+        if transform is not None:
+            images = jax.lax.with_sharding_constraint(transform(key, images), batch)
         new_model, state, metrics = learner.step(eqx.combine(params, static), state, images, labels, key,
                                                  throw=throw)
         return _constrained((eqx.filter(new_model, spec), state, metrics), copy)
 
     def run(model, state, images, labels, key=None):
-        key = jax.random.key(0) if key is None else key
-        images, labels = shard_batch(mesh, images, labels)
+        if key is None:
+            key = jax.random.split(jax.random.key(0), n_members(model)) if members else jax.random.key(0)
+        images, labels = (shard_members if members else shard_batch)(mesh, images, labels)
         params, state, metrics = step(eqx.filter(model, spec), state, images, labels, key)
         return eqx.combine(params, static), state, metrics
 
@@ -313,8 +336,74 @@ def _existing_run(out: Path, checkpoint: Path) -> int | None | bool:
     return None if metrics.is_file() and metrics.stat().st_size > 0 else False
 
 
-def _all_finite(tree) -> bool:
-    return all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(eqx.filter(tree, eqx.is_inexact_array)))
+def _nonfinite(tree, seeds: tuple[int, ...] | None) -> list[int] | bool:
+    """Whether ``tree`` has a NaN or inf (one model), or which members have one (an ensemble)."""
+    leaves = jax.tree.leaves(eqx.filter(tree, eqx.is_inexact_array))
+    if seeds is None:
+        return not all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in leaves)
+    finite = np.ones(len(seeds), dtype=bool)
+    for leaf in leaves:
+        finite &= np.asarray(jnp.all(jnp.isfinite(leaf), axis=tuple(range(1, leaf.ndim))))
+    return np.flatnonzero(~finite).tolist()
+
+
+def _who(seeds: tuple[int, ...], k: int) -> str:
+    return f"member {k} (seed {seeds[k]})"
+
+
+def _ensemble_seeds(seed, model, learner) -> tuple[int, ...] | None:
+    """The seeds of an ensemble (``seed`` a sequence), checked against the model, or ``None`` for one model."""
+    if isinstance(learner, EnsembleLearner):
+        raise ValueError("fit: give the learner of one model and seed=[...] with one seed per member; fit "
+                         "vmaps it over the ensemble itself.")
+    if not isinstance(seed, Sequence) or isinstance(seed, str):
+        return None
+    seeds = check_seeds(seed, "fit")
+    try:
+        k = n_members(model)
+    except ValueError as err:
+        raise ValueError(f"fit: seed={list(seeds)} trains an ensemble, but {err}") from None
+    if k != len(seeds):
+        raise ValueError(f"fit: the ensemble has {k} members but {len(seeds)} seeds were given; give one seed "
+                         "per member (the seeds its members were built with).")
+    return seeds
+
+
+def _epoch_batches(train_x, train_y, batch_size: int, steps: int, seed, epoch: int):
+    """``(images, labels, key)`` of each step of ``epoch``: the order and the augmentation keys are
+    functions of ``(seed, epoch)`` only; an ensemble (``seed`` a tuple) stacks each member's own."""
+    def take(order, k):
+        idx = order[k * batch_size:(k + 1) * batch_size]
+        return train_x[idx], train_y[idx]
+
+    if isinstance(seed, tuple):
+        orders = [epoch_permutation(len(train_y), s, epoch) for s in seed]
+        keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), epoch))(jnp.asarray(seed))
+        for k in range(steps):
+            images, labels = zip(*(take(order, k) for order in orders))
+            yield np.stack(images), np.stack(labels), jax.vmap(jax.random.fold_in, (0, None))(keys, k)
+        return
+    order = epoch_permutation(len(train_y), seed, epoch)
+    keys = jax.random.fold_in(jax.random.key(seed), epoch)
+    for k in range(steps):
+        yield *take(order, k), jax.random.fold_in(keys, k)
+
+
+def _summary(name: str, value) -> dict:
+    """A metric's entries in a row of ``metrics.jsonl``: the value, or for an ensemble the mean over the
+    members, its ``_std`` (sample standard deviation; ``None`` for one member) and the ``_members``."""
+    if value is None or np.ndim(value) == 0:
+        return {name: None if value is None else float(value)}
+    mean, std = spread(value)
+    return {name: mean, f"{name}_std": std, f"{name}_members": [float(v) for v in value]}
+
+
+def _diverged(make: Callable) -> Callable:
+    """``failed(step, reason=..., where=None)``: a :class:`TrainingDiverged`, the member named in the reason."""
+    def failed(step, *, reason: str, where: str | None = None):
+        return make(step, reason=reason if where is None else f"{where}: {reason}")
+
+    return failed
 
 
 def fit(
@@ -325,7 +414,7 @@ def fit(
     *,
     epochs: int,
     batch_size: int,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -348,7 +437,13 @@ def fit(
         batch_size: training batch size; the incomplete last batch of an epoch is dropped so one
             shape is compiled (every sample is still seen over the epochs: the order changes).
         seed: seeds the batch order and the augmentation (the model's initialisation is the
-            caller's business).
+            caller's business). A list of distinct seeds trains an **ensemble**, one model per
+            seed in one run: ``model`` is then the members stacked on a leading axis
+            (:func:`memsnn.training.ensemble.stack`), ``learner`` is the learner of one model
+            (vmapped over the members here), and member ``k`` gets the batch order and keys of
+            ``seed[k]``: it is the single run with that seed. The metrics of every epoch are then
+            the mean over the members, with ``_std`` and ``_members`` entries beside them
+            (docs/training.md, "Ensembles").
         out_dir: where ``checkpoint.eqx`` and ``metrics.jsonl`` go; ``None`` writes nothing.
         resume: continue from ``out_dir/checkpoint.eqx`` if it exists (the model passed in is then
             only a template). The result equals an uninterrupted run.
@@ -381,7 +476,9 @@ def fit(
         RunExistsError: ``out_dir`` holds a run, and neither ``resume`` nor ``overwrite`` is set.
         CheckpointError: the checkpoint to resume from is damaged or of another format.
         TrainingDiverged: the loss became NaN/inf, or the simulation inside the step reported an
-            unstable or non-finite state. The last good checkpoint is kept.
+            unstable or non-finite state (for an ensemble: in any member, named with its seed; the
+            members never mix, so the others' numbers are not affected). The last good checkpoint
+            is kept.
         TrainingInterrupted: Ctrl-C (a ``KeyboardInterrupt``); finished epochs are saved.
     """
     train_x, train_y = train_data
@@ -394,19 +491,24 @@ def fit(
     mesh = data_mesh(devices)
     check_batch(batch_size, mesh)
     main = is_main_process()
-    model, state, history = _start(model, learner.init(model), out, resume=resume, overwrite=overwrite, seed=seed)
+    seeds = _ensemble_seeds(seed, model, learner)
+    single = learner
+    if seeds is not None:
+        learner = EnsembleLearner(learner)
+    model, state, history = _start(model, learner.init(model), out, resume=resume, overwrite=overwrite,
+                                   seed=seed if seeds is None else list(seeds))
     start_epoch = saved_epoch = epoch = len(history)
 
     step_fn = make_step(learner, model, mesh, augment)
 
     def diagnose(model, state, images, labels, key):
         # The sharded step ran with throw=False; repeated on one device with throw=True, a failed
-        # simulation raises its own message (unstable step, NaN, ...).
-        _on_one_device(lambda one, m, st, k: make_step(learner, m, one, augment, throw=True)(m, st, images, labels, k),
+        # simulation raises its own message (unstable step, NaN, ...). An ensemble's failed members
+        # are repeated one at a time (one model each), as the single runs they are.
+        _on_one_device(lambda one, m, st, k: make_step(single, m, one, augment, throw=True)(m, st, images, labels, k),
                        model, state, key)
 
     model, state = replicate((model, state), mesh)
-    augment_key = jax.random.key(seed)
     test = None
     if test_data is not None:
         eval_batch_size = padded_batch(min(eval_batch_size or batch_size, len(test_data[1])), mesh)
@@ -425,26 +527,23 @@ def fit(
             # test accuracy measured after the loop belongs on this epoch's bar.
             bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=not (progress and main), leave=True,
                        dynamic_ncols=True, mininterval=0.5)
-            failed = functools.partial(TrainingDiverged, epoch, steps_per_epoch=steps, checkpoint=checkpoint,
-                                       saved_epoch=saved_epoch)
-            order = epoch_permutation(n_train, seed, epoch)
-            batches = ((train_x[order[k * batch_size:(k + 1) * batch_size]],
-                        train_y[order[k * batch_size:(k + 1) * batch_size]]) for k in range(steps))
-            keys = jax.random.fold_in(augment_key, epoch)
-            model, state, means = _train_epoch(step_fn, diagnose, model, state, batches, keys, bar, failed)
+            failed = _diverged(functools.partial(TrainingDiverged, epoch, steps_per_epoch=steps,
+                                                 checkpoint=checkpoint, saved_epoch=saved_epoch))
+            batches = _epoch_batches(train_x, train_y, batch_size, steps, seed if seeds is None else seeds, epoch)
+            model, state, means = _train_epoch(step_fn, diagnose, model, state, batches, bar, failed, seeds)
             train_time = time.perf_counter() - t0
             test_acc = None
             if test is not None:
                 bar.set_description(f"epoch {epoch}/{epochs} (testing)")
                 test_acc = _checked(lambda: test(model), failed, steps, "in the test evaluation ")
                 bar.set_description(f"epoch {epoch}/{epochs}")
-                bar.set_postfix({**{name: f"{value:.4g}" for name, value in means.items()},
-                                 "test_acc": f"{test_acc:.4f}"})
+                bar.set_postfix({**{name: f"{np.mean(value):.4g}" for name, value in means.items()},
+                                 "test_acc": f"{np.mean(test_acc):.4f}"})
             bar.close()
             row = {
                 "epoch": epoch,
-                **{f"train_{name}": value for name, value in means.items()},
-                "test_acc": test_acc,
+                **{k: v for name, value in means.items() for k, v in _summary(f"train_{name}", value).items()},
+                **_summary("test_acc", test_acc),
                 "epoch_time_s": time.perf_counter() - t0,
                 "train_time_s": train_time,
                 # CPU seconds of all this process's threads: on a shared machine, a better measure of
@@ -455,7 +554,10 @@ def fit(
             history.append(row)
             if out is not None and main:
                 header = {"config": {} if config is None else config, "epoch": epoch, "epochs": epochs,
-                          "seed": seed, "history": history, "steps_per_epoch": steps}
+                          "seed": seed if seeds is None else list(seeds), "history": history,
+                          "steps_per_epoch": steps}
+                if seeds is not None:
+                    header.update(members=len(seeds), seeds=list(seeds))
                 save_checkpoint(checkpoint, model, state, header)
                 saved_epoch = epoch
                 with open(out / METRICS_NAME, "a") as f:
@@ -470,7 +572,7 @@ def fit(
     return FitResult(model=model, history=history, checkpoint=checkpoint)
 
 
-def _start(model, state, out: Path | None, *, resume: bool, overwrite: bool, seed: int):
+def _start(model, state, out: Path | None, *, resume: bool, overwrite: bool, seed: int | list[int]):
     """``(model, state, history)`` to start from: fresh, or from ``out``'s checkpoint when resuming.
 
     Refuses (before writing anything) to start over a run that is there, unless ``overwrite``.
@@ -510,33 +612,45 @@ def _checked(run: Callable, failed: Callable, step: int, where: str = ""):
         raise failed(step, reason=f"the simulation failed {where}({_first_line(err)})") from err
 
 
-def _train_epoch(step_fn: Callable, diagnose: Callable, model, state, batches, keys, bar, failed: Callable):
-    """One pass over ``batches``: ``(model, state, epoch means of the step metrics)``.
+def _train_epoch(step_fn: Callable, diagnose: Callable, model, state, batches, bar, failed: Callable,
+                 seeds: tuple[int, ...] | None = None):
+    """One pass over ``batches`` (``(images, labels, key)``): ``(model, state, epoch means of the step metrics)``.
 
     Stops with ``failed(step, reason=...)`` (a :class:`TrainingDiverged`) at the first non-finite
     metric, and at the end if the model or state is no longer finite. A non-finite metric is first
-    run through ``diagnose(model, state, images, labels, key)``, which raises if a simulation failed.
+    run through ``diagnose(model, state, images, labels, key)``, which raises if a simulation
+    failed. An ensemble's metrics are ``(K,)`` (members in the order of ``seeds``); each failed
+    member is diagnosed alone (its model, state, batch and key) and named with its seed.
     """
-    sums: dict[str, float] = {}
+    sums: dict[str, np.ndarray] = {}
     step = 0
-    for step, (images, labels) in enumerate(batches, start=1):
-        key = jax.random.fold_in(keys, step - 1)
-
+    for step, (images, labels, key) in enumerate(batches, start=1):
         def run(model=model, state=state, images=images, labels=labels, key=key):
             new_model, new_state, metrics = step_fn(model, state, images, labels, key)
-            return new_model, new_state, {name: float(value) for name, value in metrics.items()}
+            return new_model, new_state, {name: np.asarray(value, dtype=np.float64) for name, value in metrics.items()}
 
         new_model, new_state, metrics = _checked(run, failed, step)
-        bad = [f"the {name} is {value}" for name, value in metrics.items() if not math.isfinite(value)]
-        if bad:
+        bad = {name: value for name, value in metrics.items() if not np.all(np.isfinite(value))}
+        if bad and seeds is None:
             _checked(lambda: diagnose(model, state, images, labels, key), failed, step)
-            raise failed(step, reason=", ".join(bad))
+            raise failed(step, reason=", ".join(f"the {name} is {float(value)}" for name, value in bad.items()))
+        if bad:
+            members = sorted({int(k) for value in bad.values() for k in np.flatnonzero(~np.isfinite(value))})
+            for k in members:
+                _checked(lambda: diagnose(member(model, k), member(state, k), images[k], labels[k], key[k]),
+                         functools.partial(failed, where=_who(seeds, k)), step)
+            raise failed(step, reason="; ".join(
+                f"{_who(seeds, k)}: " + ", ".join(f"the {name} is {value[k]}" for name, value in bad.items()
+                                                   if not np.isfinite(value[k]))
+                for k in members) + " (the other members are unaffected: members never mix)")
         model, state = new_model, new_state
         for name, value in metrics.items():
             sums[name] = sums.get(name, 0.0) + value
-        bar.set_postfix({name: f"{total / step:.4g}" for name, total in sums.items()}, refresh=False)
+        bar.set_postfix({name: f"{np.mean(total) / step:.4g}" for name, total in sums.items()}, refresh=False)
         bar.update(1)
-    if not _all_finite((model, state)):
+    nonfinite = _nonfinite((model, state), seeds)
+    if nonfinite:
         # A non-finite update at the last step has not shown in any metric yet; do not save it.
-        raise failed(step, reason="the parameters became NaN or inf")
+        whose = "" if seeds is None else " of " + ", ".join(_who(seeds, k) for k in nonfinite)
+        raise failed(step, reason=f"the parameters{whose} became NaN or inf")
     return model, state, {name: total / step for name, total in sums.items()}

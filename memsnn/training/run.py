@@ -6,6 +6,10 @@ These are what ``memsnn train`` and ``memsnn evaluate`` call; notebooks and benc
     result = train("spiceprop", "mnist", source="full", epochs=40, out_dir="runs/mnist")
     print(result.history[-1]["test_acc"])
     print(evaluate_checkpoint("runs/mnist/checkpoint.eqx")["accuracy"])
+
+    # Four seeds in one run (an ensemble; docs/training.md, "Ensembles"): mean and std per epoch.
+    result = train("spiceprop", "mnist", seeds=[0, 1, 2, 3], out_dir="runs/mnist-seeds")
+    print(result.history[-1]["test_acc"], result.history[-1]["test_acc_std"])
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .._validation import check_setting
 from ..data import load_dataset
 from .augment import random_shift
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint_header
+from .ensemble import check_seeds, member_predict, spread, stack
 from .learner import GradientLearner, make_optimizer
 from .loop import CHECKPOINT_NAME, FitResult, RunExistsError, _existing_run, evaluate, fit
 from .methods import get_method
@@ -65,7 +70,10 @@ def _check_settings(config: dict) -> None:
     config["augment_shift"] = check_setting(
         "train", "augment_shift", config["augment_shift"], low=0, high=27, integer=True,
         hint="the largest shift of a training image in pixels; 0 turns it off")
-    config["seed"] = check_setting("train", "seed", config["seed"], low=0, integer=True)
+    if "seeds" in config:
+        config["seeds"] = list(check_seeds(config["seeds"], "train"))
+    else:
+        config["seed"] = check_setting("train", "seed", config["seed"], low=0, integer=True)
 
 
 def _load_split(data: dict, split: str, subset_key: str):
@@ -91,6 +99,7 @@ def train(
     augment_shift: int | None = None,
     eval_batch_size: int | None = None,
     seed: int | None = None,
+    seeds: list[int] | None = None,
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -121,6 +130,11 @@ def train(
             pixels (:func:`~memsnn.training.augment.random_shift`); 0 = off (default).
         eval_batch_size: batch size of the per-epoch test evaluation.
         seed: initialisation and batch order (default 0).
+        seeds: train an ensemble instead: one model per seed (distinct, non-negative), all in
+            this one run, vmapped (:func:`~memsnn.training.fit`; docs/training.md, "Ensembles").
+            Member ``k`` is the run with ``seed=seeds[k]``; every epoch logs the mean test accuracy
+            with ``test_acc_std`` and ``test_acc_members``. Not with ``seed``; methods that do not
+            train by gradient descent alone (conversion, STDP) train one model per run.
         out_dir: where the checkpoint and ``metrics.jsonl`` go (``None``: nothing is written).
         resume: continue the run in ``out_dir`` from its checkpoint.
         overwrite: replace a run already in ``out_dir`` (without it, or ``resume``, an existing run
@@ -133,11 +147,20 @@ def train(
 
     Raises:
         ValueError: a setting out of range (e.g. ``lr=-1``, ``checkpoint_every=-1``; the message
-            says what is allowed), settings that differ from the run being resumed, or
+            says what is allowed), ``seed`` with ``seeds``, repeated seeds, ``seeds`` with a method
+            that cannot train an ensemble, settings that differ from the run being resumed, or
             :class:`~memsnn.training.loop.RunExistsError`.
         CheckpointError: the checkpoint to resume is damaged.
     """
     spec = get_method(method)
+    if seed is not None and seeds is not None:
+        raise ValueError("train: give seed (one model) or seeds (an ensemble, one model per seed), not both.")
+    if seeds is not None and (spec.learner is not None or spec.after_training is not None):
+        what = ("learns by a local rule, without a loss to vmap" if spec.learner is not None
+                else "converts its one trained network after training")
+        raise ValueError(f"train: seeds (an ensemble) needs a method that trains by gradient descent alone "
+                         f"(spiceprop, surrogate); the {method} method {what}. Train it once per seed "
+                         f"(seed=N, or --seed N) instead.")
     stored = None
     checkpoint = None if out_dir is None else Path(out_dir) / CHECKPOINT_NAME
     if resume and checkpoint is not None and checkpoint.exists():
@@ -163,6 +186,11 @@ def train(
     if data["dataset"] is None:
         raise ValueError("train: say which dataset to use: 'mnist' or 'fashion-mnist'.")
     batch_size = setting(batch_size, base.get("batch_size"), "batch_size")
+    if seeds is None and seed is None and stored is not None:
+        seeds = stored.get("seeds")  # resuming an ensemble
+    # An ensemble's config holds its seeds (and seed None); a single run's, its seed only.
+    seed_settings = ({"seed": None, "seeds": seeds} if seeds is not None
+                     else {"seed": setting(seed, base.get("seed"), "seed") or 0})
     config = {
         "method": method,
         "model": spec.complete_config({**(base.get("model") or {}), **(model or {})}),
@@ -177,7 +205,7 @@ def train(
         },
         "augment_shift": setting(augment_shift, base.get("augment_shift", 0), "augment_shift") or 0,
         "eval_batch_size": setting(eval_batch_size, base.get("eval_batch_size"), "eval_batch_size") or batch_size,
-        "seed": setting(seed, base.get("seed"), "seed") or 0,
+        **seed_settings,
         "memsnn_version": __version__,
     }
     _check_settings(config)
@@ -199,7 +227,12 @@ def train(
             raise RunExistsError(Path(out_dir), existing)
     train_data = _load_split(data, "train", "train_subset")
     test_data = _load_split(data, "test", "test_subset")
-    net = spec.build(config["model"], key=jax.random.key(config["seed"]))
+    ensemble = config.get("seeds")
+    if ensemble is None:
+        net = one = spec.build(config["model"], key=jax.random.key(config["seed"]))
+    else:
+        members = [spec.build(config["model"], key=jax.random.key(s)) for s in ensemble]
+        net, one = stack(members), members[0]
     opt = config["optimizer"]
     steps = config["epochs"] * (len(train_data[1]) // config["batch_size"])
     optimizer = make_optimizer(opt["lr"], total_steps=steps, schedule=opt["schedule"],
@@ -209,9 +242,11 @@ def train(
     if spec.learner is not None:
         learner = spec.learner(net, config)
     else:
-        learner = GradientLearner(spec.loss, spec.predict, optimizer, spec.trainable(net))
+        # The filter of one member selects the same leaves of the stacked ensemble.
+        learner = GradientLearner(spec.loss, spec.predict, optimizer, spec.trainable(one))
     result = fit(net, learner, train_data, test_data, augment=augment,
-                 epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"],
+                 epochs=config["epochs"], batch_size=config["batch_size"],
+                 seed=config["seed"] if ensemble is None else list(ensemble),
                  out_dir=out_dir, resume=resume, overwrite=overwrite, config=config,
                  eval_batch_size=config["eval_batch_size"], progress=progress,
                  stop_after_epochs=stop_after_epochs, on_epoch_end=on_epoch_end, devices=devices)
@@ -229,7 +264,8 @@ def load_trained(path: str | os.PathLike, model: dict | None = None):
 
     Returns:
         ``(model, header)``: the trained model and the checkpoint header (``config``, ``epoch``,
-        ``history``, ...).
+        ``history``, ...). For an ensemble (``header["seeds"]``) the model is the stacked ensemble
+        (:func:`memsnn.training.ensemble.member` takes member ``k`` out).
     """
     header = read_checkpoint_header(path)
     config = header.get("config")
@@ -238,6 +274,8 @@ def load_trained(path: str | os.PathLike, model: dict | None = None):
                               "by memsnn train); load it with load_checkpoint and a model of its shape.")
     spec = get_method(config["method"])
     like = spec.build(spec.complete_config({**config["model"], **(model or {})}), key=jax.random.key(0))
+    if config.get("seeds") is not None:
+        like = stack([like] * len(config["seeds"]))
     model, _, header = load_checkpoint(path, like)
     return model, header
 
@@ -255,7 +293,10 @@ def evaluate_checkpoint(path: str | os.PathLike, *, source: str | None = None, d
 
     Returns:
         A dict with ``accuracy``, ``n_samples``, ``predictions`` and ``labels`` (NumPy arrays),
-        ``confusion`` (``(n_classes, n_classes)`` counts, rows = true class) and ``epoch``.
+        ``confusion`` (``(n_classes, n_classes)`` counts, rows = true class) and ``epoch``. For an
+        ensemble checkpoint, ``accuracy`` is the mean over the members, ``accuracy_std`` their
+        sample standard deviation, ``member_accuracy`` and ``seeds`` one entry per member, and
+        ``predictions`` ``(K, N)`` and ``confusion`` ``(K, n_classes, n_classes)`` one per member.
     """
     model, header = load_trained(path, model)
     config = header["config"]
@@ -265,11 +306,19 @@ def evaluate_checkpoint(path: str | os.PathLike, *, source: str | None = None, d
                                    "data_dir": None if data_dir is None else str(data_dir)}.items()
                  if v is not None})
     images, labels = _load_split(data, "test", "test_subset")
-    accuracy, predictions = evaluate(spec.predict, model, images, labels,
+    seeds = config.get("seeds")
+    predict = spec.predict if seeds is None else member_predict(spec.predict)
+    accuracy, predictions = evaluate(predict, model, images, labels,
                                      batch_size=batch_size or config["eval_batch_size"])
     n_classes = int(max(labels.max(), predictions.max())) + 1
-    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(confusion, (labels, predictions), 1)
-    return {"accuracy": accuracy, "n_samples": len(labels), "predictions": predictions, "labels": labels,
-            "confusion": confusion, "epoch": header["epoch"], "dataset": data["dataset"],
-            "source": data["source"]}
+    confusion = np.zeros((*predictions.shape[:-1], n_classes, n_classes), dtype=np.int64)
+    for index in np.ndindex(predictions.shape[:-1]):
+        np.add.at(confusion[index], (labels, predictions[index]), 1)
+    result = {"accuracy": accuracy, "n_samples": len(labels), "predictions": predictions, "labels": labels,
+              "confusion": confusion, "epoch": header["epoch"], "dataset": data["dataset"],
+              "source": data["source"]}
+    if seeds is not None:
+        mean, std = spread(accuracy)
+        result.update(accuracy=mean, accuracy_std=std, member_accuracy=[float(a) for a in accuracy],
+                      seeds=list(seeds))
+    return result

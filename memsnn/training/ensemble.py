@@ -1,0 +1,189 @@
+"""Ensembles: several models (one per seed) trained in one run, vmapped over a member axis.
+
+Researchers report mean +- std over seeds; an ensemble trains those seeds together, in the one
+training loop (:func:`~memsnn.training.fit` with ``seed=[0, 1, 2, 3]``, ``memsnn train --seeds 0 1 2
+3``), the one checkpoint format and the one jitted step. Design and measured speed-ups:
+docs/training.md, section "Ensembles".
+
+* **The ensemble is the model with a leading member axis** on every array leaf (:func:`stack` of
+  ``K`` models built from the keys of ``K`` seeds; :func:`member` takes one out). Non-array parts
+  (configs, sizes, flags) are shared and must be identical.
+* **The learner is vmapped** (:class:`EnsembleLearner`, ``eqx.filter_vmap``): ``init`` (the optimiser
+  state gains the member axis), ``step`` and ``evaluate`` of the learner written for one model run for
+  all members inside the one jitted step that :func:`~memsnn.training.make_step` builds. Members never
+  interact: no reduction runs over the member axis, so a member whose loss turns NaN cannot change
+  another member's numbers (``fit`` then stops and names the member, its seed, and the simulation's
+  own message, found by repeating that member's batch alone on one device).
+* **Each member has its own batch order** (its own seed's ``epoch_permutation``) and its own
+  augmentation and noise keys: independent seeds, as separate runs would be. The step's batch is
+  ``(K, B, ...)``; data parallelism is unchanged: the batch axis (axis 1) is sharded over
+  :func:`~memsnn.training.devices.data_mesh`, the members' parameters are replicated. Member ``k``
+  of an ensemble is therefore the run ``fit(..., seed=seeds[k])``: same initialisation, batches,
+  keys and updates, up to floating-point rounding (a batched matrix product may sum in another
+  order; ``tests/test_ensemble.py`` checks the parameters to 1e-9 relative in float64). Shared
+  batches would save the ``K``-fold host-to-device copy of the images (a few MB per step) but make
+  the members' spread a spread over initialisations only, not over seeds.
+* Test accuracy is measured on the same test batches and evaluation keys for every member, as a
+  single run does, so member ``k``'s test accuracy is the single run's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from .._validation import check_setting
+from .devices import AXIS, check_batch
+from .learner import AbstractLearner
+
+__all__ = [
+    "EnsembleLearner",
+    "build_ensemble",
+    "check_seeds",
+    "member",
+    "member_predict",
+    "member_sharded",
+    "n_members",
+    "shard_members",
+    "spread",
+    "stack",
+]
+
+
+def check_seeds(seeds: Sequence[int], owner: str = "train") -> tuple[int, ...]:
+    """``seeds`` as a tuple of distinct non-negative ints, or a ``ValueError`` saying what is wrong."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+        raise ValueError(f"{owner}: seeds must be a list of distinct non-negative integers (one model per "
+                         f"seed), got {seeds!r}.")
+    if len(seeds) == 0:
+        raise ValueError(f"{owner}: seeds is empty; give at least one seed (one model per seed).")
+    checked = tuple(int(check_setting(owner, "seed", s, low=0, integer=True)) for s in seeds)
+    repeated = sorted({s for s in checked if checked.count(s) > 1})
+    if repeated:
+        raise ValueError(f"{owner}: the seeds of an ensemble must be distinct (two members with one seed are "
+                         f"the same model trained twice); {repeated} given more than once in {list(checked)}.")
+    return checked
+
+
+def stack(models: Sequence[Any]):
+    """One ensemble from ``K`` models of the same structure: every array leaf gains a leading axis ``K``.
+
+    Raises:
+        ValueError: no models, or models that differ in structure, shapes or non-array settings.
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("stack: no models to stack; give at least one.")
+    params, statics = zip(*(eqx.partition(m, eqx.is_array) for m in models))
+    structure = jax.tree.structure(params[0])
+    for k, (p, s) in enumerate(zip(params, statics)):
+        if jax.tree.structure(p) != structure or not eqx.tree_equal(s, statics[0]):
+            raise ValueError(f"stack: model {k} differs from model 0 in structure or settings; the members "
+                             "of an ensemble are one network built from different seeds.")
+        shapes = [jnp.shape(x) for x in jax.tree.leaves(p)]
+        if shapes != [jnp.shape(x) for x in jax.tree.leaves(params[0])]:
+            raise ValueError(f"stack: model {k} has arrays of other shapes than model 0.")
+    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *params)
+    return eqx.combine(stacked, statics[0])
+
+
+def build_ensemble(build: Callable[..., Any], seeds: Sequence[int]):
+    """``stack([build(key=jax.random.key(s)) for s in seeds])``: member ``k`` is the model seed ``k`` builds."""
+    return stack([build(key=jax.random.key(s)) for s in check_seeds(seeds, "build_ensemble")])
+
+
+def n_members(ensemble) -> int:
+    """The number of members (the leading axis shared by every array leaf).
+
+    Raises:
+        ValueError: the model has no arrays, or its arrays disagree on the leading axis (not a
+            :func:`stack` of models).
+    """
+    sizes = {jnp.shape(x)[0] if jnp.ndim(x) else None for x in jax.tree.leaves(eqx.filter(ensemble, eqx.is_array))}
+    if len(sizes) != 1 or None in sizes:
+        raise ValueError(f"this model is not an ensemble: its arrays' leading axes are {sorted(map(str, sizes))}, "
+                         "not one member axis; build it with memsnn.training.ensemble.stack.")
+    return sizes.pop()
+
+
+def member(ensemble, k: int):
+    """Member ``k`` of an ensemble (or of a stacked learner state): every array leaf indexed ``[k]``."""
+    return jax.tree.map(lambda x: x[k] if eqx.is_array(x) else x, ensemble)
+
+
+def spread(values) -> tuple[float, float | None]:
+    """``(mean, std)`` over the members; the sample standard deviation (``ddof=1``, the spread one
+    would expect between seeds), ``None`` for a single member."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.mean(values)), (float(np.std(values, ddof=1)) if values.size > 1 else None)
+
+
+def member_predict(predict_fn: Callable) -> Callable:
+    """``predict(ensemble, images (B, F), *, key, throw) -> (K, B)``: ``predict_fn`` of one model,
+    vmapped over the members; all members see the same images and the same noise key, as ``K``
+    single runs evaluated with the same seed do."""
+
+    def predict(ensemble, images, *, key, throw=True):
+        return eqx.filter_vmap(lambda m: predict_fn(m, images, key=key, throw=throw))(ensemble)
+
+    return predict
+
+
+def member_sharded(mesh: Mesh) -> NamedSharding:
+    """The sharding of an ensemble's batch ``(K, B, ...)``: members whole, the batch axis split over ``mesh``."""
+    return NamedSharding(mesh, P(None, AXIS))
+
+
+def shard_members(mesh: Mesh, *arrays: np.ndarray) -> tuple[jax.Array, ...]:
+    """The members' batches ``(K, B, ...)`` (identical in every process), axis 1 sharded over ``mesh``.
+
+    Raises:
+        ValueError: ``B`` does not split evenly over the devices (see
+            :func:`~memsnn.training.devices.check_batch`).
+    """
+    check_batch(np.shape(arrays[0])[1], mesh)
+    sharding = member_sharded(mesh)
+    return tuple(jax.device_put(np.asarray(a), sharding) for a in arrays)
+
+
+class EnsembleLearner(AbstractLearner):
+    """A learner written for one model, run for every member of an ensemble (``eqx.filter_vmap``).
+
+    :func:`~memsnn.training.fit` wraps its learner in one when it is given several seeds; use it
+    directly only with :func:`~memsnn.training.make_step`. Shapes: ``step`` takes ``images (K, B,
+    F)``, ``labels (K, B)`` and ``key (K,)`` (a key per member) and returns metrics of shape
+    ``(K,)``; ``evaluate`` takes the shared ``images (B, F)`` and ``key`` and returns ``(K, B)``.
+
+    Attributes:
+        learner: the learner of one model (e.g. a :class:`~memsnn.training.GradientLearner`).
+    """
+
+    learner: AbstractLearner
+
+    def __check_init__(self):
+        if isinstance(self.learner, EnsembleLearner):
+            raise ValueError("EnsembleLearner: the learner is already an ensemble's; wrap the learner of one model.")
+
+    def init(self, model):
+        return eqx.filter_vmap(self.learner.init)(model)
+
+    def updated(self, model):
+        # Same tree as one member's: a filter pytree (or function) of one model selects the same leaves.
+        return self.learner.updated(model)
+
+    def step(self, model, state, images, labels, key, *, throw=True):
+        def one(m, s, x, y, k):
+            return self.learner.step(m, s, x, y, k, throw=throw)
+
+        return eqx.filter_vmap(one)(model, state, images, labels, key)
+
+    def evaluate(self, model, images, key, *, throw=True):
+        return member_predict(lambda m, x, *, key, throw: self.learner.evaluate(m, x, key, throw=throw))(
+            model, images, key=key, throw=throw)
