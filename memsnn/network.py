@@ -153,7 +153,9 @@ class Layer(eqx.Module):
             state = state._replace(plasticity=plast, array=array)
         return state, spikes
 
-    def decay_rate(self, state: LayerState, drive) -> Float[Array, ""]:
+    def decay_rate(self, state: LayerState, drive, *, samples: int = 1) -> Float[Array, " samples"]:
+        """Largest local decay rate (1/s) of the layer's components, per sample (see
+        :meth:`Network.decay_rate`)."""
         current = self.membrane_current(state, drive)
         rates = [self.neuron.decay_rate(state.neuron, current), self.array.decay_rate(state.array, None)]
         for component, s in ((self.synapse, state.synapse), (self.plasticity, state.plasticity)):
@@ -161,7 +163,7 @@ class Layer(eqx.Module):
                 rates.append(component.decay_rate(s, None))
         if self.energy is not None:
             rates.append(self.energy.decay_rate(state.energy, (self, state, current)))
-        return jnp.max(jnp.stack([jnp.max(jnp.asarray(r)) for r in rates]))
+        return jnp.max(jnp.stack([_per_sample(r, samples) for r in rates]), axis=0)
 
 
 _EXAMPLES = {"array": "memsnn.Dense", "synapse": "memsnn.AlphaSynapse", "neuron": "memsnn.MIF",
@@ -246,10 +248,28 @@ class Network(eqx.Module):
         """Each layer's spike flags, without applying any event map."""
         return tuple(layer.neuron.spikes(s.neuron) for layer, s in zip(self.layers, state))
 
-    def decay_rate(self, state: NetworkState, drive) -> Float[Array, ""]:
-        """Largest local decay rate (1/s) over all layers: explicit steps need ``dt * rate < ~2``."""
-        return jnp.max(jnp.stack([layer.decay_rate(s, drive if i == 0 else None)
-                                  for i, (layer, s) in enumerate(zip(self.layers, state))]))
+    def decay_rate(self, state: NetworkState, drive, *, samples: int = 1) -> Float[Array, " samples"]:
+        """Largest local decay rate (1/s) over all layers, ``(samples,)``: explicit steps need ``dt * rate < ~2``.
+
+        ``samples`` is the number of samples folded into each population (``simulate(fold_batch=True)``:
+        a layer of ``samples * n`` neurons, sample-major). A per-neuron rate is then reduced per
+        sample, not over the whole population: on a batch sharded over devices, a reduction over
+        the population would be one collective per time step (on 2 CPU devices, it made the
+        SPICEprop training step slower than on one).
+        """
+        return jnp.max(jnp.stack([layer.decay_rate(s, drive if i == 0 else None, samples=samples)
+                                  for i, (layer, s) in enumerate(zip(self.layers, state))]), axis=0)
+
+
+def _per_sample(rate, samples: int) -> Float[Array, " samples"]:
+    """A component's decay rate (a scalar, or one per neuron of ``samples`` sample-major blocks)
+    reduced to its largest value per sample."""
+    rate = jnp.asarray(rate)
+    if rate.ndim == 0:
+        return jnp.broadcast_to(rate, (samples,))
+    if rate.size % samples:  # not per neuron (e.g. per synapse): the same bound for every sample
+        return jnp.broadcast_to(jnp.max(rate), (samples,))
+    return jnp.max(rate.reshape(samples, -1), axis=1)
 
 
 def tree_axpy(a, x, y):

@@ -214,7 +214,7 @@ def simulate(
             has its own input): simulate the batch of ``B`` samples of ``n`` neurons as one
             population of ``B n`` neurons (better vectorised on CPUs for small ``n``). Same numbers
             with fixed-step integrators; adaptive step control then sees the whole batch at once,
-            and ``step_ratio``/``result`` are those of the whole population.
+            and ``result`` is the whole population's (``step_ratio`` stays per sample).
         checkpoint_every: store one state per this many steps for the backward pass and recompute
             the rest (memory O(T/k + k) instead of O(T)); ``None`` keeps all.
         unroll: grid steps per iteration of the time loop (the step-by-step loop of LIF, IF and
@@ -261,12 +261,12 @@ def simulate(
     options = dict(dt=dt, n_steps=int(n_steps), solver=solver, checkpoint_every=checkpoint_every, unroll=int(unroll))
     if fold_batch:
         folded, folded_stimulus = _fold(network, stimulus)
-        out = _run(folded, folded_stimulus, names, fns, None, None, **options)
+        out = _run(folded, folded_stimulus, names, fns, None, None, samples=batch, **options)
     elif layerwise and len(network.layers) > 1:
         out = _run_layerwise(network, stimulus, names, layer_keys, initial_state, **options)
     else:
         out = _run(network, stimulus, names, fns, layer_keys, initial_state, **options)
-    final, saved, ratio, stats = out
+    final, saved, ratio, stats = out  # ratio: (B,), one per sample also when folded
 
     # Per-sample outcome; the worse code wins. Instability is named before NaN: a diverging
     # explicit run ends in inf/NaN, and the step ratio says why.
@@ -316,8 +316,12 @@ def _read_bases(layer_keys, n_layers):
 
 
 def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, dt, n_steps, solver,
-         checkpoint_every, unroll):
-    """The time loop over a batch: ``(final_state, saved, step_ratio, SolveStats)``, each batched."""
+         checkpoint_every, unroll, samples: int = 1):
+    """The time loop over a batch: ``(final_state, saved, step_ratio, SolveStats)``, each batched.
+
+    ``samples``: the samples folded into each population (``fold_batch``): the step ratio is then
+    reduced per sample (:meth:`Network.decay_rate`), and ``step_ratio`` is ``(batch * samples,)``.
+    """
     h = solver.explicit_step(dt)
     n_layers = len(network.layers)
     first = network.layers[0]
@@ -342,7 +346,7 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
         return out
 
     def ratio_at(state, drive):
-        return jnp.asarray(jnp.nan) if h is None else h * network.decay_rate(state, drive)
+        return jnp.full((samples,), jnp.nan) if h is None else h * network.decay_rate(state, drive, samples=samples)
 
     def one_sample(amp, keys, given_state):
         init_keys, read_bases = _read_bases(keys, n_layers)
@@ -413,9 +417,10 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
             final = state
             saved, ratios = jax.tree.map(lambda *xs: jnp.concatenate(xs), *pieces)
         # nanmax: once an unstable run has overflowed, the last ratios are NaN.
-        return final, saved, (jnp.nanmax(ratios) if h is not None else jnp.max(ratios)), stats
+        return final, saved, (jnp.nanmax(ratios, axis=0) if h is not None else jnp.max(ratios, axis=0)), stats
 
-    return jax.vmap(one_sample)(stimulus.amplitude, layer_keys, initial_state)
+    final, saved, ratio, stats = jax.vmap(one_sample)(stimulus.amplitude, layer_keys, initial_state)
+    return final, saved, ratio.reshape(-1), stats
 
 
 def _run_layerwise(network: Network, stimulus, names, layer_keys, initial_state, **options):
@@ -463,7 +468,7 @@ def _fold(network: Network, stimulus):
 
 def _unfold(final, saved, ratio, stats, result, batch: int):
     """Undo :func:`_fold` on the outputs: ``(1, ..., B n)`` back to ``(B, ..., n)``; the population's
-    step ratio, step counts and result are every sample's."""
+    step counts and result are every sample's (the step ratio is already per sample)."""
 
     def split(x):
         x = x[0]
@@ -471,7 +476,7 @@ def _unfold(final, saved, ratio, stats, result, batch: int):
 
     saved = {name: tuple(jax.tree.map(split, v) for v in value) for name, value in saved.items()}
     final = tuple(jax.tree.map(split, s) for s in final)
-    ratio, result = jnp.broadcast_to(ratio, (batch,)), jnp.broadcast_to(result, (batch,))
+    result = jnp.broadcast_to(result, (batch,))
     stats = SolveStats(*(jnp.broadcast_to(x, (batch,)) for x in stats))
     return final, saved, ratio, stats, result
 
@@ -485,4 +490,4 @@ def stability_ratio(network: Network, solver: AbstractIntegrator, dt: float, sta
     if h is None:
         return 0.0
     state = network.init_state() if state is None else state
-    return float(h * network.decay_rate(state, drive) / solver.stability_limit)
+    return float(h * jnp.max(network.decay_rate(state, drive)) / solver.stability_limit)

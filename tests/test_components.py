@@ -192,6 +192,9 @@ def test_fold_batch_gives_the_plain_numbers(solver):
     plain = memsnn.simulate(net, stim, **options)
     folded = memsnn.simulate(net, stim, fold_batch=True, **options)
     np.testing.assert_allclose(folded.membrane_potential[0], plain.membrane_potential[0], rtol=1e-12)
+    # Each sample's own step ratio, not the population's (no reduction across the batch in the loop).
+    assert np.ptp(np.asarray(plain.step_ratio)) > 0
+    np.testing.assert_allclose(folded.step_ratio, plain.step_ratio, rtol=1e-12)
     for a, b in zip(jax.tree.leaves(folded.state), jax.tree.leaves(plain.state)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="fold_batch"):
