@@ -53,7 +53,18 @@ from .devices import (
     shard_batch,
     sharded,
 )
-from .ensemble import EnsembleLearner, check_seeds, member, n_members, shard_members, member_sharded, spread
+from .ensemble import (
+    EnsembleLearner,
+    MemberPredict,
+    check_seeds,
+    member,
+    member_predict,
+    member_sharded,
+    n_members,
+    shard_members,
+    shared_axes,
+    spread,
+)
 from .learner import FAILED, AbstractLearner
 
 __all__ = [
@@ -173,7 +184,8 @@ def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None, *, thro
     """``predict(model, images, key) -> predictions``, jitted once, the batch sharded over ``mesh``.
 
     ``predict_fn(model, images, key=..., throw=...)`` is a method's predict function (or a learner's
-    ``evaluate``); models with the same structure as ``model`` reuse the compiled function.
+    ``evaluate``), or for an ensemble a :class:`~memsnn.training.ensemble.MemberPredict`; models with
+    the same structure as ``model`` reuse the compiled function.
     ``mesh`` defaults to :func:`~memsnn.training.devices.data_mesh` (all devices); ``model`` must be
     replicated on it (:func:`~memsnn.training.devices.replicate`), ``images`` a NumPy batch, the
     same in every process, whose size is a multiple of the device count. The predictions come
@@ -185,13 +197,18 @@ def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None, *, thro
     static = eqx.partition(model, eqx.is_array)[1]
 
     @eqx.filter_jit
-    def jitted(params, images, key):
+    def jitted(predict_fn, params, images, key):
         predictions = predict_fn(eqx.combine(params, static), images, key=key, throw=throw)
         return _constrained(predictions, replicated(mesh))
 
     def predict(model, images, key):
         images, = shard_batch(mesh, images)
-        return jitted(eqx.filter(model, eqx.is_array), images, key)
+        fn = predict_fn
+        if isinstance(predict_fn, MemberPredict):
+            # An ensemble: what all members have in common is vmapped once (see ensemble.shared_axes).
+            model, axes = shared_axes(model)
+            fn = predict_fn.with_axes(axes)
+        return jitted(fn, eqx.filter(model, eqx.is_array), images, key)
 
     return predict
 
@@ -294,12 +311,19 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
     members = isinstance(learner, EnsembleLearner)
     batch, copy = (member_sharded(mesh) if members else sharded(mesh)), replicated(mesh)
     transform = eqx.filter_vmap(augment) if members and augment is not None else augment
+    inside = static
+    if members:
+        # The frozen leaves all members have in common (device constants) go in once, unbatched:
+        # batched, every scalar of a neuron's vector field becomes a per-member array (ensemble.py).
+        inside, frozen_axes = shared_axes(static)
+        params_axes = jax.tree.map(lambda x: 0 if eqx.is_array(x) else None, eqx.filter(model, spec))
+        learner = dataclasses.replace(learner, model_axes=eqx.combine(params_axes, frozen_axes))
 
     @eqx.filter_jit
     def step(params, state, images, labels, key):
         if transform is not None:
             images = jax.lax.with_sharding_constraint(transform(key, images), batch)
-        new_model, state, metrics = learner.step(eqx.combine(params, static), state, images, labels, key,
+        new_model, state, metrics = learner.step(eqx.combine(params, inside), state, images, labels, key,
                                                  throw=throw)
         return _constrained((eqx.filter(new_model, spec), state, metrics), copy)
 
@@ -356,9 +380,9 @@ def _ensemble_seeds(seed, model, learner) -> tuple[int, ...] | None:
     if isinstance(learner, EnsembleLearner):
         raise ValueError("fit: give the learner of one model and seed=[...] with one seed per member; fit "
                          "vmaps it over the ensemble itself.")
-    if not isinstance(seed, Sequence) or isinstance(seed, str):
+    if np.ndim(seed) == 0:
         return None
-    seeds = check_seeds(seed, "fit")
+    seeds = check_seeds(list(seed), "fit")
     try:
         k = n_members(model)
     except ValueError as err:
@@ -378,10 +402,12 @@ def _epoch_batches(train_x, train_y, batch_size: int, steps: int, seed, epoch: i
 
     if isinstance(seed, tuple):
         orders = [epoch_permutation(len(train_y), s, epoch) for s in seed]
-        keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), epoch))(jnp.asarray(seed))
+        # keys[:, k] = fold_in(fold_in(key(seed), epoch), k) of every member, made at once.
+        keys = jax.vmap(lambda s: jax.vmap(functools.partial(jax.random.fold_in, jax.random.fold_in(
+            jax.random.key(s), epoch)))(jnp.arange(steps)))(jnp.asarray(seed))
         for k in range(steps):
             images, labels = zip(*(take(order, k) for order in orders))
-            yield np.stack(images), np.stack(labels), jax.vmap(jax.random.fold_in, (0, None))(keys, k)
+            yield np.stack(images), np.stack(labels), keys[:, k]
         return
     order = epoch_permutation(len(train_y), seed, epoch)
     keys = jax.random.fold_in(jax.random.key(seed), epoch)
@@ -512,10 +538,11 @@ def fit(
     test = None
     if test_data is not None:
         eval_batch_size = padded_batch(min(eval_batch_size or batch_size, len(test_data[1])), mesh)
-        predict = make_predict(learner.evaluate, model, mesh)
+        predict_fn = learner.evaluate if seeds is None else member_predict(single.evaluate)
+        predict = make_predict(predict_fn, model, mesh)
 
         def test(model):
-            return evaluate(learner.evaluate, model, *test_data, batch_size=eval_batch_size, devices=devices,
+            return evaluate(predict_fn, model, *test_data, batch_size=eval_batch_size, devices=devices,
                             predict=predict)[0]
 
     last_epoch = epochs if stop_after_epochs is None else min(epochs, start_epoch + stop_after_epochs)
@@ -592,11 +619,13 @@ def _start(model, state, out: Path | None, *, resume: bool, overwrite: bool, see
         if main:
             checkpoint.unlink(missing_ok=True)
     elif checkpoint.exists():
+        # The seed first: an ensemble's checkpoint does not fit a single model, nor the reverse.
+        written = read_checkpoint_header(checkpoint).get("seed")
+        if written != seed:
+            raise ValueError(f"fit: resuming {checkpoint}, written with seed {written}, "
+                             f"with seed {seed}; use the same seed (or a new out_dir).")
         model, state, header = load_checkpoint(checkpoint, model, state)
         history = list(header["history"])
-        if header.get("seed") != seed:
-            raise ValueError(f"fit: resuming {checkpoint}, written with seed {header.get('seed')}, "
-                             f"with seed {seed}; use the same seed (or a new out_dir).")
     # After a resume the log is rewritten from the checkpoint, dropping any later lines.
     if main:
         atomic_write(out / METRICS_NAME, b"".join(json.dumps(row).encode() + b"\n" for row in history))
