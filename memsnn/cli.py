@@ -126,8 +126,9 @@ def _build_parser(method: str = "spiceprop"):
                      help="data augmentation: shift each training image by up to PIXELS pixels in each "
                           "direction (default 0: off)")
     seeds = opt.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=_cli_type(int, low=0, integer=True), help="seed of the initialisation and batch order (default 0); "
-                                                "the same seed gives the same result")
+    seeds.add_argument("--seed", type=_cli_type(int, low=0, integer=True),
+                       help="seed of the initialisation and batch order (default 0); the same seed gives the "
+                            "same result")
     seeds.add_argument("--seeds", type=_cli_type(int, low=0, integer=True), nargs="+", metavar="SEED",
                        help="train one model per seed (distinct) in this one run, vmapped (an ensemble; "
                             "spiceprop and surrogate): each member is the run with that --seed, and every "

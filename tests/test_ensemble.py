@@ -26,8 +26,14 @@ from memsnn.training import (
     read_checkpoint_header,
     train,
 )
-from memsnn.training.ensemble import EnsembleLearner, member, n_members, stack
-from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop, spiceprop_loss, spiceprop_predict, spiceprop_trainable
+from memsnn.training.ensemble import EnsembleLearner, member, member_predict, n_members, shared_axes, stack
+from memsnn.training.spiceprop import (
+    SpicepropConfig,
+    build_spiceprop,
+    spiceprop_loss,
+    spiceprop_predict,
+    spiceprop_trainable,
+)
 
 from _models import Softmax, softmax_loss, softmax_predict  # noqa: E402  (tests/ is on sys.path)
 
@@ -169,3 +175,14 @@ def test_a_diverging_member_is_named_and_does_not_touch_the_others(tmp_path):
     assert "member 0" not in str(err.value)
     with pytest.raises(ValueError, match="2 members but 3 seeds"):
         fit(ensemble, learner, (x, y), epochs=1, batch_size=16, seed=[0, 7, 8], progress=False)
+
+
+def test_leaves_common_to_all_members_are_vmapped_once():
+    models = [Softmax(6, 3, jax.random.key(s)) for s in (0, 7)]  # biases: zeros in both
+    reduced, axes = shared_axes(stack(models))
+    assert reduced.bias.shape == (3,) and reduced.weight.shape == (2, 3, 6)
+    assert axes.bias is None and axes.weight == 0
+    x = np.ones((4, 6))
+    predictions = member_predict(softmax_predict).with_axes(axes)(reduced, x, key=None)
+    assert predictions.shape == (2, 4)
+    np.testing.assert_array_equal(predictions[1], softmax_predict(models[1], x))

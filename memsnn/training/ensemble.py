@@ -28,10 +28,10 @@ docs/training.md, section "Ensembles".
 * **Leaves that are the same in every member are vmapped once** (``in_axes=None``,
   :func:`shared_axes`): the frozen device constants of SPICEprop's MIF neurons, say. Batched, they
   would turn every scalar of the neuron's vector field into a per-member array inside the
-  1000-step loop, and a SPICEprop step of a one-member ensemble took 2.2x the single model's
-  (157 against 71 ms for the gradient, batch 200, one CPU device); shared, 76 ms. The step shares
-  the frozen leaves equal across members (the trained ones always have the member axis), the
-  evaluation every leaf equal across members at the time it runs.
+  1000-step loop: a SPICEprop step of a one-member ensemble took 82 ms against the single model's
+  42 ms (``benchmarks/ensemble.py``, batch 200, one CPU device); shared, the two are equal
+  (docs/training.md). The step shares the frozen leaves equal across members (the trained ones
+  always have the member axis), the evaluation every leaf equal across members when it runs.
 """
 
 from __future__ import annotations

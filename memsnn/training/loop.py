@@ -403,8 +403,8 @@ def _epoch_batches(train_x, train_y, batch_size: int, steps: int, seed, epoch: i
     if isinstance(seed, tuple):
         orders = [epoch_permutation(len(train_y), s, epoch) for s in seed]
         # keys[:, k] = fold_in(fold_in(key(seed), epoch), k) of every member, made at once.
-        keys = jax.vmap(lambda s: jax.vmap(functools.partial(jax.random.fold_in, jax.random.fold_in(
-            jax.random.key(s), epoch)))(jnp.arange(steps)))(jnp.asarray(seed))
+        base = jnp.stack([jax.random.fold_in(jax.random.key(s), epoch) for s in seed])
+        keys = jax.vmap(lambda b: jax.vmap(functools.partial(jax.random.fold_in, b))(jnp.arange(steps)))(base)
         for k in range(steps):
             images, labels = zip(*(take(order, k) for order in orders))
             yield np.stack(images), np.stack(labels), keys[:, k]
