@@ -15,9 +15,8 @@ on the same weights.
     pip install torch==2.13.0          # or: pip install "memsnn[torch]"
     python benchmarks/spiceprop_vs_torch.py [--repeats 5] [--blocks 3] [--torch-threads 1]
 
-Both sides get the machine's cores their own way: memsnn one JAX device (what ``memsnn train``
-does for SPICEprop: XLA spreads the kernels over the cores; splitting the batch over one device per
-core made the step 2.3x slower, ``--jax-devices 2`` to see it); PyTorch its intra-op threads
+Both sides get the machine's cores their own way: memsnn one JAX device per core, each simulating
+its share of the batch (what ``memsnn train`` does; ``--jax-devices 1`` for one device); PyTorch its intra-op threads
 (``--torch-threads``, default 1: on (2,10) tensors extra threads only add synchronisation, and on
 a busy machine 2 threads made PyTorch's step 20x slower).
 
@@ -39,7 +38,7 @@ from memsnn.training import GradientLearner, data_mesh, make_step, replicate, us
 
 # Before the first JAX computation: the device count is fixed when JAX starts.
 _devices_option = argparse.ArgumentParser(add_help=False)
-_devices_option.add_argument("--jax-devices", type=int, default=1)
+_devices_option.add_argument("--jax-devices", type=int, default=None)
 N_DEVICES = use_cpu_cores(_devices_option.parse_known_args()[0].jax_devices)
 
 import equinox as eqx  # noqa: E402
@@ -143,8 +142,8 @@ def main() -> None:
     parser.add_argument("--compile-repeats", type=int, default=2, help="timed torch.compile steps per block")
     parser.add_argument("--blocks", type=int, default=3, help="alternating measurement blocks")
     parser.add_argument("--torch-threads", type=int, default=1, help="PyTorch intra-op threads (default 1)")
-    parser.add_argument("--jax-devices", type=int, default=1,
-                        help="JAX CPU devices the batch is split over (default 1, as memsnn train for SPICEprop)")
+    parser.add_argument("--jax-devices", type=int, default=None,
+                        help="JAX CPU devices the batch is split over (default: one per core, as memsnn train)")
     parser.add_argument("--unroll", type=int, default=None,
                         help="memsnn's time steps per loop iteration (default: SpicepropConfig's, 5)")
     parser.add_argument("--checkpoint-every", type=int, default=None,

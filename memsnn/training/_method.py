@@ -46,11 +46,11 @@ class Method:
             :class:`~memsnn.training.GradientLearner` on ``loss`` with the run's optimiser.
         cpu_devices: how the ``memsnn`` command lays out a CPU machine (``--cpu-devices``
             overrides it): ``"cores"``, one JAX device per core, each simulating its share of the
-            batch (pays off for compute-bound steps: a conv SNN step 600 ms on 2 devices against
-            1128 ms on one, 2 cores), or ``"one"``, one device whose kernels XLA spreads over the
-            cores (for steps bound by the number of small kernels, like SPICEprop's 1000 sequential
-            steps: 42.5 ms on one device against 108 ms on two). Measured by
-            ``benchmarks/scaling.py --devices 1 2`` (``results/scaling_cpu_idle*.json``).
+            batch (every method so far: on 2 cores, a SPICEprop step 30.4 ms on 2 devices against
+            54.8 ms on one, a conv SNN step 600 against 1128 ms), or ``"one"``, one device whose
+            kernels XLA spreads over the cores (for a step whose devices would wait for each other
+            inside the time loop). Measured by ``benchmarks/scaling.py --devices 1 2``
+            (``results/scaling_cpu_idle*.json``).
     """
 
     name: str

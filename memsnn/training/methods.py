@@ -96,9 +96,6 @@ SPICEPROP = Method(
     config_from_args=_spiceprop_config,
     defaults={"epochs": 40, "batch_size": 200, "lr": 2e-3, "schedule": "cosine", "weight_decay": 0.0,
               "clip_norm": None, "eval_batch_size": 1000},
-    # 1000 sequential steps of small kernels: splitting the batch over CPU devices only multiplies
-    # the kernel launches (a step 42.5 ms on one device, 108 ms on two, 2 cores; see Method.cpu_devices).
-    cpu_devices="one",
 )
 
 # Every method memsnn knows, by name: the one list `train`, `evaluate` and the CLI read.
