@@ -8,7 +8,9 @@ the step time is set by the number of kernels per step and the bytes they move, 
 arithmetic. This script compiles the training steps compared in ``surrogate_vs_snntorch.py`` and
 ``spiceprop_vs_torch.py`` and prints, for each while loop of the optimised HLO (forward and
 backward time loops), its trip count when known, the kernels in its body by kind, and the bytes
-of the loop state it carries, next to the measured CPU time of the whole step.
+of the loop state it carries, next to the measured CPU time of the whole step; and the SPICEprop
+step's CPU time against the batch (20 to 200), whose line says how much of the step is a fixed
+per-step cost (kernel launches: the intercept) and how much the arithmetic (the slope).
 
     python benchmarks/loop_profile.py [--out benchmarks/results/loop_profile.json]
 """
@@ -103,6 +105,24 @@ def profile(name: str, step, args, repeats: int) -> dict:
     return {"cpu_ms_per_training_step": ms, "trips_times_kernels_lower_bound": per_step, "loops": loops}
 
 
+def batch_sweep(step, params, opt, images, labels, repeats: int, batches=(20, 50, 100, 200)) -> dict:
+    """CPU time of the SPICEprop step against the batch, with a least-squares line through it.
+
+    A step bound by the kernel count would cost about the same at every batch (the intercept);
+    one bound by the arithmetic of each kernel grows in proportion to the batch (the slope).
+    """
+    jitted = jax.jit(step)
+    rows = []
+    for b in batches:
+        args = (params, opt.init(params), images[:b], labels[:b])
+        rows.append({"batch": b, "cpu_ms": _cpu_ms(lambda: jax.block_until_ready(jitted(*args)), repeats)})
+    slope, intercept = np.polyfit([r["batch"] for r in rows], [r["cpu_ms"] for r in rows], 1)
+    print("\nSPICEprop step against the batch: " + ", ".join(f"{r['batch']}: {r['cpu_ms']:.1f} ms" for r in rows)
+          + f"\n  fit: {intercept:.1f} ms + {1e3 * slope:.0f} us per sample (at batch 200, "
+          f"{100 * intercept / (intercept + 200 * slope):.0f} % of the step is the per-step fixed cost)")
+    return {"rows": rows, "intercept_ms": float(intercept), "slope_ms_per_sample": float(slope)}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -151,6 +171,7 @@ def main(argv=None) -> None:
     step, _ = gradient_step(lambda p, a, b: spiceprop_loss(eqx.combine(p, static), a, b)[0], params)
     results["memsnn_spiceprop"] = profile("memsnn, SPICEprop (1000 steps, batch 200)", step,
                                           (params, opt.init(params), images, labels), args.repeats)
+    results["memsnn_spiceprop_batch_sweep"] = batch_sweep(step, params, opt, images, labels, args.repeats)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
                                     **results}, indent=2) + "\n")
