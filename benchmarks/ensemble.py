@@ -2,8 +2,10 @@
 
 The step timed is the one :func:`memsnn.training.fit` runs (:func:`memsnn.training.make_step`), on
 one device: a single model's step (what ``memsnn train --seed k`` runs, K times for K seeds), and
-the ensemble's step for K = 1, 2, 4, 8 members (what ``memsnn train --seeds 0 .. K-1`` runs: the
-learner vmapped over the members, each member with its own batch). Two networks:
+the ensemble's step for K = 1, 2, 4, 8 members (what ``memsnn train --seeds 0 .. K-1`` runs, each
+member with its own batch), in the two ways an :class:`~memsnn.training.ensemble.EnsembleLearner`
+can run its members: all K vmapped together (``members_at_once=K``, the accelerator default) and
+one after another inside the same jitted step (``members_at_once=1``, the CPU default). Two networks:
 
 * ``spiceprop``: the default SPICEprop network (784-100-10 front end, 10 MIF neurons, 1000 time
   steps, float32, Adam), batch 200 as in ``spiceprop_vs_torch.py``: 1000 sequential small steps,
@@ -11,9 +13,9 @@ learner vmapped over the members, each member with its own batch). Two networks:
 * ``surrogate``: snnTorch's tutorial network (784-1000-10 LIF, 25 steps, float32, Adam), batch 128
   as in ``surrogate_vs_snntorch.py``: larger matrix products, closer to compute bound.
 
-Reported per K: ms per ensemble step, ms per model-step (step / K), and the throughput gain
-``single step / (ensemble step / K)``: how much faster K seeds train in one run than in K separate
-runs of the same single-model step. The steps of all K are timed in interleaved rounds, so that a
+Reported per K and way: ms per ensemble step, ms per model-step (step / K), and the throughput
+gain ``single step / (ensemble step / K)``: how much faster K seeds train in one run than in K
+separate runs of the same single-model step. The steps of all K are timed in interleaved rounds, so that a
 change of the machine's load during the run affects every K alike; the median is reported, with
 the CPU time of the process beside the wall time, and the load average before and after.
 
@@ -107,16 +109,17 @@ def run_model(model_name: str, members: list[int], rounds: int, repeats: int) ->
     calls["single"] = _stepper(step, *replicate((single, learner.init(single)), mesh), images[0], labels[0], keys[0])
     calls["single"]()
     compile_s["single"] = time.perf_counter() - t0
-    ensemble_learner = EnsembleLearner(learner)
     for k in members:
         ensemble = stack([build(jax.random.key(s)) for s in range(k)])
-        t0 = time.perf_counter()
-        step = make_step(ensemble_learner, ensemble, mesh)
-        calls[k] = _stepper(step, *replicate((ensemble, ensemble_learner.init(ensemble)), mesh),
-                            images[:k], labels[:k], keys[:k])
-        calls[k]()
-        compile_s[k] = time.perf_counter() - t0
-        print(f"{model_name}: compiled K={k} ({compile_s[k]:.1f} s)", flush=True)
+        for way, at_once in (("vmap", k), ("map", 1)) if k > 1 else (("vmap", 1),):
+            ensemble_learner = EnsembleLearner(learner, members_at_once=at_once)
+            t0 = time.perf_counter()
+            step = make_step(ensemble_learner, ensemble, mesh)
+            calls[k, way] = _stepper(step, *replicate((ensemble, ensemble_learner.init(ensemble)), mesh),
+                                     images[:k], labels[:k], keys[:k])
+            calls[k, way]()
+            compile_s[k, way] = time.perf_counter() - t0
+            print(f"{model_name}: compiled K={k} {way} ({compile_s[k, way]:.1f} s)", flush=True)
 
     wall = {name: [] for name in calls}
     cpu = {name: [] for name in calls}
@@ -130,16 +133,17 @@ def run_model(model_name: str, members: list[int], rounds: int, repeats: int) ->
     single_ms = 1e3 * statistics.median(wall["single"])
     single_cpu = 1e3 * statistics.median(cpu["single"])
     rows = []
-    for k in members:
-        step_ms = 1e3 * statistics.median(wall[k])
-        cpu_ms = 1e3 * statistics.median(cpu[k])
-        rows.append({"model": model_name, "members": k, "batch": batch, "step_ms": step_ms,
+    for (k, way) in (name for name in calls if name != "single"):
+        step_ms = 1e3 * statistics.median(wall[k, way])
+        cpu_ms = 1e3 * statistics.median(cpu[k, way])
+        rows.append({"model": model_name, "members": k, "members_at_once": k if way == "vmap" else 1,
+                     "way": way, "batch": batch, "step_ms": step_ms,
                      "ms_per_model_step": step_ms / k, "single_step_ms": single_ms,
                      "separate_runs_ms": k * single_ms, "gain": single_ms / (step_ms / k),
                      "cpu_ms": cpu_ms, "cpu_ms_per_model_step": cpu_ms / k, "single_cpu_ms": single_cpu,
-                     "cpu_gain": single_cpu / (cpu_ms / k), "compile_s": compile_s[k],
-                     "single_compile_s": compile_s["single"], "timed_steps": len(wall[k]),
-                     "step_ms_all": [1e3 * t for t in wall[k]]})
+                     "cpu_gain": single_cpu / (cpu_ms / k), "compile_s": compile_s[k, way],
+                     "single_compile_s": compile_s["single"], "timed_steps": len(wall[k, way]),
+                     "step_ms_all": [1e3 * t for t in wall[k, way]]})
     return rows
 
 
@@ -166,14 +170,15 @@ def main(argv=None) -> None:
     for model in args.models:
         rows += run_model(model, args.members, args.rounds, args.repeats)
     load_after = _load()
-    columns = ["model", "members", "batch", "step_ms", "ms_per_model_step", "single_step_ms", "gain", "cpu_gain",
-               "compile_s"]
+    columns = ["model", "members", "way", "batch", "step_ms", "ms_per_model_step", "single_step_ms", "gain",
+               "cpu_gain", "compile_s"]
     print(markdown_table(rows, columns))
     print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}")
     platform = jax.devices()[0].platform
     payload = {
-        "what": "one training step (forward + backward + Adam) of an ensemble of K models vmapped in one run "
-                "(memsnn train --seeds) against the single-model step that K separate runs take, one device",
+        "what": "one training step (forward + backward + Adam) of an ensemble of K models in one run (memsnn "
+                "train --seeds), its members vmapped together (way vmap) or one after another in the same "
+                "step (way map), against the single-model step that K separate runs take, one device",
         "gain": "single_step_ms / (step_ms / K): throughput of K seeds in one run over K separate runs",
         "device": str(jax.devices()[0]),
         "rows": rows,

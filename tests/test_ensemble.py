@@ -76,7 +76,8 @@ def test_member_k_is_the_single_run_with_seed_k(ensemble_run):
     assert row["test_acc_std"] == pytest.approx(np.std(members, ddof=1))
 
 
-def test_spiceprop_step_of_an_ensemble_is_each_members_step():
+@pytest.mark.parametrize("at_once", [2, None])  # vmapped together; one after another (the CPU default)
+def test_spiceprop_step_of_an_ensemble_is_each_members_step(at_once):
     # The vmapped simulate (fold_batch, checkpointed scan) of SPICEprop, one step on each member's batch.
     config = SpicepropConfig(hidden=(8,), n_steps=3, event_steps=(0,), checkpoint_every=None, unroll=1,
                              dtype="float64")
@@ -86,8 +87,9 @@ def test_spiceprop_step_of_an_ensemble_is_each_members_step():
     images, labels = rng.uniform(0, 1, (2, 4, 784)), rng.integers(0, 10, (2, 4)).astype(np.int32)
     keys = jax.random.split(jax.random.key(1), 2)
     ensemble = stack(models)
-    both = EnsembleLearner(learner)
+    both = EnsembleLearner(learner, members_at_once=at_once)
     new, _, metrics = make_step(both, ensemble)(ensemble, both.init(ensemble), images, labels, keys)
+    assert new.neuron.capacitance.shape == (2,)  # a shared frozen leaf comes back with the member axis
     step = make_step(learner, models[0])
     for k, model in enumerate(models):
         one, _, m = step(model, learner.init(model), images[k], labels[k], keys[k])

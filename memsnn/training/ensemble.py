@@ -29,8 +29,8 @@ docs/training.md, section "Ensembles".
   :func:`shared_axes`): the frozen device constants of SPICEprop's MIF neurons, say. Batched, they
   would turn every scalar of the neuron's vector field into a per-member array inside the
   1000-step loop: a SPICEprop step of a one-member ensemble took 82 ms against the single model's
-  42 ms (``benchmarks/ensemble.py``, batch 200, one CPU device); shared, the two are equal
-  (docs/training.md). The step shares the frozen leaves equal across members (the trained ones
+  42 ms (``benchmarks/ensemble.py`` before this sharing, batch 200, one CPU device); shared, the
+  two are equal (66.3 against 67.0 ms; docs/training.md). The step shares the frozen leaves equal across members (the trained ones
   always have the member axis), the evaluation every leaf equal across members when it runs.
 """
 
@@ -200,7 +200,8 @@ def shard_members(mesh: Mesh, *arrays: np.ndarray) -> tuple[jax.Array, ...]:
 
 
 class EnsembleLearner(AbstractLearner):
-    """A learner written for one model, run for every member of an ensemble (``eqx.filter_vmap``).
+    """A learner written for one model, run for every member of an ensemble (``eqx.filter_vmap``;
+    on a CPU, members one after another: ``members_at_once``).
 
     :func:`~memsnn.training.fit` wraps its learner in one when it is given several seeds; use it
     directly only with :func:`~memsnn.training.make_step`. Shapes: ``step`` takes ``images (K, B,
@@ -213,10 +214,19 @@ class EnsembleLearner(AbstractLearner):
             model, :func:`shared_axes`), or ``None``: every array has the member axis.
             :func:`~memsnn.training.make_step` sets it, sharing the frozen leaves that all members
             have in common.
+        members_at_once: how many members ``step`` vmaps together: ``None`` (all: one kernel
+            launch serves every member, what an accelerator wants) or ``m``: chunks of ``m``
+            members vmapped, the chunks one after another inside the same jitted step
+            (``jax.lax.map(..., batch_size=m)``; the same numbers). :func:`~memsnn.training.make_step`
+            chooses 1 on a CPU when it is left at ``None``: there a step is compute and cache bound,
+            and vmapping K members multiplies its working set (8 members on 2 cores: 0.92x the
+            throughput of 8 single SPICEprop steps vmapped, 1.29x one after another; surrogate
+            784-1000-10 LIF 0.81x / 1.04x; docs/training.md, "Ensembles").
     """
 
     learner: AbstractLearner
     model_axes: Any = None
+    members_at_once: int | None = eqx.field(default=None, static=True)
 
     def __check_init__(self):
         if isinstance(self.learner, EnsembleLearner):
@@ -234,7 +244,24 @@ class EnsembleLearner(AbstractLearner):
             return self.learner.step(m, s, x, y, k, throw=throw)
 
         axes = eqx.if_array(0) if self.model_axes is None else self.model_axes
-        return eqx.filter_vmap(one, in_axes=(axes, eqx.if_array(0), 0, 0, 0))(model, state, images, labels, key)
+        n = labels.shape[0]
+        if self.members_at_once is None or self.members_at_once >= n:
+            return eqx.filter_vmap(one, in_axes=(axes, eqx.if_array(0), 0, 0, 0))(model, state, images, labels, key)
+        # Members in chunks: the shared leaves are closed over, the others mapped.
+        mask = eqx.is_array if self.model_axes is None else jax.tree.map(
+            lambda a: a == 0, self.model_axes, is_leaf=lambda x: x is None)
+        per_member, shared = eqx.partition(model, mask)
+
+        def chunk(args):
+            m, s, x, y, k = args
+            new_model, s, metrics = one(eqx.combine(m, shared), s, x, y, k)
+            return eqx.filter(new_model, mask), s, metrics
+
+        new_model, state, metrics = jax.lax.map(chunk, (per_member, state, images, labels, key),
+                                                batch_size=self.members_at_once)
+        # The contract of step: every array of the model with the member axis.
+        shared = jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *jnp.shape(x))) if eqx.is_array(x) else x, shared)
+        return eqx.combine(new_model, shared), state, metrics
 
     def evaluate(self, model, images, key, *, throw=True):
         return MemberPredict(self.learner.evaluate, self.model_axes)(model, images, key=key, throw=throw)

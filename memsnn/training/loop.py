@@ -301,7 +301,9 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
     With an :class:`~memsnn.training.ensemble.EnsembleLearner` the model is an ensemble (a member
     axis first on every array), ``images (K, B, F)`` and ``labels (K, B)`` hold each member's batch
     (axis 1 sharded over ``mesh``), ``key`` is ``(K,)`` (default: ``split(key(0), K)``), ``augment``
-    is vmapped over the members, and the metrics are ``(K,)``.
+    is vmapped over the members, and the metrics are ``(K,)``. The frozen leaves that all members
+    share are compiled in once, and on a CPU mesh the members are stepped one after another unless
+    the learner's ``members_at_once`` says otherwise.
     """
     mesh = data_mesh() if mesh is None else mesh
     spec = learner.updated(model)
@@ -317,7 +319,12 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
         # batched, every scalar of a neuron's vector field becomes a per-member array (ensemble.py).
         inside, frozen_axes = shared_axes(static)
         params_axes = jax.tree.map(lambda x: 0 if eqx.is_array(x) else None, eqx.filter(model, spec))
-        learner = dataclasses.replace(learner, model_axes=eqx.combine(params_axes, frozen_axes))
+        # On a CPU the members go one after another (cache bound; see EnsembleLearner.members_at_once).
+        at_once = learner.members_at_once
+        if at_once is None and mesh.devices.flat[0].platform == "cpu":
+            at_once = 1
+        learner = dataclasses.replace(learner, model_axes=eqx.combine(params_axes, frozen_axes),
+                                      members_at_once=at_once)
 
     @eqx.filter_jit
     def step(params, state, images, labels, key):
