@@ -87,7 +87,7 @@ def _stepper(step, model, state, images, labels, keys):
     return call
 
 
-def run_model(model_name: str, members: list[int], rounds: int, repeats: int) -> list[dict]:
+def run_model(model_name: str, members: list[int], rounds: int, repeats: int, ways: list[str]) -> list[dict]:
     import jax
     import numpy as np
 
@@ -111,7 +111,7 @@ def run_model(model_name: str, members: list[int], rounds: int, repeats: int) ->
     compile_s["single"] = time.perf_counter() - t0
     for k in members:
         ensemble = stack([build(jax.random.key(s)) for s in range(k)])
-        for way, at_once in (("vmap", k), ("map", 1)) if k > 1 else (("vmap", 1),):
+        for way, at_once in [(w, k if w == "vmap" else 1) for w in ways] if k > 1 else [(ways[0], 1)]:
             ensemble_learner = EnsembleLearner(learner, members_at_once=at_once)
             t0 = time.perf_counter()
             step = make_step(ensemble_learner, ensemble, mesh)
@@ -157,6 +157,9 @@ def main(argv=None) -> None:
     parser.add_argument("--members", nargs="+", type=int, default=[1, 2, 4, 8], help="ensemble sizes K")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over the single step and every K")
     parser.add_argument("--repeats", type=int, default=3, help="timed steps of each per round")
+    parser.add_argument("--ways", nargs="+", choices=["vmap", "map"], default=None,
+                        help="how the members run: vmap (all together) and/or map (one after another); "
+                             "default: both on a CPU, vmap on an accelerator (make_step's choice there)")
     parser.add_argument("--out", default=None, metavar="NAME",
                         help="file name under benchmarks/results/ (default ensemble_<platform>.json)")
     args = parser.parse_args(argv)
@@ -165,10 +168,11 @@ def main(argv=None) -> None:
 
     from _timing import machine, markdown_table, write_json
 
+    ways = args.ways or (["vmap", "map"] if jax.devices()[0].platform == "cpu" else ["vmap"])
     load_before = _load()
     rows = []
     for model in args.models:
-        rows += run_model(model, args.members, args.rounds, args.repeats)
+        rows += run_model(model, args.members, args.rounds, args.repeats, ways)
     load_after = _load()
     columns = ["model", "members", "way", "batch", "step_ms", "ms_per_model_step", "single_step_ms", "gain",
                "cpu_gain", "compile_s"]
