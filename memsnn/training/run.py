@@ -131,7 +131,8 @@ def train(
         eval_batch_size: batch size of the per-epoch test evaluation.
         seed: initialisation and batch order (default 0).
         seeds: train an ensemble instead: one model per seed (distinct, non-negative), all in
-            this one run, vmapped (:func:`~memsnn.training.fit`; docs/training.md, "Ensembles").
+            this one run and its one jitted step (vmapped on an accelerator, one after another on
+            a CPU; :func:`~memsnn.training.fit`; docs/training.md, "Ensembles").
             Member ``k`` is the run with ``seed=seeds[k]``; every epoch logs the mean test accuracy
             with ``test_acc_std`` and ``test_acc_members``. Not with ``seed``; methods that do not
             train by gradient descent alone (conversion, STDP) train one model per run.
