@@ -351,8 +351,10 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
 
 def _first_line(err: Exception) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    # Equinox wraps the check's own message in advice about EQX_ON_ERROR; keep memsnn's line.
-    named = [line for line in lines if line.startswith("memsnn")]
+    # Equinox wraps the check's own message in advice about EQX_ON_ERROR, and may put the stack
+    # inside jit before it, ending in "equinox.EquinoxRuntimeError: memsnn...": keep memsnn's line.
+    named = [line[line.index("memsnn"):] for line in lines
+             if line.startswith("memsnn") or line.startswith("equinox.") and ": memsnn" in line]
     return (named or lines or [type(err).__name__])[0]
 
 
