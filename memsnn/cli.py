@@ -130,8 +130,8 @@ def _build_parser(method: str = "spiceprop"):
                        help="seed of the initialisation and batch order (default 0); the same seed gives the "
                             "same result")
     seeds.add_argument("--seeds", type=_cli_type(int, low=0, integer=True), nargs="+", metavar="SEED",
-                       help="train one model per seed (distinct) in this one run, vmapped (an ensemble; "
-                            "spiceprop and surrogate): each member is the run with that --seed, and every "
+                       help="train one model per seed (distinct) in this one run and its one jitted step (an "
+                            "ensemble; spiceprop and surrogate): each member is the run with that --seed, and every "
                             "epoch reports each member's accuracy and the mean +- std (docs/training.md)")
 
     out = train.add_argument_group("output")
