@@ -21,6 +21,12 @@ the CPU time of the process beside the wall time, and the load average before an
 
     python benchmarks/ensemble.py                          # both models, K = 1 2 4 8, this machine's JAX device
     python benchmarks/ensemble.py --models surrogate --members 1 2 --rounds 2
+    python benchmarks/ensemble.py --whole-runs --seeds 0 1 2 3   # memsnn train --seeds vs one run per seed
+
+``--whole-runs`` times what a user runs instead: ``train("spiceprop", "mnist", seeds=...)`` (the
+bundled subset, 2 epochs) against one ``train(..., seed=s)`` per seed in the same process
+(compilation and data loading included, Python start-up not), and checks that every member's test
+accuracy is the single run's; it writes ``ensemble_runs_<platform>.json``.
 
 Runs unchanged on a GPU (the first JAX device is used); writes
 ``benchmarks/results/ensemble_<platform>.json`` (``--out NAME`` to change) and prints a table.
@@ -147,6 +153,26 @@ def run_model(model_name: str, members: list[int], rounds: int, repeats: int, wa
     return rows
 
 
+def whole_runs(seeds: list[int], epochs: int) -> dict:
+    """``memsnn train --seeds`` against one run per seed: wall times and test accuracies."""
+    from memsnn.training import train
+
+    t0 = time.perf_counter()
+    ensemble = train("spiceprop", "mnist", seeds=seeds, epochs=epochs, progress=False)
+    ensemble_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    singles = [train("spiceprop", "mnist", seed=s, epochs=epochs, progress=False) for s in seeds]
+    separate_s = time.perf_counter() - t0
+    last = ensemble.history[-1]
+    return {"seeds": seeds, "epochs": epochs, "ensemble_s": ensemble_s, "separate_s": separate_s,
+            "speedup": separate_s / ensemble_s,
+            "ensemble_last_epoch_s": last["epoch_time_s"],
+            "separate_last_epoch_s": sum(r.history[-1]["epoch_time_s"] for r in singles),
+            "test_acc_members": last["test_acc_members"], "test_acc_mean": last["test_acc"],
+            "test_acc_std": last["test_acc_std"],
+            "single_test_acc": [r.history[-1]["test_acc"] for r in singles]}
+
+
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -160,6 +186,11 @@ def main(argv=None) -> None:
     parser.add_argument("--ways", nargs="+", choices=["vmap", "map"], default=None,
                         help="how the members run: vmap (all together) and/or map (one after another); "
                              "default: both on a CPU, vmap on an accelerator (make_step's choice there)")
+    parser.add_argument("--whole-runs", action="store_true",
+                        help="instead: train SPICEprop on the bundled MNIST subset with --seeds in one run and "
+                             "once per seed, and compare wall times and accuracies")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3], help="with --whole-runs")
+    parser.add_argument("--epochs", type=int, default=2, help="with --whole-runs")
     parser.add_argument("--out", default=None, metavar="NAME",
                         help="file name under benchmarks/results/ (default ensemble_<platform>.json)")
     args = parser.parse_args(argv)
@@ -168,7 +199,24 @@ def main(argv=None) -> None:
 
     from _timing import machine, markdown_table, write_json
 
-    ways = args.ways or (["vmap", "map"] if jax.devices()[0].platform == "cpu" else ["vmap"])
+    platform = jax.devices()[0].platform
+    if args.whole_runs:
+        load_before = _load()
+        result = whole_runs(args.seeds, args.epochs)
+        result.update(load_average_before=load_before, load_average_after=_load(), machine=machine(),
+                      what="train('spiceprop', 'mnist', seeds=SEEDS) (bundled subset, batch 200, one run) "
+                           "against one train(..., seed=s) per seed, in one process; wall times include "
+                           "compilation and data loading",
+                      command="python benchmarks/ensemble.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+        print(f"{len(args.seeds)} seeds, {args.epochs} epochs: one run {result['ensemble_s']:.1f} s, one run per "
+              f"seed {result['separate_s']:.1f} s ({result['speedup']:.2f}x); last epoch "
+              f"{result['ensemble_last_epoch_s']:.2f} s vs {result['separate_last_epoch_s']:.2f} s; test accuracy "
+              f"{100 * result['test_acc_mean']:.2f} +- {100 * result['test_acc_std']:.2f} % (members "
+              f"{result['test_acc_members']}, single runs {result['single_test_acc']})")
+        print(f"load average before {result['load_average_before']}, after {result['load_average_after']}")
+        print(f"wrote {write_json(args.out or f'ensemble_runs_{platform}.json', result)}")
+        return
+    ways = args.ways or (["vmap", "map"] if platform == "cpu" else ["vmap"])
     load_before = _load()
     rows = []
     for model in args.models:
@@ -178,7 +226,6 @@ def main(argv=None) -> None:
                "cpu_gain", "compile_s"]
     print(markdown_table(rows, columns))
     print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}")
-    platform = jax.devices()[0].platform
     payload = {
         "what": "one training step (forward + backward + Adam) of an ensemble of K models in one run (memsnn "
                 "train --seeds), its members vmapped together (way vmap) or one after another in the same "
