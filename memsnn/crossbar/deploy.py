@@ -319,6 +319,11 @@ def evaluate_checkpoint_on_crossbar(path, *, preset: str, t_read: float = 1.0, d
 
     model, header = load_trained(path)
     config = header["config"]
+    if config.get("seeds") is not None:
+        raise ValueError(f"evaluate_checkpoint_on_crossbar: {path} holds an ensemble of {len(config['seeds'])} "
+                         f"(seeds {config['seeds']}, memsnn train --seeds); a chip holds one network. Take a "
+                         "member out with memsnn.training.ensemble.member(model, k) and deploy it with "
+                         "on_crossbar and program, or train that member alone with --seed.")
     data = config["data"]
     images, labels = load_dataset(data["dataset"], "test", source=source or data["source"], data_dir=data.get("data_dir"),
                                   subset=subset or data.get("test_subset"))
