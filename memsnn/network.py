@@ -265,11 +265,10 @@ def _per_sample(rate, samples: int) -> Float[Array, " samples"]:
     """A component's decay rate (a scalar, or one per neuron of ``samples`` sample-major blocks)
     reduced to its largest value per sample."""
     rate = jnp.asarray(rate)
-    if rate.ndim == 0:
-        return jnp.broadcast_to(rate, (samples,))
-    if rate.size % samples:  # not per neuron (e.g. per synapse): the same bound for every sample
-        return jnp.broadcast_to(jnp.max(rate), (samples,))
-    return jnp.max(rate.reshape(samples, -1), axis=1)
+    if rate.ndim == 1 and rate.size % samples == 0:  # per neuron
+        return jnp.max(rate.reshape(samples, -1), axis=1)
+    # A scalar, or not per neuron (e.g. per synapse): the same bound for every sample.
+    return jnp.broadcast_to(jnp.max(rate), (samples,))
 
 
 def tree_axpy(a, x, y):
