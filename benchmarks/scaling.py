@@ -9,8 +9,8 @@ networks:
 * ``surrogate``: snnTorch's tutorial network (784-1000-10 LIF, 25 steps, float32, Adam);
 * ``surrogate-conv`` (not run by default): the default conv SNN (12C5-AP2-64C5-AP2-FC10 LIF).
 
-On a real multi-core CPU (``--devices 1 2`` on 2 cores) the times say which layout
-``Method.cpu_devices`` should choose: ``results/scaling_cpu_idle*.json``.
+On a real multi-core CPU (``--devices 1 2`` on 2 cores) the times back ``memsnn train``'s layout,
+one device per core: ``results/scaling_cpu_idle*.json``.
 
 Strong scaling keeps the global batch (``--batch``) and splits it over ``n`` devices; weak scaling
 keeps the batch per device (``--batch / 8``) and grows the global batch with ``n``. Efficiency is

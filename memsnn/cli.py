@@ -147,9 +147,8 @@ def _build_parser(method: str = "spiceprop"):
     out.add_argument("--eval-batch-size", type=_positive_int, help="batch size of the test evaluation")
     out.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch instead)")
     out.add_argument("--cpu-devices", type=_positive_int, metavar="N",
-                     help="on a CPU machine, split each batch over N JAX devices (default: the method's "
-                          "choice: 1 for spiceprop, whose many small sequential kernels gain nothing from "
-                          "splitting; one per core for the others)")
+                     help="on a CPU machine, split each batch over N JAX devices (default: one per core; "
+                          "each simulates its share of the batch)")
     dist = train.add_argument_group(
         "several processes or hosts",
         "Start the same command in every process; each batch is sharded over the devices of all of "
@@ -183,8 +182,7 @@ def _build_parser(method: str = "spiceprop"):
                          "run: test the converted SNN at T steps)")
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
     ev.add_argument("--cpu-devices", type=_positive_int, metavar="N",
-                    help="on a CPU machine, split each batch over N JAX devices (default: as `memsnn train` "
-                         "chooses for the checkpoint's method)")
+                    help="on a CPU machine, split each batch over N JAX devices (default: one per core)")
     ev.add_argument("--energy", action="store_true",
                     help="also report the energy per image (nJ), per layer and per component of the readout "
                          "circuit, with NeuroBench SynOps and the 0.9 pJ/AC, 4.6 pJ/MAC proxy (SPICEprop "
@@ -615,20 +613,11 @@ def _join(args, batch: int | None, cores: int) -> int:
     return 0
 
 
-def _cpu_devices(args, method: str) -> int:
-    """The number of CPU devices for ``train`` / ``evaluate``: ``--cpu-devices``, else the method's choice."""
-    if args.cpu_devices:
-        return args.cpu_devices
-    from .training import METHODS
-    from .training.checkpoint import CheckpointError, read_checkpoint_header
-
-    if args.command == "evaluate":
-        try:
-            method = read_checkpoint_header(args.checkpoint)["config"].get("method", method)
-        except (OSError, CheckpointError):  # missing or damaged: _evaluate says what is wrong
-            pass
-    choice = METHODS[method].cpu_devices if method in METHODS else "cores"
-    return 1 if choice == "one" else (os.cpu_count() or 1)
+def _cpu_devices(args) -> int:
+    """The number of CPU devices for ``train`` / ``evaluate``: ``--cpu-devices``, else one per core
+    (every method's step gains from it: ``benchmarks/scaling.py --devices 1 2``,
+    ``results/scaling_cpu_idle*.json``)."""
+    return args.cpu_devices or os.cpu_count() or 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -651,10 +640,10 @@ def main(argv: list[str] | None = None) -> int:
         args.method, args.out = method, out
     # How many JAX devices a CPU machine shows (each simulating its share of every batch): a
     # process-wide JAX setting, so the command (not the library) makes it, before the first JAX
-    # computation; the method chooses (Method.cpu_devices), --cpu-devices overrides.
+    # computation; one device per core unless --cpu-devices says otherwise.
     from .training.devices import largest_divisor, use_cpu_cores
 
-    cores = _cpu_devices(args, method) if args.command in ("train", "evaluate") else 1
+    cores = _cpu_devices(args) if args.command in ("train", "evaluate") else 1
     if args.command == "train" and (args.distributed or args.coordinator or args.num_processes
                                     or args.process_id is not None):
         status = _join(args, batch, cores)

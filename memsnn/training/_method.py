@@ -44,13 +44,6 @@ class Method:
         learner: ``learner(model, config) -> AbstractLearner`` for a method that does not learn
             by gradient descent on ``loss`` (STDP), or ``None`` for a
             :class:`~memsnn.training.GradientLearner` on ``loss`` with the run's optimiser.
-        cpu_devices: how the ``memsnn`` command lays out a CPU machine (``--cpu-devices``
-            overrides it): ``"cores"``, one JAX device per core, each simulating its share of the
-            batch (every method so far: on 2 cores, a SPICEprop step 30.4 ms on 2 devices against
-            54.8 ms on one, a conv SNN step 600 against 1128 ms), or ``"one"``, one device whose
-            kernels XLA spreads over the cores (for a step whose devices would wait for each other
-            inside the time loop). Measured by ``benchmarks/scaling.py --devices 1 2``
-            (``results/scaling_cpu_idle*.json``).
     """
 
     name: str
@@ -65,7 +58,6 @@ class Method:
     defaults: dict
     after_training: Callable[..., Any] | None = None
     learner: Callable[..., Any] | None = None
-    cpu_devices: str = "cores"
 
     def complete_config(self, overrides: dict) -> dict:
         """``model_config(overrides)``, with the settings every method shares checked.
