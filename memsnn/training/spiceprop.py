@@ -138,8 +138,10 @@ class SpicepropConfig(JsonConfig):
             defaults, ``checkpoint_every = unroll = 5``, make every checkpointed chunk one block
             of straight-line code that XLA fuses: the fastest setting measured on a CPU. A training
             step (batch 200, one device, 2 cores) took 38.9 ms (58 ms CPU) against 68.9 ms (108 ms
-            CPU) with ``checkpoint_every=10, unroll=1``: ``benchmarks/spiceprop_vs_torch.py``
-            with and without ``--unroll 1 --checkpoint-every 10``.
+            CPU) with ``checkpoint_every=10, unroll=1``: ``benchmarks/spiceprop_vs_torch.py
+            --jax-devices 1`` with and without ``--unroll 1 --checkpoint-every 10``. On 2 devices
+            (2 cores; ``memsnn train``'s layout) other settings ((10, 10), (2, 2), (10, 5)) were
+            within the noise of the default, (20, 10) slower.
         train_device: also train the device constants (memristors, capacitance, batteries,
             synapse time constant), each through a bijection onto its physical range
             (:mod:`memsnn.codesign.bounds`; ``s = 0`` is the device as built).
