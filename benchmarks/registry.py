@@ -1,0 +1,675 @@
+"""The one source of every figure that README.md and docs/*.md quote in their results tables.
+
+Each table below is rendered from the results JSON under ``benchmarks/results/`` into the Markdown
+between two markers::
+
+    <!-- results:NAME -->
+    ...generated, do not edit by hand...
+    <!-- /results:NAME -->
+
+Commands (no jax needed)::
+
+    python benchmarks/registry.py            # re-render every table into README.md and docs/*.md
+    python benchmarks/registry.py --check    # exit 1 if a file differs from its rendering (CI, tests)
+    python benchmarks/registry.py --list     # every figure: table, row, value, file#path
+
+``tests/test_registry.py`` runs ``--check`` and also fails when a number in a *measured* cell is typed
+in the template instead of read from a results file, or when a reference points at a missing file
+or key.
+
+Adding a row (one line)
+-----------------------
+Put the results JSON in ``benchmarks/results/`` with a ``"conditions"`` block (see
+``CONDITION_KEYS``; write ``"not recorded"`` for what was not), then add one line to the table's
+list below, e.g.::
+
+    row("What it measures (conditions, in words: network, batch, T, ...)",
+        "{my_result.json#speedup|.1f}x ({my_result.json#memsnn_ms|.1f} ms vs {my_result.json#peer_ms|.1f} ms)",
+        ">= 5x", "python benchmarks/my_bench.py"),
+
+and run ``python benchmarks/registry.py``. The conditions column (machine, the devices / threads of
+each side, the load average, versions, commit) is filled from the ``conditions`` blocks of the
+files the row cites. For a training run ``acc("what", "file.json", target, command)`` writes the
+final-epoch accuracy with the best epoch beside it, marked as best.
+
+Placeholders in a cell
+----------------------
+``{FILE#PATH|FORMAT}``: the value at PATH in ``benchmarks/results/FILE``. PATH is dotted keys
+(``a.b.c``), list indices (``rows[0]``), a selection from a list of dicts (``rows[model=lif,devices=2]``, exactly one row), a filter (``rows[?model=lif]``: a list), every
+item (``levels.*.accuracy``: a list)
+or a quoted key (``devices["neuron.capacitance"]``). FORMAT is an optional scale (``%`` x100,
+``k`` x1e3, ``u`` x1e6, ``n`` x1e9, ``M`` /1e6, ``K`` /1e3, ``min`` /60) then a Python format spec (``.2f``,
+``,.0f``, ``.1e``). Operators before the references: ``{ratio A B|.1f}`` (A / B),
+``{min A|...}``, ``{max A|...}``, ``{median A|...}``, ``{len A}`` over a list,
+``{meanstd A B ...|%.2f}`` (mean +- sample standard deviation, then "(n = ...)"; with a ``%`` format
+it writes the % sign itself), ``{load FILE}`` (the load average range the file recorded).
+
+A measured cell may contain no number typed as text: every number in it comes from a placeholder.
+Conditions of the measurement (network size, batch, T, epochs) belong in the "What" cell.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+#: Keys of the ``conditions`` block each cited results file carries.
+CONDITION_KEYS = (
+    "command",        # the command that produced the file (as run)
+    "commit",         # git commit of the code measured, or "not recorded" with the commit that added the file
+    "data",           # dataset and subset (bundled / full, images used for training and test)
+    "epochs",         # for training runs
+    "seeds",          # seeds of the runs in the file
+    "selection",      # how a reported run/setting was chosen (validation split, or "on the test set" said)
+    "machine",        # CPU cores / GPU model
+    "devices",        # {side: devices or threads} for every side of a comparison
+    "load_average",   # 1-min load average(s) during the measurement, or "not recorded"
+    "versions",       # {package: version}
+)
+
+# --------------------------------------------------------------------------------------------- engine
+
+_cache: dict[str, object] = {}
+
+
+def load(name: str):
+    if name not in _cache:
+        path = RESULTS / name
+        if not path.exists():
+            raise KeyError(f"results file {name} does not exist under benchmarks/results/")
+        _cache[name] = json.loads(path.read_text())
+    return _cache[name]
+
+
+_TOKEN = re.compile(r'\["([^"]+)"\]|\[([^\]]+)\]|\.?([^.\[\]]+)')
+
+
+def _parse_scalar(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def resolve(ref: str):
+    """The value of ``FILE#PATH``; a ``*`` in PATH maps the rest of the path over a dict or list."""
+    if "#" not in ref:
+        raise KeyError(f"reference {ref!r} has no '#': write FILE#PATH")
+    name, path = ref.split("#", 1)
+    return _resolve_in(load(name), path, ref)
+
+
+def _resolve_in(value, path, ref):
+    pos = 0
+    while pos < len(path):
+        m = _TOKEN.match(path, pos)
+        if not m or m.end() == pos:
+            raise KeyError(f"cannot parse path {path!r} of {ref!r} at {path[pos:]!r}")
+        pos = m.end()
+        quoted, bracket, key = m.groups()
+        try:
+            if quoted is not None:
+                value = value[quoted]
+            elif key == "*" or bracket == "*":
+                rest = path[pos:]
+                items = list(value.values() if isinstance(value, dict) else value)
+                return _map(items, rest, ref)
+            elif bracket is not None and bracket.startswith("?"):
+                want = dict(kv.split("=", 1) for kv in re.split(r",(?=\s*\w+=)", bracket[1:]))
+                hits = [r for r in value if all(str(r.get(k)) == v for k, v in want.items())]
+                rest = path[pos:]
+                return _map(hits, rest, ref)
+            elif bracket is not None and "=" in bracket:
+                want = dict(kv.split("=", 1) for kv in re.split(r",(?=\s*\w+=)", bracket))
+                hits = [r for r in value if all(str(r.get(k)) == v or r.get(k) == _parse_scalar(v)
+                                                for k, v in want.items())]
+                if len(hits) != 1:
+                    raise KeyError(f"{len(hits)} rows match [{bracket}]")
+                value = hits[0]
+            elif bracket is not None:
+                value = value[int(bracket)]
+            else:
+                value = value[key]
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise KeyError(f"{ref}: no value at {path[:pos]!r} ({e})") from None
+    return value
+
+
+def _map(items, rest, ref):
+    """The rest of a path over every item that has it (items without it are left out)."""
+    if not rest:
+        return items
+    out = []
+    for v in items:
+        try:
+            out.append(_resolve_in(v, rest, ref))
+        except KeyError:
+            pass
+    if not out:
+        raise KeyError(f"{ref}: no item has {rest!r}")
+    return out
+
+
+def _split(body: str) -> list[str]:
+    """Whitespace-separated words, keeping [...] and "..." whole."""
+    words, cur, depth, quote = [], "", 0, False
+    for ch in body:
+        if ch == '"':
+            quote = not quote
+        elif not quote and ch == "[":
+            depth += 1
+        elif not quote and ch == "]":
+            depth -= 1
+        if ch.isspace() and depth == 0 and not quote:
+            if cur:
+                words.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        words.append(cur)
+    return words
+
+
+_SCALES = {"%": 100.0, "k": 1e3, "u": 1e6, "n": 1e9, "M": 1e-6, "K": 1e-3}
+
+
+def fmt(value, spec: str | None) -> str:
+    if isinstance(value, str):
+        return value
+    if spec is None:
+        if isinstance(value, bool) or isinstance(value, int):
+            return str(value)
+        return f"{value:.4g}"
+    scale = 1.0
+    if spec and spec.startswith("min"):
+        scale, spec = 1 / 60, spec[3:]
+    elif spec and spec[0] in _SCALES:
+        scale, spec = _SCALES[spec[0]], spec[1:]
+    x = value * scale
+    if isinstance(value, int) and scale == 1.0 and not spec:
+        return str(value)
+    text = format(x, spec) if spec else f"{x:.4g}"
+    return re.sub(r"e([-+])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2), text)
+
+
+def _values(refs):
+    out = []
+    for r in refs:
+        v = resolve(r)
+        out.extend(v if isinstance(v, list) else [v])
+    return out
+
+
+def evaluate(expr: str) -> str:
+    """Render one placeholder's text (without braces)."""
+    body, _, spec = expr.partition("|")
+    spec = spec.strip() or None
+    parts = _split(body)
+    op, args = (parts[0], parts[1:]) if len(parts) > 1 or parts[0] == "load" else (None, parts)
+    if op is None:
+        value = resolve(args[0])
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{args[0]} is {value}")
+        return fmt(value, spec)
+    if op == "ratio":
+        return fmt(resolve(args[0]) / resolve(args[1]), spec)
+    if op in ("min", "max"):
+        return fmt((min if op == "min" else max)(_values(args)), spec)
+    if op == "len":
+        return str(len(resolve(args[0])))
+    if op == "median":
+        return fmt(statistics.median(_values(args)), spec)
+    if op == "meanstd":
+        vals = _values(args)
+        if len(vals) < 2:
+            raise ValueError(f"meanstd needs two values or more: {expr}")
+        unit = " %" if spec and spec.startswith("%") else ""
+        return (f"{fmt(statistics.mean(vals), spec)} +- {fmt(statistics.stdev(vals), spec)}{unit}"
+                f" (n = {len(vals)})")
+    if op == "load":
+        return load_text(args[0])
+    raise ValueError(f"unknown operator {op!r} in {{{expr}}}")
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+#: A number typed in a cell: digits not glued to a letter, digit, '_' or '.' before them
+#: (so float32, Tsit5, L2 and H100 are names, not numbers).
+NUMBER = re.compile(r"(?<![A-Za-z0-9_.])\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def refs_of(template: str) -> list[str]:
+    out = []
+    for expr in _PLACEHOLDER.findall(template):
+        body = _split(expr.partition("|")[0])
+        if body and body[0] == "load":
+            out.append(body[1] + "#")
+        out.extend(t for t in body if "#" in t)
+    return out
+
+
+def render_cell(template: str) -> str:
+    return _PLACEHOLDER.sub(lambda m: evaluate(m.group(1)), template)
+
+
+def literal_numbers(template: str) -> list[str]:
+    """Numbers typed as text in a template (outside its placeholders)."""
+    return NUMBER.findall(_PLACEHOLDER.sub(" ", template))
+
+
+# ------------------------------------------------------------------------------------ conditions
+
+
+def _num_range(values) -> str:
+    vals = [float(v) for v in values if isinstance(v, (int, float))]
+    if not vals:
+        return "not recorded"
+    lo, hi = min(vals), max(vals)
+    return f"{lo:.1f}" if round(lo, 1) == round(hi, 1) else f"{lo:.1f}-{hi:.1f}"
+
+
+def load_text(name: str) -> str:
+    c = load(name).get("conditions", {})
+    la = c.get("load_average", "not recorded")
+    if isinstance(la, (int, float)):
+        return f"{la:.1f}"
+    if isinstance(la, list):
+        return _num_range(la)
+    return str(la)
+
+
+def conditions_text(files: list[str]) -> str:
+    """The conditions cell: for each cited file, machine, sides, load, versions, commit."""
+    groups: dict[str, list[str]] = {}
+    for name in dict.fromkeys(files):
+        c = load(name).get("conditions")
+        if c is None:
+            groups.setdefault("conditions not recorded", []).append(name)
+            continue
+        bits = [str(c.get("machine", "machine not recorded"))]
+        dev = c.get("devices")
+        if isinstance(dev, dict):
+            bits.append(", ".join(f"{k} {v}" for k, v in dev.items()))
+        elif dev:
+            bits.append(str(dev))
+        bits.append(f"load {load_text(name)}")
+        ver = c.get("versions")
+        if isinstance(ver, dict) and ver:
+            bits.append(", ".join(f"{k} {v}" for k, v in ver.items()))
+        commit = str(c.get("commit", "not recorded"))
+        m = re.search(r"committed in ([0-9a-f]{7,40})", commit)
+        bits.append(f"commit {commit}" if re.fullmatch(r"[0-9a-f]{7,40}", commit)
+                    else f"commit not recorded (file from {m.group(1)})" if m else f"commit {commit}")
+        groups.setdefault("; ".join(bits), []).append(name)
+    return "<br>".join(", ".join(f"`{n}`" for n in names) + ": " + text for text, names in groups.items())
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+@dataclass
+class Table:
+    """A Markdown table rendered between ``<!-- results:name -->`` markers in ``file``.
+
+    ``measured``: indices of the columns whose numbers must all come from placeholders.
+    ``conditions``: add a conditions column (filled from the cited files) before the last column.
+    """
+
+    name: str
+    file: str
+    header: list[str]
+    rows: list[list[str]]
+    measured: tuple[int, ...] = (1,)
+    conditions: bool = True
+    note: str = ""
+
+    def cells(self):
+        out = []
+        for r in self.rows:
+            rendered = [render_cell(c) for c in r]
+            if self.conditions:
+                files = [ref.split("#", 1)[0] for c in r for ref in refs_of(c)]
+                rendered.insert(len(rendered) - 1, conditions_text(files))
+            out.append(rendered)
+        return out
+
+    def render(self) -> str:
+        header = list(self.header)
+        if self.conditions:
+            header.insert(len(header) - 1, "Conditions")
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for r in self.cells():
+            lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in r) + " |")
+        if self.note:
+            lines += ["", self.note]
+        return "\n".join(lines)
+
+
+def row(what, measured, target="", reproduce=""):
+    """A README row: What | Measured | Target | (Conditions) | Reproduce."""
+    return [what, measured, target, reproduce]
+
+
+def acc(what, file, target="", reproduce="", extra=""):
+    """A training run: final-epoch test accuracy, the best epoch beside it, marked."""
+    return row(what,
+               f"**{{{file}#final_test_acc|%.2f}} %** final ({{{file}#epochs_done}} epochs); "
+               f"best epoch {{{file}#best_test_acc|%.2f}} % (best, chosen on the test set: not a headline)"
+               + (f"; {extra}" if extra else ""),
+               target, reproduce)
+
+
+README = "README.md"
+HEAD = ["What", "Measured", "Target", "Reproduce"]
+
+TABLES: list[Table] = []
+
+
+def table(name, file, rows, header=HEAD, **kw):
+    TABLES.append(Table(name, file, list(header), rows, **kw))
+
+
+# ============================================================================== the registry itself
+# One Table per marked block. README tables first, then docs figure tables.
+
+# ============================================================================== the registry itself
+# One ``table(...)`` per marked block; README tables first, then the docs' figure tables.
+# Rows: ``row(what, measured, target, reproduce)``; ``acc(...)`` for one training run.
+
+D = "MEMSNN_DATA_DIR=../shared/data "
+
+
+def fb(f):
+    """Final-epoch accuracy in bold, best epoch beside it, marked."""
+    return f"**{{{f}#final_test_acc|%.2f}} %** final (best epoch {{{f}#best_test_acc|%.2f}} %, chosen on test: not a result)"
+
+
+table("readme-full", README, [
+    row("SPICEprop, MNIST, paper network (784-100-10 front end -> 10 MIF neurons, 1000 steps), 40 epochs",
+        fb("spiceprop_mnist_idle.json") + "; the same run on the loaded machine: "
+        "{spiceprop_mnist.json#final_test_acc|%.2f} % final",
+        ">= 98.0 % (paper 97.58 %)", f"`{D}python benchmarks/spiceprop_train.py --dataset mnist --tag _idle`"),
+    row("SPICEprop, Fashion-MNIST, same network, 40 epochs", fb("spiceprop_fashion-mnist.json"),
+        ">= 87 % (paper 75.26 %)", f"`{D}python benchmarks/spiceprop_train.py --dataset fashion-mnist`"),
+    row("SPICEprop, MNIST, same network, random shifts of up to 2 px, 40 epochs",
+        "**{spiceprop_mnist_shift2.json#final_test_acc|%.2f} %** final", "",
+        f"`{D}python benchmarks/spiceprop_train.py --dataset mnist --augment-shift 2 --tag _shift2`"),
+    row("SPICEprop, MNIST, on the **GPU** (8 of 40 planned epochs run)",
+        "{spiceprop_mnist_gpu.json#final_test_acc|%.2f} % after {spiceprop_mnist_gpu.json#epochs_done} epochs",
+        "", f"`{D}python benchmarks/spiceprop_train.py --dataset mnist --tag _gpu`"),
+    row("Surrogate, MNIST 784-1000-10 LIF, 25 steps, spike-count loss, AdamW, 12 epochs",
+        fb("surrogate_mnist_dense_count.json"),
+        ">= 98.5 % (**missed** at the final epoch)", f"`{D}python benchmarks/surrogate_train.py mnist-dense-count`"),
+    row("Surrogate, conv SNN 12C5-AP2-64C5-AP2-FC10 LIF, 10 steps, integrator output, MNIST with shifts of up to 2 px, 12 epochs",
+        "CPU, seed {surrogate_mnist_conv.json#conditions.seeds[0]}: **{surrogate_mnist_conv.json#final_test_acc|%.2f} %**; **GPU**, "
+        "**{meanstd surrogate_mnist_conv_gpu.json#final_test_acc surrogate_mnist_conv_gpu_seed1.json#final_test_acc|%.2f}**",
+        ">= 99.3 % (met by the CPU run only; the GPU seeds' mean misses it)",
+        f"`{D}python benchmarks/surrogate_train.py mnist-conv [--seed 1 --tag _gpu_seed1]`"),
+    row("Surrogate, conv SNN 32C5-AP2-64C5-AP2-FC10, trainable per-neuron decay and threshold, slope 5, MNIST with shifts of up to 2 px (**GPU**, seeds 0 and 1; 64C5-128C5 seed 0)",
+        "{surrogate_mnist_conv_wide_gpu.json#epochs_done} epochs: **{meanstd surrogate_mnist_conv_wide_gpu.json#final_test_acc surrogate_mnist_conv_wide_gpu_seed1.json#final_test_acc|%.2f}**; "
+        "{surrogate_mnist_conv_wide_gpu_e25.json#epochs_done} epochs: {meanstd surrogate_mnist_conv_wide_gpu_e25.json#final_test_acc surrogate_mnist_conv_wide_gpu_e25_seed1.json#final_test_acc|%.2f}; "
+        "channels doubled (one seed): {surrogate_mnist_conv_wide_gpu_c64x128.json#final_test_acc|%.2f} %",
+        ">= 99.3 % (at the seed mean)",
+        f"`{D}python benchmarks/surrogate_train.py mnist-conv-wide [--seed 1] [--epochs 25] [--channels 64 128] --tag _gpu`"),
+    row("Surrogate, conv SNN 32C5-AP2-64C5-AP2-FC10, trainable decay and threshold, slope 5, **Fashion-MNIST**, 15 epochs; GPU seeds 0 and 1, CPU seed 0",
+        "**GPU**: **{meanstd surrogate_fashion_conv_wide_gpu.json#final_test_acc surrogate_fashion_conv_wide_gpu_seed1.json#final_test_acc|%.2f}**; "
+        "CPU, one seed: {surrogate_fashion_conv_wide.json#final_test_acc|%.2f} % ({surrogate_fashion_conv_wide.json#train_wall_time_s|,.0f} s)",
+        ">= 90 %", f"`{D}python benchmarks/surrogate_train.py fashion-conv-wide [--seed 1] [--tag _gpu]`"),
+    row("Surrogate, conv SNN 12C5-AP2-64C5 (narrower), Fashion-MNIST: plain recipe 10 epochs (CPU); trainable decay/threshold, slope 5, 8 epochs (CPU); the same 15 epochs (**GPU**, seeds 0 and 1)",
+        "{surrogate_fashion_conv.json#final_test_acc|%.2f} % (train {surrogate_fashion_conv.json#history[-1].train_acc|%.1f} %: underfits); "
+        "{surrogate_fashion_conv_learn.json#final_test_acc|%.2f} %; "
+        "{meanstd surrogate_fashion_conv_learn_15_gpu.json#final_test_acc surrogate_fashion_conv_learn_15_gpu_seed1.json#final_test_acc|%.2f}",
+        ">= 90 % (not with this width)",
+        "`... surrogate_train.py fashion-conv`, `fashion-conv-learn`, `fashion-conv-learn --epochs 15 --tag _15_gpu`"),
+    row("Fully memristive SPICEprop, MNIST (784-100-10 crossbars + 10 MIF), \"realistic\" preset (16 levels, 1 % programming noise, 2 % read noise, 1 % stuck-at programmed fault-aware, 1 Ohm wires on 256x256 tiles), 5 chips, 10,000 test images",
+        "hardware-aware: **{meanstd crossbar_training.json#deploy.accuracy[\"hardware-aware training\"].per_chip|%.2f}** (n: chips)"
+        "; ideal-trained on the same chips: {meanstd crossbar_training.json#deploy.accuracy[\"ideal training\"].per_chip|%.2f}. "
+        "The fine-tuning run was **chosen on the test set** over a second one "
+        "({crossbar_training.json#hwa.final_test_acc|%.2f} % final in training): a selection on test, not a validation split",
+        ">= 97.6 %",
+        f"`{D}python benchmarks/crossbar_training.py --stage ideal`, then `--stage hwa --hwa-name hwa-shift1 --hwa-epochs 15 --hwa-lr 1e-3 --hwa-augment-shift 1`, then `--stage deploy --hwa-name hwa-shift1 --chips 5`; ablation and drift: [docs/crossbar.md](docs/crossbar.md)"),
+    row("ANN-to-SNN conversion, MNIST, QCFS L = 8, 16C5-AP2-32C5-AP2-FC10, 4 epochs, all 10,000 test images; SNN at T = 4 / 8 / 16 / 32 / 64 / 128",
+        "ANN {conversion_mnist_qcfs_full_test.json#ann_accuracy|%.2f} %; SNN **{conversion_mnist_qcfs_full_test.json#snn[0].accuracy|%.2f}** / "
+        "{conversion_mnist_qcfs_full_test.json#snn[1].accuracy|%.2f} / **{conversion_mnist_qcfs_full_test.json#snn[2].accuracy|%.2f}** / "
+        "{conversion_mnist_qcfs_full_test.json#snn[3].accuracy|%.2f} / {conversion_mnist_qcfs_full_test.json#snn[4].accuracy|%.2f} / "
+        "{conversion_mnist_qcfs_full_test.json#snn[5].accuracy|%.2f} %",
+        ">= 99.3 % at T <= 16 (**missed**: the ANN itself is below it after 4 epochs)",
+        "`memsnn train --method conversion --dataset mnist --data full --activation qcfs --epochs 4 --lr 5e-3 --augment-shift 2`"),
+    row("Conversion, accuracy against T (first 2,000 test images): ReLU max norm / 99.9 % norm / QCFS; MNIST at T = 4 and T = 16, Fashion-MNIST at T = 32",
+        "MNIST: {conversion.json#datasets.mnist.memsnn.relu_max.rows[steps=4].accuracy|%.1f} / {conversion.json#datasets.mnist.memsnn.relu_percentile.rows[steps=4].accuracy|%.2f} / {conversion.json#datasets.mnist.memsnn.qcfs.rows[steps=4].accuracy|%.2f} and "
+        "{conversion.json#datasets.mnist.memsnn.relu_max.rows[steps=16].accuracy|%.2f} / {conversion.json#datasets.mnist.memsnn.relu_percentile.rows[steps=16].accuracy|%.2f} / {conversion.json#datasets.mnist.memsnn.qcfs.rows[steps=16].accuracy|%.2f} %; "
+        "Fashion-MNIST: {conversion.json#datasets.fashion-mnist.memsnn.relu_max.rows[steps=32].accuracy|%.2f} / {conversion.json#datasets.fashion-mnist.memsnn.relu_percentile.rows[steps=32].accuracy|%.2f} / {conversion.json#datasets.fashion-mnist.memsnn.qcfs.rows[steps=32].accuracy|%.2f} % "
+        "(ANN: ReLU {conversion.json#datasets.fashion-mnist.ann_relu.ann_accuracy|%.2f} %, QCFS {conversion.json#datasets.fashion-mnist.ann_qcfs.ann_accuracy|%.2f} %)",
+        "F-MNIST >= 90 % at T <= 32 (**missed**)", "`python benchmarks/conversion.py --datasets mnist fashion-mnist --test-subset 2000`"),
+    row("Quantized weight transfer by weight-map STDP programming (Hwang et al. 2021), 784-800-10 MNIST, 3 levels (n = 1), varied devices (d2d 0.1, c2c 0.05), SNN at T = 64; the range over n = 1..7 (3..15 levels) at T = 64",
+        "**{weight_transfer.json#levels.1.varied.snn[steps=64].accuracy|%.2f} %** in **{weight_transfer.json#levels.1.varied.steps|,.0f}** programming steps "
+        "vs {weight_transfer.json#levels.1.one_by_one.steps|,.0f} one by one ({weight_transfer.json#levels.1.weights|,.0f} weights) and "
+        "{weight_transfer.json#levels.1.write_verify.steps|M.2f} M write-verify pulses; over all level counts: "
+        "{min weight_transfer.json#levels.*.varied.snn[steps=64].accuracy|%.2f}-{max weight_transfer.json#levels.*.varied.snn[steps=64].accuracy|%.2f} %",
+        ">= 97.58 % (paper)", f"`{D}python benchmarks/weight_transfer.py`"),
+    row("The same, device-to-device spread sigma 0.2 / 0.5 (n = 1, T = 32, mean of 2 seeds)",
+        "{weight_transfer.json#sweeps[n=1,kind=d2d,sigma=0.2].snn_accuracy_mean|%.2f} / {weight_transfer.json#sweeps[n=1,kind=d2d,sigma=0.5].snn_accuracy_mean|%.2f} %",
+        "", "same (`--sweeps-only`)"),
+    row("Diehl & Cook unsupervised MNIST, 100 excitatory neurons, 20,000 of 60,000 training images (first 2,500 test images); 400 neurons not run",
+        "**{stdp_mnist_N100.json#test_accuracy|%.1f} %**", ">= 82.9 % (**missed**: a third of an epoch)",
+        f"`{D}python benchmarks/stdp_mnist.py --neurons 100 --out runs/stdp100` (`--resume` continues)"),
+    row("Diehl & Cook on NeuroSim crossbar devices vs ideal weights, 200 training images (500 test images)",
+        "{stdp_mnist_N100_crossbar_200img.json#test_accuracy|%.1f} % vs {stdp_mnist_N100_200img.json#test_accuracy|%.1f} %", "",
+        f"`{D}python benchmarks/stdp_mnist.py --neurons 100 --images 200 --label-images 500 --test-images 500 [--array crossbar] --tag _200img`"),
+    row("Energy per MNIST image (10,000 test images), SPICEprop network: per component, with the MAC proxy of the front end",
+        "{codesign_energy.json#report.total_J|n.1f} nJ at {codesign_energy.json#report.accuracy|%.2f} % (MAC proxy {codesign_energy.json#report.proxy_total_J|n.2f} nJ); "
+        "with the co-designed readout devices **{codesign_energy_codesigned.json#report.total_J|n.1f} nJ**, same accuracy "
+        "({codesign_energy_codesigned.json#report.accuracy|%.2f} %)",
+        "compare 48.4 nJ (seed; not reached: the MAC proxy alone is above it)",
+        "`memsnn evaluate CKPT --energy`; `python benchmarks/codesign.py energy --checkpoint CKPT`"),
+    row("Co-design of the readout devices re-checked by re-training (8,000 training images, 1 epoch; first 2,000 test images)",
+        "re-trained at the co-designed devices {codesign_codesign.json#runs.retrained_at_found_devices.accuracy|%.2f} % with a "
+        "{codesign_codesign.json#runs.retrained_at_found_devices.circuit_nJ|.1f} nJ circuit vs "
+        "{codesign_codesign.json#runs.retrained_at_original_devices.accuracy|%.2f} % / {codesign_codesign.json#runs.retrained_at_original_devices.circuit_nJ|.1f} nJ at the original devices",
+        "", "`python benchmarks/codesign.py codesign --checkpoint CKPT`"),
+])
+
+table("readme-bundled", README, [
+    row("Four SPICEprop seeds in one run (`memsnn train --seeds 0 1 2 3`), bundled MNIST, 2 epochs",
+        "**{meanstd ensemble_runs_cpu.json#test_acc_members|%.2f}**; {ensemble_runs_cpu.json#ensemble_s|.1f} s as one run vs "
+        "{ensemble_runs_cpu.json#separate_s|.1f} s as four; each member equal to its single run",
+        "", "`python benchmarks/ensemble.py --whole-runs --seeds 0 1 2 3`"),
+    row("Same seed on 1 and 8 simulated CPU devices, bundled MNIST, 1 epoch",
+        "**{scaling_same_seed.json#runs.1.test_acc[0]|%.2f} % / {scaling_same_seed.json#runs.8.test_acc[0]|%.2f} %** "
+        "(loss {scaling_same_seed.json#runs.1.train_loss[0]|.4f} / {scaling_same_seed.json#runs.8.train_loss[0]|.4f})",
+        "same to 0.1 %", "`python benchmarks/scaling.py --same-seed`"),
+])
+
+table("readme-numerics", README, [
+    row("MIF neuron vs ngspice (SPICEprop schedule, 5 weights, float64), adaptive diffrax Tsit5 rtol 1e-5 / 1e-7; memsnn's converged solution vs ngspice at reltol 1e-10",
+        "v rel. L2 **{max solver_accuracy.json#spiceprop.rows[family=Tsit5,setting=rtol = 1e-5].v_rel_l2|.1e} / {max solver_accuracy.json#spiceprop.rows[family=Tsit5,setting=rtol = 1e-7].v_rel_l2|.1e}**; "
+        "converged: {max solver_accuracy.json#spiceprop.reference.memsnn_converged_vs_reference.v|.1e}",
+        "<= 2e-4", "`python benchmarks/solver_accuracy.py` (needs ngspice)"),
+    row("Convergence order of v against ngspice (log-log fit over dt): Euler / SPICEprop ordering / Heun / implicit Euler",
+        "**{solver_accuracy.json#spiceprop.orders.Euler|.2f}** / {solver_accuracy.json#spiceprop.orders.SpicepropEuler|.2f} / "
+        "{solver_accuracy.json#spiceprop.orders.Heun|.2f} / {solver_accuracy.json#spiceprop.orders.ImplicitEuler|.2f}",
+        "~1 for Euler", "same"),
+    row("Explicit-Euler stability limit at dt = 10 us (constant current, mA): memsnn's check / theory / where plain Euler oscillates; as one event's weight",
+        "{solver_accuracy.json#stability.memsnn_check_current_mA|.5f} / {solver_accuracy.json#stability.theory.current_mA|.5f}-{solver_accuracy.json#stability.theory.linear_current_mA|.5f} / "
+        "{solver_accuracy.json#stability.euler_oscillation_current_mA|.5f} mA; one event above {solver_accuracy.json#stability.memsnn_check_weight_mA|.4f} mA",
+        "", "same"),
+    row("Crossbar IR drop (exact nodal analysis) vs ngspice on the exported netlist, 64x64 and 128x128, random G, wires 1 and 10 Ohm (float64)",
+        "max relative error **{max crossbar_irdrop_spice.json#accuracy.*.relative_error|.1e}**", "<= 1e-6",
+        "`python benchmarks/crossbar_irdrop.py --skip-speed` (needs ngspice)"),
+    row("Energy of one MIF spike (float64): energy meter vs the closed-form integral of i v vs ngspice",
+        "{codesign_spike.json#spike.simulation_J|n.6f} nJ; rel. error **{codesign_spike.json#spike.rel_err_vs_closed_form|.1e}** (closed form), "
+        "**{codesign_spike.json#spike.rel_err_vs_ngspice|.1e}** (ngspice)", "<= 1e-4", "`python benchmarks/codesign.py spike`"),
+    row("Data-parallel training step on 1/2/4/8 simulated CPU devices: parameters after a step against one device's (max relative difference)",
+        "SPICEprop {max scaling_cpu.json#rows[?model=spiceprop].max_rel_diff|.0e}, LIF {max scaling_cpu.json#rows[?model=surrogate].max_rel_diff|.0e}",
+        "",  "`python benchmarks/scaling.py`"),
+])
+
+table("readme-speed", README, [
+    row("SPICEprop training step (batch 200, 1000 steps, fwd + bwd + Adam, float32) vs PyTorch eager / `torch.compile` of the same equations",
+        "{spiceprop_vs_torch.json#memsnn_step_ms|.1f} ms vs {spiceprop_vs_torch.json#torch_eager_step_ms|.0f} ms / {spiceprop_vs_torch.json#torch_compile_step_ms|.1f} ms: "
+        "**{spiceprop_vs_torch.json#speedup|.1f}x / {spiceprop_vs_torch.json#speedup_vs_torch_compile|.1f}x** wall; "
+        "{spiceprop_vs_torch.json#speedup_cpu_time.torch_eager|.1f}x / {spiceprop_vs_torch.json#speedup_cpu_time.torch_compile|.1f}x CPU time; "
+        "traces agree to {spiceprop_vs_torch.json#traces_same_weights.torch_eager_max_abs_diff_mV|.1e} mV",
+        ">= 30x / >= 8x (**both missed**)", "`python benchmarks/spiceprop_vs_torch.py` (`pip install -e \".[torch]\"`)"),
+    row("Why SPICEprop misses torch.compile: the step's CPU time against the batch (one device; batch 20 / 50 / 100 / 200)",
+        "{loop_profile.json#memsnn_spiceprop_batch_sweep.rows[0].cpu_ms|.1f} / {loop_profile.json#memsnn_spiceprop_batch_sweep.rows[1].cpu_ms|.1f} / "
+        "{loop_profile.json#memsnn_spiceprop_batch_sweep.rows[2].cpu_ms|.1f} / {loop_profile.json#memsnn_spiceprop_batch_sweep.rows[3].cpu_ms|.1f} ms: "
+        "a line through about zero ({loop_profile.json#memsnn_spiceprop_batch_sweep.slope_ms_per_sample|k.0f} us per sample), bound by arithmetic, not kernel launches",
+        "", "`python benchmarks/loop_profile.py`"),
+    row("LIF training step (snnTorch tutorial network 784-1000-10, batch 128, 25 steps) vs snnTorch 1.0 / Spyx 1.0 hand-written `lax.scan` / Spyx `spyx.nn.run`",
+        "{surrogate_vs_snntorch.json#memsnn_step_ms_median|.1f} ms vs {surrogate_vs_snntorch.json#snntorch_step_ms_median|.1f} / "
+        "{surrogate_vs_snntorch.json#spyx.hand_written.step_ms_median|.1f} / {surrogate_vs_snntorch.json#spyx.documented.step_ms_median|.1f} ms: "
+        "**{surrogate_vs_snntorch.json#speedup|.1f}x / {surrogate_vs_snntorch.json#spyx.hand_written.memsnn_speedup|.2f}x / {surrogate_vs_snntorch.json#spyx.documented.memsnn_speedup|.2f}x** wall; "
+        "traces equal to {surrogate_vs_snntorch.json#equivalence_float32.hidden_membrane.max_abs_diff|.1e}, "
+        "{surrogate_vs_snntorch.json#equivalence_float32.hidden_spikes.mismatches} spike mismatches in {surrogate_vs_snntorch.json#equivalence_float32.hidden_spikes.total|M.1f} M",
+        ">= 6x / >= 1.3x", "`python benchmarks/surrogate_vs_snntorch.py` (`pip install -e \".[snntorch,spyx]\"`)"),
+    row("The same on the **GPU** (snnTorch on CUDA), full float32 matmuls in both; with TF32 matmuls (JAX's default)",
+        "{surrogate_vs_snntorch_gpu.json#memsnn_step_ms_median|.2f} ms vs {surrogate_vs_snntorch_gpu.json#snntorch_step_ms_median|.1f} ms: "
+        "**{surrogate_vs_snntorch_gpu.json#speedup|.1f}x**, {surrogate_vs_snntorch_gpu.json#equivalence_float32.hidden_spikes.mismatches} spike mismatches; "
+        "TF32: {surrogate_vs_snntorch_gpu_tf32.json#speedup|.0f}x, but {surrogate_vs_snntorch_gpu_tf32.json#equivalence_float32.hidden_spikes.mismatches} of "
+        "{surrogate_vs_snntorch_gpu_tf32.json#equivalence_float32.hidden_spikes.total|M.1f} M spikes flip",
+        "", "`python benchmarks/surrogate_vs_snntorch.py --torch-device cuda --out benchmarks/results/surrogate_vs_snntorch_gpu.json` (`--matmul-precision default` for TF32)"),
+    row("Core: fwd + bwd of the SPICEprop output layer (10 MIF, batch 200, 1000 steps), diffrax fixed-step Euler over the Euler scan (the GPU file predates the component-protocol redesign)",
+        "CPU **{core_speed.json#rows[integrator=diffrax Euler, fixed step].ratio_to_euler_scan|.2f}x** ({core_speed.json#rows[0].median_s|.3f} s scan, "
+        "{core_speed.json#rows[integrator=diffrax Euler, fixed step].median_s|.3f} s diffrax Euler, {core_speed.json#rows[integrator=memsnn SPICEprop ordering].median_s|.3f} s SPICEprop ordering); "
+        "**GPU** {core_speed_gpu.json#rows[integrator=diffrax Euler, fixed step].ratio_to_euler_scan|.2f}x ({core_speed_gpu.json#rows[0].median_s|.3f} s scan)",
+        "<= 1.5x", "`python benchmarks/core_speed.py [--tag _gpu]`"),
+    row("200 MIF neurons to 1e-3 rel. L2, memsnn (Euler) vs ngspice (one netlist), steady state; counting memsnn's one-off compile",
+        "{solver_accuracy.json#speed.summary.memsnn_per_neuron_s|k.3f} ms vs {solver_accuracy.json#speed.summary.ngspice_per_neuron_s|k.2f} ms per neuron: "
+        "**{solver_accuracy.json#speed.summary.speedup|.0f}x**; with the compile {solver_accuracy.json#speed.summary.speedup_with_compile|.1f}x (ngspice faster)",
+        "memsnn faster", "`python benchmarks/solver_accuracy.py` (needs ngspice)"),
+    row("Exact IR-drop solve (batch 200, float64, 1 Ohm wires) vs badcrossbar 1.1, forward solve, one process per measurement; 784x100 and 256x256",
+        "{crossbar_irdrop.json#speed[0].size}: {crossbar_irdrop.json#speed[0].badcrossbar_forward.median_s|.2f} s vs {crossbar_irdrop.json#speed[0].memsnn_forward.median_s|.2f} s, "
+        "**{ratio crossbar_irdrop.json#speed[0].badcrossbar_forward.median_s crossbar_irdrop.json#speed[0].memsnn_forward.median_s|.0f}x**, fwd + bwd {crossbar_irdrop.json#speed[0].memsnn_forward_backward.median_s|.2f} s; "
+        "{crossbar_irdrop.json#speed[1].size}: {crossbar_irdrop.json#speed[1].badcrossbar_forward.median_s|.2f} s vs {crossbar_irdrop.json#speed[1].memsnn_forward.median_s|.2f} s, "
+        "**{ratio crossbar_irdrop.json#speed[1].badcrossbar_forward.median_s crossbar_irdrop.json#speed[1].memsnn_forward.median_s|.1f}x**",
+        ">= 10x (**missed** at 256x256)", "`python benchmarks/crossbar_irdrop.py` (`pip install badcrossbar --no-deps`)"),
+    row("Diehl & Cook training (100 neurons, 10 images) vs Brian2 2.9 (Cython), same network",
+        "{stdp_vs_brian2.json#memsnn.cpu_s_per_image|k.0f} ms vs {stdp_vs_brian2.json#brian2.cpu_s_per_image|k.0f} ms CPU per image: "
+        "**{stdp_vs_brian2.json#speedup_cpu|.1f}x CPU time**, {stdp_vs_brian2.json#speedup_wall|.0f}x wall (Brian2's wall time waits on the loaded machine)",
+        ">= 20x (**missed** in CPU time)", "`python benchmarks/stdp_vs_brian2.py --neurons 100 --images 10`"),
+    row("Vmapped sweep of 256 device settings of the SPICEprop output layer vs a Python loop, 1 image per setting",
+        "**{codesign_timing.json#timings[0].speedup|.1f}x** ({codesign_timing.json#timings[0].vmap_s|.2f} s vs {codesign_timing.json#timings[0].loop_s|.2f} s)",
+        ">= 20x (**missed**: each setting costs little on a CPU)", "`python benchmarks/codesign.py timing --checkpoint CKPT`"),
+    row("Data-parallel step, one device against the batch split over 2 (2 CPU cores), strong / weak efficiency: SPICEprop, dense LIF, conv LIF",
+        "SPICEprop **{scaling_cpu_idle.json#rows[model=spiceprop,mode=strong,devices=2].efficiency|.2f} / {scaling_cpu_idle.json#rows[model=spiceprop,mode=weak,devices=2].efficiency|.2f}**; "
+        "dense LIF {scaling_cpu_idle.json#rows[model=surrogate,mode=strong,devices=2].efficiency|.2f} / {scaling_cpu_idle.json#rows[model=surrogate,mode=weak,devices=2].efficiency|.2f}; "
+        "conv LIF {scaling_cpu_idle_conv.json#rows[mode=strong,devices=2].efficiency|.2f} (strong)",
+        "scaling curves", "`python benchmarks/scaling.py --models spiceprop surrogate --devices 1 2 --repeats 10 --out benchmarks/results/scaling_cpu_idle.json`, `--models surrogate-conv`"),
+    row("Co-design sweep (256 settings) and Monte-Carlo (64 samples), 1 vs 2 CPU devices, 8 images per setting, in the run where the process got both cores",
+        "sweep **{codesign_sharded_rerun.json#rows[experiment=sweep].speedup|.2f}x**, Monte-Carlo {codesign_sharded_rerun.json#rows[experiment=monte_carlo].speedup|.2f}x",
+        "", "`python benchmarks/codesign.py sharded --checkpoint CKPT`"),
+    row("Several seeds in one run: 8 SPICEprop members, throughput over 8 separate runs (one device), members one after another in the step / all vmapped",
+        "**{ensemble_cpu.json#rows[model=spiceprop,members=8,way=map].gain|.2f}x** / {ensemble_cpu.json#rows[model=spiceprop,members=8,way=vmap].gain|.2f}x",
+        "", "`python benchmarks/ensemble.py`"),
+    row("SPICEprop, 40 MNIST epochs on 2 CPU cores (the accuracy row's idle run)",
+        "**{spiceprop_mnist_idle.json#wall_time_s|min.1f} min** (median epoch {median spiceprop_mnist_idle.json#history.*.epoch_time_s|.1f} s)",
+        "<= 15 min", f"`{D}python benchmarks/spiceprop_train.py --dataset mnist --tag _idle`"),
+    row("SPICEprop MNIST epoch on the **GPU** (8 epochs)",
+        "median epoch {median spiceprop_mnist_gpu.json#history.*.epoch_time_s|.1f} s, no faster than the CPU row above: the sequential steps of a small network are bound by kernel launches",
+        "", f"`{D}python benchmarks/spiceprop_train.py --dataset mnist --tag _gpu`"),
+    row("Peak memory of a SPICEprop training step (batch 200, one device)",
+        "RSS {spiceprop_memory.json#rows[0].peak_rss_mb|.0f} MB; XLA temporaries {spiceprop_memory.json#rows[0].xla_temp_mb|.0f} MB, "
+        "**{spiceprop_memory.json#rows[checkpoint_every=10,devices=1].xla_temp_mb|.0f} MB** with `checkpoint_every={spiceprop_memory.json#rows[1].checkpoint_every}`",
+        "bounded by checkpointing", "`python benchmarks/spiceprop_train.py --memory`"),
+])
+
+# ---------------------------------------------------------------------------------------- files
+
+_BLOCK = "<!-- results:{0} -->\n{1}\n<!-- /results:{0} -->"
+
+
+def _block_re(name):
+    return re.compile(r"<!-- results:%s -->\n.*?\n?<!-- /results:%s -->" % (re.escape(name), re.escape(name)),
+                      re.S)
+
+
+def rendered_files() -> dict[str, str]:
+    """{file: its text with every table re-rendered}."""
+    texts: dict[str, str] = {}
+    for t in TABLES:
+        path = ROOT / t.file
+        text = texts.get(t.file, path.read_text())
+        rx = _block_re(t.name)
+        if not rx.search(text):
+            raise KeyError(f"{t.file} has no <!-- results:{t.name} --> ... <!-- /results:{t.name} --> block")
+        block = _BLOCK.format(t.name, t.render())
+        texts[t.file] = rx.sub(lambda m: block, text, count=1)
+    return texts
+
+
+def problems() -> list[str]:
+    """Everything the check rejects: typed numbers in measured cells, broken references, drift."""
+    out = []
+    names = [t.name for t in TABLES]
+    for n in set(names):
+        if names.count(n) > 1:
+            out.append(f"table {n} is defined {names.count(n)} times")
+    for t in TABLES:
+        for i, r in enumerate(t.rows):
+            for j in t.measured:
+                typed = literal_numbers(r[j])
+                if typed:
+                    out.append(f"{t.name} row {i + 1} ({r[0][:50]!r}): numbers typed instead of read "
+                               f"from a results file: {typed}")
+            for c in r:
+                for ref in refs_of(c):
+                    name = ref.split("#", 1)[0]
+                    if not (RESULTS / name).exists():
+                        out.append(f"{t.name} row {i + 1}: {name} does not exist")
+                    elif t.conditions and "conditions" not in load(name):
+                        out.append(f"{t.name} row {i + 1}: {name} has no 'conditions' block")
+                try:
+                    render_cell(c)
+                except (KeyError, ValueError, TypeError, ZeroDivisionError) as e:
+                    out.append(f"{t.name} row {i + 1}: {e}")
+    if out:
+        return out
+    for f, text in rendered_files().items():
+        if (ROOT / f).read_text() != text:
+            out.append(f"{f} differs from its rendering: run `python benchmarks/registry.py`")
+    return out
+
+
+def listing():
+    for t in TABLES:
+        for r in t.rows:
+            for j in t.measured:
+                for expr in _PLACEHOLDER.findall(r[j]):
+                    print(f"{t.file}\t{t.name}\t{r[0][:40]}\t{evaluate(expr)}\t{expr}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--check", action="store_true", help="fail if a file differs or a figure has no entry")
+    p.add_argument("--list", action="store_true", help="list every figure and its source")
+    a = p.parse_args(argv)
+    if a.list:
+        listing()
+        return 0
+    if a.check:
+        bad = problems()
+        for b in bad:
+            print(b)
+        return 1 if bad else 0
+    bad = [b for b in problems() if "differs from its rendering" not in b]
+    if bad:
+        print("\n".join(bad))
+        return 1
+    for f, text in rendered_files().items():
+        if (ROOT / f).read_text() != text:
+            (ROOT / f).write_text(text)
+            print(f"rendered {f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
