@@ -39,7 +39,7 @@ Placeholders in a cell
 item (``levels.*.accuracy``: a list)
 or a quoted key (``devices["neuron.capacitance"]``). FORMAT is an optional scale (``%`` x100,
 ``k`` x1e3, ``u`` x1e6, ``n`` x1e9, ``M`` /1e6, ``K`` /1e3, ``min`` /60) then a Python format spec (``.2f``,
-``,.0f``, ``.1e``). Operators before the references: ``{ratio A B|.1f}`` (A / B),
+``,.0f``, ``.1e``). Operators before the references: ``{ratio A B|.1f}`` (A / B), ``{neg A}``,
 ``{min A|...}``, ``{max A|...}``, ``{median A|...}``, ``{len A}`` over a list,
 ``{meanstd A B ...|%.2f}`` (mean +- sample standard deviation, then "(n = ...)"; with a ``%`` format
 it writes the % sign itself), ``{load FILE}`` (the load average range the file recorded).
@@ -226,6 +226,8 @@ def evaluate(expr: str) -> str:
         return fmt((min if op == "min" else max)(_values(args)), spec)
     if op == "len":
         return str(len(resolve(args[0])))
+    if op == "neg":
+        return fmt(-resolve(args[0]), spec)
     if op == "median":
         return fmt(statistics.median(_values(args)), spec)
     if op == "meanstd":
@@ -350,7 +352,7 @@ class Table:
         for r in self.cells():
             lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in r) + " |")
         if self.note:
-            lines += ["", self.note]
+            lines += ["", render_cell(self.note)]
         if not self.conditions:
             files = [ref.split("#", 1)[0] for r in self.rows for c in r for ref in refs_of(c)]
             lines += ["", "Rendered from " + conditions_text(files, sep="; ") + "."]
@@ -483,7 +485,7 @@ table("readme-full", README, [
 
 table("readme-bundled", README, [
     row("Four SPICEprop seeds in one run (`memsnn train --seeds 0 1 2 3`), bundled MNIST, 2 epochs",
-        "**{meanstd ensemble_runs_cpu.json#test_acc_members|%.2f}**; {ensemble_runs_cpu.json#ensemble_s|.1f} s as one run vs "
+        "**{ensemble_runs_cpu.json#test_acc_mean|%.2f} +- {ensemble_runs_cpu.json#test_acc_std|%.2f} %** (n = {len ensemble_runs_cpu.json#test_acc_members}); {ensemble_runs_cpu.json#ensemble_s|.1f} s as one run vs "
         "{ensemble_runs_cpu.json#separate_s|.1f} s as four; each member equal to its single run",
         "", "`python benchmarks/ensemble.py --whole-runs --seeds 0 1 2 3`"),
     row("Same seed on 1 and 8 simulated CPU devices, bundled MNIST, 1 epoch",
@@ -645,6 +647,111 @@ table("crossbar-drift", "docs/crossbar.md",
           f"{{{CT}#drift.rows[training=ideal training,t_read=31557600.0,drift_compensation=true].accuracy|%.2f}} %"]],
       header=["read after programming (pcm preset)", "accuracy without -> with global drift compensation (10,000 test images)"],
       measured=(1,), conditions=False)
+
+
+EN = "codesign_energy.json#report"
+table("energy-per-image", "docs/energy.md", [
+    [f"dense1: {{{EN}.layers.dense1.synops|,.0f}} MACs", f"{{{EN}.layers.dense1.proxy_J|n.2f}} nJ"],
+    [f"dense2: {{{EN}.layers.dense2.synops|,.0f}} MACs", f"{{{EN}.layers.dense2.proxy_J|n.2f}} nJ"],
+    [f"readout synaptic events: {{{EN}.layers.readout.synops|,.0f}} MACs", f"{{{EN}.layers.readout.proxy_J|n.2f}} nJ"],
+    ["readout circuit: heat in memristors M1 / M2",
+     f"{{{EN}.circuit_J.memristor1|n.2f}} / {{{EN}.circuit_J.memristor2|n.2f}} nJ"],
+    [f"readout circuit: supplied (synapse {{{EN}.circuit_J.synapse|n.2f}}, battery E2 {{neg {EN}.circuit_J.battery2|n.2f}})",
+     f"{{{EN}.circuit_J.supplied|n.2f}} nJ"],
+    ["**total**", f"**{{{EN}.total_J|n.2f}} nJ** (proxy alone {{{EN}.proxy_total_J|n.2f}} nJ)"],
+], header=["part", "per image"], measured=(0, 1), conditions=False)
+
+
+def _dev(f, label, how):
+    r = f"{f}#report"
+    return [label, f"{{{r}.accuracy|%.2f}} %", f"{{{r}.total_J|n.2f}}", f"{{{r}.circuit_J.supplied|n.2f}}",
+            f"{{ratio {r}.proxy_total_J {r}.total_J|%.0f}} %", how]
+
+
+table("energy-devices", "docs/energy.md", [
+    _dev("codesign_energy.json", "as trained (nominal devices)", "-"),
+    _dev("codesign_energy_pareto.json", "low-energy end of the sweep's Pareto front: R_off 20 kOhm (both), C 5 nF",
+         "**on test images**: the sweep ran on the first 100 test images, which are among the 10,000 scored here"),
+    _dev("codesign_energy_codesigned.json", "found by the co-design run (section 4)",
+         "gradient descent on 8,000 training images"),
+], header=["readout devices (same trained weights)", "accuracy, 10,000 test images", "total nJ/image",
+           "circuit nJ/image", "MAC proxy's share", "how the devices were chosen"],
+   measured=(1, 2, 3, 4), conditions=False)
+
+CC = "codesign_codesign.json#runs"
+table("energy-codesign", "docs/energy.md", [
+    [label, f"{{{CC}.{k}.accuracy|%.2f}} %", f"{{{CC}.{k}.energy_nJ|.2f}}", f"{{{CC}.{k}.circuit_nJ|.2f}}"]
+    for label, k in (("trained network, original devices", "baseline_as_trained"),
+                     ("co-design (weights + devices)", "codesign"),
+                     ("check: found devices fixed, weights re-trained", "retrained_at_found_devices"),
+                     ("control: original devices, weights re-trained", "retrained_at_original_devices"),
+                     ("found devices, no re-training", "found_devices_no_retraining"))
+], header=["run (same 2,000 test images)", "accuracy", "total nJ/image", "circuit nJ/image"],
+   measured=(1, 2, 3), conditions=False)
+
+
+def _sh(f, exp):
+    r = f"{f}#rows[experiment={exp}]"
+    return [f"`{f}` (load {{load {f}}})" if exp == "sweep" else "",
+            ("sweep " if exp == "sweep" else "Monte-Carlo ") + f"{{{r}.points}} x {{{r}.images_per_point}}",
+            f"{{{r}.devices1_s|.2f}} s", f"{{{r}.devices2_s|.2f}} s ({{{r}.devices2_cores_used|.2f}})",
+            f"{{{r}.speedup|.2f}}x"]
+
+
+table("energy-sharded", "docs/energy.md",
+      [_sh(f, e) for f in ("codesign_sharded_rerun.json", "codesign_sharded_32.json", "codesign_sharded.json")
+       for e in ("sweep", "monte_carlo")],
+      header=["run (load average 1 min)", "points x images", "1 device", "2 devices (cores got)", "speed-up"],
+      measured=(0, 1, 2, 3, 4), conditions=False)
+
+
+EC = "ensemble_cpu.json#rows"
+
+
+def _ens(model, label):
+    one = f"{EC}[model={model},members=1]"
+    out = [[f"{label} (single step {{{one}.single_step_ms|.1f}} ms)", f"{{{one}.members}}", "",
+            f"{{{one}.step_ms|.1f}}", f"{{{one}.ms_per_model_step|.1f}}", f"{{{one}.gain|.2f}}"]]
+    for k in (2, 4, 8):
+        v, m = f"{EC}[model={model},members={k},way=vmap]", f"{EC}[model={model},members={k},way=map]"
+        out.append(["", f"{{{v}.members}}", "vmap / map", f"{{{v}.step_ms|.3g}} / {{{m}.step_ms|.3g}}",
+                    f"{{{v}.ms_per_model_step|.1f}} / {{{m}.ms_per_model_step|.1f}}", f"{{{v}.gain|.2f}} / {{{m}.gain|.2f}}"])
+    return out
+
+
+table("training-ensemble", "docs/training.md",
+      _ens("spiceprop", "SPICEprop 784-100-10 MIF, 1000 steps, batch 200")
+      + _ens("surrogate", "surrogate 784-1000-10 LIF, 25 steps, batch 128"),
+      header=["network", "K", "way", "ensemble step, ms", "per model-step, ms", "gain over K runs"],
+      measured=(1, 2, 3, 4, 5), conditions=False)
+
+CV = "conversion.json#datasets.mnist"
+table("conversion-mnist", "docs/conversion.md",
+      [[label, f"{{{CV}.{ann}.ann_accuracy|%.2f}}"]
+       + [f"{{{CV}.memsnn.{k}.rows[steps={t}].accuracy|%.2f}}" for t in (4, 8, 16, 32, 64)]
+       for label, k, ann in (("ReLU, max norm", "relu_max", "ann_relu"), ("ReLU, 99.9 % norm", "relu_percentile", "ann_relu"),
+                             ("QCFS, L = 8", "qcfs", "ann_qcfs"))]
+      + [["QCFS, L = 8, all 10,000 test images (`memsnn train`'s own table; T = 4 ... 128)",
+          "{conversion_mnist_qcfs_full_test.json#ann_accuracy|%.2f}"]
+         + [f"{{conversion_mnist_qcfs_full_test.json#snn[steps={t}].accuracy|%.2f}}" for t in (4, 8, 16, 32, 64)]],
+      header=["MNIST, first 2,000 test images unless said", "ANN", "T=4", "T=8", "T=16", "T=32", "T=64"],
+      measured=(1, 2, 3, 4, 5, 6), conditions=False,
+      note="At T = 128 the full-test-set QCFS network gives {conversion_mnist_qcfs_full_test.json#snn[steps=128].accuracy|%.2f} %.")
+
+table("plasticity-results", "docs/plasticity.md", [
+    ["Diehl & Cook, 100 neurons, after 20,000 training images (stopped by the session's time limit); labels from 2,000 training images, first 2,500 test images. Paper: 82.9 % after 60,000",
+     "{stdp_mnist_N100.json#test_accuracy|%.1f} %",
+     "`python benchmarks/stdp_mnist.py --neurons 100 --out runs/stdp100` (`--resume` continues)"],
+    ["memristive synapses (NeuroSim devices, `--array crossbar`) beside ideal, 100 neurons, 200 training images, labels from 500, 500 test images",
+     "{stdp_mnist_N100_crossbar_200img.json#test_accuracy|%.1f} % on the crossbar against {stdp_mnist_N100_200img.json#test_accuracy|%.1f} % ideal; "
+     "learning {stdp_mnist_N100_crossbar_200img.json#ms_per_training_image|K.2f} s per image on the crossbar against {stdp_mnist_N100_200img.json#ms_per_training_image|K.2f} s",
+     "`python benchmarks/stdp_mnist.py --neurons 100 --images 200 --label-images 500 --test-images 500 --array crossbar --tag _200img --out runs/x200` (and without `--array`)"],
+    ["speed against Brian2 2.9 (Cython), same network, 10 images",
+     "memsnn {stdp_vs_brian2.json#memsnn.cpu_s_per_image|k.0f} ms CPU / {stdp_vs_brian2.json#memsnn.s_per_image|k.0f} ms wall per training image; "
+     "Brian2 {stdp_vs_brian2.json#brian2.cpu_s_per_image|k.0f} ms CPU / {stdp_vs_brian2.json#brian2.s_per_image|.1f} s wall: "
+     "{stdp_vs_brian2.json#speedup_cpu|.1f}x in CPU time, {stdp_vs_brian2.json#speedup_wall|.0f}x in wall time (load {load stdp_vs_brian2.json})",
+     "`python benchmarks/stdp_vs_brian2.py --neurons 100 --images 10`"],
+], header=["figure", "measured", "command"], measured=(1,), conditions=False)
 
 
 # ---------------------------------------------------------------------------------------- files
