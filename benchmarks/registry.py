@@ -19,25 +19,40 @@ or key.
 
 Adding a row (one line)
 -----------------------
-Put the results JSON in ``benchmarks/results/`` with a ``"conditions"`` block (see
-``CONDITION_KEYS``; write ``"not recorded"`` for what was not), then add one line to the table's
-list below, e.g.::
+1. The results JSON goes in ``benchmarks/results/`` with a ``"conditions"`` block (keys:
+   ``CONDITION_KEYS``; ``"not recorded"`` for what was not). If the benchmark did not write one::
 
-    row("What it measures (conditions, in words: network, batch, T, ...)",
-        "{my_result.json#speedup|.1f}x ({my_result.json#memsnn_ms|.1f} ms vs {my_result.json#peer_ms|.1f} ms)",
-        ">= 5x", "python benchmarks/my_bench.py"),
+       python benchmarks/registry.py --add-conditions my_result.json machine="2-core CPU" \
+           'devices={"memsnn": "2 CPU devices", "torch": "1 thread"}' data="bundled MNIST" \
+           command="python benchmarks/my_bench.py"
 
-and run ``python benchmarks/registry.py``. The conditions column (machine, the devices / threads of
-each side, the load average, versions, commit) is filled from the ``conditions`` blocks of the
-files the row cites. For a training run ``acc("what", "file.json", target, command)`` writes the
-final-epoch accuracy with the best epoch beside it, marked as best.
+   fills the rest from the file's own fields (load averages, versions, seeds, epochs) and git.
+2. One line in the table's list below (README tables: ``readme-full``, ``readme-bundled``,
+   ``readme-numerics``, ``readme-speed``)::
+
+       row("What (conditions in words: network, batch, T, epochs, seeds)",
+           "**{my_result.json#speedup|.1f}x** ({my_result.json#memsnn_ms|.1f} vs {my_result.json#peer_ms|.1f} ms)",
+           ">= 5x", "`python benchmarks/my_bench.py`"),
+
+   or, for one training run with ``final_test_acc`` / ``best_test_acc`` / ``epochs_done``::
+
+       acc("What", "my_run.json", ">= 98 %", "`python benchmarks/my_train.py`"),
+
+   (final epoch in bold, the best epoch beside it marked as chosen on test). Several seeds:
+   ``{meanstd a.json#final_test_acc b.json#final_test_acc|%.2f}``.
+3. ``python benchmarks/registry.py`` renders; ``--check`` (and ``tests/test_registry.py``) must pass.
+   A new table: ``table("name", "docs/x.md", rows, header=[...], measured=(...), conditions=False)``
+   and an empty ``<!-- results:name -->`` / ``<!-- /results:name -->`` pair in the Markdown.
+
+The conditions column (machine, the devices / threads of each side, the load average, versions,
+commit) is filled from the ``conditions`` blocks of the files the row cites.
 
 Placeholders in a cell
 ----------------------
 ``{FILE#PATH|FORMAT}``: the value at PATH in ``benchmarks/results/FILE``. PATH is dotted keys
-(``a.b.c``), list indices (``rows[0]``), a selection from a list of dicts (``rows[model=lif,devices=2]``, exactly one row), a filter (``rows[?model=lif]``: a list), every
-item (``levels.*.accuracy``: a list)
-or a quoted key (``devices["neuron.capacitance"]``). FORMAT is an optional scale (``%`` x100,
+(``a.b.c``), list indices (``rows[0]``, ``rows[-1]``), a selection from a list of dicts
+(``rows[model=lif,devices=2]``: exactly one row), a filter (``rows[?model=lif]``: a list), every
+item (``levels.*.accuracy``: a list) or a quoted key (``devices["neuron.capacitance"]``). FORMAT is an optional scale (``%`` x100,
 ``k`` x1e3, ``u`` x1e6, ``n`` x1e9, ``M`` /1e6, ``K`` /1e3, ``min`` /60) then a Python format spec (``.2f``,
 ``,.0f``, ``.1e``). Operators before the references: ``{ratio A B|.1f}`` (A / B), ``{neg A}``,
 ``{min A|...}``, ``{max A|...}``, ``{median A|...}``, ``{len A}`` over a list,
@@ -55,7 +70,7 @@ import math
 import re
 import statistics
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +91,9 @@ CONDITION_KEYS = (
 )
 
 # --------------------------------------------------------------------------------------------- engine
+
+#: Keys a cited file's conditions must have (their value may be "not recorded").
+REQUIRED = ("command", "commit", "machine", "devices", "load_average", "versions")
 
 _cache: dict[str, object] = {}
 
@@ -364,12 +382,15 @@ def row(what, measured, target="", reproduce=""):
     return [what, measured, target, reproduce]
 
 
+def final_best(file):
+    """Final-epoch accuracy in bold, the best epoch beside it, marked as chosen on the test set."""
+    return (f"**{{{file}#final_test_acc|%.2f}} %** final (best epoch {{{file}#best_test_acc|%.2f}} %, "
+            f"chosen on test: not a result)")
+
+
 def acc(what, file, target="", reproduce="", extra=""):
-    """A training run: final-epoch test accuracy, the best epoch beside it, marked."""
-    return row(what,
-               f"**{{{file}#final_test_acc|%.2f}} %** final ({{{file}#epochs_done}} epochs); "
-               f"best epoch {{{file}#best_test_acc|%.2f}} % (best, chosen on the test set: not a headline)"
-               + (f"; {extra}" if extra else ""),
+    """A README row for one training run: final-epoch test accuracy, the best epoch beside it."""
+    return row(what, final_best(file) + f" after {{{file}#epochs_done}} epochs" + (f"; {extra}" if extra else ""),
                target, reproduce)
 
 
@@ -393,17 +414,12 @@ def table(name, file, rows, header=HEAD, **kw):
 D = "MEMSNN_DATA_DIR=../shared/data "
 
 
-def fb(f):
-    """Final-epoch accuracy in bold, best epoch beside it, marked."""
-    return f"**{{{f}#final_test_acc|%.2f}} %** final (best epoch {{{f}#best_test_acc|%.2f}} %, chosen on test: not a result)"
-
-
 table("readme-full", README, [
     row("SPICEprop, MNIST, paper network (784-100-10 front end -> 10 MIF neurons, 1000 steps), 40 epochs",
-        fb("spiceprop_mnist_idle.json") + "; the same run on the loaded machine: "
+        final_best("spiceprop_mnist_idle.json") + "; the same run on the loaded machine: "
         "{spiceprop_mnist.json#final_test_acc|%.2f} % final",
         ">= 98.0 % (paper 97.58 %)", f"`{D}python benchmarks/spiceprop_train.py --dataset mnist --tag _idle`"),
-    row("SPICEprop, Fashion-MNIST, same network, 40 epochs", fb("spiceprop_fashion-mnist.json"),
+    row("SPICEprop, Fashion-MNIST, same network, 40 epochs", final_best("spiceprop_fashion-mnist.json"),
         ">= 87 % (paper 75.26 %)", f"`{D}python benchmarks/spiceprop_train.py --dataset fashion-mnist`"),
     row("SPICEprop, MNIST, same network, random shifts of up to 2 px, 40 epochs",
         "**{spiceprop_mnist_shift2.json#final_test_acc|%.2f} %** final", "",
@@ -412,7 +428,7 @@ table("readme-full", README, [
         "{spiceprop_mnist_gpu.json#final_test_acc|%.2f} % after {spiceprop_mnist_gpu.json#epochs_done} epochs",
         "", f"`{D}python benchmarks/spiceprop_train.py --dataset mnist --tag _gpu`"),
     row("Surrogate, MNIST 784-1000-10 LIF, 25 steps, spike-count loss, AdamW, 12 epochs",
-        fb("surrogate_mnist_dense_count.json"),
+        final_best("surrogate_mnist_dense_count.json"),
         ">= 98.5 % (**missed** at the final epoch)", f"`{D}python benchmarks/surrogate_train.py mnist-dense-count`"),
     row("Surrogate, conv SNN 12C5-AP2-64C5-AP2-FC10 LIF, 10 steps, integrator output, MNIST with shifts of up to 2 px, 12 epochs",
         "CPU, seed {surrogate_mnist_conv.json#conditions.seeds[0]}: **{surrogate_mnist_conv.json#final_test_acc|%.2f} %**; **GPU**, "
@@ -754,6 +770,83 @@ table("plasticity-results", "docs/plasticity.md", [
 ], header=["figure", "measured", "command"], measured=(1,), conditions=False)
 
 
+# ------------------------------------------------------------------------------ adding conditions
+
+NR = "not recorded"
+
+
+def auto_conditions(name: str, d: dict) -> dict:
+    """What a results file's own fields and git say about its conditions (the rest: "not recorded")."""
+    import subprocess
+
+    c: dict = {}
+    m = d.get("machine") if isinstance(d.get("machine"), dict) else {}
+    meta = d.get("meta") if isinstance(d.get("meta"), dict) else {}
+    la = NR
+    if isinstance(d.get("load_average_before"), list) and isinstance(d.get("load_average_after"), list):
+        la = [d["load_average_before"][0], d["load_average_after"][0]]
+    else:
+        for src, key in ((d, "load_average"), (d, "load_average_1min"), (d, "load_average_1min_per_epoch"),
+                         (m, "load_average"), (meta, "load_average"), (d, "load_average_during_learning")):
+            v = src.get(key)
+            if isinstance(v, list) and v:
+                la = v if key.endswith(("per_epoch", "1min")) else v[:1]
+                break
+            if isinstance(v, (int, float, str)):
+                la = v
+                break
+    versions = {}
+    for src in (d, m, meta, d.get("versions") if isinstance(d.get("versions"), dict) else {}):
+        for key in ("memsnn", "jax", "diffrax", "torch", "snntorch", "spyx", "brian2", "ngspice", "badcrossbar"):
+            if isinstance(src.get(key), str):
+                versions[key] = src[key]
+    for key, pkg in (("jax_version", "jax"), ("torch_version", "torch"), ("ngspice_version", "ngspice")):
+        if isinstance(d.get(key), str):
+            versions[pkg] = d[key]
+    cfg = d.get("config") if isinstance(d.get("config"), dict) else {}
+    try:
+        last = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(RESULTS / name)], cwd=ROOT,
+                              capture_output=True, text=True).stdout.strip()
+    except OSError:
+        last = ""
+    c["command"] = d.get("command", NR)
+    c["commit"] = f"{NR} (results file committed in {last})" if last else NR
+    c["data"] = NR
+    if "epochs_done" in d:
+        c["epochs"] = d["epochs_done"]
+    seeds = d.get("seeds", [d.get("seed", cfg.get("seed"))] if ("seed" in d or "seed" in cfg) else NR)
+    c["seeds"] = seeds
+    c["selection"] = NR
+    c["machine"] = NR
+    c["devices"] = NR
+    c["load_average"] = la
+    c["versions"] = versions or NR
+    return c
+
+
+def add_conditions(name: str, given: dict) -> dict:
+    """Append a ``conditions`` block to ``benchmarks/results/NAME`` (its formatting kept); ``given``
+    (KEY=VALUE pairs, VALUE as JSON where it parses) overrides what the file and git say."""
+    path = RESULTS / name
+    text = path.read_text().rstrip()
+    d = json.loads(text)
+    if "conditions" in d:
+        raise SystemExit(f"{name} already has a conditions block: edit it there")
+    c = auto_conditions(name, d)
+    c.update(given)
+    indent = re.search(r'\n(\s+)"', text)
+    ind = indent.group(1) if indent else ""
+    block = json.dumps(c, indent=len(ind) or None, ensure_ascii=False)
+    if ind:
+        new = text[:-1].rstrip() + ",\n" + ind + '"conditions": ' + block.replace("\n", "\n" + ind) + "\n}\n"
+    else:
+        new = text[:-1].rstrip() + ', "conditions": ' + block + "}\n"
+    json.loads(new)
+    path.write_text(new)
+    _cache.pop(name, None)
+    return c
+
+
 # ---------------------------------------------------------------------------------------- files
 
 def _block_re(name):
@@ -799,8 +892,13 @@ def problems() -> list[str]:
                     name = ref.split("#", 1)[0]
                     if not (RESULTS / name).exists():
                         out.append(f"{t.name} row {i + 1}: {name} does not exist")
-                    elif t.conditions and "conditions" not in load(name):
-                        out.append(f"{t.name} row {i + 1}: {name} has no 'conditions' block")
+                    elif "conditions" not in load(name):
+                        out.append(f"{t.name} row {i + 1}: {name} has no 'conditions' block "
+                                   f"(python benchmarks/registry.py --add-conditions {name} KEY=VALUE ...)")
+                    else:
+                        lacking = [k for k in REQUIRED if k not in load(name)["conditions"]]
+                        if lacking:
+                            out.append(f"{t.name} row {i + 1}: {name}'s conditions lack {lacking}")
                 try:
                     render_cell(c)
                 except (KeyError, ValueError, TypeError, ZeroDivisionError) as e:
@@ -825,7 +923,21 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--check", action="store_true", help="fail if a file differs or a figure has no entry")
     p.add_argument("--list", action="store_true", help="list every figure and its source")
+    p.add_argument("--add-conditions", nargs="+", metavar=("FILE", "KEY=VALUE"),
+                   help="append a conditions block to benchmarks/results/FILE from its own fields and git, "
+                        "with KEY=VALUE overrides (e.g. machine='2-core CPU' devices='{\"memsnn\": \"2 CPU devices\"}')")
     a = p.parse_args(argv)
+    if a.add_conditions:
+        name, *pairs = a.add_conditions
+        given = {}
+        for kv in pairs:
+            key, _, value = kv.partition("=")
+            given[key] = _parse_scalar(value)
+        print(json.dumps(add_conditions(name, given), indent=2))
+        missing = [k for k, v in load(name)["conditions"].items() if v == NR]
+        if missing:
+            print(f"not recorded: {', '.join(missing)} (give them as KEY=VALUE where they are known)")
+        return 0
     if a.list:
         listing()
         return 0
