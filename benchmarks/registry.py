@@ -770,6 +770,54 @@ table("plasticity-results", "docs/plasticity.md", [
 ], header=["figure", "measured", "command"], measured=(1,), conditions=False)
 
 
+WT = "weight_transfer.json"
+
+
+def _snn(n, devices):
+    return " / ".join(f"{{{WT}#levels.{n}.{devices}.snn[steps={t}].accuracy|%.2f}}" for t in (8, 16, 32, 64))
+
+
+table("weight-transfer-accuracy", "docs/weight-transfer.md",
+      [[str(n), f"{{{WT}#levels.{n}.levels}}",
+        f"{{{WT}#levels.{n}.ptq_ann_accuracy|%.2f}}",
+        f"{{{WT}#levels.{n}.qat_ann_accuracy|%.2f}} (QAT {{{WT}#levels.{n}.qat_epochs}} ep.)",
+        _snn(n, "noiseless"), _snn(n, "varied")] for n in range(1, 8)],
+      header=["n", "levels", "PTQ ANN", "QAT ANN", "SNN, noiseless devices", "SNN, varied devices"],
+      measured=(1, 2, 3, 4, 5), conditions=False,
+      note="Float 784-800-10 ANN: {weight_transfer.json#float.ann_accuracy|%.2f} %; as an IF network at T = 8 / 16 / 32 / 64: "
+           "{weight_transfer.json#float.snn[steps=8].accuracy|%.2f} / {weight_transfer.json#float.snn[steps=16].accuracy|%.2f} / "
+           "{weight_transfer.json#float.snn[steps=32].accuracy|%.2f} / {weight_transfer.json#float.snn[steps=64].accuracy|%.2f} %.")
+
+table("weight-transfer-programming", "docs/weight-transfer.md",
+      [[str(n), f"{{{WT}#levels.{n}.varied.steps|,.0f}} ({{{WT}#levels.{n}.weight_map_steps_bound|,.0f}})",
+        f"{{{WT}#levels.{n}.one_by_one.steps|,.0f}}", f"{{{WT}#levels.{n}.write_verify.steps|,.0f}}",
+        f"{{{WT}#levels.{n}.weights|,.0f}}",
+        f"{{{WT}#levels.{n}.varied.device_energy_J|k.2f}} + {{{WT}#levels.{n}.varied.half_select_energy_J|k.0f}}",
+        f"{{{WT}#levels.{n}.one_by_one.device_energy_J|k.2f}} + {{{WT}#levels.{n}.one_by_one.half_select_energy_J|k.0f}}",
+        f"{{{WT}#levels.{n}.write_verify.energy_J|k.2f}} + {{{WT}#levels.{n}.write_verify.half_select_energy_J|k.0f}}"]
+       for n in range(1, 8)],
+      header=["n", "weight-map steps (bound 810 x 2n)", "one-by-one steps (non-zero weights)", "write-verify pulses",
+              "weights", "energy weight maps", "energy one by one", "energy write-verify"],
+      measured=(1, 2, 3, 4, 5, 6, 7), conditions=False)
+
+
+def _sw(n, kind, sigma):
+    k = "d2d" if sigma == "0.0" else kind  # sigma 0 is the same noiseless transfer for both kinds
+    return f"{{{WT}#sweeps[n={n},kind={k},sigma={sigma}].snn_accuracy_mean|%.2f}}"
+
+
+table("weight-transfer-variation", "docs/weight-transfer.md",
+      [[str(n), kind] + [_sw(n, kind, s) for s in ("0.0", "0.05", "0.1", "0.2", "0.3", "0.5")]
+       for n in (1, 3, 7) for kind in ("d2d", "c2c")],
+      header=["n", "kind", "0", "0.05", "0.1", "0.2", "0.3", "0.5"], measured=(2, 3, 4, 5, 6, 7), conditions=False,
+      note="Seeds per cell: n = 1: {weight_transfer.json#sweeps[n=1,kind=d2d,sigma=0.0].seeds} (mean), "
+           "n = 3 and 7: {weight_transfer.json#sweeps[n=3,kind=d2d,sigma=0.0].seeds}. Crossbar check "
+           "(n = 1, varied devices, first {weight_transfer.json#crossbar.samples} test images, T = {weight_transfer.json#crossbar.steps}): "
+           "the conductances in `memsnn.arrays.Crossbar` layers with read noise give {weight_transfer.json#crossbar.crossbar_accuracy|%.1f} %, "
+           "the Dense version {weight_transfer.json#crossbar.dense_accuracy|%.1f} %, same prediction on "
+           "{weight_transfer.json#crossbar.agreement|%.1f} % of the images.")
+
+
 # ------------------------------------------------------------------------------ adding conditions
 
 NR = "not recorded"
