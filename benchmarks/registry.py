@@ -921,6 +921,21 @@ def rendered_files() -> dict[str, str]:
     return texts
 
 
+#: A figure with a unit, as typed in prose.
+FIGURE = re.compile(r"(?<![\w.\-])\d[\d,]*(?:\.\d+)?(?:e-?\d+)? ?(?:%|x\b|ms\b|s\b|nJ\b|min\b|MiB\b|MB\b)")
+
+
+def prose_figures(readme: str) -> list[str]:
+    """Figures typed in README's "## Results" section outside the rendered blocks."""
+    start = readme.find("## Results")
+    if start < 0:
+        return []
+    end = readme.find("\n## ", start + 1)
+    section = readme[start:end if end > 0 else None]
+    section = re.sub(r"<!-- results:(\S+) -->.*?<!-- /results:\1 -->", "", section, flags=re.S)
+    return FIGURE.findall(section)
+
+
 def problems() -> list[str]:
     """Everything the check rejects: typed numbers in measured cells, broken references, drift."""
     out = []
@@ -951,6 +966,9 @@ def problems() -> list[str]:
                     render_cell(c)
                 except (KeyError, ValueError, TypeError, ZeroDivisionError) as e:
                     out.append(f"{t.name} row {i + 1}: {e}")
+    readme = (ROOT / README).read_text()
+    for fig in prose_figures(readme):
+        out.append(f"README.md's Results section quotes {fig!r} outside the rendered tables: add it as a row")
     if out:
         return out
     for f, text in rendered_files().items():

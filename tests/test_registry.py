@@ -81,3 +81,9 @@ def test_formats_and_operators(registry):
     assert registry.fmt(1.0375e-07, "n.1f") == "103.8"
     assert registry.evaluate("meanstd spiceprop_mnist.json#final_test_acc spiceprop_mnist_idle.json#final_test_acc|%.2f") \
         == "98.00 +- 0.00 % (n = 2)"
+
+
+def test_a_figure_typed_in_the_results_prose_is_rejected(registry):
+    text = ("## Results\n\nThe step is 21.4x faster and uses 38 MB.\n\n<!-- results:x -->\n| 98.0 % |\n"
+            "<!-- /results:x -->\n\n## Development\n\n12 ms\n")
+    assert registry.prose_figures(text) == ["21.4x", "38 MB"]
