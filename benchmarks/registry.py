@@ -317,7 +317,8 @@ def conditions_text(files: list[str], sep: str = "<br>") -> str:
         bits = [str(c.get("machine", "machine not recorded"))]
         dev = c.get("devices")
         if isinstance(dev, dict):
-            bits.append(", ".join(f"{k} {v}" for k, v in dev.items()))
+            bits.append(", ".join(f"{k}: devices not recorded" if v == "not recorded" else f"{k} {v}"
+                                  for k, v in dev.items()))
         elif dev:
             bits.append(str(dev))
         bits.append(f"load {load_text(name)}")
@@ -416,7 +417,7 @@ D = "MEMSNN_DATA_DIR=../shared/data "
 
 table("readme-full", README, [
     row("SPICEprop, MNIST, paper network (784-100-10 front end -> 10 MIF neurons, 1000 steps), 40 epochs",
-        final_best("spiceprop_mnist_idle.json") + "; the same run on the loaded machine: "
+        final_best("spiceprop_mnist_idle.json") + "; the same recipe on the loaded machine: "
         "{spiceprop_mnist.json#final_test_acc|%.2f} % final",
         ">= 98.0 % (paper 97.58 %)", f"`{D}python benchmarks/spiceprop_train.py --dataset mnist --tag _idle`"),
     row("SPICEprop, Fashion-MNIST, same network, 40 epochs", final_best("spiceprop_fashion-mnist.json"),
