@@ -80,6 +80,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 CONDITION_KEYS = (
     "command",        # the command that produced the file (as run)
     "commit",         # git commit of the code measured, or "not recorded" with the commit that added the file
+    "code",           # optional: which generation of the code, where the commit is not recorded
     "data",           # dataset and subset (bundled / full, images used for training and test)
     "epochs",         # for training runs
     "seeds",          # seeds of the runs in the file
@@ -315,6 +316,8 @@ def conditions_text(files: list[str], sep: str = "<br>") -> str:
             groups.setdefault("conditions not recorded", []).append(name)
             continue
         bits = [str(c.get("machine", "machine not recorded"))]
+        if c.get("code"):
+            bits.append(str(c["code"]).split(":")[0] + " code")
         dev = c.get("devices")
         if isinstance(dev, dict):
             bits.append(", ".join(f"{k}: devices not recorded" if v == "not recorded" else f"{k} {v}"
