@@ -20,6 +20,14 @@ decays like Izhikevich's dopamine concentration (``dd/dt = -d / tau_d``, a pulse
 With ``r = 0`` nothing changes: the rule requests a zero change, which leaves weights in the
 array's bounds exactly where they are.
 
+**Baseline** (``baseline_rate``, the "reward prediction" of Frémaux, Sprekeler & Gerstner 2010;
+Williams 1992's REINFORCE baseline): the weights follow ``dw = gamma e (r - b)`` instead of
+``gamma e r``, where ``b`` is a running mean of the rewards delivered so far. Each delivery with
+:func:`set_reward` stores the modulator ``r - b`` and then moves ``b`` towards ``r`` by
+``baseline_rate`` (``b <- b + baseline_rate (r - b)``). Without it (``None``), rewards that are
+always positive (a reward only for a correct answer) reinforce whatever the neurons did, correct
+or not; with it, only better-than-usual outcomes potentiate and worse ones depress.
+
 With an eligibility trace the weight change is continuous: the rule integrates
 ``gamma r e`` over each grid step in its state (``pending``, integrated by the solver with
 everything else) and requests it from the array once per step, after the spikes are read.
@@ -30,6 +38,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
@@ -49,6 +58,8 @@ class RewardTraces(NamedTuple):
         eligibility: ``(n, n_inputs)`` eligibility trace ``e`` (``None`` for MSTDP).
         pending: ``(n, n_inputs)`` ``gamma r e`` integrated since the last request (``None`` for MSTDP).
         post_at_spike, pre_spikes: this grid step's pre-synaptic events (see :mod:`memsnn.plasticity.pair`).
+        baseline: the running mean ``b`` of the delivered rewards, ``()`` (``None`` without a baseline).
+        baseline_rate: how far ``b`` moves towards each delivered reward, ``()`` (``None`` without).
     """
 
     pre: Float[Array, " n_in"]
@@ -58,6 +69,8 @@ class RewardTraces(NamedTuple):
     pending: Float[Array, "n n_in"] | None
     post_at_spike: Float[Array, " n"]
     pre_spikes: Float[Array, " n_in"]
+    baseline: Float[Array, ""] | None = None
+    baseline_rate: Float[Array, ""] | None = None
 
 
 class RewardSTDP(AbstractPlasticity):
@@ -70,6 +83,9 @@ class RewardSTDP(AbstractPlasticity):
         tau_eligibility: eligibility time constant (s), ``None`` for MSTDP.
         tau_reward: decay time of the reward (s), ``None`` to hold it.
         initial_reward: ``r`` at t = 0 of a fresh state.
+        baseline_rate: in ``(0, 1]``: subtract a running mean of the rewards (module docstring);
+            ``None``: no baseline (``dw = gamma e r``).
+        initial_baseline: ``b`` of a fresh state (with ``baseline_rate``).
     """
 
     n_inputs: int = eqx.field(static=True)
@@ -81,19 +97,27 @@ class RewardSTDP(AbstractPlasticity):
     tau_eligibility: Float[Array, ""] | None
     tau_reward: Float[Array, ""] | None
     initial_reward: Float[Array, ""]
+    baseline_rate: Float[Array, ""] | None
+    initial_baseline: Float[Array, ""]
 
     def __init__(self, n_inputs: int, *, a_plus=1.0, a_minus=1.05, tau_plus=20e-3, tau_minus=20e-3, learning_rate=0.01,
-                 tau_eligibility=None, tau_reward=None, initial_reward=0.0):
+                 tau_eligibility=None, tau_reward=None, initial_reward=0.0, baseline_rate=None, initial_baseline=0.0):
         self.n_inputs = check_n_inputs("RewardSTDP", n_inputs)
         f = lambda x: None if x is None else jnp.asarray(x, dtype=float)  # noqa: E731
         self.a_plus, self.a_minus, self.tau_plus, self.tau_minus = map(f, (a_plus, a_minus, tau_plus, tau_minus))
         self.learning_rate, self.tau_eligibility, self.tau_reward = map(f, (learning_rate, tau_eligibility, tau_reward))
         self.initial_reward = f(initial_reward)
+        self.baseline_rate, self.initial_baseline = f(baseline_rate), f(initial_baseline)
 
     def __check_init__(self):
         for name in ("tau_plus", "tau_minus", "tau_eligibility", "tau_reward"):
             if getattr(self, name) is not None:
                 require_positive("RewardSTDP", name, getattr(self, name), "s")
+        if self.baseline_rate is not None and not isinstance(self.baseline_rate, jax.core.Tracer):
+            if not 0 < float(self.baseline_rate) <= 1:
+                raise ValueError(f"RewardSTDP: baseline_rate must lie in (0, 1] (the fraction of the way the "
+                                 f"baseline moves towards each reward), got {float(self.baseline_rate)}; None "
+                                 "for no baseline.")
 
     @classmethod
     def izhikevich(cls, n_inputs: int, **overrides) -> "RewardSTDP":
@@ -111,8 +135,9 @@ class RewardSTDP(AbstractPlasticity):
     def init_state(self, n, *, key=None) -> RewardTraces:
         pre, post = jnp.zeros((self.n_inputs,)), jnp.zeros((n,))
         matrix = jnp.zeros((n, self.n_inputs)) if self.eligible else None
+        baseline = None if self.baseline_rate is None else self.initial_baseline
         return RewardTraces(pre=pre, post=post, reward=self.initial_reward, eligibility=matrix, pending=matrix,
-                            post_at_spike=post, pre_spikes=pre)
+                            post_at_spike=post, pre_spikes=pre, baseline=baseline, baseline_rate=self.baseline_rate)
 
     def vector_field(self, t, state: RewardTraces, inputs):
         zero = jnp.zeros_like
@@ -121,9 +146,11 @@ class RewardSTDP(AbstractPlasticity):
         if self.eligible:
             eligibility = -state.eligibility / self.tau_eligibility
             pending = self.learning_rate * state.reward * state.eligibility
+        constant = lambda x: None if x is None else zero(x)  # noqa: E731
         return RewardTraces(pre=-state.pre / self.tau_plus, post=-state.post / self.tau_minus, reward=decayed,
                             eligibility=eligibility, pending=pending, post_at_spike=zero(state.post_at_spike),
-                            pre_spikes=zero(state.pre_spikes))
+                            pre_spikes=zero(state.pre_spikes), baseline=constant(state.baseline),
+                            baseline_rate=constant(state.baseline_rate))
 
     def decay_rate(self, state, inputs):
         rates = [1.0 / self.tau_plus, 1.0 / self.tau_minus]
@@ -152,6 +179,9 @@ def set_reward(network_state: tuple, layer: int, reward) -> tuple:
     ``reward`` (a scalar for every network instance, or ``(batch,)``), to continue with
     ``simulate(..., initial_state=...)``.
 
+    With a baseline (``RewardSTDP(baseline_rate=...)``) this is one delivery: the stored modulator
+    is ``reward - b``, then ``b`` moves towards ``reward`` by ``baseline_rate``.
+
     Raises:
         TypeError: that layer's rule is not a :class:`RewardSTDP` (its state has no reward).
     """
@@ -159,7 +189,12 @@ def set_reward(network_state: tuple, layer: int, reward) -> tuple:
     if not isinstance(layer_state.plasticity, RewardTraces):
         raise TypeError(f"set_reward: layer {layer} has no reward-modulated rule (its plasticity state is "
                         f"{type(layer_state.plasticity).__name__}); use memsnn.plasticity.RewardSTDP there.")
-    old = layer_state.plasticity.reward
+    traces = layer_state.plasticity
+    old = traces.reward
     reward = jnp.broadcast_to(jnp.asarray(reward, old.dtype), old.shape)
-    plasticity = layer_state.plasticity._replace(reward=reward)
+    if traces.baseline is None:
+        plasticity = traces._replace(reward=reward)
+    else:
+        b = traces.baseline
+        plasticity = traces._replace(reward=reward - b, baseline=b + traces.baseline_rate * (reward - b))
     return tuple(s._replace(plasticity=plasticity) if i == layer else s for i, s in enumerate(network_state))

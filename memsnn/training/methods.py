@@ -15,6 +15,7 @@ from ._method import Method, cli_type
 from .conversion import CONVERSION
 from .stdp import STDP
 from .surrogate import SURROGATE
+from .tempotron import TEMPOTRON
 
 __all__ = ["METHODS", "Method", "get_method"]
 
@@ -99,4 +100,5 @@ SPICEPROP = Method(
 )
 
 # Every method memsnn knows, by name: the one list `train`, `evaluate` and the CLI read.
-METHODS: dict[str, Method] = {method.name: method for method in (SPICEPROP, SURROGATE, CONVERSION, STDP)}
+METHODS: dict[str, Method] = {method.name: method for method in (SPICEPROP, SURROGATE, CONVERSION, STDP,
+                                                                      TEMPOTRON)}
