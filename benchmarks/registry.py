@@ -27,6 +27,8 @@ Adding a row (one line)
            command="python benchmarks/my_bench.py"
 
    fills the rest from the file's own fields (load averages, versions, seeds, epochs) and git.
+   A benchmark can write the block itself: ``payload["conditions"] = registry.run_conditions(
+   data=..., devices={...}, load_before=...)`` (``sys.path`` holds ``benchmarks/`` when it runs).
 2. One line in the table's list below (README tables: ``readme-full``, ``readme-bundled``,
    ``readme-numerics``, ``readme-speed``)::
 
@@ -873,6 +875,47 @@ def auto_conditions(name: str, d: dict) -> dict:
     c["devices"] = NR
     c["load_average"] = la
     c["versions"] = versions or NR
+    return c
+
+
+def run_conditions(*, data=NR, devices=NR, seeds=NR, epochs=None, selection=NR, machine=None,
+                   load_before=None, **extra) -> dict:
+    """A ``conditions`` block for a benchmark to put in its results JSON as it writes them.
+
+    Call it at the end of the run (``load_before``: ``os.getloadavg()[0]`` taken at the start);
+    the command, commit (with ``-dirty`` for uncommitted changes), machine, load average and the
+    versions of the packages the process imported are filled in here; ``devices`` should name
+    every side of a comparison, e.g. ``{"memsnn": "2 CPU devices", "torch": "1 thread"}``.
+    """
+    import os
+    import platform
+    import subprocess
+
+    def git(*a):
+        try:
+            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or NR
+    if commit != NR and git("status", "--porcelain", "--untracked-files=no"):
+        commit += "-dirty"
+    versions = {}
+    for pkg in ("memsnn", "jax", "jaxlib", "diffrax", "equinox", "torch", "snntorch", "spyx", "brian2",
+                "spikingjelly", "badcrossbar", "numpy"):
+        mod = sys.modules.get(pkg)
+        if mod is not None and isinstance(getattr(mod, "__version__", None), str):
+            versions[pkg] = mod.__version__
+    load_now = os.getloadavg()[0]
+    c = {"command": " ".join(["python", *sys.argv]), "commit": commit, "data": data, "seeds": seeds,
+         "selection": selection,
+         "machine": machine or f"{platform.machine()} {os.cpu_count()}-core CPU ({platform.platform()})",
+         "devices": devices,
+         "load_average": [round(load_before, 2), round(load_now, 2)] if load_before is not None else [round(load_now, 2)],
+         "versions": versions}
+    if epochs is not None:
+        c["epochs"] = epochs
+    c.update(extra)
     return c
 
 

@@ -87,3 +87,9 @@ def test_a_figure_typed_in_the_results_prose_is_rejected(registry):
     text = ("## Results\n\nThe step is 21.4x faster and uses 38 MB.\n\n<!-- results:x -->\n| 98.0 % |\n"
             "<!-- /results:x -->\n\n## Development\n\n12 ms\n")
     assert registry.prose_figures(text) == ["21.4x", "38 MB"]
+
+
+def test_run_conditions_holds_every_required_key(registry):
+    c = registry.run_conditions(data="bundled MNIST", devices={"memsnn": "1 CPU device"}, load_before=1.0)
+    assert all(k in c for k in registry.REQUIRED)
+    assert c["load_average"][0] == 1.0 and c["devices"] == {"memsnn": "1 CPU device"}
