@@ -849,6 +849,12 @@ def auto_conditions(name: str, d: dict) -> dict:
             if isinstance(v, (int, float, str)):
                 la = v
                 break
+        else:
+            rows = d.get("rows") if isinstance(d.get("rows"), list) else []
+            per_row = [r["load_average"][0] if isinstance(r.get("load_average"), list) else r.get("load_average")
+                       for r in rows if isinstance(r, dict) and "load_average" in r]
+            if per_row:
+                la = per_row
     versions = {}
     for src in (d, m, meta, d.get("versions") if isinstance(d.get("versions"), dict) else {}):
         for key in ("memsnn", "jax", "diffrax", "torch", "snntorch", "spyx", "brian2", "ngspice", "badcrossbar"):
@@ -857,6 +863,8 @@ def auto_conditions(name: str, d: dict) -> dict:
     for key, pkg in (("jax_version", "jax"), ("torch_version", "torch"), ("ngspice_version", "ngspice")):
         if isinstance(d.get(key), str):
             versions[pkg] = d[key]
+    if isinstance(d.get("versions"), dict):
+        versions.update({k: v for k, v in d["versions"].items() if isinstance(v, str)})
     cfg = d.get("config") if isinstance(d.get("config"), dict) else {}
     try:
         last = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(RESULTS / name)], cwd=ROOT,
@@ -864,7 +872,10 @@ def auto_conditions(name: str, d: dict) -> dict:
     except OSError:
         last = ""
     c["command"] = d.get("command", NR)
-    c["commit"] = f"{NR} (results file committed in {last})" if last else NR
+    if isinstance(d.get("commit"), str):
+        c["commit"] = d["commit"][:12]
+    else:
+        c["commit"] = f"{NR} (results file committed in {last})" if last else NR
     c["data"] = NR
     if "epochs_done" in d:
         c["epochs"] = d["epochs_done"]
@@ -872,7 +883,9 @@ def auto_conditions(name: str, d: dict) -> dict:
     c["seeds"] = seeds
     c["selection"] = NR
     c["machine"] = NR
-    c["devices"] = NR
+    c["devices"] = d.get("devices", NR) if isinstance(d.get("devices"), (dict, str)) else NR
+    if "threads" in d:
+        c["threads"] = d["threads"]
     c["load_average"] = la
     c["versions"] = versions or NR
     return c
