@@ -62,6 +62,24 @@ def machine() -> dict:
             "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()], "cpu_count": os.cpu_count()}
 
 
+def commit() -> str | None:
+    """The git commit the benchmarks run from (``None`` outside a git checkout)."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def versions() -> dict:
+    """Versions of Python and of the packages a result depends on."""
+    from importlib.metadata import version
+
+    return {"python": platform.python_version(), **{p: version(p) for p in ("jax", "jaxlib", "equinox", "optax")}}
+
+
 def write_json(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / name

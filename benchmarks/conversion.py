@@ -43,6 +43,9 @@ from memsnn.data import load_dataset
 from memsnn.training import CHECKPOINT_NAME, load_trained, train
 from memsnn.training.conversion import CONVERTED_NAME, calibrate, evaluate_snn, with_settings
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import commit  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -57,6 +60,7 @@ def trained(dataset: str, activation: str, args) -> tuple:
         epochs = args.epochs_qcfs if activation == "qcfs" else args.epochs_relu
         print(f"training {out} ({epochs} epochs)", flush=True)
         train("conversion", dataset, source="full", epochs=epochs, out_dir=out, resume=True, progress=False,
+              augment_shift=args.augment_shift,
               model={"activation": activation, "conv_channels": args.channels, "eval_steps": args.steps,
                      "levels": args.levels},
               on_epoch_end=lambda row: print(f"  epoch {row['epoch']}: test accuracy {row['test_acc']:.4f}",
@@ -148,6 +152,10 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, nargs="+", default=[4, 8, 16, 32, 64, 128])
     parser.add_argument("--channels", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--levels", type=int, default=8)
+    parser.add_argument("--activations", nargs="+", default=["relu", "qcfs"], choices=("relu", "qcfs"),
+                        help="which ANNs to convert (default both)")
+    parser.add_argument("--augment-shift", type=int, default=0,
+                        help="random shifts of up to N pixels when training an ANN here (default 0: off)")
     parser.add_argument("--epochs-qcfs", type=int, default=7)
     parser.add_argument("--epochs-relu", type=int, default=5)
     parser.add_argument("--calibration", type=int, default=10000, help="training images for the scales")
@@ -161,20 +169,23 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     steps = sorted(set(args.steps))
     report = {"memsnn_version": __version__, "jax": jax.__version__, "platform": platform.platform(),
-              "cpus": os.cpu_count(), "steps": steps, "calibration_images": args.calibration, "datasets": {}}
+              "cpus": os.cpu_count(), "steps": steps, "calibration_images": args.calibration,
+              "command": " ".join(["python"] + (sys.argv if argv is None else ["benchmarks/conversion.py", *argv])),
+              "commit": commit(), "load_average_start": os.getloadavg(), "datasets": {}}
     for dataset in args.datasets:
         train_x, _ = load_dataset(dataset, "train", source="full")
         test_x, test_y = load_dataset(dataset, "test", source="full", subset=args.test_subset)
         train_x = train_x[: args.calibration]
         entry = report["datasets"][dataset] = {"n_test": int(len(test_y)), "memsnn": {}, "compare": {}}
-        for activation in ("relu", "qcfs"):
+        for activation in args.activations:
             model, header, out = trained(dataset, activation, args)
             stored = header.get("conversion", {})
             ann = float(np.mean(np.argmax(np.asarray(jax.jit(lambda x: model(x))(test_x)), -1) == test_y))
             entry[f"ann_{activation}"] = {"run": str(out), "epochs": header["epoch"], "ann_accuracy": ann,
                                           "config": header["config"]["model"],
                                           "optimizer": header["config"]["optimizer"],
-                                          "augment_shift": header["config"]["augment_shift"]}
+                                          "augment_shift": header["config"]["augment_shift"],
+                                          "history": header.get("history")}
             runs = [("relu_max", "max"), ("relu_percentile", "percentile")] if activation == "relu" \
                 else [("qcfs", "qcfs")]
             for name, normalisation in runs:
@@ -204,6 +215,7 @@ def main(argv=None) -> int:
                                       for v in both["spikingjelly"]["scales"])
                     same = eqx.tree_at(lambda m: m.scales, converted, sj_scales)
                     both["memsnn_spikingjelly_scales"] = memsnn_rows(same, test_x[:n], test_y[:n], steps)
+        entry["load_average_end"] = os.getloadavg()
         print_table(dataset, entry, steps)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -26,6 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import commit, versions  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {"mnist": 0.98, "fashion-mnist": 0.87}
 PAPER = {"mnist": 0.9758, "fashion-mnist": 0.7526}
@@ -44,7 +47,9 @@ def run_training(args) -> None:
     out = args.out or RESULTS / f"spiceprop_{args.dataset}{args.tag}.json"
     run_dir = args.run_dir or Path("runs") / f"bench-spiceprop-{args.dataset}{args.tag}"
     target = TARGETS[args.dataset] if args.target is None else args.target
-    model = {"hidden": args.hidden}
+    model = {"hidden": args.hidden, "output_activation": args.output_activation}
+    if args.drive_limit is not None:
+        model["drive_limit"] = args.drive_limit or None
     if args.checkpoint_every is not None:
         model["checkpoint_every"] = args.checkpoint_every or None
     started = time.perf_counter()
@@ -64,8 +69,12 @@ def run_training(args) -> None:
         _write(out, {
             "dataset": args.dataset,
             "source": "full",
-            "network": f"784-{'-'.join(f'{h} (ReLU)' for h in args.hidden)}-10 (linear drive units) -> 10 MIF "
+            "network": f"784-{'-'.join(f'{h} (ReLU)' for h in args.hidden)}-10 "
+                       f"({'ReLU' if args.output_activation == 'relu' else 'linear'} drive units) -> 10 MIF "
                        "neurons through alpha synapses",
+            "command": " ".join(["python"] + sys.argv),
+            "commit": commit(),
+            "versions": versions(),
             "n_steps": 1000,
             "epochs_planned": args.epochs,
             "epochs_done": len(history),
@@ -162,6 +171,10 @@ def main() -> None:
     parser.add_argument("--augment-shift", type=int, default=0, help="random shifts of up to N pixels (default 0: off)")
     parser.add_argument("--checkpoint-every", type=int, default=None,
                         help="time-step checkpointing (default: the model's default; 0 = off)")
+    parser.add_argument("--output-activation", choices=("none", "relu"), default="none",
+                        help="drive units: none (memsnn's default) or relu (the paper's table)")
+    parser.add_argument("--drive-limit", type=float, default=None,
+                        help="saturation of the drive in mA (default: the model's 0.025; 0 = linear)")
     parser.add_argument("--target", type=float, help="test accuracy to report reaching (default 0.98 / 0.87)")
     parser.add_argument("--tag", default="", help="suffix of the result file and run folder")
     parser.add_argument("--run-dir", type=Path, help="checkpoint folder (default runs/bench-spiceprop-DATASET)")
