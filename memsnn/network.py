@@ -49,6 +49,27 @@ def _split(key, n):
     return (None,) * n if key is None else tuple(jax.random.split(key, n))
 
 
+class SpikeTiming(NamedTuple):
+    """What :meth:`Network.fire` needs to place spikes inside the step that just ended
+    (``simulate(..., spike_timing="exact")``, docs/spike-times.md).
+
+    Attributes:
+        t: the grid time at the end of the step (s).
+        drive: the current into the first layer's membrane over the step (A), or ``None``.
+        start: per layer, the threshold function ``g`` at the start of the step ``(n,)``.
+        end: per layer, ``g`` at the end of the step's own flow (before its impulses) ``(n,)``.
+        lag: per layer ``(n,)``, how long before ``t`` the neuron crossed its threshold (s), as
+            the integrator located it: ``dt`` for a neuron already above it at the start of the
+            step (after a reset), 0 for a crossing caused by the impulses at the end of the step.
+    """
+
+    t: Any
+    drive: Any
+    start: tuple
+    end: tuple
+    lag: tuple
+
+
 class Layer(eqx.Module):
     """One layer: ``array`` maps pre-synaptic activity to weights, ``synapse`` filters them into
     current, ``neuron`` integrates it; ``plasticity`` and ``energy`` are optional.
@@ -143,8 +164,39 @@ class Layer(eqx.Module):
             state = state._replace(plasticity=plast, array=array)
         return state
 
-    def fire(self, state: LayerState) -> tuple[LayerState, Float[Array, " n"]]:
-        """Read the spikes and apply the neuron's reset (and the plasticity rule's spike map)."""
+    def receive_early(self, state: LayerState, weight: Float[Array, " n"], lagged: Float[Array, " n"], t,
+                      presynaptic: Float[Array, " n_in"] | None = None) -> LayerState:
+        """:meth:`receive` for impulses that arrived before the grid time ``t``: ``lagged`` is the
+        array's output for the presynaptic activity weighted by each input's lag (s).
+
+        To first order in the lags (exact for linear dynamics to that order): the state gains
+        ``sum_j lag_j (f(y + D_j) - f(y)) = J_f D_lag``, the vector field's change over the time the
+        impulses were early (docs/spike-times.md).
+        """
+        new = self.receive(state, weight, presynaptic)
+        _, delta = jax.jvp(lambda w: self.receive(state, w), (weight,), (lagged,))
+        _, correction = jax.jvp(lambda y: self.vector_field(t, y, None), (new,), (delta,))
+        return jax.tree.map(jnp.add, new, correction)
+
+    def threshold(self, state: LayerState) -> Float[Array, " n"]:
+        """The neuron's threshold function ``g`` ``(n,)`` (a spike is its upward crossing of 0)."""
+        return self.neuron.threshold_function(state.neuron)
+
+    def threshold_rate(self, state: LayerState, field: LayerState) -> Float[Array, " n"]:
+        """``dg/dt`` ``(n,)`` of the threshold function along the layer's vector field ``field``."""
+        return jax.jvp(self.neuron.threshold_function, (state.neuron,), (field.neuron,))[1]
+
+    def fire(self, state: LayerState, timing=None):
+        """Read the spikes and apply the neuron's reset (and the plasticity rule's spike map).
+
+        ``timing`` (exact spike timing, docs/spike-times.md): ``(t, drive, g_start, lag)`` of the step
+        that just ended (see :class:`SpikeTiming`). A spike is then an upward crossing of the threshold
+        function (or, for neurons with a reset, a neuron still above it after its reset), the reset acts
+        ``lag`` before the grid point (to first order in the lag), and the result is
+        ``(state, spikes, lags)``; without it ``(state, spikes)``.
+        """
+        if timing is not None:
+            return self._fire_at(state, *timing)
         spikes = self.neuron.spikes(state.neuron)
         state = state._replace(neuron=self.neuron.on_spike(state.neuron, spikes))
         if self.plasticity is not None:
@@ -152,6 +204,27 @@ class Layer(eqx.Module):
                                                            self.neuron.membrane_potential(state.neuron))
             state = state._replace(plasticity=plast, array=array)
         return state, spikes
+
+    def _fire_at(self, state: LayerState, t, drive, g_start, lag):
+        flag = self.neuron.spikes(state.neuron)
+        resets = self.neuron.has_event_rule
+        event = (flag > 0) & ((g_start < 0) | resets) if resets else (flag > 0) & (g_start < 0)
+        spikes = jnp.where(event, flag, jnp.zeros_like(flag))
+        lag = jnp.where(event, lag, jnp.zeros_like(lag))
+        neuron = self.neuron.on_spike(state.neuron, spikes)
+        if resets:
+            # The reset happened lag before t: y+ = J(y) + lag (f(J(y)) - J'(y) f(y)), first order in the lag.
+            current = self.membrane_current(state, drive)
+            field = lambda n: self.neuron.vector_field(t, n, current)  # noqa: E731
+            _, moved = jax.jvp(lambda n: self.neuron.on_spike(n, spikes), (state.neuron,), (field(state.neuron),))
+            change = jax.tree.map(jnp.subtract, field(neuron), moved)
+            neuron = jax.tree.map(lambda x, d: x + lag * d, neuron, change)
+        state = state._replace(neuron=neuron)
+        if self.plasticity is not None:
+            plast, array = self.plasticity.on_postsynaptic(state.plasticity, self.array, state.array, spikes,
+                                                           self.neuron.membrane_potential(state.neuron))
+            state = state._replace(plasticity=plast, array=array)
+        return state, spikes, lag
 
     def decay_rate(self, state: LayerState, drive, *, samples: int = 1) -> Float[Array, " samples"]:
         """Largest local decay rate (1/s) of the layer's components, per sample (see
@@ -228,21 +301,53 @@ class Network(eqx.Module):
         """External impulses of weight ``weight`` (the first array's output) arrive at the first layer."""
         return (self.layers[0].receive(state[0], weight, presynaptic),) + tuple(state[1:])
 
-    def fire(self, state: NetworkState, keys=None) -> tuple[NetworkState, tuple]:
+    def fire(self, state: NetworkState, keys=None, timing: SpikeTiming | None = None):
         """Read spikes of every layer, apply resets, forward the spikes as impulses to the next layer.
 
         ``keys[i]`` is the noise key of the read of layer ``i``'s array (``None``: deterministic).
+        Returns ``(state, spikes)``. With ``timing`` (a :class:`SpikeTiming`, exact spike timing)
+        every spike also has its lag before the grid point, the resets and the forwarded impulses act
+        at the spike times (to first order in the lag), and it returns ``(state, spikes, lags)``.
         """
         state = list(state)
-        spikes = []
+        spikes, lags = [], []
+        pending = None if timing is None else list(timing.lag)
         for i, layer in enumerate(self.layers):
-            state[i], s = layer.fire(state[i])
+            if timing is None:
+                state[i], s = layer.fire(state[i])
+            else:
+                state[i], s, lag = layer.fire(state[i], (timing.t, timing.drive if i == 0 else None,
+                                                         timing.start[i], pending[i]))
+                lags.append(lag)
             spikes.append(s)
             if i + 1 < len(self.layers):
                 nxt = self.layers[i + 1]
-                weight = nxt.read(state[i + 1], s, None if keys is None else keys[i + 1])
-                state[i + 1] = nxt.receive(state[i + 1], weight, s)
-        return tuple(state), tuple(spikes)
+                key = None if keys is None else keys[i + 1]
+                weight = nxt.read(state[i + 1], s, key)
+                if timing is None:
+                    state[i + 1] = nxt.receive(state[i + 1], weight, s)
+                else:
+                    lagged = nxt.read(state[i + 1], s * lag, key)
+                    state[i + 1] = nxt.receive_early(state[i + 1], weight, lagged, timing.t, s)
+                    # A neuron that the early impulses carried over its threshold crossed it after the
+                    # earliest of them arrived: back along its slope now, at most that far.
+                    g = nxt.threshold(state[i + 1])
+                    rate = nxt.threshold_rate(state[i + 1], nxt.vector_field(timing.t, state[i + 1], None))
+                    pushed = (timing.end[i + 1] < 0) & (g >= 0) & (rate > 0)
+                    back = jnp.clip(g / jnp.where(pushed, rate, 1.0), 0.0, jnp.max(lag))
+                    pending[i + 1] = jnp.where(pushed, back, pending[i + 1])
+        if timing is None:
+            return tuple(state), tuple(spikes)
+        return tuple(state), tuple(spikes), tuple(lags)
+
+    def thresholds(self, state: NetworkState) -> tuple:
+        """Each layer's threshold function ``g`` (a spike is its upward crossing of 0)."""
+        return tuple(layer.threshold(s) for layer, s in zip(self.layers, state))
+
+    def threshold_rates(self, t, state: NetworkState, drive) -> tuple:
+        """Each layer's ``dg/dt`` along the network's vector field at ``t``."""
+        field = self.vector_field(t, state, drive)
+        return tuple(layer.threshold_rate(s, f) for layer, s, f in zip(self.layers, state, field))
 
     def read_spikes(self, state: NetworkState) -> tuple:
         """Each layer's spike flags, without applying any event map."""

@@ -15,10 +15,11 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .integrators import RESULTS, AbstractIntegrator, Euler
 from .integrators._base import SolveStats, checkpointed_scan
-from .network import Layer, Network
+from .network import Layer, Network, SpikeTiming
 from .stimulus import Current, Impulses
 
-RECORDABLE = ("membrane_potential", "spikes", "synaptic_current", "state")
+RECORDABLE = ("membrane_potential", "spikes", "synaptic_current", "state", "spike_times")
+SPIKE_TIMINGS = ("grid", "exact")
 
 
 class Trace(eqx.Module):
@@ -33,6 +34,10 @@ class Trace(eqx.Module):
         spikes: per layer, spike indicators (MIF: ``v > spike_threshold``).
         synaptic_current: per layer, A.
         state: per layer, the full :class:`~memsnn.network.LayerState` over time.
+        spike_times: per layer, ``(batch, n_steps, n)``: the time (s) of the spike emitted in each
+            step (the located threshold crossing, ``spike_timing="exact"``), ``+inf`` where the
+            neuron did not spike in that step. :meth:`first_spike_times` and
+            :meth:`spike_time_list` read it (docs/spike-times.md).
         recorded: one entry per function given in ``record``, its output stacked as
             ``(batch, n_steps, ...)``; ``()`` if there were none.
         final_state: the network state after the last step, batched.
@@ -56,6 +61,35 @@ class Trace(eqx.Module):
     solver_steps: Int[Array, " batch"]
     rejected_steps: Int[Array, " batch"]
     result: Int[Array, " batch"]
+    spike_times: tuple | None = None
+
+    def _spike_times(self, layer: int):
+        if self.spike_times is None:
+            raise ValueError("Trace: spike times were not recorded; run simulate(..., spike_timing='exact', "
+                             "record=(..., 'spike_times')).")
+        return self.spike_times[layer]
+
+    def first_spike_times(self, layer: int = -1, *, missing: float | None = None) -> Float[Array, "batch n"]:
+        """First spike time (s) of every neuron of ``layer``, ``(batch, n)``.
+
+        A neuron that did not fire gets ``missing`` (default: the end of the run, ``n_steps dt``),
+        with a zero gradient: a finite, documented value, never NaN or inf (docs/spike-times.md).
+        """
+        times = self._spike_times(layer)
+        end = self.times[-1] if missing is None else missing
+        first = jnp.min(times, axis=1)
+        return jnp.where(jnp.isfinite(first), first, jnp.asarray(end, first.dtype))
+
+    def spike_time_list(self, layer: int = -1, max_spikes: int = 8) -> Float[Array, "batch n max_spikes"]:
+        """The first ``max_spikes`` spike times (s) of every neuron of ``layer``, in order,
+        ``(batch, n, max_spikes)``, padded with ``+inf`` (a bound on the spikes kept per neuron)."""
+        times = jnp.moveaxis(self._spike_times(layer), 1, -1)
+        k = min(int(max_spikes), times.shape[-1])
+        neg, _ = jax.lax.top_k(-times, k)
+        out = -neg
+        if k < max_spikes:
+            out = jnp.concatenate([out, jnp.full(out.shape[:-1] + (max_spikes - k,), jnp.inf, out.dtype)], axis=-1)
+        return out
 
     def failed_as_nan(self, x: Float[Array, "batch ..."]) -> Float[Array, "batch ..."]:
         """``x`` (any array with the batch first, e.g. ``membrane_potential[-1]``) with the samples
@@ -105,7 +139,7 @@ def _check_initial_state(network, initial_state, batch):
 
 
 def _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layerwise, fold_batch,
-                  checkpoint_every, unroll):
+                  checkpoint_every, unroll, spike_timing="grid"):
     if not isinstance(network, Network):
         raise TypeError(f"simulate: network must be a memsnn.Network, got {type(network).__name__}.")
     if not isinstance(stimulus, (Impulses, Current)):
@@ -128,6 +162,21 @@ def _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layer
         raise ValueError(f"simulate: checkpoint_every must be a positive integer or None, got {checkpoint_every!r}.")
     if isinstance(unroll, bool) or int(unroll) != unroll or unroll < 1:
         raise ValueError(f"simulate: unroll must be a positive integer, got {unroll!r}.")
+    if spike_timing not in SPIKE_TIMINGS:
+        raise ValueError(f"simulate: spike_timing must be one of {SPIKE_TIMINGS}, got {spike_timing!r}.")
+    if "spike_times" in names and spike_timing != "exact":
+        raise ValueError("simulate: recording 'spike_times' needs spike_timing='exact' (spikes located inside "
+                         "their step; docs/spike-times.md).")
+    if spike_timing == "exact":
+        if layerwise and len(network.layers) > 1:
+            raise ValueError("simulate: layerwise=True drives each layer with the spikes of the one below on the "
+                             "grid, which loses their times; exact spike timing needs the step-by-step run "
+                             "(layerwise=False).")
+        for i, layer in enumerate(network.layers):
+            try:
+                jax.eval_shape(layer.threshold, jax.eval_shape(layer.init_state))
+            except TypeError as err:
+                raise TypeError(f"simulate: spike_timing='exact', layer {i}: {err}") from None
     if network.stochastic and key is None:
         raise ValueError("simulate: the network has stochastic components (e.g. read noise), so it needs a "
                          "PRNG key: simulate(..., key=jax.random.key(seed)). The same key gives the same run.")
@@ -181,6 +230,7 @@ def simulate(
     checkpoint_every: int | None = None,
     unroll: int = 1,
     initial_state: Any = None,
+    spike_timing: str = "grid",
 ) -> Trace:
     """Simulate ``network`` driven by a batched ``stimulus`` for ``n_steps`` grid steps of ``dt``.
 
@@ -226,6 +276,13 @@ def simulate(
             previous run's ``Trace.final_state`` to continue it: this is how weights learned by a
             plasticity rule carry from one stimulus to the next. ``None``: every component's
             ``init_state`` (drawn with ``key`` for stochastic components).
+        spike_timing: ``"grid"`` (default): spikes are read at grid points and act there.
+            ``"exact"``: a spike is the upward crossing of the neuron's threshold function, located
+            inside its step by the integrator's interpolant (:meth:`AbstractIntegrator.crossing_fraction`)
+            as a differentiable expression of the step's states; the reset and the impulses it sends
+            act at that time (to first order in the time left to the grid point), so gradients flow
+            through spike times across layers. Record ``"spike_times"`` to keep them
+            (:meth:`Trace.first_spike_times`). Runs step by step. docs/spike-times.md.
 
     Returns:
         A :class:`Trace`. With ``throw=True`` it errors (at run time, also under ``jit``, ``vmap``
@@ -245,7 +302,7 @@ def simulate(
     if bad:
         raise TypeError(f"simulate: record entries must be names from {RECORDABLE} or functions, got {bad!r}.")
     _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layerwise, fold_batch,
-                  checkpoint_every, unroll)
+                  checkpoint_every, unroll, spike_timing)
     batch = stimulus.amplitude.shape[0]
     if initial_state is not None:
         if fold_batch:
@@ -258,7 +315,8 @@ def simulate(
         sample_keys = jax.random.split(key, batch)
         layer_keys = jax.vmap(lambda k: jnp.stack([jax.random.fold_in(k, j) for j in range(len(network.layers))])
                               )(sample_keys)
-    options = dict(dt=dt, n_steps=int(n_steps), solver=solver, checkpoint_every=checkpoint_every, unroll=int(unroll))
+    options = dict(dt=dt, n_steps=int(n_steps), solver=solver, checkpoint_every=checkpoint_every, unroll=int(unroll),
+                   exact=spike_timing == "exact")
     if fold_batch:
         folded, folded_stimulus = _fold(network, stimulus)
         out = _run(folded, folded_stimulus, names, fns, None, None, samples=batch, **options)
@@ -299,6 +357,7 @@ def simulate(
         synaptic_current=saved.get("synaptic_current"),
         state=saved.get("state"),
         recorded=saved.get("recorded", ()),
+        spike_times=saved.get("spike_times"),
         final_state=final,
         step_ratio=ratio,
         solver_steps=stats.accepted,
@@ -316,7 +375,7 @@ def _read_bases(layer_keys, n_layers):
 
 
 def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, dt, n_steps, solver,
-         checkpoint_every, unroll, samples: int = 1):
+         checkpoint_every, unroll, exact: bool = False, samples: int = 1):
     """The time loop over a batch: ``(final_state, saved, step_ratio, SolveStats)``, each batched.
 
     ``samples``: the samples folded into each population (``fold_batch``): the step ratio is then
@@ -329,9 +388,9 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
     time_varying = is_current and stimulus.amplitude.ndim == 3
     event_steps = () if is_current or stimulus.steps is None else stimulus.steps
     per_step_rows = (is_current and time_varying) or (not is_current and stimulus.steps is None)
-    on_grid = network.needs_grid_events or per_step_rows
+    on_grid = network.needs_grid_events or per_step_rows or exact
 
-    def save(t, state, spikes):
+    def save(t, state, spikes, spike_times=None):
         out = {}
         if "membrane_potential" in names:
             out["membrane_potential"] = tuple(l.neuron.membrane_potential(s.neuron) for l, s in zip(network.layers, state))
@@ -341,6 +400,8 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
             out["synaptic_current"] = tuple(l.synaptic_current(s) for l, s in zip(network.layers, state))
         if "state" in names:
             out["state"] = state
+        if "spike_times" in names:
+            out["spike_times"] = spike_times
         if fns:
             out["recorded"] = tuple(fn(t, state, network) for fn in fns)
         return out
@@ -386,7 +447,32 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
                 return jax.tree.map(lambda a, b: jnp.where(mask[k], a, b), injected, y)
             return jump
 
-        if on_grid:
+        if on_grid and exact:
+            after = solver.jumps_after_step
+
+            def body(y, k):
+                drive = weight_of(k if time_varying else None, y, k) if is_current else None
+                jump = None if is_current or (mask is None and not per_step_rows) else jump_at(k, k)
+                t0, t1 = k * dt, (k + 1) * dt
+                y_end, _, stats = solver.advance(network, y, None if after else jump, drive, t0, dt, 1, None)
+                # The step's own end state (before its impulses, when the integrator applies them after it).
+                y_new = jump(y_end) if (after and jump is not None) else y_end
+                g0, g1 = network.thresholds(y), network.thresholds(y_end)
+                if solver.dense_order > 1:
+                    dg0, dg1 = network.threshold_rates(t0, y, drive), network.threshold_rates(t1, y_end, drive)
+                else:
+                    dg0 = dg1 = (None,) * n_layers
+                lags = []
+                for a, b, da, db in zip(g0, g1, dg0, dg1):
+                    frac = solver.crossing_fraction(a, b, da, db, dt)
+                    lags.append(jnp.where(a >= 0, dt, jnp.where(b >= 0, (1.0 - frac) * dt, 0.0)))
+                y, spikes, lags = network.fire(y_new, read_keys(k), SpikeTiming(t1, drive, g0, g1, tuple(lags)))
+                times = tuple(jnp.where(s > 0, t1 - lag, jnp.inf) for s, lag in zip(spikes, lags))
+                return y, (save(t1, y, spikes, times), ratio_at(y, drive), stats)
+
+            final, (saved, ratios, stats) = checkpointed_scan(body, state0, n_steps, checkpoint_every, unroll)
+            stats = SolveStats(jnp.sum(stats.accepted), jnp.sum(stats.rejected), jnp.max(stats.result))
+        elif on_grid:
             def body(y, k):
                 # A current is read at the start of each step and held over it (sample and hold).
                 drive = weight_of(k if time_varying else None, y, k) if is_current else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from typing import Callable, NamedTuple
+from typing import Callable, ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
@@ -65,7 +65,14 @@ class AbstractIntegrator(eqx.Module):
 
     An integrator only sees ``network.vector_field(t, state, drive)`` and ``jump``; it knows nothing
     of the components inside (docs/architecture.md).
+
+    Spike times (``simulate(..., spike_timing="exact")``, docs/spike-times.md): the integrator says
+    how a threshold crossing inside a step is located from the step's own states
+    (:meth:`crossing_fraction`, of :attr:`dense_order`), and whether it applies ``jump`` after the
+    whole step (:attr:`jumps_after_step`), so that the state before the impulses is the step's own.
     """
+
+    jumps_after_step: ClassVar[bool] = True
 
     @abc.abstractmethod
     def advance(self, network, state, jump: Jump | None, drive, t0, dt: float, n_steps: int,
@@ -80,6 +87,19 @@ class AbstractIntegrator(eqx.Module):
     def explicit_step(self, dt: float) -> float | None:
         """The step size of an explicit fixed-step scheme (for the stability check), else None."""
         return None
+
+    @property
+    def dense_order(self) -> int:
+        """Order of the interpolant that locates a crossing inside a step: 1 (linear between the
+        step's end values, the dense output of a first-order scheme) or 3 (cubic Hermite through
+        the end values and their time derivatives, for schemes of order >= 2)."""
+        return 1
+
+    def crossing_fraction(self, g0, g1, dg0, dg1, h):
+        """Where inside a step of length ``h`` the function ``g`` (``g0 < 0 <= g1`` at its ends,
+        time derivatives ``dg0``, ``dg1``; ``None`` for :attr:`dense_order` 1) crosses 0, as a
+        fraction in ``[0, 1]``: see :func:`crossing_fraction`."""
+        return crossing_fraction(g0, g1, dg0, dg1, h, order=self.dense_order)
 
     @property
     def stability_limit(self) -> float:
@@ -142,3 +162,39 @@ def first_step_then_scan(step: Callable, state, jump: Jump | None, t0, dt, n_ste
 
     state, rest = checkpointed_scan(body, state, n_steps - 1, checkpoint_every, unroll=unroll, start=1)
     return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+
+
+def crossing_fraction(g0, g1, dg0=None, dg1=None, h=None, *, order: int = 1, newton_steps: int = 4):
+    """Fraction ``s`` in ``[0, 1]`` of a step at which an interpolant of ``g`` crosses 0, for
+    ``g0 < 0 <= g1`` (elsewhere a finite placeholder with zero gradient; callers mask it).
+
+    ``order=1``: the linear interpolant, ``s = g0 / (g0 - g1)``. ``order=3``: the cubic Hermite
+    interpolant through ``g0, g1`` and the slopes ``h dg0, h dg1`` (local error O(h^4)), its root
+    found by ``newton_steps`` Newton steps from the linear estimate (differentiated through, which
+    at convergence is the implicit function theorem: ds/dtheta = -(dp/dtheta) / (dp/ds)).
+
+    The expression is differentiable in all arguments: d t* / d theta = h ds/dtheta is the
+    interpolant's own crossing-time derivative, the discrete counterpart of EventProp's
+    ``-(dg/dtheta) / (dg/dt)``; it grows without bound at a grazing crossing (``g1 -> 0``), as the
+    true one does.
+    """
+    crossing = (g0 < 0) & (g1 >= 0)
+    denominator = jnp.where(crossing, g0 - g1, -1.0)
+    s = jnp.where(crossing, g0 / denominator, 0.0)
+    if order == 1:
+        return s
+    m0, m1 = h * dg0, h * dg1
+
+    def cubic(s):
+        s2, s3 = s * s, s * s * s
+        value = (2 * s3 - 3 * s2 + 1) * g0 + (s3 - 2 * s2 + s) * m0 + (-2 * s3 + 3 * s2) * g1 + (s3 - s2) * m1
+        slope = (6 * s2 - 6 * s) * g0 + (3 * s2 - 4 * s + 1) * m0 + (-6 * s2 + 6 * s) * g1 + (3 * s2 - 2 * s) * m1
+        return value, slope
+
+    for _ in range(newton_steps):
+        value, slope = cubic(s)
+        # A Newton step only where the slope is upward (the crossing is); elsewhere keep s.
+        ok = crossing & (slope > 0)
+        s = jnp.where(ok, s - value / jnp.where(ok, slope, 1.0), s)
+        s = jnp.clip(s, 0.0, 1.0)
+    return s

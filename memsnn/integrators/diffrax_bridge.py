@@ -158,6 +158,11 @@ class Diffrax(AbstractIntegrator):
         return (f"memsnn.Diffrax: the adaptive {name} solve failed (diffrax reported a non-convergent implicit "
                 "step or a singular system). Loosen rtol/atol, or try another solver.")
 
+    @property
+    def dense_order(self) -> int:
+        # Cubic Hermite for schemes of order >= 2 (its O(h^4) error is below theirs for h small).
+        return 1 if self.solver.order(diffrax.ODETerm(_network_field)) < 2 else 3
+
     def explicit_step(self, dt):
         if not self._fixed or type(self.solver) not in _EXPLICIT_LIMITS:
             return None

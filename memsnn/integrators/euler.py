@@ -56,8 +56,12 @@ class SpicepropEuler(AbstractIntegrator):
     numbers: this is what reproduces the published SPICEprop results.
 
     Spikes are events of :func:`memsnn.simulate` like for every other integrator: they reach the
-    next layer at the end of the step, not within it.
+    next layer at the end of the step, not within it. Impulses land inside the sweep, so with
+    ``spike_timing="exact"`` a crossing is located between the step's start and its end state with
+    the impulses of that step (docs/spike-times.md).
     """
+
+    jumps_after_step = False
 
     def advance(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every=None, unroll=1):
         def sweep(k, y, jump):

@@ -37,6 +37,19 @@ class AbstractNeuron(AbstractComponent):
     def on_impulse(self, state: State, charge: Float[Array, " n"]) -> State:
         """Impulse input without a synapse: a charge ``charge`` (C) lands on the membrane."""
 
+    def threshold_function(self, state: State) -> Float[Array, " n"]:
+        """What the neuron crosses when it spikes: ``g(state)`` ``(n,)``, a spike being an upward
+        crossing of 0 (docs/spike-times.md). LIF/IF: ``v - threshold``; conductance LIF:
+        ``v - (v_threshold + theta)``; MIF: ``v - spike_threshold``.
+
+        Spike times (``simulate(..., spike_timing="exact")``) locate the crossing of ``g`` inside
+        the step. A neuron without a threshold does not override this and gets a clear error.
+        """
+        raise TypeError(f"{type(self).__name__} has no firing threshold, so it has no spike times: exact spike "
+                        "timing (simulate(..., spike_timing='exact'), spike-time losses) needs neurons that state "
+                        "what they cross (threshold_function), e.g. memsnn.LIF, memsnn.IF, "
+                        "memsnn.neurons.ConductanceLIF or memsnn.MIF.")
+
     def on_spike(self, state: State, spikes: Float[Array, " n"]) -> State:
         """Event map applied after spikes are read (the reset); the identity for neurons without one (MIF)."""
         return state

@@ -140,6 +140,11 @@ class ConductanceLIF(AbstractNeuron):
         fires = (state.v > self.v_threshold + state.theta) & (state.refractory <= _REFRACTORY_EPS)
         return fires.astype(state.v.dtype)
 
+    def threshold_function(self, state):
+        """``v - (v_threshold + theta)`` (V): a spike is its upward crossing of 0 (outside the
+        refractory period, where ``v`` is held at ``v_reset``)."""
+        return state.v - (self.v_threshold + state.theta)
+
     def on_spike(self, state, spikes):
         return state._replace(v=jnp.where(spikes > 0, self.v_reset, state.v),
                               theta=state.theta + self.theta_plus * spikes,
@@ -211,6 +216,10 @@ class InhibitedPopulation(AbstractNeuron):
 
     def spikes(self, state):
         return self.excitatory.spikes(state.excitatory)
+
+    def threshold_function(self, state):
+        """The excitatory population's (the layer's spikes are theirs)."""
+        return self.excitatory.threshold_function(state.excitatory)
 
     def on_spike(self, state, spikes):
         exc = self.excitatory.on_spike(state.excitatory, spikes)

@@ -129,6 +129,10 @@ class LIF(AbstractSpiceNeuron):
     def spikes(self, state):
         return self.spike_fn(self._landed(state) - self.v_rest - self.threshold)
 
+    def threshold_function(self, state):
+        """``v - v_rest - threshold`` (V): a spike is its upward crossing of 0."""
+        return self._landed(state) - self.v_rest - self.threshold
+
     def on_spike(self, state, spikes):
         spikes = jax.lax.stop_gradient(spikes) if self.detach_reset else spikes
         if self.reset_delay:
@@ -219,6 +223,10 @@ class IF(AbstractNeuron):
 
     def spikes(self, state: LIFState):
         return self.spike_fn(state.v - self.threshold)
+
+    def threshold_function(self, state: LIFState):
+        """``v - threshold`` (V): a spike is its upward crossing of 0."""
+        return state.v - self.threshold
 
     def on_spike(self, state: LIFState, spikes):
         spikes = jax.lax.stop_gradient(spikes) if self.detach_reset else spikes

@@ -115,6 +115,11 @@ class MIF(AbstractSpiceNeuron):
     def spikes(self, state: MIFState) -> Float[Array, " n"]:
         return (state.v > self.spike_threshold).astype(state.v.dtype)
 
+    def threshold_function(self, state: MIFState) -> Float[Array, " n"]:
+        """``v - spike_threshold`` (V): the MIF's spike is the membrane's upward crossing of its spike
+        threshold (docs/mif-neuron.md); the memristors, not a reset, bring it back down."""
+        return state.v - self.spike_threshold
+
     def on_impulse(self, state: MIFState, charge: Float[Array, " n"]) -> MIFState:
         return state._replace(v=state.v + charge / self.capacitance)
 

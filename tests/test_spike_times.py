@@ -1,0 +1,156 @@
+"""Exact spike times in fixed-step runs (docs/spike-times.md): closed forms, gradients against
+finite differences of the simulated spike time, non-firing neurons, errors."""
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import memsnn
+from memsnn import presets as P
+from memsnn.arrays import Dense, Identity
+from memsnn.neurons import ConductanceLIF
+from memsnn.synapses import ExponentialSynapse
+
+TAU, THETA = 20e-3, 1.0
+
+
+def _lif_step_run(current, solver, dt, n_steps):
+    net = memsnn.Network([memsnn.Layer(Identity(current.shape[-1]), None, memsnn.LIF(tau=TAU, threshold=THETA))])
+    return memsnn.simulate(net, memsnn.Current(current), dt=dt, n_steps=n_steps, solver=solver,
+                           spike_timing="exact", record=("spike_times",))
+
+
+def test_lif_current_step_closed_form():
+    """LIF from rest under a current step: v = R I (1 - exp(-t/tau)), t* = -tau ln(1 - theta / (R I)).
+    Compared: the simulated first spike time with fixed-step Tsit5 (h = 0.1 ms = tau/200) and its
+    cubic Hermite crossing, to 1e-9 s; explicit Euler's linear crossing converges at first order.
+    After a reset by subtraction the second spike comes at 2 t* up to the O(lag^2) of the reset
+    placed at the crossing to first order in the lag (lag <= h: 1e-7 s here)."""
+    current = jnp.array([[1.5, 2.0, 0.9]])
+    exact = -TAU * np.log(1 - THETA / np.array([1.5, 2.0]))
+    trace = _lif_step_run(current, memsnn.Diffrax(diffrax.Tsit5()), 1e-4, 500)
+    first = np.asarray(trace.first_spike_times()[0])
+    np.testing.assert_allclose(first[:2], exact, rtol=0, atol=1e-9)
+    assert first[2] == pytest.approx(500 * 1e-4)  # below threshold for ever: the end of the run
+    spikes = np.asarray(trace.spike_time_list(max_spikes=2)[0])
+    np.testing.assert_allclose(spikes[0], [exact[0], 2 * exact[0]], atol=1e-7)
+    assert np.all(np.isinf(spikes[2]))
+    errors = [abs(float(_lif_step_run(current[:, :1], memsnn.Euler(), dt, int(0.03 / dt)).first_spike_times()[0, 0])
+                  - exact[0]) for dt in (1e-4, 1e-5)]
+    assert 8 < errors[0] / errors[1] < 12  # first order
+
+
+def _fd_check(f, x, eps, rtol=1e-5, entries=3):
+    """jax.grad of ``f`` against central differences at the ``entries`` largest gradient entries."""
+    grad = np.asarray(jax.grad(f)(x)).ravel()
+    flat = np.asarray(x).ravel()
+    for i in np.argsort(-np.abs(grad))[:entries]:
+        up = f(jnp.asarray(flat.copy()).at[i].add(eps).reshape(x.shape))
+        down = f(jnp.asarray(flat.copy()).at[i].add(-eps).reshape(x.shape))
+        fd = (float(up) - float(down)) / (2 * eps)
+        assert abs(grad[i] - fd) <= rtol * abs(fd), (i, grad[i], fd)
+    assert np.any(grad != 0)
+
+
+def _two_layer_lif(w1, w2):
+    syn = ExponentialSynapse(5e-3)
+    return memsnn.Network([memsnn.Layer(Dense(w1), syn, memsnn.LIF(tau=TAU, threshold=THETA, reset="zero")),
+                           memsnn.Layer(Dense(w2), syn, memsnn.LIF(tau=TAU, threshold=THETA, reset="zero"))])
+
+
+def _input_spikes(n_steps, steps, n_in):
+    amp = jnp.zeros((1, n_steps, n_in))
+    for j, k in enumerate(steps):
+        amp = amp.at[0, k, j].set(1.0)
+    return memsnn.Impulses(amp)
+
+
+def test_lif_spike_time_gradients_through_two_layers_match_finite_differences():
+    """float64: d(output first spike times)/d(both layers' weights), through the hidden spikes' times
+    (their lags move the impulses they send), against central differences of the simulated times."""
+    w1 = jnp.array([[2.2, 1.1, 0.3], [0.4, 1.9, 1.6]]) * 3.0
+    w2 = jnp.array([[2.5, 1.4], [0.8, 2.9]]) * 3.5
+    stim = _input_spikes(120, (3, 10, 17), 3)
+
+    def out_times(w1, w2):
+        trace = memsnn.simulate(_two_layer_lif(w1, w2), stim, dt=5e-4, n_steps=120, spike_timing="exact",
+                                record=("spike_times",))
+        return trace.first_spike_times(-1)[0], trace.first_spike_times(0)[0]
+
+    t_out, t_hidden = out_times(w1, w2)
+    assert np.all(np.asarray(t_out) < 120 * 5e-4) and np.all(np.asarray(t_hidden) < 120 * 5e-4)
+    weights = jnp.array([0.3, 0.7])
+    _fd_check(lambda w: weights @ out_times(w, w2)[0], w1, 1e-6)
+    _fd_check(lambda w: weights @ out_times(w1, w)[0], w2, 1e-6)
+
+
+def test_conductance_lif_spike_time_gradient_matches_finite_differences():
+    neuron = ConductanceLIF(theta_init=0.0, v_threshold=-55e-3, refractory=2e-3)
+    stim = _input_spikes(80, (2, 9), 2)
+
+    def t_first(w):
+        net = memsnn.Network([memsnn.Layer(Dense(w), None, neuron)])
+        return memsnn.simulate(net, stim, dt=2.5e-4, n_steps=80, spike_timing="exact",
+                               record=("spike_times",)).first_spike_times()[0]
+
+    w = jnp.array([[20.0, 18.0], [30.0, 5.0]])
+    assert np.all(np.asarray(t_first(w)) < 80 * 2.5e-4)
+    _fd_check(lambda w: jnp.sum(t_first(w)), w, 1e-7)
+
+
+def test_mif_spike_time_gradient_matches_finite_differences():
+    """The MIF's spike: the membrane's upward crossing of its 30 mV spike threshold (SPICEprop preset,
+    alpha synapses, explicit Euler at 10 us); gradients with respect to the input weights and the
+    memristors' on-switching voltage."""
+    stim = memsnn.Impulses(jnp.array([[[1.0, 0.6]]]), steps=(0,))
+
+    def t_first(w, v_on=None):
+        layer = P.spiceprop_layer(weight=w)
+        if v_on is not None:
+            layer = jax.tree_util.tree_map(lambda x: x, layer)
+            import equinox as eqx
+            layer = eqx.tree_at(lambda l: l.neuron.memristor1.v_on, layer, v_on)
+        net = memsnn.Network([layer])
+        return memsnn.simulate(net, stim, dt=P.SPICEPROP_DT, n_steps=150, spike_timing="exact",
+                               record=("spike_times",)).first_spike_times()[0]
+
+    w = jnp.array([[0.005, 0.002], [0.003, 0.004]]) * P.MILLIAMP
+    t = np.asarray(t_first(w))
+    assert np.all(t < 150 * P.SPICEPROP_DT)
+    _fd_check(lambda w: jnp.sum(t_first(w)), w, 1e-9 * P.MILLIAMP)
+
+
+def test_non_firing_neuron_has_defined_time_and_zero_gradient():
+    def t_first(i):
+        return _lif_step_run(i, memsnn.Euler(), 1e-4, 100).first_spike_times()[0]
+
+    current = jnp.array([[0.5, 3.0]])
+    t = t_first(current)
+    grad = jax.jacobian(t_first)(current)
+    assert float(t[0]) == pytest.approx(100 * 1e-4)
+    assert np.all(np.isfinite(np.asarray(grad))) and float(grad[0, 0, 0]) == 0.0 and float(grad[1, 0, 1]) < 0
+
+
+def test_exact_timing_without_spikes_leaves_the_run_unchanged():
+    """Below threshold, spike_timing='exact' runs the same numbers as the grid run."""
+    net = _two_layer_lif(jnp.full((2, 3), 0.1), jnp.full((2, 2), 0.1))
+    stim = _input_spikes(40, (3, 10, 17), 3)
+    grid = memsnn.simulate(net, stim, dt=5e-4, n_steps=40)
+    exact = memsnn.simulate(net, stim, dt=5e-4, n_steps=40, spike_timing="exact")
+    for a, b in zip(grid.membrane_potential, exact.membrane_potential):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_spike_time_errors():
+    net = _two_layer_lif(jnp.ones((2, 3)), jnp.ones((2, 2)))
+    stim = _input_spikes(20, (3,), 3)
+    with pytest.raises(ValueError, match="spike_timing='exact'"):
+        memsnn.simulate(net, stim, dt=1e-3, n_steps=20, record=("spike_times",))
+    with pytest.raises(ValueError, match="layerwise"):
+        memsnn.simulate(net, stim, dt=1e-3, n_steps=20, spike_timing="exact", layerwise=True)
+    with pytest.raises(ValueError, match="spike_timing must be"):
+        memsnn.simulate(net, stim, dt=1e-3, n_steps=20, spike_timing="event")
+    with pytest.raises(ValueError, match="were not recorded"):
+        memsnn.simulate(net, stim, dt=1e-3, n_steps=20).first_spike_times()
