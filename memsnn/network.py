@@ -149,6 +149,12 @@ class Layer(eqx.Module):
         """Read the array: the drive ``(n,)`` for pre-synaptic activity ``(n_in,)`` (an event)."""
         return self.array(presynaptic, state.array, key=key)
 
+    def read_into(self, state: LayerState, presynaptic: Float[Array, " n_in"], key=None, lag=None):
+        """Read the array as an event that may change its state (a delay line, recurrent spikes):
+        ``(drive, lagged, state)``, see :meth:`~memsnn.arrays.AbstractSynapseArray.read`."""
+        drive, lagged, array_state = self.array.read(presynaptic, state.array, key=key, lag=lag)
+        return drive, lagged, state._replace(array=array_state)
+
     def receive(self, state: LayerState, weight: Float[Array, " n"],
                 presynaptic: Float[Array, " n_in"] | None = None) -> LayerState:
         """Impulses of weight ``weight`` (the array's output, A; C without a synapse) arrive.
@@ -198,7 +204,8 @@ class Layer(eqx.Module):
         if timing is not None:
             return self._fire_at(state, *timing)
         spikes = self.neuron.spikes(state.neuron)
-        state = state._replace(neuron=self.neuron.on_spike(state.neuron, spikes))
+        state = state._replace(neuron=self.neuron.on_spike(state.neuron, spikes),
+                               array=self.array.on_postsynaptic(state.array, spikes))
         if self.plasticity is not None:
             plast, array = self.plasticity.on_postsynaptic(state.plasticity, self.array, state.array, spikes,
                                                            self.neuron.membrane_potential(state.neuron))
@@ -219,7 +226,7 @@ class Layer(eqx.Module):
             _, moved = jax.jvp(lambda n: self.neuron.on_spike(n, spikes), (state.neuron,), (field(state.neuron),))
             change = jax.tree.map(jnp.subtract, field(neuron), moved)
             neuron = jax.tree.map(lambda x, d: x + lag * d, neuron, change)
-        state = state._replace(neuron=neuron)
+        state = state._replace(neuron=neuron, array=self.array.on_postsynaptic(state.array, spikes, lag))
         if self.plasticity is not None:
             plast, array = self.plasticity.on_postsynaptic(state.plasticity, self.array, state.array, spikes,
                                                            self.neuron.membrane_potential(state.neuron))
@@ -297,9 +304,15 @@ class Network(eqx.Module):
                      for i, (layer, s) in enumerate(zip(self.layers, state)))
 
     def inject(self, state: NetworkState, weight: Float[Array, " n"],
-               presynaptic: Float[Array, " n_in"] | None = None) -> NetworkState:
-        """External impulses of weight ``weight`` (the first array's output) arrive at the first layer."""
-        return (self.layers[0].receive(state[0], weight, presynaptic),) + tuple(state[1:])
+               presynaptic: Float[Array, " n_in"] | None = None, lagged=None, t=None) -> NetworkState:
+        """External impulses of weight ``weight`` (the first array's output) arrive at the first layer.
+
+        ``lagged`` (exact timing): the array's output weighted by how long before ``t`` each impulse
+        arrived (see :meth:`Layer.receive_early`).
+        """
+        if lagged is None:
+            return (self.layers[0].receive(state[0], weight, presynaptic),) + tuple(state[1:])
+        return (self.layers[0].receive_early(state[0], weight, lagged, t, presynaptic),) + tuple(state[1:])
 
     def fire(self, state: NetworkState, keys=None, timing: SpikeTiming | None = None):
         """Read spikes of every layer, apply resets, forward the spikes as impulses to the next layer.
@@ -323,11 +336,11 @@ class Network(eqx.Module):
             if i + 1 < len(self.layers):
                 nxt = self.layers[i + 1]
                 key = None if keys is None else keys[i + 1]
-                weight = nxt.read(state[i + 1], s, key)
                 if timing is None:
+                    weight, _, state[i + 1] = nxt.read_into(state[i + 1], s, key)
                     state[i + 1] = nxt.receive(state[i + 1], weight, s)
                 else:
-                    lagged = nxt.read(state[i + 1], s * lag, key)
+                    weight, lagged, state[i + 1] = nxt.read_into(state[i + 1], s, key, lag)
                     state[i + 1] = nxt.receive_early(state[i + 1], weight, lagged, timing.t, s)
                     # A neuron that the early impulses carried over its threshold crossed it after the
                     # earliest of them arrived: back along its slope now, at most that far.

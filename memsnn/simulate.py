@@ -177,6 +177,15 @@ def _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layer
                 jax.eval_shape(layer.threshold, jax.eval_shape(layer.init_state))
             except TypeError as err:
                 raise TypeError(f"simulate: spike_timing='exact', layer {i}: {err}") from None
+    for layer in network.layers:
+        layer.array.check_grid(dt, int(n_steps))
+    if isinstance(stimulus, Impulses) and stimulus.lag is not None:
+        if spike_timing != "exact":
+            raise ValueError("simulate: Impulses with lag (arrival times inside their steps) need "
+                             "spike_timing='exact'.")
+        if stimulus.lag.shape != stimulus.amplitude.shape:
+            raise ValueError(f"simulate: Impulses.lag must have the shape of its amplitude "
+                             f"{stimulus.amplitude.shape}, got {stimulus.lag.shape}.")
     if network.stochastic and key is None:
         raise ValueError("simulate: the network has stochastic components (e.g. read noise), so it needs a "
                          "PRNG key: simulate(..., key=jax.random.key(seed)). The same key gives the same run.")
@@ -389,6 +398,8 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
     event_steps = () if is_current or stimulus.steps is None else stimulus.steps
     per_step_rows = (is_current and time_varying) or (not is_current and stimulus.steps is None)
     on_grid = network.needs_grid_events or per_step_rows or exact
+    every = first.array.reads_every_step
+    each_row = per_step_rows or (bool(event_steps) and every)  # a jump at every step
 
     def save(t, state, spikes, spike_times=None):
         out = {}
@@ -409,7 +420,7 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
     def ratio_at(state, drive):
         return jnp.full((samples,), jnp.nan) if h is None else h * network.decay_rate(state, drive, samples=samples)
 
-    def one_sample(amp, keys, given_state):
+    def one_sample(amp, lag_amp, keys, given_state):
         init_keys, read_bases = _read_bases(keys, n_layers)
 
         def read_keys(k):
@@ -424,24 +435,44 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
             dense = jnp.zeros((n_steps,) + amp.shape[1:], amp.dtype).at[jnp.asarray(event_steps)].set(amp)
             mask = jnp.zeros((n_steps,), bool).at[jnp.asarray(event_steps)].set(True)
             amp = dense
+            if lag_amp is not None:
+                lag_amp = jnp.zeros((n_steps,) + lag_amp.shape[1:], lag_amp.dtype).at[jnp.asarray(event_steps)].set(lag_amp)
+            if every:
+                mask = None  # an array read at every step (its state moves on): empty rows are reads too
         else:
             mask = None
         # The first array's reads: for a linear time-invariant array, all rows in one product
         # outside the loop (T matrix-vector products, and T more backwards, become one matmul).
-        mapped = None
+        mapped = mapped_lag = None
         if first.hoistable:
             mapped = first.array(amp) if amp.ndim == 1 else jax.vmap(first.array)(amp)
+            if lag_amp is not None:
+                mapped_lag = jax.vmap(first.array)(amp * lag_amp)
+
+        def read_first(row, y, k):
+            """The first array's read: ``(weight, lagged, y)`` (``y`` with the array's state after it)."""
+            if mapped is not None:
+                weight = mapped if mapped.ndim == 1 else mapped[row]
+                return weight, (None if mapped_lag is None else mapped_lag[row]), y
+            presynaptic = amp if amp.ndim == 1 else amp[row]
+            key = None if keys is None else read_keys(k)[0]
+            lag = None if lag_amp is None else lag_amp[row]
+            if every:
+                if exact and lag is None and not is_current:
+                    lag = jnp.zeros_like(presynaptic)
+                weight, lagged, first_state = first.read_into(y[0], presynaptic, key, lag)
+                return weight, lagged, (first_state,) + tuple(y[1:])
+            weight = first.read(y[0], presynaptic, key)
+            return weight, (None if lag is None else first.read(y[0], presynaptic * lag, key)), y
 
         def weight_of(row, y, k):
-            if mapped is not None:
-                return mapped if mapped.ndim == 1 else mapped[row]
-            presynaptic = amp if amp.ndim == 1 else amp[row]
-            return first.read(y[0], presynaptic, None if keys is None else read_keys(k)[0])
+            return read_first(row, y, k)[0]
 
         def jump_at(row, k):
             def jump(y):
                 presynaptic = None if first.plasticity is None else amp[row]
-                injected = network.inject(y, weight_of(row, y, k), presynaptic)
+                weight, lagged, read = read_first(row, y, k)
+                injected = network.inject(read, weight, presynaptic, lagged, (k + 1) * dt)
                 if mask is None:
                     return injected
                 return jax.tree.map(lambda a, b: jnp.where(mask[k], a, b), injected, y)
@@ -451,8 +482,10 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
             after = solver.jumps_after_step
 
             def body(y, k):
-                drive = weight_of(k if time_varying else None, y, k) if is_current else None
-                jump = None if is_current or (mask is None and not per_step_rows) else jump_at(k, k)
+                drive = None
+                if is_current:
+                    drive, _, y = read_first(k if time_varying else None, y, k)
+                jump = None if is_current or (mask is None and not each_row) else jump_at(k, k)
                 t0, t1 = k * dt, (k + 1) * dt
                 y_end, _, stats = solver.advance(network, y, None if after else jump, drive, t0, dt, 1, None)
                 # The step's own end state (before its impulses, when the integrator applies them after it).
@@ -475,8 +508,10 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
         elif on_grid:
             def body(y, k):
                 # A current is read at the start of each step and held over it (sample and hold).
-                drive = weight_of(k if time_varying else None, y, k) if is_current else None
-                jump = None if is_current or (mask is None and not per_step_rows) else jump_at(k, k)
+                drive = None
+                if is_current:
+                    drive, _, y = read_first(k if time_varying else None, y, k)
+                jump = None if is_current or (mask is None and not each_row) else jump_at(k, k)
                 y, _, stats = solver.advance(network, y, jump, drive, k * dt, dt, 1, None)
                 y, spikes = network.fire(y, read_keys(k))
                 return y, (save((k + 1) * dt, y, spikes), ratio_at(y, drive), stats)
@@ -505,7 +540,8 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
         # nanmax: once an unstable run has overflowed, the last ratios are NaN.
         return final, saved, (jnp.nanmax(ratios, axis=0) if h is not None else jnp.max(ratios, axis=0)), stats
 
-    final, saved, ratio, stats = jax.vmap(one_sample)(stimulus.amplitude, layer_keys, initial_state)
+    lag = stimulus.lag if isinstance(stimulus, Impulses) else None
+    final, saved, ratio, stats = jax.vmap(one_sample)(stimulus.amplitude, lag, layer_keys, initial_state)
     return final, saved, ratio.reshape(-1), stats
 
 
@@ -547,9 +583,13 @@ def _fold(network: Network, stimulus):
         layers.append(Layer(layer.array.tiled(batch),
                             *(_tile_per_neuron(c, n, batch) for c in (layer.synapse, layer.neuron,
                                                                      layer.plasticity, layer.energy))))
-    amp = stimulus.amplitude
-    merged = jnp.moveaxis(amp, 0, -2).reshape(amp.shape[1:-1] + (batch * amp.shape[-1],))[None]
-    return Network(layers), (Impulses(merged, stimulus.steps) if isinstance(stimulus, Impulses) else Current(merged))
+    def merge(amp):
+        return jnp.moveaxis(amp, 0, -2).reshape(amp.shape[1:-1] + (batch * amp.shape[-1],))[None]
+
+    merged = merge(stimulus.amplitude)
+    if isinstance(stimulus, Impulses):
+        return Network(layers), Impulses(merged, stimulus.steps, None if stimulus.lag is None else merge(stimulus.lag))
+    return Network(layers), Current(merged)
 
 
 def _unfold(final, saved, ratio, stats, result, batch: int):

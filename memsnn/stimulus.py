@@ -15,13 +15,18 @@ class Impulses(eqx.Module):
             layer's array, in A for a current synapse, C without a synapse).
         steps: the grid step of each event (static), strictly increasing; ``None`` means one event
             row per grid step (spike trains, ``n_events == n_steps``).
+        lag: ``None``, or ``(batch, n_events, n_in)``: how long (s, in ``[0, dt]``) before the end of
+            its step each impulse arrived, for inputs at continuous times with
+            ``simulate(..., spike_timing="exact")`` (latency codes: :func:`memsnn.data.latency_impulses`).
     """
 
     amplitude: Float[Array, "batch n_events n_in"]
     steps: tuple[int, ...] | None = eqx.field(static=True)
+    lag: Float[Array, "batch n_events n_in"] | None = None
 
-    def __init__(self, amplitude, steps=None):
+    def __init__(self, amplitude, steps=None, lag=None):
         self.amplitude = jnp.asarray(amplitude)
+        self.lag = None if lag is None else jnp.asarray(lag)
         if steps is not None:
             steps = tuple(int(s) for s in steps)
             if any(b <= a for a, b in zip(steps[:-1], steps[1:])) or (steps and steps[0] < 0):

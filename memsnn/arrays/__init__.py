@@ -5,3 +5,4 @@ from .dense import Dense as Dense, Identity as Identity
 from .conv import Conv2d as Conv2d
 from .plastic import PlasticDense as PlasticDense
 from .crossbar import Crossbar as Crossbar
+from .delay import DelayedDense as DelayedDense, Recurrent as Recurrent

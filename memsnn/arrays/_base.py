@@ -26,9 +26,14 @@ class AbstractSynapseArray(AbstractComponent):
     ``linear_time_invariant`` declares that the read is a fixed linear map of ``presynaptic`` that
     depends neither on the state nor on a key: :func:`memsnn.simulate` then applies it to all of a
     stimulus's time steps at once, outside the time loop.
+
+    Arrays whose reads change their own state (a delay line, the layer's own previous spikes:
+    :mod:`memsnn.arrays.delay`) override :meth:`read` and :meth:`on_postsynaptic` and set
+    ``reads_every_step``: they are then read once per grid step, also when no input arrives.
     """
 
     linear_time_invariant: eqx.AbstractClassVar[bool]
+    reads_every_step: ClassVar[bool] = False
 
     @property
     @abc.abstractmethod
@@ -43,6 +48,30 @@ class AbstractSynapseArray(AbstractComponent):
                  key: PRNGKeyArray | None = None) -> Float[Array, " n_out"]:
         """The drive ``(n_out,)`` for ``presynaptic`` activity ``(n_in,)``; ``state`` is the slot's
         state (``None`` for stateless arrays), ``key`` the read's noise key (stochastic arrays)."""
+
+    def read(self, presynaptic: Float[Array, " n_in"], state: State = None, *, key: PRNGKeyArray | None = None,
+             lag: Float[Array, " n_in"] | None = None):
+        """A read as an event: ``(drive, lagged, state)``.
+
+        ``drive`` is :meth:`__call__`'s; ``state`` the array's state after the read (unchanged here;
+        a delay line pushes ``presynaptic`` into its buffer). ``lag`` (exact spike timing,
+        docs/spike-times.md) is how long before this grid point each input spiked (s); ``lagged`` is
+        then the drive weighted by the time each delivered impulse arrived before the grid point
+        (``None`` without ``lag``): for a plain array, the read of ``presynaptic * lag``.
+        """
+        drive = self(presynaptic, state, key=key)
+        lagged = None if lag is None else self(presynaptic * lag, state, key=key)
+        return drive, lagged, state
+
+    def on_postsynaptic(self, state: State, spikes: Float[Array, " n"], lag: Float[Array, " n"] | None = None
+                        ) -> State:
+        """The array's state after its own layer emitted ``spikes`` ``(n,)`` (``lag``: how long before
+        the grid point, with exact timing); unchanged here. A recurrent array keeps them."""
+        return state
+
+    def check_grid(self, dt: float, n_steps: int) -> None:
+        """Raise a clear error if the array cannot run on this grid (e.g. a delay longer than the
+        run); :func:`memsnn.simulate` calls it before running. Nothing to check here."""
 
     def tiled(self, copies: int) -> "AbstractSynapseArray | None":
         """This array for ``copies`` independent copies of its neurons side by side, or ``None``

@@ -1,0 +1,249 @@
+"""Synaptic delays and recurrence as synapse arrays whose reads change their state (docs/spike-times.md).
+
+:class:`DelayedDense`: every connection (and every one of its ``k`` terminals) has its own delay,
+fixed or trainable; the array keeps a ring buffer of its presynaptic activity (the delay line) in
+its state. :class:`Recurrent`: a layer reads its own spikes of the previous step through a weight
+matrix (lateral inhibition, recurrent excitation), beside its feed-forward array.
+
+Both are read once per grid step (``reads_every_step``), also when no input arrives, and hold
+their history in the array slot of the layer state: ``Network`` and ``simulate`` have no special
+case for them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from ._base import AbstractSynapseArray
+
+__all__ = ["DelayLineState", "DelayedDense", "Recurrent", "RecurrentState"]
+
+
+class DelayLineState(NamedTuple):
+    """The delay line of a :class:`DelayedDense`: ``taps`` past reads, newest first.
+
+    Attributes:
+        activity: ``(taps, n_in)`` presynaptic activity of the last ``taps`` reads.
+        lag: ``(taps, n_in)`` how long before its grid point each of them spiked (s; exact timing).
+    """
+
+    activity: Float[Array, "taps n_in"]
+    lag: Float[Array, "taps n_in"]
+
+
+class DelayedDense(AbstractSynapseArray):
+    """``y_o(t) = sum_i sum_k W_oik x_i(t - d_oik)``: a dense array with a delay per connection.
+
+    ``weight`` and ``delay`` are ``(n_out, n_in)``, or ``(n_out, n_in, k)`` for ``k`` delayed
+    terminals per connection (SpikeProp's sub-synapses: one array with a terminal axis). Delays are
+    in seconds on the grid ``dt`` of the run (checked by :func:`memsnn.simulate`).
+
+    Grid timing (``spike_timing="grid"``): a continuous delay ``d = (m + f) dt`` reads between the
+    taps ``m`` and ``m + 1`` of the delay line, ``(1 - f) x[t - m] + f x[t - m - 1]`` (an impulse is
+    split between the two neighbouring grid points), so ``d y / d d`` is defined. Exact timing: an
+    impulse sent ``l`` before its grid point arrives ``d - l`` after it, at the next grid point with
+    the lag that places it at its true time (docs/spike-times.md); ``d(arrival)/d d = 1``.
+
+    Delays are fields (pytree leaves), so they can be trained; keep them in ``[0, max_delay]`` by a
+    reparametrisation in the model (e.g. ``max_delay * sigmoid(u)``): a delay outside is read at
+    the nearest end of the line.
+
+    Attributes:
+        weight: ``(n_out, n_in[, k])``.
+        delay: same shape, seconds, ``0 <= delay <= max_delay``.
+        dt: the grid step (s) the delays are read on (static).
+        taps: length of the delay line, ``floor(max_delay / dt) + 2`` (static).
+    """
+
+    weight: Float[Array, "n_out n_in *k"]
+    delay: Float[Array, "n_out n_in *k"]
+    dt: float = eqx.field(static=True)
+    taps: int = eqx.field(static=True)
+    linear_time_invariant: ClassVar[bool] = False
+    reads_every_step: ClassVar[bool] = True
+
+    def __init__(self, weight, delay, *, dt: float, max_delay: float | None = None):
+        weight = jnp.asarray(weight, dtype=float)
+        if weight.ndim not in (2, 3):
+            raise ValueError(f"DelayedDense: weight must be (n_out, n_in) or (n_out, n_in, k terminals), got shape "
+                             f"{weight.shape}.")
+        delay = jnp.broadcast_to(jnp.asarray(delay, dtype=weight.dtype), weight.shape)
+        if not float(dt) > 0:
+            raise ValueError(f"DelayedDense: dt must be > 0 seconds (the grid step of the run), got {dt}.")
+        if not isinstance(delay, jax.core.Tracer):
+            low = float(jnp.min(delay))
+            if low < 0:
+                raise ValueError(f"DelayedDense: delays must be >= 0 seconds (a spike cannot arrive before it is "
+                                 f"sent), got a minimum of {low:g} s.")
+            high = float(jnp.max(delay))
+            if max_delay is None:
+                max_delay = high
+            elif high > max_delay * (1 + 1e-9):
+                raise ValueError(f"DelayedDense: a delay of {high:g} s exceeds max_delay={max_delay:g} s.")
+        elif max_delay is None:
+            raise ValueError("DelayedDense: give max_delay when the delays are traced.")
+        self.weight = weight
+        self.delay = delay
+        self.dt = float(dt)
+        self.taps = int(math.floor(float(max_delay) / self.dt + 1e-9)) + 2
+
+    @property
+    def n_inputs(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def max_delay(self) -> float:
+        """The longest delay the line holds (s)."""
+        return (self.taps - 1) * self.dt
+
+    def init_state(self, n, *, key=None) -> DelayLineState:
+        zeros = jnp.zeros((self.taps, self.n_inputs), self.weight.dtype)
+        return DelayLineState(zeros, zeros)
+
+    def check_grid(self, dt, n_steps):
+        if isinstance(dt, jax.core.Tracer):
+            return
+        if abs(float(dt) - self.dt) > 1e-9 * self.dt:
+            raise ValueError(f"DelayedDense: the array's delays are read on a grid of dt={self.dt:g} s, but the run "
+                             f"has dt={float(dt):g} s; build it with DelayedDense(..., dt={float(dt):g}).")
+        high = float(jnp.max(self.delay)) if not isinstance(self.delay, jax.core.Tracer) else self.max_delay
+        if high >= n_steps * self.dt:
+            raise ValueError(f"DelayedDense: a delay of {high:g} s is longer than the run ({n_steps} steps of "
+                             f"{self.dt:g} s = {n_steps * self.dt:g} s): its spikes would never arrive. Shorten the "
+                             "delay or run longer.")
+
+    def _gather(self, line, tap):
+        # line (taps, n_in), tap (n_out, n_in, ...) -> line[tap, i] per connection
+        inputs = jnp.arange(self.n_inputs).reshape((1, -1) + (1,) * (tap.ndim - 2))
+        return line[tap, inputs]
+
+    def _taps(self):
+        position = jnp.clip(self.delay / self.dt, 0.0, self.taps - 1.0)
+        base = jax.lax.stop_gradient(jnp.minimum(jnp.floor(position), self.taps - 2.0))
+        return position, base.astype(jnp.int32)
+
+    def _contract(self, values):
+        axes = tuple(range(1, values.ndim))
+        return jnp.sum(self.weight * values, axis=axes)
+
+    def read(self, presynaptic, state=None, *, key=None, lag=None):
+        state = self.init_state(self.n_outputs) if state is None else state
+        zeros = jnp.zeros_like(presynaptic)
+        line = DelayLineState(jnp.concatenate([presynaptic[None], state.activity[:-1]]),
+                              jnp.concatenate([(zeros if lag is None else lag)[None], state.lag[:-1]]))
+        position, base = self._taps()
+        if lag is None:
+            frac = position - base
+            value = (1 - frac) * self._gather(line.activity, base) + frac * self._gather(line.activity, base + 1)
+            return self._contract(value), None, line
+        # Exact timing: the impulse in tap m (sent m grid points ago, l before its grid point) arrives
+        # d - l after that grid point, so it is delivered now if ceil((d - l)/dt) (at least 0) is m.
+        drive = lagged = 0.0
+        delay = self.delay
+        for tap in (base, base + 1):
+            x, l = self._gather(line.activity, tap), self._gather(line.lag, tap)
+            due = jnp.maximum(jnp.ceil(jax.lax.stop_gradient((delay - l) / self.dt) - 1e-9), 0.0)
+            delivered = jnp.where(due == tap, x, 0.0)
+            drive = drive + delivered
+            lagged = lagged + delivered * (tap * self.dt - delay + l)
+        return self._contract(drive), self._contract(lagged), line
+
+    def __call__(self, presynaptic, state=None, *, key=None):
+        return self.read(presynaptic, state, key=key)[0]
+
+
+class RecurrentState(NamedTuple):
+    """State of a :class:`Recurrent` array: its feed-forward array's, and the layer's last spikes."""
+
+    array: object
+    spikes: Float[Array, " n"]
+    lag: Float[Array, " n"]
+
+
+class Recurrent(AbstractSynapseArray):
+    """A layer's feed-forward array plus its own spikes of the previous step through ``weight``:
+    ``y = array(x) + W_rec s_prev`` (an impulse one grid step after the spike, i.e. a synaptic delay of
+    ``dt``; with exact timing it keeps the spike's lag).
+
+    Lateral inhibition is ``W_rec = -w (1 - I)`` (every neuron inhibits the others: Diehl & Cook's
+    soft winner-take-all with the inhibitory partner of each neuron reduced to its effect); recurrent
+    excitation a positive ``W_rec``. The diagonal (self-connections) is kept as given.
+
+    Attributes:
+        array: the feed-forward array (any :class:`AbstractSynapseArray`).
+        weight: ``(n, n)`` recurrent weights, row = receiving neuron, in the units of ``array``'s output.
+    """
+
+    array: AbstractSynapseArray
+    weight: Float[Array, "n n"]
+    linear_time_invariant: ClassVar[bool] = False
+    reads_every_step: ClassVar[bool] = True
+
+    def __init__(self, array: AbstractSynapseArray, weight):
+        if not isinstance(array, AbstractSynapseArray):
+            raise TypeError(f"Recurrent: array must be a memsnn synapse array (e.g. memsnn.Dense), got "
+                            f"{type(array).__name__}.")
+        if array.stochastic:
+            raise ValueError("Recurrent: a stochastic feed-forward array (read noise) is not supported inside "
+                             "Recurrent yet; use a deterministic one.")
+        weight = jnp.asarray(weight, dtype=float)
+        n = array.n_outputs
+        if weight.shape != (n, n):
+            raise ValueError(f"Recurrent: weight must be ({n}, {n}) for a layer of {n} neurons, got {weight.shape}.")
+        self.array = array
+        self.weight = weight
+
+    @classmethod
+    def lateral_inhibition(cls, array: AbstractSynapseArray, strength: float) -> "Recurrent":
+        """Every neuron inhibits all others by ``strength``: ``W_rec = -strength (1 - I)``."""
+        n = array.n_outputs
+        return cls(array, -float(strength) * (1.0 - np.eye(n)))
+
+    @property
+    def n_inputs(self) -> int:
+        return self.array.n_inputs
+
+    @property
+    def n_outputs(self) -> int:
+        return self.array.n_outputs
+
+    def init_state(self, n, *, key=None) -> RecurrentState:
+        zeros = jnp.zeros((self.n_outputs,), self.weight.dtype)
+        return RecurrentState(self.array.init_state(n, key=key), zeros, zeros)
+
+    def vector_field(self, t, state, inputs):
+        return RecurrentState(self.array.vector_field(t, state.array, inputs), jnp.zeros_like(state.spikes),
+                              jnp.zeros_like(state.lag))
+
+    def decay_rate(self, state, inputs):
+        return self.array.decay_rate(state.array, inputs)
+
+    def check_grid(self, dt, n_steps):
+        self.array.check_grid(dt, n_steps)
+
+    def read(self, presynaptic, state=None, *, key=None, lag=None):
+        state = self.init_state(self.n_outputs) if state is None else state
+        drive, lagged, inner = self.array.read(presynaptic, state.array, key=key, lag=lag)
+        drive = drive + self.weight @ state.spikes
+        if lag is not None:
+            lagged = lagged + self.weight @ (state.spikes * state.lag)
+        return drive, lagged, state._replace(array=inner)
+
+    def __call__(self, presynaptic, state=None, *, key=None):
+        return self.read(presynaptic, state, key=key)[0]
+
+    def on_postsynaptic(self, state, spikes, lag=None):
+        inner = self.array.on_postsynaptic(state.array, spikes, lag)
+        return RecurrentState(inner, spikes.astype(state.spikes.dtype),
+                              jnp.zeros_like(state.lag) if lag is None else lag)
