@@ -25,7 +25,9 @@ from memsnn.data.datasets import (
     default_cache_dir,
     load_dataset,
 )
-from memsnn.data.encoders import direct_current, impulse_schedule, latency, rate
+from memsnn.data.encoders import (direct_current, impulse_schedule, latency, latency_times, rate,
+                                  spike_time_impulses)
+from memsnn.data.yinyang import yin_yang
 from memsnn.data.idx import DatasetError, read_idx, read_idx_images, read_idx_labels
 
 __all__ = [
@@ -39,6 +41,9 @@ __all__ = [
     "direct_current",
     "impulse_schedule",
     "latency",
+    "latency_times",
+    "spike_time_impulses",
+    "yin_yang",
     "load_dataset",
     "rate",
     "read_idx",

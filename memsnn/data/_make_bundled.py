@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memsnn.data.datasets import BUNDLED_SIZES, DATASETS, SPLITS, load_uint8
+from memsnn.data.datasets import BUNDLED_SIZES, IMAGE_DATASETS, SPLITS, load_uint8
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -39,7 +39,7 @@ def make_bundled(out_dir: Path = BUNDLED_DIR, data_dir=None) -> dict[str, Path]:
     """Write ``<out_dir>/<name>.npz`` for every dataset; return ``{name: path}``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name in DATASETS:
+    for name in IMAGE_DATASETS:
         arrays = {}
         for split in SPLITS:
             images, labels = load_uint8(name, split, data_dir=data_dir, download=True)

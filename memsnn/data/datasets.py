@@ -56,7 +56,8 @@ __all__ = [
     "load_dataset",
 ]
 
-DATASETS = ("mnist", "fashion-mnist")
+IMAGE_DATASETS = ("mnist", "fashion-mnist")
+DATASETS = IMAGE_DATASETS + ("yinyang",)  # yinyang: generated (memsnn.data.yinyang), no files
 SPLITS = ("train", "test")
 SOURCES = ("full", "bundled")
 ENV_VAR = "MEMSNN_DATA_DIR"
@@ -351,10 +352,12 @@ def load_dataset(
     download: bool = True,
     subset: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Load MNIST or Fashion-MNIST as flat float images and integer labels.
+    """Load MNIST or Fashion-MNIST as flat float images and integer labels (or the generated
+    Yin-Yang points: ``name="yinyang"``, splits ``"train"`` 5,000 / ``"validation"`` 1,000 /
+    ``"test"`` 1,000 with the authors' seeds, :mod:`memsnn.data.yinyang`; ``source`` is ignored).
 
     Args:
-        name: ``"mnist"`` or ``"fashion-mnist"``.
+        name: ``"mnist"``, ``"fashion-mnist"`` or ``"yinyang"``.
         split: ``"train"`` or ``"test"``.
         source: ``"full"`` (the original files, 60,000 / 10,000 samples) or ``"bundled"`` (the
             subset shipped with memsnn: the first 4,000 train / 1,000 test samples; needs no files
@@ -379,6 +382,15 @@ def load_dataset(
         isinstance(subset, bool) or not isinstance(subset, (int, np.integer)) or subset <= 0
     ):
         raise ValueError(f"load_dataset: subset must be a positive integer or None, got {subset!r}.")
+    if name == "yinyang":
+        from memsnn.data.yinyang import YIN_YANG_SPLITS, yin_yang
+        if split not in YIN_YANG_SPLITS:
+            raise ValueError(f"load_dataset: the yinyang splits are {sorted(YIN_YANG_SPLITS)}, got {split!r}.")
+        size, seed = YIN_YANG_SPLITS[split]
+        if subset is not None and subset > size:
+            raise ValueError(f"load_dataset: subset={subset} but the yinyang {split} split has only {size} samples.")
+        points, labels = yin_yang(size if subset is None else subset, seed)
+        return points, labels
     images, labels = load_uint8(name, split, source=source, data_dir=data_dir, download=download)
     if subset is not None:
         if subset > len(labels):

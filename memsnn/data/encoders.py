@@ -11,6 +11,10 @@ traced. Intensities are checked to lie in ``[0, 1]`` whenever they are concrete 
 * :func:`rate` - Bernoulli rate code, spike probability ``intensity * max_rate`` per step.
 * :func:`latency` - one spike per pixel, earlier for brighter pixels (snnTorch-style RC code).
 * :func:`direct_current` - the intensity itself at every step.
+* :func:`latency_times` and :func:`spike_time_impulses` - latency codes at continuous times (one
+  spike per feature at ``t_early .. t_late``, for images and for 2-D points), as
+  :class:`~memsnn.Impulses` whose ``lag`` places each spike at its exact time inside its step
+  (``simulate(..., spike_timing="exact")``; docs/spike-times.md).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 
 from memsnn._validation import _concrete
 
-__all__ = ["direct_current", "impulse_schedule", "latency", "rate"]
+__all__ = ["direct_current", "impulse_schedule", "latency", "latency_times", "rate", "spike_time_impulses"]
 
 
 def _check_images(owner: str, images) -> jax.Array:
@@ -178,3 +182,56 @@ def direct_current(images, n_steps: int) -> jax.Array:
     images = _check_images(owner, images)
     n_steps = _check_n_steps(owner, n_steps)
     return jnp.broadcast_to(images[:, None, :], (images.shape[0], n_steps, images.shape[1]))
+
+
+def latency_times(values, *, t_early: float, t_late: float, larger_earlier: bool = True,
+                  threshold: float | None = None, bias_times: tuple = ()) -> jax.Array:
+    """Latency code at continuous times: each feature value ``v`` in ``[0, 1]`` spikes once, at
+
+    * ``t = t_late - v (t_late - t_early)`` (``larger_earlier=True``: bright pixels first), or
+    * ``t = t_early + v (t_late - t_early)`` (``larger_earlier=False``: a coordinate as a time,
+      as Göltz et al. 2021 code the Yin-Yang points).
+
+    Features at or below ``threshold`` (e.g. black pixels) do not spike (time ``+inf``).
+    ``bias_times`` appends one input per given time that spikes then for every sample (a bias).
+
+    Returns:
+        ``(B, F + len(bias_times))`` spike times (s), ``+inf`` for silent inputs.
+    """
+    owner = "latency_times"
+    values = _check_images(owner, values)
+    if not (math.isfinite(t_early) and math.isfinite(t_late) and 0 <= t_early < t_late):
+        raise ValueError(f"{owner}: need 0 <= t_early < t_late (s), got t_early={t_early}, t_late={t_late}.")
+    span = t_late - t_early
+    times = t_late - values * span if larger_earlier else t_early + values * span
+    if threshold is not None:
+        times = jnp.where(values > _check_fraction(owner, "threshold", threshold), times, jnp.inf)
+    if bias_times:
+        bias = jnp.broadcast_to(jnp.asarray(bias_times, times.dtype), (times.shape[0], len(bias_times)))
+        times = jnp.concatenate([times, bias], axis=1)
+    return times
+
+
+def spike_time_impulses(times, *, dt: float, n_steps: int, amplitude: float = 1.0):
+    """Impulses at continuous times: one per finite entry of ``times`` ``(B, F)`` (s), landing at the
+    end of the step that holds it, ``k = ceil(t / dt) - 1`` (at least 0), with the lag
+    ``(k + 1) dt - t`` that places it at ``t`` under ``simulate(..., spike_timing="exact")``.
+    Times at or after the run's end ``n_steps dt`` and ``+inf`` do not spike.
+
+    Returns:
+        :class:`~memsnn.Impulses` with dense ``(B, n_steps, F)`` amplitudes and lags.
+    """
+    from memsnn.stimulus import Impulses
+
+    n_steps = _check_n_steps("spike_time_impulses", n_steps)
+    if not float(dt) > 0:
+        raise ValueError(f"spike_time_impulses: dt must be > 0 s, got {dt}.")
+    times = jnp.asarray(times)
+    fires = jnp.isfinite(times) & (times < n_steps * dt) & (times >= 0)
+    safe = jnp.where(fires, times, 0.0)
+    step = jnp.clip(jnp.ceil(safe / dt) - 1, 0, n_steps - 1).astype(jnp.int32)
+    lag = (step + 1) * dt - safe
+    grid = jnp.arange(n_steps, dtype=jnp.int32)[None, :, None]
+    hit = (grid == step[:, None, :]) & fires[:, None, :]
+    amp = jnp.where(hit, jnp.asarray(amplitude, times.dtype), 0.0)
+    return Impulses(amp, lag=jnp.where(hit, lag[:, None, :], 0.0))

@@ -16,6 +16,7 @@ from .conversion import CONVERSION
 from .stdp import STDP
 from .surrogate import SURROGATE
 from .tempotron import TEMPOTRON
+from .ttfs import TTFS
 
 __all__ = ["METHODS", "Method", "get_method"]
 
@@ -101,4 +102,4 @@ SPICEPROP = Method(
 
 # Every method memsnn knows, by name: the one list `train`, `evaluate` and the CLI read.
 METHODS: dict[str, Method] = {method.name: method for method in (SPICEPROP, SURROGATE, CONVERSION, STDP,
-                                                                      TEMPOTRON)}
+                                                                      TEMPOTRON, TTFS)}

@@ -1,0 +1,268 @@
+"""Time-to-first-spike (TTFS) training on exact spike times (docs/spike-times.md).
+
+Inputs are latency codes at continuous times (:func:`memsnn.data.latency_times`): a 2-D point's
+coordinates ``(x, y, 1 - x, 1 - y)`` (Yin-Yang) spike at ``t_early + v (t_late - t_early)``, image
+pixels at ``t_late - v (t_late - t_early)`` (bright first, black silent), plus bias inputs at fixed
+times. The network is a stack of dense layers of LIF neurons behind exponential current synapses
+(``neuron="lif"``), or of SPICEprop MIF neurons behind alpha synapses (``neuron="mif"``; the spike
+is the membrane's upward crossing of 30 mV), simulated with ``spike_timing="exact"``: gradients
+flow through the first spike times of every layer (the crossing located inside its step, the sent
+impulses corrected for it).
+
+The class is the output neuron that fires first. The loss, after Göltz et al. (2021) and
+Wunderlich & Pehle (2021)::
+
+    CE(softmax(-t_out / (xi tau)), label)                         first spikes, silent -> end of run
+    + alpha mean(exp(t_label / (beta tau)) - 1)                   the right neuron early
+    + gamma mean over silent label neurons of (theta - max_t g)/theta    (silent: no time gradient)
+
+with ``tau`` the synaptic time constant and ``g`` the threshold function (``v - theta``).
+
+It is ``memsnn train --method ttfs`` (:data:`memsnn.training.METHODS`)::
+
+    memsnn train --method ttfs --dataset yinyang            # 4+1 -> 120 -> 3 LIF
+    memsnn train --method ttfs --dataset yinyang --neuron mif
+    memsnn train --method ttfs --dataset mnist --inputs images --hidden 350
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from ..arrays import Dense
+from ..data.encoders import latency_times, spike_time_impulses
+from ..integrators import Euler
+from ..network import Layer, Network
+from ..neurons import LIF
+from ..presets import MILLIAMP, SPICEPROP_DT, spiceprop_mif
+from ..simulate import simulate
+from ..synapses import AlphaSynapse, ExponentialSynapse
+from ._config import JsonConfig
+from ._method import Method, cli_type
+from .learner import failed_where_nonfinite
+
+__all__ = ["TTFSConfig", "TTFSNet", "TTFS", "build_ttfs", "ttfs_loss", "ttfs_predict", "ttfs_trainable"]
+
+NEURONS = ("lif", "mif")
+INPUTS = ("points", "images")
+
+
+@dataclasses.dataclass(frozen=True)
+class TTFSConfig(JsonConfig):
+    """Everything that defines a TTFS network (stored in checkpoints as JSON).
+
+    Attributes:
+        inputs: ``"points"`` (Yin-Yang: 4 coordinates, ``larger_earlier=False``) or ``"images"``
+            (784 pixels, bright first, pixels <= ``pixel_threshold`` silent).
+        n_inputs, n_classes: features and classes (defaults: 4 and 3, Yin-Yang; 784 and 10 for
+            ``inputs="images"``: set them).
+        hidden: hidden layer sizes.
+        neuron: ``"lif"`` or ``"mif"``.
+        tau_mem, tau_syn: LIF membrane and synaptic time constants (s); for MIF, ``tau_syn`` is the
+            alpha synapse's (1 ms, the SPICEprop preset).
+        threshold: LIF firing threshold (a.u.; ``R = 1``).
+        dt, n_steps: the grid (LIF default 0.25 ms x 120 = 30 ms; MIF 10 us x 400 = 4 ms).
+        t_early, t_late: the input code's time window (s).
+        bias_times: times (s) of the bias inputs, one input each.
+        pixel_threshold: ``inputs="images"``: pixels at or below it do not spike.
+        xi: softmax temperature in units of ``tau_syn``.
+        alpha, beta: the early-label regulariser ``alpha (exp(t_label / (beta tau_syn)) - 1)``.
+        gamma: weight of the silent-label regulariser.
+        init_mean, init_std: weights drawn from ``N(mean, std) / sqrt(fan_in)`` times the layer's
+            unit (LIF: 1; MIF: 1 mA), per layer from the first.
+        dtype: ``"float32"`` or ``"float64"``.
+    """
+
+    inputs: str = "points"
+    n_inputs: int = 4
+    n_classes: int = 3
+    hidden: tuple[int, ...] = (120,)
+    neuron: str = "lif"
+    tau_mem: float = 10e-3
+    tau_syn: float = 5e-3
+    threshold: float = 1.0
+    dt: float | None = None
+    n_steps: int | None = None
+    t_early: float | None = None
+    t_late: float | None = None
+    bias_times: tuple[float, ...] | None = None
+    pixel_threshold: float = 0.1
+    xi: float = 0.4
+    alpha: float = 0.003
+    beta: float = 2.0
+    gamma: float = 0.5
+    init_mean: tuple[float, ...] | None = None
+    init_std: tuple[float, ...] | None = None
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        for name, allowed in (("inputs", INPUTS), ("neuron", NEURONS), ("dtype", ("float32", "float64"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"TTFSConfig: {name} must be one of {allowed}, got {getattr(self, name)!r}.")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        mif = self.neuron == "mif"
+        defaults = {"dt": SPICEPROP_DT if mif else 0.25e-3, "n_steps": 400 if mif else 120,
+                    "t_early": 0.0, "t_late": 2e-3 if mif else 2 * self.tau_syn,
+                    "bias_times": (0.0,), "init_mean": (1.0, 1.0) if mif else (6.0, 5.0),
+                    "init_std": (1.0, 1.0) if mif else (6.0, 6.0)}
+        if mif:
+            object.__setattr__(self, "tau_syn", 1e-3)
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        for name in ("bias_times", "init_mean", "init_std"):
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+        if self.n_inputs < 1 or self.n_classes < 2 or any(h < 1 for h in self.hidden):
+            raise ValueError(f"TTFSConfig: need n_inputs >= 1, n_classes >= 2 and positive hidden sizes, got "
+                             f"{self.n_inputs}, {self.n_classes}, {self.hidden}.")
+        for name in ("tau_mem", "tau_syn", "threshold", "dt", "xi", "beta"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"TTFSConfig: {name} must be > 0, got {getattr(self, name)}.")
+        if not 0 <= self.t_early < self.t_late < self.n_steps * self.dt:
+            raise ValueError(f"TTFSConfig: need 0 <= t_early < t_late < n_steps * dt = {self.n_steps * self.dt:g} s "
+                             f"(the inputs must arrive within the run), got t_early={self.t_early}, "
+                             f"t_late={self.t_late}.")
+        if len(self.init_mean) < 1 or len(self.init_std) < 1:
+            raise ValueError("TTFSConfig: init_mean and init_std need at least one value.")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (self.n_inputs + len(self.bias_times), *self.hidden, self.n_classes)
+
+
+class TTFSNet(eqx.Module):
+    """Dense weights of a TTFS network (the :class:`~memsnn.Network` is built from them per call).
+
+    Attributes:
+        weights: per layer ``(n_out, n_in)`` in units of the threshold (LIF) or of 1 mA (MIF).
+        config: the :class:`TTFSConfig` (static).
+    """
+
+    weights: tuple
+    config: TTFSConfig = eqx.field(static=True)
+
+    def __init__(self, config: TTFSConfig, *, key: PRNGKeyArray):
+        dtype = jnp.dtype(config.dtype)
+        sizes = config.sizes
+        keys = jax.random.split(key, len(sizes) - 1)
+        weights = []
+        for i, (n_in, n_out, k) in enumerate(zip(sizes[:-1], sizes[1:], keys)):
+            mean = config.init_mean[min(i, len(config.init_mean) - 1)]
+            std = config.init_std[min(i, len(config.init_std) - 1)]
+            weights.append(((mean + std * jax.random.normal(k, (n_out, n_in))) / jnp.sqrt(n_in)).astype(dtype))
+        self.weights = tuple(weights)
+        self.config = config
+
+    def network(self) -> Network:
+        c = self.config
+        if c.neuron == "lif":
+            synapse, neuron = ExponentialSynapse(c.tau_syn), LIF(tau=c.tau_mem, threshold=c.threshold, reset="zero")
+            unit = 1.0
+        else:
+            synapse, neuron, unit = AlphaSynapse(c.tau_syn), spiceprop_mif(), MILLIAMP
+        dtype = jnp.dtype(c.dtype)
+        cast = lambda tree: jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)  # noqa: E731
+        return Network([Layer(Dense(w * unit), cast(synapse), cast(neuron)) for w in self.weights])
+
+    def stimulus(self, features: Float[Array, "batch n_inputs"]):
+        c = self.config
+        if features.ndim != 2 or features.shape[1] != c.n_inputs:
+            raise ValueError(f"TTFSNet: inputs must be (batch, {c.n_inputs}), got shape {features.shape}.")
+        features = jnp.clip(features.astype(jnp.dtype(c.dtype)), 0.0, 1.0)
+        images = c.inputs == "images"
+        times = latency_times(features, t_early=c.t_early, t_late=c.t_late, larger_earlier=images,
+                              threshold=c.pixel_threshold if images else None, bias_times=c.bias_times)
+        return spike_time_impulses(times.astype(features.dtype), dt=c.dt, n_steps=c.n_steps)
+
+    def __call__(self, features, *, throw: bool = True):
+        """``(first spike times (B, n_classes), max of the output threshold function (B, n_classes))``,
+        failed samples NaN (``throw=False``)."""
+        c = self.config
+        trace = simulate(self.network(), self.stimulus(features), dt=c.dt, n_steps=c.n_steps, solver=Euler(),
+                         spike_timing="exact", record=("spike_times", "membrane_potential"), throw=throw)
+        times = trace.failed_as_nan(trace.first_spike_times(-1))
+        level = c.threshold if c.neuron == "lif" else float(self.network().layers[-1].neuron.spike_threshold)
+        peak = trace.failed_as_nan(jnp.max(trace.membrane_potential[-1], axis=1)) / level - 1.0
+        return times, peak
+
+
+def build_ttfs(config: TTFSConfig | dict, *, key: PRNGKeyArray) -> TTFSNet:
+    """A freshly initialised :class:`TTFSNet`."""
+    if isinstance(config, dict):
+        config = TTFSConfig.from_dict(config)
+    return TTFSNet(config, key=key)
+
+
+def _predict(times):
+    return jnp.argmin(times, axis=-1)
+
+
+def ttfs_loss(model: TTFSNet, features, labels, *, key: PRNGKeyArray | None = None, throw: bool = True):
+    """``(loss, predictions)``: the TTFS loss of the module docstring (``key`` unused: no noise)."""
+    c = model.config
+    times, peak = model(features, throw=throw)
+    labels = labels.astype(jnp.int32)
+    logits = -times / (c.xi * c.tau_syn)
+    ce = -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), labels[:, None], axis=-1)[:, 0]
+    t_label = jnp.take_along_axis(times, labels[:, None], axis=-1)[:, 0]
+    early = c.alpha * (jnp.exp(t_label / (c.beta * c.tau_syn)) - 1.0)
+    label_peak = jnp.take_along_axis(peak, labels[:, None], axis=-1)[:, 0]
+    silent = c.gamma * jnp.maximum(-label_peak, 0.0)
+    loss = jnp.mean(ce + early + silent)
+    return loss, _predict(times)
+
+
+def ttfs_predict(model: TTFSNet, features, *, key: PRNGKeyArray | None = None, throw: bool = True
+                 ) -> Int[Array, " batch"]:
+    """The output neuron that fires first (``throw=False``: a failed sample gets ``FAILED``)."""
+    times, _ = model(features, throw=throw)
+    return failed_where_nonfinite(_predict(times), times)
+
+
+def ttfs_trainable(model: TTFSNet):
+    """Filter spec: every weight."""
+    return jax.tree.map(eqx.is_inexact_array, model)
+
+
+def _arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--inputs", choices=INPUTS, help="points (Yin-Yang, default) or images (latency-coded pixels)")
+    group.add_argument("--n-inputs", type=cli_type(int, low=1, integer=True), help="input features (default 4)")
+    group.add_argument("--n-classes", type=cli_type(int, low=2, integer=True), help="classes (default 3)")
+    group.add_argument("--hidden", type=cli_type(int, low=1, integer=True), nargs="+", metavar="N",
+                       help="hidden layer sizes (default 120)")
+    group.add_argument("--neuron", choices=NEURONS, help="lif (default) or mif (SPICEprop memristive neurons)")
+    group.add_argument("--steps", type=cli_type(int, low=1, integer=True), metavar="T",
+                       help="time steps (default 120 of 0.25 ms for LIF, 400 of 10 us for MIF)")
+    group.add_argument("--dtype", choices=("float32", "float64"), help="floating point type (default float32)")
+
+
+def _config_from_args(args: argparse.Namespace) -> dict:
+    names = ("inputs", "n_inputs", "n_classes", "hidden", "neuron", "dtype")
+    config = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if getattr(args, "steps", None) is not None:
+        config["n_steps"] = args.steps
+    if config.get("inputs") == "images":
+        config.setdefault("n_inputs", 784)
+        config.setdefault("n_classes", 10)
+    return config
+
+
+TTFS = Method(
+    name="ttfs",
+    summary="time-to-first-spike: cross-entropy on exact first-spike times of LIF or MIF neurons",
+    model_config=lambda overrides: TTFSConfig.from_dict(overrides).to_dict(),
+    build=build_ttfs,
+    loss=ttfs_loss,
+    predict=ttfs_predict,
+    trainable=ttfs_trainable,
+    add_arguments=_arguments,
+    config_from_args=_config_from_args,
+    defaults={"epochs": 40, "batch_size": 50, "lr": 3e-3, "schedule": "cosine", "weight_decay": 0.0,
+              "clip_norm": 1.0, "eval_batch_size": 1000},
+)
