@@ -50,6 +50,8 @@ from .learner import failed_where_nonfinite
 __all__ = ["TTFSConfig", "TTFSNet", "TTFS", "build_ttfs", "ttfs_loss", "ttfs_predict", "ttfs_trainable"]
 
 NEURONS = ("lif", "mif")
+_MIF_UNIT = 0.01 * MILLIAMP  # a MIF weight of 1 is 10 uA
+_MIF_BOUND = 4.0  # |weight| < 40 uA per synapse
 INPUTS = ("points", "images")
 
 
@@ -68,14 +70,18 @@ class TTFSConfig(JsonConfig):
             alpha synapse's (1 ms, the SPICEprop preset).
         threshold: LIF firing threshold (a.u.; ``R = 1``).
         dt, n_steps: the grid (LIF default 0.25 ms x 120 = 30 ms; MIF 10 us x 400 = 4 ms).
+        substeps: explicit Euler steps per grid step (LIF 1; MIF 2, stable while the memristors
+            switch on above ~60 mV).
         t_early, t_late: the input code's time window (s).
         bias_times: times (s) of the bias inputs, one input each.
         pixel_threshold: ``inputs="images"``: pixels at or below it do not spike.
         xi: softmax temperature in units of ``tau_syn``.
         alpha, beta: the early-label regulariser ``alpha (exp(t_label / (beta tau_syn)) - 1)``.
         gamma: weight of the silent-label regulariser.
-        init_mean, init_std: weights drawn from ``N(mean, std) / sqrt(fan_in)`` times the layer's
-            unit (LIF: 1; MIF: 1 mA), per layer from the first.
+        init_mean, init_std: weights drawn from ``N(mean, std) / sqrt(fan_in)`` in the layer's unit
+            (LIF: the threshold; MIF: 10 uA, each synapse's weight bounded smoothly to +-40 uA,
+            ``40 tanh(w / 4)`` uA, which keeps explicit Euler stable: docs/mif-neuron.md section 6),
+            per layer from the first.
         dtype: ``"float32"`` or ``"float64"``.
     """
 
@@ -99,6 +105,7 @@ class TTFSConfig(JsonConfig):
     gamma: float = 0.5
     init_mean: tuple[float, ...] | None = None
     init_std: tuple[float, ...] | None = None
+    substeps: int | None = None
     dtype: str = "float32"
 
     def __post_init__(self):
@@ -109,8 +116,8 @@ class TTFSConfig(JsonConfig):
         mif = self.neuron == "mif"
         defaults = {"dt": SPICEPROP_DT if mif else 0.25e-3, "n_steps": 400 if mif else 120,
                     "t_early": 0.0, "t_late": 2e-3 if mif else 2 * self.tau_syn,
-                    "bias_times": (0.0,), "init_mean": (1.0, 1.0) if mif else (6.0, 5.0),
-                    "init_std": (1.0, 1.0) if mif else (6.0, 6.0)}
+                    "bias_times": (0.0,), "init_mean": (0.4, 0.15) if mif else (6.0, 5.0),
+                    "init_std": (0.4, 0.3) if mif else (6.0, 6.0), "substeps": 2 if mif else 1}
         if mif:
             object.__setattr__(self, "tau_syn", 1e-3)
         for name, value in defaults.items():
@@ -128,6 +135,8 @@ class TTFSConfig(JsonConfig):
             raise ValueError(f"TTFSConfig: need 0 <= t_early < t_late < n_steps * dt = {self.n_steps * self.dt:g} s "
                              f"(the inputs must arrive within the run), got t_early={self.t_early}, "
                              f"t_late={self.t_late}.")
+        if isinstance(self.substeps, bool) or int(self.substeps) != self.substeps or self.substeps < 1:
+            raise ValueError(f"TTFSConfig: substeps must be a positive integer, got {self.substeps!r}.")
         if len(self.init_mean) < 1 or len(self.init_std) < 1:
             raise ValueError("TTFSConfig: init_mean and init_std need at least one value.")
 
@@ -163,12 +172,13 @@ class TTFSNet(eqx.Module):
         c = self.config
         if c.neuron == "lif":
             synapse, neuron = ExponentialSynapse(c.tau_syn), LIF(tau=c.tau_mem, threshold=c.threshold, reset="zero")
-            unit = 1.0
+            weights = self.weights
         else:
-            synapse, neuron, unit = AlphaSynapse(c.tau_syn), spiceprop_mif(), MILLIAMP
+            synapse, neuron = AlphaSynapse(c.tau_syn), spiceprop_mif()
+            weights = tuple(_MIF_UNIT * _MIF_BOUND * jnp.tanh(w / _MIF_BOUND) for w in self.weights)
         dtype = jnp.dtype(c.dtype)
         cast = lambda tree: jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)  # noqa: E731
-        return Network([Layer(Dense(w * unit), cast(synapse), cast(neuron)) for w in self.weights])
+        return Network([Layer(Dense(w), cast(synapse), cast(neuron)) for w in weights])
 
     def stimulus(self, features: Float[Array, "batch n_inputs"]):
         c = self.config
@@ -184,7 +194,8 @@ class TTFSNet(eqx.Module):
         """``(first spike times (B, n_classes), max of the output threshold function (B, n_classes))``,
         failed samples NaN (``throw=False``)."""
         c = self.config
-        trace = simulate(self.network(), self.stimulus(features), dt=c.dt, n_steps=c.n_steps, solver=Euler(),
+        trace = simulate(self.network(), self.stimulus(features), dt=c.dt, n_steps=c.n_steps,
+                         solver=Euler(substeps=c.substeps),
                          spike_timing="exact", record=("spike_times", "membrane_potential"), throw=throw)
         times = trace.failed_as_nan(trace.first_spike_times(-1))
         level = c.threshold if c.neuron == "lif" else float(self.network().layers[-1].neuron.spike_threshold)

@@ -1,0 +1,58 @@
+"""Time-to-first-spike training (docs/spike-times.md): Yin-Yang generator, latency codes at
+continuous times, the ttfs method through the shared train/fit."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import memsnn
+from memsnn.data import latency_times, load_dataset, spike_time_impulses, yin_yang
+from memsnn.data.yinyang import yin_yang_class
+from memsnn.training import train
+from memsnn.training.ttfs import build_ttfs, ttfs_loss
+
+
+def test_yin_yang_is_the_authors_definition():
+    x, y = yin_yang(300, seed=42)
+    assert x.shape == (300, 4) and x.dtype == np.float32 and set(np.unique(y)) == {0, 1, 2}
+    np.testing.assert_allclose(x[:, 2:], 1 - x[:, :2], atol=1e-6)
+    assert np.all(np.hypot(x[:, 0] - 0.5, x[:, 1] - 0.5) <= 0.5)
+    assert all(yin_yang_class(a, b) == c for (a, b, _, _), c in zip(x.astype(float), y))
+    # Mirror symmetry of the shape: a point and its point reflection swap yin and yang.
+    assert yin_yang_class(0.3, 0.8) == 1 - yin_yang_class(0.7, 0.2)
+    # Sizes and seeds of the splits; the class is drawn first, so the classes are balanced.
+    train_x, train_y = load_dataset("yinyang", "train")
+    assert train_x.shape == (5000, 4) and np.all(np.abs(np.bincount(train_y) - 5000 / 3) < 100)
+    np.testing.assert_array_equal(load_dataset("yinyang", "test", subset=10)[0], yin_yang(10, seed=40)[0])
+    with pytest.raises(ValueError, match="splits"):
+        load_dataset("yinyang", "dev")
+
+
+def test_latency_impulses_place_spikes_at_their_times():
+    times = latency_times(jnp.array([[0.0, 0.25, 1.0]]), t_early=1e-3, t_late=5e-3, larger_earlier=False,
+                          bias_times=(0.0,))
+    np.testing.assert_allclose(np.asarray(times), [[1e-3, 2e-3, 5e-3, 0.0]], atol=1e-9)
+    stim = spike_time_impulses(times, dt=0.3e-3, n_steps=30)
+    steps = np.argmax(np.asarray(stim.amplitude[0]), axis=0)
+    arrival = (steps + 1) * 0.3e-3 - np.asarray(stim.lag[0])[steps, np.arange(4)]
+    np.testing.assert_allclose(arrival, np.asarray(times[0]), atol=1e-8)
+    assert float(stim.amplitude.sum()) == 4.0
+    silent = latency_times(jnp.array([[0.05, 0.9]]), t_early=0.0, t_late=1e-2, threshold=0.1)
+    assert np.isinf(float(silent[0, 0])) and float(spike_time_impulses(silent, dt=1e-3, n_steps=20).amplitude.sum()) == 1
+
+
+def test_ttfs_loss_has_gradients_for_lif_and_mif():
+    x, y = yin_yang(8, seed=1)
+    for neuron, steps in (("lif", 80), ("mif", 250)):
+        model = build_ttfs({"neuron": neuron, "hidden": [12], "n_steps": steps}, key=jax.random.key(0))
+        (loss, pred), grads = jax.value_and_grad(ttfs_loss, has_aux=True)(model, x, y)
+        norms = [float(jnp.linalg.norm(g)) for g in grads.weights]
+        assert np.isfinite(float(loss)) and all(np.isfinite(norms)) and all(n > 0 for n in norms), (neuron, norms)
+
+
+def test_ttfs_trains_through_the_shared_train():
+    result = train("ttfs", "yinyang", train_subset=500, test_subset=200, epochs=2, batch_size=25, lr=1e-2,
+                   model={"hidden": [30], "n_steps": 100}, progress=False)
+    accs = [m["test_acc"] for m in result.history]
+    assert accs[-1] > 0.45, accs  # chance is 1/3
