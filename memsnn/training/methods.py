@@ -15,6 +15,7 @@ from ._method import Method, cli_type
 from .conversion import CONVERSION
 from .stdp import STDP
 from .surrogate import SURROGATE
+from .rstdp import RSTDP
 from .tempotron import TEMPOTRON
 from .ttfs import TTFS
 
@@ -102,4 +103,4 @@ SPICEPROP = Method(
 
 # Every method memsnn knows, by name: the one list `train`, `evaluate` and the CLI read.
 METHODS: dict[str, Method] = {method.name: method for method in (SPICEPROP, SURROGATE, CONVERSION, STDP,
-                                                                      TEMPOTRON, TTFS)}
+                                                                      TEMPOTRON, TTFS, RSTDP)}
