@@ -41,6 +41,7 @@ from memsnn.training.spiceprop import (
     spiceprop_loss,
     spiceprop_predict,
     spiceprop_trainable,
+    summed_nll,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -241,6 +242,21 @@ def test_gradient_matches_finite_differences(tiny):
             numeric = (shifted(eps) - shifted(-eps)) / (2 * eps)
             assert abs(grad[index]) > 1e-2
             np.testing.assert_allclose(grad[index], numeric, rtol=1e-6)
+
+
+def test_summed_nll_is_log_softmax_picked_at_the_label():
+    # The loss's one-hot contraction against the plain form (log_softmax, take_along_axis), value
+    # and gradient, in float64; logits far apart so that the log-sum-exp's shift matters.
+    rng = np.random.default_rng(0)
+    logits = jnp.asarray(rng.normal(0.0, 40.0, (4, 7, 10)))
+    labels = jnp.array([3, 0, 9, 3])
+
+    def plain(x):
+        log_p = jax.nn.log_softmax(x, axis=-1)
+        return jnp.mean(jnp.sum(-jnp.take_along_axis(log_p, labels[:, None, None], axis=-1)[..., 0], axis=1))
+
+    np.testing.assert_allclose(summed_nll(logits, labels), plain(logits), rtol=1e-14)
+    np.testing.assert_allclose(jax.grad(summed_nll)(logits, labels), jax.grad(plain)(logits), rtol=1e-12, atol=1e-15)
 
 
 def test_checkpointing_and_batch_layout_do_not_change_numbers(tiny):

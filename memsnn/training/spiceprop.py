@@ -75,6 +75,7 @@ __all__ = [
     "spiceprop_loss",
     "spiceprop_predict",
     "spiceprop_trainable",
+    "summed_nll",
 ]
 
 DRIVE_SCALE_MA = 1.0 / 128.0  # mA per unit of front-end output (docs/mif-neuron.md, section 7)
@@ -390,9 +391,20 @@ def spiceprop_loss(model: SpicepropNet, images: Float[Array, "batch n_inputs"],
         argmax of the potentials summed over time.
     """
     v_mv = model.membrane_potentials(images, key=key, per_image=False, throw=throw)
-    log_p = jax.nn.log_softmax(v_mv, axis=-1)
-    nll = -jnp.take_along_axis(log_p, labels[:, None, None].astype(jnp.int32), axis=-1)[..., 0]
-    return jnp.mean(jnp.sum(nll, axis=1)), jnp.argmax(jnp.sum(v_mv, axis=1), axis=-1)
+    return summed_nll(v_mv, labels), jnp.argmax(jnp.sum(v_mv, axis=1), axis=-1)
+
+
+def summed_nll(logits: Float[Array, "batch n_steps n"], labels: Int[Array, " batch"]) -> Float[Array, ""]:
+    """``-log_softmax(logits)[label]`` summed over the steps, averaged over the batch.
+
+    Written as ``sum(logsumexp) - sum(logits * one_hot)`` with the second term one contraction
+    (``einsum``): the same number as ``take_along_axis`` of ``log_softmax``, but its gradient is no
+    scatter into a zero ``(batch, n_steps, n)`` array; the SPICEprop training step is about 20 %
+    faster for it on a CPU (benchmarks/results/spiceprop_step_speed.json).
+    """
+    one_hot = jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+    target = jnp.einsum("btn,bn->", logits, one_hot)
+    return (jnp.sum(jax.nn.logsumexp(logits, axis=-1)) - target) / logits.shape[0]
 
 
 def spiceprop_predict(model: SpicepropNet, images: Float[Array, "batch n_inputs"], *,
