@@ -51,7 +51,7 @@ def stage_spike() -> dict:
 
     import memsnn
     from memsnn.energy import MIFEnergy
-    from memsnn.energy.spice import ngspice_mif_energy
+    from memsnn.export.energy import ngspice_mif_energy
     from memsnn.presets import spiceprop_mif
 
     dt, n_steps = 1e-5, 1000
@@ -108,7 +108,7 @@ def stage_energy(checkpoint: str, n_images: int | None, devices: dict | None = N
     import equinox as eqx
 
     from memsnn import codesign
-    from memsnn.energy import spiceprop_energy
+    from memsnn.studies import spiceprop_energy
     from memsnn.training import load_trained
 
     model, header = load_trained(checkpoint)
@@ -306,8 +306,8 @@ def stage_codesign(checkpoint: str, epochs: int, energy_weight: float, n_test: i
     import jax
     import optax
 
-    from memsnn.codesign import codesign_loss
-    from memsnn.energy import spiceprop_energy
+    from memsnn.studies import codesign_loss
+    from memsnn.studies import spiceprop_energy
     from memsnn.training import GradientLearner, TrainingDiverged, fit, load_trained
     from memsnn.training.spiceprop import SpicepropConfig, SpicepropNet, spiceprop_loss, spiceprop_predict, \
         spiceprop_trainable

@@ -202,7 +202,7 @@ def main(argv=None):
 
     payload = {"machine": _timing.machine(), "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "1 (set)")}
     if not args.skip_spice:
-        from memsnn.export._ngspice import ngspice_version
+        from memsnn.export import ngspice_version
 
         print(f"Accuracy against {ngspice_version()} (float64):", flush=True)
         payload["ngspice_version"] = ngspice_version()

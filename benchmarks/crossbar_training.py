@@ -198,7 +198,7 @@ class _Chips:
 
         from memsnn.crossbar.deploy import on_crossbar, one_read, program
         from memsnn.training import evaluate
-        from memsnn.training.devices import data_mesh
+        from memsnn.training.sharding import data_mesh
         from memsnn.training.loop import make_predict
         from memsnn.training.spiceprop import spiceprop_predict
 
@@ -307,7 +307,7 @@ def _print_ablation(rows) -> None:
 def stage_drift(args) -> None:
     import jax
 
-    from memsnn.crossbar.deploy import TIMES, accuracy_over_time
+    from memsnn.studies.deploy import TIMES, accuracy_over_time
     from memsnn.data import load_dataset
     from memsnn.training.spiceprop import spiceprop_predict
 

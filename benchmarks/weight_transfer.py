@@ -6,7 +6,7 @@ re-evaluates):
 1. trains a 784-800-10 ReLU MLP without biases on MNIST with the shared loop
    (``memsnn.training.fit`` + ``GradientLearner``, Adam, cosine schedule);
 2. for every ``n`` in ``--levels``: quantizes both weight matrices into ``2n + 1`` levels
-   (``memsnn.transfer.quantize``, minimum-MSE scale: the post-training accuracy), then fine-tunes
+   (``memsnn.crossbar.quantize``, minimum-MSE scale: the post-training accuracy), then fine-tunes
    through the quantizer (``fake_quantize``, straight-through, learned scale) for ``--qat-epochs``
    epochs and quantizes again with the learned scale;
 3. transfers the levels onto differential pairs by weight-map STDP programming
@@ -20,7 +20,7 @@ re-evaluates):
    image as a constant current, output read from the integrated membrane) at several T;
 5. sweeps device-to-device variation of A+- and tau+- and cycle-to-cycle noise (n = 1 and the
    largest n);
-6. runs the varied n = 1 conductances in ``memsnn.arrays.Crossbar`` layers (1 % read noise) on a
+6. runs the varied n = 1 conductances in ``memsnn.crossbar.Crossbar`` layers (1 % read noise) on a
    few test images, against the Dense version.
 
 Run::
@@ -53,7 +53,7 @@ from memsnn import Dense, __version__
 from memsnn.data import load_dataset
 from memsnn.training import GradientLearner, fit, make_optimizer
 from memsnn.training.conversion import build_conversion, calibrate, evaluate_snn, snn_network
-from memsnn.transfer import STDPLaw, StdpPulses, WeightMapTransfer, fake_quantize, quantize
+from memsnn.crossbar import STDPLaw, StdpPulses, WeightMapTransfer, fake_quantize, quantize
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -217,11 +217,11 @@ def _write_verify_half_select(quantized, transfer, settings, pulses_per_layer) -
 
 
 def crossbar_check(quantized, n, calibrated, test_images, test_labels, steps, *, samples, batch=50) -> dict:
-    """The varied transfer's conductances in memsnn.arrays.Crossbar layers (1 % read noise), the same
+    """The varied transfer's conductances in memsnn.crossbar.Crossbar layers (1 % read noise), the same
     IF network as the conversion, on the first ``samples`` test images: accuracy and agreement with
     the Dense version (both simulated by memsnn.simulate)."""
     from memsnn import IF, Current, Layer, Network, simulate
-    from memsnn.arrays import Crossbar
+    from memsnn.crossbar import Crossbar
     from memsnn.crossbar import ReadNoise
 
     _, results, transfer = transferred_weights(quantized, n, d2d=D2D, c2c=C2C, seed=0)
@@ -436,7 +436,7 @@ def main(argv=None) -> None:
         record["sweeps"] = done + variation_sweep(
             quantized_by_n[n], n, calibration, test, args.sweep_steps, args.sweep_seeds,
             on_row=lambda rows: (record.__setitem__("sweeps", done + rows), save()))
-    # 6. The conductances in memsnn.arrays.Crossbar layers (slow: one crossbar read per step).
+    # 6. The conductances in memsnn.crossbar.Crossbar layers (slow: one crossbar read per step).
     if args.crossbar_samples:
         n = min(args.levels)
         weights, _, _ = transferred_weights(quantized_by_n[n], n, d2d=D2D, c2c=C2C, seed=0)

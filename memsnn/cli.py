@@ -66,7 +66,7 @@ _INTERRUPTED = 130  # exit status after Ctrl-C (128 + SIGINT), as shells report 
 
 
 def _cli_type(convert, **rule):
-    from .training._method import cli_type
+    from .training import cli_type
 
     return cli_type(convert, **rule)
 
@@ -347,7 +347,7 @@ def _train(args) -> int:
         return _error("train", "stopped before training began; nothing was written.", _INTERRUPTED)
     except ValueError as err:
         return _error("train", str(err), 2)
-    from .training.devices import is_main_process
+    from .training.sharding import is_main_process
 
     if is_main_process():
         print(f"checkpoint: {result.checkpoint}\nlog: {out / 'metrics.jsonl'}\n"
@@ -369,7 +369,7 @@ def _evaluate(args) -> int:
                                   f"Evaluate it without {option} for each member's accuracy, or train the "
                                   "member you want with --seed N.", 2)
     if args.crossbar is not None:
-        from .crossbar.deploy import evaluate_checkpoint_on_crossbar
+        from .studies.deploy import evaluate_checkpoint_on_crossbar
 
         try:
             chip = evaluate_checkpoint_on_crossbar(args.checkpoint, preset=args.crossbar, t_read=args.t_read,
@@ -441,7 +441,7 @@ def _ensemble_seeds(checkpoint) -> list[int] | None:
 def _energy_report(args, result: dict):
     """The energy of the checkpoint's network on the test images that ``result`` was measured on."""
     from .data import load_dataset
-    from .energy import spiceprop_energy
+    from .studies.energy import spiceprop_energy
     from .training import load_trained
 
     model, header = load_trained(args.checkpoint)
@@ -595,7 +595,7 @@ def _join(args, batch: int | None, cores: int) -> int:
     if not args.distributed:
         return _error("train", "--coordinator, --num-processes and --process-id belong to a multi-process "
                                "run: add --distributed.", 2)
-    from .training.devices import initialize_distributed
+    from .training.sharding import initialize_distributed
 
     try:
         process, count = initialize_distributed(args.coordinator, args.num_processes, args.process_id,
@@ -641,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     # How many JAX devices a CPU machine shows (each simulating its share of every batch): a
     # process-wide JAX setting, so the command (not the library) makes it, before the first JAX
     # computation; one device per core unless --cpu-devices says otherwise.
-    from .training.devices import largest_divisor, use_cpu_cores
+    from .training.sharding import largest_divisor, use_cpu_cores
 
     cores = _cpu_devices(args) if args.command in ("train", "evaluate") else 1
     if args.command == "train" and (args.distributed or args.coordinator or args.num_processes

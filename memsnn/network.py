@@ -96,7 +96,7 @@ class Layer(eqx.Module):
         if self.plasticity is not None and not isinstance(self.array, AbstractPlasticArray):
             raise TypeError(f"Layer: a plasticity rule changes the array's weights, so the array must be plastic "
                             f"(a memsnn.arrays.AbstractPlasticArray such as memsnn.arrays.PlasticDense or a "
-                            f"memsnn.arrays.Crossbar), got {type(self.array).__name__}.")
+                            f"memsnn.crossbar.Crossbar), got {type(self.array).__name__}.")
 
     @property
     def size(self) -> int:

@@ -13,8 +13,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from .integrators import RESULTS, AbstractIntegrator, Euler
-from .integrators._base import SolveStats, checkpointed_scan
+from .integrators import RESULTS, AbstractIntegrator, Euler, SolveStats, checkpointed_scan
 from .network import Layer, Network, SpikeTiming
 from .stimulus import Current, Impulses
 

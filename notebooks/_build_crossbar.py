@@ -14,7 +14,7 @@ CELLS = [
     new_markdown_cell("""\
 # Memristive crossbars: IR drop, non-idealities, accuracy over time
 
-A `memsnn.arrays.Crossbar` holds a weight matrix as conductances of memristive devices (differential
+A `memsnn.crossbar.Crossbar` holds a weight matrix as conductances of memristive devices (differential
 pairs `G+ - G-`) and reads it through their non-idealities: finite levels, programming noise, read
 noise, stuck-at faults, drift, and the IR drop of its wires, solved exactly by nodal analysis.
 This notebook shows the IR drop across a tile, what each non-ideality does to the weights, and the

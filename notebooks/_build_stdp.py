@@ -15,7 +15,7 @@ CELLS = [
 A plasticity rule in memsnn is a component of a layer (`memsnn.plasticity`): its traces are state
 that the solver integrates with the neurons, and it changes weights only through the layer's
 plastic array, `array.updated(state, delta)`. On `memsnn.arrays.PlasticDense` the change is exact;
-on a `memsnn.arrays.Crossbar` it is programmed into memristive devices with their own pulse
+on a `memsnn.crossbar.Crossbar` it is programmed into memristive devices with their own pulse
 response, so "STDP with memristors" is the device physics, not a formula (docs/plasticity.md).
 
 This notebook measures the classic STDP window from simulated spike pairs (on ideal weights and on
@@ -32,7 +32,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import memsnn
-from memsnn.arrays import Crossbar, PlasticDense
+from memsnn.arrays import PlasticDense
+from memsnn.crossbar import Crossbar
 from memsnn.crossbar import preset
 from memsnn.data import load_dataset
 from memsnn.plasticity import PairSTDP, TripletSTDP

@@ -42,7 +42,7 @@ from memsnn import Dense
 from memsnn.data import load_dataset
 from memsnn.training import GradientLearner, fit, make_optimizer
 from memsnn.training.conversion import build_conversion, calibrate, evaluate_snn
-from memsnn.transfer import STDPLaw, StdpPulses, WeightMapTransfer, fake_quantize, quantize
+from memsnn.crossbar import STDPLaw, StdpPulses, WeightMapTransfer, fake_quantize, quantize
 
 train = load_dataset("mnist", "train", source="bundled")
 test = load_dataset("mnist", "test", source="bundled")

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from memsnn import codesign
-from memsnn.codesign import DEVICE_BOUNDS, Bound, constrain, unconstrain, zero_coordinates
+from memsnn.studies import codesign
+from memsnn.devices.bounds import DEVICE_BOUNDS, Bound, constrain, unconstrain, zero_coordinates
 from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop, spiceprop_trainable
 
 # Plain Euler: the same gradients through the circuit, and a much smaller program to compile than

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from memsnn import codesign
+from memsnn.studies import codesign
 from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop
 
 from test_sharding import HERE, _cpu_env, _last_json  # noqa: E402  (tests/ is on sys.path)

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 import memsnn  # noqa: E402
 from memsnn import crossbar as xb  # noqa: E402
-from memsnn.arrays import Crossbar  # noqa: E402
+from memsnn.crossbar import Crossbar  # noqa: E402
 
 # Reads and programming compiled once per configuration: op-by-op dispatch of a crossbar read
 # (dozens of small primitives) costs more than compiling it.

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from memsnn.crossbar import chain
-from memsnn.crossbar.deploy import BiasRow, ProgrammedCrossbar, as_dense, at_time, on_crossbar, program
+from memsnn.crossbar import BiasRow, ProgrammedCrossbar
+from memsnn.crossbar.deploy import as_dense, at_time, on_crossbar, program
 from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop, spiceprop_loss, spiceprop_predict
 from memsnn.training.surrogate import SurrogateConfig, build_surrogate, surrogate_loss
 
@@ -134,7 +135,8 @@ def test_cli_trains_on_crossbars_and_evaluates_a_chip_later(tmp_path, capsys):
 def test_one_read_freezes_a_chip_read_with_its_wires_solved_exactly():
     """one_read: a chip with wires, read noise and padded tiles, frozen for one read, gives the
     currents of the chip's own IR-drop solve for that read (float64)."""
-    from memsnn.arrays import Crossbar, Dense
+    from memsnn.arrays import Dense
+    from memsnn.crossbar import Crossbar
     from memsnn.crossbar import Wires
     from memsnn.crossbar.deploy import one_read
 

@@ -18,10 +18,10 @@ from memsnn.energy import (
     connection_sparsity,
     footprint,
     proxy_energy,
-    spiceprop_energy,
     synaptic_operations,
 )
 from memsnn.presets import spiceprop_mif
+from memsnn.studies import spiceprop_energy
 from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop
 
 DT, N_STEPS = 1e-5, 1000
@@ -68,7 +68,7 @@ def test_spike_energy_equals_the_integral_of_branch_power(converged):
 
 @pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice is not installed")
 def test_spike_energy_matches_ngspice(converged):
-    from memsnn.energy.spice import ngspice_mif_energy
+    from memsnn.export.energy import ngspice_mif_energy
 
     network, trace = converged
     energy = trace.final_state[0].energy

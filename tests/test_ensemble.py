@@ -130,7 +130,7 @@ def test_evaluate_reports_each_member_and_mean_std(ensemble_run, capsys):
     assert "holds an ensemble of 2 (seeds 0 5" in capsys.readouterr().err
     direct = evaluate_checkpoint(out / CHECKPOINT_NAME)
     assert direct["predictions"].shape == (2, 20)
-    from memsnn.crossbar.deploy import evaluate_checkpoint_on_crossbar
+    from memsnn.studies.deploy import evaluate_checkpoint_on_crossbar
 
     with pytest.raises(ValueError, match="holds an ensemble of 2"):
         evaluate_checkpoint_on_crossbar(out / CHECKPOINT_NAME, preset="realistic")

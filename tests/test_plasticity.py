@@ -240,7 +240,7 @@ def test_the_same_rule_programs_crossbar_devices():
     """On a Crossbar of ideal devices the rule's changes are exact (the window of PlasticDense); on
     NeuroSim devices (31 levels) each change becomes whole pulses: a change below half a pulse is
     lost, a larger one moves the device."""
-    from memsnn.arrays import Crossbar
+    from memsnn.crossbar import Crossbar
     from memsnn.crossbar import preset
 
     pre, post, n = [100, 100, 140], [120, 120, 120], 200  # s = +2, +2, -2 ms

@@ -170,7 +170,7 @@ def collectives_in_time_loops(hlo: str) -> list[str]:
 def spiceprop_loss_hlo() -> str:
     """The optimised HLO of a SPICEprop loss on a batch sharded over all devices (100 steps, one
     per loop iteration, so that the time loop stays a loop)."""
-    from memsnn.training.devices import data_mesh, shard_batch
+    from memsnn.training.sharding import data_mesh, shard_batch
 
     net = build_spiceprop(SpicepropConfig(n_inputs=6, hidden=(), n_classes=3, n_steps=100, unroll=1,
                                           checkpoint_every=None, dtype="float64"), key=jax.random.key(0))

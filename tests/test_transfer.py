@@ -1,4 +1,4 @@
-"""Quantized weight transfer by STDP (memsnn.transfer): closed forms of the quantizer, the inversion
+"""Quantized weight transfer by STDP (memsnn.crossbar): closed forms of the quantizer, the inversion
 of the STDP law, weight-map against one-by-one programming, step counts, energy, errors."""
 
 import jax
@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from memsnn.transfer import STDPLaw, StdpPulses, WeightMapTransfer, fake_quantize, quantization_scale, quantize
+from memsnn.crossbar import STDPLaw, StdpPulses, WeightMapTransfer, fake_quantize, quantization_scale, quantize
 
 LAW = STDPLaw(a_plus=10e-6, a_minus=8e-6, tau_plus=20e-6, tau_minus=25e-6)
 

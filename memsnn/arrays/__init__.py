@@ -1,8 +1,9 @@
-"""Synapse arrays: map pre-synaptic activity (n_in,) to post-synaptic drive (n_out,)."""
+"""Synapse arrays: map pre-synaptic activity (n_in,) to post-synaptic drive (n_out,).
+
+The memristive arrays are in :mod:`memsnn.crossbar` (:class:`memsnn.crossbar.Crossbar`)."""
 
 from ._base import AbstractPlasticArray as AbstractPlasticArray, AbstractSynapseArray as AbstractSynapseArray
 from .dense import Dense as Dense, Identity as Identity
 from .conv import Conv2d as Conv2d
 from .plastic import PlasticDense as PlasticDense
-from .crossbar import Crossbar as Crossbar
 from .delay import DelayedDense as DelayedDense, Recurrent as Recurrent

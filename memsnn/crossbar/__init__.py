@@ -1,7 +1,23 @@
-"""Memristive crossbars: conductance mapping, device non-idealities, exact IR drop, periphery,
-pulse programming and SPICE export (docs/crossbar.md). The array itself is
-:class:`memsnn.arrays.Crossbar`."""
+"""Memristive crossbars, all in one package (docs/crossbar.md, docs/weight-transfer.md).
 
+* the arrays (:mod:`~memsnn.crossbar.array`): :class:`Crossbar`, :class:`BiasRow` (a bias in one
+  more row of devices), :class:`ProgrammedCrossbar` (one chip), :func:`crossbar_from_dense`;
+* conductance mapping (:mod:`~memsnn.crossbar.mapping`), device non-idealities
+  (:mod:`~memsnn.crossbar.nonideal`), exact IR drop (:mod:`~memsnn.crossbar.irdrop`), periphery
+  (:mod:`~memsnn.crossbar.periphery`), presets (:mod:`~memsnn.crossbar.presets`);
+* programming: pulse updates (:mod:`~memsnn.crossbar.update`), write-verify and pulse schemes
+  (:mod:`~memsnn.crossbar.programming`), quantized weight transfer by the devices' STDP law
+  (:mod:`~memsnn.crossbar.quantize`, :mod:`~memsnn.crossbar.weight_transfer`), programming a
+  trained model once and reading it later (:mod:`~memsnn.crossbar.deploy`);
+* the SPICE netlist of a crossbar with its wires (:mod:`~memsnn.crossbar.spice`).
+"""
+
+from .array import (
+    BiasRow as BiasRow,
+    Crossbar as Crossbar,
+    ProgrammedCrossbar as ProgrammedCrossbar,
+    crossbar_from_dense as crossbar_from_dense,
+)
 from .irdrop import (
     IRDropSolution as IRDropSolution,
     Wires as Wires,
@@ -26,3 +42,7 @@ from .nonideal import (
 from .periphery import ADC as ADC, DAC as DAC
 from .presets import PRESETS as PRESETS, CrossbarPreset as CrossbarPreset, preset as preset
 from .update import PulseUpdate as PulseUpdate
+from .quantize import MAX_LEVELS as MAX_LEVELS, Quantized as Quantized, fake_quantize as fake_quantize
+from .quantize import quantization_scale as quantization_scale, quantize as quantize
+from .weight_transfer import STDPLaw as STDPLaw, StdpPulses as StdpPulses, TransferResult as TransferResult
+from .weight_transfer import WeightMapTransfer as WeightMapTransfer

@@ -11,121 +11,29 @@ any trained model whose synapse arrays are :class:`~memsnn.Dense` (ideal trainin
     for t in TIMES.values():                                             # seconds after programming
         accuracy, _ = evaluate(spiceprop_predict, at_time(chip, t), images, labels)
 
-:func:`accuracy_over_time` runs that loop, with and without global drift compensation; it is what
-``memsnn evaluate CHECKPOINT --crossbar PRESET --t-read SECONDS`` runs.
+:func:`memsnn.studies.deploy.accuracy_over_time` runs that loop, with and without global drift
+compensation; it is what ``memsnn evaluate CHECKPOINT --crossbar PRESET --t-read SECONDS`` runs.
 
 Biases. A crossbar holds a weight matrix only; a dense layer's bias becomes one more row of
-devices driven at a constant input of 1 (:class:`BiasRow`), programmed and read like the others.
+devices driven at a constant input of 1 (:class:`~memsnn.crossbar.BiasRow`), programmed and read
+like the others.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray
 
-from ..arrays import AbstractSynapseArray, Crossbar, Dense
+from ..arrays import Dense
+from .array import BiasRow, Crossbar, ProgrammedCrossbar, crossbar_from_dense
 from .irdrop import ir_drop_matrix
 from .mapping import Conductances
 from .nonideal import IVNonlinearity, chain
 
-__all__ = ["TIMES", "BiasRow", "ProgrammedCrossbar", "accuracy_over_time", "at_time", "crossbar_from_dense",
-           "on_crossbar", "one_read", "program"]
-
-#: The times after programming of issue 11's figure (s): 1 s, 1 h, 1 day, 1 year.
-TIMES = {"1 s": 1.0, "1 h": 3600.0, "1 day": 86400.0, "1 year": 365.25 * 86400.0}
-
-
-class BiasRow(AbstractSynapseArray):
-    """``array`` with one input more than the layer has, held at 1: a bias stored in devices.
-
-    ``BiasRow(crossbar)(x) = crossbar([x, 1])``: the crossbar's last column of weights is the bias.
-
-    Attributes:
-        array: the array with ``n_inputs + 1`` inputs (a :class:`~memsnn.arrays.Crossbar`).
-    """
-
-    array: AbstractSynapseArray
-    linear_time_invariant: ClassVar[bool] = False
-
-    @property
-    def stochastic(self) -> bool:  # type: ignore[override]
-        return self.array.stochastic
-
-    @property
-    def n_inputs(self) -> int:
-        return self.array.n_inputs - 1
-
-    @property
-    def n_outputs(self) -> int:
-        return self.array.n_outputs
-
-    def init_state(self, n, *, key=None):
-        return self.array.init_state(n, key=key)
-
-    def __call__(self, presynaptic, state=None, *, key=None):
-        one = jnp.ones(presynaptic.shape[:-1] + (1,), presynaptic.dtype)
-        return self.array(jnp.concatenate([presynaptic, one], axis=-1), state, key=key)
-
-
-class ProgrammedCrossbar(AbstractSynapseArray):
-    """A crossbar after programming: one chip, whose programmed conductances are fixed.
-
-    :meth:`init_state` returns the same conductances every time (no new programming noise or
-    faults), so every sample, batch and evaluation reads the same chip; reads still draw their own
-    read noise, and drift follows ``crossbar.t_read``.
-
-    Attributes:
-        crossbar: the crossbar (mapping, non-idealities, wires, periphery, ``t_read``).
-        conductances: its programmed conductances (S), each ``(n_out, n_in)``.
-    """
-
-    crossbar: Crossbar
-    conductances: Conductances
-    linear_time_invariant: ClassVar[bool] = False
-
-    @property
-    def stochastic(self) -> bool:  # type: ignore[override]
-        return self.crossbar.stochastic
-
-    @property
-    def n_inputs(self) -> int:
-        return self.crossbar.n_inputs
-
-    @property
-    def n_outputs(self) -> int:
-        return self.crossbar.n_outputs
-
-    def init_state(self, n, *, key=None):
-        if n != self.n_outputs:
-            raise ValueError(f"ProgrammedCrossbar: a layer of {n} neurons cannot use a crossbar with "
-                             f"{self.n_outputs} outputs.")
-        return self.conductances
-
-    def __call__(self, presynaptic, state=None, *, key=None):
-        return self.crossbar(presynaptic, self.conductances if state is None else state, key=key)
-
-
-def crossbar_from_dense(dense: Dense, preset: str, *, w_max: float | None = None, **overrides) -> AbstractSynapseArray:
-    """``dense`` as a crossbar of ``preset`` (:meth:`~memsnn.arrays.Crossbar.from_dense`), its bias
-    (if any) a :class:`BiasRow`.
-
-    Args:
-        dense: the ideal layer.
-        preset: a :func:`memsnn.crossbar.preset` name.
-        w_max: the weight mapped to the full conductance range (weights beyond it saturate when
-            programmed); ``None``: ``max |W|`` (bias included).
-        overrides: replace pieces of the preset (``wires=None``, ``nonideality=...``, ``t_read=...``).
-    """
-    if dense.bias is None:
-        return Crossbar.from_dense(dense, preset, w_max=w_max, **overrides)
-    augmented = Dense(jnp.concatenate([dense.weight, dense.bias[:, None]], axis=1))
-    return BiasRow(Crossbar.from_dense(augmented, preset, w_max=w_max, **overrides))
+__all__ = ["as_dense", "at_time", "on_crossbar", "one_read", "program"]
 
 
 def _is_array(x) -> bool:
@@ -176,7 +84,7 @@ def as_dense(model):
 
 
 def program(model, *, key: PRNGKeyArray):
-    """``model`` with every :class:`~memsnn.arrays.Crossbar` programmed once (one chip).
+    """``model`` with every :class:`~memsnn.crossbar.Crossbar` programmed once (one chip).
 
     Each crossbar draws its programming noise and faults from its own key split off ``key``; they
     become :class:`ProgrammedCrossbar` s, read ``t_read`` after programming.
@@ -261,76 +169,3 @@ def at_time(model, t_read: float, *, drift_compensation: bool | None = None):
 
     return jax.tree.map(lambda x: move(x) if isinstance(x, Crossbar) else x, model,
                         is_leaf=lambda x: isinstance(x, Crossbar))
-
-
-def accuracy_over_time(model, predict_fn, images: Float[Array, "n features"], labels: Int[Array, " n"], *,
-                       preset: str, times=tuple(TIMES.values()), compensation=(False, True),
-                       key: PRNGKeyArray, batch_size: int = 1000, seed: int = 0, w_max: float | None = None
-                       ) -> list[dict]:
-    """Test accuracy of ``model`` programmed once onto ``preset`` crossbars, read at ``times``.
-
-    Args:
-        model: a trained model (ideal or hardware-aware; see :func:`on_crossbar`).
-        predict_fn: the method's ``predict(model, images, *, key)``.
-        images, labels: the test set.
-        preset: the chip's crossbar preset (e.g. ``"pcm"``: aihwkit's PCM drift and noise).
-        times: seconds after programming.
-        compensation: the global drift compensation settings to evaluate at each time.
-        key: programming noise and faults of the chip (one chip for every time and setting).
-        batch_size, seed: of :func:`memsnn.training.evaluate` (``seed``: the read noise).
-        w_max: see :func:`on_crossbar`.
-
-    Returns:
-        One dict per (time, compensation): ``t_read`` (s), ``drift_compensation``, ``accuracy``.
-    """
-    from ..training.loop import evaluate
-
-    chip = program(on_crossbar(model, preset, w_max=w_max), key=key)
-    rows = []
-    for t in times:
-        for compensate in compensation:
-            accuracy, _ = evaluate(predict_fn, at_time(chip, t, drift_compensation=compensate), np.asarray(images),
-                                   np.asarray(labels), batch_size=batch_size, seed=seed)
-            rows.append({"t_read": float(t), "drift_compensation": bool(compensate), "accuracy": accuracy})
-    return rows
-
-
-def evaluate_checkpoint_on_crossbar(path, *, preset: str, t_read: float = 1.0, drift_compensation: bool = False,
-                                    chip: int = 0, source: str | None = None, subset: int | None = None,
-                                    batch_size: int | None = None, w_max: float | None = None) -> dict:
-    """Test accuracy of the model in a checkpoint, programmed once onto a ``preset`` chip and read
-    ``t_read`` seconds later (``memsnn evaluate CHECKPOINT --crossbar PRESET --t-read SECONDS``).
-
-    Args:
-        path: a ``checkpoint.eqx`` of ``memsnn train`` (ideal or hardware-aware training).
-        preset: the chip's crossbar preset.
-        t_read: seconds after programming.
-        drift_compensation: global drift compensation on the chip's outputs.
-        chip: seed of the chip's programming noise and faults (and of the read noise).
-        source, subset, batch_size: the test data and batch size (default: the run's).
-        w_max: see :func:`on_crossbar` (default: the model's ``crossbar_w_max`` if it has one).
-
-    Returns:
-        ``{"accuracy", "n_samples", "preset", "t_read", "drift_compensation", "chip", "epoch"}``.
-    """
-    from ..data import load_dataset
-    from ..training.methods import get_method
-    from ..training.run import load_trained
-
-    model, header = load_trained(path)
-    config = header["config"]
-    if config.get("seeds") is not None:
-        raise ValueError(f"evaluate_checkpoint_on_crossbar: {path} holds an ensemble of {len(config['seeds'])} "
-                         f"(seeds {config['seeds']}, memsnn train --seeds); a chip holds one network. Take a "
-                         "member out with memsnn.training.ensemble.member(model, k) and deploy it with "
-                         "on_crossbar and program, or train that member alone with --seed.")
-    data = config["data"]
-    images, labels = load_dataset(data["dataset"], "test", source=source or data["source"], data_dir=data.get("data_dir"),
-                                  subset=subset or data.get("test_subset"))
-    if w_max is None:
-        w_max = config["model"].get("crossbar_w_max")
-    rows = accuracy_over_time(model, get_method(config["method"]).predict, images, labels, preset=preset,
-                              times=(t_read,), compensation=(drift_compensation,), key=jax.random.key(chip),
-                              batch_size=batch_size or config["eval_batch_size"], seed=chip, w_max=w_max)
-    return {**rows[0], "accuracy": rows[0]["accuracy"], "n_samples": len(labels), "preset": preset, "chip": chip,
-            "epoch": header["epoch"]}

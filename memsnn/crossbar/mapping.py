@@ -86,7 +86,7 @@ class ConductanceMapping(eqx.Module):
         Args:
             weight: signed weights in ``[-w_max, w_max]``.
             saturate: clip weights beyond ``±w_max`` to the conductance range (what programming a
-                real device does; :class:`~memsnn.arrays.Crossbar` uses it, so that training may
+                real device does; :class:`~memsnn.crossbar.Crossbar` uses it, so that training may
                 move weights past the range and gradients there are zero). With ``False`` (the
                 default) weights out of range are an error when their values are known (eager).
         """

@@ -9,7 +9,7 @@ ground), whose current is the output. Ideal lines (resistance 0) are merged into
 the solver. Word-line node ``w{i}_{j}``, bit-line node ``b{i}_{j}``.
 
 The analysis is the DC operating point (``.op``), read back by
-:func:`memsnn.export._ngspice.run_ngspice` (``analysis="operating point"``). ngspice-39's sparse
+:func:`memsnn.export.run_ngspice` (``analysis="operating point"``). ngspice-39's sparse
 solver is slow on these grid-like circuits (minutes for 128 x 128 with wire resistance; the row-by-
 row element order below makes it 3x faster), so the tests use small arrays and the benchmark the
 large ones.
@@ -22,14 +22,11 @@ import os
 import numpy as np
 
 from ..devices import AbstractMemristor
-from ..export._ngspice import run_ngspice
+from .._ngspice import run_ngspice
+from .._spice import number
 from .irdrop import Wires
 
 __all__ = ["crossbar_netlist", "simulate_crossbar_ngspice"]
-
-
-def _num(x) -> str:
-    return repr(float(x))
 
 
 def crossbar_netlist(g, v_in, wires: Wires | None = None, *, device: AbstractMemristor | None = None,
@@ -74,24 +71,24 @@ def crossbar_netlist(g, v_in, wires: Wires | None = None, *, device: AbstractMem
     # nodes in order of appearance, and this banded order makes its sparse LU 3x faster than
     # listing all word lines before all bit lines.
     for i in range(n_in):
-        lines.append(f"vin{i} in{i} 0 DC {_num(v_in[i])}")
+        lines.append(f"vin{i} in{i} 0 DC {number('crossbar_netlist', 'input voltage', v_in[i])}")
         if not wires.row_ideal:
-            lines.append(f"rsrc{i} in{i} w{i}_0 {_num(r_source + r_row)}")
+            lines.append(f"rsrc{i} in{i} w{i}_0 {number('crossbar_netlist', 'source resistance', r_source + r_row)}")
             for j in range(n_out - 1):
-                lines.append(f"rw{i}_{j} w{i}_{j} w{i}_{j + 1} {_num(r_row)}")
+                lines.append(f"rw{i}_{j} w{i}_{j} w{i}_{j + 1} {number('crossbar_netlist', 'row wire resistance', r_row)}")
         for j in range(n_out):
             a, b = word(i, j), bit(i, j)
             if device is not None:
-                expr = device.spice_current(_num(states[i, j]), f"(v({a})-v({b}))")
+                expr = device.spice_current(number('crossbar_netlist', 'device state', states[i, j]), f"(v({a})-v({b}))")
                 lines.append(f"bc{i}_{j} {a} {b} I={{{expr}}}")
             elif g[i, j] > 0:
-                lines.append(f"rc{i}_{j} {a} {b} {_num(1.0 / g[i, j])}")
+                lines.append(f"rc{i}_{j} {a} {b} {number('crossbar_netlist', 'device resistance', 1.0 / g[i, j])}")
         if not wires.col_ideal:
             for j in range(n_out):
                 if i < n_in - 1:
-                    lines.append(f"rb{i}_{j} b{i}_{j} b{i + 1}_{j} {_num(r_col)}")
+                    lines.append(f"rb{i}_{j} b{i}_{j} b{i + 1}_{j} {number('crossbar_netlist', 'column wire resistance', r_col)}")
                 else:
-                    lines.append(f"rsns{j} b{i}_{j} s{j} {_num(r_col + r_sense)}")
+                    lines.append(f"rsns{j} b{i}_{j} s{j} {number('crossbar_netlist', 'sense resistance', r_col + r_sense)}")
     for j in range(n_out):
         lines.append(f"vs{j} s{j} 0 DC 0")
     lines.append(".options reltol=1e-9 abstol=1e-18 vntol=1e-12")

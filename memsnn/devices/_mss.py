@@ -17,7 +17,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._validation import require_positive, require_resistance_range
 from ._base import AbstractMemristor
-from ._spice import number, sigmoid
+from .._spice import number, sigmoid
 
 
 class AbstractMetastableSwitch(AbstractMemristor):

@@ -18,7 +18,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._validation import require_positive, require_resistance_range
 from ._base import AbstractMemristor
-from ._spice import number, sigmoid
+from .._spice import number, sigmoid
 
 WindowName = Literal["joglekar", "biolek", "none"]
 Coordinate = Literal["fraction", "logit"]

@@ -16,7 +16,7 @@ from jaxtyping import Array, ArrayLike, Float
 from .._validation import require_in_range
 from ._base import AbstractMemristor
 from ._mss import AbstractMetastableSwitch
-from ._spice import number
+from .._spice import number
 
 
 def exprel(z: Float[ArrayLike, "..."]) -> Float[Array, "..."]:

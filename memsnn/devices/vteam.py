@@ -10,7 +10,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._validation import require_less, require_positive, require_resistance_range
 from ._base import AbstractMemristor
-from ._spice import number
+from .._spice import number
 from .ion_drift import _check_window, joglekar_window
 
 # exp(-exp(z)) is exactly 0 in every float format beyond z = 30; capping z there keeps exp(z)

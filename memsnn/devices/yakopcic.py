@@ -9,7 +9,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._validation import require_in_range, require_less, require_positive
 from ._base import AbstractMemristor
-from ._spice import number
+from .._spice import number
 
 
 def sinhc(z: Float[ArrayLike, "..."]) -> Float[Array, "..."]:

@@ -4,7 +4,8 @@
   integrates the power of every part of a MIF neuron's circuit as state.
 * :mod:`memsnn.energy.metrics`: NeuroBench's synaptic operations (ACs / MACs), activation and
   connection sparsity, footprint, and the 0.9 pJ/AC, 4.6 pJ/MAC proxy.
-* :func:`spiceprop_energy`: energy per image of a SPICEprop network, per layer and per component.
+
+The energy per image of a trained SPICEprop network is a study: :mod:`memsnn.studies.energy`.
 """
 
 from .meters import MIFEnergy as MIFEnergy, MIFEnergyState as MIFEnergyState
@@ -16,9 +17,4 @@ from .metrics import (
     footprint as footprint,
     proxy_energy as proxy_energy,
     synaptic_operations as synaptic_operations,
-)
-from .spiceprop import (
-    SpicepropEnergy as SpicepropEnergy,
-    spiceprop_energy as spiceprop_energy,
-    spiceprop_readout_energy as spiceprop_readout_energy,
 )

@@ -5,7 +5,7 @@ and returns its vectors as numpy arrays; ``simulate_ngspice`` does both for a me
 stimulus and samples the result on memsnn's grid, ready to compare with :func:`memsnn.simulate`.
 """
 
-from ._ngspice import (
+from .._ngspice import (
     INSTALL_HINT as INSTALL_HINT,
     NgspiceError as NgspiceError,
     NgspiceNotFoundError as NgspiceNotFoundError,

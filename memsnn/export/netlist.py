@@ -47,6 +47,7 @@ from typing import Sequence
 import jax
 import numpy as np
 
+from .._spice import number
 from ..neurons import LIF, MIF, AbstractSpiceNeuron
 from ..synapses import AbstractSpiceSynapse, AlphaSynapse, ExponentialSynapse
 
@@ -106,7 +107,7 @@ class TransientOptions:
 
     def options_line(self) -> str:
         opts = dict(reltol=self.reltol, abstol=self.abstol, vntol=self.vntol, chgtol=self.chgtol, trtol=self.trtol)
-        text = " ".join(f"{k}={_num(v)}" for k, v in opts.items()) + f" method={self.method}"
+        text = " ".join(f"{k}={number('TransientOptions', k, v)}" for k, v in opts.items()) + f" method={self.method}"
         return ".options " + text
 
 
@@ -206,7 +207,8 @@ def _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, out
     t_step = t_stop / 1000 if t_step is None else float(t_step)
 
     lines = [f"* {title}",
-             f"* written by memsnn.export (SI units; synapse nodes: 1 V = {_num(options.current_scale)} A)", ""]
+             f"* written by memsnn.export (SI units; synapse nodes: 1 V = "
+             f"{number('TransientOptions', 'current_scale', options.current_scale)} A)", ""]
     for i, (neuron_i, synapse_i) in enumerate(zip(neurons, synapses)):
         lines.append(f"* neuron {i}")
         # The node that the impulses jump: its capacitor returns to a staircase source, not ground.
@@ -219,14 +221,15 @@ def _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, out
             jumps = weights[i] * volts_per_unit
             lines.append(_pwl(f"Vin_{i} in_{i} 0", *_staircase_points(event_times, jumps, options.pulse_width)))
         if currents is not None and currents[i] != 0.0:
-            lines.append(f"Idrive_{i} 0 v_{i} DC {_num(currents[i])}")
+            lines.append(f"Idrive_{i} 0 v_{i} DC {number('netlist', 'drive current', currents[i])}")
     output_times = np.zeros(0) if output_times is None else np.asarray(output_times, dtype=float).reshape(-1)
     lines += ["", "* breakpoints only (its value is 0): the simulator lands on each of these times",
               _pwl("Vbreak break 0", *_breakpoint_points(output_times, t_stop, event_times, options.pulse_width)),
               "Rbreak break 0 1"]
-    max_step = "" if options.max_step is None else f" {_num(options.max_step)}"
+    max_step = "" if options.max_step is None else f" {number('TransientOptions', 'max_step', options.max_step)}"
     tstart = " 0" if max_step else ""
-    lines += ["", options.options_line(), f".tran {_num(t_step)} {_num(t_stop)}{tstart}{max_step} uic"]
+    tran = f".tran {number('netlist', 't_step', t_step)} {number('netlist', 't_stop', t_stop)}{tstart}{max_step} uic"
+    lines += ["", options.options_line(), tran]
     lines += _save_lines([f"v({s}_{i})" for i in range(n) for s in save])
     lines.append(".end")
     return "\n".join(lines) + "\n"
@@ -287,7 +290,7 @@ def _breakpoint_points(output_times, t_stop, event_times, width):
 
 
 def _pwl(head, t, y):
-    pairs = [f"{_num(a)} {_num(b)}" for a, b in zip(t, y)]
+    pairs = [f"{number('pwl', 'time', a)} {number('pwl', 'value', b)}" for a, b in zip(t, y)]
     chunks = [" ".join(pairs[k:k + _PWL_PAIRS_PER_LINE]) for k in range(0, len(pairs), _PWL_PAIRS_PER_LINE)]
     return f"{head} PWL(" + "\n+ ".join(chunks) + ")"
 
@@ -316,8 +319,3 @@ def _per_neuron(name, value, n):
     if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] not in (1, n)):
         raise ValueError(f"netlist: {name} must be a scalar or have shape ({n},), got {arr.shape}.")
     return np.broadcast_to(arr.reshape(-1) if arr.ndim else arr, (n,))
-
-
-def _num(x) -> str:
-    """Shortest string that reads back as the same float64 (``repr``), e.g. ``1e-09``."""
-    return repr(float(x))

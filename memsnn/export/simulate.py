@@ -12,7 +12,7 @@ import numpy as np
 
 from ..network import Network
 from ..stimulus import Current, Impulses
-from ._ngspice import run_ngspice
+from .._ngspice import run_ngspice
 from .netlist import TransientOptions, _netlist, check_exportable, element
 
 

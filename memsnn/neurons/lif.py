@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._validation import require_positive
-from ..devices._spice import number
+from .._spice import number
 from ._base import AbstractNeuron, AbstractSpiceNeuron
 
 ResetMode = Literal["subtract", "zero", "none"]

@@ -11,7 +11,7 @@ from jaxtyping import Array, Float
 
 from .._validation import require_in_range, require_less, require_positive
 from ..devices import AbstractMemristor, VolatileMSS
-from ..devices._spice import number, state_scale
+from .._spice import number, state_scale
 from ._base import AbstractSpiceNeuron
 
 

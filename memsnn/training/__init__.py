@@ -6,7 +6,7 @@
   bar, JSON log, checksummed atomic checkpoints, resume, NaN guard); :class:`AbstractLearner` is
   the protocol (``init``, ``step``, ``evaluate``) and :class:`GradientLearner` the loss-and-optax
   learner of SPICEprop and surrogate gradients.
-* :mod:`~memsnn.training.checkpoint`: the checkpoint format; :mod:`~memsnn.training.devices`:
+* :mod:`~memsnn.training.checkpoint`: the checkpoint format; :mod:`~memsnn.training.sharding`:
   data-parallel training over a mesh of all devices (:func:`data_mesh`, :func:`replicate`;
   :func:`use_cpu_cores` and :func:`initialize_distributed`, called by entry points only).
 * :mod:`~memsnn.training.spiceprop`, :mod:`~memsnn.training.surrogate`: the methods, listed in
@@ -22,7 +22,7 @@ from .checkpoint import (
     read_checkpoint_header as read_checkpoint_header,
     save_checkpoint as save_checkpoint,
 )
-from .devices import (
+from .sharding import (
     data_mesh as data_mesh,
     initialize_distributed as initialize_distributed,
     replicate as replicate,
@@ -42,6 +42,7 @@ from .loop import (
     make_step as make_step,
     peak_memory_mb as peak_memory_mb,
 )
+from ._method import cli_type as cli_type
 from .methods import METHODS as METHODS, Method as Method, get_method as get_method
 from .run import evaluate_checkpoint as evaluate_checkpoint, load_trained as load_trained, train as train
 from .spiceprop import SpicepropConfig as SpicepropConfig, SpicepropNet as SpicepropNet

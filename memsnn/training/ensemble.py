@@ -17,7 +17,7 @@ docs/training.md, section "Ensembles".
 * **Each member has its own batch order** (its own seed's ``epoch_permutation``) and its own
   augmentation and noise keys: independent seeds, as separate runs would be. The step's batch is
   ``(K, B, ...)``; data parallelism is unchanged: the batch axis (axis 1) is sharded over
-  :func:`~memsnn.training.devices.data_mesh`, the members' parameters are replicated. Member ``k``
+  :func:`~memsnn.training.sharding.data_mesh`, the members' parameters are replicated. Member ``k``
   of an ensemble is therefore the run ``fit(..., seed=seeds[k])``: same initialisation, batches,
   keys and updates, up to floating-point rounding (a batched matrix product may sum in another
   order; ``tests/test_ensemble.py`` checks the parameters to 1e-9 relative in float64). Shared
@@ -49,7 +49,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from .._validation import check_setting
-from .devices import AXIS, check_batch
+from .sharding import AXIS, check_batch
 from .learner import AbstractLearner
 
 __all__ = [
@@ -192,7 +192,7 @@ def shard_members(mesh: Mesh, *arrays: np.ndarray) -> tuple[jax.Array, ...]:
 
     Raises:
         ValueError: ``B`` does not split evenly over the devices (see
-            :func:`~memsnn.training.devices.check_batch`).
+            :func:`~memsnn.training.sharding.check_batch`).
     """
     check_batch(np.shape(arrays[0])[1], mesh)
     sharding = member_sharded(mesh)

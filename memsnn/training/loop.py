@@ -6,7 +6,7 @@
 * batches shuffled deterministically from ``(seed, epoch)``, so a run is reproducible and a resumed
   run sees exactly the batches the uninterrupted one would have seen;
 * one jitted step, data parallel: each batch sharded over a mesh of all devices, of one process or
-  several (:mod:`~memsnn.training.devices`);
+  several (:mod:`~memsnn.training.sharding`);
 * evaluation on the test set after every epoch, in fixed-size batches (one compilation);
 * a tqdm bar with the running metrics, and ``on_epoch_end`` called as each epoch ends;
 * ``metrics.jsonl``: one JSON line per epoch (metrics, accuracies, wall and CPU time, peak memory);
@@ -42,7 +42,7 @@ from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
 from .checkpoint import atomic_write, load_checkpoint, read_checkpoint_header, remove_stale_temporaries, save_checkpoint
-from .devices import (
+from .sharding import (
     check_batch,
     data_mesh,
     forget_failed_computation,
@@ -186,8 +186,8 @@ def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None, *, thro
     ``predict_fn(model, images, key=..., throw=...)`` is a method's predict function (or a learner's
     ``evaluate``), or for an ensemble a :class:`~memsnn.training.ensemble.MemberPredict`; models with
     the same structure as ``model`` reuse the compiled function.
-    ``mesh`` defaults to :func:`~memsnn.training.devices.data_mesh` (all devices); ``model`` must be
-    replicated on it (:func:`~memsnn.training.devices.replicate`), ``images`` a NumPy batch, the
+    ``mesh`` defaults to :func:`~memsnn.training.sharding.data_mesh` (all devices); ``model`` must be
+    replicated on it (:func:`~memsnn.training.sharding.replicate`), ``images`` a NumPy batch, the
     same in every process, whose size is a multiple of the device count. The predictions come
     back replicated: every process reads all of them. ``throw=False`` (the default, safe on a
     sharded batch): a sample whose simulation failed is predicted as
@@ -286,10 +286,10 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
               augment: Callable | None = None, *, throw: bool = False) -> Callable:
     """The jitted ``step(model, state, images, labels, key=None) -> (model, state, metrics)``.
 
-    Data parallel over ``mesh`` (default :func:`~memsnn.training.devices.data_mesh`: all devices
+    Data parallel over ``mesh`` (default :func:`~memsnn.training.sharding.data_mesh`: all devices
     of all processes): ``images (B, F)`` and ``labels (B,)`` (NumPy, the same global batch in
     every process; ``B`` a multiple of the device count) are sharded along the batch, the model and
-    ``state`` are replicated (:func:`~memsnn.training.devices.replicate`), and ``learner.step``,
+    ``state`` are replicated (:func:`~memsnn.training.sharding.replicate`), and ``learner.step``,
     written for the whole batch, is partitioned by XLA, which also inserts the reduction of the
     gradients over the devices. ``augment(key, images) -> images`` transforms the whole batch first.
     Only the leaves ``learner.updated(model)`` selects are arguments of the compiled step; the rest
@@ -491,8 +491,8 @@ def fit(
         stop_after_epochs: stop after this many epochs *of this call* as if interrupted (for tests
             and for splitting a run into pieces); checkpoints are written as usual.
         devices: shard every batch over these devices (default: ``jax.devices()``, all devices of
-            all processes; see :func:`~memsnn.training.devices.use_cpu_cores` and
-            :func:`~memsnn.training.devices.initialize_distributed`); ``batch_size`` (and the
+            all processes; see :func:`~memsnn.training.sharding.use_cpu_cores` and
+            :func:`~memsnn.training.sharding.initialize_distributed`); ``batch_size`` (and the
             padded evaluation batch) must be a multiple of their number. Results agree across
             device counts up to floating-point rounding; a run is bit-for-bit reproducible on the
             same number of devices, and resumable on any number. In a multi-process run every

@@ -32,8 +32,8 @@ the arrays inside the time loop are then ``(B * n,)`` instead of ``(B, n)``, whi
 better on a CPU when ``n = 10``. The numbers are the same as the plain batched run.
 
 Fully memristive. ``crossbar="realistic"`` (any :func:`memsnn.crossbar.preset` name) makes the dense
-layers of the front end memristive crossbars (:class:`memsnn.arrays.Crossbar`; the biases are one
-more row of devices, :class:`memsnn.crossbar.deploy.BiasRow`): the weights are programmed as device conductances and every image is read through the preset's non-idealities
+layers of the front end memristive crossbars (:class:`memsnn.crossbar.Crossbar`; the biases are one
+more row of devices, :class:`memsnn.crossbar.BiasRow`): the weights are programmed as device conductances and every image is read through the preset's non-idealities
 (finite levels, programming noise, stuck-at faults, read noise, wire resistance, ...). Training
 such a model is hardware-aware training: every step programs the crossbars afresh (a new draw of
 programming noise and faults, from the loss's ``key``) and reads each image with its own read
@@ -52,8 +52,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..arrays import AbstractSynapseArray, Dense, Identity
-from ..crossbar.deploy import crossbar_from_dense
-from ..codesign.bounds import constrain, zero_coordinates
+from ..crossbar import crossbar_from_dense
+from ..devices.bounds import constrain, zero_coordinates
 from ..integrators import AbstractIntegrator, Diffrax, Euler, SpicepropEuler
 from ..network import Layer, Network
 from ..neurons import LIF, MIF
@@ -145,7 +145,7 @@ class SpicepropConfig(JsonConfig):
             within the noise of the default, (20, 10) slower.
         train_device: also train the device constants (memristors, capacitance, batteries,
             synapse time constant), each through a bijection onto its physical range
-            (:mod:`memsnn.codesign.bounds`; ``s = 0`` is the device as built).
+            (:mod:`memsnn.devices.bounds`; ``s = 0`` is the device as built).
         crossbar: ``None`` (ideal dense front end), or the name of a crossbar preset
             (:func:`memsnn.crossbar.preset`, e.g. ``"realistic"``): the front end's dense layers
             are then crossbars with that preset's non-idealities (see the module docstring).
@@ -276,13 +276,13 @@ class SpicepropNet(eqx.Module):
 
     Attributes:
         front_end: the dense layers, ``n_inputs -> hidden... -> n_classes`` (with bias): ideal
-            :class:`~memsnn.Dense` arrays, or :class:`~memsnn.arrays.Crossbar` arrays with
+            :class:`~memsnn.Dense` arrays, or :class:`~memsnn.crossbar.Crossbar` arrays with
             ``config.crossbar``.
         synapse: the alpha synapse of the output neurons.
         neuron: the output neurons (MIF, or the "ideal" linear membrane).
         device_log_scale: ``None``, or (with ``train_device``) the unconstrained coordinates
             ``s`` of the bounded leaves of ``(synapse, neuron)`` (``None`` for the others), zeros
-            at first; the simulated constants are :func:`memsnn.codesign.bounds.constrain`'s.
+            at first; the simulated constants are :func:`memsnn.devices.bounds.constrain`'s.
         config: the :class:`SpicepropConfig` (static).
     """
 

@@ -38,8 +38,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ..arrays import AbstractPlasticArray, Crossbar, Dense, PlasticDense
-from ..crossbar import preset as crossbar_preset
+from ..arrays import AbstractPlasticArray, Dense, PlasticDense
+from ..crossbar import Crossbar, preset as crossbar_preset
 from ..network import Layer, LayerState, Network
 from ..neurons import ConductanceLIF, InhibitedPopulation
 from ..plasticity import TripletSTDP
@@ -77,7 +77,7 @@ class StdpConfig(JsonConfig):
         theta_plus: threshold increase per spike (V) during training.
         w_exc_inh, w_inh_exc: the lateral-inhibition weights.
         array: ``"ideal"`` (:class:`~memsnn.arrays.PlasticDense`) or ``"crossbar"``
-            (:class:`memsnn.arrays.Crossbar` from ``crossbar_preset``).
+            (:class:`memsnn.crossbar.Crossbar` from ``crossbar_preset``).
         crossbar_preset: the device preset of ``array="crossbar"``.
         assignment_decay: per-image decay of the running class responses that label the neurons
             during training (1/window; Diehl & Cook relabel from the last 10,000 images).

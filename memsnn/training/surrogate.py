@@ -28,7 +28,7 @@ the class with the most output spikes (``readout="count"``) or the highest mean 
 (``readout="membrane"``).
 
 On memristive crossbars. ``crossbar="realistic"`` (any :func:`memsnn.crossbar.preset` name; dense
-architecture) makes every layer's weights a :class:`memsnn.arrays.Crossbar` with that preset's
+architecture) makes every layer's weights a :class:`memsnn.crossbar.Crossbar` with that preset's
 non-idealities: hardware-aware training, the gradient flowing through them. :func:`memsnn.simulate`
 programs each sample's crossbars with its own draw of programming noise and faults and reads them
 with fresh read noise at every step (all from the loss's ``key``).
@@ -50,7 +50,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..arrays import Conv2d, Dense
-from ..crossbar.deploy import crossbar_from_dense
+from ..crossbar import crossbar_from_dense
 from ..data import rate as rate_code
 from ..network import Layer, Network
 from ..neurons import IF, LIF

@@ -1,8 +1,13 @@
-"""A memristive crossbar as a synapse array: weights held by device conductances (docs/crossbar.md)."""
+"""Memristive crossbars as synapse arrays: weights held by device conductances (docs/crossbar.md).
+
+:class:`Crossbar` is the array; :class:`BiasRow` holds a dense layer's bias in one more row of
+devices; :class:`ProgrammedCrossbar` is a crossbar after programming (one chip).
+"""
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -11,13 +16,13 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._validation import _concrete
-from ..crossbar.irdrop import Wires, solve_ir_drop
-from ..crossbar.mapping import ConductanceMapping, Conductances
-from ..crossbar.nonideal import AbstractNonideality, Chain, chain, global_drift_compensation
-from ..crossbar.periphery import ADC, DAC
-from ..crossbar.update import PulseUpdate
-from ._base import AbstractPlasticArray
-from .dense import Dense
+from ..arrays import AbstractPlasticArray, AbstractSynapseArray, Dense
+from .irdrop import Wires, solve_ir_drop
+from .mapping import ConductanceMapping, Conductances
+from .nonideal import AbstractNonideality, Chain, chain, global_drift_compensation
+from .periphery import ADC, DAC
+from .presets import preset as make_preset
+from .update import PulseUpdate
 
 
 class Crossbar(AbstractPlasticArray):
@@ -125,8 +130,6 @@ class Crossbar(AbstractPlasticArray):
         """A crossbar holding ``dense.weight`` with the pieces of :func:`memsnn.crossbar.preset`
         (``w_max`` defaults to ``max |W|``; a preset's tile larger than the matrix shrinks to it);
         keyword ``overrides`` replace single pieces (e.g. ``wires=None``, ``t_read=3600.0``)."""
-        from ..crossbar.presets import preset as make_preset
-
         if not isinstance(dense, Dense):
             raise TypeError(f"Crossbar.from_dense: expected a memsnn.Dense, got {type(dense).__name__}.")
         if dense.bias is not None:
@@ -245,3 +248,90 @@ class Crossbar(AbstractPlasticArray):
         positive = program(state.positive, d_pos, keys[0])
         negative = program(state.negative, d_neg, keys[1]) if self.mapping.differential else state.negative
         return Conductances(positive, negative)
+
+
+class BiasRow(AbstractSynapseArray):
+    """``array`` with one input more than the layer has, held at 1: a bias stored in devices.
+
+    ``BiasRow(crossbar)(x) = crossbar([x, 1])``: the crossbar's last column of weights is the bias.
+
+    Attributes:
+        array: the array with ``n_inputs + 1`` inputs (a :class:`~memsnn.crossbar.Crossbar`).
+    """
+
+    array: AbstractSynapseArray
+    linear_time_invariant: ClassVar[bool] = False
+
+    @property
+    def stochastic(self) -> bool:  # type: ignore[override]
+        return self.array.stochastic
+
+    @property
+    def n_inputs(self) -> int:
+        return self.array.n_inputs - 1
+
+    @property
+    def n_outputs(self) -> int:
+        return self.array.n_outputs
+
+    def init_state(self, n, *, key=None):
+        return self.array.init_state(n, key=key)
+
+    def __call__(self, presynaptic, state=None, *, key=None):
+        one = jnp.ones(presynaptic.shape[:-1] + (1,), presynaptic.dtype)
+        return self.array(jnp.concatenate([presynaptic, one], axis=-1), state, key=key)
+
+
+class ProgrammedCrossbar(AbstractSynapseArray):
+    """A crossbar after programming: one chip, whose programmed conductances are fixed.
+
+    :meth:`init_state` returns the same conductances every time (no new programming noise or
+    faults), so every sample, batch and evaluation reads the same chip; reads still draw their own
+    read noise, and drift follows ``crossbar.t_read``.
+
+    Attributes:
+        crossbar: the crossbar (mapping, non-idealities, wires, periphery, ``t_read``).
+        conductances: its programmed conductances (S), each ``(n_out, n_in)``.
+    """
+
+    crossbar: Crossbar
+    conductances: Conductances
+    linear_time_invariant: ClassVar[bool] = False
+
+    @property
+    def stochastic(self) -> bool:  # type: ignore[override]
+        return self.crossbar.stochastic
+
+    @property
+    def n_inputs(self) -> int:
+        return self.crossbar.n_inputs
+
+    @property
+    def n_outputs(self) -> int:
+        return self.crossbar.n_outputs
+
+    def init_state(self, n, *, key=None):
+        if n != self.n_outputs:
+            raise ValueError(f"ProgrammedCrossbar: a layer of {n} neurons cannot use a crossbar with "
+                             f"{self.n_outputs} outputs.")
+        return self.conductances
+
+    def __call__(self, presynaptic, state=None, *, key=None):
+        return self.crossbar(presynaptic, self.conductances if state is None else state, key=key)
+
+
+def crossbar_from_dense(dense: Dense, preset: str, *, w_max: float | None = None, **overrides) -> AbstractSynapseArray:
+    """``dense`` as a crossbar of ``preset`` (:meth:`~memsnn.crossbar.Crossbar.from_dense`), its bias
+    (if any) a :class:`BiasRow`.
+
+    Args:
+        dense: the ideal layer.
+        preset: a :func:`memsnn.crossbar.preset` name.
+        w_max: the weight mapped to the full conductance range (weights beyond it saturate when
+            programmed); ``None``: ``max |W|`` (bias included).
+        overrides: replace pieces of the preset (``wires=None``, ``nonideality=...``, ``t_read=...``).
+    """
+    if dense.bias is None:
+        return Crossbar.from_dense(dense, preset, w_max=w_max, **overrides)
+    augmented = Dense(jnp.concatenate([dense.weight, dense.bias[:, None]], axis=1))
+    return BiasRow(Crossbar.from_dense(augmented, preset, w_max=w_max, **overrides))

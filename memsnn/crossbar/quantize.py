@@ -25,7 +25,7 @@ a straight-through gradient, and learns the scale (LSQ, Esser et al. 2020, "Lear
 Quantization"): plain post-training ternary quantization of an MLP loses many points, a few epochs
 of fine-tuning through the quantizer win them back.
 
-The integer levels are what the hardware stores (:mod:`memsnn.transfer.stdp_programming` programs
+The integer levels are what the hardware stores (:mod:`memsnn.crossbar.weight_transfer` programs
 one level map at a time); the scale is a read-out gain.
 """
 

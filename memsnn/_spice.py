@@ -1,7 +1,8 @@
-"""Writing device equations as ngspice behavioural-source (B-source) expressions.
+"""Numbers and expressions in SPICE text: the one formatter every netlist writer uses.
 
 A device's SPICE expressions are built from the same parameters as its JAX equations, one device
 (scalar parameters) at a time; the netlist writer slices per-neuron parameters before calling.
+Netlists (memsnn.export, memsnn.crossbar.spice) write every number with :func:`number`.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import numpy as np
 def number(owner: object, name: str, value) -> str:
     """The scalar parameter ``value`` as the shortest text that reads back as the same float64.
 
+    ``owner`` (the component, or the name of the writer) and ``name`` only name the value in errors.
+
     Raises:
         ValueError: ``value`` is not one concrete number (an array of per-device values, or a tracer).
     """
+    who = owner if isinstance(owner, str) else type(owner).__name__
     if isinstance(value, jax.core.Tracer):
-        raise ValueError(f"{type(owner).__name__}: {name} is traced; SPICE expressions need concrete values "
+        raise ValueError(f"{who}: {name} is traced; SPICE expressions need concrete values "
                          "(write netlists outside jit/grad).")
     arr = np.asarray(value, dtype=float)
     if arr.size != 1:
-        raise ValueError(f"{type(owner).__name__}: {name} has shape {arr.shape}; a SPICE expression describes "
+        raise ValueError(f"{who}: {name} has shape {arr.shape}; a SPICE expression describes "
                          "one device, so give scalar parameters (memsnn.export slices per-neuron parameters).")
     return repr(float(arr.reshape(())))
 

@@ -16,7 +16,8 @@ import re
 
 import numpy as np
 
-from ..export import network_netlist, run_ngspice
+from .._ngspice import run_ngspice
+from .simulate import network_netlist
 from ..neurons import MIF
 
 __all__ = ["ENERGY_CAPACITANCE", "ngspice_mif_energy"]
@@ -68,7 +69,7 @@ def ngspice_mif_energy(network, stimulus, *, dt: float, n_steps: int, options=No
     at = next(j for j, line in enumerate(lines) if line.startswith(".options"))
     save_lines = [".save " + " ".join(saves[k:k + 8]) for k in range(0, len(saves), 8)]
     body = [line for line in lines[at:] if not line.startswith(".save")]
-    netlist = "\n".join(lines[:at] + ["* energy integrators (memsnn.energy.spice): 1 V = 1 nJ"] + extra + body[:-1]
+    netlist = "\n".join(lines[:at] + ["* energy integrators (memsnn.export.energy): 1 V = 1 nJ"] + extra + body[:-1]
                         + save_lines + body[-1:])
     vectors = run_ngspice(netlist, timeout=timeout)
     out = {name: np.array([vectors[f"v(e{name}_{i})"][-1] for i in range(total)]) * ENERGY_CAPACITANCE

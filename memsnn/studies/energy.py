@@ -25,10 +25,9 @@ from ..arrays import Identity
 from ..network import Layer, Network
 from ..simulate import simulate
 from ..stimulus import Impulses
-# The module, not its names: training.spiceprop imports memsnn.codesign, which imports this package.
 from ..training import spiceprop as _sp
-from .meters import MIFEnergy, MIFEnergyState
-from .metrics import AC_ENERGY, MAC_ENERGY, activation_sparsity, connection_sparsity, footprint, synaptic_operations
+from ..energy.meters import MIFEnergy, MIFEnergyState
+from ..energy.metrics import AC_ENERGY, MAC_ENERGY, activation_sparsity, connection_sparsity, footprint, synaptic_operations
 
 __all__ = ["SpicepropEnergy", "spiceprop_energy", "spiceprop_readout_energy"]
 

@@ -10,7 +10,7 @@ Many settings run as one ``vmap`` of one compiled simulation, with ``simulate(th
 setting whose explicit step is unstable is marked (``ok = False``) instead of stopping the sweep.
 
 Sweeps and Monte-Carlo samples are split over devices: the settings axis is sharded over
-:func:`~memsnn.training.devices.data_mesh` (every device of every process, or ``devices=``) and the
+:func:`~memsnn.training.sharding.data_mesh` (every device of every process, or ``devices=``) and the
 jitted ``vmap`` is partitioned by XLA, so each device simulates its share of the settings; model
 and drive are replicated, and the results come back replicated (every process reads all of them).
 A number of settings that does not divide the device count is padded with copies of the first
@@ -28,11 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-# The module, not its names: memsnn.energy.spiceprop imports memsnn.training, which imports this package.
-from ..energy import spiceprop as _energy
+from ..devices.bounds import DEVICE_BOUNDS, bounded_leaves
 from ..presets import MILLIVOLT
-from ..training.devices import data_mesh, padded_batch, replicate, replicated, shard_batch
-from .bounds import DEVICE_BOUNDS, bounded_leaves
+from ..training.sharding import data_mesh, padded_batch, replicate, replicated, shard_batch
+from . import energy as _energy
 
 __all__ = ["codesign_loss", "device_parameters", "get_parameter", "monte_carlo", "pareto_front", "readout_metrics",
            "sensitivity", "set_parameters", "sweep"]
@@ -74,7 +73,7 @@ def set_parameters(devices, values: dict[str, Array]):
 
 def device_parameters(devices, *, bounded_only: bool = True) -> list[str]:
     """Paths of the floating parameters of ``devices = (synapse, neuron)`` (those with a physical
-    range in :data:`~memsnn.codesign.DEVICE_BOUNDS` when ``bounded_only``)."""
+    range in :data:`~memsnn.devices.bounds.DEVICE_BOUNDS` when ``bounded_only``)."""
     if bounded_only:
         return [_path(p) for p, _ in bounded_leaves(devices)]
     leaves = jax.tree_util.tree_flatten_with_path(eqx.filter(devices, eqx.is_inexact_array))[0]

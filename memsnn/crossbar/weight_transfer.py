@@ -2,7 +2,7 @@
 
 Hwang, Kim & Park (2021), "Quantized Weight Transfer Method Using Spike-Timing-Dependent
 Plasticity for Hardware Spiking Neural Network", Appl. Sci. 11(5):2059, move a trained network's
-quantized weights (``2n + 1`` levels, :mod:`memsnn.transfer.quantize`) onto synaptic devices with
+quantized weights (``2n + 1`` levels, :mod:`memsnn.crossbar.quantize`) onto synaptic devices with
 the devices' own STDP response instead of programming every device on its own.
 
 **The device law.** A pre-synaptic pulse on a row and a post-synaptic pulse on a column, offset
@@ -56,7 +56,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._validation import _concrete, require_positive
-from ..crossbar.mapping import ConductanceMapping, Conductances
+from .mapping import ConductanceMapping, Conductances
 from .quantize import MAX_LEVELS
 
 __all__ = ["STDPLaw", "StdpPulses", "TransferResult", "WeightMapTransfer"]
@@ -259,7 +259,7 @@ class TransferResult(eqx.Module):
     @property
     def conductances(self) -> Conductances:
         """``Conductances(positive, negative)``, for :meth:`WeightMapTransfer.mapping` and
-        :class:`memsnn.arrays.Crossbar`."""
+        :class:`memsnn.crossbar.Crossbar`."""
         return Conductances(self.positive, self.negative)
 
 
@@ -307,7 +307,7 @@ class WeightMapTransfer(eqx.Module):
     def __check_init__(self):
         owner = "WeightMapTransfer"
         if not isinstance(self.law, STDPLaw):
-            raise TypeError(f"{owner}: law must be a memsnn.transfer.STDPLaw, got {type(self.law).__name__}.")
+            raise TypeError(f"{owner}: law must be a memsnn.crossbar.STDPLaw, got {type(self.law).__name__}.")
         if any(np.ndim(p) for p in (self.law.a_plus, self.law.a_minus, self.law.tau_plus, self.law.tau_minus)):
             raise ValueError(f"{owner}: law is the nominal (scalar) law the offsets are computed from; pass the "
                              "per-device laws to program(..., devices=).")
