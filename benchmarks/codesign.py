@@ -107,7 +107,7 @@ def _data(split: str, n: int | None = None):
 def stage_energy(checkpoint: str, n_images: int | None, devices: dict | None = None) -> dict:
     import equinox as eqx
 
-    from memsnn import codesign
+    from memsnn.studies import codesign
     from memsnn.studies import spiceprop_energy
     from memsnn.training import load_trained
 
@@ -127,7 +127,7 @@ def _sweep_timings(model, drive, labels, settings) -> list[dict]:
     """The same compiled simulation as one vmap over the settings and in a Python loop, side by
     side, for 1 and 8 images per setting, with the model's SPICEprop scheme and plain Euler. Wall
     time and the process's CPU time (on a shared machine the CPU time is the steadier measure)."""
-    from memsnn import codesign
+    from memsnn.studies import codesign
     from memsnn.training.spiceprop import make_integrator
 
     n = len(next(iter(settings.values())))
@@ -203,7 +203,7 @@ def stage_sharded(checkpoint: str, n_images: int, repeats: int = 5) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from memsnn import codesign
+    from memsnn.studies import codesign
     from memsnn.training import load_trained
 
     model, _ = load_trained(checkpoint)
@@ -259,7 +259,7 @@ def stage_sweep(checkpoint: str, n_images: int) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from memsnn import codesign
+    from memsnn.studies import codesign
     from memsnn.training import load_trained
 
     model, _ = load_trained(checkpoint)

@@ -23,7 +23,7 @@ This notebook
    the 1000-step simulation, and checks every one against a central finite difference (float64);
 3. trains the same network with its device constants as trainable parameters (what
    `memsnn train --train-device` does), each through a smooth bijection onto its physical range
-   (`memsnn.codesign.bounds`), beside the weights-only run.
+   (`memsnn.devices.bounds`), beside the weights-only run.
 
 The same from a shell: `memsnn train --method spiceprop --dataset mnist --epochs 4 --train-device`."""),
     ("code", """import time
@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from memsnn.codesign.bounds import bounded_leaves
+from memsnn.devices.bounds import bounded_leaves
 from memsnn.data import load_dataset
 from memsnn.training import load_trained, train
 from memsnn.training.spiceprop import build_spiceprop, spiceprop_loss
