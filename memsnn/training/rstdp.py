@@ -24,7 +24,7 @@ answer, 0 otherwise) and no baseline, every correct episode potentiates whatever
 climb to their bound and the classes blur; the baseline turns a reward that is merely as good as
 usual into no change and a worse one into depression (Frémaux, Sprekeler & Gerstner 2010).
 
-The array is :class:`~memsnn.arrays.PlasticDense` or a memristive :class:`~memsnn.arrays.Crossbar`
+The array is :class:`~memsnn.arrays.PlasticDense` or a memristive :class:`~memsnn.crossbar.Crossbar`
 (``array="crossbar"``): the rule's changes are then programming pulses on its devices.
 
 It is ``memsnn train --method rstdp`` (:data:`memsnn.training.METHODS`);
@@ -42,7 +42,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ..arrays import AbstractPlasticArray, Crossbar, Dense, PlasticDense
+from ..arrays import AbstractPlasticArray, Dense, PlasticDense
+from ..crossbar import Crossbar
 from ..crossbar import preset as crossbar_preset
 from ..network import Layer, Network
 from ..neurons import LIF
