@@ -1026,6 +1026,11 @@ def problems() -> list[str]:
                     render_cell(c)
                 except (KeyError, ValueError, TypeError, ZeroDivisionError) as e:
                     out.append(f"{t.name} row {i + 1}: {e}")
+    for t in TABLES:
+        for i, r in enumerate(t.rows):
+            for script in re.findall(r"benchmarks/[\w/]+\.(?:py|sh)", " ".join(r)):
+                if not (ROOT / script).exists():
+                    out.append(f"{t.name} row {i + 1}: its command names {script}, which does not exist")
     readme = (ROOT / README).read_text()
     for fig in prose_figures(readme):
         out.append(f"README.md's Results section quotes {fig!r} outside the rendered tables: add it as a row")
