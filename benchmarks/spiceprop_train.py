@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import commit, versions  # noqa: E402
+from registry import run_conditions  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {"mnist": 0.98, "fashion-mnist": 0.87}
@@ -96,6 +97,11 @@ def run_training(args) -> None:
             "note": "wall_time_s sums the epochs of this benchmark's runs (a resumed run adds its own); "
                     "the first epoch includes compilation. The machine's cores may be shared with other "
                     "jobs: see the load averages.",
+            "conditions": run_conditions(
+                data=f"full {args.dataset} (60,000 training / 10,000 test images)",
+                devices={"memsnn": f"{n_devices} CPU devices (one per core)"}, seeds=[args.seed],
+                epochs=len(history), selection="final epoch (no selection among runs)",
+                load_before=loads[0] if loads else None),
         })
 
     train("spiceprop", args.dataset, source="full", model=model, epochs=args.epochs,
