@@ -580,10 +580,12 @@ table("readme-speed", README, [
         "{crossbar_irdrop.json#speed[1].size}: {crossbar_irdrop.json#speed[1].badcrossbar_forward.median_s|.2f} s vs {crossbar_irdrop.json#speed[1].memsnn_forward.median_s|.2f} s, "
         "**{ratio crossbar_irdrop.json#speed[1].badcrossbar_forward.median_s crossbar_irdrop.json#speed[1].memsnn_forward.median_s|.1f}x**",
         ">= 10x (**missed** at 256x256)", "`python benchmarks/crossbar_irdrop.py` (`pip install badcrossbar --no-deps`)"),
-    row("Diehl & Cook training (100 neurons, 10 images) vs Brian2 2.9 (Cython), same network",
-        "{stdp_vs_brian2.json#memsnn.cpu_s_per_image|k.0f} ms vs {stdp_vs_brian2.json#brian2.cpu_s_per_image|k.0f} ms CPU per image: "
-        "**{stdp_vs_brian2.json#speedup_cpu|.1f}x CPU time**, {stdp_vs_brian2.json#speedup_wall|.0f}x wall (Brian2's wall time waits on the loaded machine)",
-        ">= 20x (**missed** in CPU time)", "`python benchmarks/stdp_vs_brian2.py --neurons 100 --images 10`"),
+    row("Diehl & Cook training (100 neurons, 30 bundled MNIST images) vs Brian2 2.9 (Cython), same network, side by side in one process: both on 2 cores / the process pinned to 1 core",
+        "on {len stdp_vs_brian2_2cores.json#cores_used} cores: {stdp_vs_brian2_2cores.json#memsnn.cpu_s_per_image|k.1f} vs {stdp_vs_brian2_2cores.json#brian2.cpu_s_per_image|k.0f} ms CPU per image, **{stdp_vs_brian2_2cores.json#speedup_cpu|.1f}x CPU time**, "
+        "{stdp_vs_brian2_2cores.json#speedup_wall|.0f}x wall (Brian2's wall time waits on the loaded machine); on {len stdp_vs_brian2_1core.json#cores_used} core: "
+        "{stdp_vs_brian2_1core.json#memsnn.cpu_s_per_image|k.1f} vs {stdp_vs_brian2_1core.json#brian2.cpu_s_per_image|k.0f} ms, **{stdp_vs_brian2_1core.json#speedup_cpu|.1f}x** CPU, {stdp_vs_brian2_1core.json#speedup_wall|.1f}x wall",
+        ">= 20x (**missed** in CPU time)",
+        "`python benchmarks/stdp_vs_brian2.py --neurons 100 --images 30` (`--cores 1 --out benchmarks/results/stdp_vs_brian2_1core.json`)"),
     row("Vmapped sweep of 256 device settings of the SPICEprop output layer vs a Python loop, 1 image per setting",
         "**{codesign_timing.json#timings[0].speedup|.1f}x** ({codesign_timing.json#timings[0].vmap_s|.2f} s vs {codesign_timing.json#timings[0].loop_s|.2f} s)",
         ">= 20x (**missed**: each setting costs little on a CPU)", "`python benchmarks/codesign.py timing --checkpoint CKPT`"),
@@ -768,11 +770,12 @@ table("plasticity-results", "docs/plasticity.md", [
      "{stdp_mnist_N100_crossbar_200img.json#test_accuracy|%.1f} % on the crossbar against {stdp_mnist_N100_200img.json#test_accuracy|%.1f} % ideal; "
      "learning {stdp_mnist_N100_crossbar_200img.json#ms_per_training_image|K.2f} s per image on the crossbar against {stdp_mnist_N100_200img.json#ms_per_training_image|K.2f} s",
      "`python benchmarks/stdp_mnist.py --neurons 100 --images 200 --label-images 500 --test-images 500 --array crossbar --tag _200img --out runs/x200` (and without `--array`)"],
-    ["speed against Brian2 2.9 (Cython), same network, 10 images",
-     "memsnn {stdp_vs_brian2.json#memsnn.cpu_s_per_image|k.0f} ms CPU / {stdp_vs_brian2.json#memsnn.s_per_image|k.0f} ms wall per training image; "
-     "Brian2 {stdp_vs_brian2.json#brian2.cpu_s_per_image|k.0f} ms CPU / {stdp_vs_brian2.json#brian2.s_per_image|.1f} s wall: "
-     "{stdp_vs_brian2.json#speedup_cpu|.1f}x in CPU time, {stdp_vs_brian2.json#speedup_wall|.0f}x in wall time (load {load stdp_vs_brian2.json})",
-     "`python benchmarks/stdp_vs_brian2.py --neurons 100 --images 10`"],
+    ["speed against Brian2 2.9 (Cython), same network, 30 bundled MNIST images, side by side in one process on 2 cores / pinned to 1 core",
+     "on {len stdp_vs_brian2_2cores.json#cores_used} cores: memsnn {stdp_vs_brian2_2cores.json#memsnn.cpu_s_per_image|k.1f} ms CPU / {stdp_vs_brian2_2cores.json#memsnn.s_per_image|k.0f} ms wall per training image; "
+     "Brian2 {stdp_vs_brian2_2cores.json#brian2.cpu_s_per_image|k.0f} ms CPU / {stdp_vs_brian2_2cores.json#brian2.s_per_image|.1f} s wall: "
+     "{stdp_vs_brian2_2cores.json#speedup_cpu|.1f}x in CPU time, {stdp_vs_brian2_2cores.json#speedup_wall|.0f}x in wall time (load {load stdp_vs_brian2_2cores.json}); on {len stdp_vs_brian2_1core.json#cores_used} core: "
+     "{stdp_vs_brian2_1core.json#memsnn.cpu_s_per_image|k.1f} vs {stdp_vs_brian2_1core.json#brian2.cpu_s_per_image|k.0f} ms CPU, {stdp_vs_brian2_1core.json#speedup_cpu|.1f}x (load {load stdp_vs_brian2_1core.json})",
+     "`python benchmarks/stdp_vs_brian2.py --neurons 100 --images 30 [--cores 1 --out benchmarks/results/stdp_vs_brian2_1core.json]`"],
 ], header=["figure", "measured", "command"], measured=(1,), conditions=False)
 
 
