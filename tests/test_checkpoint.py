@@ -105,7 +105,8 @@ def test_files_follow_the_umask_and_stale_temporaries_are_removed(tmp_path):
 def test_methods_are_listed_not_registered():
     from memsnn.training import methods
 
-    assert sorted(methods.METHODS) == ["conversion", "rstdp", "spiceprop", "stdp", "surrogate", "tempotron", "ttfs"]
+    assert sorted(methods.METHODS) == ["conversion", "rstdp", "spiceprop", "spikeprop", "stdp", "surrogate", "tempotron",
+                                      "ttfs"]
     assert not hasattr(methods, "register_method") and not hasattr(memsnn.training, "register_method")
 
 

@@ -78,11 +78,12 @@ class DelayedDense(AbstractSynapseArray):
         if not float(dt) > 0:
             raise ValueError(f"DelayedDense: dt must be > 0 seconds (the grid step of the run), got {dt}.")
         if not isinstance(delay, jax.core.Tracer):
-            low = float(jnp.min(delay))
+            # NumPy: under jit, jnp on a concrete array is staged too (a tracer, no float()).
+            low = float(np.min(np.asarray(delay)))
             if low < 0:
                 raise ValueError(f"DelayedDense: delays must be >= 0 seconds (a spike cannot arrive before it is "
                                  f"sent), got a minimum of {low:g} s.")
-            high = float(jnp.max(delay))
+            high = float(np.max(np.asarray(delay)))
             if max_delay is None:
                 max_delay = high
             elif high > max_delay * (1 + 1e-9):
@@ -117,7 +118,7 @@ class DelayedDense(AbstractSynapseArray):
         if abs(float(dt) - self.dt) > 1e-9 * self.dt:
             raise ValueError(f"DelayedDense: the array's delays are read on a grid of dt={self.dt:g} s, but the run "
                              f"has dt={float(dt):g} s; build it with DelayedDense(..., dt={float(dt):g}).")
-        high = float(jnp.max(self.delay)) if not isinstance(self.delay, jax.core.Tracer) else self.max_delay
+        high = float(np.max(np.asarray(self.delay))) if not isinstance(self.delay, jax.core.Tracer) else self.max_delay
         if high >= n_steps * self.dt:
             raise ValueError(f"DelayedDense: a delay of {high:g} s is longer than the run ({n_steps} steps of "
                              f"{self.dt:g} s = {n_steps * self.dt:g} s): its spikes would never arrive. Shorten the "

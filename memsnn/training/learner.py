@@ -129,7 +129,11 @@ class GradientLearner(AbstractLearner):
             return self.loss_fn(eqx.combine(p, frozen), images, labels, key=noise_key, throw=throw)
 
         (loss, predictions), grads = eqx.filter_value_and_grad(objective, has_aux=True)(params)
-        updates, state = self.optimizer.update(grads, state, params)
+        if isinstance(self.optimizer, optax.GradientTransformationExtraArgs):
+            # Rules that need the loss (an adaptive learning rate, e.g. spikeprop.spikeprop_ad).
+            updates, state = self.optimizer.update(grads, state, params, value=loss)
+        else:
+            updates, state = self.optimizer.update(grads, state, params)
         model = eqx.combine(eqx.apply_updates(params, updates), frozen)
         return model, state, {"loss": loss, "acc": jnp.mean(predictions == labels)}
 

@@ -16,6 +16,7 @@ from .conversion import CONVERSION
 from .stdp import STDP
 from .surrogate import SURROGATE
 from .rstdp import RSTDP
+from .spikeprop import SPIKEPROP
 from .tempotron import TEMPOTRON
 from .ttfs import TTFS
 
@@ -103,4 +104,5 @@ SPICEPROP = Method(
 
 # Every method memsnn knows, by name: the one list `train`, `evaluate` and the CLI read.
 METHODS: dict[str, Method] = {method.name: method for method in (SPICEPROP, SURROGATE, CONVERSION, STDP,
-                                                                      TEMPOTRON, TTFS, RSTDP)}
+                                                                      TEMPOTRON, TTFS, RSTDP,
+                                                                      SPIKEPROP)}
