@@ -74,15 +74,17 @@ def test_silent_output_has_a_penalty_gradient():
 
 def test_quickprop_on_a_parabola_jumps_to_the_minimum():
     """On f(w) = (w - 3)^2 QuickProp's second step lands on the minimum (the parabola is exact),
-    as long as the growth bound allows it."""
-    opt = quickprop(0.1, max_growth=10.0)
-    w = jnp.asarray(0.0)
-    state = opt.init(w)
-    for _ in range(2):
-        g = 2 * (w - 3.0)
-        step, state = opt.update(g, state, w)
-        w = w + step
-    np.testing.assert_allclose(float(w), 3.0, atol=1e-6)
+    as long as the growth bound allows it; Fahlman's added gradient term (the slope kept its sign)
+    goes on top: 0.1 * 4.8."""
+    for add, expected in ((False, 3.0), (True, 3.48)):
+        opt = quickprop(0.1, max_growth=10.0, add_gradient=add)
+        w = jnp.asarray(0.0)
+        state = opt.init(w)
+        for _ in range(2):
+            g = 2 * (w - 3.0)
+            step, state = opt.update(g, state, w)
+            w = w + step
+        np.testing.assert_allclose(float(w), expected, atol=1e-6)
 
 
 def test_spikeprop_ad_step_is_bounded_by_the_error():

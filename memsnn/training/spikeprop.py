@@ -319,7 +319,8 @@ class QuickPropState(NamedTuple):
     previous_step: optax.Updates
 
 
-def quickprop(learning_rate: float, *, max_growth: float = 1.75) -> optax.GradientTransformation:
+def quickprop(learning_rate: float, *, max_growth: float = 1.75, add_gradient: bool = True
+              ) -> optax.GradientTransformation:
     """QuickProp (Fahlman 1988) as an optax transformation.
 
     Each parameter's step fits a parabola through the last two gradients:
@@ -340,7 +341,8 @@ def quickprop(learning_rate: float, *, max_growth: float = 1.75) -> optax.Gradie
             bound = max_growth * jnp.abs(step_prev)
             quad = jnp.clip(ratio * step_prev, -bound, bound)
             # While the slope keeps its sign, Fahlman adds the gradient term.
-            quad = quad + jnp.where(g * g_prev > 0, -learning_rate * g, 0.0)
+            if add_gradient:
+                quad = quad + jnp.where(g * g_prev > 0, -learning_rate * g, 0.0)
             return jnp.where(step_prev == 0, -learning_rate * g, quad)
 
         steps = jax.tree.map(one, grads, state.previous_grad, state.previous_step)
