@@ -69,6 +69,8 @@ class TTFSConfig(JsonConfig):
         tau_mem, tau_syn: LIF membrane and synaptic time constants (s); for MIF, ``tau_syn`` is the
             alpha synapse's (1 ms, the SPICEprop preset).
         threshold: LIF firing threshold (a.u.; ``R = 1``).
+        v_reset: LIF reset potential after a spike (a.u.); a deep one (e.g. ``-100``) makes every
+            neuron fire at most once per sample, as the TTFS derivations assume.
         dt, n_steps: the grid (LIF default 0.25 ms x 120 = 30 ms; MIF 10 us x 400 = 4 ms).
         substeps: explicit Euler steps per grid step (LIF 1; MIF 2, stable while the memristors
             switch on above ~60 mV).
@@ -93,6 +95,7 @@ class TTFSConfig(JsonConfig):
     tau_mem: float = 10e-3
     tau_syn: float = 5e-3
     threshold: float = 1.0
+    v_reset: float = 0.0
     dt: float | None = None
     n_steps: int | None = None
     t_early: float | None = None
@@ -171,7 +174,8 @@ class TTFSNet(eqx.Module):
     def network(self) -> Network:
         c = self.config
         if c.neuron == "lif":
-            synapse, neuron = ExponentialSynapse(c.tau_syn), LIF(tau=c.tau_mem, threshold=c.threshold, reset="zero")
+            synapse, neuron = ExponentialSynapse(c.tau_syn), LIF(tau=c.tau_mem, threshold=c.threshold, v_reset=c.v_reset,
+                                                                 reset="zero")
             weights = self.weights
         else:
             synapse, neuron = AlphaSynapse(c.tau_syn), spiceprop_mif()
