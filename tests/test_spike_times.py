@@ -25,7 +25,8 @@ def _lif_step_run(current, solver, dt, n_steps):
 def test_lif_current_step_closed_form():
     """LIF from rest under a current step: v = R I (1 - exp(-t/tau)), t* = -tau ln(1 - theta / (R I)).
     Compared: the simulated first spike time with fixed-step Tsit5 (h = 0.1 ms = tau/200) and its
-    cubic Hermite crossing, to 1e-9 s; explicit Euler's linear crossing converges at first order.
+    cubic Hermite crossing, to 1e-9 s, and with adaptive Tsit5 on a 1 ms grid, to 1e-9 s; explicit
+    Euler's linear crossing converges at first order.
     After a reset by subtraction the second spike comes at 2 t* up to the O(lag^2) of the reset
     placed at the crossing to first order in the lag (lag <= h: 1e-7 s here)."""
     current = jnp.array([[1.5, 2.0, 0.9]])
@@ -40,6 +41,10 @@ def test_lif_current_step_closed_form():
     errors = [abs(float(_lif_step_run(current[:, :1], memsnn.Euler(), dt, int(0.03 / dt)).first_spike_times()[0, 0])
                   - exact[0]) for dt in (1e-4, 1e-5)]
     assert 8 < errors[0] / errors[1] < 12  # first order
+    # Adaptive Tsit5 on a coarse grid (1 ms = tau / 20): the Hermite crossing between grid points.
+    adaptive = memsnn.Diffrax(diffrax.Tsit5(), diffrax.PIDController(rtol=1e-8, atol=1e-10))
+    first = np.asarray(_lif_step_run(current[:, :2], adaptive, 1e-3, 40).first_spike_times()[0])
+    np.testing.assert_allclose(first, exact, rtol=0, atol=1e-9)
 
 
 def _fd_check(f, x, eps, rtol=1e-5, entries=3):
