@@ -827,6 +827,17 @@ table("weight-transfer-variation", "docs/weight-transfer.md",
            "{weight_transfer.json#crossbar.agreement|%.1f} % of the images.")
 
 
+ST = "spike_times_gradients.json"
+table("spike-times-gradients", "docs/spike-times.md",
+      [[f"{{{ST}#gradients[{i}].case}}", f"{{{ST}#gradients[{i}].max_rel_error|.1e}}"] for i in range(8)],
+      header=["case", "max rel. error"], measured=(1,), conditions=False)
+
+table("spike-times-closed-form", "docs/spike-times.md",
+      [[f"{{{ST}#closed_form_lif[{i}].integrator}}", f"{{{ST}#closed_form_lif[{i}].dt_s|k.2g}} ms",
+        f"{{{ST}#closed_form_lif[{i}].max_abs_error_s|.1e}} s"] for i in range(3)],
+      header=["integrator", "step h", "max error of the spike time"], measured=(1, 2), conditions=False)
+
+
 # ------------------------------------------------------------------------------ adding conditions
 
 NR = "not recorded"
