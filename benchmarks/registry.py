@@ -537,7 +537,11 @@ table("readme-numerics", README, [
         "**{codesign_spike.json#spike.rel_err_vs_ngspice|.1e}** (ngspice)", "<= 1e-4", "`python benchmarks/codesign.py spike`"),
     row("Data-parallel training step on 1/2/4/8 simulated CPU devices: parameters after a step against one device's (max relative difference)",
         "SPICEprop {max scaling_cpu.json#rows[?model=spiceprop].max_rel_diff|.0e}, LIF {max scaling_cpu.json#rows[?model=surrogate].max_rel_diff|.0e}",
-        "",  "`python benchmarks/scaling.py`"),
+        "", "`python benchmarks/scaling.py`"),
+    row("Exact spike-time gradients (autodiff through the located threshold crossings) vs central finite differences of the simulated spike times, float64: LIF, conductance LIF, MIF, delays, recurrence ([docs/spike-times.md](docs/spike-times.md))",
+        "max relative error **{spike_times_gradients.json#max_rel_error_all|.1e}** over {len spike_times_gradients.json#gradients} cases; "
+        "closed-form LIF spike time to {spike_times_gradients.json#closed_form_lif[0].max_abs_error_s|.1e} s (Tsit5 + Hermite crossing)",
+        "", "`python benchmarks/spike_times_gradients.py`"),
 ])
 
 table("readme-speed", README, [
