@@ -159,3 +159,28 @@ def test_spike_time_errors():
         memsnn.simulate(net, stim, dt=1e-3, n_steps=20, spike_timing="event")
     with pytest.raises(ValueError, match="were not recorded"):
         memsnn.simulate(net, stim, dt=1e-3, n_steps=20).first_spike_times()
+    with pytest.raises(TypeError, match="has no firing threshold"):
+        memsnn.simulate(memsnn.Network([memsnn.Layer(Identity(3), None, _Leak())]), stim, dt=1e-3, n_steps=20,
+                        spike_timing="exact")
+
+
+class _Leak(memsnn.neurons.AbstractNeuron):
+    """A leaky membrane without a threshold (no spike times)."""
+
+    def init_state(self, n, *, key=None):
+        return jnp.zeros((n,))
+
+    def vector_field(self, t, state, current):
+        return current - state
+
+    def membrane_potential(self, state):
+        return state
+
+    def spikes(self, state):
+        return jnp.zeros_like(state)
+
+    def on_impulse(self, state, charge):
+        return state + charge
+
+    def decay_rate(self, state, current):
+        return jnp.ones_like(state)
