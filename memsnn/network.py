@@ -204,8 +204,7 @@ class Layer(eqx.Module):
         if timing is not None:
             return self._fire_at(state, *timing)
         spikes = self.neuron.spikes(state.neuron)
-        state = state._replace(neuron=self.neuron.on_spike(state.neuron, spikes),
-                               array=self.array.on_postsynaptic(state.array, spikes))
+        state = state._replace(neuron=self.neuron.on_spike(state.neuron, spikes))
         if self.plasticity is not None:
             plast, array = self.plasticity.on_postsynaptic(state.plasticity, self.array, state.array, spikes,
                                                            self.neuron.membrane_potential(state.neuron))
@@ -226,7 +225,7 @@ class Layer(eqx.Module):
             _, moved = jax.jvp(lambda n: self.neuron.on_spike(n, spikes), (state.neuron,), (field(state.neuron),))
             change = jax.tree.map(jnp.subtract, field(neuron), moved)
             neuron = jax.tree.map(lambda x, d: x + lag * d, neuron, change)
-        state = state._replace(neuron=neuron, array=self.array.on_postsynaptic(state.array, spikes, lag))
+        state = state._replace(neuron=neuron)
         if self.plasticity is not None:
             plast, array = self.plasticity.on_postsynaptic(state.plasticity, self.array, state.array, spikes,
                                                            self.neuron.membrane_potential(state.neuron))
@@ -349,9 +348,13 @@ class Network(eqx.Module):
                     pushed = (timing.end[i + 1] < 0) & (g >= 0) & (rate > 0)
                     back = jnp.clip(g / jnp.where(pushed, rate, 1.0), 0.0, jnp.max(lag))
                     pending[i + 1] = jnp.where(pushed, back, pending[i + 1])
+        # Arrays that keep spikes for their next read (recurrence, feedback from a later layer).
+        spikes, lags = tuple(spikes), (tuple(lags) if timing is not None else None)
+        for i, layer in enumerate(self.layers):
+            state[i] = state[i]._replace(array=layer.array.on_spikes(state[i].array, spikes, lags, i))
         if timing is None:
-            return tuple(state), tuple(spikes)
-        return tuple(state), tuple(spikes), tuple(lags)
+            return tuple(state), spikes
+        return tuple(state), spikes, lags
 
     def thresholds(self, state: NetworkState) -> tuple:
         """Each layer's threshold function ``g`` (a spike is its upward crossing of 0)."""

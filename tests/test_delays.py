@@ -144,3 +144,20 @@ def test_recurrent_spike_time_gradient_matches_finite_differences():
     grad = float(jax.grad(t_second)(w))
     fd = (float(t_second(w + 1e-6)) - float(t_second(w - 1e-6))) / 2e-6
     assert grad < 0 and abs(grad - fd) <= 1e-5 * abs(fd)
+
+
+def test_feedback_from_a_later_layer_is_a_recurrent_array():
+    """Layer 0 reads layer 1's spikes of the previous step (source=1): a spike of layer 1 at step k
+    lands on layer 0 as charge at the end of step k + 1."""
+    neuron = IF(threshold=1.0, reset="zero")
+    stim = _spike_train(12, [(1, 0)], 1)
+    feedback = Recurrent(Dense(jnp.array([[1.5]])), jnp.array([[0.4]]), source=1)
+    net = memsnn.Network([memsnn.Layer(feedback, None, neuron), memsnn.Layer(Dense(jnp.array([[2.0]])), None, neuron)])
+    run = memsnn.simulate(net, stim, dt=DT, n_steps=12, record=("spikes", "membrane_potential"))
+    s0, s1 = np.asarray(run.spikes[0][0, :, 0]), np.asarray(run.spikes[1][0, :, 0])
+    assert s0[1] == 1 and s1[1] == 1  # the input fires layer 0, which fires layer 1 at the same grid point
+    v0 = np.asarray(run.membrane_potential[0][0, :, 0])
+    assert v0[1] == 0.0 and v0[2] == pytest.approx(0.4) and v0[3] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="reads layer 3"):
+        memsnn.simulate(memsnn.Network([memsnn.Layer(Recurrent(Dense(jnp.ones((1, 1))), jnp.ones((1, 1)), source=3),
+                                                     None, neuron)]), stim, dt=DT, n_steps=12)

@@ -28,7 +28,7 @@ class AbstractSynapseArray(AbstractComponent):
     stimulus's time steps at once, outside the time loop.
 
     Arrays whose reads change their own state (a delay line, the layer's own previous spikes:
-    :mod:`memsnn.arrays.delay`) override :meth:`read` and :meth:`on_postsynaptic` and set
+    :mod:`memsnn.arrays.delay`) override :meth:`read` and :meth:`on_spikes` and set
     ``reads_every_step``: they are then read once per grid step, also when no input arrives.
     """
 
@@ -63,10 +63,12 @@ class AbstractSynapseArray(AbstractComponent):
         lagged = None if lag is None else self(presynaptic * lag, state, key=key)
         return drive, lagged, state
 
-    def on_postsynaptic(self, state: State, spikes: Float[Array, " n"], lag: Float[Array, " n"] | None = None
-                        ) -> State:
-        """The array's state after its own layer emitted ``spikes`` ``(n,)`` (``lag``: how long before
-        the grid point, with exact timing); unchanged here. A recurrent array keeps them."""
+    def on_spikes(self, state: State, spikes: tuple, lags: tuple | None, layer: int) -> State:
+        """The array's state after every layer of the network fired at a grid point: ``spikes[j]``
+        ``(n_j,)`` are layer ``j``'s spikes (``lags[j]`` how long before the grid point, with exact
+        timing, else ``None``), ``layer`` the index of this array's own layer. Unchanged here; a
+        recurrent array keeps the spikes it reads at the next step (its own layer's or a later one's).
+        """
         return state
 
     def check_grid(self, dt: float, n_steps: int) -> None:

@@ -173,9 +173,10 @@ class RecurrentState(NamedTuple):
 
 
 class Recurrent(AbstractSynapseArray):
-    """A layer's feed-forward array plus its own spikes of the previous step through ``weight``:
-    ``y = array(x) + W_rec s_prev`` (an impulse one grid step after the spike, i.e. a synaptic delay of
-    ``dt``; with exact timing it keeps the spike's lag).
+    """A layer's feed-forward array plus the spikes of the previous step of its own layer (or of
+    layer ``source``, e.g. a later one: feedback) through ``weight``: ``y = array(x) + W_rec s_prev``
+    (an impulse one grid step after the spike, i.e. a synaptic delay of ``dt``; with exact timing it
+    keeps the spike's lag).
 
     Lateral inhibition is ``W_rec = -w (1 - I)`` (every neuron inhibits the others: Diehl & Cook's
     soft winner-take-all with the inhibitory partner of each neuron reduced to its effect); recurrent
@@ -183,15 +184,18 @@ class Recurrent(AbstractSynapseArray):
 
     Attributes:
         array: the feed-forward array (any :class:`AbstractSynapseArray`).
-        weight: ``(n, n)`` recurrent weights, row = receiving neuron, in the units of ``array``'s output.
+        weight: ``(n, m)`` recurrent weights, row = receiving neuron, in the units of ``array``'s
+            output; ``m = n`` for the layer's own spikes, the size of layer ``source`` otherwise.
+        source: ``None`` (the layer's own spikes) or the index of the layer whose spikes it reads.
     """
 
     array: AbstractSynapseArray
-    weight: Float[Array, "n n"]
+    weight: Float[Array, "n m"]
+    source: int | None = eqx.field(static=True)
     linear_time_invariant: ClassVar[bool] = False
     reads_every_step: ClassVar[bool] = True
 
-    def __init__(self, array: AbstractSynapseArray, weight):
+    def __init__(self, array: AbstractSynapseArray, weight, *, source: int | None = None):
         if not isinstance(array, AbstractSynapseArray):
             raise TypeError(f"Recurrent: array must be a memsnn synapse array (e.g. memsnn.Dense), got "
                             f"{type(array).__name__}.")
@@ -200,10 +204,16 @@ class Recurrent(AbstractSynapseArray):
                              "Recurrent yet; use a deterministic one.")
         weight = jnp.asarray(weight, dtype=float)
         n = array.n_outputs
-        if weight.shape != (n, n):
+        if source is None and weight.shape != (n, n):
             raise ValueError(f"Recurrent: weight must be ({n}, {n}) for a layer of {n} neurons, got {weight.shape}.")
+        if weight.ndim != 2 or weight.shape[0] != n:
+            raise ValueError(f"Recurrent: weight must be ({n}, size of layer {source}), got {weight.shape}.")
+        if source is not None and (isinstance(source, bool) or int(source) != source or source < 0):
+            raise ValueError(f"Recurrent: source must be None (the layer's own spikes) or a layer index >= 0, "
+                             f"got {source!r}.")
         self.array = array
         self.weight = weight
+        self.source = None if source is None else int(source)
 
     @classmethod
     def lateral_inhibition(cls, array: AbstractSynapseArray, strength: float) -> "Recurrent":
@@ -220,7 +230,7 @@ class Recurrent(AbstractSynapseArray):
         return self.array.n_outputs
 
     def init_state(self, n, *, key=None) -> RecurrentState:
-        zeros = jnp.zeros((self.n_outputs,), self.weight.dtype)
+        zeros = jnp.zeros((self.weight.shape[1],), self.weight.dtype)
         return RecurrentState(self.array.init_state(n, key=key), zeros, zeros)
 
     def vector_field(self, t, state, inputs):
@@ -244,7 +254,13 @@ class Recurrent(AbstractSynapseArray):
     def __call__(self, presynaptic, state=None, *, key=None):
         return self.read(presynaptic, state, key=key)[0]
 
-    def on_postsynaptic(self, state, spikes, lag=None):
-        inner = self.array.on_postsynaptic(state.array, spikes, lag)
-        return RecurrentState(inner, spikes.astype(state.spikes.dtype),
-                              jnp.zeros_like(state.lag) if lag is None else lag)
+    def on_spikes(self, state, spikes, lags, layer):
+        j = layer if self.source is None else self.source
+        if not 0 <= j < len(spikes) or spikes[j].shape != state.spikes.shape:
+            raise ValueError(f"Recurrent (layer {layer}): reads layer {j}'s spikes, but the network has "
+                             f"{len(spikes)} layers" + ("" if not 0 <= j < len(spikes) else
+                                                        f" and layer {j} has {spikes[j].shape[0]} neurons, the "
+                                                        f"weight expects {state.spikes.shape[0]}") + ".")
+        inner = self.array.on_spikes(state.array, spikes, lags, layer)
+        return RecurrentState(inner, spikes[j].astype(state.spikes.dtype),
+                              jnp.zeros_like(state.lag) if lags is None else lags[j].astype(state.lag.dtype))
