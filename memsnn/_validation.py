@@ -79,12 +79,16 @@ def check_setting(owner: str, name: str, value, *, low: float | None = None, hig
     if value is None and allow_none:
         return value
     kind = "an integer" if integer else "a number"
+
+    def fmt(bound):
+        return str(int(bound)) if integer and float(bound).is_integer() else f"{bound:g}"
+
     if low is not None and high is not None:
-        rule = f"{kind} in {'(' if low_open else '['}{low:g}, {high:g}]"
+        rule = f"{kind} in {'(' if low_open else '['}{fmt(low)}, {fmt(high)}]"
     elif low is not None:
-        rule = f"{kind} {'>' if low_open else '>='} {low:g}"
+        rule = f"{kind} {'>' if low_open else '>='} {fmt(low)}"
     else:
-        rule = f"{kind} <= {high:g}" if high is not None else kind
+        rule = f"{kind} <= {fmt(high)}" if high is not None else kind
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
     if ok and integer:
         ok = float(value).is_integer()

@@ -63,6 +63,8 @@ checkpoint alone.
 
 _RUNS = Path("runs")  # default parent of run folders: runs/METHOD-DATASET
 _INTERRUPTED = 130  # exit status after Ctrl-C (128 + SIGINT), as shells report it
+_MAX_ADVISED_SUBSTEPS = 1000  # more explicit sub-steps than this are not advised: the drive is unphysical
+_T_READ_MAX = 3.2e9  # s, 100 years: the longest read time of `memsnn evaluate --crossbar`
 
 
 def _cli_type(convert, **rule):
@@ -79,7 +81,9 @@ def _build_parser(method: str = "spiceprop"):
     from .data import DATASETS
     from .training import METHODS
 
-    parser = argparse.ArgumentParser(prog="memsnn", description=_DESCRIPTION,
+    # No abbreviated options: a prefix would silently stand for another option (stdp's --crossbar
+    # for --crossbar-preset, without the --array crossbar that uses it).
+    parser = argparse.ArgumentParser(prog="memsnn", description=_DESCRIPTION, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="print the memsnn version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -90,7 +94,7 @@ def _build_parser(method: str = "spiceprop"):
         description="Train a memristive spiking network. Progress is shown as a bar with the running "
                     "loss and accuracy; after every epoch the test accuracy is measured and a "
                     "checkpoint is written.",
-        epilog=_TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=_TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     methods = ", ".join(f"{name} ({m.summary})" for name, m in sorted(METHODS.items()))
     run = train.add_argument_group("what to train")
     run.add_argument("--method", choices=sorted(METHODS), default=None,
@@ -126,10 +130,10 @@ def _build_parser(method: str = "spiceprop"):
                      help="data augmentation: shift each training image by up to PIXELS pixels in each "
                           "direction (default 0: off)")
     seeds = opt.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=_cli_type(int, low=0, integer=True),
+    seeds.add_argument("--seed", type=_cli_type(int, low=0, high=2**32 - 1, integer=True),
                        help="seed of the initialisation and batch order (default 0); the same seed gives the "
                             "same result")
-    seeds.add_argument("--seeds", type=_cli_type(int, low=0, integer=True), nargs="+", metavar="SEED",
+    seeds.add_argument("--seeds", type=_cli_type(int, low=0, high=2**32 - 1, integer=True), nargs="+", metavar="SEED",
                        help="train one model per seed (distinct) in this one run and its one jitted step (an "
                             "ensemble; spiceprop and surrogate): each member is the run with that --seed, and every "
                             "epoch reports each member's accuracy and the mean +- std (docs/training.md)")
@@ -145,6 +149,10 @@ def _build_parser(method: str = "spiceprop"):
                      help="replace the run already in --out (without it, training into a folder "
                           "that holds a run stops with an error, so a run is never lost by accident)")
     out.add_argument("--eval-batch-size", type=_positive_int, help="batch size of the test evaluation")
+    out.add_argument("--save-every", type=_positive_int, metavar="IMAGES",
+                     help="also save the run within an epoch, every IMAGES training images (rounded to whole "
+                          "batches; atomic): a stopped run resumes from there to the same numbers (default: "
+                          "the method's; stdp 5000, the others at the end of each epoch only)")
     out.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch instead)")
     out.add_argument("--cpu-devices", type=_positive_int, metavar="N",
                      help="on a CPU machine, split each batch over N JAX devices (default: one per core; "
@@ -170,8 +178,9 @@ def _build_parser(method: str = "spiceprop"):
                         description="Rebuild the model from a checkpoint (its stored settings) and "
                                     "measure its accuracy on the test set it was trained for.",
                         epilog="example:\n  memsnn evaluate runs/spiceprop-mnist/checkpoint.eqx --data full",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    ev.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint.eqx written by `memsnn train`")
+                        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    ev.add_argument("checkpoint", metavar="CHECKPOINT",
+                    help="a checkpoint.eqx written by `memsnn train` (or the run folder holding it)")
     ev.add_argument("--data", choices=("bundled", "full"), help="test data source (default: as in training)")
     ev.add_argument("--dataset", choices=DATASETS, help="evaluate on another dataset (default: as in training)")
     ev.add_argument("--data-dir", metavar="DIR", help="folder holding mnist/ and fashion-mnist/")
@@ -181,6 +190,7 @@ def _build_parser(method: str = "spiceprop"):
                     help="simulate T time steps per image instead of the stored number (for a conversion "
                          "run: test the converted SNN at T steps)")
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bar")
     ev.add_argument("--cpu-devices", type=_positive_int, metavar="N",
                     help="on a CPU machine, split each batch over N JAX devices (default: one per core)")
     ev.add_argument("--energy", action="store_true",
@@ -192,11 +202,13 @@ def _build_parser(method: str = "spiceprop"):
     ev.add_argument("--crossbar", choices=PRESETS, metavar="PRESET",
                     help="program the trained weights once onto a chip of memristive crossbars with this "
                          f"preset ({', '.join(PRESETS)}) and test it (memsnn.crossbar.deploy)")
-    ev.add_argument("--t-read", type=_cli_type(float, low=0), default=1.0, metavar="SECONDS",
-                    help="with --crossbar: read the chip this long after programming (drift; default 1)")
+    ev.add_argument("--t-read", type=_cli_type(float, low=0, high=_T_READ_MAX,
+                                               hint="seconds after programming; 3.2e9 s is 100 years"),
+                    metavar="SECONDS", help="with --crossbar: read the chip this long after programming (drift; "
+                                            "default 1, at most 3.2e9 = 100 years)")
     ev.add_argument("--drift-compensation", action="store_true", help="with --crossbar: global drift compensation")
-    ev.add_argument("--chip", type=_cli_type(int, low=0, integer=True), default=0,
-                    help="with --crossbar: seed of the chip's programming noise, faults and read noise")
+    ev.add_argument("--chip", type=_cli_type(int, low=0, high=2**32 - 1, integer=True),
+                    help="with --crossbar: seed of the chip's programming noise, faults and read noise (default 0)")
 
     # simulate ------------------------------------------------------------------------------
     from .training.spiceprop import SOLVERS
@@ -208,7 +220,7 @@ def _build_parser(method: str = "spiceprop"):
                          epilog="example:\n  memsnn simulate --amplitude 0.01 --out mif.npz --csv --plot v.png\n"
                                 "  python -c \"import numpy as np; d = np.load('mif.npz'); "
                                 "print(d['time_ms'], d['membrane_potential_mV'])\"",
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+                         formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     sim.add_argument("--amplitude", type=_cli_type(float), default=0.01,
                      help="impulse amplitude in mA (default 0.01; forward Euler becomes unstable above "
                           "about 0.029 with three impulses)")
@@ -223,7 +235,8 @@ def _build_parser(method: str = "spiceprop"):
                           "amplitudes; default 1)")
     sim.add_argument("--out", metavar="FILE", default="memsnn-simulate.npz",
                      help="where the trace goes: FILE (.npz) and FILE with .json (default memsnn-simulate.npz)")
-    sim.add_argument("--csv", action="store_true", help="also write FILE with .csv (time_ms, v_mV, i_mA)")
+    sim.add_argument("--csv", action="store_true", help="also write FILE with .csv (columns time_ms, "
+                                                        "membrane_potential_mV, synaptic_current_mA)")
     sim.add_argument("--overwrite", action="store_true", help="replace output files that exist")
     sim.add_argument("--plot", metavar="PNG", help="also save a plot of v(t) (needs matplotlib: "
                                                    "pip install 'memsnn[bench]')")
@@ -285,11 +298,27 @@ def _runs_to_resume(method: str | None, dataset: str | None) -> list[Path]:
     return found
 
 
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be written in ``folder`` (or the nearest folder above that exists), or ``None``."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, so the folder cannot be created"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable by you"
+    return None
+
+
 def _train(args) -> int:
     from .training import (
         CHECKPOINT_NAME,
         CheckpointError,
+        NoCheckpointError,
+        OutOfMemory,
         RunExistsError,
+        RunLockedError,
+        StepTooLarge,
         TrainingDiverged,
         TrainingInterrupted,
         get_method,
@@ -302,11 +331,22 @@ def _train(args) -> int:
     if args.dataset is None and not (args.resume and args.out and (Path(args.out) / CHECKPOINT_NAME).exists()):
         return _error("train", "say which dataset to train on: --dataset mnist or --dataset fashion-mnist.", 2)
     out = Path(args.out)  # given, found by --resume, or runs/METHOD-DATASET (see main)
-    if args.resume and not (out / CHECKPOINT_NAME).exists():
+    if out.exists() and not out.is_dir():
+        return _error("train", f"--out {out} is a file; give a folder for the checkpoint and the log (it is "
+                               "created if missing).", 2)
+    unwritable = _unwritable(out)
+    if unwritable:
+        return _error("train", f"--out {out}: {unwritable}; give a folder you can write with --out DIR.", 2)
+    if args.resume and not (out / CHECKPOINT_NAME).exists() and not (out / "metrics.jsonl").exists():
         print(f"memsnn train: no checkpoint in {out} yet; starting a new run there.", file=sys.stderr)
     if (args.data or "bundled") == "bundled" and not args.resume:
         print("memsnn train: using the bundled subset (4,000 training / 1,000 test images); "
               "pass --data full for the complete dataset.", file=sys.stderr)
+        if args.data_dir is not None:
+            print(f"memsnn train: warning: --data-dir {args.data_dir} is not used: it is read with --data full "
+                  "only (the bundled subset ships with memsnn).", file=sys.stderr)
+    from .training.runlock import describe
+
     spec = get_method(method)
     try:
         result = train(
@@ -314,10 +354,20 @@ def _train(args) -> int:
             train_subset=args.train_subset, test_subset=args.test_subset,
             model=spec.config_from_args(args), epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, schedule=args.schedule, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
-            augment_shift=args.augment_shift, eval_batch_size=args.eval_batch_size, seed=args.seed, seeds=args.seeds,
+            augment_shift=args.augment_shift, eval_batch_size=args.eval_batch_size, save_every=args.save_every,
+            seed=args.seed, seeds=args.seeds,
             out_dir=out, resume=args.resume, overwrite=args.overwrite,
             progress=not args.no_progress, on_epoch_end=_print_epoch,
         )
+    except RunLockedError as err:
+        return _error("train", f"{out} is in use by another run ({describe(err.holder)}); nothing was changed. "
+                               "Wait for that run to finish (or stop it), or train into another folder with --out DIR.", 2)
+    except NoCheckpointError as err:
+        return _error("train", f"{out} holds a training log ({err.logged} line(s) of metrics.jsonl) but no "
+                               "checkpoint, so there is nothing to resume (the run stopped before it saved, or "
+                               "the checkpoint was removed); the log was left as it is. Start the run again "
+                               f"there with --overwrite instead of --resume (this replaces the log), or train "
+                               "into another folder with --out DIR.", 2)
     except RunExistsError as err:
         held = f"a checkpoint after epoch {err.epoch}" if err.epoch is not None else "a training log"
         return _error("train", f"{out} already holds a run ({held}); nothing was changed. Continue it with "
@@ -326,6 +376,17 @@ def _train(args) -> int:
     except CheckpointError as err:
         return _error("train", f"cannot resume: {err} To start this run again from scratch: "
                                f"`memsnn train ... --out {out} --overwrite` (without --resume).", 2)
+    except StepTooLarge as err:
+        steps_option = " or keep fewer time steps for the backward pass with --checkpoint-every K (larger K, " \
+                       "less memory)" if "checkpoint_every" in vars(args) else ""
+        smaller = (f"--batch-size {err.fits} (about what fits)" if err.fits > 0
+                   else "a smaller --batch-size (not even one image per device fits)")
+        return _error("train", f"this run does not fit in memory: one training step at batch size {err.batch_size} "
+                               f"needs about {err.need / 2**30:.1f} GiB (XLA's estimate) and about "
+                               f"{err.free / 2**30:.1f} GiB are free; nothing was run. To fix: {smaller}{steps_option}.", 2)
+    except OutOfMemory as err:
+        return _error("train", f"{err}".replace("batch_size", "--batch-size").replace(
+            "checkpoint_every", "--checkpoint-every K"), 1)
     except TrainingDiverged as err:
         problem = _simulation_problem(err.__cause__) if err.__cause__ is not None else None
         if problem and method == "spiceprop":
@@ -356,11 +417,32 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .training import evaluate_checkpoint
+    from .training import CHECKPOINT_NAME, evaluate_checkpoint
+    from .training.checkpoint import CHECKPOINT_VERSION, checkpoint_version
 
+    if Path(args.checkpoint).is_dir():
+        if not (Path(args.checkpoint) / CHECKPOINT_NAME).is_file():
+            return _error("evaluate", f"{args.checkpoint} is a folder without a {CHECKPOINT_NAME}; give the checkpoint "
+                                      "file that `memsnn train` wrote into its --out folder.", 2)
+        args.checkpoint = str(Path(args.checkpoint) / CHECKPOINT_NAME)
     if not Path(args.checkpoint).is_file():
         return _error("evaluate", f"{args.checkpoint} does not exist; give the checkpoint.eqx that "
                                   "`memsnn train` wrote into its --out folder.", 2)
+    chip_options = [name for name, given in (("--t-read", args.t_read is not None), ("--chip", args.chip is not None),
+                                             ("--drift-compensation", args.drift_compensation)) if given]
+    if chip_options and args.crossbar is None:
+        return _error("evaluate", f"{' and '.join(chip_options)} describe(s) the chip of --crossbar PRESET; add "
+                                  f"--crossbar (e.g. --crossbar realistic) or drop {' and '.join(chip_options)}.", 2)
+    if args.energy and args.crossbar is not None:
+        return _error("evaluate", "--energy meters the simulated SPICEprop circuit, --crossbar tests a programmed "
+                                  "chip; they are separate evaluations: run one command with each.", 2)
+    args.t_read = 1.0 if args.t_read is None else args.t_read
+    args.chip = 0 if args.chip is None else args.chip
+    version = checkpoint_version(args.checkpoint)
+    if version is not None and version < CHECKPOINT_VERSION:
+        print(f"memsnn evaluate: note: {args.checkpoint} has checkpoint format {version}, written before memsnn "
+              "checksummed the settings in its header (only its weights are checked); resuming the run saves it "
+              f"in format {CHECKPOINT_VERSION}.", file=sys.stderr)
     seeds = _ensemble_seeds(args.checkpoint)
     if seeds is not None and (args.crossbar is not None or args.energy):
         option = "--crossbar" if args.crossbar is not None else "--energy"
@@ -385,7 +467,8 @@ def _evaluate(args) -> int:
     try:
         result = evaluate_checkpoint(args.checkpoint, source=args.data, dataset=args.dataset,
                                      data_dir=args.data_dir, subset=args.subset, batch_size=args.batch_size,
-                                     model=None if args.steps is None else {"n_steps": args.steps})
+                                     model=None if args.steps is None else {"n_steps": args.steps},
+                                     progress=not (args.no_progress or args.json))
     except ValueError as err:
         return _error("evaluate", str(err), 2)
     except (RuntimeError, FloatingPointError) as err:  # a failed check inside the simulation, or NaN outputs
@@ -417,14 +500,23 @@ def _evaluate(args) -> int:
         for seed, accuracy in zip(result["seeds"], result["member_accuracy"]):
             print(f"  seed {seed}: {100 * accuracy:.2f}%")
         return 0
-    print(f"{args.checkpoint} (epoch {result['epoch']}): test accuracy {100 * result['accuracy']:.2f}% "
-          f"on {result['n_samples']} {result['source']} {result['dataset']} test images")
+    print(f"{args.checkpoint} (epoch {result['epoch']}{_tested(result)}): test accuracy "
+          f"{100 * result['accuracy']:.2f}% on {result['n_samples']} {result['source']} {result['dataset']} test images")
     print("confusion matrix (rows: true class, columns: predicted):")
     for i, row in enumerate(result["confusion"]):
         print(f"  {i}: " + " ".join(f"{c:5d}" for c in row))
     if energy is not None:
         print("\n".join(energy.lines()))
     return 0
+
+
+def _tested(result: dict) -> str:
+    """What was tested, where a checkpoint holds more than one network (a conversion: the ANN or its SNN)."""
+    if result.get("method") != "conversion":
+        return ""
+    steps = result.get("n_steps")
+    return (", the trained ANN; --steps T tests the converted SNN" if steps is None
+            else f", the converted SNN at {steps} time steps")
 
 
 def _ensemble_seeds(checkpoint) -> list[int] | None:
@@ -461,6 +553,9 @@ def _simulate_outputs(args) -> tuple[Path, Path, Path | None]:
 
 
 def _simulate(args) -> int:
+    if Path(args.out).is_dir():
+        return _error("simulate", f"--out {args.out} is a folder; give a file name for the trace, e.g. --out "
+                                  f"{Path(args.out) / 'trace.npz'}.", 2)
     outputs = [p for p in _simulate_outputs(args) if p is not None]
     if args.plot:
         outputs.append(Path(args.plot))
@@ -474,11 +569,16 @@ def _simulate(args) -> int:
         except ImportError:
             return _error("simulate", "--plot needs matplotlib, which is not installed: "
                                       "pip install 'memsnn[bench]' (or pip install matplotlib).", 2)
+    late = [step for step in args.events if step >= args.steps]
+    if late:
+        return _error("simulate", f"--events {' '.join(map(str, late))} lie(s) beyond the last step of --steps "
+                                  f"{args.steps} (steps 0 to {args.steps - 1}); give more --steps or earlier --events.", 2)
     if args.substeps > 1 and args.solver != "euler":
         return _error("simulate", f"--substeps applies to --solver euler, not {args.solver}.", 2)
-    folder = Path(args.out).parent
-    if not folder.is_dir():
-        return _error("simulate", f"the folder {folder} of --out does not exist.", 2)
+    for option, path in (("--out", Path(args.out)), ("--plot", Path(args.plot) if args.plot else None)):
+        if path is not None and not path.parent.is_dir():
+            return _error("simulate", f"the folder {path.parent} of {option} does not exist; create it first or "
+                                      f"give another {option}.", 2)
 
     import jax.numpy as jnp
     import numpy as np
@@ -503,9 +603,15 @@ def _simulate(args) -> int:
             raise
         # Explicit Euler is stable while (dt / K) * decay rate < 2; the MIF's decay rate grows
         # with the drive, and about 0.029 mA per impulse is the limit of K = 1.
-        substeps = 2 * math.ceil(abs(args.amplitude) / 0.029)
+        substeps = max(2 * math.ceil(abs(args.amplitude) / 0.029), 2 * args.substeps)
+        if args.solver in ("tsit5", "kvaerno5") or substeps > _MAX_ADVISED_SUBSTEPS:
+            # An adaptive solver already takes the steps it needs; sub-steps are no remedy, and past
+            # some thousands of them the drive is far outside what the neuron models.
+            return _error("simulate", f"{problem} with --solver {args.solver} at --amplitude {args.amplitude} mA: "
+                                      "the drive is far beyond the MIF neuron's range (its memristors switch fully "
+                                      "at about 0.01-0.03 mA per impulse). To fix: a smaller --amplitude.", 1)
         return _error("simulate", f"{problem} with --solver {args.solver} at --amplitude {args.amplitude} mA. "
-                                  f"To fix: sub-steps (e.g. --solver euler --substeps {max(substeps, 2 * args.substeps)}), "
+                                  f"To fix: sub-steps (e.g. --solver euler --substeps {substeps}), "
                                   "or a smaller --amplitude.", 1)
     time_ms = np.arange(1, args.steps + 1) * SPICEPROP_DT * 1e3
     npz, meta, csv = _simulate_outputs(args)
@@ -552,7 +658,7 @@ def _train_target(argv: list[str]) -> tuple[str, str | None, int | None, str | N
     """
     from .training import CHECKPOINT_NAME, METHODS, read_checkpoint_header
 
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--method")
     pre.add_argument("--dataset")
     pre.add_argument("--out")
@@ -590,6 +696,26 @@ def _train_target(argv: list[str]) -> tuple[str, str | None, int | None, str | N
     return method, out, batch, error
 
 
+def _elsewhere(unknown: list[str], method: str) -> str:
+    """For options of ``train`` that ``method`` does not have: which methods have them, and what to do."""
+    from .training import METHODS
+
+    notes = []
+    for option in dict.fromkeys(u.split("=")[0] for u in unknown if u.startswith("--")):
+        owners = []
+        for name in sorted(METHODS):
+            if name != method:
+                parser = _build_parser(name)
+                train = parser._subparsers._group_actions[0].choices["train"]
+                if option in train._option_string_actions:
+                    owners.append(name)
+        if owners:
+            notes.append(f"{option} is an option of --method {', '.join(owners)}, not of {method}")
+    if not notes:
+        return f" (see `memsnn train --method {method} --help`)"
+    return "; " + "; ".join(notes) + f" (its options: `memsnn train --method {method} --help`)"
+
+
 def _join(args, batch: int | None, cores: int) -> int:
     """``memsnn train --distributed``: join the other processes; 0, or the exit status of an error."""
     if not args.distributed:
@@ -625,7 +751,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     method, out, batch, error = _train_target(argv[1:]) if argv[:1] == ["train"] else ("spiceprop", None, None, None)
     parser = _build_parser(method)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = f"memsnn {args.command}" if args.command else "memsnn"
+        hint = _elsewhere(unknown, method) if args.command == "train" else ""
+        parser.exit(2, f"{command}: error: unrecognized arguments: {' '.join(unknown)}{hint}\n")
     if args.version:
         from . import __version__
 

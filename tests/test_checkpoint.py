@@ -22,7 +22,7 @@ from memsnn.training import (
     read_checkpoint_header,
     save_checkpoint,
 )
-from memsnn.training.checkpoint import CHECKPOINT_VERSION
+from memsnn.training.checkpoint import CHECKPOINT_VERSION, checkpoint_version
 
 
 from _models import Softmax  # noqa: E402  (tests/ is on sys.path)
@@ -38,18 +38,19 @@ def written(tmp_path):
     return path
 
 
-def test_format_has_magic_version_and_checksum(tmp_path):
+def test_format_has_magic_version_and_checksum_of_header_and_weights(tmp_path):
     raw = written(tmp_path).read_bytes()
-    magic, line, payload = raw.split(b"\n", 2)
-    assert magic == f"memsnn-checkpoint {CHECKPOINT_VERSION}".encode() and CHECKPOINT_VERSION == 2
-    header = json.loads(line)
-    assert header["payload"] == {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+    magic, check, body = raw.split(b"\n", 2)
+    assert magic == f"memsnn-checkpoint {CHECKPOINT_VERSION}".encode() and CHECKPOINT_VERSION == 3
+    assert check == f"sha256 {hashlib.sha256(body).hexdigest()} {len(body)}".encode()
+    assert json.loads(body.split(b"\n", 1)[0]) == {"epoch": 3, "config": {"method": "x"}}
+    assert checkpoint_version(tmp_path / CHECKPOINT_NAME) == 3
     loaded, _, header = load_checkpoint(tmp_path / CHECKPOINT_NAME, Softmax(60, 10, jax.random.key(1)))
     assert header["epoch"] == 3 and np.array_equal(loaded.weight, model().weight)
 
 
 def _flip_payload_bytes(raw: bytes, n: int) -> bytes:
-    start = raw.index(b"\n", raw.index(b"\n") + 1) + 1
+    start = raw.index(b"\n", raw.index(b"\n", raw.index(b"\n") + 1) + 1) + 1
     data = bytearray(raw)
     for i in np.random.default_rng(0).choice(np.arange(start, len(raw)), n, replace=False):
         data[i] ^= 0xFF
@@ -57,14 +58,15 @@ def _flip_payload_bytes(raw: bytes, n: int) -> bytes:
 
 
 @pytest.mark.parametrize("damage, match", [
-    (lambda raw: raw[: len(raw) // 2], r"is damaged: truncated: the weights take \d+ bytes, the header says \d+"),
-    (lambda raw: raw[:60], r"is damaged: truncated inside its header"),
-    (lambda raw: _flip_payload_bytes(raw, 400), r"is damaged: the SHA-256 checksum of its weights does not match"),
+    (lambda raw: raw[: len(raw) // 2], r"is damaged: truncated or altered: its settings and weights take \d+ bytes, \d+ were"),
+    (lambda raw: raw[:60], r"is damaged: truncated inside its header \(the file has only 60 bytes\)"),
+    (lambda raw: _flip_payload_bytes(raw, 400), r"is damaged: the SHA-256 checksum of its settings and weights does not"),
+    (lambda raw: raw.replace(b'"epoch": 3', b'"epoch": 4', 1), r"does not match .*an edited setting in its header"),
     (lambda raw: b"PK\x03\x04" + raw[4:], r"is not a memsnn checkpoint \(it starts with b'PK"),
-    (lambda raw: raw.replace(b"memsnn-checkpoint 2", b"memsnn-checkpoint 3", 1),
-     r"has checkpoint format version 3, written by a newer memsnn; memsnn .* reads versions 1 to 2"),
-    (lambda raw: raw.replace(b'{"epoch"', b'{"epoch"!', 1), r"is damaged: its header is not valid JSON"),
-    (lambda raw: raw + b"extra", r"is damaged: longer than written"),
+    (lambda raw: raw.replace(b"memsnn-checkpoint 3", b"memsnn-checkpoint 4", 1),
+     r"has checkpoint format version 4, written by a newer memsnn; memsnn .* reads versions 1 to 3"),
+    (lambda raw: raw.replace(b"\nsha256 ", b"\nsha1 ", 1), r"is damaged: its checksum line is garbled"),
+    (lambda raw: raw + b"extra", r"is damaged: longer than written \(altered\)"),
 ])
 def test_damaged_checkpoint_gives_one_clear_error(tmp_path, damage, match):
     path = written(tmp_path)
@@ -73,6 +75,28 @@ def test_damaged_checkpoint_gives_one_clear_error(tmp_path, damage, match):
         with pytest.raises(CheckpointError, match=match) as err:
             read()
         assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_version_2_checkpoints_still_load_their_weights_checked(tmp_path):
+    # memsnn before the whole file was checksummed: the header held the weights' size and SHA-256.
+    path = tmp_path / CHECKPOINT_NAME
+    payload = io.BytesIO()
+    eqx.tree_serialise_leaves(payload, model())
+    eqx.tree_serialise_leaves(payload, None)
+    payload = payload.getvalue()
+    header = {"epoch": 2, "payload": {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}}
+    path.write_bytes(b"memsnn-checkpoint 2\n" + json.dumps(header).encode() + b"\n" + payload)
+    assert checkpoint_version(path) == 2
+    loaded, _, header = load_checkpoint(path, Softmax(60, 10, jax.random.key(1)))
+    assert header["epoch"] == 2 and np.array_equal(loaded.weight, model().weight)
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0xFF  # a byte of the weights
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="checksum of its weights does not match"):
+        load_checkpoint(path, model())
+    # Saved again (a resumed run's next save), it is version 3.
+    save_checkpoint(path, loaded, None, header)
+    assert checkpoint_version(path) == 3 and "payload" not in read_checkpoint_header(path)
 
 
 def test_version_1_checkpoints_still_load_and_their_damage_is_named(tmp_path):

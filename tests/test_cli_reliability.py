@@ -5,12 +5,14 @@ where a test needs a run folder.
 """
 
 import json
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 
@@ -100,7 +102,7 @@ def _truncate_half(raw: bytes) -> bytes:
 
 def _flip_400_bytes(raw: bytes) -> bytes:
     data = bytearray(raw)
-    start = raw.index(b"\n", raw.index(b"\n") + 1) + 1  # in the weights, after the header
+    start = raw.index(b"\n", raw.index(b"\n", raw.index(b"\n") + 1) + 1) + 1  # in the weights, after the header
     for i in np.random.default_rng(0).choice(np.arange(start, len(raw)), 400, replace=False):
         data[i] ^= 0xFF
     return bytes(data)
@@ -108,7 +110,7 @@ def _flip_400_bytes(raw: bytes) -> bytes:
 
 @pytest.mark.parametrize("damage, problem", [
     (_truncate_half, "is damaged: truncated"),
-    (_flip_400_bytes, "is damaged: the SHA-256 checksum of its weights does not match"),
+    (_flip_400_bytes, "is damaged: the SHA-256 checksum of its settings and weights does not match"),
 ])
 def test_damaged_checkpoint_on_evaluate_and_resume(tiny_run, tmp_path, capsys, damage, problem):
     run = tmp_path / "run"
@@ -157,7 +159,7 @@ def test_bad_numeric_option_exits_2_with_what_is_allowed(capsys, option, value, 
     (dict(augment_shift=-3), r"train: augment_shift must be an integer in \[0, 27\], got -3"),
     (dict(epochs=0), r"train: epochs must be an integer >= 1, got 0"),
     (dict(batch_size=2.5), r"train: batch_size must be an integer >= 1, got 2.5"),
-    (dict(seed=-1), r"train: seed must be an integer >= 0, got -1"),
+    (dict(seed=-1), r"train: seed must be an integer in \[0, 4294967295\], got -1"),
     (dict(model={"checkpoint_every": -1}), r"spiceprop model: checkpoint_every must be an integer >= 1, got -1"),
 ])
 def test_bad_numeric_setting_in_train_is_a_value_error(kwargs, message):
@@ -260,3 +262,253 @@ def test_simulate_instability_names_cli_options(tmp_path, capsys):
     assert "unstable" in message and "--solver euler --substeps 8" in message
     assert main(["simulate", "--amplitude", "0.1", "--solver", "euler", "--substeps", "8",
                  "--out", str(tmp_path / "v.npz")]) == 0
+
+
+# --------------------------------------------------------------------------------------------
+# H: nothing lost (issue 26): one run per folder, no resume over a log, altered files detected,
+# saves within an epoch
+# --------------------------------------------------------------------------------------------
+
+HOLD = ("import sys, time; from memsnn.training.runlock import run_lock\n"
+        "with run_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(600)")
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_and_a_killed_runs_lock_is_taken_over(tiny_run, tmp_path,
+                                                                                            capsys):
+    import os
+    import socket
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = {name: (run / name).read_bytes() for name in (CHECKPOINT_NAME, METRICS_NAME)}
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        capsys.readouterr()
+        started = time.perf_counter()
+        assert main(["train", "--resume", "--out", str(run), "--epochs", "2", "--no-progress"]) == 2
+        assert time.perf_counter() - started < 10  # refused at once, before any data or compilation
+        message = one_line(capsys.readouterr().err)
+        assert f"{run} is in use by another run (PID {holder.pid} on host {socket.gethostname()}, started " in message
+        assert "nothing was changed" in message and "--out DIR" in message
+        assert {name: (run / name).read_bytes() for name in before} == before
+        with pytest.raises(memsnn.training.RunLockedError, match=f"PID {holder.pid}"):
+            train("spiceprop", out_dir=run, resume=True, progress=False)
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)  # kill -9: the lock file stays, its lock does not
+        holder.wait()
+    assert (run / ".memsnn-run.lock").exists()
+    assert main(["train", "--resume", "--out", str(run), "--epochs", "2", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"locked by a run that ended without releasing it (PID {holder.pid} on host" in err
+    assert read_checkpoint_header(run / CHECKPOINT_NAME)["epoch"] == 2
+    assert not (run / ".memsnn-run.lock").exists()
+
+
+def test_resume_of_a_folder_with_a_log_but_no_checkpoint_keeps_the_log(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    log = b'{"epoch": 1, "test_acc": 0.5}\n'
+    (run / METRICS_NAME).write_bytes(log)
+    assert main(["train", "--dataset", "mnist", *TINY, "--resume", "--out", str(run), "--no-progress"]) == 2
+    message = capsys.readouterr().err.splitlines()[-1]
+    assert "holds a training log (1 line(s) of metrics.jsonl) but no checkpoint, so there is nothing to resume" in message
+    assert "--overwrite instead of --resume" in message and "starting a new run" not in message
+    assert (run / METRICS_NAME).read_bytes() == log and sorted(p.name for p in run.iterdir()) == [METRICS_NAME]
+
+
+@pytest.mark.parametrize("old, new", [
+    (b'"n_steps": 30', b'"n_steps": 60'),  # SPICEprop's time steps
+    (b'"drive_scale": 0.0078125', b'"drive_scale": 0.015625'),  # SPICEprop's drive scale
+    (b'"dataset": "mnist"', b'"dataset": "fashion-mnist"'),  # the dataset name
+])
+def test_an_altered_setting_in_the_header_is_reported_as_damage(tiny_run, tmp_path, capsys, old, new):
+    checkpoint = tmp_path / CHECKPOINT_NAME
+    raw = (tiny_run / CHECKPOINT_NAME).read_bytes()
+    assert raw.count(old) == 1
+    checkpoint.write_bytes(raw.replace(old, new))
+    capsys.readouterr()
+    assert main(["evaluate", str(checkpoint)]) == 2
+    message = one_line(capsys.readouterr().err)
+    # The same length: the checksum does not match; another length: the size does not.
+    assert "is damaged: " in message and ("an edited setting in its header" in message or "altered" in message)
+
+
+@pytest.mark.parametrize("method, setting, old, new", [
+    ("conversion", "levels", 8, 4),  # a conversion's QCFS levels
+    ("stdp", "theta_plus", 5e-05, 6e-05),  # STDP's threshold increase (the same length)
+])
+def test_an_altered_setting_of_other_methods_is_damage(tmp_path, method, setting, old, new):
+    from memsnn.training import CheckpointError, get_method, load_trained, save_checkpoint
+
+    spec = get_method(method)
+    config = {"method": method, "model": spec.complete_config({"n_neurons": 4} if method == "stdp" else {})}
+    assert config["model"][setting] == old
+    net = spec.build(config["model"], key=jax.random.key(0))
+    path = save_checkpoint(tmp_path / CHECKPOINT_NAME, net, None, {"config": config, "epoch": 1})
+    assert load_trained(path)[1]["config"] == json.loads(json.dumps(config))
+    raw = path.read_bytes()
+    text = f'"{setting}": {json.dumps(old)}'.encode()
+    assert raw.count(text) == 1
+    path.write_bytes(raw.replace(text, f'"{setting}": {json.dumps(new)}'.encode()))
+    with pytest.raises(CheckpointError, match="an edited setting in its header"):
+        load_trained(path)
+
+
+def test_stdp_saves_within_an_epoch_and_resumes_to_the_same_numbers(tmp_path, monkeypatch):
+    from memsnn.training import loop
+
+    run = dict(train_subset=40, test_subset=10, batch_size=10, save_every=20, progress=False,
+               model={"n_neurons": 6, "t_image": 0.02})
+    whole = train("stdp", "mnist", out_dir=tmp_path / "whole", **run)
+    make_step, calls = loop.make_step, []
+
+    def killed_at_the_third_step(*args, **kwargs):
+        step = make_step(*args, **kwargs)
+
+        def run_step(*a, **k):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt  # as if killed: the save after image 20 is the last one
+            return step(*a, **k)
+
+        return run_step
+
+    monkeypatch.setattr(loop, "make_step", killed_at_the_third_step)
+    with pytest.raises(memsnn.training.TrainingInterrupted):
+        train("stdp", "mnist", out_dir=tmp_path / "part", **run)
+    monkeypatch.undo()
+    header = read_checkpoint_header(tmp_path / "part" / CHECKPOINT_NAME)
+    assert header["epoch"] == 0 and header["partial"]["epoch"] == 1 and header["partial"]["images"] == 20
+    resumed = train("stdp", "mnist", out_dir=tmp_path / "part", resume=True, progress=False)
+    for a, b in zip(jax.tree.leaves(whole.model), jax.tree.leaves(resumed.model)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    drop = ("epoch_time_s", "train_time_s", "cpu_time_s", "peak_rss_mb")
+    assert [{k: v for k, v in row.items() if k not in drop} for row in resumed.history] == \
+           [{k: v for k, v in row.items() if k not in drop} for row in whole.history]
+    assert "partial" not in read_checkpoint_header(tmp_path / "part" / CHECKPOINT_NAME)
+
+
+# --------------------------------------------------------------------------------------------
+# I: every option that does not apply, and every unclear case of the probe, answered clearly
+# (issue 26). One table: the command, its exit status, what its last line of stderr says.
+# --------------------------------------------------------------------------------------------
+
+PROBE = [
+    # options that do not apply to the chosen method or mode
+    ("stdp --crossbar", ["train", "--method", "stdp", "--dataset", "mnist", "--crossbar", "realistic"], 2,
+     "--crossbar is an option of --method spiceprop, surrogate, not of stdp"),
+    ("stdp --crossbar-preset without --array crossbar",
+     ["train", "--method", "stdp", "--dataset", "mnist", "--crossbar-preset", "realistic"], 2,
+     "crossbar_preset='realistic' applies to array='crossbar'"),
+    ("--data-dir with bundled data (warned) and --t-image below one step",
+     ["train", "--method", "stdp", "--dataset", "mnist", "--data-dir", "/nowhere", "--t-image", "1e-4"], 2,
+     "t_image=0.0001 s is shorter than one time step dt=0.0005 s"),
+    ("surrogate --window in continuous mode", ["train", "--method", "surrogate", "--dataset", "mnist", "--window", "5"],
+     2, "window=5 applies to integration='discontinuous'"),
+    ("evaluate --t-read without --crossbar", ["evaluate", "{run}", "--t-read", "2"], 2,
+     "--t-read describe(s) the chip of --crossbar PRESET"),
+    ("evaluate --chip without --crossbar", ["evaluate", "{run}", "--chip", "3"], 2, "--chip describe(s) the chip"),
+    ("evaluate --drift-compensation without --crossbar", ["evaluate", "{run}", "--drift-compensation"], 2,
+     "--drift-compensation describe(s) the chip"),
+    ("evaluate --energy with --crossbar", ["evaluate", "{run}", "--energy", "--crossbar", "realistic"], 2,
+     "they are separate evaluations"),
+    ("simulate --out an existing folder", ["simulate", "--out", "{tmp}"], 2, "is a folder; give a file name"),
+    # unclear answers
+    ("huge --seed", ["train", "--dataset", "mnist", "--seed", "99999999999999999999"], 2,
+     "argument --seed: must be an integer in [0, 4294967295]"),
+    ("--out a file", ["train", "--dataset", "mnist", "--out", "{tmp}/file"], 2, "is a file; give a folder"),
+    ("--out under a file", ["train", "--dataset", "mnist", "--out", "{tmp}/file/run"], 2,
+     "is a file, so the folder cannot be created"),
+    ("--t-read 1e300", ["evaluate", "{run}", "--crossbar", "realistic", "--t-read", "1e300"], 2,
+     "argument --t-read: must be a number in [0, 3.2e+09]"),
+    ("evaluate a folder without a checkpoint", ["evaluate", "{tmp}"], 2, "is a folder without a checkpoint.eqx"),
+    ("an absurd drive: no sub-step advice", ["simulate", "--amplitude", "1000", "--steps", "50", "--events", "0",
+                                             "--out", "{tmp}/v.npz"], 1, "far beyond the MIF neuron's range"),
+    ("an impulse after the last step", ["simulate", "--steps", "50", "--out", "{tmp}/v.npz"], 2,
+     "--events 400 800 lie(s) beyond the last step of --steps 50"),
+    ("--plot into a missing folder", ["simulate", "--out", "{tmp}/v.npz", "--plot", "{tmp}/missing/v.png"], 2,
+     "the folder {tmp}/missing of --plot does not exist"),
+]
+
+
+@pytest.mark.parametrize("argv, status, message", [case[1:] for case in PROBE], ids=[case[0] for case in PROBE])
+def test_probe_cases_are_answered_clearly(tiny_run, tmp_path, capsys, argv, status, message):
+    (tmp_path / "file").write_text("not a folder")
+    fill = {"run": str(tiny_run / CHECKPOINT_NAME), "tmp": str(tmp_path)}
+    argv = [a.format(**fill) for a in argv]
+    capsys.readouterr()
+    try:
+        got = main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        got = exit_.code
+    err = capsys.readouterr().err
+    assert got == status, err
+    assert message.format(**fill) in err.strip().splitlines()[-1]
+    assert "Traceback" not in err
+    if "--data-dir" in argv:
+        assert "warning: --data-dir /nowhere is not used: it is read with --data full only" in err
+    assert not (tmp_path / "v.npz").exists()  # nothing written before the error
+
+
+def test_evaluate_takes_a_run_folder_and_shows_progress(tiny_run, capsys):
+    assert main(["evaluate", str(tiny_run)]) == 0
+    captured = capsys.readouterr()
+    assert f"{tiny_run / CHECKPOINT_NAME} (epoch 1): test accuracy" in captured.out
+    assert "evaluating" in captured.err  # the progress bar
+
+
+def test_a_step_that_would_not_fit_is_refused_before_it_runs(tmp_path, capsys, monkeypatch):
+    from memsnn.training import loop
+
+    monkeypatch.setattr(loop, "free_memory_bytes", lambda device: 1000)
+    assert main(["train", "--dataset", "mnist", *TINY, "--epochs", "1", "--no-progress",
+                 "--out", str(tmp_path / "r")]) == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "this run does not fit in memory: one training step at batch size 20 needs about" in message
+    assert "nothing was run" in message and "--batch-size" in message and "--checkpoint-every K" in message
+    assert "diverged" not in message
+
+
+def test_running_out_of_memory_is_not_divergence():
+    from memsnn.training.loop import OutOfMemory, _checked
+
+    def oom():
+        raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 191 GiB.")
+
+    with pytest.raises(OutOfMemory, match=r"ran out of memory at step 3 \(RESOURCE_EXHAUSTED.*smaller batch_size"):
+        _checked(oom, lambda step, reason: AssertionError("reported as divergence"), 3)
+
+
+def test_simulate_help_names_the_csv_columns_it_writes(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    assert "time_ms, membrane_potential_mV, synaptic_current_mA" in " ".join(capsys.readouterr().out.split())
+    assert main(["simulate", "--steps", "20", "--events", "0", "--csv", "--out", str(tmp_path / "v.npz")]) == 0
+    assert (tmp_path / "v.csv").read_text().splitlines()[0] == "time_ms,membrane_potential_mV,synaptic_current_mA"
+
+
+API_PROBE = [
+    ("Crossbar with NaN weights", lambda: memsnn.arrays.Crossbar(np.array([[0.1, np.nan]])), ValueError,
+     "weight has 1 NaN or inf entries"),
+    ("Crossbar state with negative conductances",
+     lambda: memsnn.arrays.Crossbar(np.ones((2, 3)))(np.ones(3), memsnn.crossbar.Conductances(-np.ones((2, 3)),
+                                                                                                np.ones((2, 3)))),
+     ValueError, "conductances must be finite and >= 0 S"),
+    ("Crossbar input of the wrong length", lambda: memsnn.arrays.Crossbar(np.ones((2, 3)))(np.ones(4)), ValueError,
+     "the input must have 3 entries"),
+    ("PairSTDP a_plus < 0", lambda: memsnn.plasticity.PairSTDP(2, a_plus=-0.01), ValueError,
+     "a_plus must be a finite amplitude >= 0"),
+    ("PairSTDP a_plus NaN", lambda: memsnn.plasticity.PairSTDP(2, a_plus=float("nan")), ValueError,
+     "a_plus must be a finite amplitude >= 0"),
+    ("Dense.uniform(-3, 4)", lambda: memsnn.Dense.uniform(-3, 4, key=jax.random.key(0)), ValueError,
+     "n_in must be a positive integer (a layer size), got -3"),
+    ("to_nir(SurrogateNet)", lambda: memsnn.export.to_nir(memsnn.training.surrogate.build_surrogate(
+        {"hidden": [4]}, key=jax.random.key(0)), dt=1.0), TypeError, "pass model.network()"),
+]
+
+
+@pytest.mark.parametrize("make, error, message", [case[1:] for case in API_PROBE], ids=[case[0] for case in API_PROBE])
+def test_api_constructors_check_their_documented_ranges(make, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        make()

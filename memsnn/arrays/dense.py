@@ -8,6 +8,7 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._base import AbstractSynapseArray
@@ -39,6 +40,9 @@ class Dense(AbstractSynapseArray):
     @classmethod
     def uniform(cls, n_in: int, n_out: int, *, key: PRNGKeyArray, scale: float = 1.0, use_bias: bool = False) -> "Dense":
         """PyTorch-style init ``U(-sqrt(k), sqrt(k))``, ``k = 1/n_in``, times ``scale``."""
+        for name, n in (("n_in", n_in), ("n_out", n_out)):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"Dense.uniform: {name} must be a positive integer (a layer size), got {n!r}.")
         bound = scale / math.sqrt(n_in)
         wkey, bkey = jax.random.split(key)
         weight = jax.random.uniform(wkey, (n_out, n_in), minval=-bound, maxval=bound)

@@ -78,6 +78,10 @@ class Crossbar(AbstractPlasticArray):
         weight = jnp.asarray(weight, dtype=float)
         if weight.ndim != 2:
             raise ValueError(f"Crossbar: weight must be 2-D (n_out, n_in), got shape {weight.shape}.")
+        concrete = _concrete(weight)
+        if concrete is not None and not np.all(np.isfinite(concrete)):
+            raise ValueError(f"Crossbar: weight has {int(np.sum(~np.isfinite(concrete)))} NaN or inf entries; "
+                             "a crossbar holds finite weights (check where they came from).")
         if mapping is None:
             concrete = _concrete(weight)
             w_max = float(np.max(np.abs(concrete))) if concrete is not None and concrete.size else 1.0
@@ -196,6 +200,15 @@ class Crossbar(AbstractPlasticArray):
         return solve(g, v)
 
     def __call__(self, presynaptic, state=None, *, key=None):
+        if jnp.shape(presynaptic)[-1:] != (self.n_inputs,):
+            raise ValueError(f"Crossbar: the input must have {self.n_inputs} entries (one per row), got shape "
+                             f"{jnp.shape(presynaptic)}.")
+        if state is not None:
+            for name, g in (("positive", state.positive), ("negative", state.negative)):
+                concrete = _concrete(g)
+                if concrete is not None and (np.any(concrete < 0) or not np.all(np.isfinite(concrete))):
+                    raise ValueError(f"Crossbar: the state's {name} conductances must be finite and >= 0 S, got "
+                                     f"min {np.min(concrete):g} S; a device conductance cannot be negative.")
         g = self.read_conductances(state, key=key)
         v = self.nonideality.voltage(self.dac(presynaptic))
         rows = self.tile[0] if self.tile is not None else self.n_inputs

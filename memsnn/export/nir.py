@@ -246,7 +246,9 @@ def to_nir(network: Network, *, dt: float, nir_dt: float | None = None,
     dt, nir_dt = _check_steps("to_nir", dt, nir_dt)
     _check_stimulus("to_nir", stimulus)
     if not isinstance(network, Network):
-        raise TypeError(f"to_nir: expected a memsnn.Network, got {type(network).__name__}.")
+        raise TypeError(f"to_nir: expected a memsnn.Network, got {type(network).__name__}. A trained model of "
+                        "memsnn.training (e.g. a SurrogateNet from load_trained) holds its network: pass "
+                        "model.network(), e.g. to_nir(model.network(), dt=1.0).")
     first = network.layers[0].array
     shape = tuple(first.in_shape) if isinstance(first, Conv2d) else (network.n_inputs,)
     nodes, edges, previous = {"input": nir.Input(input_type=np.array(shape))}, [], "input"

@@ -39,9 +39,10 @@ from typing import Literal, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
-from .._validation import require_positive
+from .._validation import _concrete, require_positive
 from ..arrays import AbstractPlasticArray
 from ..components import AbstractPlasticity
 
@@ -109,7 +110,8 @@ class PairSTDP(AbstractPlasticity):
 
     Attributes:
         n_inputs: number of inputs of the layer's array (the length of the pre-synaptic trace).
-        a_plus, a_minus: potentiation and depression amplitudes (weight units), > 0.
+        a_plus, a_minus: potentiation and depression amplitudes (weight units), >= 0 (0 turns that
+            side of the rule off).
         tau_plus, tau_minus: time constants of the pre- and post-synaptic traces (s).
         interaction: ``"all"`` (all-to-all) or ``"nearest"`` (nearest-neighbour).
         weight_dependence: ``"additive"`` or ``"multiplicative"`` (soft bounds).
@@ -135,6 +137,11 @@ class PairSTDP(AbstractPlasticity):
         self.interaction, self.weight_dependence, self.w_max = interaction, weight_dependence, float(w_max)
 
     def __check_init__(self):
+        for name in ("a_plus", "a_minus"):
+            value = _concrete(getattr(self, name))
+            if value is not None and not (np.all(np.isfinite(value)) and np.all(value >= 0)):
+                raise ValueError(f"PairSTDP: {name} must be a finite amplitude >= 0 (weight units; 0 turns that "
+                                 f"side of the rule off), got {value}.")
         for name in ("tau_plus", "tau_minus"):
             require_positive("PairSTDP", name, getattr(self, name), "s")
         require_positive("PairSTDP", "w_max", self.w_max)

@@ -37,7 +37,8 @@ class Method:
         config_from_args: the model settings given on the command line, as overrides for
             ``model_config`` (options left at ``None`` are not included).
         defaults: default ``epochs``, ``batch_size``, ``lr``, ``schedule``, ``weight_decay``,
-            ``clip_norm``, ``eval_batch_size`` for this method.
+            ``clip_norm``, ``eval_batch_size`` for this method, and optionally ``save_every``
+            (training images between saves within an epoch; absent: at epoch ends only).
         after_training: ``after_training(result, *, config, train_data, test_data, out_dir,
             progress) -> FitResult``, run by :func:`~memsnn.training.train` once training has
             finished (e.g. conversion: calibrate, convert and test the SNN), or ``None``.

@@ -1,19 +1,23 @@
 """Checkpoint files: a versioned, checksummed format, written atomically.
 
-Layout of ``checkpoint.eqx`` (format version 2)::
+Layout of ``checkpoint.eqx`` (format version 3)::
 
-    memsnn-checkpoint 2\\n            magic line: the format and its version
-    {"config": ..., "epoch": ...,     one line of JSON, the header (see read_checkpoint_header),
-     "payload": {"bytes": N,           with the size and SHA-256 of everything after it
-                 "sha256": "..."}}\\n
+    memsnn-checkpoint 3\\n            magic line: the format and its version
+    sha256 <hex> <bytes>\\n           SHA-256 and size of everything below this line
+    {"config": ..., "epoch": ...}\\n  one line of JSON, the header (see read_checkpoint_header)
     <model leaves>                    eqx.tree_serialise_leaves
     <learner state leaves>            eqx.tree_serialise_leaves (e.g. the optimiser state)
 
-Every read checks the magic line, the version, the header's JSON and the payload's size and
-checksum before anything is deserialised, so a truncated or damaged file gives one
-:class:`CheckpointError` naming what is wrong (never a silently different model, never a traceback
-from inside equinox). Version 1 files (memsnn before the checksum; the same layout without the
-``payload`` entry) are still read, without the checksum check.
+Every read checks the magic line, the version, the size and checksum of the header and the weights
+together, and the header's JSON before anything is deserialised, so a truncated or damaged file,
+or one whose settings were edited (a conversion's levels, SPICEprop's number of steps, the dataset
+name, ...), gives one :class:`CheckpointError` naming what is wrong (never a silently different
+model, never a traceback from inside equinox).
+
+Older files are still read: version 2 (memsnn before the whole file was checksummed: the header
+holds ``"payload": {"bytes", "sha256"}`` of the weights only, so an edited header is not
+detected) and version 1 (no checksum at all). :func:`checkpoint_version` tells them apart; ``memsnn
+evaluate`` says so, and resuming such a run rewrites it in the current format.
 
 Writes go to a temporary file ``.checkpoint.eqx.<random>.tmp`` beside the target, are flushed and
 fsynced, then renamed over it (:func:`os.replace`): a crash at any moment leaves the old file or the
@@ -37,15 +41,16 @@ __all__ = [
     "CHECKPOINT_VERSION",
     "CheckpointError",
     "atomic_write",
+    "checkpoint_version",
     "load_checkpoint",
     "read_checkpoint_header",
     "remove_stale_temporaries",
     "save_checkpoint",
 ]
 
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
 _MAGIC_PREFIX = b"memsnn-checkpoint "
-_READABLE_VERSIONS = (1, 2)
+_READABLE_VERSIONS = (1, 2, 3)
 
 
 class CheckpointError(ValueError):
@@ -118,8 +123,8 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
 def save_checkpoint(path: str | os.PathLike, model, learner_state, header: dict) -> Path:
     """Write ``model``, ``learner_state`` (e.g. an optimiser state) and the JSON ``header`` to ``path``.
 
-    The write is atomic (see :func:`atomic_write`); the header gains a ``payload`` entry with the
-    size and SHA-256 of the serialised leaves, which every read verifies.
+    The write is atomic (see :func:`atomic_write`); the size and SHA-256 of the header and the
+    serialised leaves together are written before them, and every read verifies them.
 
     Args:
         path: the checkpoint file (conventionally ``OUT/checkpoint.eqx``).
@@ -130,10 +135,11 @@ def save_checkpoint(path: str | os.PathLike, model, learner_state, header: dict)
     payload = io.BytesIO()
     eqx.tree_serialise_leaves(payload, model)
     eqx.tree_serialise_leaves(payload, learner_state)
-    payload = payload.getvalue()
-    header = {**header, "payload": {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}}
+    header = {k: v for k, v in header.items() if k != "payload"}  # a version 2 entry, if copied over
+    body = json.dumps(header).encode() + b"\n" + payload.getvalue()
     magic = _MAGIC_PREFIX + str(CHECKPOINT_VERSION).encode() + b"\n"
-    return atomic_write(path, magic + json.dumps(header).encode() + b"\n" + payload)
+    checksum = f"sha256 {hashlib.sha256(body).hexdigest()} {len(body)}\n".encode()
+    return atomic_write(path, magic + checksum + body)
 
 
 def _damaged(path: Path, problem: str) -> CheckpointError:
@@ -166,6 +172,20 @@ def _read(path: Path) -> tuple[dict, bytes]:
         raise CheckpointError(f"{path} has checkpoint format version {version}, written by {newer} memsnn; "
                               f"memsnn {__version__} reads versions {_READABLE_VERSIONS[0]} to "
                               f"{_READABLE_VERSIONS[-1]}. Upgrade memsnn to read it.")
+    if version >= 3:
+        check, newline, rest = rest.partition(b"\n")
+        fields = check.decode("ascii", "replace").split(" ")
+        if not newline:
+            raise _damaged(path, f"truncated inside its header (the file has only {len(raw)} bytes)")
+        if len(fields) != 3 or fields[0] != "sha256" or not fields[2].isdigit():
+            raise _damaged(path, "its checksum line is garbled")
+        written = int(fields[2])
+        if len(rest) != written:
+            what = "truncated or altered" if len(rest) < written else "longer than written (altered)"
+            raise _damaged(path, f"{what}: its settings and weights take {len(rest)} bytes, {written} were written")
+        if hashlib.sha256(rest).hexdigest() != fields[1]:
+            raise _damaged(path, "the SHA-256 checksum of its settings and weights does not match the one written "
+                                 "with them (bytes were changed after writing, e.g. an edited setting in its header)")
     line, newline, payload = rest.partition(b"\n")
     if not newline:
         raise _damaged(path, f"truncated inside its header (the file has only {len(raw)} bytes)")
@@ -175,7 +195,7 @@ def _read(path: Path) -> tuple[dict, bytes]:
         raise _damaged(path, "its header is not valid JSON") from None
     if not isinstance(header, dict) or "epoch" not in header:
         raise _damaged(path, "its header lacks the entries of a memsnn checkpoint")
-    if version >= 2:
+    if version == 2:
         expected = header.get("payload")
         if not isinstance(expected, dict) or not {"bytes", "sha256"} <= set(expected):
             raise _damaged(path, "its header has no payload size and checksum")
@@ -187,6 +207,20 @@ def _read(path: Path) -> tuple[dict, bytes]:
             raise _damaged(path, "the SHA-256 checksum of its weights does not match the one written "
                                  "with them (bytes were changed after writing)")
     return header, payload
+
+
+def checkpoint_version(path: str | os.PathLike) -> int | None:
+    """The format version of a checkpoint file from its first line (``None``: not a checkpoint).
+
+    Versions below :data:`CHECKPOINT_VERSION` are read, but their settings header is not covered
+    by a checksum (2) or nothing is (1).
+    """
+    with contextlib.suppress(OSError), open(path, "rb") as f:
+        magic = f.readline(64)
+        text = magic[len(_MAGIC_PREFIX):].strip()
+        if magic.startswith(_MAGIC_PREFIX) and text.isdigit():
+            return int(text)
+    return None
 
 
 def read_checkpoint_header(path: str | os.PathLike) -> dict:

@@ -68,6 +68,9 @@ __all__ = [
 ]
 
 
+MAX_SEED = 2**32 - 1  # seeds are JAX keys of 32 bits
+
+
 def check_seeds(seeds: Sequence[int], owner: str = "train") -> tuple[int, ...]:
     """``seeds`` as a tuple of distinct non-negative ints, or a ``ValueError`` saying what is wrong."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
@@ -75,7 +78,8 @@ def check_seeds(seeds: Sequence[int], owner: str = "train") -> tuple[int, ...]:
                          f"seed), got {seeds!r}.")
     if len(seeds) == 0:
         raise ValueError(f"{owner}: seeds is empty; give at least one seed (one model per seed).")
-    checked = tuple(int(check_setting(owner, "seed", s, low=0, integer=True)) for s in seeds)
+    checked = tuple(int(check_setting(owner, "seed", s, low=0, high=MAX_SEED, integer=True,
+                                      hint="the seed of a JAX key (32 bits)")) for s in seeds)
     repeated = sorted({s for s in checked if checked.count(s) > 1})
     if repeated:
         raise ValueError(f"{owner}: the seeds of an ensemble must be distinct (two members with one seed are "

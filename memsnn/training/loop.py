@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -41,6 +42,7 @@ import numpy as np
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
+from .._validation import check_setting
 from .checkpoint import atomic_write, load_checkpoint, read_checkpoint_header, remove_stale_temporaries, save_checkpoint
 from .sharding import (
     check_batch,
@@ -66,12 +68,17 @@ from .ensemble import (
     spread,
 )
 from .learner import FAILED, AbstractLearner
+from .runlock import RunLockedError, run_lock
 
 __all__ = [
     "CHECKPOINT_NAME",
     "METRICS_NAME",
     "FitResult",
+    "NoCheckpointError",
+    "OutOfMemory",
     "RunExistsError",
+    "RunLockedError",
+    "StepTooLarge",
     "TrainingDiverged",
     "TrainingInterrupted",
     "evaluate",
@@ -140,6 +147,22 @@ class RunExistsError(ValueError):
         super().__init__(f"{out_dir} already holds a run ({held}); starting a new one there would "
                          "overwrite it. Continue it with resume=True, choose another out_dir, or pass "
                          "overwrite=True to replace it.")
+
+
+class NoCheckpointError(ValueError):
+    """``resume`` into a folder that holds a training log but no checkpoint: nothing to resume.
+
+    Attributes:
+        out_dir: the folder.
+        logged: the number of epochs its log holds.
+    """
+
+    def __init__(self, out_dir: Path, logged: int):
+        self.out_dir, self.logged = out_dir, logged
+        super().__init__(f"{out_dir} holds a training log ({METRICS_NAME}, {logged} line(s)) but no checkpoint, so "
+                         "there is nothing to resume (the run stopped before it saved, or its checkpoint was "
+                         "removed); the log was left as it is. Start the run again there with overwrite=True "
+                         "(this replaces the log), or train into another out_dir.")
 
 
 @dataclasses.dataclass
@@ -215,7 +238,7 @@ def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None, *, thro
 
 def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarray, *,
              batch_size: int = 1000, devices=None, predict: Callable | None = None,
-             seed: int = 0) -> tuple[float, np.ndarray]:
+             seed: int = 0, progress: bool = False) -> tuple[float, np.ndarray]:
     """Accuracy of ``predict_fn`` on ``(images, labels)``, in batches of a fixed size.
 
     The last batch is padded (with copies of the first samples) so only one shape is compiled; the
@@ -224,6 +247,7 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
     built for that padded size and those devices) reuses a compiled function across calls. A
     stochastic model (read noise) draws batch ``i``'s noise from ``fold_in(key(seed), i)``: the
     same seed, the same accuracy. In a multi-process run every process calls it with the same data.
+    ``progress`` shows a bar over the batches (in process 0).
 
     An ensemble's ``predict_fn`` (:func:`~memsnn.training.ensemble.member_predict`) returns
     ``(K, B)`` predictions, one row per member: the accuracy is then one per member.
@@ -244,6 +268,8 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
     predict = predict or make_predict(predict_fn, model, mesh)
     model = replicate(model, mesh)
     predictions = None
+    bar = tqdm(total=n, desc="evaluating", unit="images", disable=not (progress and is_main_process()),
+               dynamic_ncols=True, mininterval=0.5, leave=False)
     for start in range(0, n, batch_size):
         idx = np.arange(start, start + batch_size) % n
         key = jax.random.fold_in(jax.random.key(seed), start // batch_size)
@@ -261,6 +287,8 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
             predictions = np.empty((*out.shape[:-1], n), dtype=np.int64)
         stop = min(start + batch_size, n)
         predictions[..., start:stop] = out[..., : stop - start]
+        bar.update(stop - start)
+    bar.close()
     accuracy = np.mean(predictions == labels, axis=-1)
     return (float(accuracy) if accuracy.ndim == 0 else accuracy), predictions
 
@@ -283,7 +311,7 @@ def _on_one_device(run: Callable, *trees):
 
 
 def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
-              augment: Callable | None = None, *, throw: bool = False) -> Callable:
+              augment: Callable | None = None, *, throw: bool = False, check_memory: bool = False) -> Callable:
     """The jitted ``step(model, state, images, labels, key=None) -> (model, state, metrics)``.
 
     Data parallel over ``mesh`` (default :func:`~memsnn.training.sharding.data_mesh`: all devices
@@ -304,6 +332,10 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
     is vmapped over the members, and the metrics are ``(K,)``. The frozen leaves that all members
     share are compiled in once, and on a CPU mesh the members are stepped one after another unless
     the learner's ``members_at_once`` says otherwise.
+
+    ``check_memory``: the first call compiles the step ahead of time and raises
+    :class:`StepTooLarge` before running it if XLA's estimate of its memory exceeds what is free
+    (:func:`check_step_fits`); later calls run the compiled step.
     """
     mesh = data_mesh() if mesh is None else mesh
     spec = learner.updated(model)
@@ -334,14 +366,96 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
                                                  throw=throw)
         return _constrained((eqx.filter(new_model, spec), state, metrics), copy)
 
+    compiled = []
+
     def run(model, state, images, labels, key=None):
         if key is None:
             key = jax.random.split(jax.random.key(0), n_members(model)) if members else jax.random.key(0)
         images, labels = (shard_members if members else shard_batch)(mesh, images, labels)
-        params, state, metrics = step(eqx.filter(model, spec), state, images, labels, key)
+        args = (eqx.filter(model, spec), state, images, labels, key)
+        if check_memory and not compiled:
+            compiled.append(step.lower(*args).compile())
+            check_step_fits(compiled[0].compiled, mesh, batch_size=images.shape[-2] if members else images.shape[0])
+        params, state, metrics = (compiled[0] if compiled else step)(*args)
         return eqx.combine(params, static), state, metrics
 
     return run
+
+
+def free_memory_bytes(device) -> int | None:
+    """Bytes free for a computation on ``device``: the accelerator's limit less what is in use, or
+    on a CPU the host's available memory (within the process's cgroup limit); ``None``: unknown."""
+    if device.platform != "cpu":
+        stats = device.memory_stats() or {}
+        if "bytes_limit" in stats:
+            return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+        return None
+    free = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    free = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            free = min(free if free is not None else 1 << 62, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return free
+
+
+class OutOfMemory(MemoryError):
+    """The device ran out of memory during training (not a divergence: the numbers were fine)."""
+
+
+class StepTooLarge(MemoryError):
+    """A training step would need more memory than is free (found before it runs).
+
+    Attributes:
+        need: XLA's estimate of the bytes the step needs (arguments, outputs and temporaries; on a
+            CPU, for all its devices together).
+        free: the bytes free.
+        batch_size: the batch the step was compiled for.
+        fits: the largest batch size expected to fit (memory taken as proportional to the batch,
+            a multiple of the device count; 0 if not even one per device).
+    """
+
+    def __init__(self, need: int, free: int, batch_size: int, fits: int):
+        self.need, self.free, self.batch_size, self.fits = need, free, batch_size, fits
+        super().__init__(f"a training step at batch size {batch_size} needs about {need / 2**30:.1f} GiB (XLA's "
+                         f"estimate), but about {free / 2**30:.1f} GiB are free; nothing was run. Use a smaller "
+                         f"batch_size (about {fits} fits) or keep fewer time steps for the backward pass "
+                         "(a larger checkpoint_every).")
+
+
+def check_step_fits(compiled, mesh: Mesh, *, batch_size: int, margin: float = 0.9) -> None:
+    """Raise :class:`StepTooLarge` if a compiled step's memory estimate exceeds ``margin`` of what is free.
+
+    ``compiled`` is a ``jax.stages.Compiled``; its ``memory_analysis`` is per device. On a CPU
+    all devices share the host's memory, so their needs are added.
+    """
+    try:
+        stats = compiled.memory_analysis()
+    except Exception:  # not every backend reports it
+        return
+    if stats is None:
+        return
+    need = (stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
+            - stats.alias_size_in_bytes)
+    device = mesh.devices.flat[0]
+    n = mesh.devices.size
+    if device.platform == "cpu":
+        need *= len([d for d in mesh.devices.flat if d.process_index == jax.process_index()])
+    free = free_memory_bytes(device)
+    if free is None or need <= margin * free:
+        return
+    # Taken as proportional to the batch (the parameters are small beside the per-sample temporaries).
+    fits = int(margin * free * batch_size / need) // n * n
+    raise StepTooLarge(int(need), int(free), batch_size, max(0, fits))
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,9 +516,10 @@ def _ensemble_seeds(seed, model, learner) -> tuple[int, ...] | None:
     return seeds
 
 
-def _epoch_batches(train_x, train_y, batch_size: int, steps: int, seed, epoch: int):
-    """``(images, labels, key)`` of each step of ``epoch``: the order and the augmentation keys are
-    functions of ``(seed, epoch)`` only; an ensemble (``seed`` a tuple) stacks each member's own."""
+def _epoch_batches(train_x, train_y, batch_size: int, steps: int, seed, epoch: int, first: int = 0):
+    """``(images, labels, key)`` of each step of ``epoch`` from step ``first`` on: the order and the
+    augmentation keys are functions of ``(seed, epoch)`` only; an ensemble (``seed`` a tuple) stacks
+    each member's own."""
     def take(order, k):
         idx = order[k * batch_size:(k + 1) * batch_size]
         return train_x[idx], train_y[idx]
@@ -414,13 +529,13 @@ def _epoch_batches(train_x, train_y, batch_size: int, steps: int, seed, epoch: i
         # keys[:, k] = fold_in(fold_in(key(seed), epoch), k) of every member, made at once.
         base = jnp.stack([jax.random.fold_in(jax.random.key(s), epoch) for s in seed])
         keys = jax.vmap(lambda b: jax.vmap(functools.partial(jax.random.fold_in, b))(jnp.arange(steps)))(base)
-        for k in range(steps):
+        for k in range(first, steps):
             images, labels = zip(*(take(order, k) for order in orders))
             yield np.stack(images), np.stack(labels), keys[:, k]
         return
     order = epoch_permutation(len(train_y), seed, epoch)
     keys = jax.random.fold_in(jax.random.key(seed), epoch)
-    for k in range(steps):
+    for k in range(first, steps):
         yield *take(order, k), jax.random.fold_in(keys, k)
 
 
@@ -460,6 +575,7 @@ def fit(
     devices=None,
     on_epoch_end: Callable[[dict], None] | None = None,
     augment: Callable | None = None,
+    save_every: int | None = None,
 ) -> FitResult:
     """Train ``model`` with ``learner`` on ``train_data`` for ``epochs`` epochs.
 
@@ -503,12 +619,20 @@ def fit(
         augment: ``augment(key, images) -> images`` applied to every training batch (e.g.
             :func:`memsnn.training.augment.random_shift`); its keys come from ``(seed, epoch,
             step)``, so augmented runs are reproducible and resumable too.
+        save_every: also save the run within an epoch, after every this many training images
+            (rounded to whole batches; ``None``: at the end of each epoch only). The checkpoint then
+            holds the position in the epoch and the running metric sums, and a resumed run
+            continues from there to exactly the numbers of an uninterrupted one.
 
     Returns:
         A :class:`FitResult`.
 
     Raises:
         RunExistsError: ``out_dir`` holds a run, and neither ``resume`` nor ``overwrite`` is set.
+        NoCheckpointError: ``resume`` into a folder that holds a log but no checkpoint (the log is
+            left as it is).
+        RunLockedError: another run is writing ``out_dir`` (it holds the folder's lock,
+            :mod:`~memsnn.training.runlock`); nothing is touched.
         CheckpointError: the checkpoint to resume from is damaged or of another format.
         TrainingDiverged: the loss became NaN/inf, or the simulation inside the step reported an
             unstable or non-finite state (for an ensemble: in any member, named with its seed; the
@@ -516,6 +640,19 @@ def fit(
             is kept.
         TrainingInterrupted: Ctrl-C (a ``KeyboardInterrupt``); finished epochs are saved.
     """
+    if save_every is not None:
+        check_setting("fit", "save_every", save_every, low=1, integer=True,
+                      hint="training images between saves within an epoch; None saves at epoch ends only")
+    held = run_lock(out_dir) if out_dir is not None and is_main_process() else contextlib.nullcontext()
+    with held:
+        return _fit(model, learner, train_data, test_data, epochs=epochs, batch_size=batch_size, seed=seed,
+                    out_dir=out_dir, resume=resume, overwrite=overwrite, config=config,
+                    eval_batch_size=eval_batch_size, progress=progress, stop_after_epochs=stop_after_epochs,
+                    devices=devices, on_epoch_end=on_epoch_end, augment=augment, save_every=save_every)
+
+
+def _fit(model, learner, train_data, test_data, *, epochs, batch_size, seed, out_dir, resume, overwrite, config,
+         eval_batch_size, progress, stop_after_epochs, devices, on_epoch_end, augment, save_every) -> FitResult:
     train_x, train_y = train_data
     n_train = len(train_y)
     if batch_size > n_train:
@@ -530,11 +667,26 @@ def fit(
     single = learner
     if seeds is not None:
         learner = EnsembleLearner(learner)
-    model, state, history = _start(model, learner.init(model), out, resume=resume, overwrite=overwrite,
-                                   seed=seed if seeds is None else list(seeds))
+    model, state, history, partial = _start(model, learner.init(model), out, resume=resume, overwrite=overwrite,
+                                            seed=seed if seeds is None else list(seeds))
     start_epoch = saved_epoch = epoch = len(history)
+    if partial is not None and (partial.get("steps_per_epoch"), partial.get("batch_size")) != (steps, batch_size):
+        raise ValueError(f"fit: {checkpoint} was saved inside epoch {partial['epoch']} of a run with batch size "
+                         f"{partial.get('batch_size')} ({partial.get('steps_per_epoch')} steps per epoch); resume "
+                         f"it with the same training data and batch size (got {batch_size}, {steps} steps).")
+    # Saves within an epoch: after the steps where the count of images seen crosses a multiple of save_every.
+    save_steps = (set() if save_every is None or out is None or not main else
+                  {k for k in range(1, steps) if (k * batch_size) // save_every > ((k - 1) * batch_size) // save_every})
 
-    step_fn = make_step(learner, model, mesh, augment)
+    def header_of(epoch: int) -> dict:
+        header = {"config": {} if config is None else config, "epoch": epoch, "epochs": epochs,
+                  "seed": seed if seeds is None else list(seeds), "history": history,
+                  "steps_per_epoch": steps}
+        if seeds is not None:
+            header.update(members=len(seeds), seeds=list(seeds))
+        return header
+
+    step_fn = make_step(learner, model, mesh, augment, check_memory=True)
 
     def diagnose(model, state, images, labels, key):
         # The sharded step ran with throw=False; repeated on one device with throw=True, a failed
@@ -565,8 +717,28 @@ def fit(
                        dynamic_ncols=True, mininterval=0.5)
             failed = _diverged(functools.partial(TrainingDiverged, epoch, steps_per_epoch=steps,
                                                  checkpoint=checkpoint, saved_epoch=saved_epoch))
-            batches = _epoch_batches(train_x, train_y, batch_size, steps, seed if seeds is None else seeds, epoch)
-            model, state, means = _train_epoch(step_fn, diagnose, model, state, batches, bar, failed, seeds)
+            first, sums = 0, {}
+            if partial is not None and partial["epoch"] == epoch:
+                # Resumed inside this epoch: skip the batches already learned, with their metric sums.
+                first = partial["step"]
+                sums = {name: np.asarray(value, dtype=np.float64) for name, value in partial["sums"].items()}
+                t0, cpu0 = t0 - partial["train_time_s"], cpu0 - partial["cpu_time_s"]
+                bar.update(first)
+
+            def save_within(step, model, state, sums, epoch=epoch, t0=t0, cpu0=cpu0):
+                if step not in save_steps:
+                    return
+                header = header_of(epoch - 1)
+                header["partial"] = {"epoch": epoch, "step": step, "images": step * batch_size,
+                                     "steps_per_epoch": steps, "batch_size": batch_size,
+                                     "sums": {name: np.asarray(total).tolist() for name, total in sums.items()},
+                                     "train_time_s": time.perf_counter() - t0, "cpu_time_s": time.process_time() - cpu0}
+                save_checkpoint(checkpoint, model, state, header)
+
+            batches = _epoch_batches(train_x, train_y, batch_size, steps, seed if seeds is None else seeds, epoch,
+                                     first=first)
+            model, state, means = _train_epoch(step_fn, diagnose, model, state, batches, bar, failed, seeds,
+                                               first=first, sums=sums, save=save_within)
             train_time = time.perf_counter() - t0
             test_acc = None
             if test is not None:
@@ -589,12 +761,7 @@ def fit(
             }
             history.append(row)
             if out is not None and main:
-                header = {"config": {} if config is None else config, "epoch": epoch, "epochs": epochs,
-                          "seed": seed if seeds is None else list(seeds), "history": history,
-                          "steps_per_epoch": steps}
-                if seeds is not None:
-                    header.update(members=len(seeds), seeds=list(seeds))
-                save_checkpoint(checkpoint, model, state, header)
+                save_checkpoint(checkpoint, model, state, header_of(epoch))
                 saved_epoch = epoch
                 with open(out / METRICS_NAME, "a") as f:
                     f.write(json.dumps(row) + "\n")
@@ -609,18 +776,25 @@ def fit(
 
 
 def _start(model, state, out: Path | None, *, resume: bool, overwrite: bool, seed: int | list[int]):
-    """``(model, state, history)`` to start from: fresh, or from ``out``'s checkpoint when resuming.
+    """``(model, state, history, partial)`` to start from: fresh, or from ``out``'s checkpoint when
+    resuming (``partial``: where in an epoch it was saved, or ``None`` at an epoch's end).
 
-    Refuses (before writing anything) to start over a run that is there, unless ``overwrite``.
+    Refuses (before writing anything) to start over a run that is there, unless ``overwrite``, and
+    to resume a folder that holds a log but no checkpoint.
     Only process 0 changes files; every process reads the checkpoint it resumes from.
     """
     if out is None:
-        return model, state, []
+        return model, state, [], None
     main = is_main_process()
     checkpoint = out / CHECKPOINT_NAME
     if main:
         remove_stale_temporaries(checkpoint)
     history: list[dict] = []
+    partial = None
+    if resume and not checkpoint.exists():
+        logged = _logged_epochs(out)
+        if logged:
+            raise NoCheckpointError(out, logged)
     if not resume:
         existing = _existing_run(out, checkpoint)
         if existing is not False and not overwrite:
@@ -635,24 +809,42 @@ def _start(model, state, out: Path | None, *, resume: bool, overwrite: bool, see
                              f"with seed {seed}; use the same seed (or a new out_dir).")
         model, state, header = load_checkpoint(checkpoint, model, state)
         history = list(header["history"])
+        partial = header.get("partial")
     # After a resume the log is rewritten from the checkpoint, dropping any later lines.
     if main:
         atomic_write(out / METRICS_NAME, b"".join(json.dumps(row).encode() + b"\n" for row in history))
-    return model, state, history
+    return model, state, history, partial
+
+
+def _logged_epochs(out: Path) -> int:
+    """The number of lines of ``out``'s log (0: none, or empty)."""
+    metrics = out / METRICS_NAME
+    if not metrics.is_file():
+        return 0
+    return sum(1 for line in metrics.read_text(errors="replace").splitlines() if line.strip())
 
 
 def _checked(run: Callable, failed: Callable, step: int, where: str = ""):
-    """``run()``; a failed runtime check inside it (e.g. simulate's stability check) becomes ``failed(...)``."""
+    """``run()``; a failed runtime check inside it (e.g. simulate's stability check) becomes ``failed(...)``,
+    running out of memory an :class:`OutOfMemory`."""
     try:
         return run()
     except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError, FloatingPointError) as err:
         forget_failed_computation()
+        if "RESOURCE_EXHAUSTED" in str(err) or "Out of memory" in str(err):
+            raise OutOfMemory(f"ran out of memory {where}at step {step} ({_first_line(err)}); use a smaller "
+                              "batch_size, or keep fewer time steps for the backward pass (a larger "
+                              "checkpoint_every).") from None
         raise failed(step, reason=f"the simulation failed {where}({_first_line(err)})") from err
 
 
 def _train_epoch(step_fn: Callable, diagnose: Callable, model, state, batches, bar, failed: Callable,
-                 seeds: tuple[int, ...] | None = None):
+                 seeds: tuple[int, ...] | None = None, *, first: int = 0, sums: dict | None = None,
+                 save: Callable | None = None):
     """One pass over ``batches`` (``(images, labels, key)``): ``(model, state, epoch means of the step metrics)``.
+
+    ``first`` steps of the epoch were done before (a resumed run), their metric totals in ``sums``;
+    ``save(step, model, state, sums)`` is called after every step (it decides whether to write).
 
     Stops with ``failed(step, reason=...)`` (a :class:`TrainingDiverged`) at the first non-finite
     metric, and at the end if the model or state is no longer finite. A non-finite metric is first
@@ -660,9 +852,9 @@ def _train_epoch(step_fn: Callable, diagnose: Callable, model, state, batches, b
     failed. An ensemble's metrics are ``(K,)`` (members in the order of ``seeds``); each failed
     member is diagnosed alone (its model, state, batch and key) and named with its seed.
     """
-    sums: dict[str, np.ndarray] = {}
-    step = 0
-    for step, (images, labels, key) in enumerate(batches, start=1):
+    sums = dict(sums or {})
+    step = first
+    for step, (images, labels, key) in enumerate(batches, start=first + 1):
         def run(model=model, state=state, images=images, labels=labels, key=key):
             new_model, new_state, metrics = step_fn(model, state, images, labels, key)
             return new_model, new_state, {name: np.asarray(value, dtype=np.float64) for name, value in metrics.items()}
@@ -686,6 +878,8 @@ def _train_epoch(step_fn: Callable, diagnose: Callable, model, state, batches, b
             sums[name] = sums.get(name, 0.0) + value
         bar.set_postfix({name: f"{np.mean(total) / step:.4g}" for name, total in sums.items()}, refresh=False)
         bar.update(1)
+        if save is not None:
+            save(step, model, state, sums)
     nonfinite = _nonfinite((model, state), seeds)
     if nonfinite:
         # A non-finite update at the last step has not shown in any metric yet; do not save it.

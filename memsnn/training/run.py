@@ -14,6 +14,7 @@ These are what ``memsnn train`` and ``memsnn evaluate`` call; notebooks and benc
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -27,15 +28,26 @@ from .._validation import check_setting
 from ..data import load_dataset
 from .augment import random_shift
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint_header
-from .ensemble import check_seeds, member_predict, spread, stack
+from .ensemble import MAX_SEED, check_seeds, member_predict, spread, stack
 from .learner import GradientLearner, make_optimizer
-from .loop import CHECKPOINT_NAME, FitResult, RunExistsError, _existing_run, evaluate, fit
+from .devices import is_main_process
+from .loop import (
+    CHECKPOINT_NAME,
+    FitResult,
+    NoCheckpointError,
+    RunExistsError,
+    _existing_run,
+    _logged_epochs,
+    evaluate,
+    fit,
+)
 from .methods import get_method
+from .runlock import run_lock
 
 __all__ = ["evaluate_checkpoint", "load_trained", "train"]
 
 # Settings that may change when a run is resumed; anything else must match the checkpoint.
-_RESUMABLE_CHANGES = ("epochs", "optimizer.lr", "eval_batch_size")
+_RESUMABLE_CHANGES = ("epochs", "optimizer.lr", "eval_batch_size", "save_every")
 
 
 def _flat(config: dict, prefix: str = "") -> dict:
@@ -67,13 +79,17 @@ def _check_settings(config: dict) -> None:
                                               hint="decoupled weight decay (AdamW); 0 turns it off"))
     check_setting("train", "clip_norm", opt["clip_norm"], low=0, low_open=True, allow_none=True,
                   hint="the largest global gradient norm; None turns clipping off")
+    config["save_every"] = check_setting(
+        "train", "save_every", config["save_every"], low=1, integer=True, allow_none=True,
+        hint="training images between saves within an epoch; None saves at the end of each epoch only")
     config["augment_shift"] = check_setting(
         "train", "augment_shift", config["augment_shift"], low=0, high=27, integer=True,
         hint="the largest shift of a training image in pixels; 0 turns it off")
     if "seeds" in config:
         config["seeds"] = list(check_seeds(config["seeds"], "train"))
     else:
-        config["seed"] = check_setting("train", "seed", config["seed"], low=0, integer=True)
+        config["seed"] = check_setting("train", "seed", config["seed"], low=0, high=MAX_SEED, integer=True,
+                                       hint="the seed of a JAX key (32 bits)")
 
 
 def _load_split(data: dict, split: str, subset_key: str):
@@ -98,6 +114,7 @@ def train(
     clip_norm: float | None = None,
     augment_shift: int | None = None,
     eval_batch_size: int | None = None,
+    save_every: int | None = None,
     seed: int | None = None,
     seeds: list[int] | None = None,
     out_dir: str | os.PathLike | None = None,
@@ -129,6 +146,9 @@ def train(
         augment_shift: data augmentation: translate each training image by up to this many
             pixels (:func:`~memsnn.training.augment.random_shift`); 0 = off (default).
         eval_batch_size: batch size of the per-epoch test evaluation.
+        save_every: also save the run within an epoch every this many training images (default:
+            the method's: STDP 5,000 images, the others at epoch ends only); a run resumed from
+            such a checkpoint continues to the numbers of an uninterrupted one (:func:`fit`).
         seed: initialisation and batch order (default 0).
         seeds: train an ensemble instead: one model per seed (distinct, non-negative), all in
             this one run and its one jitted step (vmapped on an accelerator, one after another on
@@ -139,7 +159,9 @@ def train(
         out_dir: where the checkpoint and ``metrics.jsonl`` go (``None``: nothing is written).
         resume: continue the run in ``out_dir`` from its checkpoint.
         overwrite: replace a run already in ``out_dir`` (without it, or ``resume``, an existing run
-            raises :class:`~memsnn.training.loop.RunExistsError` and nothing is touched).
+            raises :class:`~memsnn.training.loop.RunExistsError` and nothing is touched). While the
+            run writes ``out_dir`` it holds the folder's lock: a second run into it raises
+            :class:`~memsnn.training.runlock.RunLockedError` at once, naming the first.
         progress: show progress bars.
         stop_after_epochs: stop after this many epochs of this call (the run can be resumed).
         on_epoch_end: called with each epoch's metrics (a dict) as soon as the epoch is done.
@@ -206,6 +228,7 @@ def train(
         },
         "augment_shift": setting(augment_shift, base.get("augment_shift", 0), "augment_shift") or 0,
         "eval_batch_size": setting(eval_batch_size, base.get("eval_batch_size"), "eval_batch_size") or batch_size,
+        "save_every": setting(save_every, base.get("save_every"), "save_every"),
         **seed_settings,
         "memsnn_version": __version__,
     }
@@ -221,11 +244,25 @@ def train(
                              f"{', '.join(_RESUMABLE_CHANGES)} may change. Drop those options, or "
                              "train into a new output folder.")
 
+    held = run_lock(out_dir) if out_dir is not None and is_main_process() else contextlib.nullcontext()
+    with held:
+        return _train(spec, config, out_dir=out_dir, resume=resume, overwrite=overwrite, progress=progress,
+                      stop_after_epochs=stop_after_epochs, on_epoch_end=on_epoch_end, devices=devices)
+
+
+def _train(spec, config: dict, *, out_dir, resume, overwrite, progress, stop_after_epochs, on_epoch_end,
+           devices) -> FitResult:
+    """:func:`train` once the settings are complete and the run folder is held."""
+    data = config["data"]
     if out_dir is not None and not resume and not overwrite:
         # Before the data are loaded: a run in the way is the first thing the user should hear of.
         existing = _existing_run(Path(out_dir), Path(out_dir) / CHECKPOINT_NAME)
         if existing is not False:
             raise RunExistsError(Path(out_dir), existing)
+    if out_dir is not None and resume and not (Path(out_dir) / CHECKPOINT_NAME).exists():
+        logged = _logged_epochs(Path(out_dir))
+        if logged:
+            raise NoCheckpointError(Path(out_dir), logged)
     train_data = _load_split(data, "train", "train_subset")
     test_data = _load_split(data, "test", "test_subset")
     ensemble = config.get("seeds")
@@ -250,7 +287,8 @@ def train(
                  seed=config["seed"] if ensemble is None else list(ensemble),
                  out_dir=out_dir, resume=resume, overwrite=overwrite, config=config,
                  eval_batch_size=config["eval_batch_size"], progress=progress,
-                 stop_after_epochs=stop_after_epochs, on_epoch_end=on_epoch_end, devices=devices)
+                 stop_after_epochs=stop_after_epochs, on_epoch_end=on_epoch_end, devices=devices,
+                 save_every=config["save_every"])
     if spec.after_training is not None:
         result = spec.after_training(result, config=config, train_data=train_data, test_data=test_data,
                                      out_dir=out_dir, progress=progress)
@@ -283,7 +321,7 @@ def load_trained(path: str | os.PathLike, model: dict | None = None):
 
 def evaluate_checkpoint(path: str | os.PathLike, *, source: str | None = None, dataset: str | None = None,
                         data_dir: str | os.PathLike | None = None, subset: int | None = None,
-                        batch_size: int | None = None, model: dict | None = None) -> dict:
+                        batch_size: int | None = None, model: dict | None = None, progress: bool = False) -> dict:
     """Test accuracy of the model in a checkpoint.
 
     Args:
@@ -291,15 +329,18 @@ def evaluate_checkpoint(path: str | os.PathLike, *, source: str | None = None, d
         source, dataset, data_dir, subset: which test data (default: what the run used).
         batch_size: evaluation batch size (default: the run's).
         model: model settings to change, e.g. ``{"n_steps": 16}`` (see :func:`load_trained`).
+        progress: show a progress bar over the test batches.
 
     Returns:
         A dict with ``accuracy``, ``n_samples``, ``predictions`` and ``labels`` (NumPy arrays),
-        ``confusion`` (``(n_classes, n_classes)`` counts, rows = true class) and ``epoch``. For an
+        ``confusion`` (``(n_classes, n_classes)`` counts, rows = true class), ``epoch``, ``method``
+        and ``n_steps`` (the simulated time steps; ``None`` for a conversion's ANN). For an
         ensemble checkpoint, ``accuracy`` is the mean over the members, ``accuracy_std`` their
         sample standard deviation, ``member_accuracy`` and ``seeds`` one entry per member, and
         ``predictions`` ``(K, N)`` and ``confusion`` ``(K, n_classes, n_classes)`` one per member.
     """
-    model, header = load_trained(path, model)
+    overrides = model
+    model, header = load_trained(path, overrides)
     config = header["config"]
     spec = get_method(config["method"])
     data = dict(config["data"])
@@ -310,14 +351,15 @@ def evaluate_checkpoint(path: str | os.PathLike, *, source: str | None = None, d
     seeds = config.get("seeds")
     predict = spec.predict if seeds is None else member_predict(spec.predict)
     accuracy, predictions = evaluate(predict, model, images, labels,
-                                     batch_size=batch_size or config["eval_batch_size"])
+                                     batch_size=batch_size or config["eval_batch_size"], progress=progress)
     n_classes = int(max(labels.max(), predictions.max())) + 1
     confusion = np.zeros((*predictions.shape[:-1], n_classes, n_classes), dtype=np.int64)
     for index in np.ndindex(predictions.shape[:-1]):
         np.add.at(confusion[index], (labels, predictions[index]), 1)
     result = {"accuracy": accuracy, "n_samples": len(labels), "predictions": predictions, "labels": labels,
               "confusion": confusion, "epoch": header["epoch"], "dataset": data["dataset"],
-              "source": data["source"]}
+              "source": data["source"], "method": config["method"],
+              "n_steps": spec.complete_config({**config["model"], **(overrides or {})}).get("n_steps")}
     if seeds is not None:
         mean, std = spread(accuracy)
         result.update(accuracy=mean, accuracy_std=std, member_accuracy=[float(a) for a in accuracy],

@@ -116,6 +116,14 @@ class StdpConfig(JsonConfig):
         for name in ("dt", "t_image", "max_rate", "weight_sum", "w_max", "w_init"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"StdpConfig: {name} must be > 0, got {getattr(self, name)!r}.")
+        if self.array == "ideal" and self.crossbar_preset != "neurosim":
+            raise ValueError(f"StdpConfig: crossbar_preset={self.crossbar_preset!r} applies to array='crossbar'; "
+                             "with array='ideal' no crossbar is used. Give array='crossbar' (--array crossbar) to "
+                             "learn on the preset's devices, or leave crossbar_preset out.")
+        if self.n_steps < 1:
+            raise ValueError(f"StdpConfig: t_image={self.t_image!r} s is shorter than one time step dt={self.dt!r} s "
+                             f"(it would show each image for {self.n_steps} steps); give a longer t_image (--t-image) "
+                             "or a smaller dt (--dt).")
         if not 0 <= self.assignment_decay < 1:
             raise ValueError(f"StdpConfig: assignment_decay must lie in [0, 1), got {self.assignment_decay!r}.")
         if self.max_rate * self.dt * _brightest(self) > 1:
@@ -457,8 +465,9 @@ STDP = Method(
     add_arguments=_arguments,
     config_from_args=_config_from_args,
     # One pass over the training set (the paper's protocol for 100 and 400 neurons); lr, schedule,
-    # weight_decay and clip_norm are not used.
+    # weight_decay and clip_norm are not used. An epoch of 60,000 images takes half an hour and
+    # more: the run is saved every 5,000 images too (--save-every).
     defaults={"epochs": 1, "batch_size": 50, "lr": 1e-3, "schedule": "constant", "weight_decay": 0.0,
-              "clip_norm": None, "eval_batch_size": 50},
+              "clip_norm": None, "eval_batch_size": 50, "save_every": 5000},
     learner=lambda model, config: StdpLearner(),
 )

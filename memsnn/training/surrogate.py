@@ -184,6 +184,11 @@ class SurrogateConfig(JsonConfig):
                              f"hidden={self.hidden}, conv_channels={self.conv_channels}, n_classes={self.n_classes}.")
         if self.n_steps < 1 or self.unroll < 1:
             raise ValueError(f"SurrogateConfig: n_steps and unroll must be >= 1, got {self.n_steps}, {self.unroll}.")
+        if self.integration == "continuous" and self.window != 1:
+            raise ValueError(f"SurrogateConfig: window={self.window} applies to integration='discontinuous' (the "
+                             "membrane restarts from rest every window steps); with continuous integration there "
+                             "are no windows. Give integration='discontinuous' (--integration discontinuous) or "
+                             "leave window out.")
         if self.integration == "discontinuous" and (self.window < 1 or self.n_steps % self.window):
             raise ValueError(f"SurrogateConfig: window={self.window} must be >= 1 and divide n_steps={self.n_steps}.")
         if self.output == "integrator" and (self.readout, self.loss) != ("membrane", "ce_membrane"):
