@@ -12,7 +12,9 @@ import subprocess
 import sys
 import time
 
+import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -512,3 +514,32 @@ API_PROBE = [
 def test_api_constructors_check_their_documented_ranges(make, error, message):
     with pytest.raises(error, match=re.escape(message)):
         make()
+
+
+def test_a_checkpoint_goes_to_nir_and_back_with_the_same_spikes(tmp_path):
+    # README: from a checkpoint to NIR: load_trained(path) -> model.network() -> to_nir.
+    pytest.importorskip("nir")
+    from memsnn.export import from_nir, to_nir
+    from memsnn.training import get_method, load_trained, save_checkpoint
+
+    spec = get_method("surrogate")
+    config = {"method": "surrogate", "model": spec.complete_config({"hidden": [12], "n_steps": 10, "reset": "zero"})}
+    net = spec.build(config["model"], key=jax.random.key(0))
+    net = eqx.tree_at(lambda m: m.arrays, net, tuple(eqx.tree_at(lambda a: a.weight, a, a.weight * 4.0)
+                                                      for a in net.arrays))  # trained-like: every layer fires
+    path = save_checkpoint(tmp_path / CHECKPOINT_NAME, net, None, {"config": config, "epoch": 1})
+    model, _ = load_trained(path)
+    network = from_nir(to_nir(model.network(), dt=1.0), dt=1.0)
+    images = jnp.asarray(np.random.default_rng(0).random((3, 784)), jnp.float32)
+    ours, _ = model.run(images)
+    theirs = memsnn.simulate(network, memsnn.Current(images), dt=1.0, n_steps=10, record="spikes").spikes
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert float(np.mean(np.asarray(ours[0]))) > 0.01
+
+
+def test_evaluate_of_a_conversion_says_whether_the_ann_or_the_snn_was_tested():
+    assert cli._tested({"method": "conversion", "n_steps": None}) == (
+        ", the trained ANN; --steps T tests the converted SNN")
+    assert cli._tested({"method": "conversion", "n_steps": 32}) == ", the converted SNN at 32 time steps"
+    assert cli._tested({"method": "spiceprop", "n_steps": 1000}) == ""
