@@ -491,13 +491,13 @@ def test_simulate_help_names_the_csv_columns_it_writes(tmp_path, capsys):
 
 
 API_PROBE = [
-    ("Crossbar with NaN weights", lambda: memsnn.arrays.Crossbar(np.array([[0.1, np.nan]])), ValueError,
+    ("Crossbar with NaN weights", lambda: memsnn.crossbar.Crossbar(np.array([[0.1, np.nan]])), ValueError,
      "weight has 1 NaN or inf entries"),
     ("Crossbar state with negative conductances",
-     lambda: memsnn.arrays.Crossbar(np.ones((2, 3)))(np.ones(3), memsnn.crossbar.Conductances(-np.ones((2, 3)),
+     lambda: memsnn.crossbar.Crossbar(np.ones((2, 3)))(np.ones(3), memsnn.crossbar.Conductances(-np.ones((2, 3)),
                                                                                                 np.ones((2, 3)))),
      ValueError, "conductances must be finite and >= 0 S"),
-    ("Crossbar input of the wrong length", lambda: memsnn.arrays.Crossbar(np.ones((2, 3)))(np.ones(4)), ValueError,
+    ("Crossbar input of the wrong length", lambda: memsnn.crossbar.Crossbar(np.ones((2, 3)))(np.ones(4)), ValueError,
      "the input must have 3 entries"),
     ("PairSTDP a_plus < 0", lambda: memsnn.plasticity.PairSTDP(2, a_plus=-0.01), ValueError,
      "a_plus must be a finite amplitude >= 0"),

@@ -30,7 +30,7 @@ from .augment import random_shift
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint_header
 from .ensemble import MAX_SEED, check_seeds, member_predict, spread, stack
 from .learner import GradientLearner, make_optimizer
-from .devices import is_main_process
+from .sharding import is_main_process
 from .loop import (
     CHECKPOINT_NAME,
     FitResult,
