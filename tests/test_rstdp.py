@@ -17,7 +17,10 @@ def _task(n, seed, n_in=20, lo=0.1):
     return protos[y].astype(np.float32), y
 
 
-def test_baseline_learns_where_no_baseline_saturates():
+def test_baseline_learns_and_no_baseline_climbs_to_the_bound():
+    """With the baseline the task is learnt; with b = 0 and rewards never negative, every correct
+    episode potentiates what fired and nothing ever depresses: the weights climb towards their
+    bound (benchmarks/rstdp_task.py: over seeds, b = 0 learns worse and less reliably)."""
     x, y = _task(400, 0)
     xt, yt = _task(100, 1)
     out = {}
@@ -28,8 +31,7 @@ def test_baseline_learns_where_no_baseline_saturates():
                   progress=False)
         out[rate] = (res.history[-1]["test_acc"], float(np.asarray(res.model.weights()).mean()))
     assert out[0.05][0] >= 0.85, out
-    assert out[None][0] < out[0.05][0] - 0.2, out  # b = 0: every correct answer potentiates, weights climb
-    assert out[None][1] > out[0.05][1], out
+    assert out[None][1] > 1.5 * out[0.05][1], out
 
 
 def _episode(reward, baseline, x, y):
