@@ -319,7 +319,8 @@ def conditions_text(files: list[str], sep: str = "<br>") -> str:
             continue
         bits = [str(c.get("machine", "machine not recorded"))]
         if c.get("code"):
-            bits.append(str(c["code"]).split(":")[0] + " code")
+            code = str(c["code"])
+            bits.append(code.split(":")[0] + " code" if code.startswith("wave") else f"code {code}")
         dev = c.get("devices")
         if isinstance(dev, dict):
             bits.append(", ".join(f"{k}: devices not recorded" if v == "not recorded" else f"{k} {v}"
@@ -545,13 +546,13 @@ table("readme-numerics", README, [
 ])
 
 table("readme-speed", README, [
-    row("SPICEprop training step (batch 200, 1000 steps, fwd + bwd + Adam, float32) vs PyTorch eager / `torch.compile` of the same equations",
-        "{spiceprop_vs_torch.json#memsnn_step_ms|.1f} ms vs {spiceprop_vs_torch.json#torch_eager_step_ms|.0f} ms / {spiceprop_vs_torch.json#torch_compile_step_ms|.1f} ms: "
-        "**{spiceprop_vs_torch.json#speedup|.1f}x / {spiceprop_vs_torch.json#speedup_vs_torch_compile|.1f}x** wall; "
-        "{spiceprop_vs_torch.json#speedup_cpu_time.torch_eager|.1f}x / {spiceprop_vs_torch.json#speedup_cpu_time.torch_compile|.1f}x CPU time; "
-        "traces agree to {spiceprop_vs_torch.json#traces_same_weights.torch_eager_max_abs_diff_mV|.1e} mV",
+    row("SPICEprop training step (batch 200, 1000 steps, fwd + bwd + Adam, float32) vs PyTorch eager / `torch.compile` of the same equations, timed in alternating blocks",
+        "{spiceprop_vs_torch_after_27.json#memsnn_step_ms|.0f} ms vs {spiceprop_vs_torch_after_27.json#torch_eager_step_ms|,.0f} ms / {spiceprop_vs_torch_after_27.json#torch_compile_step_ms|,.0f} ms wall (loaded machine): "
+        "**{spiceprop_vs_torch_after_27.json#speedup|.1f}x / {spiceprop_vs_torch_after_27.json#speedup_vs_torch_compile|.1f}x**; CPU time {spiceprop_vs_torch_after_27.json#cpu_ms_median.memsnn|.1f} vs {spiceprop_vs_torch_after_27.json#cpu_ms_median.torch_eager|.0f} / "
+        "{spiceprop_vs_torch_after_27.json#cpu_ms_median.torch_compile|.0f} ms: **{spiceprop_vs_torch_after_27.json#speedup_cpu_time.torch_eager|.1f}x / {spiceprop_vs_torch_after_27.json#speedup_cpu_time.torch_compile|.1f}x**; "
+        "traces agree to {spiceprop_vs_torch_after_27.json#traces_same_weights.torch_eager_max_abs_diff_mV|.1e} mV",
         ">= 30x / >= 8x (**both missed**)", "`python benchmarks/spiceprop_vs_torch.py` (`pip install -e \".[torch]\"`)"),
-    row("Why SPICEprop misses torch.compile: the step's CPU time against the batch (one device; batch 20 / 50 / 100 / 200)",
+    row("Why SPICEprop misses torch.compile: the step's CPU time against the batch (one device; batch 20 / 50 / 100 / 200; before the summed-NLL loss change)",
         "{loop_profile.json#memsnn_spiceprop_batch_sweep.rows[0].cpu_ms|.1f} / {loop_profile.json#memsnn_spiceprop_batch_sweep.rows[1].cpu_ms|.1f} / "
         "{loop_profile.json#memsnn_spiceprop_batch_sweep.rows[2].cpu_ms|.1f} / {loop_profile.json#memsnn_spiceprop_batch_sweep.rows[3].cpu_ms|.1f} ms: "
         "a line through about zero ({loop_profile.json#memsnn_spiceprop_batch_sweep.slope_ms_per_sample|k.0f} us per sample), bound by arithmetic, not kernel launches",
@@ -840,6 +841,16 @@ table("spike-times-closed-form", "docs/spike-times.md",
       [[f"{{{ST}#closed_form_lif[{i}].integrator}}", f"{{{ST}#closed_form_lif[{i}].dt_s|k.2g}} ms",
         f"{{{ST}#closed_form_lif[{i}].max_abs_error_s|.1e}} s"] for i in range(3)],
       header=["integrator", "step h", "max error of the spike time"], measured=(1, 2), conditions=False)
+
+
+table("crossbar-factor-forms", "docs/crossbar.md",
+      [[f"{{irdrop_factor_forms.json#rows[{i}].size}}",
+        f"{{irdrop_factor_forms.json#rows[{i}].cpu_s_median.series_forward|.2f}} / {{irdrop_factor_forms.json#rows[{i}].cpu_s_median.series_forward_backward|.2f}} s",
+        f"{{irdrop_factor_forms.json#rows[{i}].cpu_s_median.product_free_forward|.2f}} / {{irdrop_factor_forms.json#rows[{i}].cpu_s_median.product_free_forward_backward|.2f}} s",
+        f"{{irdrop_factor_forms.json#rows[{i}].cpu_speedup_forward|.2f}}x",
+        f"{{irdrop_factor_forms.json#rows[{i}].currents_relative_difference|.1e}}"] for i in range(2)],
+      header=["crossbar (batch 200, float64)", "series form, CPU fwd / fwd+bwd", "product-free form, CPU fwd / fwd+bwd",
+              "forward speed-up", "currents differ by"], measured=(0, 1, 2, 3, 4), conditions=False)
 
 
 # ------------------------------------------------------------------------------ adding conditions
