@@ -206,6 +206,8 @@ _SCALES = {"%": 100.0, "k": 1e3, "u": 1e6, "n": 1e9, "M": 1e-6, "K": 1e-3}
 def fmt(value, spec: str | None) -> str:
     if isinstance(value, str):
         return value
+    if value is None:  # a JSON null: "none" (e.g. never reached)
+        return "-"
     if spec is None:
         if isinstance(value, bool) or isinstance(value, int):
             return str(value)
@@ -370,7 +372,7 @@ class Table:
         return out
 
     def render(self) -> str:
-        header = list(self.header)
+        header = [render_cell(h) for h in self.header]
         if self.conditions:
             header.insert(len(header) - 1, "Conditions")
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -506,7 +508,7 @@ table("readme-full", README, [
         "", "`python benchmarks/codesign.py codesign --checkpoint CKPT`"),
 ])
 
-table("readme-bundled", README, [
+table("readme-bundled", README, [  # bundled MNIST subset and generated data: runs offline
     row("Four SPICEprop seeds in one run (`memsnn train --seeds 0 1 2 3`), bundled MNIST, 2 epochs",
         "**{ensemble_runs_cpu.json#test_acc_mean|%.2f} +- {ensemble_runs_cpu.json#test_acc_std|%.2f} %** (n = {len ensemble_runs_cpu.json#test_acc_members}); {ensemble_runs_cpu.json#ensemble_s|.1f} s as one run vs "
         "{ensemble_runs_cpu.json#separate_s|.1f} s as four; each member equal to its single run",
@@ -515,6 +517,14 @@ table("readme-bundled", README, [
         "**{scaling_same_seed.json#runs.1.test_acc[0]|%.2f} % / {scaling_same_seed.json#runs.8.test_acc[0]|%.2f} %** "
         "(loss {scaling_same_seed.json#runs.1.train_loss[0]|.4f} / {scaling_same_seed.json#runs.8.train_loss[0]|.4f})",
         "same to 0.1 %", "`python benchmarks/scaling.py --same-seed`"),
+    row("Tempotron capacity (Gütig & Sompolinsky 2006): 500 afferents, one spike each in 500 ms, at most 30 learning cycles per load alpha = P/N ([docs/supervised-spike-timing.md](docs/supervised-spike-timing.md))",
+        "error-free up to alpha = **{tempotron_capacity.json#largest_error_free_alpha|.1f}**; fraction correct at alpha = "
+        "{tempotron_capacity.json#rows[-1].alpha|.1f}: {tempotron_capacity.json#rows[-1].fraction_correct|.3f}",
+        "paper: alpha_c ~ 3 after 10^4-10^5 cycles (not reached in 30)", "`python benchmarks/tempotron_capacity.py --alphas 0.5 1 1.5 2 2.5 3 --max-epochs 30`"),
+    row("R-STDP task (method `rstdp`): 2 classes of Poisson rate patterns, 3 epochs, 3 seeds, with and without the reward baseline",
+        "with the baseline **{meanstd rstdp_task.json#rows[?baseline_rate=0.05].final_test_acc|%.1f}**; without: "
+        "{meanstd rstdp_task.json#rows[?baseline_rate=None].final_test_acc|%.1f}",
+        "", "`python benchmarks/rstdp_task.py --seeds 0 1 2 --epochs 3`"),
 ])
 
 table("readme-numerics", README, [
@@ -851,6 +861,13 @@ table("crossbar-factor-forms", "docs/crossbar.md",
         f"{{irdrop_factor_forms.json#rows[{i}].currents_relative_difference|.1e}}"] for i in range(2)],
       header=["crossbar (batch 200, float64)", "series form, CPU fwd / fwd+bwd", "product-free form, CPU fwd / fwd+bwd",
               "forward speed-up", "currents differ by"], measured=(0, 1, 2, 3, 4), conditions=False)
+
+
+table("tempotron-capacity", "docs/supervised-spike-timing.md",
+      [["fraction correct after learning"] + [f"{{tempotron_capacity.json#rows[{i}].fraction_correct|.3f}}" for i in range(6)],
+       ["first error-free cycle"] + [f"{{tempotron_capacity.json#rows[{i}].first_error_free_epoch}}" for i in range(6)]],
+      header=["load alpha = P/N"] + [f"{{tempotron_capacity.json#rows[{i}].alpha|.1f}}" for i in range(6)],
+      measured=(1, 2, 3, 4, 5, 6), conditions=False)
 
 
 # ------------------------------------------------------------------------------ adding conditions
