@@ -108,6 +108,9 @@ def _build_parser(method: str = "spiceprop"):
     run.add_argument("--data-dir", metavar="DIR", help="folder holding mnist/ and fashion-mnist/ (with --data full)")
     run.add_argument("--train-subset", type=_positive_int, metavar="N", help="use only the first N training images")
     run.add_argument("--test-subset", type=_positive_int, metavar="N", help="use only the first N test images")
+    run.add_argument("--validation", type=_positive_int, metavar="N",
+                     help="hold out the last N training images as a validation split (not trained on); its "
+                          "accuracy is logged every epoch: choose among runs and epochs on it, never on the test set")
 
     opt = train.add_argument_group("optimisation")
     sp = METHODS["spiceprop"].defaults
@@ -255,8 +258,9 @@ def _print_epoch(row: dict) -> None:
     loss = f"train loss {row['train_loss']:.4g}, " if "train_loss" in row else ""
     members = row.get("test_acc_members")
     each = "" if members is None else " [members: " + ", ".join(f"{100 * a:.2f}%" for a in members) + "]"
+    val = f", validation accuracy {_percent(row, 'val_acc')}" if row.get("val_acc") is not None else ""
     print(f"epoch {row['epoch']}: {loss}train accuracy "
-          f"{_percent(row, 'train_acc')}, test accuracy {test}{each} ({row['epoch_time_s']:.1f} s)", flush=True)
+          f"{_percent(row, 'train_acc')}{val}, test accuracy {test}{each} ({row['epoch_time_s']:.1f} s)", flush=True)
 
 
 def _simulation_problem(err: Exception) -> str | None:
@@ -351,7 +355,7 @@ def _train(args) -> int:
     try:
         result = train(
             method, args.dataset, source=args.data, data_dir=args.data_dir,
-            train_subset=args.train_subset, test_subset=args.test_subset,
+            train_subset=args.train_subset, test_subset=args.test_subset, validation=args.validation,
             model=spec.config_from_args(args), epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, schedule=args.schedule, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
             augment_shift=args.augment_shift, eval_batch_size=args.eval_batch_size, save_every=args.save_every,

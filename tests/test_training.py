@@ -328,6 +328,28 @@ def test_training_lowers_the_loss(tmp_path):
     assert leaves_equal(eqx.filter(model, eqx.is_array), eqx.filter(result.model, eqx.is_array))
 
 
+def test_validation_split_is_held_out_and_logged(tmp_path):
+    """validation=N trains on all but the last N training images and logs the accuracy on those N
+    (val_acc) every epoch; the split is part of the run's settings."""
+    from memsnn.data import load_dataset
+
+    settings = dict(train_subset=64, test_subset=16, batch_size=16, model={"hidden": [8], "n_steps": 20})
+    result = train("spiceprop", "mnist", validation=16, epochs=1, out_dir=tmp_path, progress=False, **settings)
+    header = read_checkpoint_header(tmp_path / CHECKPOINT_NAME)
+    assert header["config"]["data"]["validation"] == 16 and header["steps_per_epoch"] == 48 // 16
+    x, y = load_dataset("mnist", "train", source="bundled", subset=64)
+    held_out = np.mean(np.asarray(spiceprop_predict(result.model, jnp.asarray(x[48:]))) == y[48:])
+    assert result.history[-1]["val_acc"] == pytest.approx(held_out)
+    assert json.loads((tmp_path / METRICS_NAME).read_text().splitlines()[-1])["val_acc"] == pytest.approx(held_out)
+    with pytest.raises(ValueError, match="cannot resume"):
+        train("spiceprop", "mnist", validation=8, epochs=2, out_dir=tmp_path, resume=True, progress=False, **settings)
+    with pytest.raises(ValueError, match="validation=64 must be"):
+        train("spiceprop", "mnist", validation=64, epochs=1, progress=False, **settings)
+    # Without a split no val_acc is logged.
+    plain = train("spiceprop", "mnist", epochs=1, progress=False, **settings)
+    assert "val_acc" not in plain.history[-1]
+
+
 # --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------

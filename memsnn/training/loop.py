@@ -576,6 +576,7 @@ def fit(
     on_epoch_end: Callable[[dict], None] | None = None,
     augment: Callable | None = None,
     save_every: int | None = None,
+    val_data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FitResult:
     """Train ``model`` with ``learner`` on ``train_data`` for ``epochs`` epochs.
 
@@ -623,6 +624,10 @@ def fit(
             (rounded to whole batches; ``None``: at the end of each epoch only). The checkpoint then
             holds the position in the epoch and the running metric sums, and a resumed run
             continues from there to exactly the numbers of an uninterrupted one.
+
+        val_data: ``(images, labels)`` held out from the training data (a validation split): its
+            accuracy is logged every epoch as ``val_acc``, beside the test accuracy, so that a
+            choice among runs or epochs can be made without looking at the test set.
 
     Returns:
         A :class:`FitResult`.
@@ -696,15 +701,17 @@ def _fit(model, learner, train_data, test_data, *, epochs, batch_size, seed, out
                        model, state, key)
 
     model, state = replicate((model, state), mesh)
-    test = None
-    if test_data is not None:
-        eval_batch_size = padded_batch(min(eval_batch_size or batch_size, len(test_data[1])), mesh)
+    def evaluator(data):
+        # Accuracy on held-out data (test or validation split), one jitted prediction per run.
+        if data is None:
+            return None
+        size = padded_batch(min(eval_batch_size or batch_size, len(data[1])), mesh)
         predict_fn = learner.evaluate if seeds is None else member_predict(single.evaluate)
         predict = make_predict(predict_fn, model, mesh)
+        return lambda model: evaluate(predict_fn, model, *data, batch_size=size, devices=devices,
+                                      predict=predict)[0]
 
-        def test(model):
-            return evaluate(predict_fn, model, *test_data, batch_size=eval_batch_size, devices=devices,
-                            predict=predict)[0]
+    test, validate = evaluator(test_data), evaluator(val_data)
 
     last_epoch = epochs if stop_after_epochs is None else min(epochs, start_epoch + stop_after_epochs)
     bar = None
@@ -747,11 +754,15 @@ def _fit(model, learner, train_data, test_data, *, epochs, batch_size, seed, out
                 bar.set_description(f"epoch {epoch}/{epochs}")
                 bar.set_postfix({**{name: f"{np.mean(value):.4g}" for name, value in means.items()},
                                  "test_acc": f"{np.mean(test_acc):.4f}"})
+            val_acc = None
+            if validate is not None:
+                val_acc = _checked(lambda: validate(model), failed, steps, "in the validation ")
             bar.close()
             row = {
                 "epoch": epoch,
                 **{k: v for name, value in means.items() for k, v in _summary(f"train_{name}", value).items()},
                 **_summary("test_acc", test_acc),
+                **(_summary("val_acc", val_acc) if validate is not None else {}),
                 "epoch_time_s": time.perf_counter() - t0,
                 "train_time_s": train_time,
                 # CPU seconds of all this process's threads: on a shared machine, a better measure of

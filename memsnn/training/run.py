@@ -105,6 +105,7 @@ def train(
     data_dir: str | os.PathLike | None = None,
     train_subset: int | None = None,
     test_subset: int | None = None,
+    validation: int | None = None,
     model: dict | None = None,
     epochs: int | None = None,
     batch_size: int | None = None,
@@ -139,6 +140,10 @@ def train(
             if missing).
         data_dir: folder with the original dataset files (``source="full"``).
         train_subset, test_subset: use only the first N samples of each split.
+        validation: hold out the last N of the training samples (after ``train_subset``) as a
+            validation split: the model trains on the others, and every epoch logs the accuracy
+            on the held-out ones as ``val_acc``. Choose among runs and epochs on it, never on the
+            test set. ``None`` or 0: no validation split.
         model: model settings for the method (e.g. ``{"hidden": [100], "n_steps": 1000}`` for
             SPICEprop: :class:`~memsnn.training.spiceprop.SpicepropConfig`).
         epochs, batch_size, lr, schedule, weight_decay, clip_norm: training settings
@@ -205,6 +210,7 @@ def train(
         "data_dir": None if data_dir is None else str(data_dir),
         "train_subset": train_subset if train_subset is not None else stored_data.get("train_subset"),
         "test_subset": test_subset if test_subset is not None else stored_data.get("test_subset"),
+        "validation": (validation if validation is not None else stored_data.get("validation")) or None,
     }
     if data["dataset"] is None:
         raise ValueError("train: say which dataset to use: 'mnist' or 'fashion-mnist'.")
@@ -265,6 +271,14 @@ def _train(spec, config: dict, *, out_dir, resume, overwrite, progress, stop_aft
             raise NoCheckpointError(Path(out_dir), logged)
     train_data = _load_split(data, "train", "train_subset")
     test_data = _load_split(data, "test", "test_subset")
+    val_data = None
+    if data.get("validation"):
+        n_val = data["validation"]
+        if not 0 < n_val < len(train_data[1]):
+            raise ValueError(f"train: validation={n_val} must be a positive number of training samples smaller "
+                             f"than the {len(train_data[1])} there are (the rest are trained on).")
+        val_data = tuple(a[-n_val:] for a in train_data)
+        train_data = tuple(a[:-n_val] for a in train_data)
     ensemble = config.get("seeds")
     if ensemble is None:
         net = one = spec.build(config["model"], key=jax.random.key(config["seed"]))
@@ -288,7 +302,7 @@ def _train(spec, config: dict, *, out_dir, resume, overwrite, progress, stop_aft
                  out_dir=out_dir, resume=resume, overwrite=overwrite, config=config,
                  eval_batch_size=config["eval_batch_size"], progress=progress,
                  stop_after_epochs=stop_after_epochs, on_epoch_end=on_epoch_end, devices=devices,
-                 save_every=config["save_every"])
+                 save_every=config["save_every"], val_data=val_data)
     if spec.after_training is not None:
         result = spec.after_training(result, config=config, train_data=train_data, test_data=test_data,
                                      out_dir=out_dir, progress=progress)
