@@ -653,11 +653,13 @@ def fit(
         return _fit(model, learner, train_data, test_data, epochs=epochs, batch_size=batch_size, seed=seed,
                     out_dir=out_dir, resume=resume, overwrite=overwrite, config=config,
                     eval_batch_size=eval_batch_size, progress=progress, stop_after_epochs=stop_after_epochs,
-                    devices=devices, on_epoch_end=on_epoch_end, augment=augment, save_every=save_every)
+                    devices=devices, on_epoch_end=on_epoch_end, augment=augment, save_every=save_every,
+                    val_data=val_data)
 
 
 def _fit(model, learner, train_data, test_data, *, epochs, batch_size, seed, out_dir, resume, overwrite, config,
-         eval_batch_size, progress, stop_after_epochs, devices, on_epoch_end, augment, save_every) -> FitResult:
+         eval_batch_size, progress, stop_after_epochs, devices, on_epoch_end, augment, save_every,
+         val_data) -> FitResult:
     train_x, train_y = train_data
     n_train = len(train_y)
     if batch_size > n_train:
