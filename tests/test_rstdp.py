@@ -65,3 +65,4 @@ def test_config_errors():
         RstdpConfig(baseline_rate=0.0)
     with pytest.raises(ValueError, match="max_rate \\* dt"):
         RstdpConfig(max_rate=2000.0)
+

@@ -15,7 +15,7 @@ The desired trains are fields of the rule (``target_times``, ``(n, max_spikes)``
 else) so that at each grid step it knows whether a desired spike fell in the step
 ``(elapsed - dt, elapsed]``. Like every rule, it changes weights only through
 ``array.updated(array_state, delta)``: exact on a :class:`~memsnn.arrays.PlasticDense`, programming
-pulses on a memristive :class:`~memsnn.arrays.Crossbar`.
+pulses on a memristive :class:`~memsnn.crossbar.Crossbar`.
 """
 
 from __future__ import annotations

@@ -43,8 +43,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..arrays import AbstractPlasticArray, Dense, PlasticDense
-from ..crossbar import Crossbar
-from ..crossbar import preset as crossbar_preset
+from ..crossbar import Crossbar, preset as crossbar_preset
 from ..network import Layer, Network
 from ..neurons import LIF
 from ..plasticity import RewardSTDP, set_reward
