@@ -47,6 +47,7 @@ def main(argv=None):
     ap.add_argument("--train-delays", action="store_true")
     ap.add_argument("--init-scale", type=float, default=8.0)
     ap.add_argument("--init-low", type=float, default=-0.5)
+    ap.add_argument("--max-step", type=float, default=50.0, help="rprop largest step (optax default)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     name = args.json or ("spikeprop_xor.json" if not args.train_delays else "spikeprop_xor_delays.json")
@@ -55,7 +56,7 @@ def main(argv=None):
     for rule in args.rules:
         config = SpikePropConfig(n_inputs=2, hidden=(5,), n_classes=2, single_output=True, n_steps=250,
                                  terminals=args.terminals, train_delays=args.train_delays, rule=rule,
-                                 init_scale=args.init_scale, init_low=args.init_low)
+                                 init_scale=args.init_scale, init_low=args.init_low, max_step=args.max_step)
         members = [build_spikeprop(config, key=jax.random.key(s)) for s in seeds]
         learner = spikeprop_learner(members[0], {"optimizer": {"lr": LEARNING_RATES[rule]}})
         start = time.perf_counter()

@@ -102,6 +102,7 @@ class SpikePropConfig(JsonConfig):
         silent_penalty: weight of ``(theta - max v) / theta`` for outputs that do not fire.
         rule: learning rule, one of :data:`RULES` (see :func:`spikeprop_optimizer`).
         momentum: momentum of ``rule="momentum"``.
+        max_step: the largest step of ``rule="rprop"`` (weight units).
         dtype: ``"float32"`` or ``"float64"``.
     """
 
@@ -127,6 +128,7 @@ class SpikePropConfig(JsonConfig):
     silent_penalty: float = 1.0
     rule: str = "sgd"
     momentum: float = 0.9
+    max_step: float = 50.0
     dtype: str = "float32"
 
     def __post_init__(self):
@@ -377,13 +379,14 @@ def spikeprop_ad(mu: float = 0.5, *, eps: float = 1e-6, max_learning_rate: float
     return optax.GradientTransformationExtraArgs(init, update)
 
 
-def spikeprop_optimizer(rule: str, learning_rate: float, *, momentum: float = 0.9):
+def spikeprop_optimizer(rule: str, learning_rate: float, *, momentum: float = 0.9, max_step: float = 50.0):
     """The optax transformation of a SpikeProp learning rule.
 
     * ``"sgd"``: SpikeProp, ``dw = -eta dE/dw``;
     * ``"momentum"``: with momentum (``optax.sgd(eta, momentum)``);
     * ``"rprop"``: RProp (``optax.rprop(eta)``, Riedmiller & Braun 1993): per-parameter steps
-      from the sign of the gradient;
+      from the sign of the gradient, at most ``max_step`` (optax's default 50; on XOR a cap of 0.01
+      converged less often, benchmarks/spikeprop_xor.py);
     * ``"quickprop"``: :func:`quickprop`;
     * ``"ad"``: :func:`spikeprop_ad` (``learning_rate`` is its ``mu``).
     """
@@ -392,7 +395,7 @@ def spikeprop_optimizer(rule: str, learning_rate: float, *, momentum: float = 0.
     if rule == "momentum":
         return optax.sgd(learning_rate, momentum=momentum)
     if rule == "rprop":
-        return optax.rprop(learning_rate)
+        return optax.rprop(learning_rate, max_step_size=max_step)
     if rule == "quickprop":
         return quickprop(learning_rate)
     if rule == "ad":
@@ -404,7 +407,8 @@ def spikeprop_learner(model: SpikePropNet, config: dict) -> GradientLearner:
     """A :class:`~memsnn.training.GradientLearner` with the config's rule at the run's ``lr``."""
     c = model.config
     return GradientLearner(spikeprop_loss, spikeprop_predict,
-                           spikeprop_optimizer(c.rule, config["optimizer"]["lr"], momentum=c.momentum),
+                           spikeprop_optimizer(c.rule, config["optimizer"]["lr"], momentum=c.momentum,
+                                               max_step=c.max_step),
                            spikeprop_trainable(model))
 
 
