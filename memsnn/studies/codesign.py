@@ -31,6 +31,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from ..devices.bounds import DEVICE_BOUNDS, bounded_leaves
 from ..presets import MILLIVOLT
 from ..training.sharding import data_mesh, padded_batch, replicate, replicated, shard_batch
+from ..training.spiceprop import summed_nll
 from . import energy as _energy
 
 __all__ = ["codesign_loss", "device_parameters", "get_parameter", "monte_carlo", "pareto_front", "readout_metrics",
@@ -88,9 +89,7 @@ def _path(keystr: str) -> str:
 def _nll(potentials: Float[Array, "batch n_steps n"], labels: Int[Array, " batch"]) -> Float[Array, ""]:
     # The SPICEprop loss (memsnn.training.spiceprop.spiceprop_loss): NLL over the potentials in mV,
     # summed over steps, batch mean.
-    log_p = jax.nn.log_softmax(potentials / MILLIVOLT, axis=-1)
-    nll = -jnp.take_along_axis(log_p, labels[:, None, None].astype(jnp.int32), axis=-1)[..., 0]
-    return jnp.mean(jnp.sum(nll, axis=1))
+    return summed_nll(potentials / MILLIVOLT, labels.astype(jnp.int32))
 
 
 def readout_metrics(model, drive: Float[Array, "batch n"], labels: Int[Array, " batch"], devices=None, *,

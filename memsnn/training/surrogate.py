@@ -60,7 +60,7 @@ from ..stimulus import Current
 from ._config import JsonConfig
 from ._method import Method, cli_type
 from .learner import failed_where_nonfinite
-from .spiceprop import _cast, add_crossbar_argument, check_crossbar_preset
+from .spiceprop import _cast, add_crossbar_argument, check_crossbar_preset, summed_nll
 
 __all__ = [
     "ARCHITECTURES",
@@ -361,9 +361,7 @@ def surrogate_loss(model: SurrogateNet, images: Float[Array, "batch n_inputs"],
         log_p = jax.nn.log_softmax(jnp.sum(spikes, axis=1), axis=-1)
         loss = -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=-1))
     elif c.loss == "ce_membrane":
-        log_p = jax.nn.log_softmax(membrane, axis=-1)
-        nll = -jnp.take_along_axis(log_p, labels[:, None, None], axis=-1)[..., 0]
-        loss = jnp.mean(jnp.sum(nll, axis=1))
+        loss = summed_nll(membrane, labels)
     else:
         target = jnp.where(jax.nn.one_hot(labels, c.n_classes, dtype=bool), c.correct_rate, c.incorrect_rate)
         loss = jnp.mean((jnp.mean(spikes, axis=1) - target) ** 2)
