@@ -525,6 +525,11 @@ table("readme-bundled", README, [  # bundled MNIST subset and generated data: ru
         "with the baseline **{meanstd rstdp_task.json#rows[?baseline_rate=0.05].final_test_acc|%.1f}**; without: "
         "{meanstd rstdp_task.json#rows[?baseline_rate=None].final_test_acc|%.1f}",
         "", "`python benchmarks/rstdp_task.py --seeds 0 1 2 --epochs 3`"),
+    row("ReSuMe (Ponulak & Kasinski 2010): target spike trains learnt by one neuron and by a layer of 5, 3 seeds each, 300 epochs; the first epoch with every neuron at correlation >= 0.95, and the mean correlation over the last 10 epochs",
+        "first epoch: {min resume_target.json#rows.*[\"first_epoch_all_ge_0.95\"]}-"
+        "{max resume_target.json#rows.*[\"first_epoch_all_ge_0.95\"]}; last-epochs correlation "
+        "{min resume_target.json#rows.*.correlation_last10_mean|.2f}-{max resume_target.json#rows.*.correlation_last10_mean|.2f}",
+        "paper: correlation ~1", "`python benchmarks/resume_target.py`"),
 ])
 
 table("readme-numerics", README, [
