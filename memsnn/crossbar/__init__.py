@@ -13,6 +13,7 @@
 """
 
 from .array import (
+    AbstractMemristiveArray as AbstractMemristiveArray,
     BiasRow as BiasRow,
     Crossbar as Crossbar,
     ProgrammedCrossbar as ProgrammedCrossbar,

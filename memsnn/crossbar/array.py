@@ -6,6 +6,8 @@ devices; :class:`ProgrammedCrossbar` is a crossbar after programming (one chip).
 
 from __future__ import annotations
 
+import abc
+import dataclasses
 import math
 from typing import ClassVar
 
@@ -17,15 +19,53 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._validation import _concrete
 from ..arrays import AbstractPlasticArray, AbstractSynapseArray, Dense
-from .irdrop import Wires, solve_ir_drop
+from .irdrop import Wires, ir_drop_matrix, solve_ir_drop
 from .mapping import ConductanceMapping, Conductances
-from .nonideal import AbstractNonideality, Chain, chain, global_drift_compensation
+from .nonideal import AbstractNonideality, Chain, IVNonlinearity, chain, global_drift_compensation
 from .periphery import ADC, DAC
 from .presets import preset as make_preset
 from .update import PulseUpdate
 
 
-class Crossbar(AbstractPlasticArray):
+class AbstractMemristiveArray(AbstractSynapseArray):
+    """A synapse array whose weights are held by memristive devices: what deploying a trained model
+    on a chip needs from it (:mod:`memsnn.crossbar.deploy`).
+
+    A new memristive array kind implements these methods; :func:`~memsnn.crossbar.deploy.on_crossbar`,
+    :func:`~memsnn.crossbar.deploy.program`, :func:`~memsnn.crossbar.deploy.at_time` and
+    :func:`~memsnn.crossbar.deploy.one_read` only call them.
+    """
+
+    @abc.abstractmethod
+    def ideal(self) -> Dense:
+        """The ideal dense layer of the target weights (a bias held in devices becomes its bias)."""
+
+    @property
+    @abc.abstractmethod
+    def w_max(self) -> float:
+        """The weight mapped to a device's full conductance range."""
+
+    @property
+    @abc.abstractmethod
+    def is_programmed(self) -> bool:
+        """Whether the devices hold fixed programmed conductances (one chip)."""
+
+    @abc.abstractmethod
+    def programmed(self, *, key: PRNGKeyArray) -> "AbstractMemristiveArray":
+        """This array programmed once (its programming noise and faults drawn with ``key``)."""
+
+    @abc.abstractmethod
+    def read_at(self, t_read: float, *, drift_compensation: bool | None = None) -> "AbstractMemristiveArray":
+        """This array read ``t_read`` seconds after programming (``drift_compensation``: switch the
+        global drift compensation on or off; ``None``: leave it)."""
+
+    @abc.abstractmethod
+    def frozen(self, *, key: PRNGKeyArray | None) -> "AbstractMemristiveArray":
+        """A programmed array frozen as one read sees it (read noise from ``key``; ``None``:
+        noise-free), its wires solved exactly: see :func:`memsnn.crossbar.deploy.one_read`."""
+
+
+class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
     """``y = W x`` computed by a crossbar of memristive devices, a drop-in for :class:`~memsnn.Dense`.
 
     The state (slot ``array``) is the programmed :class:`~memsnn.crossbar.Conductances` (S,
@@ -262,17 +302,58 @@ class Crossbar(AbstractPlasticArray):
         negative = program(state.negative, d_neg, keys[1]) if self.mapping.differential else state.negative
         return Conductances(positive, negative)
 
+    # Deployment (AbstractMemristiveArray).
 
-class BiasRow(AbstractSynapseArray):
+    def ideal(self) -> Dense:
+        return Dense(self.weight)
+
+    @property
+    def w_max(self) -> float:
+        return self.mapping.w_max
+
+    @property
+    def is_programmed(self) -> bool:
+        return False
+
+    def programmed(self, *, key: PRNGKeyArray) -> "ProgrammedCrossbar":
+        return ProgrammedCrossbar(self, self.init_state(self.n_outputs, key=key))
+
+    def read_at(self, t_read: float, *, drift_compensation: bool | None = None) -> "Crossbar":
+        # t_read and drift_compensation are static fields: a new crossbar, not a tree_at.
+        changes = {"t_read": float(t_read)}
+        if drift_compensation is not None:
+            changes["drift_compensation"] = bool(drift_compensation)
+        return dataclasses.replace(self, **changes)
+
+    def frozen(self, *, key: PRNGKeyArray | None) -> "Crossbar":
+        return self  # not programmed: nothing to freeze
+
+    def tile_maps(self, g: Float[Array, "n_out n_in"]) -> Float[Array, "n_out n_in"]:
+        """Each tile of ``g`` (S, the weight's layout) replaced by its exact IR-drop map
+        (:func:`~memsnn.crossbar.ir_drop_matrix`, transposed back)."""
+        n_out, n_in = g.shape
+        rows, cols = self.tile if self.tile is not None else (n_in, n_out)
+        r_tiles, c_tiles = -(-n_in // rows), -(-n_out // cols)
+        # The crossbar pads a partly used tile with g_min devices on 0 V rows: the same here, so that
+        # the unused devices load the lines as they do in the chip.
+        padded = jnp.pad(g.T, ((0, r_tiles * rows - n_in), (0, c_tiles * cols - n_out)),
+                         constant_values=self.mapping.g_min)
+        blocks = padded.reshape(r_tiles, rows, c_tiles, cols).transpose(0, 2, 1, 3)
+        maps = jax.vmap(jax.vmap(lambda b: ir_drop_matrix(b, self.wires)))(blocks)
+        return maps.transpose(0, 2, 1, 3).reshape(r_tiles * rows, c_tiles * cols)[:n_in, :n_out].T
+
+
+class BiasRow(AbstractMemristiveArray):
     """``array`` with one input more than the layer has, held at 1: a bias stored in devices.
 
     ``BiasRow(crossbar)(x) = crossbar([x, 1])``: the crossbar's last column of weights is the bias.
 
     Attributes:
-        array: the array with ``n_inputs + 1`` inputs (a :class:`~memsnn.crossbar.Crossbar`).
+        array: the memristive array with ``n_inputs + 1`` inputs (a :class:`Crossbar`, or one
+            programmed).
     """
 
-    array: AbstractSynapseArray
+    array: AbstractMemristiveArray
     linear_time_invariant: ClassVar[bool] = False
 
     @property
@@ -294,8 +375,29 @@ class BiasRow(AbstractSynapseArray):
         one = jnp.ones(presynaptic.shape[:-1] + (1,), presynaptic.dtype)
         return self.array(jnp.concatenate([presynaptic, one], axis=-1), state, key=key)
 
+    def ideal(self) -> Dense:
+        inner = self.array.ideal()
+        return Dense(inner.weight[:, :-1], inner.weight[:, -1])
 
-class ProgrammedCrossbar(AbstractSynapseArray):
+    @property
+    def w_max(self) -> float:
+        return self.array.w_max
+
+    @property
+    def is_programmed(self) -> bool:
+        return self.array.is_programmed
+
+    def programmed(self, *, key: PRNGKeyArray) -> "BiasRow":
+        return BiasRow(self.array.programmed(key=key))
+
+    def read_at(self, t_read: float, *, drift_compensation: bool | None = None) -> "BiasRow":
+        return BiasRow(self.array.read_at(t_read, drift_compensation=drift_compensation))
+
+    def frozen(self, *, key: PRNGKeyArray | None) -> "BiasRow":
+        return BiasRow(self.array.frozen(key=key))
+
+
+class ProgrammedCrossbar(AbstractMemristiveArray):
     """A crossbar after programming: one chip, whose programmed conductances are fixed.
 
     :meth:`init_state` returns the same conductances every time (no new programming noise or
@@ -331,6 +433,38 @@ class ProgrammedCrossbar(AbstractSynapseArray):
 
     def __call__(self, presynaptic, state=None, *, key=None):
         return self.crossbar(presynaptic, self.conductances if state is None else state, key=key)
+
+    def ideal(self) -> Dense:
+        return self.crossbar.ideal()
+
+    @property
+    def w_max(self) -> float:
+        return self.crossbar.w_max
+
+    @property
+    def is_programmed(self) -> bool:
+        return True
+
+    def programmed(self, *, key: PRNGKeyArray) -> "ProgrammedCrossbar":
+        return self  # one chip: programmed once
+
+    def read_at(self, t_read: float, *, drift_compensation: bool | None = None) -> "ProgrammedCrossbar":
+        return ProgrammedCrossbar(self.crossbar.read_at(t_read, drift_compensation=drift_compensation),
+                                  self.conductances)
+
+    def frozen(self, *, key: PRNGKeyArray | None) -> "ProgrammedCrossbar":
+        crossbar = self.crossbar
+        if crossbar.drift_compensation:
+            raise ValueError("one_read: a crossbar with drift_compensation=True cannot be frozen (the compensation "
+                             "factor is computed from the unfrozen read); switch it off with at_time(..., "
+                             "drift_compensation=False).")
+        g = crossbar.read_conductances(self.conductances, key=key)
+        if crossbar.wires is not None:
+            # Both arrays: the reference column of the reference scheme sees the wires too.
+            g = Conductances(*(crossbar.tile_maps(x) for x in g))
+        # Only the cells' I-V nonlinearity acts at read time on a frozen read.
+        kept = chain(*(n for n in crossbar.nonideality.nonidealities if isinstance(n, IVNonlinearity)))
+        return ProgrammedCrossbar(dataclasses.replace(crossbar, nonideality=kept, wires=None), g)
 
 
 def crossbar_from_dense(dense: Dense, preset: str, *, w_max: float | None = None, **overrides) -> AbstractSynapseArray:
