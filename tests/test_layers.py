@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "memsnn"
 #: ``memsnn/__init__.py``, the flat public surface.
 LAYERS: dict[str, int] = {
     # 1. the protocol and what every component uses
-    "_validation": 1, "_spice": 1, "_ngspice": 1, "components": 1, "stimulus": 1, "spikes": 1,
+    "_validation": 1, "_spice": 1, "_ngspice": 1, "_nir": 1, "components": 1, "stimulus": 1, "spikes": 1,
     # 2. component kinds
     "devices": 2, "neurons": 2, "synapses": 2, "arrays": 2, "crossbar": 2, "plasticity": 2, "energy": 2,
     # 3. composing and running them, and writing them out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import equinox as eqx
 
@@ -74,6 +74,33 @@ class AbstractSynapseArray(AbstractComponent):
     def check_grid(self, dt: float, n_steps: int) -> None:
         """Raise a clear error if the array cannot run on this grid (e.g. a delay longer than the
         run); :func:`memsnn.simulate` calls it before running. Nothing to check here."""
+
+    # NIR (memsnn.export.nir): an array kind with a NIR form writes and reads its own node(s).
+
+    #: The NIR node types (class names) that :meth:`from_nir` reads; empty: no NIR form.
+    nir_node_types: ClassVar[tuple[str, ...]] = ()
+
+    def nir_input_shape(self) -> tuple[int, ...]:
+        """The NIR shape of this array's inputs: ``(n_inputs,)`` (images: ``(C, H, W)``)."""
+        return (self.n_inputs,)
+
+    def to_nir(self, nir, layer: int, in_shape: tuple[int, ...]) -> tuple[list[tuple[str, Any]], tuple[int, ...]]:
+        """This array's NIR nodes ``[(name, node), ...]`` (named ``f"{layer}.kind"``) behind neurons
+        of NIR shape ``in_shape``, and the NIR shape of the neurons after it.
+
+        Raises:
+            TypeError: the array has no NIR form (the default).
+        """
+        raise TypeError(f"to_nir: layer {layer}'s array is a {type(self).__name__}; NIR export supports the ideal "
+                        "arrays memsnn.arrays.Dense, Conv2d and Identity (a memristive array has no NIR node).")
+
+    @classmethod
+    def from_nir(cls, nir, nodes: list[tuple[str, Any]], shape: tuple[int, ...],
+                 where: str) -> "tuple[AbstractSynapseArray, tuple[int, ...]] | None":
+        """The array that the NIR array nodes ``[(name, node), ...]`` in front of a neuron describe
+        (the first of them one of :attr:`nir_node_types`), behind neurons of NIR shape ``shape``,
+        and the NIR shape of the neurons after it; ``None`` if the nodes are not this kind's."""
+        return None
 
     def tiled(self, copies: int) -> "AbstractSynapseArray | None":
         """This array for ``copies`` independent copies of its neurons side by side, or ``None``

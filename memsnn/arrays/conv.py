@@ -15,8 +15,10 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._nir import pair, same_padding
 from ._base import AbstractSynapseArray
 
 
@@ -123,3 +125,74 @@ class Conv2d(AbstractSynapseArray):
             p = self.pool
             out = out.reshape(c, h // p, p, w // p, p).mean(axis=(2, 4))
         return out.reshape(-1)
+
+    nir_node_types: ClassVar[tuple[str, ...]] = ("Conv2d", "AvgPool2d")
+
+    def nir_input_shape(self) -> tuple[int, ...]:
+        return tuple(self.in_shape)
+
+    def to_nir(self, nir, layer, in_shape):
+        if tuple(in_shape) != tuple(self.in_shape):
+            raise ValueError(f"to_nir: layer {layer}'s Conv2d expects images {self.in_shape} but the layer "
+                             f"below has neurons of shape {tuple(in_shape)}.")
+        kh, kw = self.weight.shape[2:]
+        if self.padding == "VALID":
+            padding = (0, 0)
+        else:
+            padding = (same_padding(self.in_shape[1], kh, self.stride), same_padding(self.in_shape[2], kw, self.stride))
+            if None in padding:
+                raise ValueError(
+                    f"to_nir: layer {layer}'s Conv2d pads 'SAME' unevenly (a {kh}x{kw} kernel with stride "
+                    f"{self.stride} on a {self.in_shape[1]}x{self.in_shape[2]} input), which NIR's "
+                    "symmetric padding cannot express; use an odd kernel with stride 1, or padding='VALID'.")
+        bias = np.zeros(self.weight.shape[0]) if self.bias is None else np.asarray(self.bias, dtype=np.float64)
+        nodes = [(f"{layer}.conv", nir.Conv2d(input_shape=tuple(self.in_shape[1:]),
+                                              weight=np.asarray(self.weight, dtype=np.float64),
+                                              stride=self.stride, padding=padding, dilation=1, groups=1, bias=bias))]
+        if self.pool > 1:
+            p = self.pool
+            nodes.append((f"{layer}.pool", nir.AvgPool2d(kernel_size=np.array([p, p]), stride=np.array([p, p]),
+                                                         padding=np.array([0, 0]))))
+        return nodes, tuple(self.out_shape)
+
+    @classmethod
+    def from_nir(cls, nir, nodes, shape, where):
+        if [type(node) for _, node in nodes] not in ([nir.Conv2d], [nir.Conv2d, nir.AvgPool2d]):
+            return None
+        node, pool = nodes[0][1], nodes[1][1] if len(nodes) == 2 else None
+        if len(shape) != 3:
+            raise ValueError(f"from_nir: {where} is a Conv2d on inputs of shape {shape}; it needs (C, H, W).")
+        weight = np.asarray(node.weight, dtype=np.float64)
+        if pair(node.dilation, "dilation", where) != (1, 1) or int(node.groups) != 1:
+            raise ValueError(f"from_nir: {where} has dilation {node.dilation} and groups {node.groups}; memsnn's "
+                             "Conv2d supports dilation 1 and groups 1.")
+        sh, sw = pair(node.stride, "stride", where)
+        if sh != sw:
+            raise ValueError(f"from_nir: {where} has stride ({sh}, {sw}); memsnn's Conv2d has one stride for both "
+                             "axes.")
+        kh, kw = weight.shape[2:]
+        if isinstance(node.padding, str):
+            padding = node.padding.upper()
+            if padding == "SAME" and sh != 1:
+                raise ValueError(f"from_nir: {where} pads 'same' with stride {sh}; NIR defines 'same' for stride 1.")
+        else:
+            pad = pair(node.padding, "padding", where)
+            same = (same_padding(shape[1], kh, sh), same_padding(shape[2], kw, sh))
+            if pad == (0, 0):
+                padding = "VALID"
+            elif pad == same:
+                padding = "SAME"
+            else:
+                raise ValueError(f"from_nir: {where} pads by {pad}; memsnn's Conv2d pads 'VALID' (0) or 'SAME' "
+                                 f"({same} here).")
+        p = 1
+        if pool is not None:
+            p, p2 = pair(pool.kernel_size, "kernel_size", where + "'s pooling")
+            if (p, p) != (p2, p2) or pair(pool.stride, "stride", where + "'s pooling") != (p, p) \
+                    or pair(pool.padding, "padding", where + "'s pooling") != (0, 0):
+                raise ValueError(f"from_nir: {where} is followed by AvgPool2d(kernel {pool.kernel_size}, stride "
+                                 f"{pool.stride}, padding {pool.padding}); memsnn pools in square, non-overlapping, "
+                                 "unpadded windows (kernel = stride).")
+        bias = None if node.bias is None else np.asarray(node.bias, dtype=np.float64)
+        conv = cls(weight, bias, in_shape=shape, stride=sh, padding=padding, pool=p)
+        return conv, tuple(conv.out_shape)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._nir import per_neuron
 from ._base import AbstractSynapseArray
 
 
@@ -61,6 +62,30 @@ class Dense(AbstractSynapseArray):
         out = self.weight @ presynaptic
         return out if self.bias is None else out + self.bias
 
+    nir_node_types: ClassVar[tuple[str, ...]] = ("Affine", "Linear")
+
+    def to_nir(self, nir, layer, in_shape):
+        nodes = []
+        if len(in_shape) > 1:  # behind a convolution: its neurons flattened
+            nodes.append((f"{layer}.flatten", nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0,
+                                                          end_dim=-1)))
+        weight = np.asarray(self.weight, dtype=np.float64)
+        node = (nir.Linear(weight=weight) if self.bias is None
+                else nir.Affine(weight=weight, bias=np.asarray(self.bias, dtype=np.float64)))
+        return nodes + [(f"{layer}.linear", node)], (self.n_outputs,)
+
+    @classmethod
+    def from_nir(cls, nir, nodes, shape, where):
+        if [type(node) for _, node in nodes] not in ([nir.Affine], [nir.Linear]):
+            return None
+        first = nodes[0][1]
+        weight = np.asarray(first.weight, dtype=np.float64)
+        if len(shape) != 1 or weight.ndim != 2 or weight.shape[1] != shape[0]:
+            raise ValueError(f"from_nir: {where} has a weight of shape {weight.shape} for inputs of shape {shape} "
+                             "(a dense layer after a convolution needs a Flatten in front of it).")
+        bias = np.asarray(first.bias, dtype=np.float64) if isinstance(first, nir.Affine) else None
+        return cls(weight, bias), (weight.shape[0],)
+
 
 class Identity(AbstractSynapseArray):
     """One-to-one connection of ``n`` inputs to ``n`` neurons with an optional common gain.
@@ -89,3 +114,22 @@ class Identity(AbstractSynapseArray):
 
     def tiled(self, copies: int) -> "Identity":
         return Identity(self.size * copies, gain=self.gain)
+
+    nir_node_types: ClassVar[tuple[str, ...]] = ("Scale",)
+
+    def to_nir(self, nir, layer, in_shape):
+        gain = 1.0 if self.gain is None else np.asarray(self.gain, dtype=np.float64)
+        return [(f"{layer}.scale", nir.Scale(scale=per_neuron(gain, in_shape)))], in_shape
+
+    @classmethod
+    def from_nir(cls, nir, nodes, shape, where):
+        if [type(node) for _, node in nodes] != [nir.Scale]:
+            return None
+        scale = np.asarray(nodes[0][1].scale, dtype=np.float64).reshape(-1)
+        n = math.prod(shape)
+        if scale.size not in (1, n):
+            raise ValueError(f"from_nir: {where} scales {scale.size} values for inputs of shape {shape}.")
+        if np.all(scale == scale[0]):
+            return cls(n, gain=float(scale[0])), shape
+        # Different gains per neuron: a diagonal dense layer.
+        return Dense(jnp.diag(jnp.asarray(np.broadcast_to(scale, (n,))))), shape

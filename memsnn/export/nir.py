@@ -7,8 +7,11 @@ such a graph back into a network. For a network that NIR can express, ``from_nir
 simulates to the same spikes, and to the same membrane potentials up to rounding (the absolute
 threshold ``v_rest + threshold`` is stored and read back as a difference; ~1e-15 in float64).
 
-What maps onto what (a layer's ``n`` neurons have the NIR shape ``(n,)``, or ``(C, H, W)`` after a
-convolution):
+Each component writes and reads its own NIR node(s) (``to_nir`` / ``from_nir`` of
+:class:`~memsnn.arrays.AbstractSynapseArray` and :class:`~memsnn.neurons.AbstractNeuron`; the
+node types a kind reads are its ``nir_node_types``); this module holds only the graph machinery:
+the chain of nodes, the time step conversion, and finding the kind that reads a node. What maps onto
+what (a layer's ``n`` neurons have the NIR shape ``(n,)``, or ``(C, H, W)`` after a convolution):
 
 * :class:`~memsnn.arrays.Dense` -> ``Affine`` (with bias) or ``Linear``; a ``Flatten`` stands in
   front of it where the layer below is convolutional;
@@ -54,15 +57,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Callable, Literal
 
-import jax.numpy as jnp
 import numpy as np
 
-from ..arrays import Conv2d, Dense, Identity
+from .._nir import NirStep
+from ..arrays import AbstractSynapseArray, Identity
 from ..network import Layer, Network
-from ..neurons import IF, LIF
+from ..neurons import AbstractNeuron
 from ..neurons.lif import heaviside
-from ..spikes import SpikeFunction
-from ..synapses import ExponentialSynapse
 
 if TYPE_CHECKING:
     import nir
@@ -96,126 +97,24 @@ def _check_stimulus(owner: str, stimulus: str):
                          f"or 'impulses' (by memsnn.Impulses or spikes), got {stimulus!r}.")
 
 
+def _readers(base: type) -> dict[str, type]:
+    """``{NIR node type name: the component kind that reads it}`` over every subclass of ``base``
+    that declares ``nir_node_types`` (the first kind to claim a type reads it)."""
+    readers: dict[str, type] = {}
+    seen, queue = set(), [base]
+    while queue:
+        kind = queue.pop(0)
+        for sub in kind.__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                queue.append(sub)
+                for name in sub.nir_node_types:
+                    readers.setdefault(name, sub)
+    return readers
+
+
 # --------------------------------------------------------------------------------------------
 # memsnn -> NIR
-
-
-def _per_neuron(value, shape: tuple[int, ...]) -> np.ndarray:
-    """A scalar or ``(n,)`` parameter as a float64 array of the neurons' NIR shape."""
-    return np.broadcast_to(np.asarray(value, dtype=np.float64).reshape(-1), (math.prod(shape),)).reshape(shape).copy()
-
-
-# Thresholds from here up are never reached (float32's largest value, so in any precision).
-_UNREACHABLE = float(np.finfo(np.float32).max)
-
-
-def _never_fires(neuron) -> bool:
-    # reset="none" is a readout only if no membrane can reach the threshold (the surrogate
-    # training's integrator output uses the largest float); otherwise it fires without resetting.
-    return bool(np.all(np.asarray(neuron.threshold, dtype=np.float64) >= _UNREACHABLE))
-
-
-def _same_padding(size: int, kernel: int, stride: int) -> int | None:
-    """The symmetric padding equal to JAX's ``"SAME"``, or ``None`` where SAME pads unevenly."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return None if total % 2 else total // 2
-
-
-def _array_nodes(nir, i: int, array, in_shape: tuple[int, ...]) -> tuple[list, tuple[int, ...]]:
-    """NIR nodes ``[(name, node), ...]`` of one synapse array and the neurons' NIR shape after it."""
-    if isinstance(array, Dense):
-        weight = np.asarray(array.weight, dtype=np.float64)
-        node = (nir.Linear(weight=weight) if array.bias is None
-                else nir.Affine(weight=weight, bias=np.asarray(array.bias, dtype=np.float64)))
-        return [(f"{i}.linear", node)], (array.n_outputs,)
-    if isinstance(array, Identity):
-        gain = 1.0 if array.gain is None else np.asarray(array.gain, dtype=np.float64)
-        return [(f"{i}.scale", nir.Scale(scale=_per_neuron(gain, in_shape)))], in_shape
-    if isinstance(array, Conv2d):
-        kh, kw = array.weight.shape[2:]
-        if array.padding == "VALID":
-            padding = (0, 0)
-        else:
-            padding = (_same_padding(array.in_shape[1], kh, array.stride),
-                       _same_padding(array.in_shape[2], kw, array.stride))
-            if None in padding:
-                raise ValueError(
-                    f"to_nir: layer {i}'s Conv2d pads 'SAME' unevenly (a {kh}x{kw} kernel with stride "
-                    f"{array.stride} on a {array.in_shape[1]}x{array.in_shape[2]} input), which NIR's "
-                    "symmetric padding cannot express; use an odd kernel with stride 1, or padding='VALID'.")
-        bias = np.zeros(array.weight.shape[0]) if array.bias is None else np.asarray(array.bias, dtype=np.float64)
-        nodes = [(f"{i}.conv", nir.Conv2d(input_shape=tuple(array.in_shape[1:]),
-                                          weight=np.asarray(array.weight, dtype=np.float64),
-                                          stride=array.stride, padding=padding, dilation=1, groups=1, bias=bias))]
-        if array.pool > 1:
-            p = array.pool
-            nodes.append((f"{i}.pool", nir.AvgPool2d(kernel_size=np.array([p, p]), stride=np.array([p, p]),
-                                                     padding=np.array([0, 0]))))
-        return nodes, tuple(array.out_shape)
-    raise TypeError(f"to_nir: layer {i}'s array is a {type(array).__name__}; NIR export supports the ideal "
-                    "arrays memsnn.arrays.Dense, Conv2d and Identity (a memristive array has no NIR node).")
-
-
-def _neuron_node(nir, i: int, layer: Layer, shape: tuple[int, ...], spike_driven: bool, dt: float, scale: float):
-    """The NIR neuron node of one layer; ``scale = nir_dt / dt`` multiplies every time constant."""
-    neuron, synapse = layer.neuron, layer.synapse
-    where = f"to_nir: layer {i}"
-    if not isinstance(neuron, (LIF, IF)):
-        raise TypeError(f"{where} has a {type(neuron).__name__} neuron; NIR export supports memsnn.LIF and "
-                        "memsnn.IF.")
-    if neuron.reset_mode == "subtract":
-        raise ValueError(
-            f"{where} resets by subtraction (reset='subtract'), which NIR cannot express: NIR's LIF and IF "
-            "reset the membrane to v_reset. Build (or train) the network with reset='zero' to export it.")
-    if not (neuron.spike_fn is heaviside or isinstance(neuron.spike_fn, SpikeFunction)):
-        raise TypeError(f"{where}'s spike function {neuron.spike_fn!r} is not memsnn's step (heaviside, or a "
-                        "surrogate from memsnn.spikes, a step forward); NIR neurons fire with a step.")
-    silent = neuron.reset_mode == "none"
-    if silent and not _never_fires(neuron):
-        raise ValueError(
-            f"{where} fires without a reset (reset='none'), which NIR cannot express. Use reset='zero', or "
-            "make it a readout that never fires (a threshold of the largest float), exported as a leaky "
-            "integrator.")
-    if synapse is not None and not isinstance(synapse, ExponentialSynapse):
-        raise TypeError(f"{where} has a {type(synapse).__name__}; NIR export supports no synapse (charge lands "
-                        "on the membrane) or memsnn.ExponentialSynapse (NIR's CubaLIF).")
-    if synapse is not None and not spike_driven:
-        raise ValueError(f"{where} has a synapse but is driven by a current stimulus, which memsnn feeds "
-                         "straight into the membrane while NIR would filter it; export with "
-                         "stimulus='impulses', or drop the synapse.")
-
-    def p(value):
-        return _per_neuron(value, shape)
-
-    if isinstance(neuron, IF):
-        if synapse is not None:
-            raise TypeError(f"{where}: an IF neuron behind a synapse has no NIR node (NIR's current-based "
-                            "neuron is the leaky CubaLIF); use memsnn.LIF or drop the synapse.")
-        # dv/dt = I / C in memsnn time is dv/dt' = I / (C scale) in graph time t' = scale t; an impulse
-        # of weight w moves v by w / C, which the reader's step nir_dt = scale dt gives with r w nir_dt.
-        r = 1.0 / (np.asarray(neuron.capacitance, dtype=np.float64) * scale * (dt if spike_driven else 1.0))
-        if silent:
-            return nir.I(r=p(r))
-        return nir.IF(r=p(r), v_threshold=p(neuron.threshold), v_reset=p(neuron.v_reset))
-
-    v_rest = np.asarray(neuron.v_rest, dtype=np.float64)
-    tau = p(np.asarray(neuron.tau, dtype=np.float64) * scale)
-    resistance = np.asarray(neuron.resistance, dtype=np.float64)
-    # memsnn's threshold is relative to v_rest, NIR's is absolute.
-    threshold, v_reset = p(v_rest + np.asarray(neuron.threshold, dtype=np.float64)), p(neuron.v_reset)
-    if synapse is None:
-        r = p(resistance / dt if spike_driven else resistance)
-        if silent:
-            return nir.LI(tau=tau, r=r, v_leak=p(v_rest))
-        return nir.LIF(tau=tau, r=r, v_leak=p(v_rest), v_threshold=threshold, v_reset=v_reset)
-    # The synaptic current is a current (A), so r = R; an impulse of weight w makes the current jump
-    # by w, which the reader's Euler step gives with nir_dt w_in w / tau_syn' = dt w_in w / tau_s.
-    tau_s = np.asarray(synapse.tau_s, dtype=np.float64)
-    common = dict(tau_syn=p(tau_s * scale), tau_mem=tau, r=p(resistance), v_leak=p(v_rest), w_in=p(tau_s / dt))
-    if silent:
-        return nir.CubaLI(**common)
-    return nir.CubaLIF(**common, v_threshold=threshold, v_reset=v_reset)
 
 
 def to_nir(network: Network, *, dt: float, nir_dt: float | None = None,
@@ -249,8 +148,7 @@ def to_nir(network: Network, *, dt: float, nir_dt: float | None = None,
         raise TypeError(f"to_nir: expected a memsnn.Network, got {type(network).__name__}. A trained model of "
                         "memsnn.training (e.g. a SurrogateNet from load_trained) holds its network: pass "
                         "model.network(), e.g. to_nir(model.network(), dt=1.0).")
-    first = network.layers[0].array
-    shape = tuple(first.in_shape) if isinstance(first, Conv2d) else (network.n_inputs,)
+    shape = tuple(network.layers[0].array.nir_input_shape())
     nodes, edges, previous = {"input": nir.Input(input_type=np.array(shape))}, [], "input"
 
     def add(name, node):
@@ -264,17 +162,11 @@ def to_nir(network: Network, *, dt: float, nir_dt: float | None = None,
             raise ValueError(f"to_nir: layer {i} has a plasticity rule ({type(layer.plasticity).__name__}); NIR "
                              "describes fixed weights. Export the network without it.")
         # The energy meter only measures (it changes no dynamics), so it has no node and is left out.
-        if isinstance(layer.array, Conv2d) and shape != tuple(layer.array.in_shape):
-            raise ValueError(f"to_nir: layer {i}'s Conv2d expects images {layer.array.in_shape} but the layer "
-                             f"below has neurons of shape {shape}.")
-        if isinstance(layer.array, Dense) and len(shape) > 1:
-            add(f"{i}.flatten", nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1))
-            shape = (math.prod(shape),)
-        array_nodes, shape = _array_nodes(nir, i, layer.array, shape)
+        array_nodes, shape = layer.array.to_nir(nir, i, shape)
         for name, node in array_nodes:
             add(name, node)
-        spike_driven = i > 0 or stimulus == "impulses"
-        add(f"{i}.neuron", _neuron_node(nir, i, layer, shape, spike_driven, dt, nir_dt / dt))
+        step = NirStep(nir, dt, nir_dt / dt, spike_driven=i > 0 or stimulus == "impulses", where=f"to_nir: layer {i}")
+        add(f"{i}.neuron", layer.neuron.to_nir(layer.synapse, shape, step))
     add("output", nir.Output(output_type=np.array(shape)))
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": nir_dt})
 
@@ -311,105 +203,6 @@ def _chain(nir, graph) -> list[tuple[str, object]]:
     return order
 
 
-def _parameter(name: str, value, n: int, where: str):
-    """A NIR parameter as a scalar (one value for all neurons) or an ``(n,)`` array."""
-    value = np.asarray(value, dtype=np.float64).reshape(-1)
-    if value.size == 1:
-        return float(value[0])
-    if value.size != n:
-        raise ValueError(f"from_nir: {where}'s {name} has {value.size} values for {n} neurons.")
-    return value
-
-
-def _pair(value, what: str, where: str) -> tuple[int, int]:
-    value = np.asarray(value).reshape(-1)
-    if value.size == 1:
-        value = np.repeat(value, 2)
-    if value.size != 2:
-        raise ValueError(f"from_nir: {where}'s {what} must be one or two integers, got {value.tolist()}.")
-    return int(value[0]), int(value[1])
-
-
-def _conv_array(node, pool, shape: tuple[int, ...], where: str) -> Conv2d:
-    if len(shape) != 3:
-        raise ValueError(f"from_nir: {where} is a Conv2d on inputs of shape {shape}; it needs (C, H, W).")
-    weight = np.asarray(node.weight, dtype=np.float64)
-    if _pair(node.dilation, "dilation", where) != (1, 1) or int(node.groups) != 1:
-        raise ValueError(f"from_nir: {where} has dilation {node.dilation} and groups {node.groups}; memsnn's "
-                         "Conv2d supports dilation 1 and groups 1.")
-    sh, sw = _pair(node.stride, "stride", where)
-    if sh != sw:
-        raise ValueError(f"from_nir: {where} has stride ({sh}, {sw}); memsnn's Conv2d has one stride for both axes.")
-    kh, kw = weight.shape[2:]
-    if isinstance(node.padding, str):
-        padding = node.padding.upper()
-        if padding == "SAME" and sh != 1:
-            raise ValueError(f"from_nir: {where} pads 'same' with stride {sh}; NIR defines 'same' for stride 1.")
-    else:
-        pad = _pair(node.padding, "padding", where)
-        same = (_same_padding(shape[1], kh, sh), _same_padding(shape[2], kw, sh))
-        if pad == (0, 0):
-            padding = "VALID"
-        elif pad == same:
-            padding = "SAME"
-        else:
-            raise ValueError(f"from_nir: {where} pads by {pad}; memsnn's Conv2d pads 'VALID' (0) or 'SAME' "
-                             f"({same} here).")
-    p = 1
-    if pool is not None:
-        p, p2 = _pair(pool.kernel_size, "kernel_size", where + "'s pooling")
-        if (p, p) != (p2, p2) or _pair(pool.stride, "stride", where + "'s pooling") != (p, p) \
-                or _pair(pool.padding, "padding", where + "'s pooling") != (0, 0):
-            raise ValueError(f"from_nir: {where} is followed by AvgPool2d(kernel {pool.kernel_size}, stride "
-                             f"{pool.stride}, padding {pool.padding}); memsnn pools in square, non-overlapping, "
-                             "unpadded windows (kernel = stride).")
-    bias = None if node.bias is None else np.asarray(node.bias, dtype=np.float64)
-    return Conv2d(weight, bias, in_shape=shape, stride=sh, padding=padding, pool=p)
-
-
-def _neuron(nir, node, n: int, spike_driven: bool, dt: float, scale: float, spike_fn, where: str):
-    """``(synapse, neuron)`` of one layer from its NIR neuron node; inverse of :func:`_neuron_node`."""
-
-    def p(name):
-        return _parameter(name, getattr(node, name), n, where)
-
-    if isinstance(node, (nir.IF, nir.I)):
-        r = p("r")
-        capacitance = 1.0 / (np.asarray(r) * scale * (dt if spike_driven else 1.0))
-        if isinstance(node, nir.I):
-            return None, IF(capacitance=capacitance, threshold=_UNREACHABLE, reset="none",
-                            spike_fn=spike_fn)
-        return None, IF(capacitance=capacitance, threshold=p("v_threshold"), v_reset=p("v_reset"), reset="zero",
-                        spike_fn=spike_fn)
-    if isinstance(node, (nir.LIF, nir.LI)):
-        tau, r, v_leak = np.asarray(p("tau")) / scale, np.asarray(p("r")), p("v_leak")
-        resistance = r * dt if spike_driven else r
-        if isinstance(node, nir.LI):
-            return None, LIF(tau=tau, resistance=resistance, threshold=_UNREACHABLE, v_rest=v_leak,
-                             reset="none", spike_fn=spike_fn)
-        return None, LIF(tau=tau, resistance=resistance, threshold=np.asarray(p("v_threshold")) - v_leak,
-                         v_rest=v_leak, v_reset=p("v_reset"), reset="zero", spike_fn=spike_fn)
-    if isinstance(node, (nir.CubaLIF, nir.CubaLI)):
-        if not spike_driven:
-            raise ValueError(f"from_nir: {where} is a CubaLIF driven by a current stimulus, which memsnn feeds "
-                             "straight into the membrane; read it with stimulus='impulses'.")
-        tau_syn, w_in = np.asarray(p("tau_syn")) / scale, np.asarray(p("w_in"))
-        # The graph's w_in scales every input of the synapse; memsnn's impulse of weight w makes the
-        # current jump by w, so w_in must be tau_syn / dt (snnTorch writes exactly that).
-        if not np.allclose(w_in, tau_syn / dt, rtol=1e-9, atol=0):
-            raise ValueError(f"from_nir: {where} has w_in {w_in} but memsnn's synapse needs w_in = tau_syn / dt "
-                             f"= {tau_syn / dt} (scale the weights of the array in front of it instead).")
-        synapse = ExponentialSynapse(tau_s=tau_syn)
-        tau, v_leak = np.asarray(p("tau_mem")) / scale, p("v_leak")
-        if isinstance(node, nir.CubaLI):
-            return synapse, LIF(tau=tau, resistance=p("r"), threshold=_UNREACHABLE, v_rest=v_leak,
-                                reset="none", spike_fn=spike_fn)
-        return synapse, LIF(tau=tau, resistance=p("r"), threshold=np.asarray(p("v_threshold")) - v_leak,
-                            v_rest=v_leak, v_reset=p("v_reset"), reset="zero", spike_fn=spike_fn)
-    raise TypeError(f"from_nir: {where} is a {type(node).__name__}; memsnn reads the neurons LIF, IF, CubaLIF, "
-                    "LI, I and CubaLI.")
-
-
 def from_nir(graph: "nir.NIRGraph", *, dt: float, nir_dt: float | None = None,
              stimulus: StimulusKind = "current", spike_fn: Callable = heaviside) -> Network:
     """The :class:`memsnn.Network` of a feed-forward NIR graph, to be simulated with step ``dt``.
@@ -443,7 +236,7 @@ def from_nir(graph: "nir.NIRGraph", *, dt: float, nir_dt: float | None = None,
         raise TypeError(f"from_nir: expected a nir.NIRGraph, got {type(graph).__name__}.")
     order = _chain(nir, graph)
     shape = tuple(int(s) for s in np.asarray(order[0][1].input_type["input"]).reshape(-1))
-    neuron_types = (nir.LIF, nir.IF, nir.CubaLIF, nir.LI, nir.I, nir.CubaLI)
+    arrays, neurons = _readers(AbstractSynapseArray), _readers(AbstractNeuron)
     layers, pending = [], []  # pending: the array nodes (name, node) since the last neuron
     for name, node in order[1:-1]:
         where = f"node {name!r}"
@@ -453,16 +246,16 @@ def from_nir(graph: "nir.NIRGraph", *, dt: float, nir_dt: float | None = None,
                                  "between a neuron and the next array.")
             shape = (math.prod(shape),)
             continue
-        if not isinstance(node, neuron_types):
-            if not isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d, nir.AvgPool2d, nir.Scale)):
-                raise TypeError(f"from_nir: {where} is a {type(node).__name__}, which memsnn does not read; "
-                                "supported: Affine, Linear, Conv2d, AvgPool2d, Scale, Flatten and the neurons "
-                                "LIF, IF, CubaLIF, LI, I, CubaLI.")
+        kind = type(node).__name__
+        if kind not in neurons:
+            if kind not in arrays:
+                raise TypeError(f"from_nir: {where} is a {kind}, which memsnn does not read; supported: "
+                                f"{', '.join(arrays)}, Flatten and the neurons {', '.join(neurons)}.")
             pending.append((name, node))
             continue
-        array, shape = _layer_array(nir, pending, shape, where)
-        spike_driven = bool(layers) or stimulus == "impulses"
-        synapse, neuron = _neuron(nir, node, math.prod(shape), spike_driven, dt, nir_dt / dt, spike_fn, where)
+        array, shape = _layer_array(nir, arrays, pending, shape)
+        step = NirStep(nir, dt, nir_dt / dt, spike_driven=bool(layers) or stimulus == "impulses", where=where)
+        synapse, neuron = neurons[kind].from_nir(node, math.prod(shape), step, spike_fn)
         layers.append(Layer(array, synapse, neuron))
         pending = []
     if pending or not layers:
@@ -471,30 +264,14 @@ def from_nir(graph: "nir.NIRGraph", *, dt: float, nir_dt: float | None = None,
     return Network(layers)
 
 
-def _layer_array(nir, pending: list, shape: tuple[int, ...], where: str):
+def _layer_array(nir, readers: dict[str, type], pending: list, shape: tuple[int, ...]):
     """The synapse array made of the array nodes in front of a neuron, and the neurons' shape."""
-    kinds = [type(node) for _, node in pending]
     if not pending:
         return Identity(math.prod(shape), gain=None), shape
     first_name, first = pending[0]
-    where = f"node {first_name!r}"
-    if kinds in ([nir.Affine], [nir.Linear]):
-        weight = np.asarray(first.weight, dtype=np.float64)
-        if len(shape) != 1 or weight.ndim != 2 or weight.shape[1] != shape[0]:
-            raise ValueError(f"from_nir: {where} has a weight of shape {weight.shape} for inputs of shape {shape} "
-                             "(a dense layer after a convolution needs a Flatten in front of it).")
-        bias = np.asarray(first.bias, dtype=np.float64) if isinstance(first, nir.Affine) else None
-        return Dense(weight, bias), (weight.shape[0],)
-    if kinds in ([nir.Conv2d], [nir.Conv2d, nir.AvgPool2d]):
-        conv = _conv_array(first, pending[1][1] if len(pending) == 2 else None, shape, where)
-        return conv, tuple(conv.out_shape)
-    if kinds == [nir.Scale]:
-        scale = np.asarray(first.scale, dtype=np.float64).reshape(-1)
-        n = math.prod(shape)
-        if scale.size not in (1, n):
-            raise ValueError(f"from_nir: {where} scales {scale.size} values for inputs of shape {shape}.")
-        if np.all(scale == scale[0]):
-            return Identity(n, gain=float(scale[0])), shape
-        return Dense(jnp.diag(jnp.asarray(np.broadcast_to(scale, (n,))))), shape
-    raise ValueError(f"from_nir: the nodes {[k for k, _ in pending]} ({[k.__name__ for k in kinds]}) stand between "
-                     "two neurons; memsnn reads one Affine / Linear, Conv2d (+ AvgPool2d) or Scale per layer.")
+    read = readers[type(first).__name__].from_nir(nir, pending, shape, f"node {first_name!r}")
+    if read is None:
+        kinds = [type(node).__name__ for _, node in pending]
+        raise ValueError(f"from_nir: the nodes {[k for k, _ in pending]} ({kinds}) stand between two neurons; "
+                         "memsnn reads one Affine / Linear, Conv2d (+ AvgPool2d) or Scale per layer.")
+    return read

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import abc
+from typing import TYPE_CHECKING, ClassVar
 
 from jaxtyping import Array, Float
 
+from .._nir import NirStep
 from ..components import AbstractComponent, State
+
+if TYPE_CHECKING:
+    from ..synapses import AbstractSynapse
 
 
 class AbstractNeuron(AbstractComponent):
@@ -62,6 +67,27 @@ class AbstractNeuron(AbstractComponent):
     @abc.abstractmethod
     def decay_rate(self, state: State, current: Float[Array, " n"]) -> Float[Array, " n"]:
         """Largest local decay rate |d f / d y| (1/s): explicit steps are stable while dt * rate < ~2."""
+
+    # NIR (memsnn.export.nir): a neuron kind with a NIR form writes and reads its own node.
+
+    #: The NIR node types (class names) that :meth:`from_nir` reads; empty: no NIR form.
+    nir_node_types: ClassVar[tuple[str, ...]] = ()
+
+    def to_nir(self, synapse, shape: tuple[int, ...], step: NirStep):
+        """The NIR node of this layer's neurons (of NIR shape ``shape``) behind ``synapse`` (or
+        ``None``), converted with ``step``.
+
+        Raises:
+            TypeError / ValueError: the neuron (or the pair) has no NIR form; the message says why.
+        """
+        raise TypeError(f"{step.where} has a {type(self).__name__} neuron; NIR export supports memsnn.LIF and "
+                        "memsnn.IF.")
+
+    @classmethod
+    def from_nir(cls, node, n: int, step: NirStep, spike_fn) -> "tuple[AbstractSynapse | None, AbstractNeuron]":
+        """``(synapse, neuron)`` of a layer of ``n`` neurons from its NIR node (one of
+        :attr:`nir_node_types`), the inverse of :meth:`to_nir`; ``spike_fn``: the neurons' spike function."""
+        raise TypeError(f"from_nir: {step.where} is a {type(node).__name__}, which {cls.__name__} does not read.")
 
 
 class AbstractSpiceNeuron(AbstractNeuron):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Callable, Literal, NamedTuple
+from typing import Callable, ClassVar, Literal, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
-from .._validation import require_positive
+from .._nir import UNREACHABLE, NirStep, never_fires, parameter, per_neuron
 from .._spice import number
+from .._validation import require_positive
+from ..spikes import SpikeFunction
+from ..synapses import ExponentialSynapse
 from ._base import AbstractNeuron, AbstractSpiceNeuron
 
 ResetMode = Literal["subtract", "zero", "none"]
@@ -53,6 +57,33 @@ def _reset(v, spikes, threshold, v_reset, mode: str):
 def _check_reset(owner: str, mode: str):
     if mode not in ("subtract", "zero", "none"):
         raise ValueError(f"{owner}: reset must be 'subtract', 'zero' or 'none', got {mode!r}.")
+
+
+def _nir_checks(neuron: "LIF | IF", synapse, step: NirStep) -> bool:
+    """What NIR cannot express of a LIF / IF layer; returns whether the layer never fires (a
+    ``reset="none"`` readout, exported as a leaky or plain integrator)."""
+    where = step.where
+    if neuron.reset_mode == "subtract":
+        raise ValueError(
+            f"{where} resets by subtraction (reset='subtract'), which NIR cannot express: NIR's LIF and IF "
+            "reset the membrane to v_reset. Build (or train) the network with reset='zero' to export it.")
+    if not (neuron.spike_fn is heaviside or isinstance(neuron.spike_fn, SpikeFunction)):
+        raise TypeError(f"{where}'s spike function {neuron.spike_fn!r} is not memsnn's step (heaviside, or a "
+                        "surrogate from memsnn.spikes, a step forward); NIR neurons fire with a step.")
+    silent = neuron.reset_mode == "none"
+    if silent and not never_fires(neuron.threshold):
+        raise ValueError(
+            f"{where} fires without a reset (reset='none'), which NIR cannot express. Use reset='zero', or "
+            "make it a readout that never fires (a threshold of the largest float), exported as a leaky "
+            "integrator.")
+    if synapse is not None and not isinstance(synapse, ExponentialSynapse):
+        raise TypeError(f"{where} has a {type(synapse).__name__}; NIR export supports no synapse (charge lands "
+                        "on the membrane) or memsnn.ExponentialSynapse (NIR's CubaLIF).")
+    if synapse is not None and not step.spike_driven:
+        raise ValueError(f"{where} has a synapse but is driven by a current stimulus, which memsnn feeds "
+                         "straight into the membrane while NIR would filter it; export with "
+                         "stimulus='impulses', or drop the synapse.")
+    return silent
 
 
 class LIF(AbstractSpiceNeuron):
@@ -164,7 +195,7 @@ class LIF(AbstractSpiceNeuron):
         """
         if self.reset_mode != "none":
             raise ValueError(
-                f"lif_netlist: the LIF has reset={self.reset_mode!r}. memsnn applies the threshold and "
+                f"netlist: the LIF has reset={self.reset_mode!r}. memsnn applies the threshold and "
                 "reset on its time grid, which SPICE cannot reproduce exactly; export the sub-threshold "
                 "membrane with LIF(..., reset='none') and compare while v stays below threshold."
             )
@@ -179,6 +210,65 @@ class LIF(AbstractSpiceNeuron):
     def spice_impulse(self, options) -> tuple[str, float]:
         # A charge q on a membrane of capacitance tau/R moves v by q R / tau.
         return "v", float(self.resistance / self.tau)
+
+    nir_node_types: ClassVar[tuple[str, ...]] = ("LIF", "LI", "CubaLIF", "CubaLI")
+
+    def to_nir(self, synapse, shape, step):
+        silent = _nir_checks(self, synapse, step)
+        nir, dt, scale = step.nir, step.dt, step.scale
+
+        def p(value):
+            return per_neuron(value, shape)
+
+        v_rest = np.asarray(self.v_rest, dtype=np.float64)
+        tau = p(np.asarray(self.tau, dtype=np.float64) * scale)
+        resistance = np.asarray(self.resistance, dtype=np.float64)
+        # memsnn's threshold is relative to v_rest, NIR's is absolute.
+        threshold, v_reset = p(v_rest + np.asarray(self.threshold, dtype=np.float64)), p(self.v_reset)
+        if synapse is None:
+            r = p(resistance / dt if step.spike_driven else resistance)
+            if silent:
+                return nir.LI(tau=tau, r=r, v_leak=p(v_rest))
+            return nir.LIF(tau=tau, r=r, v_leak=p(v_rest), v_threshold=threshold, v_reset=v_reset)
+        # The synaptic current is a current (A), so r = R; an impulse of weight w makes the current jump
+        # by w, which the reader's Euler step gives with nir_dt w_in w / tau_syn' = dt w_in w / tau_s.
+        tau_s = np.asarray(synapse.tau_s, dtype=np.float64)
+        common = dict(tau_syn=p(tau_s * scale), tau_mem=tau, r=p(resistance), v_leak=p(v_rest), w_in=p(tau_s / dt))
+        if silent:
+            return nir.CubaLI(**common)
+        return nir.CubaLIF(**common, v_threshold=threshold, v_reset=v_reset)
+
+    @classmethod
+    def from_nir(cls, node, n, step, spike_fn):
+        nir, dt, scale, where = step.nir, step.dt, step.scale, step.where
+
+        def p(name):
+            return parameter(name, getattr(node, name), n, where)
+
+        if isinstance(node, (nir.LIF, nir.LI)):
+            tau, r, v_leak = np.asarray(p("tau")) / scale, np.asarray(p("r")), p("v_leak")
+            resistance = r * dt if step.spike_driven else r
+            if isinstance(node, nir.LI):
+                return None, cls(tau=tau, resistance=resistance, threshold=UNREACHABLE, v_rest=v_leak,
+                                 reset="none", spike_fn=spike_fn)
+            return None, cls(tau=tau, resistance=resistance, threshold=np.asarray(p("v_threshold")) - v_leak,
+                             v_rest=v_leak, v_reset=p("v_reset"), reset="zero", spike_fn=spike_fn)
+        if not step.spike_driven:
+            raise ValueError(f"from_nir: {where} is a CubaLIF driven by a current stimulus, which memsnn feeds "
+                             "straight into the membrane; read it with stimulus='impulses'.")
+        tau_syn, w_in = np.asarray(p("tau_syn")) / scale, np.asarray(p("w_in"))
+        # The graph's w_in scales every input of the synapse; memsnn's impulse of weight w makes the
+        # current jump by w, so w_in must be tau_syn / dt (snnTorch writes exactly that).
+        if not np.allclose(w_in, tau_syn / dt, rtol=1e-9, atol=0):
+            raise ValueError(f"from_nir: {where} has w_in {w_in} but memsnn's synapse needs w_in = tau_syn / dt "
+                             f"= {tau_syn / dt} (scale the weights of the array in front of it instead).")
+        synapse = ExponentialSynapse(tau_s=tau_syn)
+        tau, v_leak = np.asarray(p("tau_mem")) / scale, p("v_leak")
+        if isinstance(node, nir.CubaLI):
+            return synapse, cls(tau=tau, resistance=p("r"), threshold=UNREACHABLE, v_rest=v_leak,
+                                reset="none", spike_fn=spike_fn)
+        return synapse, cls(tau=tau, resistance=p("r"), threshold=np.asarray(p("v_threshold")) - v_leak,
+                            v_rest=v_leak, v_reset=p("v_reset"), reset="zero", spike_fn=spike_fn)
 
 
 class IF(AbstractNeuron):
@@ -241,3 +331,29 @@ class IF(AbstractNeuron):
 
     def decay_rate(self, state: LIFState, current):
         return jnp.zeros_like(state.v)
+
+    nir_node_types: ClassVar[tuple[str, ...]] = ("IF", "I")
+
+    def to_nir(self, synapse, shape, step):
+        silent = _nir_checks(self, synapse, step)
+        if synapse is not None:
+            raise TypeError(f"{step.where}: an IF neuron behind a synapse has no NIR node (NIR's current-based "
+                            "neuron is the leaky CubaLIF); use memsnn.LIF or drop the synapse.")
+        # dv/dt = I / C in memsnn time is dv/dt' = I / (C scale) in graph time t' = scale t; an impulse
+        # of weight w moves v by w / C, which the reader's step nir_dt = scale dt gives with r w nir_dt.
+        r = 1.0 / (np.asarray(self.capacitance, dtype=np.float64) * step.scale * (step.dt if step.spike_driven else 1.0))
+        if silent:
+            return step.nir.I(r=per_neuron(r, shape))
+        return step.nir.IF(r=per_neuron(r, shape), v_threshold=per_neuron(self.threshold, shape),
+                           v_reset=per_neuron(self.v_reset, shape))
+
+    @classmethod
+    def from_nir(cls, node, n, step, spike_fn):
+        def p(name):
+            return parameter(name, getattr(node, name), n, step.where)
+
+        capacitance = 1.0 / (np.asarray(p("r")) * step.scale * (step.dt if step.spike_driven else 1.0))
+        if isinstance(node, step.nir.I):
+            return None, cls(capacitance=capacitance, threshold=UNREACHABLE, reset="none", spike_fn=spike_fn)
+        return None, cls(capacitance=capacitance, threshold=p("v_threshold"), v_reset=p("v_reset"), reset="zero",
+                         spike_fn=spike_fn)
