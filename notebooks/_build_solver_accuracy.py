@@ -162,7 +162,7 @@ relative L2 on every neuron."""),
 
 Any one-layer MIF (or sub-threshold LIF) network and `Impulses` / constant `Current` stimulus
 goes through `export.simulate_ngspice(network, stimulus, dt=..., n_steps=...)`; the netlist alone is
-`export.network_netlist(...)` or, from arrays, `export.mif_netlist(neuron, synapse, weights,
+`export.network_netlist(...)` or, from arrays, `export.neuron_netlist(neuron, synapse, weights,
 event_times, t_stop)`, ready for any SPICE user to read and rerun."""),
 ]
 

@@ -47,7 +47,7 @@ def test_netlist_impulses_are_exact_steps_centred_on_the_events():
     options = export.TransientOptions(pulse_width=1e-8, current_scale=1e-6)
     weights = np.array([[1e-5, 2e-5], [0.0, 3e-5], [0.0, 0.0]])
     events = [1e-5, 4.01e-3]
-    netlist = export.mif_netlist(P.spiceprop_mif(), memsnn.AlphaSynapse(1e-3), weights, events, 1e-2,
+    netlist = export.neuron_netlist(P.spiceprop_mif(), memsnn.AlphaSynapse(1e-3), weights, events, 1e-2,
                                  options=options)
     for i in range(2):
         # The a-node capacitor returns to a staircase source that steps by w / current_scale volts,
@@ -67,13 +67,13 @@ def test_netlist_impulses_are_exact_steps_centred_on_the_events():
 def test_netlist_rejects_what_spice_cannot_express():
     mif, syn = P.spiceprop_mif(), memsnn.AlphaSynapse(1e-3)
     with pytest.raises(ValueError, match="pulse width"):
-        export.mif_netlist(mif, syn, [[1e-5]], [0.0], 1e-2)
+        export.neuron_netlist(mif, syn, [[1e-5]], [0.0], 1e-2)
     with pytest.raises(ValueError, match="closer together"):
-        export.mif_netlist(mif, syn, [[1e-5, 1e-5]], [1e-5, 1e-5 + 1e-9], 1e-2)
+        export.neuron_netlist(mif, syn, [[1e-5, 1e-5]], [1e-5, 1e-5 + 1e-9], 1e-2)
     with pytest.raises(ValueError, match="reset"):
-        export.lif_netlist(memsnn.LIF(), None, [[1e-3]], [1e-3], 1e-2)
+        export.neuron_netlist(memsnn.LIF(), None, [[1e-3]], [1e-3], 1e-2)
     with pytest.raises(ValueError, match="shape"):
-        export.mif_netlist(P.spiceprop_mif(capacitance=jnp.ones(3) * 1e-9), syn, np.zeros((2, 1)), [1e-5], 1e-2)
+        export.neuron_netlist(P.spiceprop_mif(capacitance=jnp.ones(3) * 1e-9), syn, np.zeros((2, 1)), [1e-5], 1e-2)
     with pytest.raises(ValueError, match="one layer"):
         net = memsnn.Network([P.spiceprop_layer(2), P.spiceprop_layer(2)])
         export.simulate_ngspice(net, spiceprop_impulses([0.01, 0.01]).amplitude.reshape(1, 3, 2), dt=DT, n_steps=10)
@@ -135,7 +135,7 @@ def test_batch_netlist_matches_one_neuron_netlists():
 
 
 @needs_ngspice
-def test_lif_netlist_matches_the_closed_form():
+def test_lif_neuron_netlist_matches_the_closed_form():
     # RC membrane: a current step and charge impulses, v(t) = v_rest + R I (1 - e^{-t/tau}) + sum of
     # decaying jumps q R / tau. Three neurons with different drives in one netlist.
     tau, R, v_rest = 20e-3, 1e8, -0.065
@@ -143,7 +143,7 @@ def test_lif_netlist_matches_the_closed_form():
     currents = np.array([0.0, 2e-10, 5e-10])
     charges = np.array([[4e-12, 0.0], [2e-12, 1e-12], [0.0, 0.0]])
     events = np.array([5e-3, 12e-3])
-    netlist = export.lif_netlist(lif, None, charges, events, 0.05, current=currents, t_step=1e-4)
+    netlist = export.neuron_netlist(lif, None, charges, events, 0.05, current=currents, t_step=1e-4)
     out = export.run_ngspice(netlist)
     t = out["time"]
     for i in range(3):

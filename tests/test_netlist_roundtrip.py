@@ -138,5 +138,5 @@ def test_netlist_parameters_must_be_scalars():
     with pytest.raises(ValueError, match="tau has shape"):
         device.spice_state_derivative("x", "v")
     # Per-neuron device parameters are sliced by the netlist writer: one tau per neuron.
-    netlist = export.mif_netlist(memsnn.MIF(memristor1=device), None, np.zeros((2, 0)), [], 1e-3, save=("v",))
+    netlist = export.neuron_netlist(memsnn.MIF(memristor1=device), None, np.zeros((2, 0)), [], 1e-3, save=("v",))
     assert "/0.001" in netlist and "/0.002" in netlist

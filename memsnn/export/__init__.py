@@ -1,8 +1,10 @@
 """SPICE export: ngspice netlists of memsnn neurons, and running them to check memsnn against SPICE.
 
-``mif_netlist`` / ``lif_netlist`` write the circuit; ``run_ngspice`` runs any netlist in batch mode
-and returns its vectors as numpy arrays; ``simulate_ngspice`` does both for a memsnn network and
-stimulus and samples the result on memsnn's grid, ready to compare with :func:`memsnn.simulate`.
+``neuron_netlist`` writes the circuit of any neurons with a SPICE form (each writes its own
+fragment); ``run_ngspice`` runs any netlist in batch mode and returns its vectors as numpy arrays;
+``simulate_ngspice`` does both for a memsnn network and stimulus and samples the result on memsnn's
+grid, ready to compare with :func:`memsnn.simulate`. ``to_nir`` / ``from_nir`` write and read NIR
+graphs, each component its own node(s).
 """
 
 from .._ngspice import (
@@ -14,7 +16,7 @@ from .._ngspice import (
     read_raw as read_raw,
     run_ngspice as run_ngspice,
 )
-from .netlist import TransientOptions as TransientOptions, lif_netlist as lif_netlist, mif_netlist as mif_netlist
+from .netlist import TransientOptions as TransientOptions, neuron_netlist as neuron_netlist
 from .simulate import NgspiceTrace as NgspiceTrace, network_netlist as network_netlist
 from .simulate import simulate_ngspice as simulate_ngspice
 from .nir import from_nir as from_nir, to_nir as to_nir

@@ -48,9 +48,10 @@ import jax
 import numpy as np
 
 from .._spice import number
-from ..neurons import LIF, MIF, AbstractSpiceNeuron
-from ..synapses import AbstractSpiceSynapse, AlphaSynapse, ExponentialSynapse
+from ..neurons import AbstractSpiceNeuron
+from ..synapses import AbstractSpiceSynapse
 
+#: Every signal of a MIF neuron behind an alpha synapse.
 MIF_SIGNALS = ("v", "x1", "x2", "a", "isyn")
 _PWL_PAIRS_PER_LINE = 4
 _STARTUP_FRACTION = 1e-6  # first breakpoint, as a fraction of t_stop
@@ -111,9 +112,9 @@ class TransientOptions:
         return ".options " + text
 
 
-def mif_netlist(
-    neuron: MIF,
-    synapse: AlphaSynapse | ExponentialSynapse | None,
+def neuron_netlist(
+    neuron: AbstractSpiceNeuron,
+    synapse: AbstractSpiceSynapse | None,
     weights,
     event_times,
     t_stop: float,
@@ -122,18 +123,26 @@ def mif_netlist(
     t_step: float | None = None,
     output_times=None,
     options: TransientOptions | None = None,
-    save: Sequence[str] = MIF_SIGNALS,
-    title: str = "memsnn MIF neurons",
+    save: Sequence[str] | None = None,
+    title: str | None = None,
 ) -> str:
-    """Netlist of ``B`` independent MIF neurons, each behind its own synapse, for one transient run.
+    """Netlist of ``B`` independent neurons, each behind its own synapse, for one transient run.
+
+    Any neuron with a SPICE form (:class:`~memsnn.neurons.AbstractSpiceNeuron`: :class:`~memsnn.MIF`
+    with any memristor of :mod:`memsnn.devices`, each writing its own expressions, docs/devices.md;
+    the :class:`~memsnn.LIF` membrane) behind any synapse with one
+    (:class:`~memsnn.synapses.AbstractSpiceSynapse`), or none.
+
+    A LIF exports only its sub-threshold dynamics: memsnn checks the threshold and resets on its
+    time grid, a discrete-time rule with no exact SPICE counterpart, so it must have
+    ``reset="none"`` (a LIF that never reaches threshold behaves the same either way).
 
     Args:
-        neuron: the :class:`~memsnn.MIF`, with any memristor of :mod:`memsnn.devices` (each writes
-            its own expressions; docs/devices.md); each parameter a scalar or ``(B,)`` (one per neuron).
+        neuron: the neurons; each parameter a scalar or ``(B,)`` (one per neuron).
         synapse: :class:`~memsnn.AlphaSynapse`, :class:`~memsnn.ExponentialSynapse`, or ``None``
             (impulses land on the membrane as charge).
         weights: ``(B, n_events)`` jump of the synapse state per event (A), or charge (C) without
-            a synapse. ``B`` is the number of neurons.
+            a synapse (a LIF's ``v`` jumps by ``w R / tau``). ``B`` is the number of neurons.
         event_times: ``(n_events,)`` times of the jumps (s), increasing, shared by all neurons. A
             memsnn impulse at grid step ``k`` lands at ``(k + 1) dt``.
         t_stop: end of the transient (s).
@@ -143,44 +152,16 @@ def mif_netlist(
             memsnn's grid, so that no interpolation is needed (except within ``pulse_width`` of an
             event, where a breakpoint can stall ngspice); ``None`` for none.
         options: tolerances and impulse shape, default :class:`TransientOptions()`.
-        save: which signals to save per neuron, from ``("v", "x1", "x2", "a", "isyn")``.
-        title: the netlist's title line.
+        save: which signals to save per neuron (MIF: ``"v", "x1", "x2"``, LIF: ``"v"``; alpha
+            synapse: ``"a", "isyn"``, exponential: ``"isyn"``); default every signal of the neuron
+            and its synapse.
+        title: the netlist's title line; default ``"memsnn {neuron class} neurons"``.
 
     Returns:
         The netlist text (ngspice dialect). Run it with :func:`~memsnn.export.run_ngspice`; the
         node of signal ``s`` of neuron ``i`` is ``s_i``, e.g. ``v(x1_3)``.
     """
-    if not isinstance(neuron, MIF):
-        raise TypeError(f"mif_netlist: neuron must be memsnn.MIF, got {type(neuron).__name__}.")
-    return _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, output_times, options, save,
-                    title)
-
-
-def lif_netlist(
-    neuron: LIF,
-    synapse: AlphaSynapse | ExponentialSynapse | None,
-    weights,
-    event_times,
-    t_stop: float,
-    *,
-    current=None,
-    t_step: float | None = None,
-    output_times=None,
-    options: TransientOptions | None = None,
-    save: Sequence[str] = ("v",),
-    title: str = "memsnn LIF neurons",
-) -> str:
-    """Netlist of ``B`` leaky integrate-and-fire membranes: C = tau / R to ground, R to ``v_rest``.
-
-    Only the sub-threshold dynamics are exported: memsnn checks the threshold and resets on its
-    time grid, a discrete-time rule with no exact SPICE counterpart, so ``neuron`` must have
-    ``reset="none"`` (a LIF that never reaches threshold behaves the same either way).
-
-    Args and returns as :func:`mif_netlist` (``save`` from ``("v", "a", "isyn")``); ``weights``
-    without a synapse are charges (C) onto the membrane, which jump ``v`` by ``w R / tau``.
-    """
-    if not isinstance(neuron, LIF):
-        raise TypeError(f"lif_netlist: neuron must be memsnn.LIF, got {type(neuron).__name__}.")
+    title = f"memsnn {type(neuron).__name__} neurons" if title is None else title
     return _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, output_times, options, save,
                     title)
 
@@ -201,6 +182,7 @@ def _netlist(neuron, synapse, weights, event_times, t_stop, current, t_step, out
     synapses = [None if synapse is None else element(synapse, i, n, "synapse") for i in range(n)]
     allowed = tuple(neurons[0].spice_signals(options))
     allowed += () if synapse is None else tuple(synapses[0].spice_signals(options))
+    save = allowed if save is None else save
     unknown = set(save) - set(allowed)
     if unknown:
         raise ValueError(f"netlist: cannot save {sorted(unknown)} here; choose from {allowed}.")
