@@ -82,8 +82,7 @@ from ..stimulus import Current
 from ._config import JsonConfig
 from ._method import Method, cli_type
 from .learner import failed_where_nonfinite
-from .spiceprop import _cast
-from .surrogate import SurrogateConfig, _arrays
+from .layout import Layout, cast_floats, layout_arrays
 
 __all__ = [
     "CONVERSION",
@@ -274,7 +273,6 @@ class ConversionConfig(JsonConfig):
 
 
 _CALIBRATION_SETTINGS = ("normalisation", "percentile", "calibration_samples")
-_LAYOUT = ("architecture", "image_shape", "hidden", "conv_channels", "kernel_size", "pool", "n_classes")
 
 
 def _channels(array) -> int:
@@ -311,8 +309,7 @@ class ConversionNet(eqx.Module):
     def __init__(self, config: ConversionConfig, *, key: PRNGKeyArray):
         dtype = jnp.dtype(config.dtype)
         # The layers of the surrogate-gradient network, with the same sizes (one definition of them).
-        layout = SurrogateConfig(**{name: getattr(config, name) for name in _LAYOUT})
-        arrays = _cast(_arrays(layout, key), dtype)
+        arrays = cast_floats(layout_arrays(Layout.of(config), key), dtype)
         hidden = arrays[:-1]
         self.arrays = arrays
         self.thresholds = tuple(jnp.asarray(config.qcfs_threshold, dtype) for _ in hidden)
@@ -581,7 +578,7 @@ def snn_network(model: ConversionNet, scales=None) -> tuple[Network, tuple]:
             # Read out by the membrane: a neuron whose threshold nothing reaches, without reset.
             array = _scaled(array, previous, 1.0)
             neuron = IF(threshold=jnp.finfo(dtype).max, reset="none")
-            layers.append(Layer(array, None, _cast(neuron, dtype)))
+            layers.append(Layer(array, None, cast_floats(neuron, dtype)))
             v0.append(jnp.zeros((), dtype))
             break
         lam = jnp.asarray(scales[i], dtype)
@@ -594,7 +591,7 @@ def snn_network(model: ConversionNet, scales=None) -> tuple[Network, tuple]:
         else:
             tau = 1.0 / (1.0 - c.beta)  # per-step decay beta with dt = 1 and R = tau
             neuron = LIF(tau=tau, resistance=tau, threshold=threshold, reset=c.reset)
-        layers.append(Layer(array, None, _cast(neuron, dtype)))
+        layers.append(Layer(array, None, cast_floats(neuron, dtype)))
         v0.append(threshold / 2 if c.initial_membrane == "half" else jnp.zeros((), dtype))
         previous = lam  # a spike of this layer stands for lambda_l of activation
     return Network(layers), tuple(v0)

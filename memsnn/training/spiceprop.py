@@ -42,6 +42,7 @@ noise, and the gradient flows through the non-idealities to the weights.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from typing import Any
 
@@ -62,12 +63,15 @@ from ..simulate import simulate
 from ..stimulus import Impulses
 from ..synapses import AlphaSynapse
 from ._config import JsonConfig
+from ._method import Method, cli_type
+from .layout import add_crossbar_argument, cast_floats, check_crossbar_preset
 from .learner import failed_where_nonfinite
 
 __all__ = [
     "DRIVE_LIMIT_MA",
     "DRIVE_SCALE_MA",
     "SOLVERS",
+    "SPICEPROP",
     "SpicepropConfig",
     "SpicepropNet",
     "build_spiceprop",
@@ -210,25 +214,6 @@ class SpicepropConfig(JsonConfig):
         return tuple(sorted({round(f * self.n_steps) for f in (0.0, 0.4, 0.8)}))
 
 
-def check_crossbar_preset(owner: str, name) -> None:
-    """Raise a ``ValueError`` naming the known presets unless ``name`` is one."""
-    from ..crossbar import PRESETS
-
-    if name not in PRESETS:
-        raise ValueError(f"{owner}: crossbar must be None (ideal weights) or one of the crossbar presets "
-                         f"{sorted(PRESETS)}, got {name!r}.")
-
-
-def add_crossbar_argument(group, layers: str) -> None:
-    """The ``--crossbar PRESET`` option (hardware-aware training on memristive crossbars)."""
-    from ..crossbar import PRESETS
-
-    group.add_argument("--crossbar", choices=sorted(PRESETS), metavar="PRESET",
-                       help=f"make {layers} memristive crossbars with this preset's non-idealities "
-                            f"({', '.join(sorted(PRESETS))}) and train through them (hardware-aware "
-                            "training); default: ideal weights")
-
-
 def read_arrays(arrays, h: Float[Array, "batch n_in"], key: PRNGKeyArray | None, activation=None, *,
                 per_image: bool = True) -> Float[Array, "batch n_out"]:
     """``h`` through a stack of synapse arrays, one image at a time (``activation`` between them).
@@ -267,10 +252,6 @@ def _ideal_neuron() -> LIF:
                v_reset=_REST_V, reset="none")
 
 
-def _cast(tree, dtype):
-    return jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)
-
-
 class SpicepropNet(eqx.Module):
     """Dense ReLU front end whose outputs drive one memristive neuron per class.
 
@@ -307,10 +288,10 @@ class SpicepropNet(eqx.Module):
         if config.train_device:
             scale = zero_coordinates((synapse, neuron))
         dtype = jnp.dtype(config.dtype)
-        self.front_end = _cast(front_end, dtype)
-        self.synapse = _cast(synapse, dtype)
-        self.neuron = _cast(neuron, dtype)
-        self.device_log_scale = _cast(scale, dtype)
+        self.front_end = cast_floats(front_end, dtype)
+        self.synapse = cast_floats(synapse, dtype)
+        self.neuron = cast_floats(neuron, dtype)
+        self.device_log_scale = cast_floats(scale, dtype)
         self.config = config
 
     def drive(self, images: Float[Array, "batch n_inputs"], *, key: PRNGKeyArray | None = None,
@@ -425,3 +406,74 @@ def spiceprop_trainable(model: SpicepropNet):
         spec = eqx.tree_at(lambda m: m.device_log_scale, spec,
                            replace=jax.tree.map(lambda _: True, model.device_log_scale))
     return spec
+
+
+# --------------------------------------------------------------------------------------------
+# The method (memsnn train --method spiceprop)
+
+
+def _spiceprop_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--hidden", type=cli_type(int, low=1, integer=True), nargs="*", metavar="N",
+                       help="hidden ReLU layer sizes of the dense front end (default: 100, the paper's "
+                            "784-100-10 front end; give no number for none)")
+    group.add_argument("--output-activation", choices=("relu", "none"),
+                       help="activation of the drive units: none (default) or relu (as in the paper's "
+                            "table; the units tend to die and training stalls)")
+    group.add_argument("--neuron", choices=NEURONS,
+                       help="output neurons: mif (memristive, default) or ideal (linear RC membrane)")
+    group.add_argument("--solver", choices=SOLVERS,
+                       help="integrator: spiceprop (the reference Gauss-Seidel Euler, default), euler, "
+                            "heun, tsit5, or kvaerno5 (implicit adaptive, slow)")
+    group.add_argument("--steps", type=cli_type(int, low=1, integer=True), metavar="T",
+                       help="time steps of 10 us per image (default 1000; inputs at 0, 40%%, 80%%)")
+    group.add_argument("--checkpoint-every", type=cli_type(int, low=0, integer=True), metavar="K",
+                       help="keep one simulation state per K steps for the backward pass and recompute "
+                            "the rest (default 10, the fastest on a CPU; larger K needs less memory; 0 "
+                            "stores every step's intermediates: most memory, slower)")
+    group.add_argument("--drive-scale", type=cli_type(float, low=0, low_open=True), metavar="MA",
+                       help=f"impulse (mA) per unit of front-end output (default 1/128 = {DRIVE_SCALE_MA:g})")
+    group.add_argument("--drive-limit", type=cli_type(float, low=0), metavar="MA",
+                       help=f"smooth saturation of the impulse in mA, keeping forward Euler stable "
+                            f"(default {DRIVE_LIMIT_MA}; 0 = linear drive)")
+    group.add_argument("--train-device", action="store_true", default=None,
+                       help="also train the device constants (memristors, capacitance, batteries, "
+                            "synapse time constant)")
+    group.add_argument("--dtype", choices=("float32", "float64"), help="floating point type (default float32)")
+    add_crossbar_argument(group, "the front end's dense layers")
+
+
+def _spiceprop_config(args: argparse.Namespace) -> dict:
+    given = {
+        "hidden": args.hidden,
+        "output_activation": args.output_activation,
+        "neuron": args.neuron,
+        "solver": args.solver,
+        "n_steps": args.steps,
+        "checkpoint_every": args.checkpoint_every,
+        "drive_scale": args.drive_scale,
+        "drive_limit": args.drive_limit,
+        "train_device": args.train_device,
+        "crossbar": args.crossbar,
+        "dtype": args.dtype,
+    }
+    config = {k: v for k, v in given.items() if v is not None}
+    # 0 means "off" on the command line, None in the config.
+    for key in ("checkpoint_every", "drive_limit"):
+        if config.get(key) == 0:
+            config[key] = None
+    return config
+
+
+SPICEPROP = Method(
+    name="spiceprop",
+    summary="exact gradients through the simulated memristive neurons (Zhou et al. 2022)",
+    model_config=lambda overrides: SpicepropConfig.from_dict(overrides).to_dict(),
+    build=build_spiceprop,
+    loss=spiceprop_loss,
+    predict=spiceprop_predict,
+    trainable=spiceprop_trainable,
+    add_arguments=_spiceprop_arguments,
+    config_from_args=_spiceprop_config,
+    defaults={"epochs": 40, "batch_size": 200, "lr": 2e-3, "schedule": "cosine", "weight_decay": 0.0,
+              "clip_norm": None, "eval_batch_size": 1000},
+)

@@ -60,7 +60,8 @@ from ..stimulus import Current
 from ._config import JsonConfig
 from ._method import Method, cli_type
 from .learner import failed_where_nonfinite
-from .spiceprop import _cast, add_crossbar_argument, check_crossbar_preset, summed_nll
+from .layout import Layout, add_crossbar_argument, cast_floats, check_crossbar_preset, layout_arrays
+from .spiceprop import summed_nll
 
 __all__ = [
     "ARCHITECTURES",
@@ -211,24 +212,6 @@ class SurrogateConfig(JsonConfig):
         return c * h * w
 
 
-def _arrays(config: SurrogateConfig, key: PRNGKeyArray) -> tuple:
-    if config.architecture == "dense":
-        sizes = (config.n_inputs, *config.hidden, config.n_classes)
-        keys = jax.random.split(key, len(sizes) - 1)
-        dense = tuple(Dense.uniform(a, b, key=k, use_bias=True) for a, b, k in zip(sizes[:-1], sizes[1:], keys))
-        if config.crossbar is None:
-            return dense
-        return tuple(crossbar_from_dense(layer, config.crossbar, w_max=config.crossbar_w_max) for layer in dense)
-    keys = jax.random.split(key, len(config.conv_channels) + 1)
-    arrays, shape = [], config.image_shape
-    for channels, k in zip(config.conv_channels, keys):
-        conv = Conv2d.uniform(shape, channels, config.kernel_size, key=k, pool=config.pool)
-        arrays.append(conv)
-        shape = conv.out_shape
-    arrays.append(Dense.uniform(arrays[-1].n_outputs, config.n_classes, key=keys[-1], use_bias=True))
-    return tuple(arrays)
-
-
 class SurrogateNet(eqx.Module):
     """Synapse arrays and per-neuron decay and threshold of a stack of LIF / IF layers.
 
@@ -249,8 +232,8 @@ class SurrogateNet(eqx.Module):
 
     def __init__(self, config: SurrogateConfig, *, key: PRNGKeyArray):
         dtype = jnp.dtype(config.dtype)
-        arrays = _arrays(config, key)
-        self.arrays = _cast(arrays, dtype)
+        arrays = layout_arrays(Layout.of(config), key, crossbar=config.crossbar, crossbar_w_max=config.crossbar_w_max)
+        self.arrays = cast_floats(arrays, dtype)
         self.beta = tuple(jnp.full((a.n_outputs,), config.beta, dtype) for a in arrays)
         self.threshold = tuple(jnp.full((a.n_outputs,), config.threshold, dtype) for a in arrays)
         self.config = config
@@ -273,7 +256,7 @@ class SurrogateNet(eqx.Module):
             else:
                 neuron = IF(capacitance=1.0, threshold=threshold, reset=reset, spike_fn=spike_fn,
                             detach_reset=c.detach_reset)
-            layers.append(Layer(array, None, _cast(neuron, threshold.dtype)))
+            layers.append(Layer(array, None, cast_floats(neuron, threshold.dtype)))
         return Network(layers)
 
     def stimulus(self, images: Float[Array, "batch n_inputs"]) -> Current:
