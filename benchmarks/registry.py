@@ -842,7 +842,7 @@ table("weight-transfer-variation", "docs/weight-transfer.md",
       note="Seeds per cell: n = 1: {weight_transfer.json#sweeps[n=1,kind=d2d,sigma=0.0].seeds} (mean), "
            "n = 3 and 7: {weight_transfer.json#sweeps[n=3,kind=d2d,sigma=0.0].seeds}. Crossbar check "
            "(n = 1, varied devices, first {weight_transfer.json#crossbar.samples} test images, T = {weight_transfer.json#crossbar.steps}): "
-           "the conductances in `memsnn.arrays.Crossbar` layers with read noise give {weight_transfer.json#crossbar.crossbar_accuracy|%.1f} %, "
+           "the conductances in `memsnn.crossbar.Crossbar` layers with read noise give {weight_transfer.json#crossbar.crossbar_accuracy|%.1f} %, "
            "the Dense version {weight_transfer.json#crossbar.dense_accuracy|%.1f} %, same prediction on "
            "{weight_transfer.json#crossbar.agreement|%.1f} % of the images.")
 
