@@ -49,8 +49,6 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ..arrays import Conv2d, Dense
-from ..crossbar import crossbar_from_dense
 from ..data import rate as rate_code
 from ..network import Layer, Network
 from ..neurons import IF, LIF
