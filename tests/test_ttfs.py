@@ -1,6 +1,7 @@
 """Time-to-first-spike training (docs/spike-times.md): Yin-Yang generator, latency codes at
 continuous times, the ttfs method through the shared train/fit."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,7 +47,8 @@ def test_ttfs_loss_has_gradients_for_lif_and_mif():
     x, y = yin_yang(8, seed=1)
     for neuron, over in (("lif", {"n_steps": 80}), ("mif", {"n_steps": 150, "t_late": 1e-3})):
         model = build_ttfs({"neuron": neuron, "hidden": [12], **over}, key=jax.random.key(0))
-        (loss, pred), grads = jax.value_and_grad(ttfs_loss, has_aux=True)(model, x, y)
+        # Under jit, as fit runs it (a value that must be concrete would fail here, not in training).
+        (loss, pred), grads = eqx.filter_jit(eqx.filter_value_and_grad(ttfs_loss, has_aux=True))(model, x, y)
         norms = [float(jnp.linalg.norm(g)) for g in grads.weights]
         assert np.isfinite(float(loss)) and all(np.isfinite(norms)) and all(n > 0 for n in norms), (neuron, norms)
 

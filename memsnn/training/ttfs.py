@@ -202,7 +202,7 @@ class TTFSNet(eqx.Module):
                          solver=Euler(substeps=c.substeps),
                          spike_timing="exact", record=("spike_times", "membrane_potential"), throw=throw)
         times = trace.failed_as_nan(trace.first_spike_times(-1))
-        level = c.threshold if c.neuron == "lif" else float(self.network().layers[-1].neuron.spike_threshold)
+        level = c.threshold if c.neuron == "lif" else self.network().layers[-1].neuron.spike_threshold
         peak = trace.failed_as_nan(jnp.max(trace.membrane_potential[-1], axis=1)) / level - 1.0
         return times, peak
 
