@@ -79,6 +79,29 @@ def run_load(alpha: float, args, out_root: Path) -> dict:
     return row
 
 
+def plot(json_name: str) -> Path:
+    """The capacity curve of a results file beside the paper's capacity (a PNG next to it)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from _timing import RESULTS
+    data = json.loads((RESULTS / json_name).read_text())
+    rows = data["rows"]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot([r["alpha"] for r in rows], [r["fraction_correct"] for r in rows], "o-",
+            label=f"memsnn, <= {data['settings']['max_epochs']} cycles")
+    ax.axvline(PAPER["alpha_c"], color="grey", ls="--", label="paper: error-free up to alpha_c ~ 3")
+    ax.set_xlabel("load alpha = P / N  (N = %d)" % data["settings"]["n_inputs"])
+    ax.set_ylabel("fraction correct after learning")
+    ax.set_ylim(0.75, 1.01)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = RESULTS / Path(json_name).with_suffix(".png").name
+    fig.savefig(out, dpi=120)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--alphas", type=float, nargs="+", default=[0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
@@ -93,7 +116,11 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/tempotron_capacity")
     ap.add_argument("--json", default="tempotron_capacity.json")
+    ap.add_argument("--plot-only", action="store_true", help="only draw the PNG of an existing results file")
     args = ap.parse_args(argv)
+    if args.plot_only:
+        print("wrote", plot(args.json))
+        return
     rows = []
     for alpha in args.alphas:
         rows.append(run_load(alpha, args, Path(args.out)))
@@ -109,6 +136,7 @@ def main(argv=None):
             "paper": PAPER,
         }
         write_json(args.json, payload)
+    print("wrote", plot(args.json))
 
 
 if __name__ == "__main__":
