@@ -57,7 +57,7 @@ Placeholders in a cell
 item (``levels.*.accuracy``: a list) or a quoted key (``devices["neuron.capacitance"]``). FORMAT is an optional scale (``%`` x100,
 ``k`` x1e3, ``u`` x1e6, ``n`` x1e9, ``M`` /1e6, ``K`` /1e3, ``min`` /60) then a Python format spec (``.2f``,
 ``,.0f``, ``.1e``). Operators before the references: ``{ratio A B|.1f}`` (A / B), ``{neg A}``,
-``{min A|...}``, ``{max A|...}``, ``{median A|...}``, ``{len A}`` over a list,
+``{min A|...}``, ``{max A|...}``, ``{median A|...}``, ``{len A}``, ``{list A|...}`` over a list,
 ``{meanstd A B ...|%.2f}`` (mean +- sample standard deviation, then "(n = ...)"; with a ``%`` format
 it writes the % sign itself), ``{load FILE}`` (the load average range the file recorded).
 
@@ -247,6 +247,8 @@ def evaluate(expr: str) -> str:
         return fmt(resolve(args[0]) / resolve(args[1]), spec)
     if op in ("min", "max"):
         return fmt((min if op == "min" else max)(_values(args)), spec)
+    if op == "list":
+        return ", ".join(fmt(v, spec) for v in _values(args))
     if op == "len":
         return str(len(resolve(args[0])))
     if op == "neg":
@@ -474,6 +476,12 @@ table("readme-full", README, [
         "{conversion_mnist_qcfs_full_test.json#snn[5].accuracy|%.2f} %",
         ">= 99.3 % at T <= 16 (**missed**: the ANN itself is below it after 4 epochs)",
         "`memsnn train --method conversion --dataset mnist --data full --activation qcfs --epochs 4 --lr 5e-3 --augment-shift 2`"),
+    row("ANN-to-SNN conversion, **Fashion-MNIST**, QCFS L = 8, 32C5-AP2-64C5-AP2-FC10, 10 epochs, +-1 px shifts, all 10,000 test images, SNN at T = 4 / 8 / 16 / 32; SpikingJelly 2.0 ann2snn (its 99.9 % mode) on the same weights, first 2,000 test images, T = 32",
+        "ANN {conversion_qcfs_32-64.json#datasets.fashion-mnist.ann_qcfs.ann_accuracy|%.2f} %; SNN {conversion_qcfs_32-64.json#datasets.fashion-mnist.memsnn.qcfs.rows[steps=4].accuracy|%.2f} / {conversion_qcfs_32-64.json#datasets.fashion-mnist.memsnn.qcfs.rows[steps=8].accuracy|%.2f} / "
+        "**{conversion_qcfs_32-64.json#datasets.fashion-mnist.memsnn.qcfs.rows[steps=16].accuracy|%.2f}** / {conversion_qcfs_32-64.json#datasets.fashion-mnist.memsnn.qcfs.rows[steps=32].accuracy|%.2f} %; "
+        "SpikingJelly {conversion_qcfs_32-64.json#datasets.fashion-mnist.compare.qcfs.spikingjelly.rows[steps=32].accuracy|%.2f} % vs memsnn {conversion_qcfs_32-64.json#datasets.fashion-mnist.compare.qcfs.memsnn.rows[steps=32].accuracy|%.2f} %",
+        ">= 90 % at T <= 32 (**missed**: the ANN itself is below it)",
+        "`python benchmarks/conversion.py --datasets fashion-mnist --activations qcfs --channels 32 64 --epochs-qcfs 10 --augment-shift 1 --steps 4 8 16 32 --compare-subset 2000 --out benchmarks/results/conversion_qcfs_32-64.json`"),
     row("Conversion, accuracy against T (first 2,000 test images): ReLU max norm / 99.9 % norm / QCFS; MNIST at T = 4 and T = 16, Fashion-MNIST at T = 32",
         "MNIST: {conversion.json#datasets.mnist.memsnn.relu_max.rows[steps=4].accuracy|%.1f} / {conversion.json#datasets.mnist.memsnn.relu_percentile.rows[steps=4].accuracy|%.2f} / {conversion.json#datasets.mnist.memsnn.qcfs.rows[steps=4].accuracy|%.2f} and "
         "{conversion.json#datasets.mnist.memsnn.relu_max.rows[steps=16].accuracy|%.2f} / {conversion.json#datasets.mnist.memsnn.relu_percentile.rows[steps=16].accuracy|%.2f} / {conversion.json#datasets.mnist.memsnn.qcfs.rows[steps=16].accuracy|%.2f} %; "
@@ -525,6 +533,9 @@ table("readme-bundled", README, [  # bundled MNIST subset and generated data: ru
         "with the baseline **{meanstd rstdp_task.json#rows[?baseline_rate=0.05].final_test_acc|%.1f}**; without: "
         "{meanstd rstdp_task.json#rows[?baseline_rate=None].final_test_acc|%.1f}",
         "", "`python benchmarks/rstdp_task.py --seeds 0 1 2 --epochs 3`"),
+    row("Yin-Yang (generated, 5,000 / 1,000 points), time-to-first-spike training on exact spike times (`memsnn train --method ttfs`), 4+1 -> 120 -> 3 LIF, 10 epochs, 5 seeds ([docs/spike-times.md](docs/spike-times.md))",
+        "**{meanstd spike_times_yinyang_lif.json#runs.*.history[-1].test_acc|%.1f}** final-epoch test accuracy",
+        ">= 98 % (**missed**: 10 epochs, untuned)", "`python benchmarks/spike_times_yinyang.py --neuron lif --seeds 0 1 2 3 4 --epochs 10 --lr 3e-3`"),
     row("ReSuMe (Ponulak & Kasinski 2010): target spike trains learnt by one neuron and by a layer of 5, 3 seeds each, 300 epochs; the first epoch with every neuron at correlation >= 0.95, and the mean correlation over the last 10 epochs",
         "first epoch: {min resume_target.json#rows.*[\"first_epoch_all_ge_0.95\"]}-"
         "{max resume_target.json#rows.*[\"first_epoch_all_ge_0.95\"]}; last-epochs correlation "
@@ -873,6 +884,13 @@ table("tempotron-capacity", "docs/supervised-spike-timing.md",
        ["first error-free cycle"] + [f"{{tempotron_capacity.json#rows[{i}].first_error_free_epoch}}" for i in range(6)]],
       header=["load alpha = P/N"] + [f"{{tempotron_capacity.json#rows[{i}].alpha|.1f}}" for i in range(6)],
       measured=(1, 2, 3, 4, 5, 6), conditions=False)
+
+
+table("spike-times-yinyang", "docs/spike-times.md", [
+    ["Yin-Yang, 4+1 -> 120 -> 3 LIF, TTFS, 10 epochs",
+     "`python benchmarks/spike_times_yinyang.py --neuron lif --seeds 0 1 2 3 4 --epochs 10 --lr 3e-3`",
+     "final-epoch test accuracy {meanstd spike_times_yinyang_lif.json#runs.*.history[-1].test_acc|%.1f}; per seed: {list spike_times_yinyang_lif.json#runs.*.history[-1].test_acc|%.1f} %"],
+], header=["task", "command", "result"], measured=(2,), conditions=False)
 
 
 # ------------------------------------------------------------------------------ adding conditions
