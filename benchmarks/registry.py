@@ -58,8 +58,8 @@ item (``levels.*.accuracy``: a list) or a quoted key (``devices["neuron.capacita
 ``k`` x1e3, ``u`` x1e6, ``n`` x1e9, ``M`` /1e6, ``K`` /1e3, ``min`` /60) then a Python format spec (``.2f``,
 ``,.0f``, ``.1e``). Operators before the references: ``{ratio A B|.1f}`` (A / B), ``{neg A}``,
 ``{min A|...}``, ``{max A|...}``, ``{median A|...}``, ``{len A}``, ``{list A|...}`` over a list,
-``{meanstd A B ...|%.2f}`` (mean +- sample standard deviation, then "(n = ...)"; with a ``%`` format
-it writes the % sign itself), ``{load FILE}`` (the load average range the file recorded).
+``{meanstd A B ...|%.2f}`` (mean +- sample standard deviation of the non-null values, then
+"(n = ...)"; with a ``%`` format it writes the % sign itself), ``{count A VALUE}``, ``{load FILE}`` (the load average range the file recorded).
 
 A measured cell may contain no number typed as text: every number in it comes from a placeholder.
 Conditions of the measurement (network size, batch, T, epochs) belong in the "What" cell.
@@ -255,10 +255,14 @@ def evaluate(expr: str) -> str:
         return fmt(-resolve(args[0]), spec)
     if op == "median":
         return fmt(statistics.median(_values(args)), spec)
+    if op == "count":  # {count A VALUE}: how many items of A equal VALUE
+        want = _parse_scalar(args[-1])
+        return str(sum(1 for v in _values(args[:-1]) if v == want))
     if op == "meanstd":
-        vals = _values(args)
+        vals = [v for v in _values(args) if v is not None]  # nulls: runs without the value
+        unit = " %" if spec and spec.startswith("%") else ""
         if len(vals) < 2:
-            raise ValueError(f"meanstd needs two values or more: {expr}")
+            return f"{fmt(vals[0], spec)}{unit} (n = 1)" if vals else "-"
         unit = " %" if spec and spec.startswith("%") else ""
         return (f"{fmt(statistics.mean(vals), spec)} +- {fmt(statistics.stdev(vals), spec)}{unit}"
                 f" (n = {len(vals)})")
@@ -536,6 +540,14 @@ table("readme-bundled", README, [  # bundled MNIST subset and generated data: ru
     row("Yin-Yang (generated, 5,000 / 1,000 points), time-to-first-spike training on exact spike times (`memsnn train --method ttfs`), 4+1 -> 120 -> 3 LIF, 10 epochs, 5 seeds ([docs/spike-times.md](docs/spike-times.md))",
         "**{meanstd spike_times_yinyang_lif.json#runs.*.history[-1].test_acc|%.1f}** final-epoch test accuracy",
         ">= 98 % (**missed**: 10 epochs, untuned)", "`python benchmarks/spike_times_yinyang.py --neuron lif --seeds 0 1 2 3 4 --epochs 10 --lr 3e-3`"),
+    row("SpikeProp XOR (Bohte et al. 2002), 16 terminals, 10 seeds, at most 300 cycles, the adaptive rate rule (`ad`); converged: summed squared error of the 4 patterns below 1 ms^2",
+        "**{spikeprop_xor.json#rows[rule=ad].converged_seeds} of {spikeprop_xor.json#rows[rule=ad].seeds}** seeds converge, in "
+        "{meanstd spikeprop_xor.json#rows[rule=ad].epochs_to_converge|.0f} cycles (other rules: [docs/supervised-spike-timing.md](docs/supervised-spike-timing.md))",
+        "paper: about 250 cycles", "`python benchmarks/spikeprop_xor.py --rules rprop quickprop momentum sgd ad --epochs 300`"),
+    row("Gradient-free training: CMA-ES (evosax) on Iris (scikit-learn, stratified 100 / 50 per seed), dense LIF 4-10-3, population 32, 60 generations, 3 seeds; a vmapped population against a Python loop of single runs",
+        "final-generation test accuracy {meanstd evolution_iris.json#runs.*.test_acc|%.0f}; evaluations per second "
+        "**{evolution_iris.json#speed.speedup_wall|.1f}x** wall, {evolution_iris.json#speed.speedup_cpu|.1f}x CPU time",
+        "", "`python benchmarks/evolution_iris.py --seeds 0 1 2 --generations 60 --std-init 1.0`"),
     row("ReSuMe (Ponulak & Kasinski 2010): target spike trains learnt by one neuron and by a layer of 5, 3 seeds each, 300 epochs; the first epoch with every neuron at correlation >= 0.95, and the mean correlation over the last 10 epochs",
         "first epoch: {min resume_target.json#rows.*[\"first_epoch_all_ge_0.95\"]}-"
         "{max resume_target.json#rows.*[\"first_epoch_all_ge_0.95\"]}; last-epochs correlation "
@@ -891,6 +903,16 @@ table("spike-times-yinyang", "docs/spike-times.md", [
      "`python benchmarks/spike_times_yinyang.py --neuron lif --seeds 0 1 2 3 4 --epochs 10 --lr 3e-3`",
      "final-epoch test accuracy {meanstd spike_times_yinyang_lif.json#runs.*.history[-1].test_acc|%.1f}; per seed: {list spike_times_yinyang_lif.json#runs.*.history[-1].test_acc|%.1f} %"],
 ], header=["task", "command", "result"], measured=(2,), conditions=False)
+
+
+table("spikeprop-xor", "docs/supervised-spike-timing.md",
+      [[f"{{spikeprop_xor.json#rows[rule={r}].rule}} ({{spikeprop_xor.json#rows[rule={r}].lr}})",
+        f"{{spikeprop_xor.json#rows[rule={r}].converged_seeds}}",
+        f"{{meanstd spikeprop_xor.json#rows[rule={r}].epochs_to_converge|.0f}}",
+        f"{{count spikeprop_xor.json#rows[rule={r}].final_test_acc 1.0}} of {{len spikeprop_xor.json#rows[rule={r}].final_test_acc}}"]
+       for r in ("rprop", "quickprop", "momentum", "sgd", "ad")],
+      header=["rule (lr)", "converged seeds (of 10, <= 300 cycles)", "cycles to converge, mean +- std",
+              "final test accuracy 1.0"], measured=(0, 1, 2, 3), conditions=False)
 
 
 # ------------------------------------------------------------------------------ adding conditions
