@@ -144,7 +144,7 @@ def test_cli_and_api_errors(tmp_path, capsys):
     assert "argument --seeds: not allowed with argument --seed" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*common, "--seeds", "0", "-1"])
-    assert "--seeds: must be an integer >= 0" in capsys.readouterr().err
+    assert "--seeds: must be an integer in [0, 4294967295], got -1" in capsys.readouterr().err
     assert main([*common, "--seeds", "1", "2", "1"]) == 2
     assert "must be distinct" in capsys.readouterr().err
     assert main(["train", "--method", "stdp", "--dataset", "mnist", "--seeds", "0", "1",

@@ -338,8 +338,12 @@ class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
         # the unused devices load the lines as they do in the chip.
         padded = jnp.pad(g.T, ((0, r_tiles * rows - n_in), (0, c_tiles * cols - n_out)),
                          constant_values=self.mapping.g_min)
-        blocks = padded.reshape(r_tiles, rows, c_tiles, cols).transpose(0, 2, 1, 3)
-        maps = jax.vmap(jax.vmap(lambda b: ir_drop_matrix(b, self.wires)))(blocks)
+        blocks = padded.reshape(r_tiles, rows, c_tiles, cols).transpose(0, 2, 1, 3).reshape(-1, rows, cols)
+        # One tile after another, each recomputed in the backward pass: a tile's solve for all its unit
+        # inputs holds rows * cols^2 numbers per sweep (67 MB for 256 x 256 in float32), which all
+        # tiles at once (vmapped), kept for the gradient, multiplied into tens of GiB in training.
+        maps = jax.lax.map(jax.checkpoint(lambda b: ir_drop_matrix(b, self.wires)), blocks)
+        maps = maps.reshape(r_tiles, c_tiles, rows, cols)
         return maps.transpose(0, 2, 1, 3).reshape(r_tiles * rows, c_tiles * cols)[:n_in, :n_out].T
 
 

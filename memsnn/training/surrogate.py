@@ -29,9 +29,11 @@ the class with the most output spikes (``readout="count"``) or the highest mean 
 
 On memristive crossbars. ``crossbar="realistic"`` (any :func:`memsnn.crossbar.preset` name; dense
 architecture) makes every layer's weights a :class:`memsnn.crossbar.Crossbar` with that preset's
-non-idealities: hardware-aware training, the gradient flowing through them. :func:`memsnn.simulate`
-programs each sample's crossbars with its own draw of programming noise and faults and reads them
-with fresh read noise at every step (all from the loss's ``key``).
+non-idealities: hardware-aware training, the gradient flowing through them. Every call with a
+``key`` (each training step, each evaluation batch) programs one chip (programming noise and faults,
+:func:`memsnn.crossbar.deploy.program`) and reads it once (read noise, and each tile's exact IR-drop
+map, :func:`~memsnn.crossbar.deploy.one_read`); the whole batch and all time steps share that read,
+as they share a chip, so memory stays that of the ideal network plus one chip.
 
 It is ``memsnn train --method surrogate`` (:data:`memsnn.training.METHODS`); in Python::
 
@@ -49,6 +51,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from ..crossbar.deploy import one_read, program
 from ..data import rate as rate_code
 from ..network import Layer, Network
 from ..neurons import IF, LIF
@@ -276,7 +279,16 @@ class SurrogateNet(eqx.Module):
 
     def _simulate(self, stim: Current, n_steps: int, key: PRNGKeyArray | None = None,
                   throw: bool = True) -> tuple[tuple, tuple]:
-        network = self.network()
+        model = self
+        if key is not None and self.config.crossbar is not None:
+            # One chip per call, shared by the whole batch and all time steps: programmed once
+            # (programming noise, faults) and read once (read noise; the wires' IR drop solved
+            # exactly as each tile's linear map), as a chip is. No crossbar state or IR-drop
+            # factorisation is then copied per sample or per step (issue 26: per-sample chips
+            # asked for 178 GiB at batch 128 with the "realistic" preset).
+            k_program, k_read, key = jax.random.split(key, 3)
+            model = one_read(program(self, key=k_program), key=k_read)
+        network = model.network()
         options = dict(dt=1.0, n_steps=n_steps, checkpoint_every=self.config.checkpoint_every,
                        unroll=min(self.config.unroll, n_steps))
         layerwise = self.config.architecture == "conv" if self.config.layerwise is None else self.config.layerwise
