@@ -1,4 +1,4 @@
-"""A task that needs synaptic delays: how far apart were two input spikes?
+"""A task that needs synaptic delays: how far apart were two input spikes? (terminals: see ``run``)
 
 Each sample: input A spikes at a random time ``t0`` in [1, 4] ms and input B ``D = 5 ms`` later
 (class 1) or ``10 ms`` later (class 0); two LIF output neurons (exponential synapses,
@@ -66,19 +66,26 @@ class Model(eqx.Module):
 
 def loss_fn(model, x, y):
     t, peak = model.times(x)
-    logits = -t / (0.5 * TAU_SYN)
+    logits = -t / 2e-3  # a 2 ms softmax temperature
     ce = -jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1)[:, 0]
     label_peak = jnp.take_along_axis(peak, y[:, None], 1)[:, 0]
     return jnp.mean(ce + 0.5 * jnp.maximum(-label_peak, 0.0)), jnp.mean(jnp.argmin(t, 1) == y)
 
 
+TERMINALS = 7
+
+
 def run(trainable_delays, seed, steps=150):
+    """``k = 7`` terminals per connection (one array, a terminal axis): with delays, initialised spread
+    over 0.5-11.5 ms and trained; without, all at 0 ms (one synapse of the summed weight)."""
     key = jax.random.key(seed)
     wk, dk = jax.random.split(key)
-    weight = 2.5 + 0.3 * jax.random.normal(wk, (2, 2))  # one PSP ~0.6 threshold, two coinciding ~1.25
-    logit = jax.random.normal(dk, (2, 2)) if trainable_delays else None
+    weight = 0.8 + 0.1 * jax.random.normal(wk, (2, 2, TERMINALS))
+    spread = jnp.linspace(0.5e-3, 11.5e-3, TERMINALS) / MAX_DELAY
+    logit = (jnp.log(spread) - jnp.log1p(-spread) + 0.1 * jax.random.normal(dk, (2, 2, TERMINALS))
+             if trainable_delays else None)
     model = Model(weight, logit)
-    opt = optax.adam(3e-2)
+    opt = optax.adam(1e-2)
     state = opt.init(eqx.filter(model, eqx.is_inexact_array))
     x_test, y_test = data(500, 10_000 + seed)
 
@@ -98,21 +105,29 @@ def run(trainable_delays, seed, steps=150):
 
 
 def main():
+    import argparse
+
     import registry
 
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--tag", default="")
+    args = parser.parse_args()
     load_before = os.getloadavg()[0]
     seeds = [0, 1, 2]
-    rows = {"trainable delays": [run(True, s) for s in seeds], "no delays (weights only)": [run(False, s) for s in seeds]}
+    rows = {"trainable delays": [run(True, s, args.steps) for s in seeds],
+            "no delays (weights only)": [run(False, s, args.steps) for s in seeds]}
     for name, r in rows.items():
         print(name, [f"{x['test_acc']:.3f}" for x in r], flush=True)
-    payload = {"benchmark": "interval task (input B 5 ms or 10 ms after input A: which?), 2 LIF outputs, TTFS "
-                            "loss, exact spike timing; 150 Adam steps of 64 samples, test on 500",
+    payload = {"benchmark": "interval task (input B 5 ms or 10 ms after input A: which?), 2 LIF outputs, 7 terminals "
+                            "per connection, TTFS loss (2 ms temperature), exact spike timing; "
+                            f"{args.steps} Adam steps (1e-2) of 64 samples, test on 500",
                "results": rows,
                "mean_test_acc": {k: float(np.mean([x["test_acc"] for x in v])) for k, v in rows.items()},
                "conditions": registry.run_conditions(data="synthetic (in the script), fresh samples per step",
                                                      devices={"memsnn": "1 CPU device, float32"}, seeds=seeds,
                                                      selection="final step", load_before=load_before)}
-    path = ROOT / "benchmarks" / "results" / "spike_times_delays.json"
+    path = ROOT / "benchmarks" / "results" / f"spike_times_delays{args.tag}.json"
     path.write_text(json.dumps(payload, indent=2))
     print(f"wrote {path}")
 
