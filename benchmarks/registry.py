@@ -434,6 +434,9 @@ table("readme-full", README, [
         final_best("spiceprop_mnist_idle.json") + "; the same recipe on the loaded machine: "
         "{spiceprop_mnist.json#final_test_acc|%.2f} % final",
         ">= 98.0 % (paper 97.58 %)", f"`{D}python benchmarks/spiceprop_train.py --dataset mnist --tag _idle`"),
+    acc("SPICEprop exactly as published (ReLU drive units), MNIST, same network and schedule",
+        "spiceprop_mnist_relu.json", "paper 97.58 % (**missed**: the ReLU drive units die; memsnn's default linear drive: row above)",
+        "`MEMSNN_DATA_DIR=../shared/data python benchmarks/spiceprop_train.py --dataset mnist --output-activation relu --tag _relu`"),
     row("SPICEprop, Fashion-MNIST, same network, 40 epochs", final_best("spiceprop_fashion-mnist.json"),
         ">= 87 % (paper 75.26 %)", f"`{D}python benchmarks/spiceprop_train.py --dataset fashion-mnist`"),
     row("SPICEprop, MNIST, same network, random shifts of up to 2 px, 40 epochs",
@@ -902,6 +905,16 @@ table("spike-times-yinyang", "docs/spike-times.md", [
     ["Yin-Yang, 4+1 -> 120 -> 3 LIF, TTFS, 10 epochs",
      "`python benchmarks/spike_times_yinyang.py --neuron lif --seeds 0 1 2 3 4 --epochs 10 --lr 3e-3`",
      "final-epoch test accuracy {meanstd spike_times_yinyang_lif.json#runs.*.history[-1].test_acc|%.1f}; per seed: {list spike_times_yinyang_lif.json#runs.*.history[-1].test_acc|%.1f} %"],
+    ["the same with SPICEprop MIF neurons (10 us, 400 steps, Euler x2), 2 epochs, 1 seed",
+     "`python benchmarks/spike_times_yinyang.py --neuron mif --seeds 0 --epochs 2 --lr 3e-3`",
+     "{spike_times_yinyang_mif.json#runs.0.history[0].test_acc|%.1f} % after the first epoch, {spike_times_yinyang_mif.json#runs.0.final_test_acc|%.1f} % final (chance: a third): not trained to use "
+     "({spike_times_yinyang_mif.json#runs.0.history[0].epoch_time_s|min.0f} and {spike_times_yinyang_mif.json#runs.0.history[1].epoch_time_s|min.0f} min per epoch)"],
+    ["interval task (B 5 or 10 ms after A), 2 LIF outputs, 7 terminals per connection, TTFS, trainable delays (initialised spread over 0.5-11.5 ms) vs none (all at 0 ms), Adam 1e-2, 3 seeds, 60 steps; trained longer (150 steps)",
+     "`python benchmarks/spike_times_delays.py --steps 60 --tag _60steps`; `--steps 150`",
+     "short run: {list spike_times_delays_60steps.json#results[\"trainable delays\"].*.test_acc|%.1f} % with trainable delays, "
+     "{list spike_times_delays_60steps.json#results[\"no delays (weights only)\"].*.test_acc|%.1f} % without (chance: a half). Longer run: the delay runs drift away again: "
+     "{list spike_times_delays.json#results[\"trainable delays\"].*.test_acc|%.1f} % (without: {list spike_times_delays.json#results[\"no delays (weights only)\"].*.test_acc|%.1f} %); "
+     "the number of steps was not selected on a validation split"],
 ], header=["task", "command", "result"], measured=(2,), conditions=False)
 
 
