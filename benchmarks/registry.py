@@ -547,6 +547,9 @@ table("readme-bundled", README, [  # bundled MNIST subset and generated data: ru
         "**{spikeprop_xor.json#rows[rule=ad].converged_seeds} of {spikeprop_xor.json#rows[rule=ad].seeds}** seeds converge, in "
         "{meanstd spikeprop_xor.json#rows[rule=ad].epochs_to_converge|.0f} cycles (other rules: [docs/supervised-spike-timing.md](docs/supervised-spike-timing.md))",
         "paper: about 250 cycles", "`python benchmarks/spikeprop_xor.py --rules rprop quickprop momentum sgd ad --epochs 300`"),
+    row("SpikeProp on Iris (scikit-learn, stratified split per seed), adaptive rate, 10 hidden, 16 terminals, 60 epochs, 3 seeds",
+        "final-epoch test accuracy **{meanstd spikeprop_iris.json#runs.*.final_test_acc|%.1f}** (per seed {list spikeprop_iris.json#runs.*.final_test_acc|%.0f} %)",
+        "paper: 96.1 %", "`python benchmarks/spikeprop_uci.py --dataset iris --seeds 0 1 2 --epochs 60 --batch-size 25`"),
     row("Gradient-free training: CMA-ES (evosax) on Iris (scikit-learn, stratified 100 / 50 per seed), dense LIF 4-10-3, population 32, 60 generations, 3 seeds; a vmapped population against a Python loop of single runs",
         "final-generation test accuracy {meanstd evolution_iris.json#runs.*.test_acc|%.0f}; evaluations per second "
         "**{evolution_iris.json#speed.speedup_wall|.1f}x** wall, {evolution_iris.json#speed.speedup_cpu|.1f}x CPU time",
