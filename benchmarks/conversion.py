@@ -81,15 +81,18 @@ def memsnn_rows(model, test_x, test_y, steps) -> dict:
 
 def torch_ann(model):
     """The same network in torch (input ``(N, C, H, W)`` for a conv network): Conv2d -> AvgPool2d ->
-    ReLU per hidden layer, Flatten, Linear."""
+    ReLU per hidden layer, Flatten, Linear; batch norm folded into the weights (as memsnn's
+    conversion folds it; the model must be calibrated, which sets its population statistics)."""
     import torch
     import torch.nn as nn
 
     from memsnn.arrays import Conv2d
+    from memsnn.training.conversion import _folded_arrays
 
     c = model.config
+    arrays = _folded_arrays(model)
     layers = []  # (SpikingJelly's converter does not take nn.Unflatten: images go in as (N, C, H, W))
-    for i, array in enumerate(model.arrays):
+    for i, array in enumerate(arrays):
         w = torch.tensor(np.asarray(array.weight, dtype=np.float32))
         b = torch.tensor(np.asarray(array.bias, dtype=np.float32))
         if isinstance(array, Conv2d):
@@ -98,12 +101,12 @@ def torch_ann(model):
             conv.weight.data, conv.bias.data = w, b
             layers += [conv] + ([nn.AvgPool2d(array.pool)] if array.pool > 1 else [])
         else:
-            if c.architecture == "conv" and isinstance(model.arrays[i - 1], Conv2d):
+            if c.architecture == "conv" and isinstance(arrays[i - 1], Conv2d):
                 layers.append(nn.Flatten())  # channels-first, as memsnn's Conv2d flattens
             linear = nn.Linear(w.shape[1], w.shape[0])
             linear.weight.data, linear.bias.data = w, b
             layers.append(linear)
-        if i < len(model.arrays) - 1:
+        if i < len(arrays) - 1:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers).eval()
 
@@ -166,8 +169,12 @@ def main(argv=None) -> int:
     parser.add_argument("--train", action="store_true",
                         help="continue a run whose checkpoint.eqx is there but not converted.eqx (default: use it as is)")
     parser.add_argument("--out", default=str(RESULTS / "conversion.json"))
+    parser.add_argument("--train-command", action="append", default=[], metavar="CMD",
+                        help="the `memsnn train` command that trained an ANN used here (recorded in the "
+                             "results' conditions; repeatable)")
     args = parser.parse_args(argv)
     steps = sorted(set(args.steps))
+    load_start = os.getloadavg()[0]
     report = {"memsnn_version": __version__, "jax": jax.__version__, "platform": platform.platform(),
               "cpus": os.cpu_count(), "steps": steps, "calibration_images": args.calibration,
               "command": " ".join(["python"] + (sys.argv if argv is None else ["benchmarks/conversion.py", *argv])),
@@ -185,6 +192,10 @@ def main(argv=None) -> int:
                                           "config": header["config"]["model"],
                                           "optimizer": header["config"]["optimizer"],
                                           "augment_shift": header["config"]["augment_shift"],
+                                          "augment_flip": header["config"].get("augment_flip", False),
+                                          "batch_size": header["config"]["batch_size"],
+                                          "validation": header["config"]["data"].get("validation"),
+                                          "final_val_acc": (header.get("history") or [{}])[-1].get("val_acc"),
                                           "history": header.get("history")}
             runs = [("relu_max", "max"), ("relu_percentile", "percentile")] if activation == "relu" \
                 else [("qcfs", "qcfs")]
@@ -201,13 +212,15 @@ def main(argv=None) -> int:
                 entry["memsnn"][name]["ann_accuracy"] = ann
                 if args.no_spikingjelly:
                     continue
-                n = args.compare_subset
+                n = min(args.compare_subset, len(test_y))
                 mode = "Max" if normalisation == "max" else "99.9%"
                 print(f"{dataset} {name}: memsnn and spikingjelly {mode} on {n} test images", flush=True)
+                # On the whole test set memsnn's side is the table above (the same simulation).
+                ours = entry["memsnn"][name] if n == len(test_y) else memsnn_rows(converted, test_x[:n], test_y[:n],
+                                                                                   steps)
                 both = entry["compare"][name] = {
-                    "n_test": int(min(n, len(test_y))),
-                    "memsnn": memsnn_rows(converted, test_x[:n], test_y[:n], steps),
-                    "spikingjelly": spikingjelly_rows(model, train_x, test_x[:n], test_y[:n], steps, mode)}
+                    "n_test": int(n), "memsnn": ours,
+                    "spikingjelly": spikingjelly_rows(converted, train_x, test_x[:n], test_y[:n], steps, mode)}
                 if activation == "relu":
                     # The same scales as SpikingJelly's (a running average of per-batch statistics,
                     # momentum 0.1, lower than memsnn's statistic over all calibration images).
@@ -217,10 +230,41 @@ def main(argv=None) -> int:
                     both["memsnn_spikingjelly_scales"] = memsnn_rows(same, test_x[:n], test_y[:n], steps)
         entry["load_average_end"] = os.getloadavg()
         print_table(dataset, entry, steps)
+        report["conditions"] = conditions(report, args, load_start)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
+
+
+def conditions(report: dict, args, load_start: float) -> dict:
+    """The results' ``conditions`` block (benchmarks/registry.py), from the runs' own headers."""
+    from registry import run_conditions
+
+    threads = "not recorded"
+    if "torch" in sys.modules:
+        threads = f"torch CPU, {sys.modules['torch'].get_num_threads()} threads"
+    anns = {f"{d}/{k}": v for d, e in report["datasets"].items() for k, v in e.items() if k.startswith("ann_")}
+    data = "; ".join(
+        f"{d}: full training set ({60000 - (v.get('validation') or 0)} images trained on"
+        + (f", the last {v['validation']} held out as a validation split" if v.get("validation") else "")
+        + f"), scales and batch-norm statistics from the first {args.calibration} training images, "
+        f"{report['datasets'][d.split('/')[0]]['n_test']} test images"
+        for d, v in anns.items())
+    extra_versions = {}
+    if "spikingjelly" in sys.modules:
+        from importlib.metadata import version
+
+        extra_versions["spikingjelly"] = version("spikingjelly")
+    c = run_conditions(
+        data=data, devices={"memsnn": f"1 CPU device ({os.cpu_count()} cores)", "spikingjelly": threads},
+        seeds=[0], epochs={d: v["epochs"] for d, v in anns.items()},
+        selection="settings declared before the run; final epoch reported (validation accuracy logged "
+                  "per epoch where the run held a split out; no choice made on the test set)",
+        load_before=load_start, train_commands=args.train_command,
+        threads={"memsnn": "XLA CPU default (all cores)", "spikingjelly": threads})
+    c["versions"].update(extra_versions)
+    return c
 
 
 def print_table(dataset: str, entry: dict, steps) -> None:

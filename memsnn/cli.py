@@ -132,6 +132,9 @@ def _build_parser(method: str = "spiceprop"):
     opt.add_argument("--augment-shift", type=_cli_type(int, low=0, high=27, integer=True), metavar="PIXELS",
                      help="data augmentation: shift each training image by up to PIXELS pixels in each "
                           "direction (default 0: off)")
+    opt.add_argument("--augment-flip", action="store_true", default=None,
+                     help="data augmentation: mirror each training image left to right with probability 1/2 "
+                          "(for Fashion-MNIST; not for digits; default off)")
     seeds = opt.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=_cli_type(int, low=0, high=2**32 - 1, integer=True),
                        help="seed of the initialisation and batch order (default 0); the same seed gives the "
@@ -358,7 +361,8 @@ def _train(args) -> int:
             train_subset=args.train_subset, test_subset=args.test_subset, validation=args.validation,
             model=spec.config_from_args(args), epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, schedule=args.schedule, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
-            augment_shift=args.augment_shift, eval_batch_size=args.eval_batch_size, save_every=args.save_every,
+            augment_shift=args.augment_shift, augment_flip=args.augment_flip,
+            eval_batch_size=args.eval_batch_size, save_every=args.save_every,
             seed=args.seed, seeds=args.seeds,
             out_dir=out, resume=args.resume, overwrite=args.overwrite,
             progress=not args.no_progress, on_epoch_end=_print_epoch,

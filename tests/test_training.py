@@ -33,7 +33,7 @@ from memsnn.training import (
     save_checkpoint,
     train,
 )
-from memsnn.training.augment import random_shift
+from memsnn.training.augment import augmentation, random_flip, random_shift
 from memsnn.training.spiceprop import (
     SpicepropConfig,
     build_spiceprop,
@@ -175,6 +175,56 @@ def test_random_shift_moves_pixels_within_bounds():
     np.testing.assert_array_equal(shifted, np.asarray(random_shift(jax.random.key(0), batch, 2)).reshape(64, 28, 28))
     with pytest.raises(ValueError, match=r"max_shift must be a whole number of pixels in \[0, 27\], got -3"):
         random_shift(jax.random.key(0), batch, -3)
+
+
+def _rewrite_header(path, change):
+    """Change a checkpoint's header in place, its checksum written anew (as save_checkpoint would)."""
+    import hashlib
+
+    from memsnn.training import checkpoint
+
+    header, payload = checkpoint._read(path)
+    change(header)
+    body = json.dumps(header).encode() + b"\n" + payload
+    magic = checkpoint._MAGIC_PREFIX + str(checkpoint.CHECKPOINT_VERSION).encode() + b"\n"
+    path.write_bytes(magic + f"sha256 {hashlib.sha256(body).hexdigest()} {len(body)}\n".encode() + body)
+
+
+def test_random_flip_mirrors_about_half_and_composes_with_shifts():
+    image = np.zeros((28, 28))
+    image[10, 3] = 1.0
+    batch = jnp.asarray(np.repeat(image.reshape(1, -1), 200, axis=0))
+    flipped = np.asarray(random_flip(jax.random.key(0), batch)).reshape(200, 28, 28)
+    rows, cols = np.nonzero(flipped)[1:]
+    assert len(cols) == 200 and set(rows) == {10} and set(cols) == {3, 24}
+    assert 60 < np.sum(cols == 24) < 140
+    np.testing.assert_array_equal(flipped, np.asarray(random_flip(jax.random.key(0), batch)).reshape(200, 28, 28))
+    # Off: no augmentation; shifts alone draw exactly what they always drew (runs stay reproducible).
+    assert augmentation(0, False) is None
+    key = jax.random.key(3)
+    np.testing.assert_array_equal(augmentation(2, False)(key, batch), random_shift(key, batch, 2))
+    both = np.asarray(augmentation(2, True)(key, batch)).reshape(200, 28, 28)
+    cols = np.nonzero(both)[2]
+    assert len(cols) == 200 and cols.min() < 6 and cols.max() > 21
+
+
+def test_augment_flip_is_a_run_setting_and_old_checkpoints_resume(tmp_path):
+    """augment_flip is stored with the run; a checkpoint written before the setting existed
+    resumes as a run without flips, and asking it for flips is refused."""
+    settings = dict(train_subset=32, test_subset=16, batch_size=16, model={"hidden": [8], "n_steps": 20},
+                    progress=False)
+    train("spiceprop", "mnist", epochs=1, out_dir=tmp_path, augment_flip=True, **settings)
+    assert read_checkpoint_header(tmp_path / CHECKPOINT_NAME)["config"]["augment_flip"] is True
+    with pytest.raises(ValueError, match="augment_flip: True -> False"):
+        train("spiceprop", "mnist", epochs=2, out_dir=tmp_path, resume=True, augment_flip=False, **settings)
+    old = tmp_path / "old"
+    train("spiceprop", "mnist", epochs=1, out_dir=old, **settings)
+    _rewrite_header(old / CHECKPOINT_NAME, lambda h: h["config"].pop("augment_flip"))  # as before the setting
+    assert "augment_flip" not in read_checkpoint_header(old / CHECKPOINT_NAME)["config"]
+    resumed = train("spiceprop", "mnist", epochs=2, out_dir=old, resume=True, **settings)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    with pytest.raises(ValueError, match="augment_flip: False -> True"):
+        train("spiceprop", "mnist", epochs=3, out_dir=old, resume=True, augment_flip=True, **settings)
 
 
 def test_checkpoint_is_atomic(tmp_path, monkeypatch):

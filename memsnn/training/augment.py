@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-__all__ = ["random_shift"]
+__all__ = ["augmentation", "random_flip", "random_shift"]
 
 
 def random_shift(key: PRNGKeyArray, images: Float[Array, "batch pixels"], max_shift: int,
@@ -33,3 +33,40 @@ def random_shift(key: PRNGKeyArray, images: Float[Array, "batch pixels"], max_sh
     corners = jax.random.randint(key, (batch, 2), 0, 2 * m + 1)
     crop = jax.vmap(lambda image, corner: jax.lax.dynamic_slice(image, (corner[0], corner[1]), (height, width)))
     return crop(padded, corners).reshape(batch, height * width)
+
+
+def random_flip(key: PRNGKeyArray, images: Float[Array, "batch pixels"],
+                image_shape: tuple[int, int] = (28, 28)) -> Float[Array, "batch pixels"]:
+    """Mirror each image left to right with probability 1/2 (horizontal flips, e.g. for
+    Fashion-MNIST, whose classes look the same mirrored; not for digits).
+
+    Args:
+        key: PRNG key.
+        images: ``(batch, height * width)`` flattened images.
+        image_shape: ``(height, width)``.
+
+    Returns:
+        The images, each flipped or not, same shape and dtype.
+    """
+    height, width = image_shape
+    batch = images.shape[0]
+    square = images.reshape(batch, height, width)
+    flip = jax.random.bernoulli(key, 0.5, (batch,))
+    return jnp.where(flip[:, None, None], square[:, :, ::-1], square).reshape(batch, height * width)
+
+
+def augmentation(shift: int = 0, flip: bool = False):
+    """The ``augment(key, images) -> images`` of the training loop for these settings, or ``None``
+    when both are off: random shifts of up to ``shift`` pixels (:func:`random_shift`), then random
+    horizontal flips (:func:`random_flip`) with ``flip``."""
+    if not shift and not flip:
+        return None
+
+    def augment(key: PRNGKeyArray, images: Float[Array, "batch pixels"]) -> Float[Array, "batch pixels"]:
+        # The shifts draw from ``key`` itself (as runs with shifts alone always have), the flips
+        # from a key folded out of it.
+        if shift:
+            images = random_shift(key, images, shift)
+        return random_flip(jax.random.fold_in(key, 1), images) if flip else images
+
+    return augment

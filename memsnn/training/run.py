@@ -15,7 +15,6 @@ These are what ``memsnn train`` and ``memsnn evaluate`` call; notebooks and benc
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 from .. import __version__
 from .._validation import check_setting
 from ..data import load_dataset
-from .augment import random_shift
+from .augment import augmentation
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint_header
 from .ensemble import MAX_SEED, check_seeds, member_predict, spread, stack
 from .learner import GradientLearner, make_optimizer
@@ -48,6 +47,8 @@ __all__ = ["evaluate_checkpoint", "load_trained", "train"]
 
 # Settings that may change when a run is resumed; anything else must match the checkpoint.
 _RESUMABLE_CHANGES = ("epochs", "optimizer.lr", "eval_batch_size", "save_every")
+# Settings that older checkpoints do not hold, with the value that they ran with.
+_ADDED_SETTINGS = {"augment_flip": False}
 
 
 def _flat(config: dict, prefix: str = "") -> dict:
@@ -114,6 +115,7 @@ def train(
     weight_decay: float | None = None,
     clip_norm: float | None = None,
     augment_shift: int | None = None,
+    augment_flip: bool | None = None,
     eval_batch_size: int | None = None,
     save_every: int | None = None,
     seed: int | None = None,
@@ -150,6 +152,9 @@ def train(
             (see :func:`~memsnn.training.loop.make_optimizer`).
         augment_shift: data augmentation: translate each training image by up to this many
             pixels (:func:`~memsnn.training.augment.random_shift`); 0 = off (default).
+        augment_flip: data augmentation: mirror each training image left to right with
+            probability 1/2 (:func:`~memsnn.training.augment.random_flip`; for Fashion-MNIST, not
+            digits); off by default.
         eval_batch_size: batch size of the per-epoch test evaluation.
         save_every: also save the run within an epoch every this many training images (default:
             the method's: STDP 5,000 images, the others at epoch ends only); a run resumed from
@@ -233,6 +238,7 @@ def train(
             "clip_norm": setting(clip_norm, stored_opt.get("clip_norm"), "clip_norm"),
         },
         "augment_shift": setting(augment_shift, base.get("augment_shift", 0), "augment_shift") or 0,
+        "augment_flip": bool(setting(augment_flip, base.get("augment_flip", False), "augment_flip")),
         "eval_batch_size": setting(eval_batch_size, base.get("eval_batch_size"), "eval_batch_size") or batch_size,
         "save_every": setting(save_every, base.get("save_every"), "save_every"),
         **seed_settings,
@@ -240,7 +246,8 @@ def train(
     }
     _check_settings(config)
     if stored is not None:
-        old, new = _flat(_normalised(stored)), _flat(_normalised(config))
+        # Settings added after a checkpoint was written count as their defaults there.
+        old, new = _flat(_normalised({**_ADDED_SETTINGS, **stored})), _flat(_normalised(config))
         changed = [k for k in sorted(set(old) | set(new))
                    if old.get(k) != new.get(k) and k not in _RESUMABLE_CHANGES
                    and k not in ("memsnn_version", "data.data_dir")]
@@ -289,8 +296,7 @@ def _train(spec, config: dict, *, out_dir, resume, overwrite, progress, stop_aft
     steps = config["epochs"] * (len(train_data[1]) // config["batch_size"])
     optimizer = make_optimizer(opt["lr"], total_steps=steps, schedule=opt["schedule"],
                                weight_decay=opt["weight_decay"], clip_norm=opt["clip_norm"])
-    shift = config["augment_shift"]
-    augment = functools.partial(random_shift, max_shift=shift) if shift else None
+    augment = augmentation(config["augment_shift"], config.get("augment_flip", False))
     if spec.learner is not None:
         learner = spec.learner(net, config)
     else:
