@@ -3,7 +3,7 @@
 The step timed is the one :func:`memsnn.training.fit` runs (:func:`memsnn.training.make_step`), on
 one device: a single model's step (what ``memsnn train --seed k`` runs, K times for K seeds), and
 the ensemble's step for K = 1, 2, 4, 8 members (what ``memsnn train --seeds 0 .. K-1`` runs, each
-member with its own batch), in the two ways an :class:`~memsnn.training.ensemble.EnsembleLearner`
+member with its own batch), in the two ways an :class:`~memsnn.training.learner.EnsembleLearner`
 can run its members: all K vmapped together (``members_at_once=K``, the accelerator default) and
 one after another inside the same jitted step (``members_at_once=1``, the CPU default). Two networks:
 
@@ -98,7 +98,8 @@ def run_model(model_name: str, members: list[int], rounds: int, repeats: int, wa
     import numpy as np
 
     from memsnn.training import data_mesh, make_step, replicate
-    from memsnn.training.ensemble import EnsembleLearner, stack
+    from memsnn.training.ensemble import stack
+    from memsnn.training.learner import EnsembleLearner
 
     build, learner, batch = _setup(model_name)
     mesh = data_mesh(jax.devices()[:1])

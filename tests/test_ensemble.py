@@ -26,7 +26,8 @@ from memsnn.training import (
     read_checkpoint_header,
     train,
 )
-from memsnn.training.ensemble import EnsembleLearner, member, member_predict, n_members, shared_axes, stack
+from memsnn.training.ensemble import member, member_predict, n_members, shared_axes, stack
+from memsnn.training.learner import EnsembleLearner
 from memsnn.training.spiceprop import (
     SpicepropConfig,
     build_spiceprop,

@@ -28,7 +28,13 @@ from .sharding import (
     replicate as replicate,
     use_cpu_cores as use_cpu_cores,
 )
-from .learner import AbstractLearner as AbstractLearner, GradientLearner as GradientLearner, make_optimizer as make_optimizer
+from .learner import (
+    AbstractFitLearner as AbstractFitLearner,
+    AbstractLearner as AbstractLearner,
+    EnsembleLearner as EnsembleLearner,
+    GradientLearner as GradientLearner,
+    make_optimizer as make_optimizer,
+)
 from .loop import (
     CHECKPOINT_NAME as CHECKPOINT_NAME,
     METRICS_NAME as METRICS_NAME,

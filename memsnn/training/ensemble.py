@@ -8,7 +8,7 @@ docs/training.md, section "Ensembles".
 * **The ensemble is the model with a leading member axis** on every array leaf (:func:`stack` of
   ``K`` models built from the keys of ``K`` seeds; :func:`member` takes one out). Non-array parts
   (configs, sizes, flags) are shared and must be identical.
-* **The learner is vmapped** (:class:`EnsembleLearner`, ``eqx.filter_vmap``): ``init`` (the optimiser
+* **The learner is vmapped** (:class:`~memsnn.training.learner.EnsembleLearner`, ``eqx.filter_vmap``): ``init`` (the optimiser
   state gains the member axis), ``step`` and ``evaluate`` of the learner written for one model run for
   all members inside the one jitted step that :func:`~memsnn.training.make_step` builds. Members never
   interact: no reduction runs over the member axis, so a member whose loss turns NaN cannot change
@@ -50,10 +50,9 @@ from jax.sharding import PartitionSpec as P
 
 from .._validation import check_setting
 from .sharding import AXIS, check_batch
-from .learner import AbstractLearner
+from .predict import AbstractPredict
 
 __all__ = [
-    "EnsembleLearner",
     "MemberPredict",
     "build_ensemble",
     "check_seeds",
@@ -159,7 +158,7 @@ def shared_axes(ensemble):
     return reduced, axes
 
 
-class MemberPredict(eqx.Module):
+class MemberPredict(AbstractPredict):
     """``predict(ensemble, images (B, F), *, key, throw) -> (K, B)``: the prediction of one model,
     vmapped over the members; all members see the same images and the same noise key, as ``K``
     single runs evaluated with the same seed do.
@@ -179,6 +178,11 @@ class MemberPredict(eqx.Module):
 
     def with_axes(self, model_axes) -> "MemberPredict":
         return dataclasses.replace(self, model_axes=model_axes)
+
+    def prepared(self, ensemble):
+        # What all members have in common is vmapped once (shared_axes).
+        reduced, axes = shared_axes(ensemble)
+        return reduced, self.with_axes(axes)
 
 
 def member_predict(predict_fn: Callable) -> MemberPredict:
@@ -201,71 +205,3 @@ def shard_members(mesh: Mesh, *arrays: np.ndarray) -> tuple[jax.Array, ...]:
     check_batch(np.shape(arrays[0])[1], mesh)
     sharding = member_sharded(mesh)
     return tuple(jax.device_put(np.asarray(a), sharding) for a in arrays)
-
-
-class EnsembleLearner(AbstractLearner):
-    """A learner written for one model, run for every member of an ensemble (``eqx.filter_vmap``;
-    on a CPU, members one after another: ``members_at_once``).
-
-    :func:`~memsnn.training.fit` wraps its learner in one when it is given several seeds; use it
-    directly only with :func:`~memsnn.training.make_step`. Shapes: ``step`` takes ``images (K, B,
-    F)``, ``labels (K, B)`` and ``key (K,)`` (a key per member) and returns metrics of shape
-    ``(K,)``; ``evaluate`` takes the shared ``images (B, F)`` and ``key`` and returns ``(K, B)``.
-
-    Attributes:
-        learner: the learner of one model (e.g. a :class:`~memsnn.training.GradientLearner`).
-        model_axes: ``in_axes`` of the model given to ``step`` and ``evaluate`` (a pytree like the
-            model, :func:`shared_axes`), or ``None``: every array has the member axis.
-            :func:`~memsnn.training.make_step` sets it, sharing the frozen leaves that all members
-            have in common.
-        members_at_once: how many members ``step`` vmaps together: ``None`` (all: one kernel
-            launch serves every member, what an accelerator wants) or ``m``: chunks of ``m``
-            members vmapped, the chunks one after another inside the same jitted step
-            (``jax.lax.map(..., batch_size=m)``; the same numbers). :func:`~memsnn.training.make_step`
-            chooses 1 on a CPU when it is left at ``None``: there a step is compute and cache bound,
-            and vmapping K members multiplies its working set (8 members on 2 cores: 0.92x the
-            throughput of 8 single SPICEprop steps vmapped, 1.29x one after another; surrogate
-            784-1000-10 LIF 0.81x / 1.04x; docs/training.md, "Ensembles").
-    """
-
-    learner: AbstractLearner
-    model_axes: Any = None
-    members_at_once: int | None = eqx.field(default=None, static=True)
-
-    def __check_init__(self):
-        if isinstance(self.learner, EnsembleLearner):
-            raise ValueError("EnsembleLearner: the learner is already an ensemble's; wrap the learner of one model.")
-
-    def init(self, model):
-        return eqx.filter_vmap(self.learner.init)(model)
-
-    def updated(self, model):
-        # Same tree as one member's: a filter pytree (or function) of one model selects the same leaves.
-        return self.learner.updated(model)
-
-    def step(self, model, state, images, labels, key, *, throw=True):
-        def one(m, s, x, y, k):
-            return self.learner.step(m, s, x, y, k, throw=throw)
-
-        axes = eqx.if_array(0) if self.model_axes is None else self.model_axes
-        n = labels.shape[0]
-        if self.members_at_once is None or self.members_at_once >= n:
-            return eqx.filter_vmap(one, in_axes=(axes, eqx.if_array(0), 0, 0, 0))(model, state, images, labels, key)
-        # Members in chunks: the shared leaves are closed over, the others mapped.
-        mask = eqx.is_array if self.model_axes is None else jax.tree.map(
-            lambda a: a == 0, self.model_axes, is_leaf=lambda x: x is None)
-        per_member, shared = eqx.partition(model, mask)
-
-        def chunk(args):
-            m, s, x, y, k = args
-            new_model, s, metrics = one(eqx.combine(m, shared), s, x, y, k)
-            return eqx.filter(new_model, mask), s, metrics
-
-        new_model, state, metrics = jax.lax.map(chunk, (per_member, state, images, labels, key),
-                                                batch_size=self.members_at_once)
-        # The contract of step: every array of the model with the member axis.
-        shared = jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *jnp.shape(x))) if eqx.is_array(x) else x, shared)
-        return eqx.combine(new_model, shared), state, metrics
-
-    def evaluate(self, model, images, key, *, throw=True):
-        return MemberPredict(self.learner.evaluate, self.model_axes)(model, images, key=key, throw=throw)

@@ -22,20 +22,37 @@ and names the failure by repeating that batch on one device with ``throw=True``.
 :class:`GradientLearner` (a loss, its gradient and an optax optimiser) serves SPICEprop and
 surrogate gradients. A conversion method (no gradient through the SNN) or an STDP rule (local
 updates, no optimiser) implements the same three methods and gets the rest of ``fit`` for free.
+
+**One model or an ensemble.** ``fit`` drives an :class:`AbstractFitLearner`; how a step's data are
+laid out and its step compiled is asked of the learner through a few hooks (``batch_sharding``,
+``shard``, ``batch_size``, ``for_step``, ``augmenter``, ``step_key``, ``predictor``,
+``failures``, ``ensemble``), never decided in ``fit`` by the learner's type. A learner of one model
+subclasses :class:`AbstractLearner`, which implements the hooks for one model (a batch
+``(B, ...)``); :class:`EnsembleLearner` implements them for ``K`` models on a member axis (a batch
+``(K, B, ...)``, the learner of one model vmapped). ``fit(..., seed=[s0, s1])`` asks its learner
+for ``learner.ensemble()``: a new kind of learner of several models needs no change in ``fit``.
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 from typing import Any, Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-__all__ = ["FAILED", "AbstractLearner", "GradientLearner", "failed_where_nonfinite", "make_optimizer"]
+from .ensemble import MemberPredict, member, member_sharded, n_members, shard_members, shared_axes
+from .predict import AbstractPredict, Predict
+from .sharding import shard_batch, sharded
+
+__all__ = ["FAILED", "AbstractFitLearner", "AbstractLearner", "EnsembleLearner", "GradientLearner",
+           "failed_where_nonfinite", "make_optimizer"]
 
 # loss_fn(model, images, labels, *, key, throw) and predict_fn(model, images, *, key, throw): the key
 # drives the model's noise (e.g. crossbar read noise); deterministic models ignore it. With
@@ -55,8 +72,12 @@ LossFn = Callable[..., "tuple[jax.Array, jax.Array]"]
 PredictFn = Callable[..., jax.Array]
 
 
-class AbstractLearner(eqx.Module):
-    """A learning rule, as :func:`memsnn.training.fit` drives it.
+class AbstractFitLearner(eqx.Module):
+    """What :func:`memsnn.training.fit` drives: a learning rule and how its steps are laid out.
+
+    ``init``, ``updated``, ``step`` and ``evaluate`` are the rule. The hooks below say how ``fit``
+    places a step's data, compiles the step, evaluates and names a failure; :class:`AbstractLearner`
+    implements them for one model, :class:`EnsembleLearner` for an ensemble (a member axis).
 
     ``step`` and ``evaluate`` run inside ``jit`` and are written for the whole batch, as on one
     device. When the batch is sharded over several devices (or processes), XLA partitions them and
@@ -91,6 +112,81 @@ class AbstractLearner(eqx.Module):
 
         ``throw=False``: a sample whose simulation failed gets the class :data:`FAILED`.
         """
+
+    # -- hooks: how fit lays out and runs the steps ------------------------------------------
+
+    @abc.abstractmethod
+    def ensemble(self) -> "AbstractFitLearner":
+        """The learner of an ensemble of this learner's models (``fit(..., seed=[...])``)."""
+
+    @abc.abstractmethod
+    def batch_sharding(self, mesh: Mesh) -> NamedSharding:
+        """The sharding of a step's images and labels over ``mesh`` (the batch axis split)."""
+
+    @abc.abstractmethod
+    def shard(self, mesh: Mesh, *arrays: np.ndarray) -> tuple[jax.Array, ...]:
+        """A step's host arrays (images, labels), identical in every process, placed on ``mesh``."""
+
+    @abc.abstractmethod
+    def batch_size(self, images) -> int:
+        """The number of samples per model in a step's ``images``."""
+
+    @abc.abstractmethod
+    def for_step(self, model, frozen, mesh: Mesh) -> tuple["AbstractFitLearner", Any]:
+        """``(learner, frozen)`` as the compiled step closes over them, for ``model`` (concrete
+        values, outside ``jit``) whose frozen leaves are ``frozen`` and ``mesh``'s devices."""
+
+    @abc.abstractmethod
+    def augmenter(self, augment: Callable | None) -> Callable | None:
+        """``augment(key, images)`` of one model's batch, as the step applies it (or ``None``)."""
+
+    @abc.abstractmethod
+    def step_key(self, model, key: PRNGKeyArray) -> PRNGKeyArray:
+        """The step's key made from ``key`` when the caller gives none."""
+
+    @abc.abstractmethod
+    def predictor(self) -> AbstractPredict:
+        """``evaluate`` as :func:`~memsnn.training.make_predict` compiles it."""
+
+    @abc.abstractmethod
+    def failures(self, model, state, images, labels, key, bad: dict[str, np.ndarray]
+                 ) -> list[tuple[int | None, tuple]]:
+        """What failed in a step whose metrics ``bad`` (those that are not all finite) were not
+        finite: ``(member, (model, state, images, labels, key))`` of each model to diagnose alone,
+        ``member`` ``None`` for a learner of one model."""
+
+
+class AbstractLearner(AbstractFitLearner):
+    """The learner of one model: write ``init``, ``updated``, ``step`` and ``evaluate``; the hooks
+    of :class:`AbstractFitLearner` are implemented here for one model (a batch ``(B, ...)`` split
+    over the mesh), and :meth:`ensemble` trains several seeds of it at once."""
+
+    def ensemble(self) -> "EnsembleLearner":
+        return EnsembleLearner(self)
+
+    def batch_sharding(self, mesh):
+        return sharded(mesh)
+
+    def shard(self, mesh, *arrays):
+        return shard_batch(mesh, *arrays)
+
+    def batch_size(self, images):
+        return images.shape[0]
+
+    def for_step(self, model, frozen, mesh):
+        return self, frozen
+
+    def augmenter(self, augment):
+        return augment
+
+    def step_key(self, model, key):
+        return key
+
+    def predictor(self):
+        return Predict(self.evaluate)
+
+    def failures(self, model, state, images, labels, key, bad):
+        return [(None, (model, state, images, labels, key))]
 
 
 class GradientLearner(AbstractLearner):
@@ -139,6 +235,119 @@ class GradientLearner(AbstractLearner):
 
     def evaluate(self, model, images, key, *, throw=True):
         return self.predict_fn(model, images, key=key, throw=throw)
+
+
+class EnsembleLearner(AbstractFitLearner):
+    """A learner written for one model, run for every member of an ensemble (``eqx.filter_vmap``;
+    on a CPU, members one after another: ``members_at_once``).
+
+    :func:`~memsnn.training.fit` asks its learner for one (:meth:`AbstractLearner.ensemble`) when it
+    is given several seeds; use it directly only with :func:`~memsnn.training.make_step`. It
+    implements the hooks of :class:`AbstractFitLearner` for a member axis: the batch ``(K, B, ...)``
+    split along ``B``, the frozen leaves all members share closed over once, a failure diagnosed
+    member by member (memsnn.training.ensemble; docs/training.md, "Ensembles"). Shapes: ``step`` takes ``images (K, B,
+    F)``, ``labels (K, B)`` and ``key (K,)`` (a key per member) and returns metrics of shape
+    ``(K,)``; ``evaluate`` takes the shared ``images (B, F)`` and ``key`` and returns ``(K, B)``.
+
+    Attributes:
+        learner: the learner of one model (e.g. a :class:`~memsnn.training.GradientLearner`).
+        model_axes: ``in_axes`` of the model given to ``step`` and ``evaluate`` (a pytree like the
+            model, :func:`shared_axes`), or ``None``: every array has the member axis.
+            :func:`~memsnn.training.make_step` sets it, sharing the frozen leaves that all members
+            have in common.
+        members_at_once: how many members ``step`` vmaps together: ``None`` (all: one kernel
+            launch serves every member, what an accelerator wants) or ``m``: chunks of ``m``
+            members vmapped, the chunks one after another inside the same jitted step
+            (``jax.lax.map(..., batch_size=m)``; the same numbers). :func:`~memsnn.training.make_step`
+            chooses 1 on a CPU when it is left at ``None``: there a step is compute and cache bound,
+            and vmapping K members multiplies its working set (8 members on 2 cores: 0.92x the
+            throughput of 8 single SPICEprop steps vmapped, 1.29x one after another; surrogate
+            784-1000-10 LIF 0.81x / 1.04x; docs/training.md, "Ensembles").
+    """
+
+    learner: AbstractLearner
+    model_axes: Any = None
+    members_at_once: int | None = eqx.field(default=None, static=True)
+
+    def __check_init__(self):
+        if not isinstance(self.learner, AbstractLearner):
+            raise ValueError("EnsembleLearner: the learner is already an ensemble's; wrap the learner of one model "
+                             "(an AbstractLearner).")
+
+    def init(self, model):
+        return eqx.filter_vmap(self.learner.init)(model)
+
+    def updated(self, model):
+        # Same tree as one member's: a filter pytree (or function) of one model selects the same leaves.
+        return self.learner.updated(model)
+
+    def step(self, model, state, images, labels, key, *, throw=True):
+        def one(m, s, x, y, k):
+            return self.learner.step(m, s, x, y, k, throw=throw)
+
+        axes = eqx.if_array(0) if self.model_axes is None else self.model_axes
+        n = labels.shape[0]
+        if self.members_at_once is None or self.members_at_once >= n:
+            return eqx.filter_vmap(one, in_axes=(axes, eqx.if_array(0), 0, 0, 0))(model, state, images, labels, key)
+        # Members in chunks: the shared leaves are closed over, the others mapped.
+        mask = eqx.is_array if self.model_axes is None else jax.tree.map(
+            lambda a: a == 0, self.model_axes, is_leaf=lambda x: x is None)
+        per_member, shared = eqx.partition(model, mask)
+
+        def chunk(args):
+            m, s, x, y, k = args
+            new_model, s, metrics = one(eqx.combine(m, shared), s, x, y, k)
+            return eqx.filter(new_model, mask), s, metrics
+
+        new_model, state, metrics = jax.lax.map(chunk, (per_member, state, images, labels, key),
+                                                batch_size=self.members_at_once)
+        # The contract of step: every array of the model with the member axis.
+        shared = jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *jnp.shape(x))) if eqx.is_array(x) else x, shared)
+        return eqx.combine(new_model, shared), state, metrics
+
+    def evaluate(self, model, images, key, *, throw=True):
+        return MemberPredict(self.learner.evaluate, self.model_axes)(model, images, key=key, throw=throw)
+
+    # -- hooks: a member axis in front of every batch and every array of the model -------------
+
+    def ensemble(self):
+        raise ValueError("fit: give the learner of one model and seed=[...] with one seed per member; fit "
+                         "vmaps it over the ensemble itself.")
+
+    def batch_sharding(self, mesh):
+        return member_sharded(mesh)
+
+    def shard(self, mesh, *arrays):
+        return shard_members(mesh, *arrays)
+
+    def batch_size(self, images):
+        return images.shape[1]
+
+    def for_step(self, model, frozen, mesh):
+        # The frozen leaves all members have in common (device constants) go in once, unbatched:
+        # batched, every scalar of a neuron's vector field becomes a per-member array (ensemble.py).
+        inside, frozen_axes = shared_axes(frozen)
+        spec = self.updated(model)
+        params_axes = jax.tree.map(lambda x: 0 if eqx.is_array(x) else None, eqx.filter(model, spec))
+        # On a CPU the members go one after another (cache bound; see members_at_once).
+        at_once = self.members_at_once
+        if at_once is None and mesh.devices.flat[0].platform == "cpu":
+            at_once = 1
+        return dataclasses.replace(self, model_axes=eqx.combine(params_axes, frozen_axes),
+                                   members_at_once=at_once), inside
+
+    def augmenter(self, augment):
+        return None if augment is None else eqx.filter_vmap(augment)
+
+    def step_key(self, model, key):
+        return jax.random.split(key, n_members(model))
+
+    def predictor(self):
+        return MemberPredict(self.learner.evaluate)
+
+    def failures(self, model, state, images, labels, key, bad):
+        members = sorted({int(k) for value in bad.values() for k in np.flatnonzero(~np.isfinite(value))})
+        return [(k, (member(model, k), member(state, k), images[k], labels[k], key[k])) for k in members]
 
 
 def make_optimizer(

@@ -16,8 +16,10 @@
   asked (``overwrite=True``);
 * a guard that stops at the first non-finite loss (or a simulation that reports an unstable step)
   with a message naming the epoch and step and the last good checkpoint;
-* ensembles: ``seed=[s0, s1, ...]`` trains one model per seed in the same run, the learner vmapped
-  over a member axis (:mod:`~memsnn.training.ensemble`; docs/training.md, "Ensembles").
+* ensembles: ``seed=[s0, s1, ...]`` trains one model per seed in the same run, with the learner's
+  ``ensemble()`` (the learner vmapped over a member axis, :mod:`~memsnn.training.ensemble`;
+  docs/training.md, "Ensembles"). How a step's data are laid out is asked of the learner (its
+  hooks, :class:`~memsnn.training.learner.AbstractFitLearner`): nothing here depends on its type.
 """
 
 from __future__ import annotations
@@ -53,21 +55,10 @@ from .sharding import (
     replicate,
     replicated,
     shard_batch,
-    sharded,
 )
-from .ensemble import (
-    EnsembleLearner,
-    MemberPredict,
-    check_seeds,
-    member,
-    member_predict,
-    member_sharded,
-    n_members,
-    shard_members,
-    shared_axes,
-    spread,
-)
-from .learner import FAILED, AbstractLearner
+from .ensemble import check_seeds, n_members, spread
+from .learner import FAILED, AbstractFitLearner, AbstractLearner
+from .predict import AbstractPredict, as_predict
 from .runlock import RunLockedError, run_lock
 
 __all__ = [
@@ -203,12 +194,15 @@ def _constrained(tree, sharding):
     return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding) if eqx.is_array(x) else x, tree)
 
 
-def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None, *, throw: bool = False) -> Callable:
+def make_predict(predict_fn: PredictFn | AbstractPredict, model, mesh: Mesh | None = None, *,
+                 throw: bool = False) -> Callable:
     """``predict(model, images, key) -> predictions``, jitted once, the batch sharded over ``mesh``.
 
     ``predict_fn(model, images, key=..., throw=...)`` is a method's predict function (or a learner's
-    ``evaluate``), or for an ensemble a :class:`~memsnn.training.ensemble.MemberPredict`; models with
-    the same structure as ``model`` reuse the compiled function.
+    ``evaluate``), or an :class:`~memsnn.training.predict.AbstractPredict` (a learner's
+    ``predictor()``; for an ensemble a :class:`~memsnn.training.ensemble.MemberPredict`), prepared
+    for each model outside ``jit``; models with the same structure as ``model`` reuse the compiled
+    function.
     ``mesh`` defaults to :func:`~memsnn.training.sharding.data_mesh` (all devices); ``model`` must be
     replicated on it (:func:`~memsnn.training.sharding.replicate`), ``images`` a NumPy batch, the
     same in every process, whose size is a multiple of the device count. The predictions come
@@ -218,6 +212,7 @@ def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None, *, thro
     """
     mesh = data_mesh() if mesh is None else mesh
     static = eqx.partition(model, eqx.is_array)[1]
+    predictor = as_predict(predict_fn)
 
     @eqx.filter_jit
     def jitted(predict_fn, params, images, key):
@@ -226,11 +221,7 @@ def make_predict(predict_fn: PredictFn, model, mesh: Mesh | None = None, *, thro
 
     def predict(model, images, key):
         images, = shard_batch(mesh, images)
-        fn = predict_fn
-        if isinstance(predict_fn, MemberPredict):
-            # An ensemble: what all members have in common is vmapped once (see ensemble.shared_axes).
-            model, axes = shared_axes(model)
-            fn = predict_fn.with_axes(axes)
+        model, fn = predictor.prepared(model)
         return jitted(fn, eqx.filter(model, eqx.is_array), images, key)
 
     return predict
@@ -310,7 +301,7 @@ def _on_one_device(run: Callable, *trees):
     return run(mesh, *replicate(local, mesh))
 
 
-def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
+def make_step(learner: AbstractFitLearner, model, mesh: Mesh | None = None,
               augment: Callable | None = None, *, throw: bool = False, check_memory: bool = False) -> Callable:
     """The jitted ``step(model, state, images, labels, key=None) -> (model, state, metrics)``.
 
@@ -326,10 +317,12 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
     failed simulation a non-finite metric, which :func:`fit` then names (``True`` raises inside the
     step, which only one device may do).
 
-    With an :class:`~memsnn.training.ensemble.EnsembleLearner` the model is an ensemble (a member
-    axis first on every array), ``images (K, B, F)`` and ``labels (K, B)`` hold each member's batch
-    (axis 1 sharded over ``mesh``), ``key`` is ``(K,)`` (default: ``split(key(0), K)``), ``augment``
-    is vmapped over the members, and the metrics are ``(K,)``. The frozen leaves that all members
+    How the batch is placed, the step specialised and ``augment`` applied is the learner's (its
+    hooks ``batch_sharding``, ``shard``, ``for_step``, ``augmenter``, ``step_key``). With an
+    :class:`~memsnn.training.learner.EnsembleLearner` the model is an ensemble (a member axis first
+    on every array), ``images (K, B, F)`` and ``labels (K, B)`` hold each member's batch (axis 1
+    sharded over ``mesh``), ``key`` is ``(K,)`` (default: ``split(key(0), K)``), ``augment`` is
+    vmapped over the members, and the metrics are ``(K,)``. The frozen leaves that all members
     share are compiled in once, and on a CPU mesh the members are stepped one after another unless
     the learner's ``members_at_once`` says otherwise.
 
@@ -341,22 +334,9 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
     spec = learner.updated(model)
     # The frozen leaves are closed over: compiled in as constants, as XLA can fold them.
     static = eqx.partition(model, spec)[1]
-    # An ensemble's batch is (members, batch, ...): the members stay whole, the batch axis is split.
-    members = isinstance(learner, EnsembleLearner)
-    batch, copy = (member_sharded(mesh) if members else sharded(mesh)), replicated(mesh)
-    transform = eqx.filter_vmap(augment) if members and augment is not None else augment
-    inside = static
-    if members:
-        # The frozen leaves all members have in common (device constants) go in once, unbatched:
-        # batched, every scalar of a neuron's vector field becomes a per-member array (ensemble.py).
-        inside, frozen_axes = shared_axes(static)
-        params_axes = jax.tree.map(lambda x: 0 if eqx.is_array(x) else None, eqx.filter(model, spec))
-        # On a CPU the members go one after another (cache bound; see EnsembleLearner.members_at_once).
-        at_once = learner.members_at_once
-        if at_once is None and mesh.devices.flat[0].platform == "cpu":
-            at_once = 1
-        learner = dataclasses.replace(learner, model_axes=eqx.combine(params_axes, frozen_axes),
-                                      members_at_once=at_once)
+    batch, copy = learner.batch_sharding(mesh), replicated(mesh)
+    transform = learner.augmenter(augment)
+    learner, inside = learner.for_step(model, static, mesh)
 
     @eqx.filter_jit
     def step(params, state, images, labels, key):
@@ -370,12 +350,12 @@ def make_step(learner: AbstractLearner, model, mesh: Mesh | None = None,
 
     def run(model, state, images, labels, key=None):
         if key is None:
-            key = jax.random.split(jax.random.key(0), n_members(model)) if members else jax.random.key(0)
-        images, labels = (shard_members if members else shard_batch)(mesh, images, labels)
+            key = learner.step_key(model, jax.random.key(0))
+        images, labels = learner.shard(mesh, images, labels)
         args = (eqx.filter(model, spec), state, images, labels, key)
         if check_memory and not compiled:
             compiled.append(step.lower(*args).compile())
-            check_step_fits(compiled[0].compiled, mesh, batch_size=images.shape[-2] if members else images.shape[0])
+            check_step_fits(compiled[0].compiled, mesh, batch_size=learner.batch_size(images))
         params, state, metrics = (compiled[0] if compiled else step)(*args)
         return eqx.combine(params, static), state, metrics
 
@@ -494,15 +474,21 @@ def _nonfinite(tree, seeds: tuple[int, ...] | None) -> list[int] | bool:
     return np.flatnonzero(~finite).tolist()
 
 
-def _who(seeds: tuple[int, ...], k: int) -> str:
-    return f"member {k} (seed {seeds[k]})"
+def _who(seeds: tuple[int, ...] | None, k: int | None) -> str | None:
+    """How a failed model is named: ``None`` for the one model, ``member k (seed s)`` in an ensemble."""
+    return None if k is None else f"member {k} (seed {seeds[k]})"
 
 
-def _ensemble_seeds(seed, model, learner) -> tuple[int, ...] | None:
+def _what_failed(bad: dict, seeds: tuple[int, ...] | None, k: int | None) -> str:
+    """``the loss is nan, ...`` of the one model (``k`` ``None``) or of member ``k``, named."""
+    if k is None:
+        return ", ".join(f"the {name} is {float(value)}" for name, value in bad.items())
+    return f"{_who(seeds, k)}: " + ", ".join(f"the {name} is {value[k]}" for name, value in bad.items()
+                                            if not np.isfinite(value[k]))
+
+
+def _ensemble_seeds(seed, model) -> tuple[int, ...] | None:
     """The seeds of an ensemble (``seed`` a sequence), checked against the model, or ``None`` for one model."""
-    if isinstance(learner, EnsembleLearner):
-        raise ValueError("fit: give the learner of one model and seed=[...] with one seed per member; fit "
-                         "vmaps it over the ensemble itself.")
     if np.ndim(seed) == 0:
         return None
     seeds = check_seeds(list(seed), "fit")
@@ -670,10 +656,13 @@ def _fit(model, learner, train_data, test_data, *, epochs, batch_size, seed, out
     mesh = data_mesh(devices)
     check_batch(batch_size, mesh)
     main = is_main_process()
-    seeds = _ensemble_seeds(seed, model, learner)
+    if not isinstance(learner, AbstractLearner):
+        raise ValueError("fit: give the learner of one model (an AbstractLearner), and seed=[...] with one seed "
+                         "per member for an ensemble; fit asks it for its ensemble() itself.")
+    seeds = _ensemble_seeds(seed, model)
     single = learner
     if seeds is not None:
-        learner = EnsembleLearner(learner)
+        learner = learner.ensemble()
     model, state, history, partial = _start(model, learner.init(model), out, resume=resume, overwrite=overwrite,
                                             seed=seed if seeds is None else list(seeds))
     start_epoch = saved_epoch = epoch = len(history)
@@ -708,7 +697,7 @@ def _fit(model, learner, train_data, test_data, *, epochs, batch_size, seed, out
         if data is None:
             return None
         size = padded_batch(min(eval_batch_size or batch_size, len(data[1])), mesh)
-        predict_fn = learner.evaluate if seeds is None else member_predict(single.evaluate)
+        predict_fn = learner.predictor()
         predict = make_predict(predict_fn, model, mesh)
         return lambda model: evaluate(predict_fn, model, *data, batch_size=size, devices=devices,
                                       predict=predict)[0]
@@ -746,8 +735,8 @@ def _fit(model, learner, train_data, test_data, *, epochs, batch_size, seed, out
 
             batches = _epoch_batches(train_x, train_y, batch_size, steps, seed if seeds is None else seeds, epoch,
                                      first=first)
-            model, state, means = _train_epoch(step_fn, diagnose, model, state, batches, bar, failed, seeds,
-                                               first=first, sums=sums, save=save_within)
+            model, state, means = _train_epoch(step_fn, diagnose, learner, model, state, batches, bar, failed,
+                                               seeds, first=first, sums=sums, save=save_within)
             train_time = time.perf_counter() - t0
             test_acc = None
             if test is not None:
@@ -851,9 +840,9 @@ def _checked(run: Callable, failed: Callable, step: int, where: str = ""):
         raise failed(step, reason=f"the simulation failed {where}({_first_line(err)})") from err
 
 
-def _train_epoch(step_fn: Callable, diagnose: Callable, model, state, batches, bar, failed: Callable,
-                 seeds: tuple[int, ...] | None = None, *, first: int = 0, sums: dict | None = None,
-                 save: Callable | None = None):
+def _train_epoch(step_fn: Callable, diagnose: Callable, learner: AbstractFitLearner, model, state, batches, bar,
+                 failed: Callable, seeds: tuple[int, ...] | None = None, *, first: int = 0,
+                 sums: dict | None = None, save: Callable | None = None):
     """One pass over ``batches`` (``(images, labels, key)``): ``(model, state, epoch means of the step metrics)``.
 
     ``first`` steps of the epoch were done before (a resumed run), their metric totals in ``sums``;
@@ -862,8 +851,9 @@ def _train_epoch(step_fn: Callable, diagnose: Callable, model, state, batches, b
     Stops with ``failed(step, reason=...)`` (a :class:`TrainingDiverged`) at the first non-finite
     metric, and at the end if the model or state is no longer finite. A non-finite metric is first
     run through ``diagnose(model, state, images, labels, key)``, which raises if a simulation
-    failed. An ensemble's metrics are ``(K,)`` (members in the order of ``seeds``); each failed
-    member is diagnosed alone (its model, state, batch and key) and named with its seed.
+    failed, for each model the learner names (``learner.failures``): an ensemble's metrics are
+    ``(K,)`` (members in the order of ``seeds``); each failed member is diagnosed alone (its model,
+    state, batch and key) and named with its seed.
     """
     sums = dict(sums or {})
     step = first
@@ -874,18 +864,13 @@ def _train_epoch(step_fn: Callable, diagnose: Callable, model, state, batches, b
 
         new_model, new_state, metrics = _checked(run, failed, step)
         bad = {name: value for name, value in metrics.items() if not np.all(np.isfinite(value))}
-        if bad and seeds is None:
-            _checked(lambda: diagnose(model, state, images, labels, key), failed, step)
-            raise failed(step, reason=", ".join(f"the {name} is {float(value)}" for name, value in bad.items()))
         if bad:
-            members = sorted({int(k) for value in bad.values() for k in np.flatnonzero(~np.isfinite(value))})
-            for k in members:
-                _checked(lambda: diagnose(member(model, k), member(state, k), images[k], labels[k], key[k]),
-                         functools.partial(failed, where=_who(seeds, k)), step)
-            raise failed(step, reason="; ".join(
-                f"{_who(seeds, k)}: " + ", ".join(f"the {name} is {value[k]}" for name, value in bad.items()
-                                                   if not np.isfinite(value[k]))
-                for k in members) + " (the other members are unaffected: members never mix)")
+            # One model, or each failed member of an ensemble, repeated alone to name the failure.
+            failures = learner.failures(model, state, images, labels, key, bad)
+            for k, args in failures:
+                _checked(lambda: diagnose(*args), functools.partial(failed, where=_who(seeds, k)), step)
+            raise failed(step, reason="; ".join(_what_failed(bad, seeds, k) for k, _ in failures)
+                         + ("" if failures[0][0] is None else " (the other members are unaffected: members never mix)"))
         model, state = new_model, new_state
         for name, value in metrics.items():
             sums[name] = sums.get(name, 0.0) + value
