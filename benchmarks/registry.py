@@ -515,7 +515,7 @@ table("readme-full", README, [
         f"`{D}python benchmarks/stdp_mnist.py --neurons 100 --out runs/stdp100` (`--resume` continues)"),
     row("Diehl & Cook on NeuroSim crossbar devices vs ideal weights, 200 training images (500 test images)",
         "{stdp_mnist_N100_crossbar_200img.json#test_accuracy|%.1f} % vs {stdp_mnist_N100_200img.json#test_accuracy|%.1f} %", "",
-        f"`{D}python benchmarks/stdp_mnist.py --neurons 100 --images 200 --label-images 500 --test-images 500 [--array crossbar] --tag _200img`"),
+        f"`{D}python benchmarks/stdp_mnist.py --neurons 100 --images 200 --label-images 500 --test-images 500 [--crossbar neurosim] --tag _200img`"),
     row("Energy per MNIST image (10,000 test images), SPICEprop network: per component, with the MAC proxy of the front end",
         "{codesign_energy.json#report.total_J|n.1f} nJ at {codesign_energy.json#report.accuracy|%.2f} % (MAC proxy {codesign_energy.json#report.proxy_total_J|n.2f} nJ); "
         "with the co-designed readout devices **{codesign_energy_codesigned.json#report.total_J|n.1f} nJ**, same accuracy "
@@ -832,10 +832,10 @@ table("plasticity-results", "docs/plasticity.md", [
     ["Diehl & Cook, 100 neurons, after 20,000 training images (stopped by the session's time limit); labels from 2,000 training images, first 2,500 test images. Paper: 82.9 % after 60,000",
      "{stdp_mnist_N100.json#test_accuracy|%.1f} %",
      "`python benchmarks/stdp_mnist.py --neurons 100 --out runs/stdp100` (`--resume` continues)"],
-    ["memristive synapses (NeuroSim devices, `--array crossbar`) beside ideal, 100 neurons, 200 training images, labels from 500, 500 test images",
+    ["memristive synapses (NeuroSim devices, `--crossbar neurosim`) beside ideal, 100 neurons, 200 training images, labels from 500, 500 test images",
      "{stdp_mnist_N100_crossbar_200img.json#test_accuracy|%.1f} % on the crossbar against {stdp_mnist_N100_200img.json#test_accuracy|%.1f} % ideal; "
      "learning {stdp_mnist_N100_crossbar_200img.json#ms_per_training_image|K.2f} s per image on the crossbar against {stdp_mnist_N100_200img.json#ms_per_training_image|K.2f} s",
-     "`python benchmarks/stdp_mnist.py --neurons 100 --images 200 --label-images 500 --test-images 500 --array crossbar --tag _200img --out runs/x200` (and without `--array`)"],
+     "`python benchmarks/stdp_mnist.py --neurons 100 --images 200 --label-images 500 --test-images 500 --crossbar neurosim --tag _200img --out runs/x200` (and without `--crossbar`)"],
     ["speed against Brian2 2.9 (Cython), same network, 30 bundled MNIST images, side by side in one process on 2 cores / pinned to 1 core",
      "on {len stdp_vs_brian2_2cores.json#cores_used} cores: memsnn {stdp_vs_brian2_2cores.json#memsnn.cpu_s_per_image|k.1f} ms CPU / {stdp_vs_brian2_2cores.json#memsnn.s_per_image|k.0f} ms wall per training image; "
      "Brian2 {stdp_vs_brian2_2cores.json#brian2.cpu_s_per_image|k.0f} ms CPU / {stdp_vs_brian2_2cores.json#brian2.s_per_image|.1f} s wall: "

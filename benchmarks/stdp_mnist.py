@@ -53,8 +53,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--until", default=None, help="stop learning at this UTC time (HH:MM) and evaluate")
     ap.add_argument("--label-images", type=int, default=10000, help="training images that label the neurons")
     ap.add_argument("--test-images", type=int, default=10000)
-    ap.add_argument("--array", default="ideal", choices=("ideal", "crossbar"))
-    ap.add_argument("--preset", default="neurosim", help="crossbar preset (--array crossbar)")
+    ap.add_argument("--crossbar", default=None, metavar="PRESET",
+                    help="learn on memristive crossbars of this preset (e.g. neurosim); default: ideal weights")
     ap.add_argument("--source", default="full", choices=("full", "bundled"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True, help="folder for the checkpoint and the log")
@@ -67,7 +67,7 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.eqx"
-    config = StdpConfig(n_neurons=args.neurons, array=args.array, crossbar_preset=args.preset)
+    config = StdpConfig(n_neurons=args.neurons, crossbar=args.crossbar)
     train_x, train_y = load_dataset("mnist", "train", source=args.source)
     test_x, test_y = load_dataset("mnist", "test", source=args.source)
     n_images = min(args.images, len(train_y))
@@ -141,8 +141,8 @@ def main(argv=None) -> dict:
     accuracy = float(np.mean(predictions == test_y[:n_test]))
     eval_time = time.perf_counter() - t0
     result = {
-        "benchmark": "stdp_mnist", "n_neurons": args.neurons, "array": args.array,
-        "preset": args.preset if args.array == "crossbar" else None, "training_images_seen": seen,
+        "benchmark": "stdp_mnist", "n_neurons": args.neurons, "array": "ideal" if args.crossbar is None else "crossbar",
+        "preset": args.crossbar, "training_images_seen": seen,
         "training_images_target": n_images, "label_images": n_label, "test_images": n_test,
         "test_accuracy": accuracy, "paper_accuracy": {100: 0.829, 400: 0.87}.get(args.neurons),
         "learn_time_s": learn_time, "ms_per_training_image": 1e3 * learn_time / max(seen, 1),
@@ -152,7 +152,7 @@ def main(argv=None) -> dict:
     eqx.tree_serialise_leaves(out / "labelled.eqx", model)
     print(json.dumps(result, indent=1))
     RESULTS.mkdir(exist_ok=True)
-    name = f"stdp_mnist_N{args.neurons}{'_' + args.array if args.array != 'ideal' else ''}{args.tag}.json"
+    name = f"stdp_mnist_N{args.neurons}{'_crossbar' if args.crossbar is not None else ''}{args.tag}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=1) + "\n")
     return result
 

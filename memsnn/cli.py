@@ -81,8 +81,8 @@ def _build_parser(method: str = "spiceprop"):
     from .data import DATASETS
     from .training import METHODS
 
-    # No abbreviated options: a prefix would silently stand for another option (stdp's --crossbar
-    # for --crossbar-preset, without the --array crossbar that uses it).
+    # No abbreviated options: a prefix would silently stand for another option (--crossbar for
+    # stdp's deprecated --crossbar-preset).
     parser = argparse.ArgumentParser(prog="memsnn", description=_DESCRIPTION, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="print the memsnn version and exit")

@@ -12,8 +12,9 @@ import pytest
 
 import memsnn
 from memsnn.neurons import ConductanceLIF, InhibitedPopulation
-from memsnn.training import fit
-from memsnn.training import stdp
+from memsnn.cli import main
+from memsnn.training import evaluate_checkpoint, fit, load_trained, rstdp, stdp, train
+from memsnn.training.checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
 
 DT = 5e-4
 
@@ -106,11 +107,50 @@ def test_tiny_unsupervised_run_through_the_shared_loop():
 
 
 def test_config_errors_say_what_is_allowed():
+    with pytest.raises(ValueError, match="crossbar must be None \\(ideal weights\\) or one of the crossbar presets"):
+        stdp.StdpConfig(crossbar="memristor")
     with pytest.raises(ValueError, match="array must be one of"):
-        stdp.StdpConfig(array="memristor")
+        stdp.StdpConfig.from_dict({"array": "memristor"})
     with pytest.raises(ValueError, match="max_rate \\* dt must stay below 1"):
         stdp.StdpConfig(max_rate=1000.0, dt=1e-3)
     with pytest.raises(ValueError, match="unknown settings"):
         stdp.StdpConfig.from_dict({"neurons": 3})
     with pytest.raises(ValueError, match="learns without a loss"):
         stdp.STDP.loss(None, None, None, key=None)
+
+
+def test_configs_with_the_old_crossbar_keys_are_migrated():
+    # memsnn before issue 22 wrote array / crossbar_preset; --crossbar PRESET is the one option now.
+    assert stdp.StdpConfig.from_dict({"array": "crossbar", "crossbar_preset": "pcm"}).crossbar == "pcm"
+    assert stdp.StdpConfig.from_dict({"array": "crossbar"}).crossbar == "neurosim"  # the old default preset
+    assert stdp.StdpConfig.from_dict({"array": "ideal", "crossbar_preset": "neurosim"}).crossbar is None
+    assert "array" not in stdp.StdpConfig.from_dict({"array": "ideal"}).to_dict()
+    with pytest.raises(ValueError, match="crossbar_preset='pcm' applies to array='crossbar'"):
+        stdp.StdpConfig.from_dict({"array": "ideal", "crossbar_preset": "pcm"})
+    assert rstdp.RstdpConfig.from_dict({"array": "crossbar", "crossbar_preset": "reram"}).crossbar == "reram"
+
+
+def test_a_checkpoint_with_the_old_crossbar_keys_loads_evaluates_and_resumes(tmp_path, capsys):
+    # A run trained with --crossbar, its header rewritten as memsnn before issue 22 wrote it.
+    run = ["train", "--method", "stdp", "--dataset", "mnist", "--neurons", "4", "--t-image", "0.02",
+           "--train-subset", "4", "--test-subset", "4", "--batch-size", "2", "--eval-batch-size", "2",
+           "--epochs", "1", "--no-progress", "--cpu-devices", "1"]
+    with pytest.warns(FutureWarning, match="--array crossbar --crossbar-preset pcm is deprecated; it is --crossbar pcm"):
+        assert main([*run, "--array", "crossbar", "--crossbar-preset", "pcm", "--out", str(tmp_path / "old")]) == 0
+    assert main([*run, "--crossbar", "pcm", "--out", str(tmp_path / "new")]) == 0
+    old, new = tmp_path / "old" / "checkpoint.eqx", tmp_path / "new" / "checkpoint.eqx"
+    header = read_checkpoint_header(new)
+    assert header["config"]["model"]["crossbar"] == "pcm" and read_checkpoint_header(old)["config"] == header["config"]
+    assert old.read_bytes().split(b"\n", 3)[3] == new.read_bytes().split(b"\n", 3)[3]  # the same weights
+    model, _ = load_trained(new)
+    _, state, _ = load_checkpoint(new, model, stdp.StdpLearner().init(model))
+    settings = {k: v for k, v in header["config"]["model"].items() if k != "crossbar"}
+    header["config"]["model"] = {**settings, "array": "crossbar", "crossbar_preset": "pcm"}
+    save_checkpoint(old, model, state, header)
+    assert read_checkpoint_header(old)["config"]["model"]["array"] == "crossbar"
+    reloaded, _ = load_trained(old)
+    assert reloaded.config.crossbar == "pcm"
+    assert evaluate_checkpoint(old)["accuracy"] == evaluate_checkpoint(new)["accuracy"]
+    resumed = train("stdp", "mnist", out_dir=tmp_path / "old", resume=True, epochs=2, progress=False)
+    assert len(resumed.history) == 2 and read_checkpoint_header(old)["config"]["model"]["crossbar"] == "pcm"
+

@@ -50,12 +50,13 @@ from ..plasticity import RewardSTDP, set_reward
 from ..simulate import simulate
 from ..stimulus import Impulses
 from ._config import JsonConfig
+from .layout import add_crossbar_argument, add_old_crossbar_aliases, check_crossbar_preset, crossbar_from_args, \
+    migrated_crossbar_keys
 from ._method import Method, cli_type
 from .learner import AbstractLearner
 
 __all__ = ["RSTDP", "RstdpConfig", "RstdpLearner", "RstdpNet", "build_rstdp", "rstdp_predict"]
 
-ARRAYS = ("ideal", "crossbar")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,8 +76,9 @@ class RstdpConfig(JsonConfig):
         learning_rate: ``gamma`` (weight per unit modulator and eligibility, per s).
         reward_correct, reward_wrong: the rewards of a correct and a wrong decision.
         baseline_rate: how fast the baseline follows the rewards (``None``: no baseline, ``b = 0``).
-        array: ``"ideal"`` or ``"crossbar"`` (``crossbar_preset``'s devices).
-        crossbar_preset: the device preset of ``array="crossbar"``.
+        crossbar: ``None`` (ideal weights) or a :func:`memsnn.crossbar.preset` name (its devices;
+            ``--crossbar PRESET``). Configs with the old ``array`` / ``crossbar_preset`` keys are
+            migrated on read (:meth:`from_dict`).
     """
 
     n_inputs: int = 784
@@ -96,8 +98,12 @@ class RstdpConfig(JsonConfig):
     reward_correct: float = 1.0
     reward_wrong: float = 0.0
     baseline_rate: float | None = 0.05
-    array: str = "ideal"
-    crossbar_preset: str = "neurosim"
+    crossbar: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RstdpConfig":
+        """The config of ``d``; the old ``array`` / ``crossbar_preset`` keys become ``crossbar``."""
+        return super().from_dict(migrated_crossbar_keys(d, cls.__name__))
 
     def __post_init__(self):
         for name in ("n_inputs", "n_classes", "per_class"):
@@ -113,8 +119,8 @@ class RstdpConfig(JsonConfig):
                              f"{self.max_rate} Hz * {self.dt} s.")
         if self.baseline_rate is not None and not 0 < self.baseline_rate <= 1:
             raise ValueError(f"RstdpConfig: baseline_rate must lie in (0, 1] or be None, got {self.baseline_rate!r}.")
-        if self.array not in ARRAYS:
-            raise ValueError(f"RstdpConfig: array must be one of {ARRAYS}, got {self.array!r}.")
+        if self.crossbar is not None:
+            check_crossbar_preset("RstdpConfig", self.crossbar)
 
     def steps(self, period: float) -> int:
         return max(1, int(round(period / self.dt)))
@@ -156,10 +162,10 @@ def build_rstdp(config: RstdpConfig | dict, *, key: PRNGKeyArray) -> RstdpNet:
     """A fresh classifier: weights uniform in ``[0, w_init]``, baseline 0."""
     c = config if isinstance(config, RstdpConfig) else RstdpConfig.from_dict(config)
     weight = jax.random.uniform(key, (c.n_neurons, c.n_inputs), maxval=c.w_init)
-    if c.array == "ideal":
+    if c.crossbar is None:
         array = PlasticDense(weight, w_min=0.0, w_max=c.w_max)
     else:
-        array = Crossbar(weight, **crossbar_preset(c.crossbar_preset, w_max=c.w_max)._asdict())
+        array = Crossbar(weight, **crossbar_preset(c.crossbar, w_max=c.w_max)._asdict())
     tau_m = 20e-3
     neuron = LIF(tau=tau_m, resistance=tau_m, threshold=1.0, reset="zero")  # charge q moves v by q
     rule = RewardSTDP(c.n_inputs, a_plus=c.a_plus, a_minus=c.a_minus, tau_plus=c.tau_stdp, tau_minus=c.tau_stdp,
@@ -270,14 +276,13 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
                        help="output neurons per class (default 1)")
     group.add_argument("--baseline-rate", type=cli_type(float, low=0, high=1), metavar="ETA",
                        help="reward baseline b <- b + ETA (r - b) (default 0.05; 0: no baseline)")
-    group.add_argument("--array", choices=ARRAYS, help="ideal weights (default) or a memristive crossbar")
-    group.add_argument("--crossbar-preset", metavar="NAME", help="device preset of --array crossbar (default neurosim)")
+    add_crossbar_argument(group, "the synapses", training="learn on them with the rule")
+    add_old_crossbar_aliases(group)
 
 
 def _config_from_args(args: argparse.Namespace) -> dict:
-    given = {"per_class": getattr(args, "per_class", None), "array": getattr(args, "array", None),
-             "crossbar_preset": getattr(args, "crossbar_preset", None)}
-    config = {k: v for k, v in given.items() if v is not None}
+    given = {"per_class": getattr(args, "per_class", None)}
+    config = {**{k: v for k, v in given.items() if v is not None}, **crossbar_from_args(args, "rstdp")}
     rate = getattr(args, "baseline_rate", None)
     if rate is not None:
         config["baseline_rate"] = None if rate == 0 else rate

@@ -200,6 +200,8 @@ def train(
         stored = read_checkpoint_header(checkpoint)["config"]
         if stored.get("method") != method:
             raise ValueError(f"{checkpoint} holds a {stored.get('method')!r} run; cannot resume it as {method!r}.")
+        # Settings written by an older memsnn read as today's (STDP's array/crossbar_preset -> crossbar).
+        stored = {**stored, "model": spec.complete_config(stored.get("model") or {})}
     base = stored or {}
     stored_data, stored_opt = base.get("data", {}), base.get("optimizer", {})
 

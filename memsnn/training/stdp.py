@@ -47,13 +47,14 @@ from ..integrators import RESULTS
 from ..simulate import simulate
 from ..stimulus import Impulses
 from ._config import JsonConfig
+from .layout import add_crossbar_argument, add_old_crossbar_aliases, check_crossbar_preset, crossbar_from_args, \
+    migrated_crossbar_keys
 from ._method import Method, cli_type
 from .learner import AbstractLearner
 
 __all__ = ["STDP", "DiehlCookNet", "StdpConfig", "StdpLearner", "assign_labels", "build_stdp", "learn_images",
            "responses", "stdp_predict"]
 
-ARRAYS = ("ideal", "crossbar")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,9 +77,10 @@ class StdpConfig(JsonConfig):
         nu_pre, nu_post: learning rates of the rule (:meth:`~memsnn.plasticity.TripletSTDP.diehl_cook`).
         theta_plus: threshold increase per spike (V) during training.
         w_exc_inh, w_inh_exc: the lateral-inhibition weights.
-        array: ``"ideal"`` (:class:`~memsnn.arrays.PlasticDense`) or ``"crossbar"``
-            (:class:`memsnn.crossbar.Crossbar` from ``crossbar_preset``).
-        crossbar_preset: the device preset of ``array="crossbar"``.
+        crossbar: ``None`` (ideal weights, :class:`~memsnn.arrays.PlasticDense`) or a
+            :func:`memsnn.crossbar.preset` name: a :class:`memsnn.crossbar.Crossbar` of that preset's
+            devices (``--crossbar PRESET``, the crossbar option of every method). Configs written
+            before it (``array``, ``crossbar_preset``) are migrated on read (:meth:`from_dict`).
         assignment_decay: per-image decay of the running class responses that label the neurons
             during training (1/window; Diehl & Cook relabel from the last 10,000 images).
         unroll: time steps per loop iteration (see :func:`memsnn.simulate`).
@@ -101,14 +103,18 @@ class StdpConfig(JsonConfig):
     theta_plus: float = 0.05e-3
     w_exc_inh: float = 10.4
     w_inh_exc: float = 17.0
-    array: str = "ideal"
-    crossbar_preset: str = "neurosim"
+    crossbar: str | None = None
     assignment_decay: float = 1e-4
     unroll: int = 1
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "StdpConfig":
+        """The config of ``d``; the old ``array`` / ``crossbar_preset`` keys become ``crossbar``."""
+        return super().from_dict(migrated_crossbar_keys(d, cls.__name__))
+
     def __post_init__(self):
-        if self.array not in ARRAYS:
-            raise ValueError(f"StdpConfig: array must be one of {ARRAYS}, got {self.array!r}.")
+        if self.crossbar is not None:
+            check_crossbar_preset("StdpConfig", self.crossbar)
         for name in ("n_neurons", "n_inputs", "n_classes", "min_spikes", "max_presentations", "unroll"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -116,10 +122,6 @@ class StdpConfig(JsonConfig):
         for name in ("dt", "t_image", "max_rate", "weight_sum", "w_max", "w_init"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"StdpConfig: {name} must be > 0, got {getattr(self, name)!r}.")
-        if self.array == "ideal" and self.crossbar_preset != "neurosim":
-            raise ValueError(f"StdpConfig: crossbar_preset={self.crossbar_preset!r} applies to array='crossbar'; "
-                             "with array='ideal' no crossbar is used. Give array='crossbar' (--array crossbar) to "
-                             "learn on the preset's devices, or leave crossbar_preset out.")
         if self.n_steps < 1:
             raise ValueError(f"StdpConfig: t_image={self.t_image!r} s is shorter than one time step dt={self.dt!r} s "
                              f"(it would show each image for {self.n_steps} steps); give a longer t_image (--t-image) "
@@ -141,11 +143,11 @@ def _brightest(config: StdpConfig) -> float:
 
 
 def _make_array(config: StdpConfig, weight) -> AbstractPlasticArray:
-    if config.array == "ideal":
+    if config.crossbar is None:
         return PlasticDense(weight, w_min=0.0, w_max=config.w_max)
     # Weights in [0, w_max] on differential pairs of the preset's devices; the rule's changes are
     # programmed with the devices' own pulse response (e.g. NeuroSim's nonlinear LTP/LTD).
-    return Crossbar(weight, **crossbar_preset(config.crossbar_preset, w_max=config.w_max)._asdict())
+    return Crossbar(weight, **crossbar_preset(config.crossbar, w_max=config.w_max)._asdict())
 
 
 class DiehlCookNet(eqx.Module):
@@ -438,9 +440,8 @@ def _stdp_loss(model, images, labels, *, key, throw=True):
 def _arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--neurons", type=cli_type(int, low=1, integer=True), metavar="N",
                        help="excitatory neurons (default 100; the paper: 100, 400, 1600, 6400)")
-    group.add_argument("--array", choices=ARRAYS,
-                       help="ideal weights (default) or a memristive crossbar (--crossbar-preset)")
-    group.add_argument("--crossbar-preset", metavar="NAME", help="device preset of --array crossbar (default neurosim)")
+    add_crossbar_argument(group, "the input synapses", training="learn on them with the rule")
+    add_old_crossbar_aliases(group)
     group.add_argument("--t-image", type=cli_type(float, low=0, low_open=True), metavar="S",
                        help="presentation time per image in s (default 0.35)")
     group.add_argument("--dt", type=cli_type(float, low=0, low_open=True), metavar="S",
@@ -448,10 +449,9 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
 
 
 def _config_from_args(args: argparse.Namespace) -> dict:
-    given = {"n_neurons": getattr(args, "neurons", None), "array": getattr(args, "array", None),
-             "crossbar_preset": getattr(args, "crossbar_preset", None), "t_image": getattr(args, "t_image", None),
+    given = {"n_neurons": getattr(args, "neurons", None), "t_image": getattr(args, "t_image", None),
              "dt": getattr(args, "dt", None)}
-    return {k: v for k, v in given.items() if v is not None}
+    return {**{k: v for k, v in given.items() if v is not None}, **crossbar_from_args(args, "stdp")}
 
 
 STDP = Method(
