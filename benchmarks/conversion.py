@@ -87,10 +87,10 @@ def torch_ann(model):
     import torch.nn as nn
 
     from memsnn.arrays import Conv2d
-    from memsnn.training.conversion import _folded_arrays
+    from memsnn.training.conversion.ann import folded_arrays
 
     c = model.config
-    arrays = _folded_arrays(model)
+    arrays = folded_arrays(model)
     layers = []  # (SpikingJelly's converter does not take nn.Unflatten: images go in as (N, C, H, W))
     for i, array in enumerate(arrays):
         w = torch.tensor(np.asarray(array.weight, dtype=np.float32))
