@@ -118,6 +118,56 @@ def other_outputs(run_dir: Path) -> dict:
     return out
 
 
+# ISPP on VTEAM devices (the tests' linear device, 64 random states and targets, with and without
+# cycle and verify noise; the default VTEAM, 16 devices), in float64 and float32: the SHA-256 of every
+# output array. ISPP moved from memsnn.crossbar.programming to memsnn.pulse_programming (issue 22).
+ISPP_CODE = r"""
+import hashlib, json, sys
+import jax, jax.numpy as jnp, numpy as np
+jax.config.update("jax_enable_x64", sys.argv[1] == "64")
+try:
+    from memsnn.pulse_programming import ispp
+    where = "memsnn.pulse_programming.ispp"
+except ImportError:
+    from memsnn.crossbar.programming import ispp
+    where = "memsnn.crossbar.programming.ispp"
+from memsnn.devices import VTEAM
+rng = np.random.default_rng(0)
+R = lambda w: 100.0 + 9900.0 * w / 3e-9
+g, x0 = 1.0 / R(rng.uniform(0.3e-9, 2.7e-9, 64)), rng.uniform(0.5e-9, 2.5e-9, 64)
+linear = VTEAM(alpha_on=1.0, alpha_off=1.0)
+ramp = dict(v_start=0.4, v_step=0.1, v_max=2.0, pulse_width=3e-5, tolerance=2e-8, max_pulses=40)
+d = VTEAM()
+lo, hi = d.state_bounds
+g_ends = sorted(float(d.conductance(jnp.asarray(b), 0.1)) for b in (lo, hi))
+cases = {
+    "linear": lambda: ispp(linear, x0, g, **ramp),
+    "linear_noisy": lambda: ispp(linear, x0, g, **ramp, cycle_noise=0.1, verify_noise=1e-8, key=jax.random.key(3)),
+    "vteam_default": lambda: ispp(d, np.full(16, 0.5 * (lo + hi)),
+                                  np.linspace(g_ends[0] + 0.1 * (g_ends[1] - g_ends[0]),
+                                              g_ends[1] - 0.1 * (g_ends[1] - g_ends[0]), 16),
+                                  v_start=0.4, v_step=0.1, v_max=2.0, pulse_width=1e-5, tolerance=1e-6, max_pulses=30),
+}
+out = {"function": where}
+for name, run in cases.items():
+    r = run()
+    arrays = [np.asarray(getattr(r, f)) for f in ("conductances", "pulses", "energy", "converged", "device_state")]
+    out[name] = {"sha256": hashlib.sha256(b"".join(a.tobytes() for a in arrays)).hexdigest(),
+                 "total_pulses": int(np.sum(arrays[1])), "total_energy_J": float(np.sum(arrays[2]))}
+print(json.dumps(out))
+"""
+
+
+def ispp_numbers(checkout: str) -> dict:
+    env = dict(os.environ, PYTHONPATH=checkout)
+    out = {}
+    for bits in ("64", "32"):
+        done = subprocess.run([sys.executable, "-c", ISPP_CODE, bits], env=env, cwd=checkout, capture_output=True,
+                              text=True)
+        out[f"float{bits}"] = json.loads(done.stdout) if done.returncode == 0 else {"stderr": done.stderr[-2000:]}
+    return out
+
+
 def cli(checkout: str, argv: list[str]) -> tuple[subprocess.CompletedProcess, float]:
     env = dict(os.environ, PYTHONPATH=checkout, MEMSNN_DATA_DIR=os.environ.get("MEMSNN_DATA_DIR", "/work/shared/data"))
     code = f"import sys; from memsnn.cli import main; sys.exit(main({argv!r}))"
@@ -134,6 +184,11 @@ def run(args) -> None:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=args.checkout, capture_output=True, text=True).stdout.strip()
     result["commit"] = commit or args.commit
     names = args.only or list(RUNS)
+    if args.ispp:
+        result["ispp"] = ispp_numbers(args.checkout)
+        print("ispp", json.dumps(result["ispp"]), flush=True)
+        out.write_text(json.dumps(result, indent=1))
+        names = args.only or []
     for name in names:
         run_dir = Path(args.runs) / args.label / name
         argv = ["train", *crossbar_spelling(RUNS[name], args.spelling), *DATA, "--out", str(run_dir)]
@@ -205,6 +260,7 @@ def compare(args) -> None:
             "note": "wall times taken on a shared, loaded 2-core machine (load averages beside each run); "
                     "before and after ran one after another, not side by side",
         },
+        "ispp": _ispp_rows(before.get("ispp"), after.get("ispp")),
         "all_same_metrics": all(r["same_metrics"] for r in rows.values()),
         "all_same_weights": all(r["same_weights"] for r in rows.values()),
         "runs": rows,
@@ -213,6 +269,20 @@ def compare(args) -> None:
     for name, r in rows.items():
         print(f"{name:32s} metrics {'same' if r['same_metrics'] else 'DIFFER'}  weights "
               f"{'same' if r['same_weights'] else 'DIFFER'}  wall {r['wall_s_before']} -> {r['wall_s_after']} s")
+
+
+def _ispp_rows(before, after):
+    if before is None or after is None:
+        return None
+    rows = {}
+    for bits in before:
+        for case, value in before[bits].items():
+            if case == "function":
+                continue
+            other = after.get(bits, {}).get(case, {})
+            rows[f"{case}_{bits}"] = {"before": value, "after": other, "same": value.get("sha256") == other.get("sha256")}
+    return {"function_before": before["float64"].get("function"), "function_after": after["float64"].get("function"),
+            "cases": rows, "all_same": all(r["same"] for r in rows.values())}
 
 
 def main() -> None:
@@ -227,6 +297,7 @@ def main() -> None:
     r.add_argument("--only", nargs="*")
     r.add_argument("--commit", default=None)
     r.add_argument("--evaluate-from", default=None)
+    r.add_argument("--ispp", action="store_true", help="also (or, without --only, only) the ISPP cases")
     c = sub.add_parser("compare")
     c.add_argument("before")
     c.add_argument("after")

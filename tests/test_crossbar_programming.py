@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from memsnn.crossbar.programming import ispp
+from memsnn.integrators import Euler
+from memsnn.pulse_programming import PulsedDevice, ispp
 from memsnn.devices import VTEAM
 
 # --------------------------------------------------------------------------------------------
@@ -100,6 +101,20 @@ def test_ispp_bad_input_says_what_is_wrong():
         ispp(_DEVICE, x0, jnp.asarray([1e-3]), **_ramp(0, v_start=-0.4))
     with pytest.raises(ValueError, match="state bounds"):
         ispp(_DEVICE, jnp.asarray([1.0]), jnp.asarray([1e-3]), **_ramp(0))
+
+
+def test_ispp_pulses_are_integrated_by_an_integrator_object_within_the_bounds():
+    # The pulse is a component (PulsedDevice) advanced by the integrator passed in; the default is
+    # Euler(substeps). No clipping: a step too long for the device's window near its bounds is refused.
+    g_target = jnp.full(3, 1.0 / _resistance(_W0 - 10 * _PM))
+    default = ispp(_DEVICE, jnp.full(3, _W0), g_target, **_ramp(0))
+    given = ispp(_DEVICE, jnp.full(3, _W0), g_target, **_ramp(0), integrator=Euler(10))
+    np.testing.assert_array_equal(np.asarray(default.device_state), np.asarray(given.device_state))
+    x, energy = PulsedDevice(_DEVICE, jnp.asarray(-0.4), 1.0).pulse(jnp.asarray(_W0), _WIDTH, Euler(1))
+    np.testing.assert_allclose(float(_W0 - x), _PM, rtol=1e-6)  # one pulse of -0.4 V: 1 pm
+    np.testing.assert_allclose(float(energy), 0.16 / _resistance(_W0) * _WIDTH, rtol=1e-12)
+    with pytest.raises(ValueError, match="too long for this device near its state bounds.*use substeps >= "):
+        ispp(_DEVICE, jnp.full(3, _W0), g_target, **_ramp(0, pulse_width=1e-2, max_pulses=12), substeps=1)
 
 
 # --------------------------------------------------------------------------------------------

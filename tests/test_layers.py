@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     # 2. component kinds
     "devices": 2, "neurons": 2, "synapses": 2, "arrays": 2, "crossbar": 2, "plasticity": 2, "energy": 2,
     # 3. composing and running them, and writing them out
-    "network": 3, "integrators": 3, "simulate": 3, "export": 3, "presets": 3, "": 3,
+    "network": 3, "integrators": 3, "simulate": 3, "export": 3, "presets": 3, "pulse_programming": 3, "": 3,
     # 4. training methods and their data
     "data": 4, "training": 4,
     # 5. studies of trained networks

@@ -13,12 +13,10 @@ the energy it cost):
 * :func:`write_verify_pairs`: write-verify of a crossbar's differential pairs that finds the stuck
   devices (they do not move) and, ``fault_aware`` (the default), reprograms each one's healthy
   partner so that the pair still holds its weight (fault-tolerant mapping).
-* :func:`ispp`: incremental step pulse programming of a physical memristor model
-  (:mod:`memsnn.devices`): closed loop as above, but the pulse amplitude starts at ``v_start`` and
-  grows by ``v_step`` with every consecutive pulse in the same direction (up to ``v_max``), and
-  restarts at ``v_start`` when the direction changes (an overshoot). Each pulse integrates the
-  device's own state equation for ``pulse_width`` (``substeps`` explicit Euler steps), and costs
-  ``integral of V I dt`` over the pulse.
+* ISPP (incremental step pulse programming of a physical memristor model) uses the same closed
+  loop (:func:`closed_loop`), but each of its pulses integrates a device's state equation, so it
+  lives above the integrators: :func:`memsnn.pulse_programming.ispp` (docs/architecture.md,
+  "Device programming").
 
 The closed loops stop, for each device, at the first verify read inside the window or after
 ``max_pulses`` pulses; the loop as a whole stops when every device has stopped. Verify reads may
@@ -36,11 +34,10 @@ import equinox as eqx
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from .._validation import _concrete
-from ..devices import AbstractMemristor
 from .mapping import ConductanceMapping, Conductances
 
-__all__ = ["PairProgrammingResult", "ProgrammingResult", "ispp", "program_pulses", "write_verify",
-           "write_verify_pairs"]
+__all__ = ["PairProgrammingResult", "ProgrammingResult", "check_loop", "check_targets", "closed_loop",
+           "program_pulses", "write_verify", "write_verify_pairs"]
 
 
 class ProgrammingResult(eqx.Module):
@@ -52,7 +49,8 @@ class ProgrammingResult(eqx.Module):
         energy: energy spent on each device (J): its programming pulses plus its verify reads.
         converged: whether the conductance reached lies within the acceptance window of its target
             (open-loop programming: within half a pulse step, the best one pulse count can do).
-        device_state: the memristor state reached (:func:`ispp` only; the device's state units),
+        device_state: the memristor state reached (:func:`memsnn.pulse_programming.ispp` only; the
+            device's state units),
             else ``None``.
     """
 
@@ -78,7 +76,7 @@ class ProgrammingResult(eqx.Module):
 # --------------------------------------------------------------------------------------------
 
 
-def _check_loop(owner: str, tolerance, max_pulses, verify_noise, verify_energy) -> None:
+def check_loop(owner: str, tolerance, max_pulses, verify_noise, verify_energy) -> None:
     if isinstance(max_pulses, bool) or not isinstance(max_pulses, (int, np.integer)) or max_pulses < 1:
         raise ValueError(f"{owner}: max_pulses must be a whole number >= 1 (it sizes the loop), got {max_pulses!r}.")
     tol = _concrete(tolerance)
@@ -91,7 +89,7 @@ def _check_loop(owner: str, tolerance, max_pulses, verify_noise, verify_energy) 
             raise ValueError(f"{owner}: {name} must be >= 0, got {arr}.")
 
 
-def _check_targets(owner: str, g_target, g_low, g_high, what: str) -> None:
+def check_targets(owner: str, g_target, g_low, g_high, what: str) -> None:
     target, low, high = _concrete(g_target), _concrete(g_low), _concrete(g_high)
     if target is None or low is None or high is None:
         return
@@ -107,11 +105,11 @@ def _check_targets(owner: str, g_target, g_low, g_high, what: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# The closed loop shared by write-verify and ISPP
+# The closed loop shared by write-verify and ISPP (memsnn.pulse_programming)
 # --------------------------------------------------------------------------------------------
 
 
-def _closed_loop(read, pulse, state0, target, tolerance, max_pulses, verify_noise, verify_energy, key):
+def closed_loop(read, pulse, state0, target, tolerance, max_pulses, verify_noise, verify_energy, key):
     """Verify, pulse the devices still outside the window, verify again, ...
 
     ``read(state) -> g`` (S); ``pulse(state, direction, ramp, key) -> (state, energy)`` with
@@ -183,8 +181,8 @@ def program_pulses(update, g_initial: Float[Array, "..."], g_target: Float[Array
         whole number of noiseless pulses can do).
     """
     g_initial, g_target = jnp.broadcast_arrays(jnp.asarray(g_initial, float), jnp.asarray(g_target, float))
-    _check_targets("program_pulses", g_target, update.g_min, update.g_max, "the device's range")
-    _check_targets("program_pulses", g_initial, update.g_min, update.g_max, "the device's range")
+    check_targets("program_pulses", g_target, update.g_min, update.g_max, "the device's range")
+    check_targets("program_pulses", g_initial, update.g_min, update.g_max, "the device's range")
     return _program_pulses(update, g_initial, g_target, key)
 
 
@@ -242,10 +240,10 @@ def write_verify(update, g_initial: Float[Array, "..."], g_target: Float[Array, 
     Returns:
         A :class:`ProgrammingResult`.
     """
-    _check_loop("write_verify", tolerance, max_pulses, verify_noise, verify_energy)
+    check_loop("write_verify", tolerance, max_pulses, verify_noise, verify_energy)
     g_initial, g_target = jnp.broadcast_arrays(jnp.asarray(g_initial, float), jnp.asarray(g_target, float))
-    _check_targets("write_verify", g_target, update.g_min, update.g_max, "the device's range")
-    _check_targets("write_verify", g_initial, update.g_min, update.g_max, "the device's range")
+    check_targets("write_verify", g_target, update.g_min, update.g_max, "the device's range")
+    check_targets("write_verify", g_initial, update.g_min, update.g_max, "the device's range")
     floats = [jnp.asarray(v, g_target.dtype) for v in (tolerance, verify_noise, verify_energy)]
     stuck = jnp.zeros(g_target.shape, bool) if stuck is None else jnp.broadcast_to(jnp.asarray(stuck, bool),
                                                                                  g_target.shape)
@@ -257,7 +255,7 @@ def _write_verify(update, g_initial, g_target, tolerance, verify_noise, verify_e
     def pulse(g, direction, ramp, key):
         return jnp.where(stuck, g, _one_pulse(update, g, direction, key)), update.pulse_energy(g)
 
-    g, pulses, energy = _closed_loop(lambda g: g, pulse, g_initial, g_target, tolerance, max_pulses,
+    g, pulses, energy = closed_loop(lambda g: g, pulse, g_initial, g_target, tolerance, max_pulses,
                                      verify_noise, verify_energy, key)
     converged = jnp.abs(g - g_target) <= tolerance
     return ProgrammingResult(g, pulses, energy, converged)
@@ -359,115 +357,3 @@ def write_verify_pairs(update, mapping: ConductanceMapping, weight: Float[Array,
             jnp.where(again, second.converged, r.converged)))
     conductances = Conductances(results[0].conductances, results[1].conductances)
     return PairProgrammingResult(conductances, results[0], results[1], found[0], found[1])
-
-
-# --------------------------------------------------------------------------------------------
-# Incremental step pulse programming of a memristor model
-# --------------------------------------------------------------------------------------------
-
-
-def _set_polarity(device: AbstractMemristor, v: float):
-    """+1 where a positive pulse raises the conductance, -1 where a negative one does.
-
-    Read off the device's own equations at the middle of its state range: the sign of
-    ``dg/dx * dx/dt(+v)``.
-    """
-    lo, hi = device.state_bounds
-    mid = jnp.asarray(0.5 * (lo + hi))
-    dg_dx = jax.grad(lambda x: jnp.sum(device.conductance(x, 0.0)))(mid)
-    return jnp.where(dg_dx * device.state_derivative(mid, v) >= 0, 1.0, -1.0)
-
-
-def ispp(device: AbstractMemristor, state_initial: Float[Array, "..."], g_target: Float[Array, "..."], *,
-         v_start: float, v_step: float, v_max: float, pulse_width: float, tolerance: float | Float[Array, "..."],
-         max_pulses: int = 100, v_read: float = 0.1, substeps: int = 10, cycle_noise: float = 0.0,
-         verify_noise: float = 0.0, verify_energy: float = 0.0,
-         key: PRNGKeyArray | None = None) -> ProgrammingResult:
-    """Incremental step pulse programming (ISPP) of the memristor ``device``, with verify.
-
-    The ``k``-th pulse in a row in the same direction has the amplitude
-    ``min(v_start + k v_step, v_max)`` (``k = 0, 1, ...``), with the polarity that raises the
-    conductance when the verify read lies below the target and the opposite one above it; a
-    change of direction (an overshoot) restarts the ramp at ``v_start``. A pulse integrates the
-    device's ``dx/dt = f(x, V)`` over ``pulse_width`` in ``substeps`` explicit Euler steps, the
-    state held within :attr:`~memsnn.devices.AbstractMemristor.state_bounds`; its energy is the
-    sum of ``V I(x, V) dt`` over the substeps. Which polarity raises the conductance is read off
-    the device's equations (VTEAM: negative pulses, towards ``R_on``).
-
-    Args:
-        device: the cell, any :class:`~memsnn.devices.AbstractMemristor` (scalar parameters, or
-            parameters broadcasting against the states: device-to-device variation).
-        state_initial: the devices' states before programming (the device's state units).
-        g_target: target conductances (S) read at ``v_read``, within the device's range.
-        v_start, v_step, v_max: pulse amplitude ramp (V, magnitudes): first, increment, largest.
-        pulse_width: duration of one pulse (s).
-        tolerance: half-width of the acceptance window (S), > 0.
-        max_pulses: the most pulses one device may take (static).
-        v_read: verify read voltage (V).
-        substeps: Euler steps per pulse (static); keep ``pulse_width / substeps`` under the
-            device's relaxation time (:meth:`~memsnn.devices.AbstractMemristor.relaxation_rate`).
-        cycle_noise: cycle-to-cycle variation: each pulse's state change is multiplied by
-            ``1 + cycle_noise * N(0, 1)``.
-        verify_noise: standard deviation (S) of each verify read.
-        verify_energy: energy of one verify read of one device (J).
-        key: noise of the pulses and reads (``None``: noiseless).
-
-    Returns:
-        A :class:`ProgrammingResult` with ``device_state`` set.
-    """
-    owner = "ispp"
-    _check_loop(owner, tolerance, max_pulses, verify_noise, verify_energy)
-    if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
-        raise ValueError(f"{owner}: substeps must be a whole number >= 1, got {substeps!r}.")
-    for name, value in (("v_start", v_start), ("v_max", v_max), ("pulse_width", pulse_width)):
-        arr = _concrete(value)
-        if arr is not None and (not np.all(np.isfinite(arr)) or np.any(arr <= 0)):
-            raise ValueError(f"{owner}: {name} must be > 0 (a magnitude; the polarity is chosen per pulse), got {arr}.")
-    for name, value in (("v_step", v_step), ("cycle_noise", cycle_noise)):
-        arr = _concrete(value)
-        if arr is not None and (not np.all(np.isfinite(arr)) or np.any(arr < 0)):
-            raise ValueError(f"{owner}: {name} must be >= 0, got {arr}.")
-    lo, hi = device.state_bounds
-    x0, g_target = jnp.broadcast_arrays(jnp.asarray(state_initial, float), jnp.asarray(g_target, float))
-    x_arr = _concrete(x0)
-    if x_arr is not None and (np.any(x_arr < lo) or np.any(x_arr > hi)):
-        raise ValueError(f"{owner}: initial states must lie within the device's state bounds [{lo}, {hi}].")
-    g_ends = jnp.stack(jnp.broadcast_arrays(device.conductance(jnp.asarray(lo), v_read),
-                                            device.conductance(jnp.asarray(hi), v_read)))
-    _check_targets(owner, g_target, jnp.min(g_ends, axis=0), jnp.max(g_ends, axis=0),
-                   "the device's conductance range at v_read")
-    floats = [jnp.asarray(v, x0.dtype) for v in (v_start, v_step, v_max, pulse_width, tolerance, v_read,
-                                                  cycle_noise, verify_noise, verify_energy)]
-    return _ispp(device, x0, g_target, *floats, max_pulses=int(max_pulses), substeps=int(substeps), key=key)
-
-
-@eqx.filter_jit
-def _ispp(device, x0, g_target, v_start, v_step, v_max, pulse_width, tolerance, v_read, cycle_noise,
-          verify_noise, verify_energy, *, max_pulses, substeps, key):
-    # Compiled once per device structure, shapes and (max_pulses, substeps): the loops inside are
-    # costly to trace, and a user programming many arrays calls this repeatedly.
-    lo, hi = device.state_bounds
-    polarity = _set_polarity(device, v_max)
-    dt = pulse_width / substeps
-
-    def read(x):
-        return device.conductance(x, v_read)
-
-    def pulse(x, direction, ramp, key):
-        amplitude = jnp.minimum(v_start + ramp * v_step, v_max)
-        v = direction * polarity * amplitude
-        scale = 1.0 if key is None else 1.0 + cycle_noise * jax.random.normal(key, jnp.shape(x), x.dtype)
-
-        def sub(carry, _):
-            x, e = carry
-            e = e + v * device.current(x, v) * dt
-            x = jnp.clip(x + scale * device.state_derivative(x, v) * dt, lo, hi)
-            return (x, e), None
-
-        (x, e), _ = jax.lax.scan(sub, (x, jnp.zeros_like(x)), None, length=substeps)
-        return x, e
-
-    x, pulses, energy = _closed_loop(read, pulse, x0, g_target, tolerance, max_pulses,
-                                     verify_noise, verify_energy, key)
-    g = read(x)
-    return ProgrammingResult(g, pulses, energy, jnp.abs(g - g_target) <= tolerance, device_state=x)
