@@ -121,6 +121,9 @@ def test_batch_matrix_and_single_solves_agree_and_match_badcrossbar():
     wires = Wires(1.0, 2.0)
     batch = solve_ir_drop(g, v, wires)
     np.testing.assert_allclose(batch[1], solve_ir_drop(g, v[1], wires), rtol=1e-13)
+    # a batch of at least n_out inputs goes through the transfer matrix: the same currents
+    wide = np.concatenate([v, rng.uniform(0, 0.2, (3, 3))])
+    np.testing.assert_allclose(solve_ir_drop(g, wide, wires)[:2], batch, rtol=1e-12)
     np.testing.assert_allclose(v @ ir_drop_matrix(g, wires), batch, rtol=1e-12)
     badcrossbar = pytest.importorskip("badcrossbar")
     ref = badcrossbar.compute(v.T, 1 / g, r_i_word_line=1.0, r_i_bit_line=2.0, node_voltages=False,
@@ -128,11 +131,14 @@ def test_batch_matrix_and_single_solves_agree_and_match_badcrossbar():
     np.testing.assert_allclose(batch, ref, rtol=1e-10)
 
 
-def test_gradients_match_finite_differences():
+@pytest.mark.parametrize("batch", [2, 5])
+def test_gradients_match_finite_differences(batch):
+    # batch 2 < 4 outputs: the batch's own down sweep and adjoint; batch 5 >= 4 outputs: the
+    # transfer matrix (n_out right-hand sides) and its adjoint (solve_ir_drop picks by shape).
     rng = np.random.default_rng(2)
     g = jnp.asarray(rng.uniform(1e-3, 1e-2, (3, 4)))
-    v = jnp.asarray(rng.uniform(0, 0.3, (2, 3)))
-    weights = jnp.asarray(rng.normal(size=(2, 4)))
+    v = jnp.asarray(rng.uniform(0, 0.3, (batch, 3)))
+    weights = jnp.asarray(rng.normal(size=(batch, 4)))
     r = jnp.array([1.0, 2.0, 0.5, 0.7])
 
     def loss(g, v, r):

@@ -29,9 +29,17 @@ How it is solved, and why (exact, fast with a batch of inputs, differentiable):
   inverse the sweeps need anyway, which saves 2 of the 10/3 ``n_out^3`` flops per row; it cancels
   about ``log10(g_col / |Y|)`` digits (4-7 of float64's 16 for 1 mOhm .. 10 Ohm wires on uS cells:
   currents within 3e-13 of the series form at 64 x 64 and 128 x 128, tests/test_irdrop.py).
+* The Schur complements ``C_i = D_i - D_i (T_i + D_i)^-1 D_i`` come from the closed form of a
+  tridiagonal inverse (the chain's pivots, its inverse's diagonal and one cumulative product of the
+  elimination multipliers, :func:`_schur_row`): ``O(n_out^2)`` per row, formed inside the sweep,
+  instead of a chain solve with ``n_out`` right-hand sides and an ``(n_in, n_out, n_out)`` array.
 * The factorisation depends only on the conductances and wires, so a batch of input vectors shares
   it: the per-input work is matrix products, ``4 n_in n_out^2`` flops per input, done for the
-  whole batch at once (``(n_out, n_out) @ (n_out, batch)`` per row). Factorisation:
+  whole batch at once (``(n_out, n_out) @ (n_out, batch)`` per row); the currents alone need only
+  the down sweep (half of it). A batch of at least ``n_out`` inputs is cheaper through the
+  crossbar's linear map instead (:func:`_bottom_matrix`: ``n_out`` right-hand sides entering at
+  the sense amplifiers, the up sweep alone, ``2 n_in n_out^3`` flops, then ``v^T m``), and so is
+  its gradient (an adjoint with ``n_out`` columns instead of the batch's). Factorisation:
   ``~(4/3) n_in n_out^3`` flops in float64 (an inverse per row), ``~(10/3) n_in n_out^3`` in float32
   (and a product); memory ``n_in n_out^2``
   numbers. Rows are eliminated first, so put the smaller dimension in ``n_out`` (784 x 100: blocks
@@ -51,8 +59,8 @@ How it is solved, and why (exact, fast with a batch of inputs, differentiable):
   each iteration is memory-bound, where this is matrix-product-bound.
 * Gradients (w.r.t. ``g``, ``v_in`` and the four wire resistances) use the adjoint method in a
   ``jax.custom_vjp``: one more solve with the same factors (the matrix is symmetric), then the
-  parameter cotangents come from the vector-Jacobian product of the (matrix-free) residual
-  ``A(p) x - rhs(p)``. When only the currents were used, the word-line cotangent is a symbolic
+  parameter cotangents ``-lam^T d(A(p) x - rhs(p))/dp`` of the (matrix-free) residual, written
+  out term by term (:func:`_residual_cotangents`). When only the currents were used, the word-line cotangent is a symbolic
   zero and the adjoint skips a word-line solve. Tested against finite differences.
 * After the solve the KCL residual is checked; a solve that does not satisfy its own equations
   (non-finite values, a factorisation that broke down) raises (``eqx.error_if``, also under
@@ -210,6 +218,29 @@ def _residual(params, w, b):
     return res_w, res_b
 
 
+def _residual_cotangents(params, w, b, lam_w, lam_b):
+    """``-lam^T d(A(p) x - rhs(p)) / dp`` for ``x = (w, b)`` and ``lam = (lam_w, lam_b)``, each
+    ``(n_in, n_out, k)`` (summed over the ``k`` pairs): the vector-Jacobian product of
+    :func:`_residual` with cotangent ``-lam``, written out term by term (one pass over the node
+    arrays per term, instead of differentiating the residual's concatenations and scatters)."""
+    g, r_row, r_col, r_source, r_sense, v = params
+    g_row, g_first, g_col, g_last = _conductances(r_row, r_col, r_source, r_sense)
+    d_g = -jnp.sum((lam_w - lam_b) * (w - b), axis=-1)
+    d_v = g_first * lam_w[:, 0]
+    d_g_row = -jnp.sum((lam_w[:, :-1] - lam_w[:, 1:]) * (w[:, :-1] - w[:, 1:]))
+    d_g_first = -jnp.sum(lam_w[:, 0] * (w[:, 0] - v))
+    d_g_col = -jnp.sum((lam_b[:-1] - lam_b[1:]) * (b[:-1] - b[1:]))
+    d_g_last = -jnp.sum(lam_b[-1] * b[-1])
+    # g_row = 1 / r_row, g_first = 1 / (r_source + r_row), g_col = 1 / r_col, g_last = 1 / (r_col + r_sense)
+    d_source = -d_g_first * g_first ** 2
+    d_sense = -d_g_last * g_last ** 2
+    d_r_row = -d_g_row * g_row ** 2 + d_source
+    d_r_col = -d_g_col * g_col ** 2 + d_sense
+    scalars = tuple(jnp.asarray(d).astype(jnp.result_type(r)).reshape(jnp.shape(r))
+                    for d, r in ((d_r_row, r_row), (d_r_col, r_col), (d_source, r_source), (d_sense, r_sense)))
+    return (d_g.astype(g.dtype),) + scalars + (d_v.astype(v.dtype),)
+
+
 # ----------------------------------------------------------------------------------------------
 # the direct block solve, in plain XLA operations (no LAPACK custom calls: see the module docstring)
 
@@ -319,6 +350,37 @@ class _Factors(NamedTuple):
     inverse: Array  # (n_in, n_out, n_out): K'_i^-1 of the block Thomas sweep
 
 
+def _chain_inverse_diagonal(pivots: Float[Array, "n_in n_out"], e) -> Float[Array, "n_in n_out"]:
+    """Diagonal of ``(T_i + D_i)^-1`` for every word line from its pivots: ``z_{n-1} = 1/p_{n-1}``,
+    ``z_j = 1/p_j + (e/p_j)^2 z_{j+1}`` (from ``T' = L D L^T``; every term positive, so no
+    cancellation, unlike ``1/(p_j + q_j - d_j)`` with the pivots from both ends)."""
+    def step(z_next, p):
+        z = 1.0 / p + (e / p) ** 2 * z_next
+        return z, z
+
+    p = jnp.moveaxis(pivots, 1, 0)
+    last = 1.0 / p[-1]
+    _, rest = jax.lax.scan(step, last, p[:-1], reverse=True)
+    return jnp.moveaxis(jnp.concatenate([rest, last[None]], axis=0), 0, 1)
+
+
+def _schur_row(g_i, ratios_i, diag_i):
+    """Schur complement of one word line, ``C_i = D_i - D_i (T_i + D_i)^-1 D_i`` ``(n_out, n_out)``,
+    from the closed form of a tridiagonal inverse (no solve with ``n_out`` right-hand sides):
+    ``(T_i + D_i)^-1[j, k] = z_k prod_{l=j}^{k-1} (e / p_l)`` for ``j <= k`` (column ``k`` above its
+    diagonal decays by the forward-elimination multipliers ``e / p_l`` in (0, 1)), symmetric. The
+    products of every range come from one cumulative product of a masked matrix: positive factors
+    only, so no cancellation, and long chains underflow to 0 instead of overflowing."""
+    n = g_i.shape[0]
+    j = jnp.arange(n)
+    upper = j[None, :] >= j[:, None]
+    # cum[a, m] = prod_{l=a}^{m} ratio_l for m >= a (1 below); range[a, k] = prod_{l=a}^{k-1}.
+    cum = jax.lax.cumprod(jnp.where(upper, ratios_i[None, :], 1.0), axis=1)
+    ranges = jnp.concatenate([jnp.ones((n, 1), g_i.dtype), cum[:, :-1]], axis=1)
+    inverse = jnp.where(upper, ranges * diag_i[None, :], ranges.T * diag_i[:, None])
+    return jnp.diag(g_i) - (g_i[:, None] * g_i[None, :]) * inverse
+
+
 def _factor(g, g_row, g_first, g_col, g_last, series_form=None):
     n_in, n_out = g.shape
     # series_form: Y's update as a series connection (float32's), or product-free (float64's
@@ -326,14 +388,15 @@ def _factor(g, g_row, g_first, g_col, g_last, series_form=None):
     if series_form is None:
         series_form = jnp.finfo(g.dtype).bits < 64
     pivots = _chain_pivots(_row_diagonal(g, g_row, g_first), g_row, axis=1)
-    # M_i = (T_i + D_i)^-1 D_i (one chain solve with D_i as n_out right-hand sides); the Schur
-    # complement of row i, C_i = D_i - D_i M_i, is formed row by row inside the sweep (no second
-    # (n_in, n_out, n_out) array; the symmetrisation of Y_i removes its rounding asymmetry).
+    # The Schur complement of row i, C_i = D_i - D_i (T_i + D_i)^-1 D_i, is formed row by row
+    # inside the sweep from the word line's pivots (closed form, O(n_out^2) per row: no
+    # (n_in, n_out, n_out) array besides the factors).
+    ratios = g_row / pivots
+    diag = _chain_inverse_diagonal(pivots, g_row)
     eye = jnp.eye(n_out, dtype=g.dtype)
-    m = _word_solve(pivots, g_row, g[:, :, None] * eye)
 
     def schur(i):
-        return g[i] * eye - g[i][:, None] * m[i]
+        return _schur_row(g[i], ratios[i], diag[i])
 
     def step(y, i):
         # K'_{i-1} = Y_{i-1} + g_col I; Y_i = C_i + g_col K'_{i-1}^-1 Y_{i-1}
@@ -344,7 +407,7 @@ def _factor(g, g_row, g_first, g_col, g_last, series_form=None):
         # the price of a cancellation of about g_col / |Y| (see the module docstring).
         return _sym(schur(i) + g_col * eye - (g_col * g_col) * k_inv), k_inv
 
-    y_last, k_invs = jax.lax.scan(step, _sym(schur(0)), jnp.arange(1, n_in))
+    y_last, k_invs = jax.lax.scan(step, schur(0), jnp.arange(1, n_in))
     last_inv = _spd_inverse(y_last + g_last * eye)
     return _Factors(pivots, jnp.concatenate([k_invs, last_inv[None]], axis=0))
 
@@ -425,6 +488,20 @@ def _adjoint_solve(factors, g, g_row, g_col, ct_w, ct_b, last_row_only=False):
     return _word_solve(factors.pivots, g_row, rhs), lam_b
 
 
+def _up_from_last(inverse, g_col, f_last: Float[Array, "n_out k"]) -> Float[Array, "n_in n_out k"]:
+    """Bit-line voltages ``(n_in, n_out, k)`` for a right-hand side that is zero above the last row
+    (``f_last`` in it): the down sweep leaves it unchanged, and the up sweep is
+    ``b_last = K'_last^-1 f_last``, ``b_i = g_col K'_i^-1 b_{i+1}`` (no zero buffer to sweep)."""
+    b_last = inverse[-1] @ f_last
+
+    def up(b_next, k_inv):
+        b_i = g_col * (k_inv @ b_next)
+        return b_i, b_i
+
+    _, rest = jax.lax.scan(up, b_last, inverse[:-1], reverse=True)
+    return jnp.concatenate([rest, b_last[None]], axis=0)
+
+
 @jax.custom_vjp
 def _nodes_general(g, r_row, r_col, r_source, r_sense, v):
     w, b, _ = _nodes_general_fwd_impl(g, r_row, r_col, r_source, r_sense, v)
@@ -455,9 +532,7 @@ def _nodes_general_bwd(res, cotangents):
     # Adjoint: A lam = cotangent (one more solve with the forward's factors), then
     # d/dp = -lam^T d(A x - rhs)/dp from the matrix-free residual.
     lam_w, lam_b = _adjoint_solve(factors, g, g_row, g_col, ct_w, ct_b)
-    _, vjp = jax.vjp(lambda p: _residual(p, w, b), params)
-    (grads,) = vjp((-lam_w, -lam_b))
-    return grads
+    return _residual_cotangents(params, w, b, lam_w, lam_b)
 
 
 _nodes_general.defvjp(_nodes_general_fwd, _nodes_general_bwd, symbolic_zeros=True)
@@ -497,14 +572,69 @@ def _bottom_general_bwd(res, ct_last):
     params, w, b, factors = res
     g, r_row, r_col, r_source, r_sense, v = params
     g_row, _, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
-    ct_b = jnp.zeros_like(b).at[-1].set(ct_last)
-    lam_w, lam_b = _adjoint_solve(factors, g, g_row, g_col, None, ct_b, last_row_only=True)
-    _, vjp = jax.vjp(lambda p: _residual(p, w, b), params)
-    (grads,) = vjp((-lam_w, -lam_b))
-    return (jax.tree.map(jnp.zeros_like, factors),) + tuple(grads)
+    lam_b = _up_from_last(factors.inverse, g_col, ct_last)
+    lam_w = _word_solve(factors.pivots, g_row, g[:, :, None] * lam_b)
+    return (jax.tree.map(jnp.zeros_like, factors),) + _residual_cotangents(params, w, b, lam_w, lam_b)
 
 
 _bottom_general.defvjp(_bottom_general_fwd, _bottom_general_bwd)
+
+
+def _transfer_rows(factors, g, g_row, g_first, g_col):
+    """Rows of :func:`_bottom_matrix`, and the bit-line part of ``X`` they come from."""
+    u = g * _first_columns(factors, g, g_row)  # u_i = D_i (T_i + D_i)^-1 e_0
+    inverse = factors.inverse
+    x_last = inverse[-1]
+
+    def up(x_next, row):
+        k_inv, u_i = row
+        x_i = g_col * (k_inv @ x_next)
+        return x_i, (u_i @ x_i, x_i)
+
+    _, (rows, xs) = jax.lax.scan(up, x_last, (inverse[:-1], u[:-1]), reverse=True)
+    m = g_first * jnp.concatenate([rows, (u[-1] @ x_last)[None]], axis=0)
+    return m, jnp.concatenate([xs, x_last[None]], axis=0)
+
+
+@jax.custom_vjp
+def _bottom_matrix(factors, g, r_row, r_col, r_source, r_sense):
+    """The matrix ``m`` ``(n_in, n_out)`` with last-row bit-line voltages ``b_last = m^T v`` for
+    every input ``v`` (the currents are these over ``r_col + r_sense``), with the factors of ``g``
+    and the wires computed by the caller.
+
+    ``A`` is symmetric, so ``m_ij = g_first (A^-1)[(w, i, 0), (b, last, j)]`` is the first
+    word-line node of row ``i`` when a unit current enters bit line ``j`` at its last node:
+    ``X = A^-1 P_last`` has a right-hand side that is zero above the last row, so only the up
+    sweep runs (``X_last = K'_last^-1``, ``X_i = g_col K'_i^-1 X_{i+1}``, ``2 n_out^3`` flops per row)
+    and ``m_i = g_first u_i^T X_i`` with ``u_i = D_i (T_i + D_i)^-1 e_0``. Cheaper than the batch's
+    down sweep (``2 n_out^2 k`` per row) once the batch ``k`` exceeds ``n_out``; the inputs then
+    cost one product ``v^T m``.
+
+    Gradients: with the cotangent ``m_bar``, ``dL/dp = -sum_j X_j^T d(A Lam_j - g_first P_0
+    m_bar_j)/dp`` where ``Lam = A^-1 (g_first P_0 m_bar)`` is one driven solve with ``m_bar``'s
+    ``n_out`` columns as inputs (the adjoint with the columns of the outputs instead of the
+    batch's inputs: ``n_out`` right-hand sides, not ``k``).
+    """
+    g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
+    return _transfer_rows(factors, g, g_row, g_first, g_col)[0]
+
+
+def _bottom_matrix_fwd(factors, g, r_row, r_col, r_source, r_sense):
+    g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
+    m, x_b = _transfer_rows(factors, g, g_row, g_first, g_col)
+    return m, ((g, r_row, r_col, r_source, r_sense), x_b, factors)
+
+
+def _bottom_matrix_bwd(res, ct_m):
+    (g, r_row, r_col, r_source, r_sense), x_b, factors = res
+    g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
+    lam_w, lam_b = _driven_solve(factors, g, g_row, g_first, g_col, ct_m)
+    x_w = _word_solve(factors.pivots, g_row, g[:, :, None] * x_b)
+    grads = _residual_cotangents((g, r_row, r_col, r_source, r_sense, ct_m), lam_w, lam_b, x_w, x_b)
+    return (jax.tree.map(jnp.zeros_like, factors),) + grads[:-1]
+
+
+_bottom_matrix.defvjp(_bottom_matrix_fwd, _bottom_matrix_bwd)
 
 
 def _nodes(g, wires: Wires, v):
@@ -618,7 +748,12 @@ def _solve(g, v_in, wires: Wires, nodes: bool) -> IRDropSolution:
         g_row, g_first, g_col, g_last = _conductances(
             *(jax.lax.stop_gradient(r) for r in (wires.r_row, wires.r_col, wires.r_source, wires.r_sense)))
         factors = _factor(gs, g_row, g_first, g_col, g_last)
-        b_last = _bottom_general(factors, g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense, v)
+        if v.shape[1] >= g.shape[1]:
+            # At least as many inputs as outputs: the map itself (n_out right-hand sides), then v^T m.
+            m = _bottom_matrix(factors, g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense)
+            b_last = (v.T @ m).T
+        else:
+            b_last = _bottom_general(factors, g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense, v)
         currents = b_last / (wires.r_col + wires.r_sense)
         v_sum = jnp.sum(vs, axis=-1, keepdims=True)
         w_sum, b_sum = _driven_solve(factors, gs, g_row, g_first, g_col, v_sum)
