@@ -184,11 +184,12 @@ def run(args) -> None:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=args.checkout, capture_output=True, text=True).stdout.strip()
     result["commit"] = commit or args.commit
     names = args.only or list(RUNS)
-    if args.ispp:
+    if args.ispp or args.ispp_only:
         result["ispp"] = ispp_numbers(args.checkout)
         print("ispp", json.dumps(result["ispp"]), flush=True)
         out.write_text(json.dumps(result, indent=1))
-        names = args.only or []
+        if args.ispp_only:
+            names = []
     for name in names:
         run_dir = Path(args.runs) / args.label / name
         argv = ["train", *crossbar_spelling(RUNS[name], args.spelling), *DATA, "--out", str(run_dir)]
@@ -207,7 +208,7 @@ def run(args) -> None:
         result["runs"][name] = entry
         print(name, entry["returncode"], entry["wall_s"], entry.get("metrics"), entry.get("weights_sha256"), flush=True)
         out.write_text(json.dumps(result, indent=1))
-    if args.evaluate_from:
+    if args.evaluate_from and not args.ispp_only:
         before = json.loads(Path(args.evaluate_from).read_text())
         for name, entry in before["runs"].items():
             if entry.get("returncode") != 0 or (args.only and name not in args.only):
@@ -241,13 +242,20 @@ def compare(args) -> None:
                              and b.get("other_outputs") == a.get("other_outputs")),
             "same_weights": b.get("weights_sha256") is not None and b.get("weights_sha256") == a.get("weights_sha256"),
             "wall_s_before": b.get("wall_s"), "wall_s_after": a.get("wall_s"),
-            "load_before": [b.get("load_before"), a.get("load_before")],
+            "load_at_start_before_after": [b.get("load_before"), a.get("load_before")],
         }
         if b.get("config") != a.get("config"):
-            rows[name]["config_before"], rows[name]["config_after"] = b.get("config"), a.get("config")
+            old, new = _flat(b.get("config") or {}), _flat(a.get("config") or {})
+            rows[name]["config_changes"] = {k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new))
+                                            if old.get(k) != new.get(k)}
         evaluation = after.get("evaluations", {}).get(name)
         if evaluation is not None:
-            rows[name]["old_checkpoint_evaluated_with_new_code"] = evaluation
+            got = evaluation.get("result") or {}
+            kept = {k: got[k] for k in ("accuracy", "accuracy_std", "member_accuracy", "n_samples", "epoch") if k in got}
+            rows[name]["old_checkpoint_evaluated_with_new_code"] = {
+                "command": evaluation["command"], "returncode": evaluation["returncode"], **kept,
+                "warnings": evaluation.get("warnings"),
+                "equals_trained_test_acc": kept.get("accuracy") == (b.get("metrics") or {}).get("test_acc")}
     out = {
         "what": "small training runs through the CLI before and after the issue-22 steps (ensembles as a learner "
                 "hook, one crossbar option, conversion split, ISPP through the integrators): final metrics and "
@@ -269,6 +277,16 @@ def compare(args) -> None:
     for name, r in rows.items():
         print(f"{name:32s} metrics {'same' if r['same_metrics'] else 'DIFFER'}  weights "
               f"{'same' if r['same_weights'] else 'DIFFER'}  wall {r['wall_s_before']} -> {r['wall_s_after']} s")
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _ispp_rows(before, after):
@@ -297,7 +315,8 @@ def main() -> None:
     r.add_argument("--only", nargs="*")
     r.add_argument("--commit", default=None)
     r.add_argument("--evaluate-from", default=None)
-    r.add_argument("--ispp", action="store_true", help="also (or, without --only, only) the ISPP cases")
+    r.add_argument("--ispp", action="store_true", help="also the ISPP cases")
+    r.add_argument("--ispp-only", action="store_true", help="only the ISPP cases")
     c = sub.add_parser("compare")
     c.add_argument("before")
     c.add_argument("after")
