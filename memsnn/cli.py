@@ -17,6 +17,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 
 _DESCRIPTION = """\
@@ -356,10 +357,19 @@ def _train(args) -> int:
 
     spec = get_method(method)
     try:
+        # A deprecated option (stdp's --array crossbar --crossbar-preset P) is said the CLI's way.
+        with warnings.catch_warnings(record=True) as noted:
+            warnings.simplefilter("always", FutureWarning)
+            model_settings = spec.config_from_args(args)
+        for note in noted:
+            if issubclass(note.category, FutureWarning):
+                print(f"memsnn train: warning: {note.message}", file=sys.stderr)
+            else:
+                warnings.showwarning(note.message, note.category, note.filename, note.lineno)
         result = train(
             method, args.dataset, source=args.data, data_dir=args.data_dir,
             train_subset=args.train_subset, test_subset=args.test_subset, validation=args.validation,
-            model=spec.config_from_args(args), epochs=args.epochs, batch_size=args.batch_size,
+            model=model_settings, epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, schedule=args.schedule, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
             augment_shift=args.augment_shift, augment_flip=args.augment_flip,
             eval_batch_size=args.eval_batch_size, save_every=args.save_every,

@@ -5,6 +5,8 @@ The accuracy figures (82.9 % with 100 neurons) need a long run: benchmarks/stdp_
 
 from __future__ import annotations
 
+import argparse
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -135,8 +137,11 @@ def test_a_checkpoint_with_the_old_crossbar_keys_loads_evaluates_and_resumes(tmp
     run = ["train", "--method", "stdp", "--dataset", "mnist", "--neurons", "4", "--t-image", "0.02",
            "--train-subset", "4", "--test-subset", "4", "--batch-size", "2", "--eval-batch-size", "2",
            "--epochs", "1", "--no-progress", "--cpu-devices", "1"]
-    with pytest.warns(FutureWarning, match="--array crossbar --crossbar-preset pcm is deprecated; it is --crossbar pcm"):
-        assert main([*run, "--array", "crossbar", "--crossbar-preset", "pcm", "--out", str(tmp_path / "old")]) == 0
+    assert main([*run, "--array", "crossbar", "--crossbar-preset", "pcm", "--out", str(tmp_path / "old")]) == 0
+    assert ("memsnn train: warning: stdp: --array crossbar --crossbar-preset pcm is deprecated; it is --crossbar pcm"
+            in capsys.readouterr().err)
+    with pytest.warns(FutureWarning, match="--array crossbar is deprecated; it is --crossbar neurosim"):
+        assert stdp.STDP.config_from_args(argparse.Namespace(array="crossbar")) == {"crossbar": "neurosim"}
     assert main([*run, "--crossbar", "pcm", "--out", str(tmp_path / "new")]) == 0
     old, new = tmp_path / "old" / "checkpoint.eqx", tmp_path / "new" / "checkpoint.eqx"
     header = read_checkpoint_header(new)
