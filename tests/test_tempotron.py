@@ -1,5 +1,7 @@
 """The Tempotron (memsnn.training.tempotron): its rule against the closed form of the paper."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -80,3 +82,79 @@ def test_config_errors():
         TempotronConfig(tau_s=0.02)
     with pytest.raises(ValueError, match="n_classes"):
         TempotronConfig(n_classes=1)
+
+
+def test_superposition_equals_simulation_and_gives_the_same_rule():
+    """potential="superposition" (the simulated kernel convolved with the weighted spikes) gives the
+    grid potential of the full simulation, and so the same gradient (the Tempotron rule)."""
+    rng = np.random.default_rng(2)
+    x = jnp.asarray(rng.uniform(-0.1, 1, (4, 20)))  # some x <= 0: no spike
+    labels = jnp.array([0, 1, 0, 1])
+    sim = build_tempotron(_config(n_inputs=20), key=jax.random.key(3))
+    sim = _with_weights(sim, rng.normal(0, 0.4, 20))
+    sup = type(sim)(dataclasses.replace(sim.config, potential="superposition"), sim.array, sim.synapse, sim.neuron)
+    np.testing.assert_allclose(np.asarray(sup.potential(x)), np.asarray(sim.potential(x)), rtol=1e-9, atol=1e-12)
+    g_sim = jax.grad(lambda m: tempotron_loss(m, x, labels)[0])(sim).array.weight
+    g_sup = jax.grad(lambda m: tempotron_loss(m, x, labels)[0])(sup).array.weight
+    np.testing.assert_allclose(np.asarray(g_sup), np.asarray(g_sim), rtol=1e-9, atol=1e-12)
+
+
+def test_online_learner_applies_the_rule_pattern_by_pattern_with_momentum():
+    """One fit step of the online learner = the paper's loop written out: after each error
+    dw = lambda K(t_max - t_i) + mu dw_prev (gradient of the pattern's cost), correct patterns change nothing."""
+    from memsnn.training.tempotron import OnlineTempotronLearner
+    rng = np.random.default_rng(4)
+    c = _config(n_inputs=30, potential="superposition", momentum=0.9)
+    model = build_tempotron(c, key=jax.random.key(5))
+    model = _with_weights(model, rng.normal(0.05, 0.2, 30))
+    x = jnp.asarray(rng.uniform(0, 1, (6, 30)))
+    y = jnp.array([1, 0, 1, 0, 1, 0])
+    lam, mu = 0.05, 0.9
+    learner = tempotron_learner(model, {"optimizer": {"lr": lam}, "online": True})
+    assert isinstance(learner, OnlineTempotronLearner)
+    new, _, metrics = learner.step(model, learner.init(model), x, y, jax.random.key(0))
+    w, v, correct = model.array.weight, jnp.zeros_like(model.array.weight), 0
+    for k in range(6):
+        m = _with_weights(model, w[0])
+        loss, pred = tempotron_loss(m, x[k:k + 1], y[k:k + 1])
+        correct += int(pred[0] == y[k])
+        if loss > 0:
+            v = -lam * jax.grad(lambda mm: tempotron_loss(mm, x[k:k + 1], y[k:k + 1])[0])(m).array.weight + mu * v
+            w = w + v
+    np.testing.assert_allclose(np.asarray(new.array.weight), np.asarray(w), rtol=1e-10, atol=1e-12)
+    assert float(metrics["acc"]) == pytest.approx(correct / 6)
+    assert correct < 6  # some errors, so the rule was exercised
+
+
+def test_online_fit_learns_random_patterns():
+    """Load 0.5 of 60 afferents learnt without error through fit (one step = one cycle)."""
+    rng = np.random.default_rng(0)
+    c = TempotronConfig(n_inputs=60, n_classes=2, t_window=0.2, dt=1e-3, potential="superposition")
+    x = rng.uniform(0, 1, (30, 60)).astype(np.float32)
+    y = (np.arange(30) % 2).astype(np.int32)
+    model = build_tempotron(c, key=jax.random.key(1))
+    learner = tempotron_learner(model, {"optimizer": {"lr": 1e-2}, "online": True})
+    res = fit(model, learner, (x, y), (x, y), epochs=60, batch_size=30, progress=False)
+    assert res.history[-1]["test_acc"] == 1.0, res.history[-1]
+
+
+def test_superposition_refuses_a_nonlinear_array():
+    import equinox as eqx
+    model = build_tempotron(_config(potential="superposition"), key=jax.random.key(0))
+    bad = eqx.tree_at(lambda m: m.array, model, type(model.array)(model.array.weight, jnp.zeros(1)),
+                      is_leaf=lambda n: n is None)
+    with pytest.raises(ValueError, match="superposition"):
+        bad.potential(jnp.ones((1, 3)) * 0.5)
+    with pytest.raises(ValueError, match="potential"):
+        TempotronConfig(potential="fft")
+
+
+def test_a_pattern_below_rest_still_learns():
+    """A "fire" pattern whose potential stays below rest: t_max is sought after the first input, so
+    the rule has a gradient (with the maximum at rest, V(t_max) = 0, it would have none)."""
+    c = _config()
+    model = _with_weights(build_tempotron(c, key=jax.random.key(0)), [-0.5, -0.3, -0.2])
+    x = jnp.asarray(1.0 - np.array([0.050, 0.046, 0.150]) / c.t_window)[None]
+    assert float(model.max_potential(x)[0, 0]) < 0
+    grads = jax.grad(lambda m: tempotron_loss(m, x, jnp.array([1]))[0])(model)
+    assert np.any(np.asarray(grads.array.weight) < 0)

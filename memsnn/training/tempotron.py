@@ -24,7 +24,10 @@ pattern-by-pattern learning).
 
 Only whether the neuron fires matters, so its potential is not reset (the paper shunts the inputs
 after the first spike; that changes nothing before it, and ``t_max`` of an erroneous P- pattern
-is taken on the unshunted potential, as in SpikingJelly's Tempotron).
+is taken on the unshunted potential, as in SpikingJelly's Tempotron). ``t_max`` is sought after
+the first input spike has landed: before it ``V`` is at rest and has no gradient, so a "fire"
+pattern whose potential stays below rest would take its maximum there and never be learnt (it
+blocked error-free learning at load 1 in the capacity benchmark).
 
 Multi-class: one Tempotron per class (``n_classes > 2``), each trained to fire for its class only;
 the predicted class is the Tempotron with the highest maximal potential. ``n_classes = 2``: one
@@ -46,6 +49,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+from typing import Any
 
 import diffrax
 import equinox as eqx
@@ -63,12 +67,13 @@ from ..stimulus import Impulses
 from ..synapses import ExponentialSynapse
 from ._config import JsonConfig
 from ._method import Method, cli_type
-from .learner import GradientLearner, failed_where_nonfinite
+from .learner import AbstractLearner, GradientLearner, failed_where_nonfinite
 
-__all__ = ["TEMPOTRON", "TempotronConfig", "Tempotron", "build_tempotron", "kernel", "latency_impulses",
+__all__ = ["TEMPOTRON", "OnlineTempotronLearner", "TempotronConfig", "Tempotron", "build_tempotron", "kernel", "latency_impulses",
            "tempotron_learner", "tempotron_loss", "tempotron_predict", "tempotron_trainable"]
 
 SOLVERS = ("tsit5", "euler")
+POTENTIALS = ("simulate", "superposition")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +91,13 @@ class TempotronConfig(JsonConfig):
         w_init_std: initial weights are Gaussian, mean 0, this standard deviation (the paper: 1e-3).
         momentum: ``mu`` of the momentum heuristic (the paper: 0.99), used by the learner.
         solver: ``"tsit5"`` (fixed-step diffrax Tsit5, accurate) or ``"euler"``.
+        potential: how ``V(t)`` is computed. ``"simulate"``: the whole network through
+            :func:`memsnn.simulate` for every pattern (any synapse array). ``"superposition"``: the
+            neuron has no reset and the synapse is linear, so ``V`` is the sum of the afferents'
+            kernels: the kernel ``K`` on the grid is simulated once (the membrane's response to one
+            impulse, by :func:`memsnn.simulate` with ``solver``) and every pattern's potential is
+            its weighted spikes convolved with it (a Toeplitz matrix product): the same grid values
+            up to rounding, for an ideal :class:`~memsnn.Dense` array without bias only.
         dtype: ``"float32"`` or ``"float64"``.
     """
 
@@ -100,6 +112,7 @@ class TempotronConfig(JsonConfig):
     momentum: float = 0.99
     solver: str = "tsit5"
     dtype: str = "float32"
+    potential: str = "simulate"
 
     def __post_init__(self):
         for name in ("n_inputs", "n_classes"):
@@ -119,6 +132,8 @@ class TempotronConfig(JsonConfig):
             raise ValueError(f"TempotronConfig: momentum must lie in [0, 1), got {self.momentum!r}.")
         if self.solver not in SOLVERS:
             raise ValueError(f"TempotronConfig: solver must be one of {SOLVERS}, got {self.solver!r}.")
+        if self.potential not in POTENTIALS:
+            raise ValueError(f"TempotronConfig: potential must be one of {POTENTIALS}, got {self.potential!r}.")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"TempotronConfig: dtype must be 'float32' or 'float64', got {self.dtype!r}.")
         if self.n_steps < 2:
@@ -151,11 +166,16 @@ def kernel(t, tau: float, tau_s: float):
     return jnp.where(t > 0, v0 * (jnp.exp(-t / tau) - jnp.exp(-t / tau_s)), 0.0)
 
 
+def _spike_steps(x, n_steps: int):
+    """The grid step of each feature's spike: ``floor((1 - x) n_steps)``, clipped to the run."""
+    return jnp.clip(jnp.floor((1.0 - jnp.asarray(x)) * n_steps).astype(jnp.int32), 0, n_steps - 1)
+
+
 def latency_impulses(x: Float[Array, "batch n_in"], n_steps: int, dtype=None) -> Impulses:
     """One spike per feature at step ``floor((1 - x) n_steps)`` (clipped to the run), none where
     ``x <= 0``: dense :class:`~memsnn.Impulses` ``(batch, n_steps, n_in)`` of 0/1."""
     x = jnp.asarray(x)
-    step = jnp.clip(jnp.floor((1.0 - x) * n_steps).astype(jnp.int32), 0, n_steps - 1)
+    step = _spike_steps(x, n_steps)
     onehot = jax.nn.one_hot(step, n_steps, dtype=dtype or x.dtype) * (x > 0)[..., None]
     return Impulses(jnp.swapaxes(onehot, 1, 2))
 
@@ -178,18 +198,61 @@ class Tempotron(eqx.Module):
     def network(self) -> Network:
         return Network([Layer(self.array, self.synapse, self.neuron)])
 
-    def potential(self, x: Float[Array, "batch n_in"], *, key=None, throw: bool = True
-                  ) -> Float[Array, "batch n_steps n_tempotrons"]:
-        """Membrane potential over the window (V relative to rest, units of the threshold)."""
-        c = self.config
-        solver = Diffrax(diffrax.Tsit5()) if c.solver == "tsit5" else Euler()
-        trace = simulate(self.network(), latency_impulses(x, c.n_steps, self.neuron.tau.dtype), dt=c.dt,
-                         n_steps=c.n_steps, solver=solver, record=("membrane_potential",), key=key, throw=throw)
-        return trace.failed_as_nan(trace.membrane_potential[0])
+    def _solver(self):
+        return Diffrax(diffrax.Tsit5()) if self.config.solver == "tsit5" else Euler()
 
-    def max_potential(self, x, *, key=None, throw: bool = True) -> Float[Array, "batch n_tempotrons"]:
+    def kernel_matrix(self) -> Float[Array, "n_steps n_steps"]:
+        """``M[k, j] = K((j - k) dt)``: the potential at grid time ``(j + 1) dt`` of one unit
+        impulse given at step ``k`` (it lands at ``(k + 1) dt``); ``K`` is the membrane of this
+        Tempotron's synapse and neuron after one impulse, simulated once by :func:`memsnn.simulate`."""
+        c = self.config
+        dtype = self.neuron.tau.dtype
+        one = Network([Layer(Dense(jnp.ones((1, 1), dtype)), self.synapse, self.neuron)])
+        impulse = Impulses(jnp.zeros((1, c.n_steps, 1), dtype).at[0, 0, 0].set(1.0))
+        trace = simulate(one, impulse, dt=c.dt, n_steps=c.n_steps, solver=self._solver(),
+                         record=("membrane_potential",))
+        k = trace.membrane_potential[0][0, :, 0] - self.neuron.v_rest
+        lag = jnp.arange(c.n_steps)[None, :] - jnp.arange(c.n_steps)[:, None]
+        return jnp.where(lag >= 0, k[jnp.clip(lag, 0, c.n_steps - 1)], 0.0)
+
+    def potential(self, x: Float[Array, "batch n_in"], *, key=None, throw: bool = True,
+                  kernel_matrix: Float[Array, "n_steps n_steps"] | None = None
+                  ) -> Float[Array, "batch n_steps n_tempotrons"]:
+        """Membrane potential over the window (V relative to rest, units of the threshold).
+
+        ``kernel_matrix``: :meth:`kernel_matrix`, computed once by the caller for many calls
+        (``potential="superposition"`` only; computed here when ``None``)."""
+        c = self.config
+        if c.potential == "superposition":
+            if type(self.array) is not Dense or self.array.bias is not None:
+                raise ValueError(f"Tempotron: potential='superposition' needs an ideal Dense array without bias (a "
+                                 f"linear sum of kernels); this one is {type(self.array).__name__}: use "
+                                 f"potential='simulate'.")
+            m = self.kernel_matrix() if kernel_matrix is None else kernel_matrix
+            x = jnp.asarray(x)
+            step = _spike_steps(x, c.n_steps)
+            w = self.array.weight.T  # (n_in, n_tempotrons)
+            amp = w[None] * (x > 0)[..., None].astype(w.dtype)  # (batch, n_in, n_tempotrons)
+            rows = jnp.broadcast_to(jnp.arange(x.shape[0])[:, None], step.shape)
+            drive = jnp.zeros((x.shape[0], c.n_steps, w.shape[1]), w.dtype).at[rows, step].add(amp)
+            return jnp.einsum("bkc,kj->bjc", drive, m.astype(w.dtype))
+        trace = simulate(self.network(), latency_impulses(x, c.n_steps, self.neuron.tau.dtype), dt=c.dt,
+                         n_steps=c.n_steps, solver=self._solver(), record=("membrane_potential",), key=key,
+                         throw=throw)
+        return trace.failed_as_nan(trace.membrane_potential[0]) - self.neuron.v_rest
+
+    def max_potential(self, x, *, key=None, throw: bool = True, kernel_matrix=None
+                      ) -> Float[Array, "batch n_tempotrons"]:
         """``V(t_max)`` per pattern and Tempotron; its gradient is the Tempotron rule's ``sum K(t_max - t_i)``."""
-        return jnp.max(self.potential(x, key=key, throw=throw), axis=1)
+        v = self.potential(x, key=key, throw=throw, kernel_matrix=kernel_matrix)
+        # Until the first input has landed and begun to move V (grid steps up to the first spike's),
+        # V is at rest and carries no gradient: a pattern whose V stays below rest would otherwise
+        # take its maximum there, t_max would be that rest, and the rule could never correct it.
+        first = jnp.min(jnp.where(jnp.asarray(x) > 0, _spike_steps(x, self.config.n_steps), self.config.n_steps),
+                        axis=1)
+        after = jnp.arange(self.config.n_steps)[None, :] > first[:, None]
+        any_after = jnp.any(after, axis=1, keepdims=True)
+        return jnp.where(any_after, jnp.max(jnp.where(after[..., None], v, -jnp.inf), axis=1), 0.0)
 
 
 def build_tempotron(config: TempotronConfig | dict, *, key: PRNGKeyArray) -> Tempotron:
@@ -218,13 +281,13 @@ def _predict_from(config: TempotronConfig, vmax):
 
 
 def tempotron_loss(model: Tempotron, images: Float[Array, "batch n_in"], labels: Int[Array, " batch"], *,
-                   key: PRNGKeyArray | None = None, throw: bool = True):
+                   key: PRNGKeyArray | None = None, throw: bool = True, kernel_matrix=None):
     """Gütig & Sompolinsky's cost, summed over the batch and the Tempotrons:
     ``(V_thr - V(t_max))_+`` for a Tempotron that should fire, ``(V(t_max) - V_thr)_+`` for one
     that should not; and the predicted classes. Its gradient is the Tempotron rule (summed over
     the batch's errors)."""
     c = model.config
-    vmax = model.max_potential(images, key=key, throw=throw)
+    vmax = model.max_potential(images, key=key, throw=throw, kernel_matrix=kernel_matrix)
     target = _targets(c, labels).astype(vmax.dtype)
     theta = model.neuron.threshold
     cost = target * jax.nn.relu(theta - vmax) + (1 - target) * jax.nn.relu(vmax - theta)
@@ -243,11 +306,68 @@ def tempotron_trainable(model: Tempotron):
     return eqx.tree_at(lambda m: m.array, spec, replace=jax.tree.map(eqx.is_inexact_array, model.array))
 
 
-def tempotron_learner(model: Tempotron, config: dict) -> GradientLearner:
-    """The Tempotron rule: SGD with learning rate ``lambda`` (the run's ``lr``) and the paper's
-    momentum heuristic (``model.config.momentum``) on :func:`tempotron_loss`."""
+class OnlineTempotronLearner(AbstractLearner):
+    """The paper's learning, pattern by pattern: a ``fit`` step presents the batch's patterns one
+    after another (a ``lax.scan``), and after each error every weight moves by
+    ``dw = lambda sum_{t_i < t_max} K(t_max - t_i) + mu dw_prev`` (the gradient of the pattern's
+    cost, plus the momentum heuristic of Gütig & Sompolinsky: the previous update, carried from
+    error to error; correct patterns change nothing). With several Tempotrons (multi-class) an
+    error of any of them counts as an error trial for the momentum of all.
+
+    One step over the whole training set (``batch_size = P``) is one learning cycle: ``fit``'s
+    ``train_acc`` is then the fraction of patterns classified correctly when presented, and an
+    error-free cycle (``train_acc == 1``) is the paper's stopping criterion.
+
+    Attributes:
+        lr: ``lambda`` (units of the threshold per unit kernel).
+        momentum: ``mu`` (0: none).
+        trainable: filter spec of the trained leaves (:func:`tempotron_trainable`).
+    """
+
+    lr: float
+    momentum: float
+    trainable: Any
+
+    def init(self, model):
+        return jax.tree.map(jnp.zeros_like, eqx.filter(model, self.trainable))
+
+    def updated(self, model):
+        return self.trainable
+
+    def step(self, model, state, images, labels, key, *, throw=True):
+        params, frozen = eqx.partition(model, self.trainable)
+        m = model.kernel_matrix() if model.config.potential == "superposition" else None
+
+        def cost(p, x, y):
+            return tempotron_loss(eqx.combine(p, frozen), x[None], y[None], throw=throw, kernel_matrix=m)
+
+        def one(carry, xy):
+            p, velocity = carry
+            (loss, prediction), grads = eqx.filter_value_and_grad(cost, has_aux=True)(p, *xy)
+            error = loss > 0
+            velocity = jax.tree.map(lambda g, v: jnp.where(error, -self.lr * g + self.momentum * v, v),
+                                    grads, velocity)
+            p = jax.tree.map(lambda w, v: w + jnp.where(error, v, 0.0), p, velocity)
+            return (p, velocity), (loss, prediction[0] == xy[1])
+
+        (params, state), (losses, correct) = jax.lax.scan(one, (params, state), (images, labels))
+        return eqx.combine(params, frozen), state, {"loss": jnp.mean(losses), "acc": jnp.mean(correct)}
+
+    def evaluate(self, model, images, key, *, throw=True):
+        return tempotron_predict(model, images, key=key, throw=throw)
+
+
+def tempotron_learner(model: Tempotron, config: dict) -> GradientLearner | OnlineTempotronLearner:
+    """The Tempotron rule with learning rate ``lambda`` (the run's ``lr``) and the paper's
+    momentum heuristic (``model.config.momentum``) on :func:`tempotron_loss`.
+
+    ``config["online"]`` true: :class:`OnlineTempotronLearner` (pattern by pattern within each
+    batch, the paper's learning); otherwise SGD on the batch's summed cost (``optax.sgd`` with
+    momentum ``mu``, applied once per batch)."""
     lr = config["optimizer"]["lr"]
     mu = model.config.momentum
+    if config.get("online"):
+        return OnlineTempotronLearner(lr, mu, tempotron_trainable(model))
     optimizer = optax.sgd(lr, momentum=mu if mu > 0 else None)
     return GradientLearner(tempotron_loss, tempotron_predict, optimizer, tempotron_trainable(model))
 
