@@ -61,11 +61,12 @@ if tool == "badcrossbar":
     logging.disable(logging.INFO)
     import badcrossbar
     base = reset_peak()
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         sol = badcrossbar.compute(v.T, 1.0 / g, r_i_word_line=r, r_i_bit_line=r, node_voltages=False, all_currents=False)
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     currents = np.asarray(sol.currents.output)
 else:
     import jax
@@ -87,12 +88,13 @@ else:
     customs = sorted({line.split('custom_call_target="')[1].split('"')[0] for line in compiled.as_text().splitlines()
                       if 'custom_call_target="' in line})
     out["custom_calls"] = customs  # no LAPACK: only the KCL check's error callback
-    times = []
+    times, cpu = [], []
     for _ in range(repeats + 1):  # the first run warms up
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = jax.block_until_ready(compiled(gj, vj))
         times.append(time.perf_counter() - t)
-    times = times[1:]
+        cpu.append(time.process_time() - c)
+    times, cpu = times[1:], cpu[1:]
     currents = np.asarray(res, dtype=float) if spec["mode"] == "forward" else None
     mem = compiled.memory_analysis()
     if mem is not None:
@@ -101,6 +103,8 @@ else:
         out["xla_output_mb"] = mem.output_size_in_bytes / 2**20
 out["times_s"] = times
 out["median_s"] = statistics.median(times)
+out["cpu_s"] = cpu  # process CPU time (all threads) of each call
+out["median_cpu_s"] = statistics.median(cpu)
 out["peak_rss_above_setup_mb"] = rss_mb("VmHWM") - base
 out["load_after"] = os.getloadavg()[0]
 if currents is not None:
@@ -109,10 +113,19 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def _child(spec: dict) -> dict:
+BADCROSSBAR_PYTHON = sys.executable  # --badcrossbar-python: an interpreter with badcrossbar installed
+
+
+def _child(spec: dict, timeout: float | None = None) -> dict:
     env = dict(os.environ)
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True, env=env)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH", "")]))
+    python = BADCROSSBAR_PYTHON if spec["tool"] == "badcrossbar" else sys.executable
+    try:
+        proc = subprocess.run([python, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True, env=env,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"timed_out_after_s": timeout, "median_s": None}
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
@@ -151,7 +164,8 @@ def accuracy(sizes=(64, 128), resistances=(1.0, 10.0)) -> list[dict]:
     return rows
 
 
-def speed(repeats: int, sizes=((784, 100), (256, 256)), batch: int = 200, r: float = 1.0) -> list[dict]:
+def speed(repeats: int, sizes=((784, 100), (256, 256)), batch: int = 200, r: float = 1.0,
+          forward_only: bool = False, badcrossbar_timeout: float | None = None) -> list[dict]:
     import tempfile
 
     import numpy as np
@@ -166,24 +180,29 @@ def speed(repeats: int, sizes=((784, 100), (256, 256)), batch: int = 200, r: flo
                                "currents_path": f"{tmp}/memsnn_{dtype}.npy"})
 
             forward = memsnn("forward", "float64")
-            theirs = _child({**spec, "tool": "badcrossbar", "currents_path": f"{tmp}/badcrossbar.npy"})
-            both = memsnn("forward_backward", "float64")
-            single = memsnn("forward", "float32")
-            a, b, a32 = (np.load(f"{tmp}/{name}.npy") for name in ("memsnn_float64", "badcrossbar", "memsnn_float32"))
+            theirs = _child({**spec, "tool": "badcrossbar", "currents_path": f"{tmp}/badcrossbar.npy"},
+                            timeout=badcrossbar_timeout)
             row = {"size": f"{n_in}x{n_out}", "batch": batch, "r_wire_ohm": r,
-                   "memsnn_forward": forward, "memsnn_forward_backward": both, "memsnn_forward_float32": single,
-                   "badcrossbar_forward": theirs,
-                   "currents_relative_difference": float(np.max(np.abs(a - b)) / np.max(np.abs(b))),
-                   "float32_currents_relative_difference": float(np.max(np.abs(a32 - a)) / np.max(np.abs(a))),
-                   "speedup_forward": theirs["median_s"] / forward["median_s"],
-                   "forward_backward_over_forward": both["median_s"] / forward["median_s"],
-                   "speedup_forward_backward_vs_their_forward": theirs["median_s"] / both["median_s"]}
+                   "memsnn_forward": forward, "badcrossbar_forward": theirs}
+            a = np.load(f"{tmp}/memsnn_float64.npy")
+            if theirs["median_s"] is not None:
+                b = np.load(f"{tmp}/badcrossbar.npy")
+                row["currents_relative_difference"] = float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+                row["speedup_forward"] = theirs["median_s"] / forward["median_s"]
+                row["speedup_forward_cpu_time"] = theirs["median_cpu_s"] / forward["median_cpu_s"]
+            if not forward_only:
+                both = memsnn("forward_backward", "float64")
+                single = memsnn("forward", "float32")
+                a32 = np.load(f"{tmp}/memsnn_float32.npy")
+                row.update({"memsnn_forward_backward": both, "memsnn_forward_float32": single,
+                            "float32_currents_relative_difference": float(np.max(np.abs(a32 - a)) / np.max(np.abs(a))),
+                            "forward_backward_over_forward": both["median_s"] / forward["median_s"],
+                            "forward_backward_over_forward_cpu_time": both["median_cpu_s"] / forward["median_cpu_s"]})
+                if theirs["median_s"] is not None:
+                    row["speedup_forward_backward_vs_their_forward"] = theirs["median_s"] / both["median_s"]
             rows.append(row)
-            print(f"  {n_in}x{n_out} batch {batch}: memsnn fwd {forward['median_s']:.3f} s, fwd+bwd "
-                  f"{both['median_s']:.3f} s, float32 fwd {single['median_s']:.3f} s; badcrossbar fwd "
-                  f"{theirs['median_s']:.2f} s; speed-up {row['speedup_forward']:.1f}x (fwd); currents agree to "
-                  f"{row['currents_relative_difference']:.1e}; load {forward['load_before']:.1f}..{single['load_after']:.1f}",
-                  flush=True)
+            print(f"  {n_in}x{n_out} batch {batch}: " + json.dumps({k: v for k, v in row.items() if not isinstance(v, dict)})
+                  + f"; memsnn fwd {forward['median_s']:.3f} s, badcrossbar {theirs['median_s']}", flush=True)
     return rows
 
 
@@ -196,11 +215,24 @@ def main(argv=None):
     parser.add_argument("--speed-sizes", nargs="+", default=["784x100", "256x256"], help="n_in x n_out of the speed runs")
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--tag", default="", help="suffix of the results file")
+    parser.add_argument("--badcrossbar-python", default=sys.executable,
+                        help="interpreter that has badcrossbar installed (default: this one)")
+    parser.add_argument("--badcrossbar-timeout", type=float, default=None, help="seconds; badcrossbar's run is abandoned after")
+    parser.add_argument("--forward-only", action="store_true", help="memsnn's float64 forward and badcrossbar only")
     args = parser.parse_args(argv)
+    global BADCROSSBAR_PYTHON
+    BADCROSSBAR_PYTHON = args.badcrossbar_python
     sys.path.insert(0, str(HERE))
     import _timing
 
     payload = {"machine": _timing.machine(), "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "1 (set)")}
+    previous = _timing.RESULTS / f"crossbar_irdrop{args.tag}.json"
+    if args.skip_spice and previous.exists():
+        # The ngspice part is slow and unchanged by a speed run: keep the file's accuracy rows.
+        old = json.loads(previous.read_text())
+        payload.update({k: old[k] for k in ("ngspice_version", "accuracy") if k in old})
+        if "accuracy" in old:
+            payload["accuracy_from_previous_run"] = (old.get("conditions") or {}).get("commit", "an earlier run of this file")
     if not args.skip_spice:
         from memsnn.export import ngspice_version
 
@@ -210,7 +242,27 @@ def main(argv=None):
     if not args.skip_speed:
         print(f"Speed, batch of {args.batch} inputs, 1 Ohm wires (median of repeats, steady state):", flush=True)
         sizes = tuple(tuple(int(n) for n in size.split("x")) for size in args.speed_sizes)
-        payload["speed"] = speed(args.repeats, sizes, args.batch)
+        payload["speed"] = speed(args.repeats, sizes, args.batch, forward_only=args.forward_only,
+                                 badcrossbar_timeout=args.badcrossbar_timeout)
+        from importlib.metadata import version
+
+        bc_version = subprocess.run([args.badcrossbar_python, "-c", "from importlib.metadata import version; "
+                                     "print(version('badcrossbar'), version('scipy'))"], capture_output=True, text=True).stdout.split()
+        loads = [m[k] for row in payload["speed"] for m in row.values() if isinstance(m, dict)
+                 for k in ("load_before", "load_after") if k in m]
+        payload["conditions"] = {
+            "command": "python benchmarks/crossbar_irdrop.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "commit": _timing.commit(),
+            "machine": f"{os.cpu_count()}-core CPU shared with other agents' jobs (not idle: see the load averages)",
+            "devices": {"memsnn": "1 CPU device (XLA's default intra-op threads), one process per measurement",
+                        "badcrossbar": f"1 process, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '1')}"},
+            "load_average": loads,
+            "versions": {"jax": version("jax"), "badcrossbar": bc_version[0] if bc_version else None,
+                         "scipy (badcrossbar's)": bc_version[1] if len(bc_version) > 1 else None},
+            "data": f"random conductances 1..100 uS, inputs 0..0.2 V, batch {args.batch}, float64, 1 Ohm wires",
+            "note": "compare the ratios (timed side by side, memsnn's runs bracketing badcrossbar's); absolute "
+                    "times depend on the load",
+        }
 
     print()
     if "accuracy" in payload:
@@ -225,6 +277,8 @@ def main(argv=None):
               "badcrossbar (MiB) | currents agree | load avg |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for row in payload["speed"]:
+            if "memsnn_forward_backward" not in row or row["badcrossbar_forward"]["median_s"] is None:
+                continue
             f, fb, f32, b = (row[k] for k in ("memsnn_forward", "memsnn_forward_backward", "memsnn_forward_float32",
                                                "badcrossbar_forward"))
             loads = [x[k] for x in (f, b, fb, f32) for k in ("load_before", "load_after")]

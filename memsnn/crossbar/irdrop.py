@@ -398,18 +398,22 @@ def _factor(g, g_row, g_first, g_col, g_last, series_form=None):
     def schur(i):
         return _schur_row(g[i], ratios[i], diag[i])
 
-    def step(y, i):
-        # K'_{i-1} = Y_{i-1} + g_col I; Y_i = C_i + g_col K'_{i-1}^-1 Y_{i-1}
-        k_inv = _spd_inverse(y + g_col * eye)
+    def step(carry, i):
+        # Y_i = C_i + g_col K'_{i-1}^-1 Y_{i-1} (Y_0 = C_0); K'_i = Y_i + g_col I (g_last I on the
+        # last row); every row's inverse is an output of the scan (no second copy of them).
+        y_prev, k_inv_prev = carry
         if series_form:
-            return _sym(schur(i) + g_col * (k_inv @ y)), k_inv
-        # K'^-1 Y = I - g_col K'^-1: no matrix product (2 n_out^3 flops of the 10/3 per row), at
-        # the price of a cancellation of about g_col / |Y| (see the module docstring).
-        return _sym(schur(i) + g_col * eye - (g_col * g_col) * k_inv), k_inv
+            y = _sym(schur(i) + g_col * (k_inv_prev @ y_prev))  # k_inv_prev = 0 before row 0
+        else:
+            # K'^-1 Y = I - g_col K'^-1: no matrix product (2 n_out^3 flops of the 10/3 per row), at
+            # the price of a cancellation of about g_col / |Y| (see the module docstring).
+            y = _sym(schur(i) + jnp.where(i > 0, 1.0, 0.0) * (g_col * eye - (g_col * g_col) * k_inv_prev))
+        k_inv = _spd_inverse(y + jnp.where(i == n_in - 1, g_last, g_col) * eye)
+        return (y, k_inv), k_inv
 
-    y_last, k_invs = jax.lax.scan(step, schur(0), jnp.arange(1, n_in))
-    last_inv = _spd_inverse(y_last + g_last * eye)
-    return _Factors(pivots, jnp.concatenate([k_invs, last_inv[None]], axis=0))
+    zero = jnp.zeros((n_out, n_out), dtype=g.dtype)
+    _, k_invs = jax.lax.scan(step, (zero, zero), jnp.arange(n_in))
+    return _Factors(pivots, k_invs)
 
 
 def _sweep_down(inverse, g_col, f: Float[Array, "n_in n_out k"], extra=None) -> Float[Array, "n_in n_out k"]:
