@@ -114,6 +114,14 @@ print("RESULT " + json.dumps(out))
 
 
 BADCROSSBAR_PYTHON = sys.executable  # --badcrossbar-python: an interpreter with badcrossbar installed
+BADCROSSBAR_MEMORY_GB = None  # --badcrossbar-memory-gb: address-space limit of its process
+
+
+def _limit_memory():
+    import resource
+
+    limit = int(BADCROSSBAR_MEMORY_GB * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _child(spec: dict, timeout: float | None = None) -> dict:
@@ -122,13 +130,16 @@ def _child(spec: dict, timeout: float | None = None) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH", "")]))
     python = BADCROSSBAR_PYTHON if spec["tool"] == "badcrossbar" else sys.executable
     try:
+        limited = spec["tool"] == "badcrossbar" and BADCROSSBAR_MEMORY_GB is not None
         proc = subprocess.run([python, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True, env=env,
-                              timeout=timeout)
+                              timeout=timeout, preexec_fn=_limit_memory if limited else None)
     except subprocess.TimeoutExpired:
         return {"timed_out_after_s": timeout, "median_s": None}
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
+    if spec["tool"] == "badcrossbar" and "MemoryError" in proc.stderr:
+        return {"out_of_memory_limit_gb": BADCROSSBAR_MEMORY_GB, "median_s": None, "error": proc.stderr[-500:]}
     raise RuntimeError(f"benchmark child failed ({spec['tool']}):\n{proc.stderr[-3000:]}")
 
 
@@ -219,9 +230,11 @@ def main(argv=None):
                         help="interpreter that has badcrossbar installed (default: this one)")
     parser.add_argument("--badcrossbar-timeout", type=float, default=None, help="seconds; badcrossbar's run is abandoned after")
     parser.add_argument("--forward-only", action="store_true", help="memsnn's float64 forward and badcrossbar only")
+    parser.add_argument("--badcrossbar-memory-gb", type=float, default=None,
+                        help="address-space limit of badcrossbar's process (a shared machine: no swap)")
     args = parser.parse_args(argv)
-    global BADCROSSBAR_PYTHON
-    BADCROSSBAR_PYTHON = args.badcrossbar_python
+    global BADCROSSBAR_PYTHON, BADCROSSBAR_MEMORY_GB
+    BADCROSSBAR_PYTHON, BADCROSSBAR_MEMORY_GB = args.badcrossbar_python, args.badcrossbar_memory_gb
     sys.path.insert(0, str(HERE))
     import _timing
 
