@@ -305,3 +305,34 @@ def test_product_free_float64_factorisation_equals_the_series_form():
     # and the default solve (product-free in float64) against the independent stamp
     np.testing.assert_allclose(solve_ir_drop(g[:, :5], v[:, 0], Wires(1e-3, 1e-3)),
                                _stamp(np.asarray(g[:, :5]), np.asarray(v[:, 0]), 1e-3, 1e-3), rtol=1e-9)
+
+
+def test_a_tile_too_large_to_keep_its_factors_streams_them(monkeypatch):
+    # Above _STREAM_ABOVE numbers of factors (1 GiB in float64: a 1024 x 1024 tile), the currents
+    # come from the down sweep inside the factorisation's scan, with no factors stored, and the
+    # check is the same sweep on a known solution. Forced here on a small tile (a shape no other
+    # test compiles): same currents, same gradients, a NaN still reported.
+    from memsnn.crossbar import irdrop
+
+    rng = np.random.default_rng(8)
+    g = jnp.asarray(rng.uniform(1e-3, 1e-2, (5, 7)))
+    v = jnp.asarray(rng.uniform(0, 0.3, (3, 5)))
+    wires = Wires(1.0, 2.0, 0.5, 0.7)
+    weights = jnp.asarray(rng.normal(size=(3, 7)))
+
+    def loss(g, v):
+        return jnp.sum(weights * solve_ir_drop(g, v, wires))
+
+    stored = solve_ir_drop(g, v, wires), jax.grad(loss, argnums=(0, 1))(g, v)
+    monkeypatch.setattr(irdrop, "_STREAM_ABOVE", 0)
+    jax.clear_caches()
+    streamed = solve_ir_drop(g, v, wires), jax.grad(loss, argnums=(0, 1))(g, v)
+    np.testing.assert_allclose(streamed[0], stored[0], rtol=1e-12)
+    for a, b in zip(streamed[1], stored[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    np.testing.assert_allclose(streamed[0], [_stamp(np.asarray(g), np.asarray(x), 1.0, 2.0, 0.5, 0.7) for x in v], rtol=1e-12)
+    sol = solve_ir_drop_nodes(g, v, wires)  # the nodes path keeps its own KCL check
+    assert bool(sol.converged)
+    with pytest.raises(Exception, match="failed its own KCL check"):
+        jax.block_until_ready(solve_ir_drop(g, v.at[1, 2].set(jnp.nan), wires))
+    jax.clear_caches()

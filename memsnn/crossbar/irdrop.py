@@ -381,7 +381,11 @@ def _schur_row(g_i, ratios_i, diag_i):
     return jnp.diag(g_i) - (g_i[:, None] * g_i[None, :]) * inverse
 
 
-def _factor(g, g_row, g_first, g_col, g_last, series_form=None):
+def _factor_scan(g, g_row, g_first, g_col, g_last, series_form=None, rhs=None, columns=0, keep=True):
+    """The block factorisation, one scan over the rows; optionally with the down sweep of a
+    right-hand side built row by row (``rhs(i, C_i)`` ``(n_out, columns)``) in the same scan.
+    Returns the word-line pivots, every row's ``K'_i^-1`` (``keep``; else ``None``), the last
+    row's ``K'^-1`` and the swept right-hand side's last row ``f'_last`` (``None`` without ``rhs``)."""
     n_in, n_out = g.shape
     # series_form: Y's update as a series connection (float32's), or product-free (float64's
     # default); see the module docstring.
@@ -395,25 +399,88 @@ def _factor(g, g_row, g_first, g_col, g_last, series_form=None):
     diag = _chain_inverse_diagonal(pivots, g_row)
     eye = jnp.eye(n_out, dtype=g.dtype)
 
-    def schur(i):
-        return _schur_row(g[i], ratios[i], diag[i])
-
     def step(carry, i):
         # Y_i = C_i + g_col K'_{i-1}^-1 Y_{i-1} (Y_0 = C_0); K'_i = Y_i + g_col I (g_last I on the
         # last row); every row's inverse is an output of the scan (no second copy of them).
-        y_prev, k_inv_prev = carry
+        y_prev, k_inv_prev, f_prev = carry
+        c = _schur_row(g[i], ratios[i], diag[i])
         if series_form:
-            y = _sym(schur(i) + g_col * (k_inv_prev @ y_prev))  # k_inv_prev = 0 before row 0
+            y = _sym(c + g_col * (k_inv_prev @ y_prev))  # k_inv_prev = 0 before row 0
         else:
             # K'^-1 Y = I - g_col K'^-1: no matrix product (2 n_out^3 flops of the 10/3 per row), at
             # the price of a cancellation of about g_col / |Y| (see the module docstring).
-            y = _sym(schur(i) + jnp.where(i > 0, 1.0, 0.0) * (g_col * eye - (g_col * g_col) * k_inv_prev))
+            y = _sym(c + jnp.where(i > 0, 1.0, 0.0) * (g_col * eye - (g_col * g_col) * k_inv_prev))
         k_inv = _spd_inverse(y + jnp.where(i == n_in - 1, g_last, g_col) * eye)
-        return (y, k_inv), k_inv
+        # down sweep f'_i = f_i + g_col K'_{i-1}^-1 f'_{i-1} (f'_0 = f_0)
+        f = f_prev if rhs is None else rhs(i, c) + g_col * (k_inv_prev @ f_prev)
+        return (y, k_inv, f), (k_inv if keep else None)
 
     zero = jnp.zeros((n_out, n_out), dtype=g.dtype)
-    _, k_invs = jax.lax.scan(step, (zero, zero), jnp.arange(n_in))
+    f0 = jnp.zeros((n_out, columns), dtype=g.dtype)
+    (_, k_inv_last, f_last), k_invs = jax.lax.scan(step, (zero, zero, f0), jnp.arange(n_in))
+    return pivots, k_invs, k_inv_last, (None if rhs is None else f_last)
+
+
+def _factor(g, g_row, g_first, g_col, g_last, series_form=None):
+    pivots, k_invs, _, _ = _factor_scan(g, g_row, g_first, g_col, g_last, series_form)
     return _Factors(pivots, k_invs)
+
+
+# Tiles whose factors (n_in n_out^2 numbers) exceed this are solved for their currents without
+# storing the factors (:func:`_bottom_streamed`): 2^27 numbers, 1 GiB in float64.
+_STREAM_ABOVE = 2 ** 27
+
+
+def _probe(n_in, n_out, dtype):
+    """Bit-line voltages of the factorisation's check, ``(n_in, n_out)`` in [0.5, 1.5] (deterministic)."""
+    return 1.0 + 0.5 * jnp.sin(1.7 * jnp.arange(n_in * n_out, dtype=dtype)).reshape(n_in, n_out)
+
+
+def _streamed(g, r_row, r_col, r_source, r_sense, v, keep):
+    """Factorisation and down sweep in one scan: ``b_last`` ``(n_out, k)`` for inputs ``v``, and the
+    relative error of the same sweep on a known solution (the probe ``z``, with right-hand side
+    ``A_B z`` of the bit-line system built from each row's ``C_i``): a check of every factor the
+    currents go through, the last row recovering ``z_last``. ``keep``: also the factors."""
+    n_in, n_out = g.shape
+    k = v.shape[1]
+    g_row, g_first, g_col, g_last = _conductances(r_row, r_col, r_source, r_sense)
+    e0 = jnp.zeros((n_in, n_out, 1), dtype=g.dtype).at[:, 0].set(1.0)
+    pivots = _chain_pivots(_row_diagonal(g, g_row, g_first), g_row, axis=1)
+    gt, gv = g * _word_solve(pivots, g_row, e0)[..., 0], g_first * v
+    z = _probe(n_in, n_out, g.dtype)
+
+    def rhs(i, c):
+        up, down = z[jnp.maximum(i - 1, 0)], z[jnp.minimum(i + 1, n_in - 1)]
+        probe = (c @ z[i] + g_col * (jnp.where(i > 0, z[i] - up, 0.0) + jnp.where(i < n_in - 1, z[i] - down, 0.0))
+                 + jnp.where(i == n_in - 1, g_last, 0.0) * z[i])
+        return jnp.concatenate([gt[i][:, None] * gv[i][None, :], probe[:, None]], axis=1)
+
+    pivots, k_invs, k_inv_last, f_last = _factor_scan(g, g_row, g_first, g_col, g_last, rhs=rhs,
+                                                      columns=k + 1, keep=keep)
+    b = k_inv_last @ f_last
+    error = jnp.max(jnp.abs(b[:, k] - z[-1])) / jnp.max(jnp.abs(z[-1]))
+    return b[:, :k], error, (_Factors(pivots, k_invs) if keep else None)
+
+
+@jax.custom_vjp
+def _bottom_streamed(g, r_row, r_col, r_source, r_sense, v):
+    """The last row's bit-line voltages ``(n_out, k)`` for inputs ``v`` and the check's relative
+    error, without storing the factors: the down sweep runs inside the factorisation's scan
+    (memory ``O(n_out^2 + n_out k)`` instead of ``n_in n_out^2``; for tiles too large to keep the
+    factors). Gradients: the forward pass keeps the factors and the adjoint is
+    :func:`_bottom_general`'s."""
+    b_last, error, _ = _streamed(g, r_row, r_col, r_source, r_sense, v, keep=False)
+    return b_last, error
+
+
+def _bottom_streamed_fwd(g, r_row, r_col, r_source, r_sense, v):
+    _, error, factors = _streamed(g, r_row, r_col, r_source, r_sense, v, keep=True)
+    b_last, res = _bottom_general_fwd(factors, g, r_row, r_col, r_source, r_sense, v)
+    return (b_last, error), res
+
+
+def _bottom_streamed_bwd(res, cts):
+    return _bottom_general_bwd(res, cts[0])[1:]
 
 
 def _sweep_down(inverse, g_col, f: Float[Array, "n_in n_out k"], extra=None) -> Float[Array, "n_in n_out k"]:
@@ -582,6 +649,7 @@ def _bottom_general_bwd(res, ct_last):
 
 
 _bottom_general.defvjp(_bottom_general_fwd, _bottom_general_bwd)
+_bottom_streamed.defvjp(_bottom_streamed_fwd, _bottom_streamed_bwd)
 
 
 def _transfer_rows(factors, g, g_row, g_first, g_col):
@@ -748,6 +816,14 @@ def _solve(g, v_in, wires: Wires, nodes: bool) -> IRDropSolution:
         # batch's solutions must solve the summed input: solve that one input fully with the same
         # factors (cheap: one right-hand side) and check its KCL residual (at most the inputs'
         # largest relative residual).
+        n_in, n_out = g.shape
+        if n_in * n_out * n_out > _STREAM_ABOVE and v.shape[1] < n_out:
+            # A tile too large to keep its factors: currents and the factorisation's check in one scan.
+            b_last, error = _bottom_streamed(g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense, v)
+            currents = b_last / (wires.r_col + wires.r_sense)
+            residual = jax.lax.stop_gradient(error)
+            finite = jnp.all(jnp.isfinite(currents)) & jnp.isfinite(residual)
+            return _finish(g, wires, currents, None, None, residual, finite, batched, nodes)
         gs, vs = jax.lax.stop_gradient(g), jax.lax.stop_gradient(v)
         g_row, g_first, g_col, g_last = _conductances(
             *(jax.lax.stop_gradient(r) for r in (wires.r_row, wires.r_col, wires.r_source, wires.r_sense)))
@@ -763,6 +839,10 @@ def _solve(g, v_in, wires: Wires, nodes: bool) -> IRDropSolution:
         w_sum, b_sum = _driven_solve(factors, gs, g_row, g_first, g_col, v_sum)
         residual = _kcl_residual(gs, wires, v_sum, w_sum, b_sum, jnp.sum(_input_scales(gs, wires, vs)))
         finite = jnp.all(jnp.isfinite(currents)) & jnp.isfinite(residual)
+    return _finish(g, wires, currents, w if nodes else None, b if nodes else None, residual, finite, batched, nodes)
+
+
+def _finish(g, wires, currents, w, b, residual, finite, batched, nodes):
     converged = finite & (residual <= _tolerance(g.dtype))
     severity = jax.lax.stop_gradient(ir_drop_severity(g, wires))
     currents = currents.T if batched else currents[:, 0]
