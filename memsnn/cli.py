@@ -112,6 +112,10 @@ def _build_parser(method: str = "spiceprop"):
     run.add_argument("--validation", type=_positive_int, metavar="N",
                      help="hold out the last N training images as a validation split (not trained on); its "
                           "accuracy is logged every epoch: choose among runs and epochs on it, never on the test set")
+    run.add_argument("--spike-timing", choices=("grid", "exact"), default=None,
+                     help="require this spike timing: grid (spikes at grid points; spiceprop, surrogate, ...) or "
+                          "exact (event spike times inside the step; ttfs, spikeprop); a method that cannot use it "
+                          "is refused with the methods that can (default: the method's own)")
 
     opt = train.add_argument_group("optimisation")
     sp = METHODS["spiceprop"].defaults
@@ -375,7 +379,7 @@ def _train(args) -> int:
             eval_batch_size=args.eval_batch_size, save_every=args.save_every,
             seed=args.seed, seeds=args.seeds,
             out_dir=out, resume=args.resume, overwrite=args.overwrite,
-            progress=not args.no_progress, on_epoch_end=_print_epoch,
+            progress=not args.no_progress, on_epoch_end=_print_epoch, spike_timing=args.spike_timing,
         )
     except RunLockedError as err:
         return _error("train", f"{out} is in use by another run ({describe(err.holder)}); nothing was changed. "

@@ -11,7 +11,7 @@ import memsnn
 from memsnn.data import latency_times, load_dataset, spike_time_impulses, yin_yang
 from memsnn.data.yinyang import yin_yang_class
 from memsnn.training import train
-from memsnn.training.ttfs import build_ttfs, ttfs_loss
+from memsnn.training.ttfs import build_ttfs, ttfs_loss, ttfs_predict
 
 
 def test_yin_yang_is_the_authors_definition():
@@ -54,7 +54,44 @@ def test_ttfs_loss_has_gradients_for_lif_and_mif():
 
 
 def test_ttfs_trains_through_the_shared_train():
-    result = train("ttfs", "yinyang", train_subset=500, test_subset=200, epochs=2, batch_size=25, lr=1e-2,
-                   model={"hidden": [30], "n_steps": 100}, progress=False)
+    result = train("ttfs", "yinyang", train_subset=500, test_subset=200, epochs=3, batch_size=25, lr=1e-2,
+                   model={"loss": "ce"}, progress=False)
     accs = [m["test_acc"] for m in result.history]
     assert accs[-1] > 0.45, accs  # chance is 1/3
+
+
+def test_silent_outputs_keep_a_gradient_through_their_continued_times():
+    # Outputs held below threshold: without the continuation their times are the run's end, with
+    # no gradient, and the cross-entropy cannot bring the label neuron back; with it (the default),
+    # the loss and the prediction see T + tau_syn (1 - max v / theta).
+    x, y = yin_yang(8, seed=3)
+    for slope in (0.0, 1.0):
+        model = build_ttfs({"hidden": [10], "loss": "ce", "silent_slope": slope}, key=jax.random.key(0))
+        model = eqx.tree_at(lambda m: m.weights[1], model, jnp.full_like(model.weights[1], 0.05))
+        times, peak = model(x)
+        assert np.all(np.asarray(times) == model.config.n_steps * model.config.dt) and np.all(np.asarray(peak) < 0)
+        grads = eqx.filter_grad(lambda m: ttfs_loss(m, x, y)[0])(model)
+        norm = float(jnp.linalg.norm(grads.weights[1]))
+        assert (norm > 0) == (slope > 0), (slope, norm)
+    # The predicted class of an all-silent sample is the output nearest to its threshold.
+    nearest = np.argmax(np.asarray(peak), axis=1)
+    np.testing.assert_array_equal(np.asarray(ttfs_predict(model, x)), nearest)
+
+
+def test_a_method_asked_for_a_spike_timing_it_cannot_use_is_refused(tmp_path, capsys):
+    from memsnn.cli import main
+
+    # Exact (event) spike times for a surrogate-gradient method, grid spikes for TTFS: refused before
+    # any data are read or anything is written, naming the methods that do use the timing asked for.
+    with pytest.raises(ValueError, match=r"surrogate method cannot use spike_timing='exact'.*ttfs"):
+        train("surrogate", "mnist", spike_timing="exact", out_dir=tmp_path / "a")
+    with pytest.raises(ValueError, match=r"ttfs method cannot use spike_timing='grid'.*spiceprop"):
+        train("ttfs", "yinyang", spike_timing="grid", out_dir=tmp_path / "b")
+    with pytest.raises(ValueError, match="must be one of"):
+        train("ttfs", "yinyang", spike_timing="event")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    code = main(["train", "--method", "spiceprop", "--dataset", "mnist", "--spike-timing", "exact",
+                 "--out", str(tmp_path / "c"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "spiceprop method cannot use spike_timing='exact'" in err and "spikeprop, ttfs" in err
+    assert not (tmp_path / "c").exists()

@@ -45,6 +45,11 @@ class Method:
         learner: ``learner(model, config) -> AbstractLearner`` for a method that does not learn
             by gradient descent on ``loss`` (STDP), or ``None`` for a
             :class:`~memsnn.training.GradientLearner` on ``loss`` with the run's optimiser.
+        spike_timing: how the method's simulations place spikes (``simulate(spike_timing=...)``):
+            ``"grid"`` (spikes read at grid points: surrogate gradients, rates, membrane readouts) or
+            ``"exact"`` (event times located inside the step, gradients through the spike times:
+            ttfs, spikeprop). ``train(spike_timing=...)`` / ``--spike-timing`` asking a method for
+            the other one is an error that names the methods that use it.
     """
 
     name: str
@@ -59,6 +64,7 @@ class Method:
     defaults: dict
     after_training: Callable[..., Any] | None = None
     learner: Callable[..., Any] | None = None
+    spike_timing: str = "grid"
 
     def complete_config(self, overrides: dict) -> dict:
         """``model_config(overrides)``, with the settings every method shares checked.

@@ -127,6 +127,7 @@ def train(
     stop_after_epochs: int | None = None,
     on_epoch_end=None,
     devices=None,
+    spike_timing: str | None = None,
 ) -> FitResult:
     """Train ``method`` on ``dataset`` and return a :class:`~memsnn.training.loop.FitResult`.
 
@@ -177,6 +178,10 @@ def train(
         on_epoch_end: called with each epoch's metrics (a dict) as soon as the epoch is done.
         devices: split every batch over these devices (default: all local devices); the batch size
             must be a multiple of their number (see :func:`~memsnn.training.fit`).
+        spike_timing: ``"grid"`` or ``"exact"``: the spike timing the run must use (``None``: the
+            method's own, :attr:`~memsnn.training.Method.spike_timing`). A method that cannot use
+            the one asked for raises a ``ValueError`` naming the methods that do (e.g. exact, event
+            spike times for ``surrogate``, whose gradients are surrogates of grid spikes).
 
     Raises:
         ValueError: a setting out of range (e.g. ``lr=-1``, ``checkpoint_every=-1``; the message
@@ -186,6 +191,8 @@ def train(
         CheckpointError: the checkpoint to resume is damaged.
     """
     spec = get_method(method)
+    if spike_timing is not None:
+        check_spike_timing(method, spike_timing)
     if seed is not None and seeds is not None:
         raise ValueError("train: give seed (one model) or seeds (an ensemble, one model per seed), not both.")
     if seeds is not None and (spec.learner is not None or spec.after_training is not None):
@@ -315,6 +322,32 @@ def _train(spec, config: dict, *, out_dir, resume, overwrite, progress, stop_aft
         result = spec.after_training(result, config=config, train_data=train_data, test_data=test_data,
                                      out_dir=out_dir, progress=progress)
     return result
+
+
+_TIMING_WORDS = {
+    "grid": "spikes read at the grid points of the time step (surrogate gradients, rates or membrane readouts)",
+    "exact": "exact, event spike times located inside each step, with gradients through those times",
+}
+
+
+def check_spike_timing(method: str, spike_timing: str) -> None:
+    """Raise a ``ValueError`` unless ``method`` can train with ``spike_timing`` (``"grid"`` / ``"exact"``).
+
+    The message says what the method uses instead and which methods use the timing asked for.
+    """
+    from ..simulate import SPIKE_TIMINGS
+    from .methods import METHODS
+
+    if spike_timing not in SPIKE_TIMINGS:
+        raise ValueError(f"train: spike_timing must be one of {SPIKE_TIMINGS}, got {spike_timing!r}.")
+    spec = get_method(method)
+    if spec.spike_timing == spike_timing:
+        return
+    users = sorted(name for name, m in METHODS.items() if m.spike_timing == spike_timing)
+    raise ValueError(
+        f"train: the {method} method cannot use spike_timing={spike_timing!r} ({_TIMING_WORDS[spike_timing]}): "
+        f"it trains on {_TIMING_WORDS[spec.spike_timing]} (spike_timing={spec.spike_timing!r}). Methods that use "
+        f"{spike_timing!r}: {', '.join(users) or 'none'}. Choose one of them, or leave spike_timing out.")
 
 
 def load_trained(path: str | os.PathLike, model: dict | None = None):

@@ -440,4 +440,5 @@ SPIKEPROP = Method(
     defaults={"epochs": 5, "batch_size": 50, "lr": 1e-3, "schedule": "constant", "weight_decay": 0.0,
               "clip_norm": None, "eval_batch_size": 200},
     learner=spikeprop_learner,
+    spike_timing="exact",
 )

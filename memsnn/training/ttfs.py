@@ -9,14 +9,24 @@ is the membrane's upward crossing of 30 mV), simulated with ``spike_timing="exac
 flow through the first spike times of every layer (the crossing located inside its step, the sent
 impulses corrected for it).
 
-The class is the output neuron that fires first. The loss, after Göltz et al. (2021) and
-Wunderlich & Pehle (2021)::
+The class is the output neuron that fires first. A neuron that does not fire has no spike time to
+differentiate, so the loss sees every silent neuron's time continued past the end ``T`` of the run
+by its distance to the threshold, ``t = T + silent_slope tau (1 - max_t v / theta)`` (the same
+times decide the class). Two losses (``loss``):
 
-    CE(softmax(-t_out / (xi tau)), label)                         first spikes, silent -> end of run
-    + alpha mean(exp(t_label / (beta tau)) - 1)                   the right neuron early
-    + gamma mean over silent label neurons of (theta - max_t g)/theta    (silent: no time gradient)
+* ``"mse"`` (the LIF default, as jaxsnn's Yin-Yang examples): squared distance of the first spike
+  times to target times, ``sum_k ((min(t_k, 2 tau_mem) - t*_k) / tau_mem)^2`` with
+  ``t*_label = 0.9 tau``, ``t*_other = 1.1 tau`` (``target_times``): every output neuron is kept
+  firing, near its target;
+* ``"ce"`` (the MIF default; Göltz et al. 2021, Wunderlich & Pehle 2021): cross-entropy
+  ``CE(softmax(-t / (xi tau)), label)``, plus the optional regularisers
+  ``alpha (exp(t_label / (beta tau)) - 1)`` (the right neuron early) and
+  ``gamma max(0, 1 - max_t v_label / theta)`` (a silent label neuron towards its threshold).
 
-with ``tau`` the synaptic time constant and ``g`` the threshold function (``v - theta``).
+``tau`` is the synaptic time constant. Without the continued times (``silent_slope=0``), the
+cross-entropy drives the wrong-class neurons later until they fall silent, where they get no
+gradient when they are the label of other samples, and training collapses (Yin-Yang: 75 % after
+one epoch, 45 % after three; docs/spike-times.md).
 
 It is ``memsnn train --method ttfs`` (:data:`memsnn.training.METHODS`)::
 
@@ -53,6 +63,7 @@ NEURONS = ("lif", "mif")
 _MIF_UNIT = 0.01 * MILLIAMP  # a MIF weight of 1 is 10 uA
 _MIF_BOUND = 4.0  # |weight| < 40 uA per synapse
 INPUTS = ("points", "images")
+LOSSES = ("mse", "ce")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,19 +80,27 @@ class TTFSConfig(JsonConfig):
         tau_mem, tau_syn: LIF membrane and synaptic time constants (s); for MIF, ``tau_syn`` is the
             alpha synapse's (1 ms, the SPICEprop preset).
         threshold: LIF firing threshold (a.u.; ``R = 1``).
-        v_reset: LIF reset potential after a spike (a.u.); a deep one (e.g. ``-100``) makes every
-            neuron fire at most once per sample, as the TTFS derivations assume.
-        dt, n_steps: the grid (LIF default 0.25 ms x 120 = 30 ms; MIF 10 us x 400 = 4 ms).
+        v_reset: LIF reset potential after a spike (a.u.); the default ``-1000`` makes every neuron
+            fire at most once per sample, as the TTFS derivations (and jaxsnn) assume.
+        dt, n_steps: the grid (LIF default 0.5 ms x 40 = 20 ms = 4 tau_syn; MIF 10 us x 400 = 4 ms).
+            The spike times are located inside the steps, so a coarse grid costs little accuracy
+            (Yin-Yang, 20 epochs: 93.5 % validation at 0.25 ms, 92.6 % at 0.5 ms, cross-entropy).
         substeps: explicit Euler steps per grid step (LIF 1; MIF 2, stable while the memristors
             switch on above ~60 mV).
         t_early, t_late: the input code's time window (s).
         bias_times: times (s) of the bias inputs, one input each.
         pixel_threshold: ``inputs="images"``: pixels at or below it do not spike.
-        xi: softmax temperature in units of ``tau_syn``.
+        loss: ``"mse"`` (target times; LIF default) or ``"ce"`` (cross-entropy; MIF default).
+        target_times: ``(label, other)`` target first-spike times of ``loss="mse"``, in units of
+            ``tau_syn``.
+        xi: softmax temperature of ``loss="ce"`` in units of ``tau_syn``.
         alpha, beta: the early-label regulariser ``alpha (exp(t_label / (beta tau_syn)) - 1)``.
         gamma: weight of the silent-label regulariser.
+        silent_slope: a silent neuron's time is ``T + silent_slope tau_syn (1 - max_t v / theta)``
+            (``0``: ``T``, no gradient).
         init_mean, init_std: weights drawn from ``N(mean, std) / sqrt(fan_in)`` in the layer's unit
-            (LIF: the threshold; MIF: 10 uA, each synapse's weight bounded smoothly to +-40 uA,
+            (LIF: the threshold; the defaults are jaxsnn's Yin-Yang example's 3.0 +- 1.6 per input
+            synapse (5 inputs) and 0.5 +- 0.8 per hidden synapse (120 hidden); MIF: 10 uA, each synapse's weight bounded smoothly to +-40 uA,
             ``40 tanh(w / 4)`` uA, which keeps explicit Euler stable: docs/mif-neuron.md section 6),
             per layer from the first.
         dtype: ``"float32"`` or ``"float64"``.
@@ -95,32 +114,37 @@ class TTFSConfig(JsonConfig):
     tau_mem: float = 10e-3
     tau_syn: float = 5e-3
     threshold: float = 1.0
-    v_reset: float = 0.0
+    v_reset: float | None = None
     dt: float | None = None
     n_steps: int | None = None
     t_early: float | None = None
     t_late: float | None = None
     bias_times: tuple[float, ...] | None = None
     pixel_threshold: float = 0.1
+    loss: str | None = None
+    target_times: tuple[float, float] = (0.9, 1.1)
     xi: float = 0.4
-    alpha: float = 0.003
+    alpha: float = 0.0
     beta: float = 2.0
-    gamma: float = 0.5
+    gamma: float = 0.0
+    silent_slope: float = 1.0
     init_mean: tuple[float, ...] | None = None
     init_std: tuple[float, ...] | None = None
     substeps: int | None = None
     dtype: str = "float32"
 
     def __post_init__(self):
-        for name, allowed in (("inputs", INPUTS), ("neuron", NEURONS), ("dtype", ("float32", "float64"))):
+        for name, allowed in (("inputs", INPUTS), ("neuron", NEURONS), ("dtype", ("float32", "float64")),
+                              ("loss", LOSSES + (None,))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TTFSConfig: {name} must be one of {allowed}, got {getattr(self, name)!r}.")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         mif = self.neuron == "mif"
-        defaults = {"dt": SPICEPROP_DT if mif else 0.25e-3, "n_steps": 400 if mif else 120,
+        defaults = {"dt": SPICEPROP_DT if mif else 0.5e-3, "n_steps": 400 if mif else 40,
                     "t_early": 0.0, "t_late": 2e-3 if mif else 2 * self.tau_syn,
-                    "bias_times": (0.0,), "init_mean": (0.4, 0.15) if mif else (6.0, 5.0),
-                    "init_std": (0.4, 0.3) if mif else (6.0, 6.0), "substeps": 2 if mif else 1}
+                    "bias_times": (0.0,), "init_mean": (0.4, 0.15) if mif else (6.7, 5.5),
+                    "init_std": (0.4, 0.3) if mif else (3.6, 8.8), "substeps": 2 if mif else 1,
+                    "v_reset": -1000.0, "loss": "ce" if mif else "mse"}
         if mif:
             object.__setattr__(self, "tau_syn", 1e-3)
         for name, value in defaults.items():
@@ -142,6 +166,12 @@ class TTFSConfig(JsonConfig):
             raise ValueError(f"TTFSConfig: substeps must be a positive integer, got {self.substeps!r}.")
         if len(self.init_mean) < 1 or len(self.init_std) < 1:
             raise ValueError("TTFSConfig: init_mean and init_std need at least one value.")
+        object.__setattr__(self, "target_times", tuple(float(v) for v in self.target_times))
+        if len(self.target_times) != 2 or not 0 < self.target_times[0] < self.target_times[1]:
+            raise ValueError(f"TTFSConfig: target_times must be (correct, wrong) with 0 < correct < wrong (in units "
+                             f"of tau_syn), got {self.target_times}.")
+        if not self.silent_slope >= 0:
+            raise ValueError(f"TTFSConfig: silent_slope must be >= 0, got {self.silent_slope}.")
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -218,25 +248,42 @@ def _predict(times):
     return jnp.argmin(times, axis=-1)
 
 
+def _effective_times(config: TTFSConfig, times, peak):
+    """First spike times, a silent neuron's continued past the end of the run by its distance to the
+    threshold: ``T + silent_slope tau_syn (1 - max_t v / theta)`` (``silent_slope = 0``: ``T``)."""
+    if config.silent_slope <= 0:
+        return times
+    end = config.n_steps * config.dt
+    return jnp.where(times < end, times, end - config.silent_slope * config.tau_syn * jnp.minimum(peak, 0.0))
+
+
 def ttfs_loss(model: TTFSNet, features, labels, *, key: PRNGKeyArray | None = None, throw: bool = True):
     """``(loss, predictions)``: the TTFS loss of the module docstring (``key`` unused: no noise)."""
     c = model.config
     times, peak = model(features, throw=throw)
+    times = _effective_times(c, times, peak)
     labels = labels.astype(jnp.int32)
-    logits = -times / (c.xi * c.tau_syn)
-    ce = -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), labels[:, None], axis=-1)[:, 0]
+    if c.loss == "ce":
+        logits = -times / (c.xi * c.tau_syn)
+        main = -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), labels[:, None], axis=-1)[:, 0]
+    else:  # "mse": squared distance to the target times, in units of tau_mem (jaxsnn's example loss)
+        onehot = jax.nn.one_hot(labels, times.shape[-1], dtype=times.dtype)
+        target = (c.target_times[0] * onehot + c.target_times[1] * (1 - onehot)) * c.tau_syn
+        main = jnp.sum(jnp.square((jnp.minimum(times, 2 * c.tau_mem) - target) / c.tau_mem), axis=-1)
     t_label = jnp.take_along_axis(times, labels[:, None], axis=-1)[:, 0]
     early = c.alpha * (jnp.exp(t_label / (c.beta * c.tau_syn)) - 1.0)
     label_peak = jnp.take_along_axis(peak, labels[:, None], axis=-1)[:, 0]
     silent = c.gamma * jnp.maximum(-label_peak, 0.0)
-    loss = jnp.mean(ce + early + silent)
+    loss = jnp.mean(main + early + silent)
     return loss, _predict(times)
 
 
 def ttfs_predict(model: TTFSNet, features, *, key: PRNGKeyArray | None = None, throw: bool = True
                  ) -> Int[Array, " batch"]:
-    """The output neuron that fires first (``throw=False``: a failed sample gets ``FAILED``)."""
-    times, _ = model(features, throw=throw)
+    """The output neuron that fires first (a silent one: the nearest to its threshold when
+    ``silent_slope > 0``); ``throw=False``: a failed sample gets ``FAILED``."""
+    times, peak = model(features, throw=throw)
+    times = _effective_times(model.config, times, peak)
     return failed_where_nonfinite(_predict(times), times)
 
 
@@ -252,13 +299,15 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--hidden", type=cli_type(int, low=1, integer=True), nargs="+", metavar="N",
                        help="hidden layer sizes (default 120)")
     group.add_argument("--neuron", choices=NEURONS, help="lif (default) or mif (SPICEprop memristive neurons)")
+    group.add_argument("--loss", choices=LOSSES, help="mse: target first-spike times (LIF default); ce: "
+                                                      "cross-entropy on -t (MIF default)")
     group.add_argument("--steps", type=cli_type(int, low=1, integer=True), metavar="T",
-                       help="time steps (default 120 of 0.25 ms for LIF, 400 of 10 us for MIF)")
+                       help="time steps (default 40 of 0.5 ms for LIF, 400 of 10 us for MIF)")
     group.add_argument("--dtype", choices=("float32", "float64"), help="floating point type (default float32)")
 
 
 def _config_from_args(args: argparse.Namespace) -> dict:
-    names = ("inputs", "n_inputs", "n_classes", "hidden", "neuron", "dtype")
+    names = ("inputs", "n_inputs", "n_classes", "hidden", "neuron", "loss", "dtype")
     config = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     if getattr(args, "steps", None) is not None:
         config["n_steps"] = args.steps
@@ -278,6 +327,7 @@ TTFS = Method(
     trainable=ttfs_trainable,
     add_arguments=_arguments,
     config_from_args=_config_from_args,
-    defaults={"epochs": 40, "batch_size": 50, "lr": 3e-3, "schedule": "cosine", "weight_decay": 0.0,
+    defaults={"epochs": 60, "batch_size": 64, "lr": 1e-2, "schedule": "cosine", "weight_decay": 0.0,
               "clip_norm": 1.0, "eval_batch_size": 1000},
+    spike_timing="exact",
 )
