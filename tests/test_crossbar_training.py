@@ -152,3 +152,69 @@ def test_one_read_freezes_a_chip_read_with_its_wires_solved_exactly():
     no_wires = program(Crossbar.from_dense(Dense(w), "realistic", tile=(3, 3), wires=None), key=jax.random.key(1))
     assert float(jnp.max(jnp.abs(one_read(no_wires)(x) - one_read(chip)(x)))) > 1e-4
     assert float(jnp.max(jnp.abs(one_read(chip)(x) - frozen(x)))) > 1e-4
+
+
+def _per_sample_reads(model, key):
+    """The old per-sample computation of ``surrogate_loss(model, ..., key=key)``'s chip: the same
+    chip and read noise, but the wires left in the crossbars, so that every sample at every time
+    step solves the IR drop of every tile itself (no shared factorisation, no tile maps)."""
+    import dataclasses
+
+    from memsnn.crossbar.nonideal import IVNonlinearity
+
+    k_program, k_read, _ = jax.random.split(key, 3)
+    chip = program(model, key=k_program)
+    is_chip = lambda x: isinstance(x, ProgrammedCrossbar)  # noqa: E731
+    count = sum(is_chip(x) for x in jax.tree.leaves(chip, is_leaf=is_chip))
+    keys = iter(jax.random.split(k_read, count))
+
+    def read(array):
+        if not is_chip(array):
+            return array
+        bar = array.crossbar
+        g = bar.read_conductances(array.conductances, key=next(keys))
+        kept = chain(*(n for n in bar.nonideality.nonidealities if isinstance(n, IVNonlinearity)))
+        return ProgrammedCrossbar(dataclasses.replace(bar, nonideality=kept), g)
+
+    return jax.tree.map(read, chip, is_leaf=is_chip)
+
+
+def test_surrogate_shared_ir_drop_maps_equal_the_per_sample_solves_with_gradient():
+    """Hardware-aware surrogate training solves each tile's IR drop once per step (one map per tile,
+    shared by the batch and every time step; partly used tiles solved for their rows in use only;
+    nothing kept for the gradient, solved again backward). Loss and weight gradient equal those of
+    the per-sample solves on the same chip and read (float64, partly used tiles, 20 Ohm wires)."""
+    import dataclasses
+
+    import equinox as eqx
+
+    from memsnn.crossbar import Wires
+
+    config = SurrogateConfig(image_shape=(1, 3, 3), hidden=(5,), n_classes=3, n_steps=6, crossbar="realistic",
+                             crossbar_w_max=0.5, dtype="float64", beta=0.8, threshold=0.3)
+    model = build_surrogate(config, key=jax.random.key(0))
+    # Tiles of 4 x 2 devices: 10 x 5 and 6 x 3 matrices (bias rows included) fill their last tiles
+    # partly (rows and columns); strong wires make the IR drop large.
+    model = eqx.tree_at(lambda m: m.arrays, model, replace=tuple(
+        BiasRow(dataclasses.replace(a.array, tile=(4, 2), wires=Wires(20.0, 20.0))) for a in model.arrays))
+    images, labels = _data(n=5, features=9)
+    images = 3.0 * images
+    key = jax.random.key(7)
+
+    def shared(m):
+        return surrogate_loss(m, images, labels, key=key)[0]
+
+    def per_sample(m):
+        return surrogate_loss(_per_sample_reads(m, key), images, labels)[0]
+
+    loss, grads = eqx.filter_value_and_grad(shared)(model)
+    loss_ref, grads_ref = eqx.filter_value_and_grad(per_sample)(model)
+    np.testing.assert_allclose(float(loss), float(loss_ref), rtol=1e-10)
+    for g, g_ref in zip(grads.arrays, grads_ref.arrays):
+        g, g_ref = np.asarray(g.array.weight), np.asarray(g_ref.array.weight)
+        assert np.max(np.abs(g_ref)) > 0
+        np.testing.assert_allclose(g, g_ref, rtol=0, atol=1e-10 * np.max(np.abs(g_ref)))
+    # The wires matter here (far above the agreement asked for).
+    no_wires = eqx.tree_at(lambda m: m.arrays, model, replace=tuple(
+        BiasRow(dataclasses.replace(a.array, wires=None)) for a in model.arrays))
+    assert abs(float(surrogate_loss(no_wires, images, labels, key=key)[0]) - float(loss)) > 1e-4

@@ -330,7 +330,10 @@ class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
 
     def tile_maps(self, g: Float[Array, "n_out n_in"]) -> Float[Array, "n_out n_in"]:
         """Each tile of ``g`` (S, the weight's layout) replaced by its exact IR-drop map
-        (:func:`~memsnn.crossbar.ir_drop_matrix`, transposed back)."""
+        (:func:`~memsnn.crossbar.ir_drop_matrix`, transposed back).
+
+        The maps depend on the conductances only: one call per read (per optimiser step in
+        hardware-aware training), shared by every input of the batch and every time step."""
         n_out, n_in = g.shape
         rows, cols = self.tile if self.tile is not None else (n_in, n_out)
         r_tiles, c_tiles = -(-n_in // rows), -(-n_out // cols)
@@ -338,13 +341,25 @@ class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
         # the unused devices load the lines as they do in the chip.
         padded = jnp.pad(g.T, ((0, r_tiles * rows - n_in), (0, c_tiles * cols - n_out)),
                          constant_values=self.mapping.g_min)
-        blocks = padded.reshape(r_tiles, rows, c_tiles, cols).transpose(0, 2, 1, 3).reshape(-1, rows, cols)
-        # One tile after another, each recomputed in the backward pass: a tile's solve for all its unit
-        # inputs holds rows * cols^2 numbers per sweep (67 MB for 256 x 256 in float32), which all
-        # tiles at once (vmapped), kept for the gradient, multiplied into tens of GiB in training.
-        maps = jax.lax.map(jax.checkpoint(lambda b: ir_drop_matrix(b, self.wires)), blocks)
-        maps = maps.reshape(r_tiles, c_tiles, rows, cols)
-        return maps.transpose(0, 2, 1, 3).reshape(r_tiles * rows, c_tiles * cols)[:n_in, :n_out].T
+        blocks = padded.reshape(r_tiles, rows, c_tiles, cols).transpose(0, 2, 1, 3)  # (r, c, rows, cols)
+        # One tile after another, nothing kept for the gradient (the backward pass solves a tile
+        # again): a tile's solve for all its unit inputs holds rows * cols^2 numbers per sweep (67 MB
+        # for 256 x 256 in float32), which all tiles at once, kept for the gradient, multiplied into
+        # tens of GiB in training. The last row of tiles holds n_in - (r_tiles - 1) rows in use: only
+        # those inputs are solved for (the rest are 0 V; their map rows stay zero and are cut below).
+        def maps(stack, used):
+            return jax.lax.map(lambda b: ir_drop_matrix(b, self.wires, rows=used, recompute=True), stack)
+
+        used_last = n_in - (r_tiles - 1) * rows
+        if used_last == rows:
+            out = maps(blocks.reshape(-1, rows, cols), rows).reshape(r_tiles, c_tiles, rows, cols)
+        else:
+            last = jnp.pad(maps(blocks[-1], used_last), ((0, 0), (0, rows - used_last), (0, 0)))[None]
+            if r_tiles > 1:
+                full = maps(blocks[:-1].reshape(-1, rows, cols), rows).reshape(r_tiles - 1, c_tiles, rows, cols)
+                last = jnp.concatenate([full, last], axis=0)
+            out = last
+        return out.transpose(0, 2, 1, 3).reshape(r_tiles * rows, c_tiles * cols)[:n_in, :n_out].T
 
 
 class BiasRow(AbstractMemristiveArray):

@@ -78,6 +78,7 @@ zero is the ideal product ``v_in @ g``.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import equinox as eqx
@@ -884,7 +885,8 @@ def solve_ir_drop(g: Float[Array, "n_in n_out"], v_in: Float[Array, "*batch n_in
         "solve_ir_drop_nodes(...).relative_residual and .severity.")
 
 
-def ir_drop_matrix(g: Float[Array, "n_in n_out"], wires: Wires) -> Float[Array, "n_in n_out"]:
+def ir_drop_matrix(g: Float[Array, "n_in n_out"], wires: Wires, *, rows: int | None = None,
+                   recompute: bool = False) -> Float[Array, "rows n_out"]:
     """The exact linear map of a crossbar with wire resistance: ``M`` ``(n_in, n_out)`` (S) with
     ``solve_ir_drop(g, v, wires) == v @ M`` for every ``v``.
 
@@ -892,10 +894,48 @@ def ir_drop_matrix(g: Float[Array, "n_in n_out"], wires: Wires) -> Float[Array, 
     factorisation) gives a matrix that then replaces the solve at every read of the same
     conductances: the way to afford IR drop in training or long simulations. Differentiable like
     :func:`solve_ir_drop`. With ideal wires ``M = g``.
+
+    Args:
+        g, wires: as in :func:`solve_ir_drop`.
+        rows: only the first ``rows`` rows of ``M`` (``(rows, n_out)``): the map of a partly used
+            tile whose other inputs are held at 0 V (all ``n_in`` rows still load the lines; only
+            the unit inputs, the per-input work, are fewer).
+        recompute: keep nothing for the gradient; the backward pass solves again (factorisation,
+            every node, adjoint) from ``g``. The forward pass then needs only the currents (the
+            down sweep), where :func:`jax.checkpoint` would run the differentiated forward (every
+            node voltage) twice. Same numbers, same gradient.
     """
     g = jnp.asarray(g)
     if not jnp.issubdtype(g.dtype, jnp.floating):
         g = g.astype(float)
+    rows = g.shape[0] if rows is None else int(rows)
+    if not 1 <= rows <= g.shape[0]:
+        raise ValueError(f"ir_drop_matrix: rows must lie in 1..{g.shape[0]} (the crossbar's inputs), got {rows}.")
     if wires.ideal:
-        return g
-    return solve_ir_drop(g, jnp.eye(g.shape[0], dtype=g.dtype), wires)
+        return g[:rows]
+    if recompute:
+        return _matrix_recomputed(g, wires, rows)
+    return _matrix(g, wires, rows)
+
+
+def _matrix(g, wires: Wires, rows: int):
+    return solve_ir_drop(g, jnp.eye(rows, g.shape[0], dtype=g.dtype), wires)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _matrix_recomputed(g, wires: Wires, rows: int):
+    return _matrix(g, wires, rows)
+
+
+def _matrix_recomputed_fwd(g, wires, rows):
+    # Outside differentiation: the primal solve (factorisation, down sweep, last block) only.
+    return _matrix(g, wires, rows), (g, wires)
+
+
+def _matrix_recomputed_bwd(rows, res, ct):
+    g, wires = res
+    _, vjp = jax.vjp(lambda g, wires: _matrix(g, wires, rows), g, wires)
+    return vjp(ct)
+
+
+_matrix_recomputed.defvjp(_matrix_recomputed_fwd, _matrix_recomputed_bwd)
