@@ -80,13 +80,68 @@ def versions() -> dict:
     return {"python": platform.python_version(), **{p: version(p) for p in ("jax", "jaxlib", "equinox", "optax")}}
 
 
-def write_json(name: str, payload: dict) -> Path:
+# Set BENCH_REPLACE=1 to let a benchmark replace a results file of another configuration.
+REPLACE_ENV = "BENCH_REPLACE"
+
+
+def _recorded(payload: dict) -> tuple[str, object] | None:
+    """What a results file says it measured: its ``configuration``, else its command line."""
+    if not isinstance(payload, dict):
+        return None
+    if "configuration" in payload:
+        return "configuration", payload["configuration"]
+    conditions = payload.get("conditions")
+    command = payload.get("command") or (conditions.get("command") if isinstance(conditions, dict) else None)
+    return ("command", command) if command else None
+
+
+def check_result(path: str | Path, configuration: dict | None = None, *, command: str | None = None,
+                 replace: bool = False) -> None:
+    """Refuse (``SystemExit``, before a long run starts) to overwrite ``path`` if it holds the result
+    of another configuration: its recorded ``configuration`` (else its ``command``) differs from
+    this run's. A file that records neither is replaced with a line saying so. ``replace`` (or
+    ``BENCH_REPLACE=1`` in the environment) replaces it anyway."""
+    import os
+    import sys
+
+    path = Path(path)
+    if not path.exists() or replace or os.environ.get(REPLACE_ENV) == "1":
+        return
+    try:
+        old = _recorded(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        old = None
+    new = ("configuration", configuration) if configuration is not None else (("command", command) if command else None)
+    if old is None or new is None or old[0] != new[0]:
+        print(f"note: replacing {path} (it records no {new[0] if new else 'configuration'} to compare with)",
+              file=sys.stderr)
+        return
+    if old[1] != new[1]:
+        sys.exit(f"{path} holds the result of another {old[0]}:\n  there: {old[1]}\n  here:  {new[1]}\n"
+                 f"Give this run another output name (--tag / --out where the benchmark has it), or set "
+                 f"{REPLACE_ENV}=1 to replace it.")
+
+
+def write_json(name: str | Path, payload: dict, *, configuration: dict | None = None, replace: bool = False) -> Path:
+    """Write ``payload`` to ``RESULTS / name`` atomically (with ``configuration`` recorded in it if
+    given), unless the file there holds another configuration's result (:func:`check_result`)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / name
+    if configuration is not None:
+        payload = {**payload, "configuration": configuration}
+    check_result(path, configuration, command=_recorded(payload)[1] if _recorded(payload) else None, replace=replace)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2))
     tmp.replace(path)
     return path
+
+
+def run_folder(path: str | Path):
+    """Hold a run folder for the ``with`` block (memsnn's run lock, ``memsnn.training.runlock``): a
+    second benchmark writing the same folder is refused at once, naming the first (PID, host)."""
+    from memsnn.training.runlock import run_lock
+
+    return run_lock(path)
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import commit, versions  # noqa: E402
+from _timing import check_result, commit, versions  # noqa: E402
 from registry import run_conditions  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -53,6 +53,10 @@ def run_training(args) -> None:
         model["drive_limit"] = args.drive_limit or None
     if args.checkpoint_every is not None:
         model["checkpoint_every"] = args.checkpoint_every or None
+    configuration = {"dataset": args.dataset, "model": model, "epochs": args.epochs, "batch_size": args.batch_size,
+                     "lr": args.lr, "weight_decay": args.weight_decay, "seed": args.seed,
+                     "augment_shift": args.augment_shift}
+    check_result(out, configuration)  # no result of another configuration replaced
     started = time.perf_counter()
     checkpoint = run_dir / CHECKPOINT_NAME
     history: list[dict] = read_checkpoint_header(checkpoint)["history"] if args.resume and checkpoint.exists() else []
@@ -74,6 +78,7 @@ def run_training(args) -> None:
                        f"({'ReLU' if args.output_activation == 'relu' else 'linear'} drive units) -> 10 MIF "
                        "neurons through alpha synapses",
             "command": " ".join(["python"] + sys.argv),
+            "configuration": configuration,
             "commit": commit(),
             "versions": versions(),
             "n_steps": 1000,

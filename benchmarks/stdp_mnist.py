@@ -30,6 +30,9 @@ from memsnn.data import load_dataset
 from memsnn.training import load_checkpoint, save_checkpoint
 from memsnn.training.stdp import StdpConfig, assign_labels, build_stdp, learn_images, stdp_predict
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import check_result, run_folder  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -63,7 +66,22 @@ def main(argv=None) -> dict:
     ap.add_argument("--no-eval", action="store_true", help="only learn (evaluate later with --resume --evaluate-only)")
     ap.add_argument("--evaluate-only", action="store_true", help="label and test the checkpoint in --out (with --resume)")
     args = ap.parse_args(argv)
+    # One run per folder (memsnn's run lock), and no result of another configuration replaced.
+    check_result(RESULTS / _result_name(args), _configuration(args))
+    with run_folder(args.out):
+        return _run(args)
 
+
+def _result_name(args) -> str:
+    return f"stdp_mnist_N{args.neurons}{'_crossbar' if args.crossbar is not None else ''}{args.tag}.json"
+
+
+def _configuration(args) -> dict:
+    return {name: getattr(args, name) for name in ("neurons", "images", "chunk", "label_images", "test_images",
+                                                   "crossbar", "source", "seed")}
+
+
+def _run(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.eqx"
@@ -152,8 +170,8 @@ def main(argv=None) -> dict:
     eqx.tree_serialise_leaves(out / "labelled.eqx", model)
     print(json.dumps(result, indent=1))
     RESULTS.mkdir(exist_ok=True)
-    name = f"stdp_mnist_N{args.neurons}{'_crossbar' if args.crossbar is not None else ''}{args.tag}.json"
-    (RESULTS / name).write_text(json.dumps(result, indent=1) + "\n")
+    result["configuration"] = _configuration(args)
+    (RESULTS / _result_name(args)).write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 

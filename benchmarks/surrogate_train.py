@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -27,6 +28,9 @@ import jax
 
 from memsnn import __version__
 from memsnn.training import train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import check_result, run_folder  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -104,7 +108,16 @@ def main(argv=None) -> None:
     suffix = ("" if args.source == "full" else "_bundled") + args.tag
     result_path = RESULTS / f"surrogate_{args.preset.replace('-', '_')}{suffix}.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
+    configuration = {"preset": args.preset, "model": model, "epochs": epochs, "lr": lr, "source": args.source,
+                     "seed": args.seed}
+    # No result of another configuration replaced; the run folder held for the whole benchmark (its
+    # epochs are separate train calls, between which another run could otherwise take the folder).
+    check_result(result_path, configuration)
+    with run_folder(out):
+        _train(args, preset, model, epochs, lr, out, result_path, configuration)
 
+
+def _train(args, preset, model, epochs, lr, out, result_path, configuration) -> None:
     wall = 0.0
     done = 0
     while done < epochs:
@@ -135,6 +148,7 @@ def main(argv=None) -> None:
             "final_test_acc": accs[-1],
             "target_reached": max(accs) >= preset["target"],
             "history": history,
+            "configuration": configuration,
             # Sum of the per-epoch times of the loop (training + test evaluation), over all calls.
             "train_wall_time_s": sum(row["epoch_time_s"] for row in history),
             "wall_time_this_call_s": wall,
