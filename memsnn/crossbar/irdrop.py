@@ -901,9 +901,10 @@ def ir_drop_matrix(g: Float[Array, "n_in n_out"], wires: Wires, *, rows: int | N
             tile whose other inputs are held at 0 V (all ``n_in`` rows still load the lines; only
             the unit inputs, the per-input work, are fewer).
         recompute: keep nothing for the gradient; the backward pass solves again (factorisation,
-            every node, adjoint) from ``g``. The forward pass then needs only the currents (the
-            down sweep), where :func:`jax.checkpoint` would run the differentiated forward (every
-            node voltage) twice. Same numbers, same gradient.
+            the solve's own VJP) from ``g``. The forward pass then runs the plain solve, where
+            :func:`jax.checkpoint` would run the differentiated forward (with the residuals its VJP
+            keeps) in both passes. Same numbers, same gradient; for many maps in a loop (tiles),
+            whose residuals would otherwise be kept for every one.
     """
     g = jnp.asarray(g)
     if not jnp.issubdtype(g.dtype, jnp.floating):
