@@ -153,7 +153,7 @@ def _progress(log: Path) -> dict:
     at = {}
     for m in re.finditer(r"(\d+)/(\d+) \[(?:(\d+):)?(\d+):(\d+)<", log.read_text(errors="replace")):
         done, total = int(m.group(1)), int(m.group(2))
-        at[done] = int(m.group(3) or 0) * 3600 + int(m.group(4)) * 60 + int(m.group(5))
+        at.setdefault(done, int(m.group(3) or 0) * 3600 + int(m.group(4)) * 60 + int(m.group(5)))  # first time shown
     if 1 not in at or len(at) < 2:
         return {}
     last = max(at)
@@ -188,6 +188,9 @@ def record(run_dirs: list[str]) -> None:
                      "device, ideal vs realistic crossbar; final-epoch test accuracy on the 1,000 bundled test images",
              "command": "python benchmarks/surrogate_crossbar_memory.py record " + " ".join(run_dirs),
              "runs": runs}
+    steady = {r["crossbar"]: (r.get("progress") or {}).get("steady_step_s") for r in runs}
+    if steady.get("realistic") and steady.get("ideal"):
+        block["realistic_over_ideal_step"] = steady["realistic"] / steady["ideal"]
     print(json.dumps(block, indent=1))
     write_json(NAME, {**_results(), "short_run": block})
 
