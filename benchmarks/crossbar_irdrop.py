@@ -276,6 +276,11 @@ def main(argv=None):
             "note": "compare the ratios (timed side by side, memsnn's runs bracketing badcrossbar's); absolute "
                     "times depend on the load",
         }
+        if "ngspice_version" in payload:
+            payload["conditions"]["versions"]["ngspice"] = payload["ngspice_version"]
+        if "accuracy_from_previous_run" in payload:
+            payload["conditions"]["code"] = ("speed rows: the commit above; ngspice accuracy rows: kept from the "
+                                             f"file's previous run ({payload['accuracy_from_previous_run']})")
 
     print()
     if "accuracy" in payload:
