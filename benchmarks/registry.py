@@ -643,12 +643,19 @@ table("readme-speed", README, [
         "{solver_accuracy.json#speed.summary.memsnn_per_neuron_s|k.3f} ms vs {solver_accuracy.json#speed.summary.ngspice_per_neuron_s|k.2f} ms per neuron: "
         "**{solver_accuracy.json#speed.summary.speedup|.0f}x**; with the compile {solver_accuracy.json#speed.summary.speedup_with_compile|.1f}x (ngspice faster)",
         "memsnn faster", "`python benchmarks/solver_accuracy.py` (needs ngspice)"),
-    row("Exact IR-drop solve (batch 200, float64, 1 Ohm wires) vs badcrossbar 1.1, forward solve, one process per measurement; 784x100 and 256x256",
+    row("Exact IR-drop solve (batch 200, float64, 1 Ohm wires) vs badcrossbar 1.1 (scipy's SuperLU, 1 OpenBLAS thread), forward solve, one process per measurement, side by side in one run; 784x100 and 256x256",
         "{crossbar_irdrop.json#speed[0].size}: {crossbar_irdrop.json#speed[0].badcrossbar_forward.median_s|.2f} s vs {crossbar_irdrop.json#speed[0].memsnn_forward.median_s|.2f} s, "
-        "**{ratio crossbar_irdrop.json#speed[0].badcrossbar_forward.median_s crossbar_irdrop.json#speed[0].memsnn_forward.median_s|.0f}x**, fwd + bwd {crossbar_irdrop.json#speed[0].memsnn_forward_backward.median_s|.2f} s; "
+        "**{ratio crossbar_irdrop.json#speed[0].badcrossbar_forward.median_s crossbar_irdrop.json#speed[0].memsnn_forward.median_s|.0f}x** (CPU time {crossbar_irdrop.json#speed[0].speedup_forward_cpu_time|.0f}x), "
+        "fwd + bwd {crossbar_irdrop.json#speed[0].memsnn_forward_backward.median_s|.2f} s = {crossbar_irdrop.json#speed[0].forward_backward_over_forward|.1f}x the forward (CPU {crossbar_irdrop.json#speed[0].forward_backward_over_forward_cpu_time|.1f}x); "
         "{crossbar_irdrop.json#speed[1].size}: {crossbar_irdrop.json#speed[1].badcrossbar_forward.median_s|.2f} s vs {crossbar_irdrop.json#speed[1].memsnn_forward.median_s|.2f} s, "
-        "**{ratio crossbar_irdrop.json#speed[1].badcrossbar_forward.median_s crossbar_irdrop.json#speed[1].memsnn_forward.median_s|.1f}x**",
-        ">= 10x (**missed** at 256x256)", "`python benchmarks/crossbar_irdrop.py` (`pip install badcrossbar --no-deps`)"),
+        "**{ratio crossbar_irdrop.json#speed[1].badcrossbar_forward.median_s crossbar_irdrop.json#speed[1].memsnn_forward.median_s|.1f}x** (CPU time {crossbar_irdrop.json#speed[1].speedup_forward_cpu_time|.1f}x), "
+        "fwd + bwd {crossbar_irdrop.json#speed[1].forward_backward_over_forward|.1f}x the forward",
+        ">= 10x at both (**missed** at 256x256); fwd + bwd <= 2x the forward (**missed** in CPU time at both, by a little; wall time: see the ratios)",
+        "`python benchmarks/crossbar_irdrop.py --skip-spice --badcrossbar-python /work/bcvenv/bin/python` (badcrossbar in a venv of its own)"),
+    row("Exact IR-drop solve of a 1024x1024 tile (batch 200, float64, 1 Ohm wires): the currents, factors not stored (the down sweep inside the factorisation's scan); badcrossbar 1.1 beside it under a memory limit",
+        "memsnn {crossbar_irdrop_1024.json#speed[0].memsnn_forward.median_s|.0f} s wall, {crossbar_irdrop_1024.json#speed[0].memsnn_forward.median_cpu_s|.0f} s CPU, peak RSS {crossbar_irdrop_1024.json#speed[0].memsnn_forward.peak_rss_above_setup_mb|.0f} MiB above setup (XLA temporaries {crossbar_irdrop_1024.json#speed[0].memsnn_forward.xla_temp_mb|.0f} MiB); badcrossbar: out of its {crossbar_irdrop_1024.json#speed[0].badcrossbar_forward.out_of_memory_limit_gb|.0f} GB limit in SuperLU's solve",
+        "solved; time and memory reported",
+        "`python benchmarks/crossbar_irdrop.py --skip-spice --speed-sizes 1024x1024 --forward-only --repeats 1 --badcrossbar-timeout 300 --badcrossbar-memory-gb 5 --badcrossbar-python /work/bcvenv/bin/python --tag _1024`"),
     row("Diehl & Cook training (100 neurons, 30 bundled MNIST images) vs Brian2 2.9 (Cython), same network, side by side in one process: both on 2 cores / the process pinned to 1 core",
         "on {len stdp_vs_brian2_2cores.json#cores_used} cores: {stdp_vs_brian2_2cores.json#memsnn.cpu_s_per_image|k.1f} vs {stdp_vs_brian2_2cores.json#brian2.cpu_s_per_image|k.0f} ms CPU per image, **{stdp_vs_brian2_2cores.json#speedup_cpu|.1f}x CPU time**, "
         "{stdp_vs_brian2_2cores.json#speedup_wall|.0f}x wall (Brian2's wall time waits on the loaded machine); on {len stdp_vs_brian2_1core.json#cores_used} core: "
@@ -702,17 +709,20 @@ table("crossbar-speed", "docs/crossbar.md",
         f"{{{XB}#speed[{i}].badcrossbar_forward.median_s|.2f}} s",
         f"{{{XB}#speed[{i}].memsnn_forward.median_s|.3f}} s",
         f"{{ratio {XB}#speed[{i}].badcrossbar_forward.median_s {XB}#speed[{i}].memsnn_forward.median_s|.1f}}x",
+        f"{{{XB}#speed[{i}].speedup_forward_cpu_time|.1f}}x",
         f"{{{XB}#speed[{i}].memsnn_forward_backward.median_s|.2f}} s",
+        f"{{{XB}#speed[{i}].forward_backward_over_forward|.2f}} ({{{XB}#speed[{i}].forward_backward_over_forward_cpu_time|.2f}})",
         f"{{{XB}#speed[{i}].memsnn_forward_float32.median_s|.3f}} s",
         f"{{{XB}#speed[{i}].currents_relative_difference|.0e}} ({{{XB}#speed[{i}].float32_currents_relative_difference|.0e}})",
         f"{{{XB}#speed[{i}].memsnn_forward.xla_temp_mb|.0f}} / {{{XB}#speed[{i}].memsnn_forward_backward.xla_temp_mb|.0f}} MiB",
         f"{{{XB}#speed[{i}].memsnn_forward.peak_rss_above_setup_mb|.0f}} / {{{XB}#speed[{i}].memsnn_forward_backward.peak_rss_above_setup_mb|.0f}} / "
         f"{{{XB}#speed[{i}].badcrossbar_forward.peak_rss_above_setup_mb|.0f}} MiB",
         f"{{min {XB}#speed[{i}].*.load_before|.1f}}-{{max {XB}#speed[{i}].*.load_after|.1f}}"] for i in range(2)],
-      header=["crossbar (batch 200)", "badcrossbar fwd", "memsnn fwd", "speed-up", "memsnn fwd+bwd", "memsnn float32 fwd",
+      header=["crossbar (batch 200)", "badcrossbar fwd", "memsnn fwd", "speed-up", "speed-up (CPU time)", "memsnn fwd+bwd",
+              "fwd+bwd / fwd (CPU time)", "memsnn float32 fwd",
               "currents vs badcrossbar (float32)", "XLA temp fwd / fwd+bwd", "peak RSS fwd / fwd+bwd / badcrossbar",
               "load average"],
-      measured=tuple(range(10)), conditions=False)
+      measured=tuple(range(12)), conditions=False)
 
 CT = "crossbar_training.json"
 table("crossbar-deploy", "docs/crossbar.md",
