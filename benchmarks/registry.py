@@ -844,6 +844,19 @@ table("training-ensemble", "docs/training.md",
       header=["network", "K", "way", "ensemble step, ms", "per model-step, ms", "gain over K runs"],
       measured=(1, 2, 3, 4, 5), conditions=False)
 
+
+def _conversion_full(dataset: str, label: str, steps: tuple) -> list:
+    f = f"conversion_qcfs_bn_{dataset}.json#datasets.{dataset}"
+    cells = lambda tool: [f"{{{f}.{tool}.rows[steps={t}].accuracy|%.2f}}" if t in steps else "" for t in (4, 8, 16, 32)]
+    return [[f"{label}, memsnn", f"{{{f}.ann_qcfs.ann_accuracy|%.2f}}"] + cells("memsnn.qcfs"),
+            [f"{label}, SpikingJelly 2.0", ""] + cells("compare.qcfs.spikingjelly")]
+
+
+table("conversion-full", "docs/conversion.md",
+      _conversion_full("mnist", "MNIST", (4, 8, 16)) + _conversion_full("fashion-mnist", "Fashion-MNIST", (4, 8, 16, 32)),
+      header=["all 10,000 test images", "ANN", "T=4", "T=8", "T=16", "T=32"],
+      measured=(1, 2, 3, 4, 5), conditions=False)
+
 CV = "conversion.json#datasets.mnist"
 table("conversion-mnist", "docs/conversion.md",
       [[label, f"{{{CV}.{ann}.ann_accuracy|%.2f}}"]
