@@ -129,7 +129,14 @@ def write_json(name: str | Path, payload: dict, *, configuration: dict | None = 
     path = RESULTS / name
     if configuration is not None:
         payload = {**payload, "configuration": configuration}
-    check_result(path, configuration, command=_recorded(payload)[1] if _recorded(payload) else None, replace=replace)
+    try:
+        check_result(path, configuration, command=_recorded(payload)[1] if _recorded(payload) else None,
+                      replace=replace)
+    except SystemExit as refused:
+        # The run is done: keep its result beside the file it may not replace.
+        kept = path.with_name(path.stem + ".refused.json")
+        kept.write_text(json.dumps(payload, indent=2))
+        raise SystemExit(f"{refused.code}\nThis run's result is kept in {kept}.") from None
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2))
     tmp.replace(path)

@@ -33,6 +33,8 @@ def test_a_result_of_another_configuration_is_not_replaced(timing, tmp_path, mon
         timing.write_json("r.json", {"accuracy": 0.7}, configuration={"epochs": 2})
     assert "'epochs': 1" in str(err.value) and "'epochs': 2" in str(err.value) and "BENCH_REPLACE" in str(err.value)
     assert json.loads(path.read_text())["accuracy"] == 0.6  # untouched
+    assert json.loads((tmp_path / "r.refused.json").read_text())["accuracy"] == 0.7  # the run's result kept
+    assert "r.refused.json" in str(err.value)
     # Checked before a long run starts, too.
     with pytest.raises(SystemExit):
         timing.check_result(path, {"epochs": 2})
