@@ -32,6 +32,7 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every", type=int, default=10, help="validate every this many epochs")
+    parser.add_argument("--what", default="", help="a name for the row")
     args = parser.parse_args(argv)
 
     import equinox as eqx
@@ -83,13 +84,18 @@ def main(argv=None):
             print(json.dumps(history[-1]), flush=True)
     out = ROOT / "benchmarks" / "results" / "spike_times_yinyang_selection.json"
     rows = json.loads(out.read_text())["rows"] if out.exists() else []
-    rows.append({"model": args.model, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+    rows.append({"what": args.what or json.dumps(args.model), "note": "", "model": args.model, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                  "seed": args.seed, "final_val_acc": history[-1]["val_acc"], "history": history,
                  "wall_s": time.time() - started,
                  "conditions": registry.run_conditions(
                      data="yinyang 5000 train (seed 42), 1000 validation (seed 41)", seeds=[args.seed],
                      epochs=args.epochs, selection="validation split", load_before=load_before)})
-    out.write_text(json.dumps({"benchmark": "TTFS Yin-Yang settings on the validation split", "rows": rows}, indent=2))
+    payload = json.loads(out.read_text()) if out.exists() else {
+        "benchmark": "TTFS Yin-Yang settings on the validation split",
+        "conditions": registry.run_conditions(data="yinyang 5000 train (seed 42), 1000 validation (seed 41)",
+                                              selection="validation split", load_before=load_before)}
+    payload["rows"] = rows
+    out.write_text(json.dumps(payload, indent=2))
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ differentiate, so the loss sees every silent neuron's time continued past the en
 by its distance to the threshold, ``t = T + silent_slope tau (1 - max_t v / theta)`` (the same
 times decide the class). Two losses (``loss``):
 
-* ``"mse"`` (the LIF default, as jaxsnn's Yin-Yang examples): squared distance of the first spike
+* ``"mse"`` (the default, as jaxsnn's Yin-Yang examples): squared distance of the first spike
   times to target times, ``sum_k ((min(t_k, 2 tau_mem) - t*_k) / tau_mem)^2`` with
   ``t*_label = 0.9 tau``, ``t*_other = 1.1 tau`` (``target_times``): every output neuron is kept
   firing, near its target;
-* ``"ce"`` (the MIF default; Göltz et al. 2021, Wunderlich & Pehle 2021): cross-entropy
+* ``"ce"`` (Göltz et al. 2021, Wunderlich & Pehle 2021): cross-entropy
   ``CE(softmax(-t / (xi tau)), label)``, plus the optional regularisers
   ``alpha (exp(t_label / (beta tau)) - 1)`` (the right neuron early) and
   ``gamma max(0, 1 - max_t v_label / theta)`` (a silent label neuron towards its threshold).
@@ -90,7 +90,7 @@ class TTFSConfig(JsonConfig):
         t_early, t_late: the input code's time window (s).
         bias_times: times (s) of the bias inputs, one input each.
         pixel_threshold: ``inputs="images"``: pixels at or below it do not spike.
-        loss: ``"mse"`` (target times; LIF default) or ``"ce"`` (cross-entropy; MIF default).
+        loss: ``"mse"`` (target times; the default) or ``"ce"`` (cross-entropy).
         target_times: ``(label, other)`` target first-spike times of ``loss="mse"``, in units of
             ``tau_syn``.
         xi: softmax temperature of ``loss="ce"`` in units of ``tau_syn``.
@@ -144,7 +144,7 @@ class TTFSConfig(JsonConfig):
                     "t_early": 0.0, "t_late": 2e-3 if mif else 2 * self.tau_syn,
                     "bias_times": (0.0,), "init_mean": (0.4, 0.15) if mif else (6.7, 5.5),
                     "init_std": (0.4, 0.3) if mif else (3.6, 8.8), "substeps": 2 if mif else 1,
-                    "v_reset": -1000.0, "loss": "ce" if mif else "mse"}
+                    "v_reset": -1000.0, "loss": "mse"}
         if mif:
             object.__setattr__(self, "tau_syn", 1e-3)
         for name, value in defaults.items():
@@ -299,8 +299,8 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--hidden", type=cli_type(int, low=1, integer=True), nargs="+", metavar="N",
                        help="hidden layer sizes (default 120)")
     group.add_argument("--neuron", choices=NEURONS, help="lif (default) or mif (SPICEprop memristive neurons)")
-    group.add_argument("--loss", choices=LOSSES, help="mse: target first-spike times (LIF default); ce: "
-                                                      "cross-entropy on -t (MIF default)")
+    group.add_argument("--loss", choices=LOSSES, help="mse: target first-spike times (default); ce: "
+                                                      "cross-entropy on -t")
     group.add_argument("--steps", type=cli_type(int, low=1, integer=True), metavar="T",
                        help="time steps (default 40 of 0.5 ms for LIF, 400 of 10 us for MIF)")
     group.add_argument("--dtype", choices=("float32", "float64"), help="floating point type (default float32)")
