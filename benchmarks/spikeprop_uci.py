@@ -9,7 +9,13 @@ Wisconsin set (699 samples, 9 features); scikit-learn ships the diagnostic one (
 features), used here. Stratified split (Iris 100/50, breast cancer 2/3 : 1/3) by seed; the
 headline is the final epoch's test accuracy (no selection on the test set).
 
-    PYTHONPATH=$PWD nice -n 10 python benchmarks/spikeprop_uci.py --dataset iris --seeds 0 1 2
+``--val N`` holds N training samples out (stratified) as a validation split; ``--mu-finals``
+trains every seed once per final fraction of the adaptive rate's ``mu`` (cosine decay from
+``--lr`` to ``lr * fraction`` over the run; 1 = constant) and picks the fraction with the best mean
+final-epoch validation accuracy; the headline is the test accuracy of the picked setting's runs.
+
+    PYTHONPATH=$PWD nice -n 10 python benchmarks/spikeprop_uci.py --dataset iris --seeds 0 1 2 3 4 \
+        --epochs 50 --batch-size 20 --val 20 --mu-finals 1 0.05 --json spikeprop_iris_val.json
 """
 
 from __future__ import annotations
@@ -23,26 +29,33 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import optax
 
-from memsnn.training import fit
-from memsnn.training.spikeprop import SpikePropConfig, build_spikeprop, check_outputs_fire, spikeprop_learner
+from memsnn.training import GradientLearner, fit
+from memsnn.training.spikeprop import (SpikePropConfig, build_spikeprop, check_outputs_fire, spikeprop_ad,
+                                       spikeprop_learner, spikeprop_loss, spikeprop_predict, spikeprop_trainable)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import machine, write_json  # noqa: E402
+from registry import run_conditions  # noqa: E402
 
 PAPER = {"iris": 0.961, "breast_cancer": 0.970}
 
 
-def split(name: str, seed: int):
+def split(name: str, seed: int, val: int = 0):
     from sklearn.datasets import load_breast_cancer, load_iris
     from sklearn.model_selection import train_test_split
 
     x, y = (load_iris if name == "iris" else load_breast_cancer)(return_X_y=True)
     test = 50 if name == "iris" else 1 / 3
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test, stratify=y, random_state=seed)
+    x_va = y_va = None
+    if val:
+        x_tr, x_va, y_tr, y_va = train_test_split(x_tr, y_tr, test_size=val, stratify=y_tr, random_state=seed)
     lo, hi = x_tr.min(0), x_tr.max(0)
     scale = lambda a: np.clip((a - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0).astype(np.float32)  # noqa: E731
-    return (scale(x_tr), y_tr.astype(np.int32)), (scale(x_te), y_te.astype(np.int32))
+    out = (scale(x_tr), y_tr.astype(np.int32)), (scale(x_te), y_te.astype(np.int32))
+    return out if not val else (*out, (scale(x_va), y_va.astype(np.int32)))
 
 
 def main(argv=None):
@@ -58,25 +71,43 @@ def main(argv=None):
     ap.add_argument("--init-scale", type=float, default=8.0)
     ap.add_argument("--init-low", type=float, default=-0.5)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--val", type=int, default=0, help="training samples held out as a validation split")
+    ap.add_argument("--mu-finals", type=float, nargs="+", default=[1.0],
+                    help="final fraction of the adaptive rate's mu (cosine decay; 1 = constant), one run per value")
     args = ap.parse_args(argv)
     name = args.json or f"spikeprop_{args.dataset}.json"
     runs = []
-    for seed in args.seeds:
-        train, test = split(args.dataset, seed)
+    for fraction, seed in [(f, s) for f in args.mu_finals for s in args.seeds]:
+        data = split(args.dataset, seed, args.val)
+        train, test = data[:2]
+        val = data[2] if args.val else None
         config = SpikePropConfig(n_inputs=train[0].shape[1], hidden=(args.hidden,), n_classes=int(train[1].max()) + 1,
                                  n_steps=250, terminals=args.terminals, rule=args.rule, init_scale=args.init_scale,
                                  init_low=args.init_low)
         model = build_spikeprop(config, key=jax.random.key(seed))
         check_outputs_fire(model, train[0][:50])
         start = time.perf_counter()
-        res = fit(model, spikeprop_learner(model, {"optimizer": {"lr": args.lr}}), train, test, epochs=args.epochs,
-                  batch_size=args.batch_size, seed=seed, progress=False)
-        runs.append({"seed": seed, "final_test_acc": res.history[-1]["test_acc"],
+        learner = spikeprop_learner(model, {"optimizer": {"lr": args.lr}})
+        if fraction != 1.0:
+            if args.rule != "ad":
+                raise SystemExit("--mu-finals is for the adaptive rule (--rule ad)")
+            total = args.epochs * (len(train[1]) // args.batch_size)
+            schedule = optax.cosine_decay_schedule(args.lr, total, alpha=fraction)
+            learner = GradientLearner(spikeprop_loss, spikeprop_predict, spikeprop_ad(schedule),
+                                      spikeprop_trainable(model))
+        res = fit(model, learner, train, test, epochs=args.epochs, batch_size=args.batch_size, seed=seed,
+                  progress=False, val_data=val)
+        runs.append({"seed": seed, "mu_final": fraction, "final_test_acc": res.history[-1]["test_acc"],
+                     "final_val_acc": res.history[-1].get("val_acc"),
+                     "val_acc_per_epoch": [h.get("val_acc") for h in res.history],
                      "test_acc_per_epoch": [h["test_acc"] for h in res.history],
                      "train_loss_per_epoch": [h["train_loss"] for h in res.history],
                      "wall_s": time.perf_counter() - start, "load_average": os.getloadavg()})
         print({k: v for k, v in runs[-1].items() if k != "train_loss_per_epoch"}, flush=True)
-        accs = np.asarray([r["final_test_acc"] for r in runs])
+        by = {f: [r for r in runs if r["mu_final"] == f] for f in args.mu_finals}
+        chosen = (max((f for f in by if by[f]), key=lambda f: np.mean([r["final_val_acc"] for r in by[f]]))
+                  if args.val else args.mu_finals[0])
+        accs = np.asarray([r["final_test_acc"] for r in by[chosen]])
         write_json(name, {
             "benchmark": f"spikeprop_{args.dataset}",
             "command": "PYTHONPATH=$PWD python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
@@ -84,8 +115,19 @@ def main(argv=None):
             "settings": vars(args), "seeds": [r["seed"] for r in runs], "machine": machine(), "threads": os.cpu_count(),
             "data": f"scikit-learn {args.dataset}, stratified split by seed",
             "note": "final-epoch test accuracy; timings on a 2-core machine shared with ~8 jobs",
-            "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std()), "paper": PAPER[args.dataset],
-            "runs": runs,
+            "conditions": run_conditions(
+                data=f"scikit-learn {args.dataset}, stratified split by seed" + (f", {args.val} training samples held "
+                                                                                 "out for validation" if args.val else ""),
+                devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"}, seeds=args.seeds,
+                epochs=args.epochs, machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
+                selection=("mu_final by mean final-epoch validation accuracy" if args.val else "none"),
+                load_before=runs[0]["load_average"][0]),
+            "selection": {"by": "mean final-epoch validation accuracy" if args.val else "none (one setting)",
+                          "mu_final": chosen, "val_acc_mean": {str(f): float(np.mean([r["final_val_acc"] for r in v]))
+                                                               for f, v in by.items() if v and args.val}},
+            "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+            "test_acc_std_kind": "sample std (ddof 1)", "paper": PAPER[args.dataset],
+            "chosen_runs": by[chosen], "runs": runs,
         })
 
 

@@ -98,3 +98,15 @@ def test_spikeprop_ad_step_is_bounded_by_the_error():
     with pytest.raises(ValueError, match="needs the loss value"):
         opt.update(w - 3.0, state, w)
     assert isinstance(opt, optax.GradientTransformationExtraArgs)
+
+
+def test_spikeprop_ad_takes_a_schedule_of_mu():
+    """mu as a schedule of the step count: the first step uses mu(0), the second mu(1)."""
+    opt = spikeprop_ad(lambda count: 1.0 / (1.0 + count))
+    w = jnp.asarray(1.0)
+    state = opt.init(w)
+    step, state = opt.update(w - 3.0, state, w, value=0.5 * (w - 3.0) ** 2)
+    np.testing.assert_allclose(float(step), 1.0, rtol=1e-5)  # mu(0) = 1: E 2 -> 0.5
+    w = w + step
+    step, state = opt.update(w - 3.0, state, w, value=0.5 * (w - 3.0) ** 2)
+    np.testing.assert_allclose(float(step), 0.5 * 0.5, rtol=1e-5)  # mu(1) = 1/2 of the Polyak step 0.5

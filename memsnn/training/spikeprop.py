@@ -353,7 +353,7 @@ def quickprop(learning_rate: float, *, max_growth: float = 1.75, add_gradient: b
     return optax.GradientTransformation(init, update)
 
 
-def spikeprop_ad(mu: float = 0.5, *, eps: float = 1e-6, max_learning_rate: float = 1.0
+def spikeprop_ad(mu: float | optax.Schedule = 0.5, *, eps: float = 1e-6, max_learning_rate: float = 1.0
                  ) -> optax.GradientTransformationExtraArgs:
     """An adaptive learning rate for SpikeProp from the error and the gradient (an optax transform).
 
@@ -365,15 +365,23 @@ def spikeprop_ad(mu: float = 0.5, *, eps: float = 1e-6, max_learning_rate: float
     ``max_learning_rate``: the Polyak step of the squared error with minimum 0. Needs the loss:
     ``update(grads, state, params, value=loss)`` (:class:`~memsnn.training.GradientLearner` passes
     it).
+
+    ``mu`` may be an optax schedule of the step count (e.g. ``optax.cosine_decay_schedule``): a
+    classification error whose minimum is well above 0 (target times no weight reaches) keeps the
+    Polyak step large, and the accuracy hops from epoch to epoch; a decaying ``mu`` settles it.
     """
+    scheduled = callable(mu)  # a constant mu keeps the empty state (checkpoints written before stay loadable)
+
     def init(params):
-        return optax.EmptyState()
+        return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32)) if scheduled else optax.EmptyState()
 
     def update(grads, state, params=None, *, value=None, **extra):
         if value is None:
             raise ValueError("spikeprop_ad: the update needs the loss value (update(..., value=loss)).")
         norm2 = sum(jnp.sum(g ** 2) for g in jax.tree.leaves(grads))
-        rate = jnp.minimum(mu * value / (norm2 + eps), max_learning_rate)
+        rate = jnp.minimum((mu(state.count) if scheduled else mu) * value / (norm2 + eps), max_learning_rate)
+        if scheduled:
+            state = optax.ScaleByScheduleState(count=optax.safe_increment(state.count))
         return jax.tree.map(lambda g: -rate * g, grads), state
 
     return optax.GradientTransformationExtraArgs(init, update)
