@@ -1002,6 +1002,7 @@ table("spike-times-selection", "docs/spike-times.md", [
     ["{spike_times_yinyang_selection.json#rows[13].what}", "{spike_times_yinyang_selection.json#rows[13].epochs}", "{spike_times_yinyang_selection.json#rows[13].lr|g}", "{spike_times_yinyang_selection.json#rows[13].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[13].note}"],
     ["{spike_times_yinyang_selection.json#rows[14].what}", "{spike_times_yinyang_selection.json#rows[14].epochs}", "{spike_times_yinyang_selection.json#rows[14].lr|g}", "{spike_times_yinyang_selection.json#rows[14].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[14].note}"],
     ["{spike_times_yinyang_selection.json#rows[15].what}", "{spike_times_yinyang_selection.json#rows[15].epochs}", "{spike_times_yinyang_selection.json#rows[15].lr|g}", "{spike_times_yinyang_selection.json#rows[15].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[15].note}"],
+    ["{spike_times_yinyang_selection.json#rows[16].what}", "{spike_times_yinyang_selection.json#rows[16].epochs}", "{spike_times_yinyang_selection.json#rows[16].lr|g}", "{spike_times_yinyang_selection.json#rows[16].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[16].note}"],
 ], header=["settings", "epochs", "lr", "validation accuracy (last epoch)", "note"], measured=(3,), conditions=False)
 
 
