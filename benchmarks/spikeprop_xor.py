@@ -48,6 +48,7 @@ def main(argv=None):
     ap.add_argument("--init-scale", type=float, default=8.0)
     ap.add_argument("--init-low", type=float, default=-0.5)
     ap.add_argument("--max-step", type=float, default=50.0, help="rprop largest step (optax default)")
+    ap.add_argument("--lr", type=float, default=None, help="one learning rate for every rule given (default: per rule)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     name = args.json or ("spikeprop_xor.json" if not args.train_delays else "spikeprop_xor_delays.json")
@@ -58,7 +59,8 @@ def main(argv=None):
                                  terminals=args.terminals, train_delays=args.train_delays, rule=rule,
                                  init_scale=args.init_scale, init_low=args.init_low, max_step=args.max_step)
         members = [build_spikeprop(config, key=jax.random.key(s)) for s in seeds]
-        learner = spikeprop_learner(members[0], {"optimizer": {"lr": LEARNING_RATES[rule]}})
+        lr = args.lr if args.lr is not None else LEARNING_RATES[rule]
+        learner = spikeprop_learner(members[0], {"optimizer": {"lr": lr}})
         start = time.perf_counter()
         res = fit(stack(members), learner, XOR, XOR, epochs=args.epochs, batch_size=4, seed=seeds, progress=False)
         wall = time.perf_counter() - start
@@ -67,7 +69,7 @@ def main(argv=None):
         epochs_to = [int(np.argmax(losses[:, k] < CONVERGED)) + 1 if np.any(losses[:, k] < CONVERGED) else None
                      for k in range(len(seeds))]
         done = [e for e in epochs_to if e is not None]
-        row = {"rule": rule, "lr": LEARNING_RATES[rule], "converged_seeds": len(done), "seeds": len(seeds),
+        row = {"rule": rule, "lr": lr, "converged_seeds": len(done), "seeds": len(seeds),
                "epochs_to_converge": epochs_to,
                "epochs_to_converge_mean": float(np.mean(done)) if done else None,
                "epochs_to_converge_std": float(np.std(done)) if done else None,
