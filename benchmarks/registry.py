@@ -552,7 +552,7 @@ table("readme-bundled", README, [  # bundled MNIST subset and generated data: ru
         "**{scaling_same_seed.json#runs.1.test_acc[0]|%.2f} % / {scaling_same_seed.json#runs.8.test_acc[0]|%.2f} %** "
         "(loss {scaling_same_seed.json#runs.1.train_loss[0]|.4f} / {scaling_same_seed.json#runs.8.train_loss[0]|.4f})",
         "same to 0.1 %", "`python benchmarks/scaling.py --same-seed`"),
-    row("Tempotron capacity (Gütig & Sompolinsky 2006): 500 afferents, one spike each in 500 ms, the paper's online rule (lambda 1e-3, momentum 0.99), at most 1,500 learning cycles up to alpha = 2 and 300 above ([docs/supervised-spike-timing.md](docs/supervised-spike-timing.md)); SpikingJelly 2.0's Tempotron on the same patterns with the same rule",
+    row("Tempotron capacity (Gütig & Sompolinsky 2006): 500 afferents, one spike each in 500 ms, the paper's online rule (lambda 1e-3, momentum 0.99), at most 1,500 learning cycles up to alpha = 1.5, 4,000 at alpha = 2 and 300 above ([docs/supervised-spike-timing.md](docs/supervised-spike-timing.md)); SpikingJelly 2.0's Tempotron on the same patterns with the same rule",
         "error-free up to alpha = **{tempotron_capacity.json#largest_error_free_alpha|.1f}**; fraction correct at alpha = "
         "{tempotron_capacity.json#rows[-1].alpha|.1f}: {tempotron_capacity.json#rows[-1].fraction_correct|.3f}. SpikingJelly at alpha = "
         "{tempotron_capacity.json#spikingjelly.rows[0].alpha|.1f}: {tempotron_capacity.json#spikingjelly.rows[0].fraction_correct|.3f} correct after "
@@ -561,7 +561,7 @@ table("readme-bundled", README, [  # bundled MNIST subset and generated data: ru
         "SpikingJelly {tempotron_capacity.json#timing.spikingjelly_median_wall_s|.1f} s: **{tempotron_capacity.json#timing.speedup_wall|.0f}x** wall, "
         "{tempotron_capacity.json#timing.speedup_cpu|.0f}x CPU time",
         "paper: error-free up to alpha_c ~ 3 (**missed** within these cycle limits); >= 10x faster per epoch than SpikingJelly",
-        "`python benchmarks/tempotron_capacity.py --alphas 0.5 1 1.5 2 --max-epochs 1500`, then `--alphas 2.5 3 --max-epochs 300 --merge --sj-alphas 0.5 --sj-max-epochs 30 --time-alpha 1`"),
+        "`python benchmarks/tempotron_capacity.py --alphas 0.5 1 1.5 2 --max-epochs 1500`, then `--alphas 2.5 3 --max-epochs 300 --merge --sj-alphas 0.5 --sj-max-epochs 30 --time-alpha 1`, then `--alphas 2 --max-epochs 4000 --chunk 100 --merge`"),
     row("R-STDP task (method `rstdp`): 2 classes of Poisson rate patterns, 3 epochs, 3 seeds, with and without the reward baseline",
         "with the baseline **{meanstd rstdp_task.json#rows[?baseline_rate=0.05].final_test_acc|%.1f}**; without: "
         "{meanstd rstdp_task.json#rows[?baseline_rate=None].final_test_acc|%.1f}",
