@@ -25,6 +25,7 @@ import numpy as np
 from .. import __version__
 from .._validation import check_setting
 from ..data import load_dataset
+from ..simulate import SPIKE_TIMINGS
 from .augment import augmentation
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint_header
 from .ensemble import MAX_SEED, check_seeds, member_predict, spread, stack
@@ -40,7 +41,7 @@ from .loop import (
     evaluate,
     fit,
 )
-from .methods import get_method
+from .methods import METHODS, get_method
 from .runlock import run_lock
 
 __all__ = ["evaluate_checkpoint", "load_trained", "train"]
@@ -335,9 +336,6 @@ def check_spike_timing(method: str, spike_timing: str) -> None:
 
     The message says what the method uses instead and which methods use the timing asked for.
     """
-    from ..simulate import SPIKE_TIMINGS
-    from .methods import METHODS
-
     if spike_timing not in SPIKE_TIMINGS:
         raise ValueError(f"train: spike_timing must be one of {SPIKE_TIMINGS}, got {spike_timing!r}.")
     spec = get_method(method)
