@@ -1,5 +1,7 @@
 """Gradient-free training (memsnn.training.evolution): evosax algorithms as a learner of fit."""
 
+import warnings
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -43,8 +45,13 @@ def test_evolution_meets_a_spike_count_that_gradients_cannot_see(algorithm):
     assert float(grad.gain) == 0.0  # exact spikes: no gradient to follow
     learner = EvolutionLearner.create(model, count_loss, count_predict, algorithm=algorithm, population_size=16,
                                       std_init=0.5)
-    res = fit(model, learner, (x, y), (x, y), epochs=25, batch_size=4, progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fit(model, learner, (x, y), (x, y), epochs=25, batch_size=4, progress=False)
     assert res.history[-1]["test_acc"] == 1.0, res.history[-1]
+    # The learner's arrays (its hyper-parameters) reach the compiled prediction as arrays, not as
+    # static values (equinox warns "A JAX array is being set as static" then).
+    assert not [w for w in caught if "static" in str(w.message)], [str(w.message) for w in caught]
     assert int(np.round(np.asarray(res.model.counts(jnp.asarray(x[:1])))[0])) == 5
 
 

@@ -164,12 +164,13 @@ class MemberPredict(AbstractPredict):
     single runs evaluated with the same seed do.
 
     Attributes:
-        predict_fn: ``predict_fn(model, images, *, key, throw) -> (B,)`` of one model.
+        predict_fn: ``predict_fn(model, images, *, key, throw) -> (B,)`` of one model (a field,
+            not static, as in :class:`~memsnn.training.predict.Predict`).
         model_axes: ``in_axes`` of the ensemble (:func:`shared_axes`), or ``None``: every array
             has the member axis. :func:`~memsnn.training.make_predict` sets it for each model.
     """
 
-    predict_fn: Callable = eqx.field(static=True)
+    predict_fn: Callable
     model_axes: Any = None
 
     def __call__(self, ensemble, images, *, key, throw=True):

@@ -33,10 +33,12 @@ class Predict(AbstractPredict):
     """The predict function of one model.
 
     Attributes:
-        predict_fn: ``predict_fn(model, images (B, F), *, key, throw) -> (B,)``.
+        predict_fn: ``predict_fn(model, images (B, F), *, key, throw) -> (B,)``. A field, not
+            static: a learner's bound ``evaluate`` carries the learner's arrays (an evolution
+            learner's hyper-parameters), which ``jit`` then traces instead of hashing.
     """
 
-    predict_fn: Callable = eqx.field(static=True)
+    predict_fn: Callable
 
     def __call__(self, model, images, *, key, throw=True):
         return self.predict_fn(model, images, key=key, throw=throw)
