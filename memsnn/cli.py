@@ -207,7 +207,8 @@ def _build_parser(method: str = "spiceprop"):
     ev.add_argument("--energy", action="store_true",
                     help="also report the energy per image (nJ), per layer and per component of the readout "
                          "circuit, with NeuroBench SynOps and the 0.9 pJ/AC, 4.6 pJ/MAC proxy (SPICEprop "
-                         "networks with MIF neurons; docs/energy.md)")
+                         "networks with MIF neurons; dense surrogate networks: SynOps and proxy only; "
+                         "docs/energy.md)")
     from .crossbar import PRESETS
 
     ev.add_argument("--crossbar", choices=PRESETS, metavar="PRESET",
@@ -555,16 +556,20 @@ def _ensemble_seeds(checkpoint) -> list[int] | None:
 def _energy_report(args, result: dict):
     """The energy of the checkpoint's network on the test images that ``result`` was measured on."""
     from .data import load_dataset
-    from .studies.energy import spiceprop_energy
-    from .training import load_trained
+    from .studies.energy import spiceprop_energy, surrogate_energy
+    from .training import load_trained, read_checkpoint_header
 
-    model, header = load_trained(args.checkpoint)
-    if header["config"]["method"] != "spiceprop":
-        raise ValueError(f"--energy meters SPICEprop networks (their MIF readout circuit); {args.checkpoint} holds a "
-                         f"{header['config']['method']} network. Evaluate it without --energy.")
+    reports = {"spiceprop": spiceprop_energy, "surrogate": surrogate_energy}
+    method = read_checkpoint_header(args.checkpoint)["config"]["method"]
+    if method not in reports:
+        raise ValueError(f"--energy meters SPICEprop networks (their MIF readout circuit) and counts the synaptic "
+                         f"operations of surrogate-gradient networks; {args.checkpoint} holds a {method} network. "
+                         "Evaluate it without --energy.")
+    # The network evaluate_checkpoint tested (with --steps, at that many steps).
+    model, _ = load_trained(args.checkpoint, None if args.steps is None else {"n_steps": args.steps})
     images, labels = load_dataset(result["dataset"], "test", source=result["source"], data_dir=args.data_dir,
                                   subset=args.subset)
-    return spiceprop_energy(model, images, labels)
+    return reports[method](model, images, labels)
 
 
 def _simulate_outputs(args) -> tuple[Path, Path, Path | None]:

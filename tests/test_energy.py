@@ -21,8 +21,9 @@ from memsnn.energy import (
     synaptic_operations,
 )
 from memsnn.presets import spiceprop_mif
-from memsnn.studies import spiceprop_energy
+from memsnn.studies import spiceprop_energy, surrogate_energy
 from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop
+from memsnn.training.surrogate import build_surrogate, surrogate_predict
 
 DT, N_STEPS = 1e-5, 1000
 # One spiking neuron (0.01 mA: peak ~63 mV > the 30 mV flag) and the same neuron without input:
@@ -129,3 +130,46 @@ def test_spiceprop_energy_report_adds_up():
     assert report.footprint_bytes == 8 * (784 * 5 + 5 + 5 * 10 + 10) + 8 * 20
     with pytest.raises(ValueError, match=r"images must be \(N, 784\)"):
         spiceprop_energy(model, x[:, :10])
+
+
+@pytest.mark.parametrize("integration", ["discontinuous", "continuous"])
+def test_surrogate_energy_counts_each_step_s_spikes(integration):
+    # Binary pixels: the rate code's spike probability is 0 or 1, so every step sees the same inputs.
+    config = dict(hidden=[6], n_steps=4, neuron="if", threshold=0.5, encoding="rate", surrogate="straight_through",
+                  slope=1.0, output="integrator", readout="membrane", loss="ce_membrane", integration=integration)
+    model = build_surrogate(config, key=jax.random.key(1))
+    model = jax.tree.map(lambda a: 4 * a if eqx_is_weight(a) else a, model)  # enough drive to fire
+    x = (np.random.default_rng(0).uniform(0, 1, (5, 784)) > 0.7).astype(np.float32)
+    y = np.arange(5)
+    report = surrogate_energy(model, x, y, batch_size=2)
+    # dense1: every nonzero pixel meets 6 nonzero weights at each of the 4 steps (ACs: spikes).
+    assert report.layers["dense1"] == {"synops": pytest.approx(4 * 6 * x.sum() / 5), "kind": "AC",
+                                       "proxy_J": pytest.approx(4 * 6 * x.sum() / 5 * AC_ENERGY)}
+    # dense2 (the integrator readout): every hidden spike meets 10 weights.
+    spikes, _ = model.run(jnp.asarray(x))
+    assert report.spikes_per_image["dense1"] == pytest.approx(float(jnp.sum(spikes[0])) / 5)
+    assert report.spikes_per_image["dense1"] > 0
+    assert report.layers["dense2"]["synops"] == pytest.approx(10 * report.spikes_per_image["dense1"])
+    assert list(report.spikes_per_image) == ["dense1"]  # the integrator never fires
+    assert report.activation_sparsity == pytest.approx(1 - report.spikes_per_image["dense1"] / (4 * 6))
+    assert report.proxy_total_J == pytest.approx(sum(r["proxy_J"] for r in report.layers.values()))
+    assert report.accuracy == pytest.approx(np.mean(np.asarray(surrogate_predict(model, jnp.asarray(x))) == y))
+    assert report.footprint_bytes == 4 * (784 * 6 + 6 + 6 * 10 + 10 + 2 * (6 + 10))
+
+
+def test_surrogate_energy_prices_a_direct_image_once_and_refuses_conv():
+    model = build_surrogate(dict(hidden=[3], n_steps=5, encoding="direct"), key=jax.random.key(0))
+    x = np.zeros((2, 784), np.float32)
+    x[:, :7] = 0.5
+    report = surrogate_energy(model, x)
+    assert report.layers["dense1"]["kind"] == "MAC"
+    assert report.layers["dense1"]["synops"] == pytest.approx(7 * 3)
+    with pytest.raises(ValueError, match=r"images must be \(N, 784\)"):
+        surrogate_energy(model, x[:, :10])
+    conv = build_surrogate(dict(architecture="conv", conv_channels=[2, 2], n_steps=2), key=jax.random.key(0))
+    with pytest.raises(ValueError, match="dense layers"):
+        surrogate_energy(conv, x)
+
+
+def eqx_is_weight(a):
+    return isinstance(a, jax.Array) and a.ndim == 2

@@ -2,7 +2,8 @@
 docs/crossbar.md).
 
 * :mod:`~memsnn.studies.energy`: energy per image of a SPICEprop network, per layer and per
-  component (:func:`spiceprop_energy`).
+  component (:func:`spiceprop_energy`); synaptic operations and proxy energy of a surrogate-gradient
+  network (:func:`surrogate_energy`).
 * :mod:`~memsnn.studies.codesign`: device-network co-design: sensitivity maps, Monte-Carlo over
   device variation and vmapped sweeps (sharded over all devices), the accuracy-energy Pareto front.
 * :mod:`~memsnn.studies.deploy`: a trained model programmed once onto a chip and read later
@@ -30,6 +31,8 @@ from .deploy import (
 )
 from .energy import (
     SpicepropEnergy as SpicepropEnergy,
+    SurrogateEnergy as SurrogateEnergy,
     spiceprop_energy as spiceprop_energy,
     spiceprop_readout_energy as spiceprop_readout_energy,
+    surrogate_energy as surrogate_energy,
 )

@@ -1,4 +1,5 @@
-"""Energy per image of a SPICEprop network, per layer and per component (docs/energy.md).
+"""Energy per image of a SPICEprop network, per layer and per component, and of a surrogate-gradient
+(e.g. binary-activation) network from its synaptic operations (docs/energy.md).
 
 The network (:class:`~memsnn.training.spiceprop.SpicepropNet`) has two halves that are priced
 differently because memsnn models only one of them as a circuit:
@@ -11,6 +12,11 @@ differently because memsnn models only one of them as a circuit:
 
 The total per image is the proxy of every layer plus the energy the circuit's sources supplied
 (dissipated in the memristors + left in the membrane capacitors).
+
+A surrogate-gradient network (:class:`~memsnn.training.surrogate.SurrogateNet`, dense) is digital
+throughout: :func:`surrogate_energy` counts each layer's effective synaptic operations over all
+time steps (spike inputs: ACs; an analog image: MACs) and prices them at the proxy. Neuron updates, bias additions and memory traffic are not counted (NeuroBench's
+synaptic operations leave them out).
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ from ..network import Layer, Network
 from ..simulate import simulate
 from ..stimulus import Impulses
 from ..training import spiceprop as _sp
+from ..training import surrogate as _sg
 from ..energy.meters import MIFEnergy, MIFEnergyState
 from ..energy.metrics import AC_ENERGY, MAC_ENERGY, activation_sparsity, connection_sparsity, footprint, synaptic_operations
 
-__all__ = ["SpicepropEnergy", "spiceprop_energy", "spiceprop_readout_energy"]
+__all__ = ["SpicepropEnergy", "SurrogateEnergy", "spiceprop_energy", "spiceprop_readout_energy", "surrogate_energy"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,4 +170,114 @@ def spiceprop_energy(model, images, labels=None, *, batch_size: int = 500, ac_en
                            proxy_total_J=proxy, activation_sparsity=zeros / count,
                            connection_sparsity=float(connection_sparsity(weights)),
                            footprint_bytes=footprint(model), n_images=len(images),
+                           accuracy=None if labels is None else right / len(images))
+
+
+@dataclasses.dataclass(frozen=True)
+class SurrogateEnergy:
+    """NeuroBench metrics and proxy energy of a surrogate-gradient network, averaged per image.
+
+    Attributes:
+        layers: per layer name (``dense1``, ...) a dict with ``synops`` (effective synaptic
+            operations per image, summed over the time steps), ``kind`` (``"AC"`` for spike inputs,
+            ``"MAC"`` for an analog input) and ``proxy_J`` (J per image at the proxy price).
+        proxy_total_J: the sum over the layers, J per image.
+        spikes_per_image: per spiking layer (``dense1``, ...: the layers whose neurons fire), the
+            spikes it emits per image.
+        activation_sparsity: fraction of zeros over the spiking layers' outputs at every step.
+        connection_sparsity: over the weight matrices.
+        footprint_bytes: bytes of the model's arrays.
+        n_steps: time steps per image.
+        n_images: images averaged over.
+        accuracy: fraction classified right (``None`` without labels).
+    """
+
+    layers: dict
+    proxy_total_J: float
+    spikes_per_image: dict
+    activation_sparsity: float
+    connection_sparsity: float
+    footprint_bytes: int
+    n_steps: int
+    n_images: int
+    accuracy: float | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def lines(self) -> list[str]:
+        """A readable table in nJ per image."""
+        nj = 1e9
+        accuracy = "" if self.accuracy is None else f", test accuracy {100 * self.accuracy:.2f}%"
+        out = [f"energy per image (mean over {self.n_images} images, {self.n_steps} steps{accuracy}): proxy of the "
+               f"synaptic operations {self.proxy_total_J * nj:.3f} nJ (neuron updates, biases and memory not counted)",
+               f"{'layer':<10} {'SynOps/image':>14} {'kind':>5} {'proxy nJ':>10}"]
+        for name, row in self.layers.items():
+            out.append(f"{name:<10} {row['synops']:>14.1f} {row['kind']:>5} {row['proxy_J'] * nj:>10.4f}")
+        spikes = ", ".join(f"{name} {count:.1f}" for name, count in self.spikes_per_image.items())
+        out.append(f"spikes per image: {spikes}; activation sparsity {self.activation_sparsity:.4f}, connection "
+                   f"sparsity {self.connection_sparsity:.4f}, footprint {self.footprint_bytes} bytes")
+        return out
+
+
+def surrogate_energy(model: _sg.SurrogateNet, images, labels=None, *, batch_size: int = 500,
+                     ac_energy: float = AC_ENERGY, mac_energy: float = MAC_ENERGY) -> SurrogateEnergy:
+    """NeuroBench synaptic operations and proxy energy per image of a dense surrogate-gradient network.
+
+    Each layer's inputs at every step are what the simulation feeds it: the first layer's are the
+    encoded image (``encoding="rate"``: Bernoulli spikes, one AC per spike and nonzero weight it
+    meets, at each step; ``"direct"``: the analog image, one MAC per nonzero pixel and weight, once
+    per image with continuous integration, whose input current is constant, and at every step with
+    discontinuous integration, which feeds it to every window), the others' the spikes of the
+    layer below (ACs).
+    The images run in batches of ``batch_size`` (the rate code's spikes are drawn as in training
+    and evaluation); with ``labels`` ``(N,)`` the same simulations give the accuracy
+    (:func:`~memsnn.training.surrogate.surrogate_predict`'s prediction).
+
+    Args:
+        model: a trained :class:`~memsnn.training.surrogate.SurrogateNet` with ideal weights.
+        images: ``(N, n_inputs)`` in ``[0, 1]``.
+
+    Raises:
+        ValueError: a convolutional or crossbar model, or images of the wrong shape.
+    """
+    config = model.config
+    if config.architecture != "dense" or config.crossbar is not None:
+        raise ValueError("surrogate_energy: counts the synaptic operations of dense layers with ideal weights; this "
+                         f"model has architecture={config.architecture!r}, crossbar={config.crossbar!r}.")
+    images = np.asarray(images)
+    if images.ndim != 2 or images.shape[1] != config.n_inputs or len(images) == 0:
+        raise ValueError(f"surrogate_energy: images must be (N, {config.n_inputs}) with N >= 1, got {images.shape}.")
+    weights = [array.weight for array in model.arrays]
+    spiking = len(weights) - (config.output == "integrator")
+
+    @jax.jit
+    def one_batch(x):
+        spikes, membranes = model.run(x)
+        first = model.stimulus(x).amplitude  # rate: (batch, n_steps, n_in) spikes; direct: the image
+        inputs = [first] + [spikes[i] for i in range(len(weights) - 1)]
+        ops = [jnp.sum(synaptic_operations(h, w)) for h, w in zip(inputs, weights)]
+        counts = [jnp.sum(spikes[i]) for i in range(spiking)]
+        zeros = sum(jnp.sum(spikes[i] == 0) for i in range(spiking))
+        predictions = _sg._predict_from(config, spikes[-1], membranes[-1])
+        return ops, counts, zeros, predictions
+
+    sums, zeros, right = None, 0, 0
+    for start in range(0, len(images), batch_size):
+        ops, counts, z, predicted = jax.device_get(one_batch(jnp.asarray(images[start:start + batch_size])))
+        sums = (ops, counts) if sums is None else jax.tree.map(np.add, sums, (ops, counts))
+        zeros += int(z)
+        if labels is not None:
+            right += int(np.sum(predicted == np.asarray(labels)[start:start + batch_size]))
+    ops, counts = jax.tree.map(lambda v: float(v) / len(images), sums)
+    names = [f"dense{i + 1}" for i in range(len(weights))]
+    kinds = ["AC" if config.encoding == "rate" else "MAC"] + ["AC"] * (len(weights) - 1)
+    layers = {name: {"synops": o, "kind": kind, "proxy_J": o * (ac_energy if kind == "AC" else mac_energy)}
+              for name, o, kind in zip(names, ops, kinds)}
+    outputs = len(images) * config.n_steps * sum(w.shape[0] for w in weights[:spiking])
+    return SurrogateEnergy(layers=layers, proxy_total_J=sum(row["proxy_J"] for row in layers.values()),
+                           spikes_per_image=dict(zip(names[:spiking], counts)),
+                           activation_sparsity=zeros / outputs if outputs else 1.0,
+                           connection_sparsity=float(connection_sparsity(weights)), footprint_bytes=footprint(model),
+                           n_steps=config.n_steps, n_images=len(images),
                            accuracy=None if labels is None else right / len(images))
