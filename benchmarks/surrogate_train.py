@@ -22,6 +22,14 @@ stopped. The binary-activation networks of Yin et al. (2017), both integration m
     MEMSNN_DATA_DIR=/work/shared/data python benchmarks/surrogate_train.py \
         mnist-ste-discontinuous mnist-ste-continuous --seeds 0 1 2
 
+``--energy`` then counts the finished runs' NeuroBench synaptic operations and proxy energy per
+test image (:func:`memsnn.studies.surrogate_energy`, the same as ``memsnn evaluate CKPT --energy``)
+from their checkpoints, on the full test set, into ``surrogate_energy<tag>.json`` (one file for all
+the presets and seeds given; runs not finished yet are listed as missing)::
+
+    MEMSNN_DATA_DIR=/work/shared/data python benchmarks/surrogate_train.py \
+        mnist-ste-discontinuous mnist-ste-continuous --seeds 0 1 2 --energy --tag _ste
+
 Presets with ``validation`` hold that many training images out (the last ones) and log their
 accuracy every epoch as ``val_acc``: settings are chosen on it, never on the test set.
 """
@@ -138,6 +146,9 @@ def main(argv=None) -> None:
     seeds.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
     seeds.add_argument("--seeds", type=int, nargs="+",
                        help="several seeds, one run each, one after another (files and folders end in _seed<k>)")
+    parser.add_argument("--energy", nargs="?", const="surrogate_energy", metavar="NAME",
+                        help="instead of training: the energy per test image of the finished runs into "
+                             "benchmarks/results/NAME.json (default surrogate_energy; see above)")
     args = parser.parse_args(argv)
     if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds must be distinct, got {args.seeds}")
@@ -167,9 +178,13 @@ def main(argv=None) -> None:
         if preset.get("validation"):
             configuration["validation"] = preset["validation"]
         # No result of another configuration replaced (checked for every run before the first starts).
-        check_result(result_path, configuration)
+        if not args.energy:
+            check_result(result_path, configuration)
         planned.append((name, seed, preset, model, epochs, lr, out, result_path, configuration))
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.energy:
+        _energy(args, planned)
+        return
     for name, seed, preset, model, epochs, lr, out, result_path, configuration in planned:
         # The run folder held for the whole run (its epochs are separate train calls, between
         # which another run could otherwise take the folder).
@@ -238,6 +253,43 @@ def _train(name, seed, source, preset, model, epochs, lr, out, result_path, conf
         if done >= epochs or not trained:
             break
     print(f"results: {result_path}", flush=True)
+
+
+def _energy(args, planned) -> None:
+    """NeuroBench synaptic operations and proxy energy per test image of each finished run."""
+    import numpy as np
+
+    from memsnn.data import load_dataset
+    from memsnn.studies import surrogate_energy
+    from memsnn.training import CHECKPOINT_NAME, load_trained
+
+    load_before = os.getloadavg()[0]
+    runs, missing = [], []
+    for name, seed, preset, model, epochs, lr, out, result_path, configuration in planned:
+        done = json.loads(result_path.read_text()) if result_path.exists() else None
+        if done is None or done.get("configuration") != configuration or done["epochs_done"] < epochs:
+            missing.append({"preset": name, "seed": seed, "epochs_done": None if done is None else done["epochs_done"]})
+            continue
+        trained, header = load_trained(out / CHECKPOINT_NAME)
+        images, labels = load_dataset(preset["dataset"], "test", source=args.source)
+        # Batches of the loop's evaluation (1,000): the same rate-code spikes, so the same accuracy.
+        report = surrogate_energy(trained, np.asarray(images), np.asarray(labels), batch_size=1000)
+        runs.append({"preset": name, "seed": seed, "epoch": header["epoch"], "final_test_acc": done["final_test_acc"],
+                     "checkpoint": str(out / CHECKPOINT_NAME), "energy": report.to_dict()})
+        print(f"[{name} seed {seed}] " + "\n".join(report.lines()), flush=True)
+    record = {
+        "benchmark": "surrogate networks: NeuroBench synaptic operations and proxy energy per test image",
+        "proxy": "0.9 pJ per AC, 4.6 pJ per MAC (32-bit float at 45 nm, Horowitz ISSCC 2014); synaptic operations "
+                 "only: neuron updates, bias additions and memory traffic not counted",
+        "runs": runs,
+        "missing": missing,
+        "conditions": run_conditions(data=f"{planned[0][2]['dataset']} {args.source}, test set",
+                                     devices=f"{len(jax.devices())} {jax.default_backend().upper()} device(s)",
+                                     seeds=sorted({seed for _, seed, *_ in planned}), load_before=load_before),
+    }
+    path = RESULTS / f"{args.energy}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"results: {path}" + (f" ({len(missing)} run(s) not finished: {missing})" if missing else ""))
 
 
 if __name__ == "__main__":

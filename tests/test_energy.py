@@ -173,3 +173,23 @@ def test_surrogate_energy_prices_a_direct_image_once_and_refuses_conv():
 
 def eqx_is_weight(a):
     return isinstance(a, jax.Array) and a.ndim == 2
+
+
+def test_evaluate_energy_reports_a_surrogate_checkpoint(tmp_path, capsys):
+    import json
+
+    from memsnn.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--method", "surrogate", "--dataset", "mnist", "--train-subset", "64", "--test-subset", "20",
+                 "--hidden", "8", "--steps", "2", "--neuron", "if", "--encoding", "rate", "--integration",
+                 "discontinuous", "--surrogate", "ste", "--output", "integrator", "--readout", "membrane",
+                 "--batch-size", "32", "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--subset", "20", "--energy", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    energy = result["energy"]
+    assert [energy["layers"][n]["kind"] for n in ("dense1", "dense2")] == ["AC", "AC"]
+    assert energy["n_images"] == 20 and energy["n_steps"] == 2
+    assert energy["accuracy"] == pytest.approx(result["accuracy"])
+    assert energy["proxy_total_J"] > 0
