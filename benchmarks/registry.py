@@ -435,7 +435,7 @@ table("readme-full", README, [
         "{spiceprop_mnist.json#final_test_acc|%.2f} % final",
         ">= 98.0 % (paper 97.58 %)", f"`{D}python benchmarks/spiceprop_train.py --dataset mnist --tag _idle`"),
     acc("SPICEprop exactly as published (ReLU drive units), MNIST, same network and schedule",
-        "spiceprop_mnist_relu.json", "paper 97.58 % (**missed**: the ReLU drive units die; memsnn's default linear drive: row above)",
+        "spiceprop_mnist_relu_uniform.json", "paper 97.58 % (**missed**: the ReLU drive units die; memsnn's default linear drive: row above)",
         "`MEMSNN_DATA_DIR=../shared/data python benchmarks/spiceprop_train.py --dataset mnist --output-activation relu --tag _relu`"),
     row("SPICEprop, Fashion-MNIST, same network, 40 epochs", final_best("spiceprop_fashion-mnist.json"),
         ">= 87 % (paper 75.26 %)", f"`{D}python benchmarks/spiceprop_train.py --dataset fashion-mnist`"),

@@ -51,6 +51,8 @@ def run_training(args) -> None:
     model = {"hidden": args.hidden, "output_activation": args.output_activation}
     if args.drive_limit is not None:
         model["drive_limit"] = args.drive_limit or None
+    if args.drive_bias is not None:
+        model["drive_bias"] = args.drive_bias
     if args.checkpoint_every is not None:
         model["checkpoint_every"] = args.checkpoint_every or None
     configuration = {"dataset": args.dataset, "model": model, "epochs": args.epochs, "batch_size": args.batch_size,
@@ -75,8 +77,9 @@ def run_training(args) -> None:
             "dataset": args.dataset,
             "source": "full",
             "network": f"784-{'-'.join(f'{h} (ReLU)' for h in args.hidden)}-10 "
-                       f"({'ReLU' if args.output_activation == 'relu' else 'linear'} drive units) -> 10 MIF "
-                       "neurons through alpha synapses",
+                       f"({'ReLU' if args.output_activation == 'relu' else 'linear'} drive units"
+                       f"{'' if args.drive_bias is None else f', drive bias initialised to {args.drive_bias:g}'}) "
+                       "-> 10 MIF neurons through alpha synapses",
             "command": " ".join(["python"] + sys.argv),
             "configuration": configuration,
             "commit": commit(),
@@ -184,6 +187,9 @@ def main() -> None:
                         help="time-step checkpointing (default: the model's default; 0 = off)")
     parser.add_argument("--output-activation", choices=("none", "relu"), default="none",
                         help="drive units: none (memsnn's default) or relu (the paper's table)")
+    parser.add_argument("--drive-bias", type=float, default=None,
+                        help="initial bias of the drive units (default: the uniform init; a small positive value keeps ReLU drive "
+                             "units alive (0.3: chosen on validation by benchmarks/spiceprop_relu_probe.py)")
     parser.add_argument("--drive-limit", type=float, default=None,
                         help="saturation of the drive in mA (default: the model's 0.025; 0 = linear)")
     parser.add_argument("--target", type=float, help="test accuracy to report reaching (default 0.98 / 0.87)")

@@ -11,11 +11,21 @@ The network of Zhou et al. (arXiv 2203.01426; docs/mif-neuron.md, section 7)::
 Gradients are those of the simulated circuit (the SpicepropEuler scheme by default): no surrogate.
 
 The drive units are linear by default. The paper's table puts a ReLU on them too
-(``output_activation="relu"``), but with this loss every class is the wrong class 90% of the time,
-so training pushes each drive unit below zero, where a ReLU unit stops learning: on the bundled
-MNIST subset that run stalls near 45% test accuracy while the linear drive reaches 88% in the same
-4 epochs. A negative drive simply hyperpolarises its neuron, which the circuit handles (and the
-saturation below bounds it on both sides).
+(``output_activation="relu"``). With the uniform init, a ReLU drive unit starts inactive (output 0,
+no gradient) on about half of the images, its own class's included; the images of the other nine
+classes on which it is active push it down (each is the wrong class there), the images of its own
+class on which it is inactive cannot pull it up, and within the first few Adam steps (each moves
+every weight by about the learning rate, so the pre-activation by far more than its initial spread)
+units go dark on every validation image of their own class: two of the ten after one short epoch
+(benchmarks/spiceprop_relu_probe.py counts them per epoch; such a class only wins ties), and the
+40-epoch full-MNIST run ended at 88.09 % (benchmarks/results/spiceprop_mnist_relu_uniform.json). A
+lower learning rate alone does not prevent it. A positive ``drive_bias`` (the usual remedy for dead
+ReLU units: a small positive initial bias, Goodfellow, Bengio and Courville 2016, section 6.3.1; 0.1
+and 0.3 were probed, 0.3 chosen on the validation split) starts every drive unit active on (nearly)
+every image, so its own class pulls it up while the others push it down, and it becomes selective
+instead of dying: no drive unit died in the probes (docs/training.md, "SPICEprop exactly as
+published"). A negative linear drive simply hyperpolarises its neuron, which the circuit handles
+(and the saturation below bounds it on both sides).
 
 The drive. The front end's output ``u`` (dimensionless) becomes an impulse of
 ``u * drive_scale`` mA (``drive_scale = 1/128`` as in the reference pipeline). Forward Euler on the
@@ -44,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from typing import Any
 
 import diffrax
@@ -123,10 +134,15 @@ class SpicepropConfig(JsonConfig):
             paper's network is ``(100,)``: 784 -> 100 -> 10 -> 10 MIF.
         n_classes: output neurons (one per class).
         output_activation: ``"none"`` (default: a class can also be driven negative,
-            hyperpolarising its neuron) or ``"relu"`` (the paper's table; the drive units then tend
-            to die, see the module docstring).
+            hyperpolarising its neuron) or ``"relu"`` (the paper's table; the drive units then die
+            unless ``drive_bias`` is positive, see the module docstring).
         neuron: ``"mif"`` (the memristive neuron, :func:`memsnn.presets.spiceprop_mif`) or
             ``"ideal"`` (a linear RC membrane with the MIF's resting leak, for comparison).
+        drive_bias: initial bias of the drive units (the front end's last dense layer), or
+            ``None`` (default) for the uniform init of every layer. With ReLU drive units a small
+            positive value (e.g. 0.1) starts every drive unit active on every image, so that its
+            own class can pull it up before the other classes push it to zero for good (see the
+            module docstring); with linear drive units it only shifts every class alike.
         drive_scale: mA of impulse per unit of front-end output.
         drive_limit: saturation of the impulse (mA), or ``None`` for a linear drive.
         n_steps: simulated steps per sample.
@@ -168,6 +184,7 @@ class SpicepropConfig(JsonConfig):
     n_classes: int = 10
     output_activation: str = "none"
     neuron: str = "mif"
+    drive_bias: float | None = None
     drive_scale: float = DRIVE_SCALE_MA
     drive_limit: float | None = DRIVE_LIMIT_MA
     n_steps: int = SPICEPROP_STEPS
@@ -197,6 +214,8 @@ class SpicepropConfig(JsonConfig):
         if any(h < 1 for h in self.hidden) or self.n_inputs < 1 or self.n_classes < 2:
             raise ValueError(f"SpicepropConfig: layer sizes must be positive (and n_classes >= 2), got "
                              f"n_inputs={self.n_inputs}, hidden={self.hidden}, n_classes={self.n_classes}.")
+        if self.drive_bias is not None and not math.isfinite(self.drive_bias):
+            raise ValueError(f"SpicepropConfig: drive_bias must be a finite number or None, got {self.drive_bias}.")
         if not self.drive_scale > 0 or (self.drive_limit is not None and not self.drive_limit > 0):
             raise ValueError("SpicepropConfig: drive_scale and drive_limit must be > 0 (mA).")
         if any(not 0 <= s < self.n_steps for s in self.steps):
@@ -278,6 +297,9 @@ class SpicepropNet(eqx.Module):
         keys = jax.random.split(key, len(sizes) - 1)
         front_end = tuple(Dense.uniform(n_in, n_out, key=k, use_bias=True)
                           for n_in, n_out, k in zip(sizes[:-1], sizes[1:], keys))
+        if config.drive_bias is not None:
+            last = front_end[-1]
+            front_end = (*front_end[:-1], eqx.tree_at(lambda d: d.bias, last, jnp.full_like(last.bias, config.drive_bias)))
         if config.crossbar is not None:
             wires = {} if config.crossbar_ir_drop else {"wires": None}
             front_end = tuple(crossbar_from_dense(layer, config.crossbar, w_max=config.crossbar_w_max, **wires)
@@ -418,7 +440,7 @@ def _spiceprop_arguments(group: argparse._ArgumentGroup) -> None:
                             "784-100-10 front end; give no number for none)")
     group.add_argument("--output-activation", choices=("relu", "none"),
                        help="activation of the drive units: none (default) or relu (as in the paper's "
-                            "table; the units tend to die and training stalls)")
+                            "table; the units die unless --drive-bias is positive)")
     group.add_argument("--neuron", choices=NEURONS,
                        help="output neurons: mif (memristive, default) or ideal (linear RC membrane)")
     group.add_argument("--solver", choices=SOLVERS,
@@ -432,6 +454,9 @@ def _spiceprop_arguments(group: argparse._ArgumentGroup) -> None:
                             "stores every step's intermediates: most memory, slower)")
     group.add_argument("--drive-scale", type=cli_type(float, low=0, low_open=True), metavar="MA",
                        help=f"impulse (mA) per unit of front-end output (default 1/128 = {DRIVE_SCALE_MA:g})")
+    group.add_argument("--drive-bias", type=cli_type(float), metavar="B",
+                       help="initial bias of the drive units (default: the uniform init of every layer; "
+                            "0.1 or 0.3 starts ReLU drive units active on (nearly) every image, see --output-activation)")
     group.add_argument("--drive-limit", type=cli_type(float, low=0), metavar="MA",
                        help=f"smooth saturation of the impulse in mA, keeping forward Euler stable "
                             f"(default {DRIVE_LIMIT_MA}; 0 = linear drive)")
@@ -451,6 +476,7 @@ def _spiceprop_config(args: argparse.Namespace) -> dict:
         "n_steps": args.steps,
         "checkpoint_every": args.checkpoint_every,
         "drive_scale": args.drive_scale,
+        "drive_bias": args.drive_bias,
         "drive_limit": args.drive_limit,
         "train_device": args.train_device,
         "crossbar": args.crossbar,
