@@ -867,6 +867,29 @@ table("training-ensemble", "docs/training.md",
       measured=(1, 2, 3, 4, 5), conditions=False)
 
 
+def _relu_probe(key: str, label: str) -> list:
+    v = f'spiceprop_relu_probe.json#variants["{key}"]'
+    return [label, f"{{{v}.train_subset}} - {{{v}.validation}}", f"{{{v}.rows[epoch=1].drive_units_dead_on_own_class}} / "
+            f"{{{v}.rows[-1].drive_units_dead_on_own_class}}", f"{{{v}.rows[-1].dead_drive_units}}",
+            f"{{{v}.rows[-1].dead_hidden_fraction[0]|%.0f}} %", f"{{{v}.rows[-1].drive_active_fraction|%.0f}} %",
+            f"{{{v}.rows[-1].val_acc|%.2f}}"]
+
+
+table("spiceprop-relu-probe", "docs/training.md",
+      [_relu_probe("mnist/12000/relu-lr2e-3", "ReLU drive, uniform init, lr 2e-3"),
+       _relu_probe("mnist/12000/relu-lr5e-4", "ReLU drive, uniform init, lr 5e-4"),
+       _relu_probe("mnist/12000/relu-lr2e-3-bias0.1", "ReLU drive, drive bias 0.1, lr 2e-3"),
+       _relu_probe("mnist/12000/relu-lr5e-4-bias0.1", "ReLU drive, drive bias 0.1, lr 5e-4"),
+       _relu_probe("mnist/25000/linear-lr2e-3", "linear drive (memsnn's default), lr 2e-3"),
+       _relu_probe("mnist/25000/relu-lr1e-3-bias0.1", "ReLU drive, drive bias 0.1, lr 1e-3"),
+       _relu_probe("mnist/25000/relu-lr2e-3-bias0.1", "ReLU drive, drive bias 0.1, lr 2e-3"),
+       _relu_probe("mnist/25000/relu-lr2e-3-bias0.3", "ReLU drive, drive bias 0.3, lr 2e-3 (chosen)")],
+      header=["3 epochs, full MNIST's first N training images, the last 5,000 held out", "N - held out",
+              "drive units dead on their own class, epoch 1 / 3", "drive units dead on all", "dead hidden units",
+              "active (image, drive unit) pairs", "validation accuracy, %"],
+      measured=(1, 2, 3, 4, 5, 6), conditions=False)
+
+
 def _conversion_full(dataset: str, label: str, steps: tuple) -> list:
     f = f"conversion_qcfs_bn_{dataset}.json#datasets.{dataset}"
     cells = lambda tool: [f"{{{f}.{tool}.rows[steps={t}].accuracy|%.2f}}" if t in steps else "" for t in (4, 8, 16, 32)]
