@@ -431,7 +431,7 @@ D = "MEMSNN_DATA_DIR=../shared/data "
 
 # Binary activations with the straight-through estimator (Yin et al. 2017; issue 25): the seeds
 # whose runs are finished, per integration mode (rows cite only those files).
-STE_SEEDS = {"discontinuous": [0], "continuous": []}
+STE_SEEDS = {"discontinuous": [0], "continuous": [0]}
 STE_E = "surrogate_ste_energy.json#runs"
 
 
