@@ -1085,7 +1085,33 @@ table("spike-times-selection", "docs/spike-times.md", [
     ["{spike_times_yinyang_selection.json#rows[14].what}", "{spike_times_yinyang_selection.json#rows[14].epochs}", "{spike_times_yinyang_selection.json#rows[14].lr|g}", "{spike_times_yinyang_selection.json#rows[14].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[14].note}"],
     ["{spike_times_yinyang_selection.json#rows[15].what}", "{spike_times_yinyang_selection.json#rows[15].epochs}", "{spike_times_yinyang_selection.json#rows[15].lr|g}", "{spike_times_yinyang_selection.json#rows[15].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[15].note}"],
     ["{spike_times_yinyang_selection.json#rows[16].what}", "{spike_times_yinyang_selection.json#rows[16].epochs}", "{spike_times_yinyang_selection.json#rows[16].lr|g}", "{spike_times_yinyang_selection.json#rows[16].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[16].note}"],
+    ["{spike_times_yinyang_selection.json#rows[17].what}", "{spike_times_yinyang_selection.json#rows[17].epochs}", "{spike_times_yinyang_selection.json#rows[17].lr|g}", "{spike_times_yinyang_selection.json#rows[17].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[17].note}"],
+    ["{spike_times_yinyang_selection.json#rows[18].what}", "{spike_times_yinyang_selection.json#rows[18].epochs}", "{spike_times_yinyang_selection.json#rows[18].lr|g}", "{spike_times_yinyang_selection.json#rows[18].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[18].note}"],
+    ["{spike_times_yinyang_selection.json#rows[19].what}", "{spike_times_yinyang_selection.json#rows[19].epochs}", "{spike_times_yinyang_selection.json#rows[19].lr|g}", "{spike_times_yinyang_selection.json#rows[19].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[19].note}"],
+    ["{spike_times_yinyang_selection.json#rows[20].what}", "{spike_times_yinyang_selection.json#rows[20].epochs}", "{spike_times_yinyang_selection.json#rows[20].lr|g}", "{spike_times_yinyang_selection.json#rows[20].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[20].note}"],
+    ["{spike_times_yinyang_selection.json#rows[21].what}", "{spike_times_yinyang_selection.json#rows[21].epochs}", "{spike_times_yinyang_selection.json#rows[21].lr|g}", "{spike_times_yinyang_selection.json#rows[21].final_val_acc|%.1f} %", "{spike_times_yinyang_selection.json#rows[21].note}"],
 ], header=["settings", "epochs", "lr", "validation accuracy (last epoch)", "note"], measured=(3,), conditions=False)
+
+
+table("spike-times-mnist-selection", "docs/spike-times.md", [
+    ["the points' defaults (squared error to target times, weights 6.7 +- 3.6 / 5.5 +- 8.8)", "{spike_times_mnist_lif_probe_default.json#lr|g}",
+     "{spike_times_mnist_lif_probe_default.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_default.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["the same, lr 1e-3", "{spike_times_mnist_lif_probe_default_lr1e-3.json#lr|g}",
+     "{spike_times_mnist_lif_probe_default_lr1e-3.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_default_lr1e-3.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["squared error, image weights 1.0 +- 3.6 / 5.5 +- 8.8", "{spike_times_mnist_lif_probe_init1.json#lr|g}",
+     "{spike_times_mnist_lif_probe_init1.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_init1.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["the same, lr 1e-3", "{spike_times_mnist_lif_probe_init1_lr1e-3.json#lr|g}",
+     "{spike_times_mnist_lif_probe_init1_lr1e-3.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_init1_lr1e-3.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["image weights, cross-entropy xi 0.2", "{spike_times_mnist_lif_probe_init1_ce.json#lr|g}",
+     "{spike_times_mnist_lif_probe_init1_ce.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_init1_ce.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["image weights, cross-entropy xi 0.4", "{spike_times_mnist_lif_probe_init1_ce_xi0.4.json#lr|g}",
+     "{spike_times_mnist_lif_probe_init1_ce_xi0.4.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_init1_ce_xi0.4.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["image weights, cross-entropy xi 0.2, lr 3e-3 (chosen)", "{spike_times_mnist_lif_probe_init1_ce_lr3e-3.json#lr|g}",
+     "{spike_times_mnist_lif_probe_init1_ce_lr3e-3.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_init1_ce_lr3e-3.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["wider input weights 2.0 +- 10, cross-entropy xi 0.2, lr 3e-3", "{spike_times_mnist_lif_probe_init2_ce_lr3e-3.json#lr|g}",
+     "{spike_times_mnist_lif_probe_init2_ce_lr3e-3.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_init2_ce_lr3e-3.json#runs.0.history[-1].train_acc|%.1f} %"],
+], header=["settings (784+1 -> 350 -> 10 LIF, batch 64, Adam cosine)", "lr", "validation accuracy", "training accuracy in the epoch"],
+   measured=(1, 2, 3), conditions=False)
 
 
 table("spike-times-vs-jaxsnn", "docs/spike-times.md", [

@@ -11,7 +11,7 @@ import memsnn
 from memsnn.data import latency_times, load_dataset, spike_time_impulses, yin_yang
 from memsnn.data.yinyang import yin_yang_class
 from memsnn.training import train
-from memsnn.training.ttfs import build_ttfs, ttfs_loss, ttfs_predict
+from memsnn.training.ttfs import IMAGE_INIT_MEAN, IMAGE_INIT_STD, TTFSConfig, build_ttfs, ttfs_loss, ttfs_predict
 
 
 def test_yin_yang_is_the_authors_definition():
@@ -51,6 +51,25 @@ def test_ttfs_loss_has_gradients_for_lif_and_mif():
         (loss, pred), grads = eqx.filter_jit(eqx.filter_value_and_grad(ttfs_loss, has_aux=True))(model, x, y)
         norms = [float(jnp.linalg.norm(g)) for g in grads.weights]
         assert np.isfinite(float(loss)) and all(np.isfinite(norms)) and all(n > 0 for n in norms), (neuron, norms)
+
+
+def test_image_inputs_take_their_own_defaults_and_points_keep_theirs():
+    points, images = TTFSConfig(), TTFSConfig(inputs="images", n_inputs=784, n_classes=10)
+    assert (points.loss, points.xi, points.init_mean, points.init_std) == ("mse", 0.4, (6.7, 5.5), (3.6, 8.8))
+    assert (images.loss, images.xi, images.init_mean, images.init_std) == ("ce", 0.2, IMAGE_INIT_MEAN, IMAGE_INIT_STD)
+    explicit = TTFSConfig(inputs="images", n_inputs=784, n_classes=10, loss="mse", xi=0.4, init_mean=(6.7, 5.5))
+    assert (explicit.loss, explicit.xi, explicit.init_mean) == ("mse", 0.4, (6.7, 5.5))
+    # stored configs reload unchanged
+    assert TTFSConfig.from_dict(images.to_dict()) == images
+    # on an MNIST-like image about half of the hidden neurons fire at initialisation, not all at once
+    rng = np.random.default_rng(0)
+    x = jnp.asarray((rng.random((4, 784)) < 0.19) * rng.uniform(0.5, 1.0, (4, 784)), jnp.float32)
+    model = build_ttfs({"inputs": "images", "n_inputs": 784, "n_classes": 10, "hidden": [64]}, key=jax.random.key(0))
+    c = model.config
+    trace = memsnn.simulate(model.network(), model.stimulus(x), dt=c.dt, n_steps=c.n_steps, spike_timing="exact",
+                            record=("spike_times",))
+    fired = np.asarray(trace.first_spike_times(0)) < c.n_steps * c.dt
+    assert 0.1 < fired.mean() < 0.95, fired.mean()
 
 
 def test_ttfs_trains_through_the_shared_train():
