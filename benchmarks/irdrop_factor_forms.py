@@ -31,10 +31,11 @@ import _timing  # noqa: E402
 
 
 def currents(g, v, series_form: bool):
-    """The currents-only solve of :func:`memsnn.crossbar.solve_ir_drop` with one form (without its KCL check)."""
-    cond = irdrop._conductances(jnp.asarray(1.0), jnp.asarray(1.0), jnp.asarray(0.0), jnp.asarray(0.0))
-    factors = irdrop._factor(jax.lax.stop_gradient(g), *cond, series_form=series_form)
-    return irdrop._bottom_general(factors, g, 1.0, 1.0, 0.0, 0.0, v.T).T * cond[3]
+    """The streamed currents-only solve of :func:`memsnn.crossbar.solve_ir_drop` (its path for fewer inputs
+    than outputs: the down sweep inside the factorisation's scan, the custom adjoint) with one form."""
+    one, zero = jnp.asarray(1.0), jnp.asarray(0.0)
+    b_last, _ = irdrop._bottom_streamed(g, one, one, zero, zero, v.T, series_form)
+    return b_last.T
 
 
 def main(argv=None):

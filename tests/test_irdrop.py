@@ -307,32 +307,56 @@ def test_product_free_float64_factorisation_equals_the_series_form():
                                _stamp(np.asarray(g[:, :5]), np.asarray(v[:, 0]), 1e-3, 1e-3), rtol=1e-9)
 
 
-def test_a_tile_too_large_to_keep_its_factors_streams_them(monkeypatch):
-    # Above _STREAM_ABOVE numbers of factors (1 GiB in float64: a 1024 x 1024 tile), the currents
-    # come from the down sweep inside the factorisation's scan, with no factors stored, and the
-    # check is the same sweep on a known solution. Forced here on a small tile (a shape no other
-    # test compiles): same currents, same gradients, a NaN still reported.
+def test_currents_stream_the_factorisation_and_large_tiles_always_do(monkeypatch):
+    # Fewer inputs than outputs: the currents come from the down sweep inside the factorisation's
+    # scan, no factors stored, and the check is the same sweep on a known solution; the gradient
+    # keeps the factors and the swept rows, and runs the inputs' and the adjoint's up sweeps in one
+    # loop. Against the node path (stored factors, the full solve, its own adjoint) and the stamp,
+    # gradients with respect to g, v and all four resistances. Above _STREAM_ABOVE numbers of
+    # factors (1 GiB in float64: a 1024 x 1024 tile) a batch of at least n_out inputs streams too
+    # (forced on a small tile, a shape no other test compiles): the same as the transfer matrix.
     from memsnn.crossbar import irdrop
 
     rng = np.random.default_rng(8)
     g = jnp.asarray(rng.uniform(1e-3, 1e-2, (5, 7)))
     v = jnp.asarray(rng.uniform(0, 0.3, (3, 5)))
-    wires = Wires(1.0, 2.0, 0.5, 0.7)
-    weights = jnp.asarray(rng.normal(size=(3, 7)))
+    wide = jnp.asarray(rng.uniform(0, 0.3, (8, 5)))
+    r = jnp.array([1.0, 2.0, 0.5, 0.7])
+    wires = Wires(*r)
 
-    def loss(g, v):
-        return jnp.sum(weights * solve_ir_drop(g, v, wires))
+    def loss(g, v, r, nodes=False):
+        currents = solve_ir_drop_nodes(g, v, Wires(*r)).currents if nodes else solve_ir_drop(g, v, Wires(*r))
+        return jnp.sum(jnp.sin(jnp.arange(currents.size).reshape(currents.shape)) * currents)
 
-    stored = solve_ir_drop(g, v, wires), jax.grad(loss, argnums=(0, 1))(g, v)
-    monkeypatch.setattr(irdrop, "_STREAM_ABOVE", 0)
-    jax.clear_caches()
-    streamed = solve_ir_drop(g, v, wires), jax.grad(loss, argnums=(0, 1))(g, v)
+    grad = jax.grad(loss, argnums=(0, 1, 2))
+    streamed = solve_ir_drop(g, v, wires), grad(g, v, r)
+    stored = solve_ir_drop_nodes(g, v, wires).currents, grad(g, v, r, True)
     np.testing.assert_allclose(streamed[0], stored[0], rtol=1e-12)
     for a, b in zip(streamed[1], stored[1]):
         np.testing.assert_allclose(a, b, rtol=1e-10)
     np.testing.assert_allclose(streamed[0], [_stamp(np.asarray(g), np.asarray(x), 1.0, 2.0, 0.5, 0.7) for x in v], rtol=1e-12)
-    sol = solve_ir_drop_nodes(g, v, wires)  # the nodes path keeps its own KCL check
-    assert bool(sol.converged)
     with pytest.raises(Exception, match="failed its own KCL check"):
         jax.block_until_ready(solve_ir_drop(g, v.at[1, 2].set(jnp.nan), wires))
+
+    mapped = solve_ir_drop(g, wide, wires), grad(g, wide, r)
+    monkeypatch.setattr(irdrop, "_STREAM_ABOVE", 0)
     jax.clear_caches()
+    large = solve_ir_drop(g, wide, wires), grad(g, wide, r)
+    np.testing.assert_allclose(large[0], mapped[0], rtol=1e-12)
+    for a, b in zip(large[1], mapped[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    jax.clear_caches()
+
+
+def test_word_lines_whose_cells_outconduct_their_wires_against_the_stamp():
+    # Each row's Schur complement comes from an outer product of 1/c and z c (c: the cumulative
+    # products of the word line's elimination multipliers); where c spans more than 1e-100 (cells
+    # far better conductors than the wire between them: multipliers ~1e-3 over 120 cells, c down
+    # to ~1e-350) 1/c would overflow and that row takes the masked cumulative products instead.
+    # Rows of both kinds in one crossbar, against the independent stamp.
+    rng = np.random.default_rng(9)
+    g = rng.uniform(1e-6, 1e-4, (3, 120))
+    g[1] = rng.uniform(0.5, 1.0, 120)  # the middle row: 1 S cells on a 1 kOhm word line
+    v = rng.uniform(0, 0.2, (2, 3))
+    ours = solve_ir_drop(jnp.asarray(g), jnp.asarray(v), Wires(1000.0, 1.0))
+    np.testing.assert_allclose(ours, [_stamp(g, x, 1000.0, 1.0) for x in v], rtol=1e-10)

@@ -219,6 +219,16 @@ def _residual(params, w, b):
     return res_w, res_b
 
 
+def _neighbour_products(lam, x, axis):
+    """``sum (lam_j - lam_{j+1}) (x_j - x_{j+1})`` over neighbours ``j, j+1`` along ``axis``: the
+    differences with a rolled copy, the wrapped-around pair masked out (XLA on CPU fuses this into
+    one pass; two offset slices of each array were read in four times as long)."""
+    n = x.shape[axis]
+    d_lam, d_x = lam - jnp.roll(lam, -1, axis=axis), x - jnp.roll(x, -1, axis=axis)
+    inner = (jnp.arange(n) < n - 1).reshape((n,) + (1,) * (x.ndim - 1 - axis))
+    return jnp.sum(jnp.where(inner, d_lam * d_x, 0.0))
+
+
 def _residual_cotangents(params, w, b, lam_w, lam_b):
     """``-lam^T d(A(p) x - rhs(p)) / dp`` for ``x = (w, b)`` and ``lam = (lam_w, lam_b)``, each
     ``(n_in, n_out, k)`` (summed over the ``k`` pairs): the vector-Jacobian product of
@@ -228,9 +238,9 @@ def _residual_cotangents(params, w, b, lam_w, lam_b):
     g_row, g_first, g_col, g_last = _conductances(r_row, r_col, r_source, r_sense)
     d_g = -jnp.sum((lam_w - lam_b) * (w - b), axis=-1)
     d_v = g_first * lam_w[:, 0]
-    d_g_row = -jnp.sum((lam_w[:, :-1] - lam_w[:, 1:]) * (w[:, :-1] - w[:, 1:]))
+    d_g_row = -_neighbour_products(lam_w, w, axis=1)
     d_g_first = -jnp.sum(lam_w[:, 0] * (w[:, 0] - v))
-    d_g_col = -jnp.sum((lam_b[:-1] - lam_b[1:]) * (b[:-1] - b[1:]))
+    d_g_col = -_neighbour_products(lam_b, b, axis=0)
     d_g_last = -jnp.sum(lam_b[-1] * b[-1])
     # g_row = 1 / r_row, g_first = 1 / (r_source + r_row), g_col = 1 / r_col, g_last = 1 / (r_col + r_sense)
     d_source = -d_g_first * g_first ** 2
@@ -369,24 +379,43 @@ def _schur_row(g_i, ratios_i, diag_i):
     """Schur complement of one word line, ``C_i = D_i - D_i (T_i + D_i)^-1 D_i`` ``(n_out, n_out)``,
     from the closed form of a tridiagonal inverse (no solve with ``n_out`` right-hand sides):
     ``(T_i + D_i)^-1[j, k] = z_k prod_{l=j}^{k-1} (e / p_l)`` for ``j <= k`` (column ``k`` above its
-    diagonal decays by the forward-elimination multipliers ``e / p_l`` in (0, 1)), symmetric. The
-    products of every range come from one cumulative product of a masked matrix: positive factors
-    only, so no cancellation, and long chains underflow to 0 instead of overflowing."""
+    diagonal decays by the forward-elimination multipliers ``e / p_l`` in (0, 1)), symmetric.
+
+    With ``c_k = prod_{l<k} e / p_l`` (positive, decreasing) the range product is ``c_k / c_j``: the
+    inverse is the outer product of ``1 / c`` and ``z c`` (``O(n_out^2)`` multiplications, one per
+    entry). When ``c`` spans more than ``1e-100`` (1e-15 in float32; a line whose cells conduct far
+    better than its wires) ``1 / c`` could overflow, and the products of every range come instead
+    from one cumulative product of a masked matrix (positive factors only, long chains underflow to
+    0; ``O(n_out^2 log n_out)``). Both are products of positive factors: no cancellation."""
     n = g_i.shape[0]
     j = jnp.arange(n)
     upper = j[None, :] >= j[:, None]
-    # cum[a, m] = prod_{l=a}^{m} ratio_l for m >= a (1 below); range[a, k] = prod_{l=a}^{k-1}.
-    cum = jax.lax.cumprod(jnp.where(upper, ratios_i[None, :], 1.0), axis=1)
-    ranges = jnp.concatenate([jnp.ones((n, 1), g_i.dtype), cum[:, :-1]], axis=1)
-    inverse = jnp.where(upper, ranges * diag_i[None, :], ranges.T * diag_i[:, None])
+
+    def outer(_):
+        c = jnp.concatenate([jnp.ones((1,), g_i.dtype), jnp.cumprod(ratios_i[:-1])])
+        a, b = 1.0 / c, diag_i * c
+        return jnp.where(upper, a[:, None] * b[None, :], b[:, None] * a[None, :])
+
+    def masked(_):
+        # cum[a, m] = prod_{l=a}^{m} ratio_l for m >= a (1 below); range[a, k] = prod_{l=a}^{k-1}.
+        cum = jax.lax.cumprod(jnp.where(upper, ratios_i[None, :], 1.0), axis=1)
+        ranges = jnp.concatenate([jnp.ones((n, 1), g_i.dtype), cum[:, :-1]], axis=1)
+        return jnp.where(upper, ranges * diag_i[None, :], ranges.T * diag_i[:, None])
+
+    tiny = 1e-100 if jnp.finfo(g_i.dtype).bits >= 64 else 1e-15
+    safe = jnp.prod(ratios_i[:-1]) > tiny
+    inverse = jax.lax.cond(safe, outer, masked, None)
     return jnp.diag(g_i) - (g_i[:, None] * g_i[None, :]) * inverse
 
 
-def _factor_scan(g, g_row, g_first, g_col, g_last, series_form=None, rhs=None, columns=0, keep=True):
+def _factor_scan(g, g_row, g_first, g_col, g_last, series_form=None, rhs=None, columns=0, keep=True,
+                 keep_swept=0):
     """The block factorisation, one scan over the rows; optionally with the down sweep of a
     right-hand side built row by row (``rhs(i, C_i)`` ``(n_out, columns)``) in the same scan.
     Returns the word-line pivots, every row's ``K'_i^-1`` (``keep``; else ``None``), the last
-    row's ``K'^-1`` and the swept right-hand side's last row ``f'_last`` (``None`` without ``rhs``)."""
+    row's ``K'^-1``, the swept right-hand side's last row ``f'_last`` (``None`` without ``rhs``)
+    and, with ``keep_swept > 0``, every row's ``f'_i`` in its first ``keep_swept`` columns
+    ``(n_in, n_out, keep_swept)`` (for an up sweep; else ``None``)."""
     n_in, n_out = g.shape
     # series_form: Y's update as a series connection (float32's), or product-free (float64's
     # default); see the module docstring.
@@ -414,16 +443,16 @@ def _factor_scan(g, g_row, g_first, g_col, g_last, series_form=None, rhs=None, c
         k_inv = _spd_inverse(y + jnp.where(i == n_in - 1, g_last, g_col) * eye)
         # down sweep f'_i = f_i + g_col K'_{i-1}^-1 f'_{i-1} (f'_0 = f_0)
         f = f_prev if rhs is None else rhs(i, c) + g_col * (k_inv_prev @ f_prev)
-        return (y, k_inv, f), (k_inv if keep else None)
+        return (y, k_inv, f), (k_inv if keep else None, f[:, :keep_swept] if keep_swept else None)
 
     zero = jnp.zeros((n_out, n_out), dtype=g.dtype)
     f0 = jnp.zeros((n_out, columns), dtype=g.dtype)
-    (_, k_inv_last, f_last), k_invs = jax.lax.scan(step, (zero, zero, f0), jnp.arange(n_in))
-    return pivots, k_invs, k_inv_last, (None if rhs is None else f_last)
+    (_, k_inv_last, f_last), (k_invs, swept) = jax.lax.scan(step, (zero, zero, f0), jnp.arange(n_in))
+    return pivots, k_invs, k_inv_last, (None if rhs is None else f_last), swept
 
 
 def _factor(g, g_row, g_first, g_col, g_last, series_form=None):
-    pivots, k_invs, _, _ = _factor_scan(g, g_row, g_first, g_col, g_last, series_form)
+    pivots, k_invs, _, _, _ = _factor_scan(g, g_row, g_first, g_col, g_last, series_form)
     return _Factors(pivots, k_invs)
 
 
@@ -437,17 +466,20 @@ def _probe(n_in, n_out, dtype):
     return 1.0 + 0.5 * jnp.sin(1.7 * jnp.arange(n_in * n_out, dtype=dtype)).reshape(n_in, n_out)
 
 
-def _streamed(g, r_row, r_col, r_source, r_sense, v, keep):
+def _streamed(g, r_row, r_col, r_source, r_sense, v, keep, swept=False, series_form=None):
     """Factorisation and down sweep in one scan: ``b_last`` ``(n_out, k)`` for inputs ``v``, and the
     relative error of the same sweep on a known solution (the probe ``z``, with right-hand side
     ``A_B z`` of the bit-line system built from each row's ``C_i``): a check of every factor the
-    currents go through, the last row recovering ``z_last``. ``keep``: also the factors."""
+    currents go through, the last row recovering ``z_last``. ``keep``: also the factors;
+    ``swept``: also every row's swept right-hand side ``f'_i`` ``(n_in, n_out, k)`` (for the up
+    sweep of the full solve) and the word lines' driven columns ``t_i`` (else ``None``)."""
     n_in, n_out = g.shape
     k = v.shape[1]
     g_row, g_first, g_col, g_last = _conductances(r_row, r_col, r_source, r_sense)
     e0 = jnp.zeros((n_in, n_out, 1), dtype=g.dtype).at[:, 0].set(1.0)
     pivots = _chain_pivots(_row_diagonal(g, g_row, g_first), g_row, axis=1)
-    gt, gv = g * _word_solve(pivots, g_row, e0)[..., 0], g_first * v
+    t = _word_solve(pivots, g_row, e0)[..., 0]
+    gt, gv = g * t, g_first * v
     z = _probe(n_in, n_out, g.dtype)
 
     def rhs(i, c):
@@ -456,32 +488,66 @@ def _streamed(g, r_row, r_col, r_source, r_sense, v, keep):
                  + jnp.where(i == n_in - 1, g_last, 0.0) * z[i])
         return jnp.concatenate([gt[i][:, None] * gv[i][None, :], probe[:, None]], axis=1)
 
-    pivots, k_invs, k_inv_last, f_last = _factor_scan(g, g_row, g_first, g_col, g_last, rhs=rhs,
-                                                      columns=k + 1, keep=keep)
+    pivots, k_invs, k_inv_last, f_last, f_rows = _factor_scan(g, g_row, g_first, g_col, g_last, series_form, rhs=rhs,
+                                                              columns=k + 1, keep=keep, keep_swept=k if swept else 0)
     b = k_inv_last @ f_last
     error = jnp.max(jnp.abs(b[:, k] - z[-1])) / jnp.max(jnp.abs(z[-1]))
-    return b[:, :k], error, (_Factors(pivots, k_invs) if keep else None)
+    factors = _Factors(pivots, k_invs) if keep else None
+    if swept:
+        return b[:, :k], error, factors, f_rows, t
+    return b[:, :k], error, factors
 
 
-@jax.custom_vjp
-def _bottom_streamed(g, r_row, r_col, r_source, r_sense, v):
-    """The last row's bit-line voltages ``(n_out, k)`` for inputs ``v`` and the check's relative
-    error, without storing the factors: the down sweep runs inside the factorisation's scan
-    (memory ``O(n_out^2 + n_out k)`` instead of ``n_in n_out^2``; for tiles too large to keep the
-    factors). Gradients: the forward pass keeps the factors and the adjoint is
-    :func:`_bottom_general`'s."""
-    b_last, error, _ = _streamed(g, r_row, r_col, r_source, r_sense, v, keep=False)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+def _bottom_streamed(g, r_row, r_col, r_source, r_sense, v, series_form=None):
+    """The last row's bit-line voltages ``(n_out, k)`` for inputs ``v`` (the currents are these over
+    ``r_col + r_sense``) and the check's relative error, without storing the factors: the down
+    sweep runs inside the factorisation's scan (memory ``O(n_out^2 + n_out k)`` instead of
+    ``n_in n_out^2``, and the factors are neither written nor read again). Only the down sweep:
+    half the per-input work of the full solve. Gradients: the forward pass keeps the factors and
+    every row's swept right-hand side; the backward pass is :func:`_bottom_streamed_bwd`."""
+    b_last, error, _ = _streamed(g, r_row, r_col, r_source, r_sense, v, keep=False, series_form=series_form)
     return b_last, error
 
 
-def _bottom_streamed_fwd(g, r_row, r_col, r_source, r_sense, v):
-    _, error, factors = _streamed(g, r_row, r_col, r_source, r_sense, v, keep=True)
-    b_last, res = _bottom_general_fwd(factors, g, r_row, r_col, r_source, r_sense, v)
-    return (b_last, error), res
+def _bottom_streamed_fwd(g, r_row, r_col, r_source, r_sense, v, series_form=None):
+    # The adjoint needs every node: the factors are kept, and so is every row's f'_i of the down
+    # sweep inside the scan; the up sweep of the inputs waits for the backward pass, which runs it
+    # together with the adjoint's (each K'_i^-1 read once for both).
+    b_last, error, factors, f_rows, t = _streamed(g, r_row, r_col, r_source, r_sense, v, keep=True, swept=True,
+                                                  series_form=series_form)
+    return (b_last, error), ((g, r_row, r_col, r_source, r_sense, v), f_rows, t, factors)
 
 
-def _bottom_streamed_bwd(res, cts):
-    return _bottom_general_bwd(res, cts[0])[1:]
+def _bottom_streamed_bwd(series_form, res, cts):
+    """Adjoint of the last row's bit-line voltages: with the cotangent ``ct`` ``(n_out, k)`` of
+    ``b_last``, ``A lam = P_last ct`` is zero above the last row, so its down sweep is the identity
+    and its up sweep (``lam_last = K'_last^-1 ct``, ``lam_i = g_col K'_i^-1 lam_{i+1}``) runs with the
+    inputs' own up sweep (``b_i = K'_i^-1 (f'_i + g_col b_{i+1})``) in one loop (each ``K'_i^-1``
+    read once); word-line solves give both solutions' word-line voltages; then the parameter
+    cotangents of :func:`_residual_cotangents`. (The check's error takes no gradient.)"""
+    params, f_rows, t, factors = res
+    g, r_row, r_col, r_source, r_sense, v = params
+    ct_last = cts[0]
+    g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
+    inverse = factors.inverse
+    n_in = inverse.shape[0]
+
+    def up(step, carry):
+        b, lam_b, b_next, lam_next = carry  # b holds f'_i until row i is solved; zero below the last row
+        i = n_in - 1 - step
+        b_i = inverse[i] @ (b[i] + g_col * b_next)
+        lam_i = inverse[i] @ jnp.where(i == n_in - 1, ct_last, g_col * lam_next)
+        return b.at[i].set(b_i), lam_b.at[i].set(lam_i), b_i, lam_i
+
+    zero = jnp.zeros_like(ct_last)
+    b, lam_b, _, _ = jax.lax.fori_loop(0, n_in, up, (f_rows, jnp.zeros_like(f_rows), zero, zero))
+    w = t[:, :, None] * (g_first * v)[:, None, :] + _word_solve(factors.pivots, g_row, g[:, :, None] * b)
+    lam_w = _word_solve(factors.pivots, g_row, g[:, :, None] * lam_b)
+    return _residual_cotangents(params, w, b, lam_w, lam_b)
+
+
+_bottom_streamed.defvjp(_bottom_streamed_fwd, _bottom_streamed_bwd)
 
 
 def _sweep_down(inverse, g_col, f: Float[Array, "n_in n_out k"], extra=None) -> Float[Array, "n_in n_out k"]:
@@ -563,15 +629,19 @@ def _adjoint_solve(factors, g, g_row, g_col, ct_w, ct_b, last_row_only=False):
 def _up_from_last(inverse, g_col, f_last: Float[Array, "n_out k"]) -> Float[Array, "n_in n_out k"]:
     """Bit-line voltages ``(n_in, n_out, k)`` for a right-hand side that is zero above the last row
     (``f_last`` in it): the down sweep leaves it unchanged, and the up sweep is
-    ``b_last = K'_last^-1 f_last``, ``b_i = g_col K'_i^-1 b_{i+1}`` (no zero buffer to sweep)."""
+    ``b_last = K'_last^-1 f_last``, ``b_i = g_col K'_i^-1 b_{i+1}``, written in place into one
+    buffer (no stacked copy of the rows)."""
+    n_in = inverse.shape[0]
     b_last = inverse[-1] @ f_last
 
-    def up(b_next, k_inv):
-        b_i = g_col * (k_inv @ b_next)
-        return b_i, b_i
+    def up(step, carry):
+        buf, b_next = carry
+        i = n_in - 2 - step
+        b_i = g_col * (inverse[i] @ b_next)
+        return buf.at[i].set(b_i), b_i
 
-    _, rest = jax.lax.scan(up, b_last, inverse[:-1], reverse=True)
-    return jnp.concatenate([rest, b_last[None]], axis=0)
+    buf = jnp.zeros((n_in,) + b_last.shape, b_last.dtype).at[-1].set(b_last)
+    return jax.lax.fori_loop(0, n_in - 1, up, (buf, b_last))[0]
 
 
 @jax.custom_vjp
@@ -608,49 +678,6 @@ def _nodes_general_bwd(res, cotangents):
 
 
 _nodes_general.defvjp(_nodes_general_fwd, _nodes_general_bwd, symbolic_zeros=True)
-
-
-@jax.custom_vjp
-def _bottom_general(factors, g, r_row, r_col, r_source, r_sense, v):
-    """The last row's bit-line voltages ``(n_out, k)`` for inputs ``v`` (the currents are these
-    over ``r_col + r_sense``), with the factors of ``g`` and the wires computed by the caller.
-
-    Only the down sweep runs (``b_last = K'_last^-1 f'_last``): half the per-input work of the
-    full solve, and no ``(n_in, n_out, k)`` array. Gradients: the full solve in the forward pass
-    (the adjoint needs every node), then the adjoint of a last-row cotangent, which needs only the
-    up sweep. (The factors take no gradient: the adjoint differentiates the circuit's equations.)
-    """
-    g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
-    inverse = factors.inverse
-    gv, gt = g_first * v, g * _first_columns(factors, g, g_row)
-
-    def down(i, f_prev):
-        return gt[i][:, None] * gv[i][None, :] + g_col * (inverse[jnp.maximum(i - 1, 0)] @ f_prev)
-
-    f_last = jax.lax.fori_loop(0, g.shape[0], down, jnp.zeros((g.shape[1], v.shape[1]), g.dtype))
-    return inverse[-1] @ f_last
-
-
-def _bottom_general_fwd(factors, g, r_row, r_col, r_source, r_sense, v):
-    g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
-    w, b, f_last = _driven_solve(factors, g, g_row, g_first, g_col, v, with_last=True)
-    # The output computed as the primal computes it (not as b[-1], the same numbers): jax 0.10
-    # mislays the batch axis under jit + vmap + grad when the primal's and this rule's outputs
-    # come out of vmap with the batch axis in different places.
-    return factors.inverse[-1] @ f_last, ((g, r_row, r_col, r_source, r_sense, v), w, b, factors)
-
-
-def _bottom_general_bwd(res, ct_last):
-    params, w, b, factors = res
-    g, r_row, r_col, r_source, r_sense, v = params
-    g_row, _, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
-    lam_b = _up_from_last(factors.inverse, g_col, ct_last)
-    lam_w = _word_solve(factors.pivots, g_row, g[:, :, None] * lam_b)
-    return (jax.tree.map(jnp.zeros_like, factors),) + _residual_cotangents(params, w, b, lam_w, lam_b)
-
-
-_bottom_general.defvjp(_bottom_general_fwd, _bottom_general_bwd)
-_bottom_streamed.defvjp(_bottom_streamed_fwd, _bottom_streamed_bwd)
 
 
 def _transfer_rows(factors, g, g_row, g_first, g_col):
@@ -813,28 +840,28 @@ def _solve(g, v_in, wires: Wires, nodes: bool) -> IRDropSolution:
         finite = jnp.all(jnp.isfinite(w)) & jnp.all(jnp.isfinite(b))
     else:
         # Only the currents are wanted (the hot path): the full solve's down sweep and last block,
-        # no node voltages of the batch. The solve is linear in its input, so the sum of the
-        # batch's solutions must solve the summed input: solve that one input fully with the same
-        # factors (cheap: one right-hand side) and check its KCL residual (at most the inputs'
-        # largest relative residual).
+        # no node voltages of the batch.
         n_in, n_out = g.shape
-        if n_in * n_out * n_out > _STREAM_ABOVE and v.shape[1] < n_out:
-            # A tile too large to keep its factors: currents and the factorisation's check in one scan.
+        if v.shape[1] < n_out or n_in * n_out * n_out > _STREAM_ABOVE:
+            # Fewer inputs than outputs (or a tile too large to keep its factors): the currents and
+            # the factorisation's check (the same sweep on a known solution) in one scan, no
+            # factors stored.
             b_last, error = _bottom_streamed(g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense, v)
             currents = b_last / (wires.r_col + wires.r_sense)
             residual = jax.lax.stop_gradient(error)
             finite = jnp.all(jnp.isfinite(currents)) & jnp.isfinite(residual)
             return _finish(g, wires, currents, None, None, residual, finite, batched, nodes)
+        # At least as many inputs as outputs: the map itself (n_out right-hand sides, the factors
+        # kept for its up sweep), then v^T m. The solve is linear in its input, so the sum of the
+        # batch's solutions must solve the summed input: solve that one input fully with the same
+        # factors (cheap: one right-hand side) and check its KCL residual (at most the inputs'
+        # largest relative residual).
         gs, vs = jax.lax.stop_gradient(g), jax.lax.stop_gradient(v)
         g_row, g_first, g_col, g_last = _conductances(
             *(jax.lax.stop_gradient(r) for r in (wires.r_row, wires.r_col, wires.r_source, wires.r_sense)))
         factors = _factor(gs, g_row, g_first, g_col, g_last)
-        if v.shape[1] >= g.shape[1]:
-            # At least as many inputs as outputs: the map itself (n_out right-hand sides), then v^T m.
-            m = _bottom_matrix(factors, g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense)
-            b_last = (v.T @ m).T
-        else:
-            b_last = _bottom_general(factors, g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense, v)
+        m = _bottom_matrix(factors, g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense)
+        b_last = (v.T @ m).T
         currents = b_last / (wires.r_col + wires.r_sense)
         v_sum = jnp.sum(vs, axis=-1, keepdims=True)
         w_sum, b_sum = _driven_solve(factors, gs, g_row, g_first, g_col, v_sum)
