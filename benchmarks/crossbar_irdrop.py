@@ -245,7 +245,9 @@ def main(argv=None):
         old = json.loads(previous.read_text())
         payload.update({k: old[k] for k in ("ngspice_version", "accuracy") if k in old})
         if "accuracy" in old:
-            payload["accuracy_from_previous_run"] = (old.get("conditions") or {}).get("commit", "an earlier run of this file")
+            # the run that measured them (carried over if the previous file had kept them too)
+            payload["accuracy_from_previous_run"] = old.get("accuracy_from_previous_run") or (
+                (old.get("conditions") or {}).get("commit", "an earlier run of this file"))
     if not args.skip_spice:
         from memsnn.export import ngspice_version
 

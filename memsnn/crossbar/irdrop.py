@@ -30,13 +30,16 @@ How it is solved, and why (exact, fast with a batch of inputs, differentiable):
   about ``log10(g_col / |Y|)`` digits (4-7 of float64's 16 for 1 mOhm .. 10 Ohm wires on uS cells:
   currents within 3e-13 of the series form at 64 x 64 and 128 x 128, tests/test_irdrop.py).
 * The Schur complements ``C_i = D_i - D_i (T_i + D_i)^-1 D_i`` come from the closed form of a
-  tridiagonal inverse (the chain's pivots, its inverse's diagonal and one cumulative product of the
-  elimination multipliers, :func:`_schur_row`): ``O(n_out^2)`` per row, formed inside the sweep,
-  instead of a chain solve with ``n_out`` right-hand sides and an ``(n_in, n_out, n_out)`` array.
+  tridiagonal inverse (the chain's pivots, its inverse's diagonal and the cumulative products of
+  the elimination multipliers: an outer product, :func:`_schur_row`): ``O(n_out^2)`` per row,
+  formed inside the sweep, instead of a chain solve with ``n_out`` right-hand sides and an
+  ``(n_in, n_out, n_out)`` array.
 * The factorisation depends only on the conductances and wires, so a batch of input vectors shares
   it: the per-input work is matrix products, ``4 n_in n_out^2`` flops per input, done for the
   whole batch at once (``(n_out, n_out) @ (n_out, batch)`` per row); the currents alone need only
-  the down sweep (half of it). A batch of at least ``n_out`` inputs is cheaper through the
+  the down sweep (half of it), which runs inside the factorisation's scan as each block is
+  inverted (:func:`_bottom_streamed`: no factors stored, written or read back; its gradient keeps
+  them). A batch of at least ``n_out`` inputs is cheaper through the
   crossbar's linear map instead (:func:`_bottom_matrix`: ``n_out`` right-hand sides entering at
   the sense amplifiers, the up sweep alone, ``2 n_in n_out^3`` flops, then ``v^T m``), and so is
   its gradient (an adjoint with ``n_out`` columns instead of the batch's). Factorisation:
@@ -61,14 +64,16 @@ How it is solved, and why (exact, fast with a batch of inputs, differentiable):
   ``jax.custom_vjp``: one more solve with the same factors (the matrix is symmetric), then the
   parameter cotangents ``-lam^T d(A(p) x - rhs(p))/dp`` of the (matrix-free) residual, written
   out term by term (:func:`_residual_cotangents`). When only the currents were used, the word-line cotangent is a symbolic
-  zero and the adjoint skips a word-line solve. Tested against finite differences.
+  zero and the adjoint skips a word-line solve; its right-hand side is zero above the last row, so
+  it has only an up sweep, run in one loop with the inputs' own up sweep
+  (:func:`_bottom_streamed_bwd`). Tested against finite differences.
 * After the solve the KCL residual is checked; a solve that does not satisfy its own equations
   (non-finite values, a factorisation that broke down) raises (``eqx.error_if``, also under
   ``jit``) instead of returning garbage; :func:`solve_ir_drop_nodes` returns the residual of every
   equation and a flag instead. :func:`solve_ir_drop` (the currents only: the down sweep and the last
-  block, never the batch's node voltages) solves the batch's summed input with the same factors
-  (one more right-hand side) and checks that solution's KCL residual: a check of the
-  factorisation every input shares.
+  block, never the batch's node voltages) checks the factorisation every input shares: the same
+  down sweep on a known solution (streamed, fewer inputs than outputs), or the batch's summed input
+  solved with the same factors and its KCL residual (through the linear map).
 
 Zero resistances are exact special cases, not limits: ``r_row = r_source = 0`` makes every
 word-line node equal to its input (the bit lines are then independent tridiagonal chains);
