@@ -61,6 +61,10 @@ class SpikeTiming(NamedTuple):
         lag: per layer ``(n,)``, how long before ``t`` the neuron crossed its threshold (s), as
             the integrator located it: ``dt`` for a neuron already above it at the start of the
             step (after a reset), 0 for a crossing caused by the impulses at the end of the step.
+        crossed: per layer ``(n,)`` bool, or ``None``: the neurons that an integrator stopping at
+            threshold crossings (``Diffrax(..., events=True)``) found crossing at ``t``. They spike
+            whatever ``neuron.spikes`` reads (the root lies within the root finder's tolerance, on
+            either side of the threshold).
     """
 
     t: Any
@@ -68,6 +72,7 @@ class SpikeTiming(NamedTuple):
     start: tuple
     end: tuple
     lag: tuple
+    crossed: tuple | None = None
 
 
 class Layer(eqx.Module):
@@ -195,8 +200,8 @@ class Layer(eqx.Module):
     def fire(self, state: LayerState, timing=None):
         """Read the spikes and apply the neuron's reset (and the plasticity rule's spike map).
 
-        ``timing`` (exact spike timing, docs/spike-times.md): ``(t, drive, g_start, lag)`` of the step
-        that just ended (see :class:`SpikeTiming`). A spike is then an upward crossing of the threshold
+        ``timing`` (exact spike timing, docs/spike-times.md): ``(t, drive, g_start, lag, crossed)`` of the
+        step that just ended (see :class:`SpikeTiming`; ``crossed`` may be ``None``). A spike is then an upward crossing of the threshold
         function (or, for neurons with a reset, a neuron still above it after its reset), the reset acts
         ``lag`` before the grid point (to first order in the lag), and the result is
         ``(state, spikes, lags)``; without it ``(state, spikes)``.
@@ -211,8 +216,10 @@ class Layer(eqx.Module):
             state = state._replace(plasticity=plast, array=array)
         return state, spikes
 
-    def _fire_at(self, state: LayerState, t, drive, g_start, lag):
+    def _fire_at(self, state: LayerState, t, drive, g_start, lag, crossed=None):
         flag = self.neuron.spikes(state.neuron)
+        if crossed is not None:
+            flag = jnp.where(crossed, jnp.ones_like(flag), flag)
         resets = self.neuron.has_event_rule
         event = (flag > 0) & ((g_start < 0) | resets) if resets else (flag > 0) & (g_start < 0)
         spikes = jnp.where(event, flag, jnp.zeros_like(flag))
@@ -329,7 +336,8 @@ class Network(eqx.Module):
                 state[i], s = layer.fire(state[i])
             else:
                 state[i], s, lag = layer.fire(state[i], (timing.t, timing.drive if i == 0 else None,
-                                                         timing.start[i], pending[i]))
+                                                         timing.start[i], pending[i],
+                                                         None if timing.crossed is None else timing.crossed[i]))
                 lags.append(lag)
             spikes.append(s)
             if i + 1 < len(self.layers):

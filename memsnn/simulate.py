@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from .integrators import RESULTS, AbstractIntegrator, Euler, SolveStats, checkpointed_scan
+from .integrators import RESULTS, AbstractIntegrator, Euler, EventMaps, SolveStats, checkpointed_scan
 from .network import Layer, Network, SpikeTiming
 from .stimulus import Current, Impulses
 
@@ -30,12 +30,14 @@ class Trace(eqx.Module):
     Attributes:
         times: ``(n_steps,)`` grid times (s) at which the state was recorded, ``(k + 1) dt``.
         membrane_potential: per layer, V.
-        spikes: per layer, spike indicators (MIF: ``v > spike_threshold``).
+        spikes: per layer, spike indicators (MIF: ``v > spike_threshold``); with exact timing, the
+            spikes emitted in each step (with ``Diffrax(..., events=True)`` a count: a neuron may
+            fire more than once inside a grid step).
         synaptic_current: per layer, A.
         state: per layer, the full :class:`~memsnn.network.LayerState` over time.
         spike_times: per layer, ``(batch, n_steps, n)``: the time (s) of the spike emitted in each
-            step (the located threshold crossing, ``spike_timing="exact"``), ``+inf`` where the
-            neuron did not spike in that step. :meth:`first_spike_times` and
+            step (the located threshold crossing, ``spike_timing="exact"``; with events the first
+            one of the step), ``+inf`` where the neuron did not spike in that step. :meth:`first_spike_times` and
             :meth:`spike_time_list` read it (docs/spike-times.md).
         recorded: one entry per function given in ``record``, its output stacked as
             ``(batch, n_steps, ...)``; ``()`` if there were none.
@@ -166,6 +168,17 @@ def _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layer
     if "spike_times" in names and spike_timing != "exact":
         raise ValueError("simulate: recording 'spike_times' needs spike_timing='exact' (spikes located inside "
                          "their step; docs/spike-times.md).")
+    if isinstance(solver, AbstractIntegrator) and solver.stops_at_events:
+        if spike_timing != "exact":
+            raise ValueError(f"simulate: {solver.name} with events=True stops at threshold crossings to give spikes "
+                             "their times; it needs spike_timing='exact' (with spike_timing='grid' spikes are read at "
+                             "grid points: use the integrator without events).")
+        delayed = [i for i, layer in enumerate(network.layers) if layer.array.reads_every_step]
+        if delayed:
+            raise ValueError(f"simulate: layer(s) {delayed} have arrays read once per grid step (delays, recurrence: "
+                             f"{sorted({type(network.layers[i].array).__name__ for i in delayed})}), which events "
+                             "inside a step cannot feed; run them without events (spike_timing='exact' locates "
+                             "the crossings inside each step).")
     if spike_timing == "exact":
         if layerwise and len(network.layers) > 1:
             raise ValueError("simulate: layerwise=True drives each layer with the spikes of the one below on the "
@@ -290,7 +303,10 @@ def simulate(
             as a differentiable expression of the step's states; the reset and the impulses it sends
             act at that time (to first order in the time left to the grid point), so gradients flow
             through spike times across layers. Record ``"spike_times"`` to keep them
-            (:meth:`Trace.first_spike_times`). Runs step by step. docs/spike-times.md.
+            (:meth:`Trace.first_spike_times`). Runs step by step. With an integrator that stops at
+            threshold crossings (``Diffrax(..., events=True)``, adaptive steps) the crossing is a
+            root of the solver's dense output and the event maps act exactly there instead.
+            docs/spike-times.md.
 
     Returns:
         A :class:`Trace`. With ``throw=True`` it errors (at run time, also under ``jit``, ``vmap``
@@ -477,7 +493,43 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
                 return jax.tree.map(lambda a, b: jnp.where(mask[k], a, b), injected, y)
             return jump
 
-        if on_grid and exact:
+        if on_grid and exact and solver.stops_at_events:
+            resets = tuple(layer.neuron.has_event_rule for layer in network.layers)
+
+            def immediate(y):
+                flags = network.read_spikes(y)
+                return tuple((f > 0) if r else jnp.zeros(f.shape, bool) for f, r in zip(flags, resets))
+
+            def body(y, k):
+                drive = None
+                if is_current:
+                    drive, _, y = read_first(k if time_varying else None, y, k)
+                jump = None if is_current or (mask is None and not each_row) else jump_at(k, k)
+                t1 = (k + 1) * dt
+
+                def fire_at(y, t, crossed, start, index):
+                    # The event maps act at the crossing itself: no lag to correct for.
+                    end = network.thresholds(y)
+                    keys = read_keys(k)
+                    keys = None if keys is None else tuple(jax.random.fold_in(key, index) for key in keys)
+                    y, spikes, _ = network.fire(y, keys, SpikeTiming(t, drive, start, end,
+                                                                     tuple(jnp.zeros_like(g) for g in end), crossed))
+                    return y, spikes
+
+                maps = EventMaps(network.thresholds, immediate, resets, fire_at)
+                y_end, first, count, start, stats = solver.advance_events(network, y, drive, k * dt, dt, maps)
+                # The impulses that land at the grid point, and the spikes they cause there.
+                y_new = y_end if jump is None else jump(y_end)
+                end = network.thresholds(y_end)
+                y, spikes, _ = network.fire(y_new, read_keys(k), SpikeTiming(t1, drive, start, end,
+                                                                             tuple(jnp.zeros_like(g) for g in end)))
+                times = tuple(jnp.minimum(f, jnp.where(s > 0, t1, jnp.inf)) for f, s in zip(first, spikes))
+                spikes = tuple(c + s for c, s in zip(count, spikes))
+                return y, (save(t1, y, spikes, times), ratio_at(y, drive), stats)
+
+            final, (saved, ratios, stats) = checkpointed_scan(body, state0, n_steps, checkpoint_every, unroll)
+            stats = SolveStats(jnp.sum(stats.accepted), jnp.sum(stats.rejected), jnp.max(stats.result))
+        elif on_grid and exact:
             after = solver.jumps_after_step
 
             def body(y, k):

@@ -16,10 +16,10 @@ from memsnn.synapses import ExponentialSynapse
 TAU, THETA = 20e-3, 1.0
 
 
-def _lif_step_run(current, solver, dt, n_steps):
+def _lif_step_run(current, solver, dt, n_steps, record=("spike_times",)):
     net = memsnn.Network([memsnn.Layer(Identity(current.shape[-1]), None, memsnn.LIF(tau=TAU, threshold=THETA))])
     return memsnn.simulate(net, memsnn.Current(current), dt=dt, n_steps=n_steps, solver=solver,
-                           spike_timing="exact", record=("spike_times",))
+                           spike_timing="exact", record=record)
 
 
 def test_lif_current_step_closed_form():
@@ -186,3 +186,106 @@ class _Leak(memsnn.neurons.AbstractNeuron):
 
     def decay_rate(self, state, current):
         return jnp.ones_like(state)
+
+
+# Adaptive diffrax runs that stop at each threshold crossing (Diffrax(..., events=True)).
+
+def _events(rtol=1e-10, atol=1e-12, solver=None, **options):
+    return memsnn.Diffrax(diffrax.Tsit5() if solver is None else solver,
+                          diffrax.PIDController(rtol=rtol, atol=atol), events=True, **options)
+
+
+def _fd_check_with(value_and_grad, x, eps, rtol=1e-5, entries=2):
+    """:func:`_fd_check` from one compiled ``value_and_grad`` (its values give the differences)."""
+    value, grad = value_and_grad(x)
+    grad, flat = np.asarray(grad).ravel(), np.asarray(x).ravel()
+    for i in np.argsort(-np.abs(grad))[:entries]:
+        up = value_and_grad(jnp.asarray(flat.copy()).at[i].add(eps).reshape(x.shape))[0]
+        down = value_and_grad(jnp.asarray(flat.copy()).at[i].add(-eps).reshape(x.shape))[0]
+        fd = (float(up) - float(down)) / (2 * eps)
+        assert abs(grad[i] - fd) <= rtol * abs(fd), (i, grad[i], fd)
+    assert np.any(grad != 0)
+    return value
+
+
+def test_adaptive_events_lif_closed_form_resets_at_the_crossing():
+    """LIF under a current step on a coarse 30 ms grid: the solve stops at each crossing and resets
+    there, so the k-th spike is at k t* (t* = -tau ln(1 - theta/(R I))) to 1e-9 s, two spikes in one
+    grid step are both counted (the step's first time recorded), and dt*/dI is the closed form
+    -tau theta / (I^2 (1 - theta/I)) of the implicit function theorem."""
+    current = jnp.array([[1.5, 2.0, 0.9]])
+    t_star = -TAU * np.log(1 - THETA / np.array([1.5, 2.0]))
+
+    def third_spike(i):
+        trace = _lif_step_run(i, _events(), 30e-3, 2, record=("spike_times", "spikes"))
+        return trace.spike_times[0][0, 1, 1], trace
+
+    (_, trace), grad = jax.value_and_grad(third_spike, has_aux=True)(current)
+    times = np.asarray(trace.spike_times[0][0])
+    np.testing.assert_allclose(times[:, :2], [[t_star[0], t_star[1]], [2 * t_star[0], 3 * t_star[1]]],
+                               rtol=0, atol=1e-9)
+    assert np.all(np.isinf(times[:, 2]))
+    np.testing.assert_array_equal(np.asarray(trace.spikes[0][0]), [[1, 2, 0], [1, 2, 0]])
+    i = np.array([1.5, 2.0])
+    closed = -TAU * THETA / (i ** 2 * (1 - THETA / i))
+    np.testing.assert_allclose(float(grad[0, 1]), 3 * closed[1], rtol=1e-7)
+    # The other neurons act only through the shared adaptive step sizes: rounding-level terms.
+    assert abs(float(grad[0, 0])) < 1e-8 and float(grad[0, 2]) == 0.0
+
+
+def test_adaptive_events_two_layer_lif_gradient_matches_finite_differences():
+    """Hidden spikes reach the output layer at their crossing times; d(output time)/d(hidden
+    weights) goes through the hidden event times (float64, central differences, rel 1e-5)."""
+    w1 = jnp.array([[2.2, 1.1, 0.3], [0.4, 1.9, 1.6]]) * 3.0
+    w2 = jnp.array([[2.5, 1.4]]) * 3.5
+    stim = _input_spikes(30, (3, 6, 9), 3)
+
+    def t_out(w1):
+        net = _two_layer_lif(w1, w2)
+        return memsnn.simulate(net, stim, dt=1e-3, n_steps=30, spike_timing="exact", solver=_events(),
+                               record=("spike_times",)).first_spike_times()[0, 0]
+
+    assert float(_fd_check_with(jax.jit(jax.value_and_grad(t_out)), w1, 1e-6)) < 30e-3
+
+
+def test_adaptive_events_mif_gradient_matches_finite_differences():
+    """The MIF (no reset, SPICEprop preset) with events: d t*/d w against central differences; each
+    neuron, above threshold after its spike, does not fire again."""
+    stim = memsnn.Impulses(jnp.array([[[1.0, 0.6]]]), steps=(0,))
+    solver = _events(1e-8, 1e-10)
+
+    def t_sum(w):
+        trace = memsnn.simulate(memsnn.Network([P.spiceprop_layer(weight=w)]), stim, dt=1e-4, n_steps=15,
+                                solver=solver, spike_timing="exact", record=("spike_times", "spikes"))
+        return jnp.sum(trace.first_spike_times()[0]), jnp.sum(trace.spikes[0])
+
+    w = jnp.array([[0.005, 0.002], [0.003, 0.004]]) * P.MILLIAMP
+    vg = jax.jit(jax.value_and_grad(t_sum, has_aux=True))
+    (total, n_spikes), _ = vg(w)
+    assert float(total) < 2 * 15e-4 and float(n_spikes) == 2
+
+    def value_and_grad(w):
+        (value, _), grad = vg(w)
+        return value, grad
+
+    _fd_check_with(value_and_grad, w, 1e-9 * P.MILLIAMP)
+
+
+def test_adaptive_events_errors():
+    with pytest.raises(ValueError, match="adaptive step-size controller"):
+        memsnn.Diffrax(diffrax.Tsit5(), events=True)
+    with pytest.raises(ValueError, match="only with events=True"):
+        memsnn.Diffrax(diffrax.Tsit5(), diffrax.PIDController(rtol=1e-6, atol=1e-8),
+                       event_root_finder=memsnn.integrators.BracketedNewton(rtol=0.0, atol=1e-12))
+    current = memsnn.Current(jnp.array([[2.0]]))
+    net = memsnn.Network([memsnn.Layer(Identity(1), None, memsnn.LIF(tau=TAU, threshold=THETA))])
+    with pytest.raises(ValueError, match="needs spike_timing='exact'"):
+        memsnn.simulate(net, current, dt=1e-3, n_steps=5, solver=_events())
+    from memsnn.arrays import DelayedDense
+    delayed = memsnn.Network([memsnn.Layer(DelayedDense(jnp.ones((1, 1)), jnp.zeros((1, 1)), dt=1e-3, max_delay=2e-3),
+                                           None, memsnn.LIF(tau=TAU, threshold=THETA))])
+    with pytest.raises(ValueError, match="read once per grid step"):
+        memsnn.simulate(delayed, current, dt=1e-3, n_steps=5, solver=_events(), spike_timing="exact")
+    # Two crossings in one 30 ms step with room for one.
+    with pytest.raises(Exception, match="max_events=1"):
+        memsnn.simulate(net, current, dt=30e-3, n_steps=1, solver=_events(max_events=1), spike_timing="exact")

@@ -49,6 +49,31 @@ class SolveStats(NamedTuple):
 Jump = Callable  # state -> state: the event map applied at the end of a stretch's first step
 
 
+class EventMaps(NamedTuple):
+    """What an integrator that stops at threshold crossings (:attr:`AbstractIntegrator.stops_at_events`)
+    needs from the network; :func:`memsnn.simulate` builds it from the component protocol
+    (docs/spike-times.md). The integrator knows nothing of the components behind these maps.
+
+    Attributes:
+        thresholds: ``state -> tuple`` of ``g (n,)`` per layer (a spike is an upward crossing of 0).
+        immediate: ``state -> tuple`` of ``(n,)`` bool per layer: neurons that must fire where they
+            are, without a crossing (a neuron with a reset left at or above its threshold).
+        resets: per layer, whether its neurons reset when they fire (static ``bool``): a neuron
+            without a reset is re-armed only once it is below its threshold again.
+        fire: ``(state, t, crossed, start, index) -> (state, spikes)``: the event maps at time ``t``
+            (s): resets of the neurons in ``crossed`` (per layer ``(n,)`` bool, and of those that
+            the impulses they send carry over their thresholds), the impulses to the next layers
+            and plasticity, all at ``t``. ``start`` is ``g`` per layer at the start of the
+            stretch (a neuron without a reset at or above 0 there does not fire again); ``index``
+            numbers the events inside a grid step (noise keys). ``spikes``: per layer ``(n,)``.
+    """
+
+    thresholds: Callable
+    immediate: Callable
+    resets: tuple
+    fire: Callable
+
+
 class AbstractIntegrator(eqx.Module):
     """Advances a :class:`~memsnn.network.Network` over a stretch of the time grid.
 
@@ -73,6 +98,23 @@ class AbstractIntegrator(eqx.Module):
     """
 
     jumps_after_step: ClassVar[bool] = True
+
+    @property
+    def stops_at_events(self) -> bool:
+        """Whether the integrator stops its solve at each threshold crossing inside a grid step and
+        applies the event maps there (:meth:`advance_events`, ``Diffrax(..., events=True)``)
+        instead of locating the crossings after the step (:meth:`crossing_fraction`)."""
+        return False
+
+    def advance_events(self, network, state, drive, t0, dt: float, maps: EventMaps):
+        """One grid step ``[t0, t0 + dt]``, stopping at every threshold crossing (found by root
+        finding) to apply ``maps.fire`` there: ``(state, first, count, start, stats)``, with the
+        state at ``t0 + dt`` (before the impulses that land there), per layer the first spike
+        time in the step ``(n,)`` (s, ``+inf`` where none) and the number of spikes ``(n,)``, and
+        ``g`` per layer at the start of the last stretch as ``maps.fire`` takes it.
+        Only integrators with :attr:`stops_at_events` implement it."""
+        raise ValueError(f"{self.name} does not stop at threshold crossings; exact spike times are located "
+                         "inside each step instead (docs/spike-times.md).")
 
     @abc.abstractmethod
     def advance(self, network, state, jump: Jump | None, drive, t0, dt: float, n_steps: int,

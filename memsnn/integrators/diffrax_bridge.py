@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Callable, ClassVar
+
 import diffrax
 import equinox as eqx
+import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 import optimistix
 
-from ._base import RESULTS, AbstractIntegrator, SolveStats, first_step_then_scan
+from ._base import RESULTS, AbstractIntegrator, EventMaps, SolveStats, first_step_then_scan
 
 # Real-axis stability bound |h lambda| of explicit Runge-Kutta schemes (approximate, from their
 # stability polynomials). Used only to report unstable fixed steps early.
@@ -38,6 +41,15 @@ class Diffrax(AbstractIntegrator):
       (``max_steps`` of them, allocated only under reverse-mode autodiff): with fewer checkpoints,
       diffrax 0.7's recursive checkpointing returned wrong gradients for grid saves in our tests.
       ``diffrax.BacksolveAdjoint()`` gives O(1) memory at the price of a backward ODE solve.
+    - Spike events (``events=True``, adaptive steps, ``simulate(..., spike_timing="exact")``):
+      inside each grid step the solve stops at every threshold crossing, located by root finding
+      on the solver's dense output (a ``diffrax.Event`` on the neurons' threshold functions,
+      ``event_root_finder``), applies the event maps there (reset, impulses to the next layers,
+      plasticity) and goes on to the grid point; at most ``max_events`` crossings per grid step
+      (more end the run with ``RESULTS.max_steps_reached``). Spike-time gradients come from
+      diffrax's differentiation of the event time (the implicit function theorem on the root,
+      ``dt*/dtheta = -(dg/dtheta)/(dg/dt)``). docs/spike-times.md compares it with the located
+      crossing.
 
     Attributes:
         solver: a diffrax solver, e.g. ``diffrax.Tsit5()`` or ``diffrax.Kvaerno5()``.
@@ -45,7 +57,14 @@ class Diffrax(AbstractIntegrator):
             ``diffrax.PIDController(rtol=1e-6, atol=1e-9)`` for adaptive steps.
         dt0: fixed step, or initial step for adaptive solves (s); ``None`` = the grid step.
         adjoint: adaptive solves only: how to differentiate (see above).
-        max_steps: adaptive solves only: cap on solver steps per stretch between impulses.
+        max_steps: adaptive solves only: cap on solver steps per stretch between impulses (with
+            ``events``: per stretch between events).
+        events: stop at threshold crossings (above); adaptive steps and ``spike_timing="exact"`` only.
+        event_root_finder: ``events`` only: an optimistix root finder for the crossing time; default
+            :class:`BracketedNewton` to 1e-12 of the grid step (float64; 1e-6 in float32).
+        max_events: ``events`` only: bound on the crossings handled inside one grid step, all neurons of
+            the network together (the loop ends as soon as the grid point is reached: the bound costs
+            nothing until it is used).
     """
 
     solver: diffrax.AbstractSolver = diffrax.Tsit5()
@@ -53,6 +72,9 @@ class Diffrax(AbstractIntegrator):
     dt0: float | None = eqx.field(static=True, default=None)
     adjoint: diffrax.AbstractAdjoint | None = None
     max_steps: int = eqx.field(static=True, default=4096)
+    events: bool = eqx.field(static=True, default=False)
+    event_root_finder: optimistix.AbstractRootFinder | None = None
+    max_events: int = eqx.field(static=True, default=64)
 
     def __check_init__(self):
         if not isinstance(self.solver, diffrax.AbstractSolver):
@@ -68,6 +90,21 @@ class Diffrax(AbstractIntegrator):
             raise ValueError(f"Diffrax: dt0 must be > 0 seconds (or None for the grid step), got {self.dt0}.")
         if isinstance(self.max_steps, bool) or int(self.max_steps) != self.max_steps or self.max_steps < 1:
             raise ValueError(f"Diffrax: max_steps must be a positive integer, got {self.max_steps!r}.")
+        if not isinstance(self.events, bool):
+            raise TypeError(f"Diffrax: events must be True or False, got {self.events!r}.")
+        if self.events and self._fixed:
+            raise ValueError("Diffrax: events=True stops an adaptive solve at each threshold crossing, so it needs an "
+                             "adaptive step-size controller, e.g. Diffrax(diffrax.Tsit5(), "
+                             "diffrax.PIDController(rtol=1e-8, atol=1e-10), events=True). Fixed steps locate the "
+                             "crossing inside each step without events: simulate(..., spike_timing='exact').")
+        if self.event_root_finder is not None:
+            if not self.events:
+                raise ValueError("Diffrax: event_root_finder is used only with events=True.")
+            if not isinstance(self.event_root_finder, optimistix.AbstractRootFinder):
+                raise TypeError("Diffrax: event_root_finder must be an optimistix root finder such as "
+                                f"optimistix.Newton(rtol=1e-12, atol=1e-15), got {self.event_root_finder!r}.")
+        if isinstance(self.max_events, bool) or int(self.max_events) != self.max_events or self.max_events < 1:
+            raise ValueError(f"Diffrax: max_events must be a positive integer, got {self.max_events!r}.")
 
     @property
     def _fixed(self) -> bool:
@@ -147,14 +184,102 @@ class Diffrax(AbstractIntegrator):
                            jnp.asarray(sol.stats["num_rejected_steps"], jnp.int32), result)
         return final, (sol.ys[1] if save_fn is not None else None), stats
 
+    @property
+    def stops_at_events(self) -> bool:
+        return self.events
+
+    def advance_events(self, network, state, drive, t0, dt, maps: EventMaps):
+        dtype = jax.tree.leaves(state)[0].dtype
+        double = jnp.dtype(dtype) == jnp.float64
+        root = self.event_root_finder
+        if root is None:
+            root = BracketedNewton(rtol=0.0, atol=(1e-12 if double else 1e-6) * dt)
+        # One condition for the whole network: the largest threshold function over the armed neurons
+        # (below threshold at the start of the stretch). Its first upward zero is the first crossing;
+        # near it, its value and slope are the crossing neuron's, so the root and its derivative are.
+        def condition(t, y, args, **kwargs):
+            armed = args[3]
+            g = maps.thresholds(y)
+            return jnp.max(jnp.concatenate([jnp.where(a, gi, -jnp.ones_like(gi)) for a, gi in zip(armed, g)]))
+
+        event = diffrax.Event(condition, root_finder=root, direction=True)
+        adjoint = self.adjoint if self.adjoint is not None else diffrax.RecursiveCheckpointAdjoint()
+        term = diffrax.ODETerm(_network_field)
+        dt0 = dt if self.dt0 is None else self.dt0
+
+        def solve(y, t_start, t_end, armed):
+            sol = diffrax.diffeqsolve(term, self.solver, t_start, t_end, dt0, y, args=(network, drive, t0, armed),
+                                      saveat=diffrax.SaveAt(t1=True), stepsize_controller=self.stepsize_controller,
+                                      adjoint=adjoint, max_steps=self.max_steps, throw=False, event=event)
+            hit = sol.result == diffrax.RESULTS.event_occurred
+            ok = (sol.result == diffrax.RESULTS.successful) | hit
+            result = jnp.where(ok, RESULTS.successful,
+                               jnp.where(sol.result == diffrax.RESULTS.max_steps_reached, RESULTS.max_steps_reached,
+                                         RESULTS.solver_failed)).astype(jnp.int32)
+            stats = SolveStats(jnp.asarray(sol.stats["num_accepted_steps"], jnp.int32),
+                               jnp.asarray(sol.stats["num_rejected_steps"], jnp.int32), result)
+            return sol.ts[0], jax.tree.map(lambda x: x[0], sol.ys), hit, stats
+
+        def arm(y, disarmed):
+            g = maps.thresholds(y)
+            armed = tuple((gi < 0) & ~d for gi, d in zip(g, disarmed))
+            return g, armed, tuple(jnp.where(a, gi, jnp.zeros_like(gi)) for a, gi in zip(armed, g))
+
+        g0 = maps.thresholds(state)
+        zeros_like_g = tuple(jnp.zeros(gi.shape, bool) for gi in g0)
+        t_start0 = jnp.zeros((), dtype)
+
+        def one_event(carry):
+            t_start, y, disarmed, first, count, stats, done, index = carry
+            g, armed, start = arm(y, disarmed)
+            now = maps.immediate(y)
+            any_now = jnp.any(jnp.stack([jnp.any(n) for n in now]))
+            # Done (under vmap the loop runs on for the other samples), or a neuron to fire where it
+            # is: a stretch of length 0.
+            t_end = jnp.where(done | any_now, t_start, jnp.asarray(dt, dtype))
+            t_hit, y_hit, hit, taken = solve(y, t_start, t_end, armed)
+            hit = hit & ~done & ~any_now
+            g_hit = maps.thresholds(y_hit)
+            top = jnp.max(jnp.concatenate([jnp.where(a, gi, -jnp.inf) for a, gi in zip(armed, g_hit)]))
+            tie = 64 * jnp.finfo(dtype).eps * (1 + jnp.abs(top))
+            crossed = tuple(jnp.where(any_now, n, hit & a & (gi >= top - tie))
+                            for n, a, gi in zip(now, armed, g_hit))
+            fires = ~done & (hit | any_now)
+            fired, spikes = maps.fire(y_hit, t0 + t_hit, crossed, start, index + 1)
+            y = jax.tree.map(lambda a, b: jnp.where(fires, a, b), fired, y_hit)
+            spikes = tuple(jnp.where(fires, s, jnp.zeros_like(s)) for s in spikes)
+            first = tuple(jnp.minimum(f, jnp.where(s > 0, t0 + t_hit, jnp.inf)) for f, s in zip(first, spikes))
+            count = tuple(c + s for c, s in zip(count, spikes))
+            # A neuron without a reset that fired stays disarmed until it is below threshold at a grid point.
+            disarmed = tuple(d | ((s > 0) & (not r)) for d, s, r in zip(disarmed, spikes, maps.resets))
+            return t_hit, y, disarmed, first, count, stats.plus(taken), done | ~fires, index + 1
+
+        first0 = tuple(jnp.full(gi.shape, jnp.inf, dtype) for gi in g0)
+        count0 = tuple(jnp.zeros(gi.shape, dtype) for gi in g0)
+        carry = (t_start0, state, zeros_like_g, first0, count0, SolveStats.fixed(0), jnp.asarray(False),
+                 jnp.asarray(0, jnp.int32))
+        # A loop that ends once every sample has reached the grid point (one pass per event, plus one),
+        # bounded by max_events; checkpointed for reverse-mode autodiff, like diffrax's own loop.
+        t_start, y, disarmed, first, count, stats, done, _ = eqxi.while_loop(
+            lambda c: ~c[6] & (c[7] <= self.max_events), one_event, carry, max_steps=self.max_events + 1,
+            kind="checkpointed")
+        # Still short of the grid point after max_events + 1 crossings: a failure, reported like max_steps
+        # (the state is left where the last event put it).
+        stats = stats._replace(result=jnp.where(done, stats.result, RESULTS.max_steps_reached).astype(jnp.int32))
+        return y, first, count, arm(y, disarmed)[2], stats
+
     def failure_message(self, result):
         name = type(self.solver).__name__
         if result == RESULTS.max_steps_reached:
+            events = (f" With events=True it also means more than max_events={self.max_events} threshold "
+                      "crossings (all neurons together) inside one grid step: raise max_events "
+                      "(memsnn.Diffrax(..., max_events=...)) or use a finer grid."
+                      if self.events else "")
             return (f"memsnn.Diffrax: the adaptive {name} solve used all max_steps={self.max_steps} steps within "
                     "one stretch between impulses. The tolerances may be tighter than the floating-point type "
                     "allows (float32 cannot reach rtol ~1e-7), or the circuit stiff for an explicit solver. "
                     "Raise max_steps (memsnn.Diffrax(..., max_steps=...)), loosen rtol/atol, or use an implicit "
-                    "solver such as diffrax.Kvaerno5().")
+                    "solver such as diffrax.Kvaerno5()." + events)
         return (f"memsnn.Diffrax: the adaptive {name} solve failed (diffrax reported a non-convergent implicit "
                 "step or a singular system). Loosen rtol/atol, or try another solver.")
 
@@ -178,6 +303,61 @@ class Diffrax(AbstractIntegrator):
         return f"Diffrax({type(self.solver).__name__}, {kind})"
 
 
+class _BracketState(eqx.Module):
+    lower: jax.Array
+    upper: jax.Array
+    flip: jax.Array
+    diff: jax.Array
+    f: jax.Array
+
+
+class BracketedNewton(optimistix.AbstractRootFinder):
+    """Newton's method for a scalar root inside a bracket, with bisection wherever a Newton step
+    would leave it: the default root finder of ``Diffrax(..., events=True)``.
+
+    diffrax hands its event root finder the step in which the condition changed sign (``lower``,
+    ``upper`` options). Plain ``optimistix.Newton`` can wander off a condition that is not monotone
+    inside that step or that switches between neurons, and then fails (seen on two-layer LIF
+    networks); keeping every iterate inside the shrinking bracket always converges, quadratically
+    near a simple root. Gradients of the root do not depend on the root finder (optimistix
+    differentiates the root by the implicit function theorem).
+
+    Attributes:
+        rtol, atol: stop once a step or the bracket is below ``atol + rtol |t|`` (s), or ``f == 0``.
+    """
+
+    rtol: float
+    atol: float
+    norm: ClassVar[Callable] = jnp.abs
+
+    def init(self, fn, y, args, options, f_struct, aux_struct, tags):
+        lower = jnp.asarray(options["lower"], f_struct.dtype)
+        upper = jnp.asarray(options["upper"], f_struct.dtype)
+        f_lower, _ = fn(lower, args)
+        f_upper, _ = fn(upper, args)
+        inf = jnp.asarray(jnp.inf, f_struct.dtype)
+        return _BracketState(lower, upper, f_lower > f_upper, inf, inf)
+
+    def step(self, fn, y, args, options, state, tags):
+        (f, aux), (slope, _) = jax.jvp(lambda t: fn(t, args), (y,), (jnp.ones_like(y),))
+        below = state.flip ^ (f < 0)  # y is on the lower side of the root
+        lower = jnp.where(below, y, state.lower)
+        upper = jnp.where(below, state.upper, y)
+        lo, hi = jnp.minimum(lower, upper), jnp.maximum(lower, upper)
+        newton = y - f / jnp.where(slope == 0, 1.0, slope)
+        inside = (slope != 0) & jnp.isfinite(newton) & (newton > lo) & (newton < hi)
+        new_y = jnp.where(f == 0, y, jnp.where(inside, newton, 0.5 * (lower + upper)))
+        return new_y, _BracketState(lower, upper, state.flip, jnp.abs(new_y - y), f), aux
+
+    def terminate(self, fn, y, args, options, state, tags):
+        scale = self.atol + self.rtol * jnp.abs(y)
+        done = (state.diff < scale) | (jnp.abs(state.upper - state.lower) < scale) | (state.f == 0)
+        return done, optimistix.RESULTS.successful
+
+    def postprocess(self, fn, y, aux, args, options, state, tags, result):
+        return y, aux, {}
+
+
 def _with_root_tolerances(solver, dtype):
     """Give an implicit solver's Newton (chord) iteration tolerances for fixed steps.
 
@@ -198,5 +378,5 @@ def _with_root_tolerances(solver, dtype):
 
 
 def _network_field(t, y, args):
-    network, drive, t_offset = args
+    network, drive, t_offset = args[:3]
     return network.vector_field(t_offset + t, y, drive)
