@@ -8,6 +8,26 @@ from pathlib import Path
 # distributed) inherit it; JAX_DISABLE_MOST_OPTIMIZATIONS=0 in the environment turns it off.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
+# Many tests compile the same program from new Python functions (every `memsnn train` in a CLI
+# test builds its learner and predictor again), which jit's in-memory cache cannot see. JAX's
+# persistent compilation cache, keyed on the program itself, serves those repeats: a fresh, empty
+# folder for each test session (nothing carries over between sessions), one per pytest-xdist
+# worker (no two processes write one folder at once; JAX's writes are not atomic), inherited by
+# the tests' subprocesses, removed at the end. A JAX_COMPILATION_CACHE_DIR set in the
+# environment is used as it is.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ or "MEMSNN_TEST_JAX_CACHE" in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    if "MEMSNN_TEST_JAX_CACHE" not in os.environ:  # the session's first process owns the folder
+        os.environ["MEMSNN_TEST_JAX_CACHE"] = tempfile.mkdtemp(prefix="memsnn-tests-jax-cache-")
+        atexit.register(shutil.rmtree, os.environ["MEMSNN_TEST_JAX_CACHE"], ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = os.path.join(os.environ["MEMSNN_TEST_JAX_CACHE"],
+                                                         os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+
 import jax  # noqa: E402  (after the environment it reads)
 
 # Tight tolerances (reference vectors to 1e-4 mV, finite differences) need float64.
