@@ -190,8 +190,11 @@ def test_surrogate_shared_ir_drop_maps_equal_the_per_sample_solves_with_gradient
 
     from memsnn.crossbar import Wires
 
+    # unroll=1: one time step per loop iteration, so each program holds the step once (the default
+    # unroll, 5, compiles it 6 times here: the per-sample reference took twice as long to compile);
+    # the maps are still solved once before the loop and shared by all 6 steps.
     config = SurrogateConfig(image_shape=(1, 3, 3), hidden=(5,), n_classes=3, n_steps=6, crossbar="realistic",
-                             crossbar_w_max=0.5, dtype="float64", beta=0.8, threshold=0.3)
+                             crossbar_w_max=0.5, unroll=1, dtype="float64", beta=0.8, threshold=0.3)
     model = build_surrogate(config, key=jax.random.key(0))
     # Tiles of 4 x 2 devices: 10 x 5 and 6 x 3 matrices (bias rows included) fill their last tiles
     # partly (rows and columns); strong wires make the IR drop large.
