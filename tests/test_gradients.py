@@ -1,5 +1,7 @@
 """jax.grad through simulate agrees with central finite differences (float64)."""
 
+import functools
+
 import diffrax
 import equinox as eqx
 import jax
@@ -50,6 +52,14 @@ def loss(net, solver):
     return -jnp.sum(jax.nn.log_softmax(v / P.MILLIVOLT, axis=-1)[..., 0])
 
 
+@functools.cache
+def gradient(solver_name):
+    """The gradient of the loss with respect to the whole network (computed once per solver: the
+    weight and device-parameter tests read the same one)."""
+    solver = SOLVERS[solver_name]
+    return eqx.filter_grad(lambda n: loss(n, solver))(network())
+
+
 def central_difference(f, x, rel=1e-5):
     h = rel * max(abs(x), 1e-12)
     return (f(x + h) - f(x - h)) / (2 * h)
@@ -59,8 +69,7 @@ def central_difference(f, x, rel=1e-5):
 def test_grad_wrt_weights(solver_name):
     solver = SOLVERS[solver_name]
     net = network()
-    grads = eqx.filter_grad(lambda n: loss(n, solver))(net)
-    g = np.asarray(grads.layers[0].array.weight)
+    g = np.asarray(gradient(solver_name).layers[0].array.weight)
     w0 = np.asarray(net.layers[0].array.weight)
     for idx in [(0, 0), (1, 2), (0, 1)]:
         def f(value, idx=idx):
@@ -75,12 +84,14 @@ def test_grad_wrt_weights(solver_name):
 def test_grad_wrt_device_parameters(solver_name):
     solver = SOLVERS[solver_name]
     net = network()
-    grads = eqx.filter_grad(lambda n: loss(n, solver))(net)
+    grads = gradient(solver_name)
     for name, where in PARAMETERS.items():
         value = float(where(net))
 
         def f(p, where=where):
-            return float(loss(eqx.tree_at(where, net, jnp.asarray(p)), solver))
+            # float64 like the network's own leaves (not a weakly typed array): every parameter's
+            # evaluations share one compiled simulation instead of compiling one each.
+            return float(loss(eqx.tree_at(where, net, jnp.asarray(p, where(net).dtype)), solver))
 
         fd = central_difference(f, value)
         g = float(where(grads))
