@@ -89,7 +89,8 @@ MIF readout is the simulated circuit, metered during classification."""),
 if energy:
     r = energy["report"]
     print(f"{r['n_images']} test images, accuracy {100 * r['accuracy']:.2f}%: {r['total_J'] * 1e9:.2f} nJ/image "
-          f"(proxy alone {r['proxy_total_J'] * 1e9:.2f} nJ; the seed's CMOS SNN: {energy['seed_nj_per_image']} nJ)")
+          f"(proxy alone {r['proxy_total_J'] * 1e9:.2f} nJ; the seed's binary-activation CMOS chip, measured in 28 nm: "
+          "51.4-773 nJ)")
     for name, row in r["layers"].items():
         print(f"  {name:<8} {row['synops']:>9.1f} {row['kind']}s/image  {row['proxy_J'] * 1e9:8.3f} nJ")
     parts = {**{f"{k} (proxy)": v["proxy_J"] for k, v in r["layers"].items()},
