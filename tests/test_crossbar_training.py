@@ -17,7 +17,9 @@ from memsnn.crossbar.deploy import as_dense, at_time, on_crossbar, program
 from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop, spiceprop_loss, spiceprop_predict
 from memsnn.training.surrogate import SurrogateConfig, build_surrogate, surrogate_loss
 
-_TINY = dict(n_inputs=12, hidden=(6,), n_classes=3, n_steps=40)
+# unroll=1: the time step once per compiled loop body (the default, 5, compiles it 5 times); these
+# tests are about the crossbar front ends, not the loop's layout.
+_TINY = dict(n_inputs=12, hidden=(6,), n_classes=3, n_steps=40, unroll=1)
 
 
 def _data(n=4, features=12, classes=3):
