@@ -211,8 +211,10 @@ def test_random_flip_mirrors_about_half_and_composes_with_shifts():
 def test_augment_flip_is_a_run_setting_and_old_checkpoints_resume(tmp_path):
     """augment_flip is stored with the run; a checkpoint written before the setting existed
     resumes as a run without flips, and asking it for flips is refused."""
-    settings = dict(train_subset=32, test_subset=16, batch_size=16, model={"hidden": [8], "n_steps": 20},
-                    progress=False)
+    # unroll=1 here and below: the time step once per compiled loop body (the default, 5, compiles
+    # it 5 times); these tests are about the run's settings and the loop, not the loop's layout.
+    settings = dict(train_subset=32, test_subset=16, batch_size=16,
+                    model={"hidden": [8], "n_steps": 20, "unroll": 1}, progress=False)
     train("spiceprop", "mnist", epochs=1, out_dir=tmp_path, augment_flip=True, **settings)
     assert read_checkpoint_header(tmp_path / CHECKPOINT_NAME)["config"]["augment_flip"] is True
     with pytest.raises(ValueError, match="augment_flip: True -> False"):
@@ -394,7 +396,7 @@ def test_device_parameters_train_only_when_asked(tiny):
 
 def test_training_lowers_the_loss(tmp_path):
     result = train("spiceprop", "mnist", train_subset=48, test_subset=16, epochs=3, batch_size=16,
-                   lr=3e-3, model={"hidden": [16], "n_steps": 40}, out_dir=tmp_path, progress=False)
+                   lr=3e-3, model={"hidden": [16], "n_steps": 40, "unroll": 1}, out_dir=tmp_path, progress=False)
     losses = [row["train_loss"] for row in result.history]
     assert losses[-1] < 0.7 * losses[0]
     model, header = load_trained(tmp_path / CHECKPOINT_NAME)
@@ -407,7 +409,7 @@ def test_validation_split_is_held_out_and_logged(tmp_path):
     (val_acc) every epoch; the split is part of the run's settings."""
     from memsnn.data import load_dataset
 
-    settings = dict(train_subset=64, test_subset=16, batch_size=16, model={"hidden": [8], "n_steps": 20})
+    settings = dict(train_subset=64, test_subset=16, batch_size=16, model={"hidden": [8], "n_steps": 20, "unroll": 1})
     result = train("spiceprop", "mnist", validation=16, epochs=1, out_dir=tmp_path, progress=False, **settings)
     header = read_checkpoint_header(tmp_path / CHECKPOINT_NAME)
     assert header["config"]["data"]["validation"] == 16 and header["steps_per_epoch"] == 48 // 16
