@@ -677,7 +677,7 @@ table("readme-numerics", README, [
     row("Data-parallel training step on 1/2/4/8 simulated CPU devices: parameters after a step against one device's (max relative difference)",
         "SPICEprop {max scaling_cpu.json#rows[?model=spiceprop].max_rel_diff|.0e}, LIF {max scaling_cpu.json#rows[?model=surrogate].max_rel_diff|.0e}",
         "", "`python benchmarks/scaling.py`"),
-    row("Exact spike-time gradients (autodiff through the located threshold crossings) vs central finite differences of the simulated spike times, float64: LIF, conductance LIF, MIF, delays, recurrence ([docs/spike-times.md](docs/spike-times.md))",
+    row("Exact spike-time gradients (autodiff through the located threshold crossings, and through the root-found event times of adaptive runs with events) vs central finite differences of the simulated spike times, float64: LIF, conductance LIF, MIF, delays, recurrence ([docs/spike-times.md](docs/spike-times.md))",
         "max relative error **{spike_times_gradients.json#max_rel_error_all|.1e}** over {len spike_times_gradients.json#gradients} cases; "
         "closed-form LIF spike time to {spike_times_gradients.json#closed_form_lif[0].max_abs_error_s|.1e} s (Tsit5 + Hermite crossing)",
         "", "`python benchmarks/spike_times_gradients.py`"),
@@ -1047,13 +1047,45 @@ table("weight-transfer-variation", "docs/weight-transfer.md",
 
 ST = "spike_times_gradients.json"
 table("spike-times-gradients", "docs/spike-times.md",
-      [[f"{{{ST}#gradients[{i}].case}}", f"{{{ST}#gradients[{i}].max_rel_error|.1e}}"] for i in range(8)],
+      [[f"{{{ST}#gradients[{i}].case}}", f"{{{ST}#gradients[{i}].max_rel_error|.1e}}"] for i in range(13)],
       header=["case", "max rel. error"], measured=(1,), conditions=False)
 
 table("spike-times-closed-form", "docs/spike-times.md",
       [[f"{{{ST}#closed_form_lif[{i}].integrator}}", f"{{{ST}#closed_form_lif[{i}].dt_s|k.2g}} ms",
-        f"{{{ST}#closed_form_lif[{i}].max_abs_error_s|.1e}} s"] for i in range(3)],
-      header=["integrator", "step h", "max error of the spike time"], measured=(1, 2), conditions=False)
+        f"{{{ST}#closed_form_lif[{i}].max_abs_error_s|.1e}} s",
+        f"{{{ST}#closed_form_lif[{i}].max_abs_error_all_spikes_s|.1e}} s"] for i in range(5)],
+      header=["integrator", "grid step h", "max error of the first spike time",
+              "max error of all 6 spike times in 30 ms (resets to 0 between)"],
+      measured=(1, 2, 3), conditions=False)
+
+EC = "spike_times_events_cost.json"
+
+
+def _ec(name, key, spec):
+    return f"{{{EC}#{key.format(name)}|{spec}}}"
+
+
+table("spike-times-events-cost", "docs/spike-times.md", [
+    ["one run (forward)"] + [_ec(n, "median_s.{}.forward", "k.0f") + " ms" for n in ("located", "located_same_adjoint", "events")]
+    + [_ec("", "ratio_events_over_located.forward", ".1f") + "x / " + _ec("", "ratio_events_over_located_same_adjoint.forward", ".1f") + "x"],
+    ["gradient of the summed first output spike times (all parameters)"]
+    + [_ec(n, "median_s.{}.gradient", ".2f") + " s" for n in ("located", "located_same_adjoint", "events")]
+    + [_ec("", "ratio_events_over_located.gradient", ".2f") + "x / " + _ec("", "ratio_events_over_located_same_adjoint.gradient", ".1f") + "x"],
+    ["compilation, forward / gradient"]
+    + [_ec(n, "compile_s.{}.forward", ".0f") + " / " + _ec(n, "compile_s.{}.gradient", ".0f") + " s"
+       for n in ("located", "located_same_adjoint", "events")] + [""],
+    ["largest error of first spike times against a 100x finer grid, hidden / output"]
+    + [_ec(n, "accuracy_vs_fine_grid.{}.first_spike_max_abs_error_s[0]", ".1e") + " / "
+       + _ec(n, "accuracy_vs_fine_grid.{}.first_spike_max_abs_error_s[1]", ".1e") + " s"
+       for n in ("located", "located_same_adjoint", "events")] + [""],
+    ["spikes, hidden / output, whole batch (the finer grid: "
+     + _ec("", "accuracy_vs_fine_grid.reference_10us.spikes[0]", ".0f") + " / "
+     + _ec("", "accuracy_vs_fine_grid.reference_10us.spikes[1]", ".0f") + ")"]
+    + [_ec(n, "accuracy_vs_fine_grid.{}.spikes[0]", ".0f") + " / " + _ec(n, "accuracy_vs_fine_grid.{}.spikes[1]", ".0f")
+       for n in ("located", "located_same_adjoint", "events")] + [""],
+], header=["2-layer LIF 4-8-3, batch 16, 60 x 1 ms, adaptive Tsit5 rtol 1e-8, float64", "located crossing",
+           "located, RecursiveCheckpointAdjoint()", "events", "events / located (each adjoint)"],
+   measured=(1, 2, 3, 4), conditions=False)
 
 
 table("crossbar-factor-forms", "docs/crossbar.md",

@@ -5,9 +5,12 @@ A two-layer LIF network (4 -> 8 -> 3, exponential synapses, reset to 0) driven b
 spikes, batch 16, 60 grid steps of 1 ms, float64, adaptive Tsit5 (rtol 1e-8, atol 1e-10) with
 exact spike timing: the located crossing (Hermite between grid points, resets and sent impulses
 corrected to first order in the lag) against events (the solve stops at each crossing, resets and
-sends there). Timed: one run (forward) and one gradient of the summed first output spike times
-with respect to all parameters, each after its compilation, medians over repeats that alternate
-between the two. Also how far apart their spike times are and how many spikes each counts::
+sends there); and the located crossing with the adjoint events use (``RecursiveCheckpointAdjoint()``
+instead of one checkpoint per ``max_steps``, the default of adaptive solves). Timed: one run
+(forward) and one gradient of the summed first output spike times with respect to all parameters,
+each after its compilation, medians over repeats that alternate between them. Accuracy: first
+spike times against a reference on a 100x finer grid (fixed-step Tsit5, 10 us, located crossing,
+whose first-order placement errors are O(h^2) per event), and the spike counts::
 
     python benchmarks/spike_times_events_cost.py    # writes benchmarks/results/spike_times_events_cost.json
 """
@@ -56,6 +59,8 @@ def main():
     net, stim = setup()
     pid = diffrax.PIDController(rtol=1e-8, atol=1e-10)
     solvers = {"located": memsnn.Diffrax(diffrax.Tsit5(), pid),
+               "located_same_adjoint": memsnn.Diffrax(diffrax.Tsit5(), pid,
+                                                      adjoint=diffrax.RecursiveCheckpointAdjoint()),
                "events": memsnn.Diffrax(diffrax.Tsit5(), pid, events=True)}
     run, grad, out, compile_s = {}, {}, {}, {}
     for name, solver in solvers.items():
@@ -87,6 +92,22 @@ def main():
             times[name]["gradient"].append(time.perf_counter() - t)
         loads.append(os.getloadavg()[0])
     median = {name: {k: float(np.median(v)) for k, v in t.items()} for name, t in times.items()}
+    # Reference: 100 fine steps per grid step; an impulse of grid step k lands at (k + 1) DT.
+    fine = 100
+    amp = jnp.zeros((BATCH, STEPS * fine, stim.amplitude.shape[-1])).at[:, fine - 1::fine].set(stim.amplitude)
+    reference = memsnn.simulate(net, memsnn.Impulses(amp), dt=DT / fine, n_steps=STEPS * fine,
+                                solver=memsnn.Diffrax(diffrax.Tsit5()), spike_timing="exact",
+                                record=("spike_times", "spikes"))
+    ref_first = [np.asarray(reference.first_spike_times(j)) for j in range(2)]
+
+    def error_to_reference(o, j):
+        t = np.asarray(o.first_spike_times(j))
+        fired = (t < STEPS * DT) & (ref_first[j] < STEPS * DT)
+        return float(np.max(np.abs(t - ref_first[j])[fired]))
+
+    accuracy = {name: {"first_spike_max_abs_error_s": [error_to_reference(o, j) for j in range(2)],
+                       "spikes": [float(np.sum(np.asarray(s))) for s in o.spikes]} for name, o in out.items()}
+    accuracy["reference_10us"] = {"spikes": [float(np.sum(np.asarray(s))) for s in reference.spikes]}
     first = {name: np.asarray(o.first_spike_times(-1)) for name, o in out.items()}
     hidden = {name: np.asarray(o.first_spike_times(0)) for name, o in out.items()}
     spikes = {name: [float(np.sum(np.asarray(s))) for s in o.spikes] for name, o in out.items()}
@@ -96,6 +117,9 @@ def main():
                      "located crossing, same adaptive Tsit5; 2-layer LIF 4-8-3, batch 16, 60 x 1 ms, float64",
         "median_s": median, "samples_s": times, "compile_s": compile_s,
         "ratio_events_over_located": {k: median["events"][k] / median["located"][k] for k in ("forward", "gradient")},
+        "ratio_events_over_located_same_adjoint": {k: median["events"][k] / median["located_same_adjoint"][k]
+                                                   for k in ("forward", "gradient")},
+        "accuracy_vs_fine_grid": accuracy,
         "spikes_per_layer": spikes,
         "solver_steps": {name: int(np.sum(np.asarray(o.solver_steps))) for name, o in out.items()},
         "first_output_times_max_abs_diff_s": float(np.max(np.abs(first["located"] - first["events"])[both])),
@@ -108,7 +132,8 @@ def main():
     }
     path = ROOT / "benchmarks" / "results" / "spike_times_events_cost.json"
     path.write_text(json.dumps(payload, indent=2))
-    print(json.dumps({k: payload[k] for k in ("median_s", "ratio_events_over_located", "spikes_per_layer",
+    print(json.dumps({k: payload[k] for k in ("median_s", "ratio_events_over_located",
+                                              "ratio_events_over_located_same_adjoint", "accuracy_vs_fine_grid",
                                               "first_output_times_max_abs_diff_s")}, indent=1))
     print(f"wrote {path}")
 
