@@ -39,7 +39,7 @@ from memsnn.training.spiceprop import (
 from _models import Softmax, softmax_loss, softmax_predict  # noqa: E402  (tests/ is on sys.path)
 
 SEEDS = [0, 5]
-TINY = {"hidden": [8], "n_steps": 4, "dtype": "float64"}
+TINY = {"hidden": [8], "n_steps": 4, "unroll": 1, "dtype": "float64"}  # unroll 1: the step compiled once, not 4 times
 RUN = dict(train_subset=40, test_subset=20, batch_size=20, lr=3e-3, model=TINY, progress=False, augment_shift=1)
 
 
