@@ -13,8 +13,10 @@ from memsnn.devices.bounds import DEVICE_BOUNDS, Bound, constrain, unconstrain, 
 from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop, spiceprop_trainable
 
 # Plain Euler: the same gradients through the circuit, and a much smaller program to compile than
-# the Gauss-Seidel sweep with its per-leaf field evaluations (the tests stay fast).
-TINY = dict(hidden=(5,), n_steps=40, event_steps=(0, 20), dtype="float64", solver="euler", checkpoint_every=None)
+# the Gauss-Seidel sweep with its per-leaf field evaluations (the tests stay fast); unroll=1: the
+# step once per compiled loop body (the default, 5, compiles it 5 times).
+TINY = dict(hidden=(5,), n_steps=40, event_steps=(0, 20), dtype="float64", solver="euler", checkpoint_every=None,
+            unroll=1)
 
 
 def images(n=3, seed=0):

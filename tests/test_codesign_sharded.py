@@ -20,7 +20,7 @@ from memsnn.training.spiceprop import SpicepropConfig, build_spiceprop
 from test_sharding import HERE, _cpu_env, _last_json  # noqa: E402  (tests/ is on sys.path)
 
 TINY = dict(n_inputs=6, hidden=(), n_classes=3, n_steps=40, event_steps=(0, 20), dtype="float64", solver="euler",
-            checkpoint_every=None)
+            checkpoint_every=None, unroll=1)  # unroll=1: the step compiled once per loop body, not 5 times
 # 5 settings on 4 devices: 3 padded. One device per neuron (5, 3), the shape of the Monte-Carlo
 # draws below, so both share one compilation. Setting 1 has an unstable neuron (3e-11 F): marked, not fatal.
 SETTINGS = {"neuron.capacitance": np.array([[1e-9] * 3, [1e-9, 3e-11, 1e-9], [2e-9] * 3, [1e-9, 2e-9, 5e-9], [5e-9] * 3]),
