@@ -1137,7 +1137,7 @@ table("spike-times-selection", "docs/spike-times.md", [
 
 
 table("spike-times-mnist-selection", "docs/spike-times.md", [
-    ["the points' defaults (squared error to target times, weights 6.7 +- 3.6 / 5.5 +- 8.8)", "{spike_times_mnist_lif_probe_default.json#lr|g}",
+    ["the points' defaults of then (squared error to target times 0.9 / 1.1 tau_syn, weights 6.7 +- 3.6 / 5.5 +- 8.8)", "{spike_times_mnist_lif_probe_default.json#lr|g}",
      "{spike_times_mnist_lif_probe_default.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_default.json#runs.0.history[-1].train_acc|%.1f} %"],
     ["the same, lr 1e-3", "{spike_times_mnist_lif_probe_default_lr1e-3.json#lr|g}",
      "{spike_times_mnist_lif_probe_default_lr1e-3.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_default_lr1e-3.json#runs.0.history[-1].train_acc|%.1f} %"],
@@ -1151,6 +1151,10 @@ table("spike-times-mnist-selection", "docs/spike-times.md", [
      "{spike_times_mnist_lif_probe_init1_ce_xi0.4.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_init1_ce_xi0.4.json#runs.0.history[-1].train_acc|%.1f} %"],
     ["image weights, cross-entropy xi 0.2, lr 3e-3 (chosen)", "{spike_times_mnist_lif_probe_init1_ce_lr3e-3.json#lr|g}",
      "{spike_times_mnist_lif_probe_init1_ce_lr3e-3.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_init1_ce_lr3e-3.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["image weights, cross-entropy xi 0.4, lr 3e-3 (after the long run)", "{spike_times_mnist_lif_probe_init1_ce_xi0.4_lr3e-3.json#lr|g}",
+     "{spike_times_mnist_lif_probe_init1_ce_xi0.4_lr3e-3.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_init1_ce_xi0.4_lr3e-3.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["image weights, cross-entropy xi 0.2, lr 1e-3 (after the long run)", "{spike_times_mnist_lif_probe_init1_ce_lr1e-3.json#lr|g}",
+     "{spike_times_mnist_lif_probe_init1_ce_lr1e-3.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_init1_ce_lr1e-3.json#runs.0.history[-1].train_acc|%.1f} %"],
     ["wider input weights 2.0 +- 10, cross-entropy xi 0.2, lr 3e-3", "{spike_times_mnist_lif_probe_init2_ce_lr3e-3.json#lr|g}",
      "{spike_times_mnist_lif_probe_init2_ce_lr3e-3.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_init2_ce_lr3e-3.json#runs.0.history[-1].train_acc|%.1f} %"],
 ], header=["settings (784+1 -> 350 -> 10 LIF, batch 64, Adam cosine)", "lr", "validation accuracy", "training accuracy in the epoch"],
