@@ -360,3 +360,37 @@ def test_word_lines_whose_cells_outconduct_their_wires_against_the_stamp():
     v = rng.uniform(0, 0.2, (2, 3))
     ours = solve_ir_drop(jnp.asarray(g), jnp.asarray(v), Wires(1000.0, 1.0))
     np.testing.assert_allclose(ours, [_stamp(g, x, 1000.0, 1.0) for x in v], rtol=1e-10)
+
+
+def test_wide_tiles_by_strips_and_separators_against_the_stamp(monkeypatch):
+    # Wide float64 tiles (n_out >= _ND_MIN_OUT) take their currents from one-level nested
+    # dissection: column strips (word-line pieces in closed form, block Thomas over the rows in
+    # blocks of the strip's width) joined by word-line separator columns (their bit lines in closed
+    # form), the separators' block-tridiagonal system solved by block Thomas. Forced here on small
+    # tiles with narrow strips (a padded last strip, the driver's strip, all four resistances,
+    # zero driver and sense resistances): currents against the stamp, gradients against the node
+    # path's adjoint, and the KCL check raising on a NaN input.
+    from memsnn.crossbar import irdrop
+
+    monkeypatch.setattr(irdrop, "_ND_MIN_OUT", 1)
+    rng = np.random.default_rng(11)
+
+    def loss(g, v, r, nodes=False):
+        currents = solve_ir_drop_nodes(g, v, Wires(*r)).currents if nodes else solve_ir_drop(g, v, Wires(*r))
+        return jnp.sum(jnp.sin(jnp.arange(currents.size).reshape(currents.shape)) * currents)
+
+    grad = jax.grad(loss, argnums=(0, 1, 2))
+    for (n_in, n_out, width, r) in [(5, 13, 3, (1.0, 2.0, 0.5, 0.7)), (6, 20, 4, (1.0, 1.0, 0.0, 0.0))]:
+        monkeypatch.setattr(irdrop, "_ND_WIDTH", width)
+        jax.clear_caches()
+        g = jnp.asarray(rng.uniform(1e-3, 1e-2, (n_in, n_out)))
+        v = jnp.asarray(rng.uniform(0, 0.3, (3, n_in)))
+        r = jnp.asarray(r)
+        assert irdrop._use_nd(g)
+        ours = solve_ir_drop(g, v, Wires(*r))
+        np.testing.assert_allclose(ours, [_stamp(np.asarray(g), np.asarray(x), *map(float, r)) for x in v], rtol=1e-12)
+        for a, b in zip(grad(g, v, r), grad(g, v, r, True)):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14 * float(jnp.max(jnp.abs(b))))
+        with pytest.raises(Exception, match="failed its own KCL check"):
+            jax.block_until_ready(solve_ir_drop(g, v.at[1, 2].set(jnp.nan), Wires(*r)))
+    jax.clear_caches()

@@ -47,6 +47,19 @@ How it is solved, and why (exact, fast with a batch of inputs, differentiable):
   (and a product); memory ``n_in n_out^2``
   numbers. Rows are eliminated first, so put the smaller dimension in ``n_out`` (784 x 100: blocks
   of 100).
+* Wide float64 tiles (``n_out >= 256``, boundary maps within ``2^24`` numbers) whose currents are
+  streamed take one-level nested dissection instead (:func:`_bottom_nd`): only word lines cross a
+  vertical cut, so the columns split into strips of :data:`_ND_WIDTH` columns joined by separator
+  columns of word-line nodes (each separator's own bit line eliminated in closed form, like a row).
+  Each strip is the same row sweep with ``w x w`` blocks (all strips at once); its solves with a
+  unit voltage on each of its ``2 n_in`` boundary nodes give its Dirichlet-to-Neumann map (dense
+  ``2 n_in x 2 n_in``) and the last row of its bit lines; the separators' block-tridiagonal system
+  (blocks ``n_in``) is then solved by block Thomas. ``~(4 w + 3 n_out / w) n_in^3`` multiply-adds
+  against ``(2/3 n_in + k) n_out^3`` (256 x 256, ``k = 200``, ``w = 32``: ~2.5 against ~6 G); the batch's
+  currents cost ``~3 n_in^2`` per separator and input. Its gradient solves the inputs' and the
+  adjoint's node voltages in one pass (the separators' right-hand sides from the factors, then one
+  sweep of every strip). Exact to rounding like the row sweep (tests/test_irdrop.py, against the
+  stamp and the node path's adjoint).
 * No LAPACK: every step is a plain XLA operation (matrix products, loops). The blocks
   ``Y + g_col I`` are inverted by recursive 2 x 2 block elimination (:func:`_spd_inverse`), the
   word-line chains by the Thomas algorithm (:func:`_chain_solve`). jaxlib 0.10's CPU LAPACK
@@ -555,6 +568,301 @@ def _bottom_streamed_bwd(series_form, res, cts):
 _bottom_streamed.defvjp(_bottom_streamed_fwd, _bottom_streamed_bwd)
 
 
+# ----------------------------------------------------------------------------------------------
+# one-level nested dissection of wide tiles: column strips joined by word-line separator columns
+
+class _NDFactors(NamedTuple):
+    """Factors of the strip-and-separator elimination (:func:`_nd_factor`); ``s`` strips of ``w``
+    columns, ``s - 1`` separator columns, the tile padded on the right to ``s (w + 1) - 1`` columns."""
+    strip_pivots: Array  # (s, n_in, w): LDL^T pivots of every strip's word-line pieces
+    strip_ends: Array  # (s, n_in, w, 2): T^-1 e_0 and T^-1 e_{w-1} of every piece
+    strip_inverse: Array  # (s, n_in, w, w): K'^-1 of each strip's block Thomas sweep
+    x_last: Array  # (s, w, 2 n_in): last bit-line row of each strip per unit boundary voltage
+    sep_pivots: Array  # (s - 1, n_in): pivots of the separators' bit-line chains
+    sep_last: Array  # (s - 1, n_in): D (T_col + D)^-1 e_last of each separator column
+    sep_inverse: Array  # (s - 1, n_in, n_in): K_m^-1 of the separator block Thomas sweep
+    sep_lower: Array  # (s - 1, n_in, n_in): M_{m-1,m}^T K_{m-1}^-1 (row 0: zero)
+    sep_upper: Array  # (s - 1, n_in, n_in): M_{m,m+1} (last: zero)
+    driven: Array  # (n_in, n_in): -N^(0)_{RL}, the first separator's right-hand side per unit input
+
+
+def _nd_layout(n_out: int, width: int):
+    """Strips ``s`` and the padded column count ``s (width + 1) - 1 >= n_out``."""
+    s = -(-(n_out + 1) // (width + 1))
+    return s, s * (width + 1) - 1
+
+
+def _nd_split(a, s, width):
+    """Columns (axis 1) of ``a`` ``(n_in, n_out, ...)``, padded with zeros, into strips
+    ``(s, n_in, width, ...)`` and separators ``(s - 1, n_in, ...)``."""
+    a = jnp.moveaxis(a, 1, 0)
+    full = jnp.concatenate([a, jnp.zeros((s * (width + 1) - a.shape[0],) + a.shape[1:], a.dtype)], axis=0)
+    blocks = full.reshape((s, width + 1) + a.shape[1:])
+    return jnp.moveaxis(blocks[:, :width], 1, 2), blocks[:-1, width]
+
+
+def _nd_join(strips, seps, n_out):
+    """Inverse of :func:`_nd_split` on axis 1 of ``(s, n_in, width, k)`` / ``(s - 1, n_in, k)``:
+    ``(n_in, n_out, k)``."""
+    s, n_in, width, k = strips.shape
+    seps = jnp.concatenate([seps, jnp.zeros((1, n_in, k), seps.dtype)], axis=0)
+    blocks = jnp.concatenate([strips, seps[:, :, None]], axis=2)  # (s, n_in, width + 1, k)
+    return jnp.moveaxis(blocks, 0, 1).reshape(n_in, s * (width + 1), k)[:, :n_out]
+
+
+def _strip_factor(g_s, g_l, g_r, g_row, g_col, g_last, series_form):
+    """One strip (``g_s`` ``(n_in, w)``, boundary conductances ``g_l``, ``g_r`` at its two ends):
+    word-line pieces in closed form, block Thomas over its rows (blocks ``w x w``)."""
+    n_in, w = g_s.shape
+    j = jnp.arange(w)
+    diag = g_s + jnp.where(j == 0, g_l, g_row) + jnp.where(j == w - 1, g_r, g_row)
+    pivots = _chain_pivots(diag, g_row, axis=1)
+    ratios = g_row / pivots
+    zdiag = _chain_inverse_diagonal(pivots, g_row)
+    ends = jnp.zeros((n_in, w, 2), g_s.dtype).at[:, 0, 0].set(1.0).at[:, -1, 1].set(1.0)
+    t = _chain_solve(pivots, g_row, ends, axis=1)
+    eye = jnp.eye(w, dtype=g_s.dtype)
+
+    def step(carry, i):
+        y_prev, k_inv_prev = carry
+        c = _schur_row(g_s[i], ratios[i], zdiag[i])
+        if series_form:
+            y = _sym(c + g_col * (k_inv_prev @ y_prev))
+        else:
+            y = _sym(c + jnp.where(i > 0, 1.0, 0.0) * (g_col * eye - (g_col * g_col) * k_inv_prev))
+        k_inv = _spd_inverse(y + jnp.where(i == n_in - 1, g_last, g_col) * eye)
+        return (y, k_inv), k_inv
+
+    zero = jnp.zeros((w, w), g_s.dtype)
+    _, k_invs = jax.lax.scan(step, (zero, zero), jnp.arange(n_in))
+    return pivots, t, k_invs
+
+
+def _strip_sweeps(k_invs, g_col, f):
+    """``A_B^-1 f`` of every strip: ``k_invs`` ``(s, n_in, w, w)``, ``f`` ``(s, n_in, w, k)``."""
+    def down(f_prev, row):
+        k_inv_prev, f_i = row
+        f_i = f_i + g_col * (k_inv_prev @ f_prev)
+        return f_i, f_i
+
+    def up(b_next, row):
+        k_inv, f_i = row
+        b_i = k_inv @ (f_i + g_col * b_next)
+        return b_i, b_i
+
+    k_rows = jnp.moveaxis(k_invs, 1, 0)  # (n_in, s, w, w)
+    f_rows = jnp.moveaxis(f, 1, 0)
+    shifted = jnp.concatenate([jnp.zeros_like(k_rows[:1]), k_rows[:-1]], axis=0)
+    _, swept = jax.lax.scan(down, jnp.zeros_like(f_rows[0]), (shifted, f_rows))
+    _, b = jax.lax.scan(up, jnp.zeros_like(f_rows[0]), (k_rows, swept), reverse=True)
+    return jnp.moveaxis(b, 0, 1)
+
+
+# Column chunks of the strips' boundary solves hold at most this many numbers of swept rows.
+_ND_CHUNK = 2 ** 22
+# Strip width, and the tiles that take the strips (float64, at least _ND_MIN_OUT outputs, the
+# strips' boundary maps and the separators' factors within _ND_MAX_NUMBERS numbers; measured
+# faster at 256 x 256 with a batch of 200, forward and forward + backward: docs/crossbar.md).
+_ND_WIDTH = 32
+_ND_MIN_OUT = 256
+_ND_MAX_NUMBERS = 2 ** 24
+
+
+def _use_nd(g) -> bool:
+    n_in, n_out = g.shape
+    s, _ = _nd_layout(n_out, _ND_WIDTH)
+    return (jnp.finfo(g.dtype).bits >= 64 and n_out >= _ND_MIN_OUT
+            and (4 * s + 3 * (s - 1)) * n_in * n_in <= _ND_MAX_NUMBERS)
+
+
+def _nd_factor(g, g_row, g_first, g_col, g_last, width, series_form=None):
+    n_in, n_out = g.shape
+    if series_form is None:
+        series_form = jnp.finfo(g.dtype).bits < 64
+    s, _ = _nd_layout(n_out, width)
+    g_strips, g_seps = _nd_split(g, s, width)  # (s, n_in, w), (s - 1, n_in)
+    m = jnp.arange(s)
+    g_l = jnp.where(m == 0, g_first, g_row)
+    g_r = jnp.where(m == s - 1, 0.0, g_row)
+    pivots, t, k_invs = jax.vmap(_strip_factor, in_axes=(0, 0, 0, None, None, None, None))(
+        g_strips, g_l, g_r, g_row, g_col, g_last, series_form)
+    u = g_strips[..., None] * t  # (s, n_in, w, 2): u^L, u^R of every word-line piece
+    gb = jnp.stack([g_l, g_r], axis=1)  # (s, 2)
+
+    # Boundary solves X = A_B^-1 U G_b (2 n_in columns per strip: a unit voltage on one boundary
+    # node of one row), in column chunks; only U^T X and X's last row are kept.
+    cols = 2 * n_in
+    chunk = max(1, min(cols, _ND_CHUNK // max(1, s * n_in * width)))
+    n_chunks = -(-cols // chunk)
+    col_index = jnp.arange(n_chunks * chunk).reshape(n_chunks, chunk)
+    rows = jnp.arange(n_in)
+
+    ub = u * gb[:, None, None, :]  # (s, n_in, w, 2): the boundary columns' right-hand sides
+    k_rows = jnp.moveaxis(k_invs, 1, 0)  # (n_in, s, w, w)
+    k_prev = jnp.concatenate([jnp.zeros_like(k_rows[:1]), k_rows[:-1]], axis=0)
+    u_rows, ub_rows = jnp.moveaxis(u, 1, 0), jnp.moveaxis(ub, 1, 0)  # (n_in, s, w, 2)
+
+    def solve_chunk(ci):
+        side, row = ci // n_in, ci % n_in  # (chunk,)
+        valid = ci < cols
+
+        def down(f_prev, r):  # f'_i = f_i + g_col K'_{i-1}^-1 f'_{i-1}, f_i built in place
+            i, k_inv_prev, ub_i = r
+            f_i = jnp.where((row == i) & valid, jnp.where(side == 0, ub_i[..., 0:1], ub_i[..., 1:2]), 0.0)
+            f_i = f_i + g_col * (k_inv_prev @ f_prev)
+            return f_i, f_i
+
+        def up(x_next, r):  # X_i = K'_i^-1 (f'_i + g_col X_{i+1}); only U^T X kept
+            k_inv, f_i, u_i = r
+            x_i = k_inv @ (f_i + g_col * x_next)
+            return x_i, jnp.sum(u_i[..., None] * x_i[:, :, None, :], axis=1)  # (s, 2, chunk)
+
+        zero = jnp.zeros((s, width, chunk), g.dtype)
+        _, swept = jax.lax.scan(down, zero, (rows, k_prev, ub_rows))
+        x_first, q = jax.lax.scan(up, zero, (k_rows, swept, u_rows), reverse=True)
+        return jnp.moveaxis(q, 0, 2), swept[-1]  # (s, 2, n_in, chunk); X_last = K'_last^-1 f'_last
+
+    q, x_last = jax.lax.map(solve_chunk, col_index)  # (n_chunks, s, 2, n_in, chunk), (n_chunks, s, w, chunk)
+    q = jnp.moveaxis(q, 0, 3).reshape(s, 2 * n_in, n_chunks * chunk)[:, :, :cols]
+    x_last = k_invs[:, -1] @ jnp.moveaxis(x_last, 0, 2).reshape(s, width, n_chunks * chunk)[:, :, :cols]
+    # Dirichlet-to-Neumann map of every strip: N = G_b - G_b T_b G_b - G_b U^T A_B^-1 U G_b.
+    gbv = jnp.repeat(gb, n_in, axis=1)  # (s, 2 n_in)
+    t0, t1 = t[:, :, 0], t[:, :, -1]  # (s, n_in, 2): T^-1 e_0 / e_{w-1} at the two ends
+    eye_n = jnp.eye(n_in, dtype=g.dtype)
+    tb = jnp.concatenate([jnp.concatenate([t0[..., 0, None] * eye_n, t0[..., 1, None] * eye_n], axis=2),
+                          jnp.concatenate([t1[..., 0, None] * eye_n, t1[..., 1, None] * eye_n], axis=2)], axis=1)
+    dtn = _sym(gbv[:, :, None] * (jnp.eye(cols, dtype=g.dtype) - tb * gbv[:, None, :] - q))
+    # Separator columns: their bit lines (open top, sense amplifier below) eliminated in closed form.
+    i = jnp.arange(n_in)
+    col_diag = g_seps + jnp.where(i > 0, g_col, 0.0) + jnp.where(i < n_in - 1, g_col, g_last)
+    sep_pivots = _chain_pivots(col_diag, g_col, axis=1)
+    sep_ratios = g_col / sep_pivots
+    sep_z = _chain_inverse_diagonal(sep_pivots, g_col)
+    c_col = jax.vmap(_schur_row)(g_seps, sep_ratios, sep_z)  # (s - 1, n_in, n_in)
+    e_last = jnp.zeros((s - 1, n_in, 1), g.dtype).at[:, -1].set(1.0)
+    sep_last = g_seps * _chain_solve(sep_pivots, g_col, e_last, axis=1)[..., 0]
+    # The separators' block-tridiagonal system: diagonal N^(m)_RR + N^(m+1)_LL + C_col, coupling N^(m+1)_LR.
+    diag_m = dtn[:-1, n_in:, n_in:] + dtn[1:, :n_in, :n_in] + c_col
+    upper = dtn[1:, :n_in, n_in:]  # M_{m,m+1}; the last one couples to nothing
+    upper = upper.at[-1].set(0.0)
+
+    def sep_step(carry, row):
+        k_inv_prev, upper_prev = carry
+        d, up_m = row
+        lower = upper_prev.T @ k_inv_prev  # M_{m-1,m}^T K_{m-1}^-1 (zero at m = 0)
+        k_inv = _spd_inverse(_sym(d - lower @ upper_prev))
+        return (k_inv, up_m), (k_inv, lower)
+
+    zero = jnp.zeros((n_in, n_in), g.dtype)
+    _, (sep_inverse, sep_lower) = jax.lax.scan(sep_step, (zero, zero), (diag_m, upper))
+    return _NDFactors(pivots, t, k_invs, x_last, sep_pivots, sep_last, sep_inverse, sep_lower, upper,
+                      -dtn[0, n_in:, :n_in])
+
+
+def _nd_separators(f, factors: _NDFactors):
+    """Separator voltages ``(s - 1, n_in, k)`` for separator right-hand sides ``f`` (same shape)."""
+    def down(f_prev, row):
+        lower, f_m = row
+        f_m = f_m - lower @ f_prev
+        return f_m, f_m
+
+    def up(phi_next, row):
+        k_inv, up_m, f_m = row
+        phi = k_inv @ (f_m - up_m @ phi_next)
+        return phi, phi
+
+    _, swept = jax.lax.scan(down, jnp.zeros_like(f[0]), (factors.sep_lower, f))
+    _, phi = jax.lax.scan(up, jnp.zeros_like(f[0]), (factors.sep_inverse, factors.sep_upper, swept), reverse=True)
+    return phi
+
+
+def _nd_bottom(factors: _NDFactors, g_first, v, n_out):
+    """Last-row bit-line voltages ``(n_out, k)`` for driver inputs ``v`` ``(n_in, k)``."""
+    s, n_in, width, _ = factors.strip_ends.shape
+    f = jnp.zeros((s - 1, n_in, v.shape[1]), v.dtype).at[0].set(factors.driven @ v)
+    phi = _nd_separators(f, factors)  # (s - 1, n_in, k)
+    zero = jnp.zeros_like(v)[None]
+    left = jnp.concatenate([v[None], phi], axis=0)  # (s, n_in, k): v, phi_0, ..., phi_{s-2}
+    right = jnp.concatenate([phi, zero], axis=0)
+    bound = jnp.concatenate([left, right], axis=1)  # (s, 2 n_in, k)
+    strips = factors.x_last @ bound  # (s, w, k)
+    seps = jnp.einsum("mi,mik->mk", factors.sep_last, phi)
+    return _nd_join(strips[:, None], seps[:, None], n_out)[0]
+
+
+def _nd_fields(factors: _NDFactors, g, g_row, g_first, g_col, v, ct):
+    """Every node voltage for the driver inputs ``v`` ``(n_in, k)`` and for a current ``ct``
+    ``(n_out, k)`` entering the last bit-line row (the adjoint of the currents), in one pass:
+    ``(w, b)`` ``(n_in, n_out, 2 k)``, the inputs' solutions first. The separators' right-hand sides
+    come from the factors (``driven`` for the inputs, ``X_last^T ct`` by symmetry for the
+    adjoint), then one sweep of every strip with its boundary voltages known."""
+    n_in, n_out = g.shape
+    k = v.shape[1]
+    s, _, width, _ = factors.strip_ends.shape
+    g_s, g_p = _nd_split(g, s, width)  # (s, n_in, w), (s - 1, n_in)
+    ct_s, ct_p = _nd_split(ct[None], s, width)
+    ct_s, ct_p = ct_s[:, 0], ct_p[:, 0]  # (s, w, k), (s - 1, k)
+    q = jnp.einsum("swc,swk->sck", factors.x_last, ct_s)  # g_b W at every strip's ends, zero boundary
+    f_adj = q[:-1, n_in:] + q[1:, :n_in] + factors.sep_last[..., None] * ct_p[:, None, :]
+    f_in = jnp.zeros_like(f_adj).at[0].set(factors.driven @ v)
+    phi = _nd_separators(jnp.concatenate([f_in, f_adj], axis=2), factors)  # (s - 1, n_in, 2 k)
+    m = jnp.arange(s)
+    g_l = jnp.where(m == 0, g_first, g_row)[:, None, None]
+    g_r = jnp.where(m == s - 1, 0.0, g_row)[:, None, None]
+    driver = jnp.concatenate([v, jnp.zeros_like(v)], axis=1)[None]
+    zero = jnp.zeros_like(phi[:1])
+    left = jnp.concatenate([driver, phi], axis=0) * g_l  # (s, n_in, 2 k): g_L phi_L of every strip
+    right = jnp.concatenate([phi, zero], axis=0) * g_r
+    t = factors.strip_ends
+    u = g_s[..., None] * t  # (s, n_in, w, 2)
+    f_b = (u[..., 0:1] * left[:, :, None] + u[..., 1:2] * right[:, :, None]).at[:, -1, :, k:].add(ct_s)
+    b_s = _strip_sweeps(factors.strip_inverse, g_col, f_b)
+    w_s = (t[..., 0:1] * left[:, :, None] + t[..., 1:2] * right[:, :, None]
+           + _word_solve(factors.strip_pivots.reshape(s * n_in, width), g_row,
+                         (g_s[..., None] * b_s).reshape(s * n_in, width, 2 * k)).reshape(b_s.shape))
+    rb_p = jnp.zeros_like(phi).at[:, -1, k:].set(ct_p)
+    b_p = _chain_solve(factors.sep_pivots, g_col, rb_p + g_p[..., None] * phi, axis=1)
+    return _nd_join(w_s, phi, n_out), _nd_join(b_s, b_p, n_out)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+def _bottom_nd(g, r_row, r_col, r_source, r_sense, v, width):
+    """As :func:`_bottom_streamed`, by nested dissection (strips of ``width`` columns); the error is
+    the KCL residual of the batch's summed input solved with the same factors."""
+    return _bottom_nd_fwd(g, r_row, r_col, r_source, r_sense, v, width)[0]
+
+
+def _bottom_nd_fwd(g, r_row, r_col, r_source, r_sense, v, width):
+    n_in, n_out = g.shape
+    g_row, g_first, g_col, g_last = _conductances(r_row, r_col, r_source, r_sense)
+    factors = _nd_factor(g, g_row, g_first, g_col, g_last, width)
+    b_last = _nd_bottom(factors, g_first, v, n_out)
+    # check: the summed input, every node, its KCL residual over the inputs' summed current scales
+    v_sum = jnp.sum(v, axis=1, keepdims=True)
+    w, b = _nd_fields(factors, g, g_row, g_first, g_col, v_sum, jnp.zeros((n_out, 1), g.dtype))
+    w, b = w[..., :1], b[..., :1]
+    res_w, res_b = _residual((g, r_row, r_col, r_source, r_sense, v_sum), w, b)
+    scale = jnp.sum(jnp.maximum(g_first, jnp.max(g)) * jnp.max(jnp.abs(v), axis=0))
+    error = jnp.maximum(jnp.max(jnp.abs(res_w)), jnp.max(jnp.abs(res_b))) / jnp.where(scale > 0, scale, 1.0)
+    return (b_last, jax.lax.stop_gradient(error)), ((g, r_row, r_col, r_source, r_sense, v), factors)
+
+
+def _bottom_nd_bwd(width, res, cts):
+    """Adjoint of the last row's bit-line voltages: the inputs' and the adjoint's node voltages in
+    one solve with the forward's factors (``A`` is symmetric), then :func:`_residual_cotangents`."""
+    params, factors = res
+    g, r_row, r_col, r_source, r_sense, v = params
+    ct_last = cts[0]
+    n_in, n_out = g.shape
+    k = v.shape[1]
+    g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
+    w, b = _nd_fields(factors, g, g_row, g_first, g_col, v, ct_last)
+    return _residual_cotangents(params, w[..., :k], b[..., :k], w[..., k:], b[..., k:])
+
+
+_bottom_nd.defvjp(_bottom_nd_fwd, _bottom_nd_bwd)
+
+
 def _sweep_down(inverse, g_col, f: Float[Array, "n_in n_out k"], extra=None) -> Float[Array, "n_in n_out k"]:
     """First half of block Thomas on the bit-line system: ``f'_i = f_i + g_col K'_{i-1}^-1
     f'_{i-1}`` (row 0: ``f'_0 = f_0``), in place in ``f``. ``extra(i)`` ``(n_out, k)`` is added to
@@ -851,7 +1159,11 @@ def _solve(g, v_in, wires: Wires, nodes: bool) -> IRDropSolution:
             # Fewer inputs than outputs (or a tile too large to keep its factors): the currents and
             # the factorisation's check (the same sweep on a known solution) in one scan, no
             # factors stored.
-            b_last, error = _bottom_streamed(g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense, v)
+            if _use_nd(g):
+                # Wide float64 tiles: strips and separators (fewer flops than the row sweep).
+                b_last, error = _bottom_nd(g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense, v, _ND_WIDTH)
+            else:
+                b_last, error = _bottom_streamed(g, wires.r_row, wires.r_col, wires.r_source, wires.r_sense, v)
             currents = b_last / (wires.r_col + wires.r_sense)
             residual = jax.lax.stop_gradient(error)
             finite = jnp.all(jnp.isfinite(currents)) & jnp.isfinite(residual)
