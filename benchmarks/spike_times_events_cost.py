@@ -79,18 +79,13 @@ def main():
         print(name, "compiled", compile_s[name], flush=True)
     times = {name: {"forward": [], "gradient": []} for name in solvers}
     loads = []
-    for _ in range(5):
-        for name in solvers:
-            t = time.perf_counter()
-            jax.block_until_ready(run[name](net))
-            times[name]["forward"].append(time.perf_counter() - t)
-        loads.append(os.getloadavg()[0])
-    for _ in range(3):
-        for name in solvers:
-            t = time.perf_counter()
-            jax.block_until_ready(grad[name](net))
-            times[name]["gradient"].append(time.perf_counter() - t)
-        loads.append(os.getloadavg()[0])
+    for kind, fns, repeats in (("forward", run, 5), ("gradient", grad, 3)):
+        for _ in range(repeats):
+            for name in solvers:
+                t = time.perf_counter()
+                jax.block_until_ready(fns[name](net))
+                times[name][kind].append(time.perf_counter() - t)
+            loads.append(os.getloadavg()[0])
     median = {name: {k: float(np.median(v)) for k, v in t.items()} for name, t in times.items()}
     # Reference: 100 fine steps per grid step; an impulse of grid step k lands at (k + 1) DT.
     fine = 100

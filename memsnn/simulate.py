@@ -168,7 +168,7 @@ def _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layer
     if "spike_times" in names and spike_timing != "exact":
         raise ValueError("simulate: recording 'spike_times' needs spike_timing='exact' (spikes located inside "
                          "their step; docs/spike-times.md).")
-    if isinstance(solver, AbstractIntegrator) and solver.stops_at_events:
+    if solver.stops_at_events:
         if spike_timing != "exact":
             raise ValueError(f"simulate: {solver.name} with events=True stops at threshold crossings to give spikes "
                              "their times; it needs spike_timing='exact' (with spike_timing='grid' spikes are read at "

@@ -39,6 +39,14 @@ from ..energy.metrics import AC_ENERGY, MAC_ENERGY, activation_sparsity, connect
 __all__ = ["SpicepropEnergy", "SurrogateEnergy", "spiceprop_energy", "spiceprop_readout_energy", "surrogate_energy"]
 
 
+def _layer_rows(layers: dict) -> list[str]:
+    """The per-layer table of an energy report: SynOps per image, their kind (AC/MAC), proxy nJ."""
+    rows = [f"{'layer':<10} {'SynOps/image':>14} {'kind':>5} {'proxy nJ':>10}"]
+    for name, row in layers.items():
+        rows.append(f"{name:<10} {row['synops']:>14.1f} {row['kind']:>5} {row['proxy_J'] * 1e9:>10.4f}")
+    return rows
+
+
 @dataclasses.dataclass(frozen=True)
 class SpicepropEnergy:
     """Energy and NeuroBench metrics of a SPICEprop network, averaged per image.
@@ -77,10 +85,8 @@ class SpicepropEnergy:
         nj = 1e9
         accuracy = "" if self.accuracy is None else f", test accuracy {100 * self.accuracy:.2f}%"
         out = [f"energy per image (mean over {self.n_images} images{accuracy}): {self.total_J * nj:.3f} nJ "
-               f"(proxy of the synaptic operations alone: {self.proxy_total_J * nj:.3f} nJ)",
-               f"{'layer':<10} {'SynOps/image':>14} {'kind':>5} {'proxy nJ':>10}"]
-        for name, row in self.layers.items():
-            out.append(f"{name:<10} {row['synops']:>14.1f} {row['kind']:>5} {row['proxy_J'] * nj:>10.4f}")
+               f"(proxy of the synaptic operations alone: {self.proxy_total_J * nj:.3f} nJ)"]
+        out += _layer_rows(self.layers)
         out.append("readout circuit, per component (nJ per image; negative = supplied):")
         for name, value in self.circuit_J.items():
             out.append(f"  {name:<12} {value * nj:>12.5f}")
@@ -210,10 +216,8 @@ class SurrogateEnergy:
         nj = 1e9
         accuracy = "" if self.accuracy is None else f", test accuracy {100 * self.accuracy:.2f}%"
         out = [f"energy per image (mean over {self.n_images} images, {self.n_steps} steps{accuracy}): proxy of the "
-               f"synaptic operations {self.proxy_total_J * nj:.3f} nJ (neuron updates, biases and memory not counted)",
-               f"{'layer':<10} {'SynOps/image':>14} {'kind':>5} {'proxy nJ':>10}"]
-        for name, row in self.layers.items():
-            out.append(f"{name:<10} {row['synops']:>14.1f} {row['kind']:>5} {row['proxy_J'] * nj:>10.4f}")
+               f"synaptic operations {self.proxy_total_J * nj:.3f} nJ (neuron updates, biases and memory not counted)"]
+        out += _layer_rows(self.layers)
         spikes = ", ".join(f"{name} {count:.1f}" for name, count in self.spikes_per_image.items())
         out.append(f"spikes per image: {spikes}; activation sparsity {self.activation_sparsity:.4f}, connection "
                    f"sparsity {self.connection_sparsity:.4f}, footprint {self.footprint_bytes} bytes")

@@ -14,11 +14,11 @@ differentiate, so the loss sees every silent neuron's time continued past the en
 by its distance to the threshold, ``t = T + silent_slope tau (1 - max_t v / theta)`` (the same
 times decide the class). Two losses (``loss``):
 
-* ``"mse"`` (the default, as jaxsnn's Yin-Yang examples): squared distance of the first spike
+* ``"mse"`` (the default for point inputs, as jaxsnn's Yin-Yang examples): squared distance of the first spike
   times to target times, ``sum_k ((min(t_k, 2 tau_mem) - t*_k) / tau_mem)^2`` with
   ``t*_label = 1.0 tau``, ``t*_other = 1.2 tau`` for LIF (``target_times``; jaxsnn's 0.9 / 1.1 for
   MIF): every output neuron is kept firing, near its target;
-* ``"ce"`` (Göltz et al. 2021, Wunderlich & Pehle 2021): cross-entropy
+* ``"ce"`` (the default for image inputs; Göltz et al. 2021, Wunderlich & Pehle 2021): cross-entropy
   ``CE(softmax(-t / (xi tau)), label)``, plus the optional regularisers
   ``alpha (exp(t_label / (beta tau)) - 1)`` (the right neuron early) and
   ``gamma max(0, 1 - max_t v_label / theta)`` (a silent label neuron towards its threshold).
