@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 
 from memsnn.data import load_dataset
 from memsnn.training import load_checkpoint, save_checkpoint
-from memsnn.training.stdp import StdpConfig, assign_labels, build_stdp, learn_images, stdp_predict
+from memsnn.training.stdp import StdpConfig, assign_labels, build_stdp, classify, image_keys, learn_images, responses
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import check_result, run_folder  # noqa: E402
@@ -56,6 +57,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--until", default=None, help="stop learning at this UTC time (HH:MM) and evaluate")
     ap.add_argument("--label-images", type=int, default=10000, help="training images that label the neurons")
     ap.add_argument("--test-images", type=int, default=10000)
+    ap.add_argument("--eval-batch", type=int, default=100,
+                    help="images per batch when labelling and testing (frozen: independent, one simulate per batch; "
+                         "the results do not depend on it)")
     ap.add_argument("--crossbar", default=None, metavar="PRESET",
                     help="learn on memristive crossbars of this preset (e.g. neurosim); default: ideal weights")
     ap.add_argument("--source", default="full", choices=("full", "bundled"))
@@ -148,13 +152,17 @@ def _run(args) -> dict:
     n_label = min(args.label_images, len(train_y))
     # The most recent training images label the neurons (frozen weights, no adaptation).
     lab_idx = np.arange(max(seen - n_label, 0), max(seen - n_label, 0) + n_label) % len(train_y)
-    model = assign_labels(model, train_x[lab_idx], train_y[lab_idx], batch_size=50)
-    predict = eqx.filter_jit(lambda m, x, k: stdp_predict(m, x, key=k))
-    n_test, batch = min(args.test_images, len(test_y)), 50
+    model = assign_labels(model, train_x[lab_idx], train_y[lab_idx], batch_size=args.eval_batch)
+    label_time = time.perf_counter() - t0
+    print(f"labelled from {n_label} images in {label_time:.0f} s", flush=True)
+    # Each test image has its own key (fold_in of its index): its spikes do not depend on the batch.
+    run = eqx.filter_jit(responses)
+    n_test, batch, test_key = min(args.test_images, len(test_y)), args.eval_batch, jax.random.key(10_000)
     predictions = []
     for start in range(0, n_test, batch):
         idx = np.arange(start, start + batch) % len(test_y)
-        predictions.append(np.asarray(predict(model, jnp.asarray(test_x[idx]), jax.random.key(10_000 + start))))
+        counts = run(model, jnp.asarray(test_x[idx]), image_keys(test_key, idx))
+        predictions.append(np.asarray(classify(model.assignments, counts, config.n_classes)))
     predictions = np.concatenate(predictions)[:n_test]
     accuracy = float(np.mean(predictions == test_y[:n_test]))
     eval_time = time.perf_counter() - t0
@@ -164,7 +172,8 @@ def _run(args) -> dict:
         "training_images_target": n_images, "label_images": n_label, "test_images": n_test,
         "test_accuracy": accuracy, "paper_accuracy": {100: 0.829, 400: 0.87}.get(args.neurons),
         "learn_time_s": learn_time, "ms_per_training_image": 1e3 * learn_time / max(seen, 1),
-        "eval_time_s": eval_time, "dt_s": config.dt, "t_image_s": config.t_image, "jax": jax.__version__,
+        "eval_time_s": eval_time, "label_time_s": label_time, "eval_batch": args.eval_batch,
+        "load_average_after_eval": list(os.getloadavg()), "dt_s": config.dt, "t_image_s": config.t_image, "jax": jax.__version__,
         "backend": jax.default_backend(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     eqx.tree_serialise_leaves(out / "labelled.eqx", model)

@@ -101,11 +101,34 @@ def test_tiny_unsupervised_run_through_the_shared_loop():
     assert np.all(np.asarray(learned.theta) >= 20e-3 * np.exp(-1.0)) and np.any(np.asarray(learned.theta) > 20e-3)
     assert not np.allclose(w, np.asarray(model.weights()))
     # Testing uses the learned thresholds: raised by 40 mV, the neurons fall silent.
-    counts = stdp.responses(learned, jnp.asarray(x[6:]), jax.random.key(0))
+    keys = jax.random.split(jax.random.key(0), 2)
+    counts = stdp.responses(learned, jnp.asarray(x[6:]), keys)
     raised = learned.__class__(learned.config, learned.array, learned.neuron, learned.rule, learned.array_state,
                                learned.theta + 40e-3, learned.assignments)
-    assert np.asarray(counts).sum() > 0 and np.asarray(stdp.responses(raised, jnp.asarray(x[6:]),
-                                                                      jax.random.key(0))).sum() == 0
+    assert np.asarray(counts).sum() > 0 and np.asarray(stdp.responses(raised, jnp.asarray(x[6:]), keys)).sum() == 0
+
+
+def test_batched_responses_are_the_per_image_ones():
+    """Frozen responses of a batch (re-presentations gathered in batches of 2) give every image the
+    spike counts it gets alone, with its own key, in any order; some images need re-presentations."""
+    config = stdp.StdpConfig(n_neurons=10, t_image=0.05, max_presentations=4)
+    model = stdp.build_stdp(config, key=jax.random.key(3))
+    x, _ = memsnn.data.load_dataset("mnist", "train", source="bundled", subset=7)
+    images = jnp.asarray(x[:7]) * jnp.linspace(0.2, 1.0, 7)[:, None]  # dim ones need showing again
+    keys = stdp.image_keys(jax.random.key(5), np.arange(7))
+    run = jax.jit(stdp.responses, static_argnames="retry_batch")
+    batched = np.asarray(run(model, images, keys, retry_batch=2))
+    alone = np.concatenate([np.asarray(run(model, images[i:i + 1], keys[i:i + 1])) for i in range(7)])
+    np.testing.assert_array_equal(batched, alone)
+    order = np.asarray([6, 2, 0, 5, 1, 3, 4])
+    np.testing.assert_array_equal(np.asarray(run(model, images[order], keys[order], retry_batch=3)), batched[order])
+    # Some images gave fewer than min_spikes at the first presentation: the retries were exercised.
+    first = stdp.StdpConfig(n_neurons=10, t_image=0.05, max_presentations=1)
+    once = np.asarray(run(model.__class__(first, model.array, model.neuron, model.rule, model.array_state, model.theta,
+                                          model.assignments), images, keys))
+    assert np.any(once.sum(1) < config.min_spikes) and not np.array_equal(once, batched)
+    with pytest.raises(ValueError, match="one PRNG key per image"):
+        stdp.responses(model, images, jax.random.key(0))
 
 
 def test_config_errors_say_what_is_allowed():

@@ -53,7 +53,7 @@ from ._method import Method, cli_type
 from .learner import AbstractLearner
 
 __all__ = ["STDP", "DiehlCookNet", "StdpConfig", "StdpLearner", "assign_labels", "build_stdp", "learn_images",
-           "responses", "stdp_predict"]
+           "image_keys", "responses", "stdp_predict"]
 
 
 
@@ -301,45 +301,82 @@ def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: P
     return model, counts, shown, result
 
 
-def responses(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: PRNGKeyArray) -> Float[Array, "B n"]:
+def responses(model: DiehlCookNet, images: Float[Array, "B n_inputs"], keys: PRNGKeyArray, *,
+              retry_batch: int | None = None) -> Float[Array, "B n"]:
     """Excitatory spike counts ``(B, n_neurons)`` with learning and adaptation off (the learned
-    thresholds ``model.theta`` fixed).
+    thresholds ``model.theta`` fixed), of the last presentation of each image.
 
-    The images are independent network instances (nothing is learned), simulated as one batch;
-    images that give fewer than ``min_spikes`` spikes are shown again, brighter, as in training.
+    The images are independent network instances (nothing is learned), simulated as one batch by
+    the same :func:`memsnn.simulate` (one time loop, the batch vectorised). An image that gives
+    fewer than ``min_spikes`` spikes is shown again, brighter, as in training; only those images
+    are simulated again, gathered into batches of ``retry_batch`` (default ``ceil(B / 4)``).
+
+    Args:
+        model: the learned network.
+        images: ``(B, n_inputs)`` intensities in [0, 1].
+        keys: ``(B,)`` one PRNG key per image: image ``i``'s spike trains depend on ``keys[i]`` and
+            the image only, so its counts are the same in any batch (``keys[i:i + 1]`` alone).
+        retry_batch: images per batch of re-presentations.
     """
     config = model.config
     network = model.network(learning=False)
     batch = images.shape[0]
+    if keys.shape != (batch,):
+        raise ValueError(f"responses: keys must hold one PRNG key per image, shape ({batch},), got {keys.shape} "
+                         "(jax.random.split(key, len(images))).")
+    retry = max(1, -(-batch // 4)) if retry_batch is None else min(int(retry_batch), batch)
+    if retry < 1:
+        raise ValueError(f"responses: retry_batch must be a positive integer, got {retry_batch!r}.")
     # Every instance starts at rest with the learned thresholds.
     neuron = model.neuron.init_state(config.n_neurons)
     neuron = neuron._replace(excitatory=neuron.excitatory._replace(theta=model.theta))
-    one = network.init_state()
-    state = (one[0]._replace(neuron=neuron),)
-    state = jax.tree.map(lambda x: jnp.broadcast_to(x, (batch,) + x.shape), state)
-
+    one = (network.init_state()[0]._replace(neuron=neuron),)
     caps = [_spike_cap(config, 1.0 + k / 2.0) for k in range(config.max_presentations)]
 
-    def present(loop):
-        counts, shown = loop
-        need = jnp.sum(counts, axis=1) < config.min_spikes
-        draw_key, scale = jax.random.fold_in(key, jnp.max(shown)), 1 + shown / 2.0
-        # As many spikes per pixel as the brightest presentation in the batch needs (static shapes).
-        spikes = jax.lax.switch(jnp.max(shown), [lambda cap=cap: _poisson(draw_key, images, scale, config, cap)
-                                                 for cap in caps])
+    def present(imgs, image_keys, shown):
+        """Counts ``(b, n)`` of presentation number ``shown`` (a scalar, the same for all)."""
+        b = imgs.shape[0]
+        state = jax.tree.map(lambda x: jnp.broadcast_to(x, (b,) + x.shape), one)
+        draw_keys = jax.vmap(lambda k: jax.random.fold_in(k, shown))(image_keys)
+        scale = jnp.ones((1,)) * (1 + shown / 2.0)
+
+        def draw(cap):
+            # One image at a time (vmapped): the draw does not depend on the batch.
+            return jax.vmap(lambda k, im: _poisson(k, im[None], scale, config, cap)[0])(draw_keys, imgs)
+
+        # As many spikes per pixel as presentation ``shown`` needs (static shapes).
+        spikes = jax.lax.switch(shown, [lambda cap=cap: draw(cap) for cap in caps])
         # throw=False: see learn_images on Euler's stability bound during bursts of inhibition.
         trace = simulate(network, Impulses(spikes), dt=config.dt, n_steps=config.n_steps, record="spikes",
                          unroll=config.unroll, throw=False, initial_state=state)
-        new = jnp.sum(trace.spikes[0], axis=1)
-        return jnp.where(need[:, None], new, counts), shown + need.astype(jnp.int32)
+        return jnp.sum(trace.spikes[0], axis=1)
+
+    def needs(counts):
+        return jnp.sum(counts, axis=1) < config.min_spikes
 
     def again(loop):
         counts, shown = loop
-        need = (jnp.sum(counts, axis=1) < config.min_spikes) & (shown < config.max_presentations)
-        return jnp.any(need)
+        return (shown < config.max_presentations) & jnp.any(needs(counts))
 
-    start = (jnp.zeros((batch, config.n_neurons)), jnp.zeros((batch,), jnp.int32))
-    counts, _ = jax.lax.while_loop(again, present, start)
+    def show_again(loop):
+        # Every image that still needs a presentation has had ``shown`` of them.
+        counts, shown = loop
+        need = needs(counts)
+        order = jnp.nonzero(need, size=batch + retry, fill_value=batch)[0]  # those images first
+        n_need = jnp.sum(need)
+
+        def chunk(inner):
+            counts, start = inner
+            idx = jax.lax.dynamic_slice(order, (start,), (retry,))
+            safe = jnp.minimum(idx, batch - 1)
+            new = present(images[safe], keys[safe], shown)
+            return counts.at[idx].set(new, mode="drop"), start + retry
+
+        counts, _ = jax.lax.while_loop(lambda inner: inner[1] < n_need, chunk, (counts, jnp.zeros((), jnp.int32)))
+        return counts, shown + 1
+
+    counts = present(images, keys, jnp.zeros((), jnp.int32))
+    counts, _ = jax.lax.while_loop(again, show_again, (counts, jnp.ones((), jnp.int32)))
     return counts
 
 
@@ -356,8 +393,18 @@ def classify(assignments: Int[Array, " n"], counts: Float[Array, "B n"], n_class
     return jnp.argmax(jnp.where(size > 0, mean, -1.0), axis=1).astype(jnp.int32)
 
 
+def image_keys(key: PRNGKeyArray, index: Int[Array, " B"]) -> PRNGKeyArray:
+    """``(B,)`` per-image keys ``fold_in(key, index[i])``: image ``index[i]`` of a data set gets the
+    same spike trains whatever batch it is evaluated in."""
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.asarray(index))
+
+
 def assign_labels(model: DiehlCookNet, images, labels, *, batch_size: int = 250, key=None) -> DiehlCookNet:
-    """Label every neuron with the class it responds to most over ``(images, labels)`` (frozen)."""
+    """Label every neuron with the class it responds to most over ``(images, labels)`` (frozen).
+
+    Image ``i`` is shown with the key ``fold_in(key, i)`` (:func:`image_keys`): the labels do not
+    depend on ``batch_size``.
+    """
     import numpy as np
     key = jax.random.key(1) if key is None else key
     run = eqx.filter_jit(responses)
@@ -365,7 +412,7 @@ def assign_labels(model: DiehlCookNet, images, labels, *, batch_size: int = 250,
     seen = np.zeros((model.config.n_classes,))
     for start in range(0, len(labels), batch_size):
         idx = np.arange(start, start + batch_size) % len(labels)
-        counts = np.asarray(run(model, jnp.asarray(images[idx]), jax.random.fold_in(key, start)))
+        counts = np.asarray(run(model, jnp.asarray(images[idx]), image_keys(key, idx)))
         stop = min(start + batch_size, len(labels)) - start
         np.add.at(sums, labels[idx][:stop], counts[:stop])
         np.add.at(seen, labels[idx][:stop], 1.0)
@@ -379,7 +426,8 @@ def stdp_predict(model: DiehlCookNet, images, *, key, throw: bool = True):
     ``throw`` has no effect: the network's runs tolerate Euler's stability bound during bursts of
     inhibition by design (see :func:`learn_images`), so no failure is raised or reported.
     """
-    return classify(model.assignments, responses(model, images, key), model.config.n_classes)
+    keys = jax.random.split(key, images.shape[0])
+    return classify(model.assignments, responses(model, images, keys), model.config.n_classes)
 
 
 # --------------------------------------------------------------------------------------------
