@@ -9,10 +9,13 @@ Wisconsin set (699 samples, 9 features); scikit-learn ships the diagnostic one (
 features), used here. Stratified split (Iris 100/50, breast cancer 2/3 : 1/3) by seed; the
 headline is the final epoch's test accuracy (no selection on the test set).
 
-``--val N`` holds N training samples out (stratified) as a validation split; ``--mu-finals``
-trains every seed once per final fraction of the adaptive rate's ``mu`` (cosine decay from
-``--lr`` to ``lr * fraction`` over the run; 1 = constant) and picks the fraction with the best mean
-final-epoch validation accuracy; the headline is the test accuracy of the picked setting's runs.
+``--val N`` holds N training samples out (stratified) as a validation split. Every seed is trained
+once per setting of the grid ``--fields`` x ``--mu-finals``: ``--fields m`` codes each feature
+with ``m`` Gaussian receptive fields (the paper's population code, ``SpikePropConfig.receptive_fields``;
+0 = one latency spike per feature), ``--mu-finals`` is the final fraction of the adaptive rate's
+``mu`` (cosine decay from ``--lr`` to ``lr * fraction`` over the run; 1 = constant). The setting
+with the best mean final-epoch validation accuracy is picked; the headline is the final-epoch test
+accuracy of the picked setting's runs (the test set plays no part in the choice).
 
     PYTHONPATH=$PWD nice -n 10 python benchmarks/spikeprop_uci.py --dataset iris --seeds 0 1 2 3 4 \
         --epochs 50 --batch-size 20 --val 20 --mu-finals 1 0.05 --json spikeprop_iris_val.json
@@ -31,6 +34,7 @@ import jax
 import numpy as np
 import optax
 
+from memsnn.data import gaussian_receptive_fields
 from memsnn.training import GradientLearner, fit
 from memsnn.training.spikeprop import (SpikePropConfig, build_spikeprop, check_outputs_fire, spikeprop_ad,
                                        spikeprop_learner, spikeprop_loss, spikeprop_predict, spikeprop_trainable)
@@ -74,16 +78,31 @@ def main(argv=None):
     ap.add_argument("--val", type=int, default=0, help="training samples held out as a validation split")
     ap.add_argument("--mu-finals", type=float, nargs="+", default=[1.0],
                     help="final fraction of the adaptive rate's mu (cosine decay; 1 = constant), one run per value")
+    ap.add_argument("--fields", type=int, nargs="+", default=[0],
+                    help="Gaussian receptive fields per feature (0: one latency spike per feature), one run per value")
+    ap.add_argument("--field-threshold", type=float, default=0.1,
+                    help="receptive fields with a response at or below this do not spike")
     args = ap.parse_args(argv)
     name = args.json or f"spikeprop_{args.dataset}.json"
     runs = []
-    for fraction, seed in [(f, s) for f in args.mu_finals for s in args.seeds]:
+    grid = [(m, f) for m in args.fields for f in args.mu_finals]
+    # Seeds outer, settings inner: an interrupted run still compares every setting on the same seeds.
+    for seed, fields, fraction in [(s, m, f) for s in args.seeds for m, f in grid]:
         data = split(args.dataset, seed, args.val)
         train, test = data[:2]
         val = data[2] if args.val else None
-        config = SpikePropConfig(n_inputs=train[0].shape[1], hidden=(args.hidden,), n_classes=int(train[1].max()) + 1,
-                                 n_steps=250, terminals=args.terminals, rule=args.rule, init_scale=args.init_scale,
-                                 init_low=args.init_low)
+        # The initial drive per spiking input is kept: with receptive fields only some inputs spike, so
+        # the initial weights are scaled by (inputs) / (mean spiking inputs) of the training split.
+        active = float(train[0].shape[1] + 1)
+        if fields:
+            active = float(np.mean(np.sum(np.asarray(gaussian_receptive_fields(train[0], fields)) > args.field_threshold,
+                                          axis=1))) + 1.0
+        coded = train[0].shape[1] * (fields or 1) + 1
+        config = SpikePropConfig(n_inputs=train[0].shape[1], receptive_fields=fields,
+                                 field_threshold=args.field_threshold, hidden=(args.hidden,),
+                                 n_classes=int(train[1].max()) + 1,
+                                 n_steps=250, terminals=args.terminals, rule=args.rule,
+                                 init_scale=args.init_scale * coded / active, init_low=args.init_low)
         model = build_spikeprop(config, key=jax.random.key(seed))
         check_outputs_fire(model, train[0][:50])
         start = time.perf_counter()
@@ -97,16 +116,19 @@ def main(argv=None):
                                       spikeprop_trainable(model))
         res = fit(model, learner, train, test, epochs=args.epochs, batch_size=args.batch_size, seed=seed,
                   progress=False, val_data=val)
-        runs.append({"seed": seed, "mu_final": fraction, "final_test_acc": res.history[-1]["test_acc"],
+        runs.append({"seed": seed, "fields": fields, "mu_final": fraction, "init_scale": config.init_scale,
+                     "mean_spiking_inputs": active, "final_test_acc": res.history[-1]["test_acc"],
                      "final_val_acc": res.history[-1].get("val_acc"),
                      "val_acc_per_epoch": [h.get("val_acc") for h in res.history],
                      "test_acc_per_epoch": [h["test_acc"] for h in res.history],
                      "train_loss_per_epoch": [h["train_loss"] for h in res.history],
                      "wall_s": time.perf_counter() - start, "load_average": os.getloadavg()})
         print({k: v for k, v in runs[-1].items() if k != "train_loss_per_epoch"}, flush=True)
-        by = {f: [r for r in runs if r["mu_final"] == f] for f in args.mu_finals}
-        chosen = (max((f for f in by if by[f]), key=lambda f: np.mean([r["final_val_acc"] for r in by[f]]))
-                  if args.val else args.mu_finals[0])
+        by = {g: [r for r in runs if (r["fields"], r["mu_final"]) == g] for g in grid}
+        # Settings are compared on the seeds every one of them has finished.
+        common = [s for s in args.seeds if all(any(r["seed"] == s for r in by[g]) for g in grid)] or [seed]
+        chosen = (max((g for g in grid if by[g]), key=lambda g: np.mean(
+            [r["final_val_acc"] for r in by[g] if r["seed"] in common] or [-1.0])) if args.val else grid[0])
         accs = np.asarray([r["final_test_acc"] for r in by[chosen]])
         write_json(name, {
             "benchmark": f"spikeprop_{args.dataset}",
@@ -120,11 +142,15 @@ def main(argv=None):
                                                                                  "out for validation" if args.val else ""),
                 devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"}, seeds=args.seeds,
                 epochs=args.epochs, machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
-                selection=("mu_final by mean final-epoch validation accuracy" if args.val else "none"),
+                selection=("fields and mu_final by mean final-epoch validation accuracy" if args.val else "none"),
                 load_before=runs[0]["load_average"][0]),
             "selection": {"by": "mean final-epoch validation accuracy" if args.val else "none (one setting)",
-                          "mu_final": chosen, "val_acc_mean": {str(f): float(np.mean([r["final_val_acc"] for r in v]))
-                                                               for f, v in by.items() if v and args.val}},
+                          "fields": chosen[0], "mu_final": chosen[1],
+                          "val_acc_mean": {f"fields={g[0]} mu_final={g[1]:g}": float(np.mean([r["final_val_acc"] for r in v]))
+                                           for g, v in by.items() if v and args.val},
+                          "test_acc_mean": {f"fields={g[0]} mu_final={g[1]:g}": float(np.mean([r["final_test_acc"] for r in v]))
+                                            for g, v in by.items() if v}},
+            "final_epoch": args.epochs,
             "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
             "test_acc_std_kind": "sample std (ddof 1)", "paper": PAPER[args.dataset],
             "chosen_runs": by[chosen], "runs": runs,

@@ -25,8 +25,8 @@ from memsnn.data.datasets import (
     default_cache_dir,
     load_dataset,
 )
-from memsnn.data.encoders import (direct_current, impulse_schedule, latency, latency_times, rate,
-                                  spike_time_impulses)
+from memsnn.data.encoders import (direct_current, gaussian_receptive_fields, impulse_schedule, latency,
+                                  latency_times, rate, spike_time_impulses)
 from memsnn.data.yinyang import yin_yang
 from memsnn.data.idx import DatasetError, read_idx, read_idx_images, read_idx_labels
 
@@ -39,6 +39,7 @@ __all__ = [
     "DatasetError",
     "default_cache_dir",
     "direct_current",
+    "gaussian_receptive_fields",
     "impulse_schedule",
     "latency",
     "latency_times",

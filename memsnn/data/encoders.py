@@ -28,7 +28,8 @@ import numpy as np
 
 from memsnn._validation import _concrete
 
-__all__ = ["direct_current", "impulse_schedule", "latency", "latency_times", "rate", "spike_time_impulses"]
+__all__ = ["direct_current", "gaussian_receptive_fields", "impulse_schedule", "latency", "latency_times", "rate",
+           "spike_time_impulses"]
 
 
 def _check_images(owner: str, images) -> jax.Array:
@@ -210,6 +211,40 @@ def latency_times(values, *, t_early: float, t_late: float, larger_earlier: bool
         bias = jnp.broadcast_to(jnp.asarray(bias_times, times.dtype), (times.shape[0], len(bias_times)))
         times = jnp.concatenate([times, bias], axis=1)
     return times
+
+
+def gaussian_receptive_fields(values, n_fields: int, *, beta: float = 1.5) -> jax.Array:
+    """Population code of Bohte, Kok & La Poutré (2002, section 3.1): each feature ``x`` in ``[0, 1]``
+    becomes the responses of ``n_fields`` Gaussian receptive fields with centres
+    ``mu_i = (2 i - 3) / 2 / (n_fields - 2)`` (``i = 1..n_fields``; the first and last lie just
+    outside the range) and width ``sigma = 1 / (beta (n_fields - 2))``::
+
+        r_i(x) = exp(-(x - mu_i)^2 / (2 sigma^2))                (1 at the centre)
+
+    Feed the responses to :func:`latency_times` (``larger_earlier=True``): a strongly stimulated
+    field spikes early, a weak one late, and with ``threshold`` the weakest do not spike.
+
+    Args:
+        values: ``(B, F)`` features in ``[0, 1]`` (e.g. scaled by the training split's range).
+        n_fields: receptive fields per feature, ``>= 3`` (the paper: 12 for Iris, 7 for breast cancer).
+        beta: width factor (the paper: 1.5).
+
+    Returns:
+        ``(B, F n_fields)`` responses in ``(0, 1]``, feature-major (feature ``f``'s fields at
+        ``f n_fields .. (f + 1) n_fields - 1``).
+    """
+    owner = "gaussian_receptive_fields"
+    values = _check_images(owner, values)
+    if isinstance(n_fields, bool) or not isinstance(n_fields, numbers.Integral) or n_fields < 3:
+        raise ValueError(f"{owner}: n_fields must be an integer >= 3 (the centres are spaced 1 / (n_fields - 2) "
+                         f"apart), got {n_fields!r}.")
+    if not (isinstance(beta, numbers.Real) and beta > 0):
+        raise ValueError(f"{owner}: beta must be > 0, got {beta!r}.")
+    i = jnp.arange(1, n_fields + 1, dtype=values.dtype)
+    centres = (2 * i - 3) / 2 / (n_fields - 2)
+    sigma = 1.0 / (beta * (n_fields - 2))
+    r = jnp.exp(-((values[..., None] - centres) ** 2) / (2 * sigma ** 2))
+    return r.reshape(values.shape[0], values.shape[1] * int(n_fields))
 
 
 def spike_time_impulses(times, *, dt: float, n_steps: int, amplitude: float = 1.0):

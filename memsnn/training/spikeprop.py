@@ -58,7 +58,7 @@ import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..arrays import DelayedDense
-from ..data.encoders import latency_times, spike_time_impulses
+from ..data.encoders import gaussian_receptive_fields, latency_times, spike_time_impulses
 from ..integrators import Euler
 from ..network import Layer, Network
 from ..neurons import LIF
@@ -81,7 +81,14 @@ class SpikePropConfig(JsonConfig):
 
     Attributes:
         n_inputs: features; each spikes once at ``t_late - x (t_late - t_early)`` (large values
-            early; ``x = 0`` spikes at ``t_late``), plus one bias input per entry of ``bias_times``.
+            early; ``x = 0`` spikes at ``t_late``), plus one bias input per entry of ``bias_times``;
+            or, with ``receptive_fields``, as a population.
+        receptive_fields: ``m > 0``: each feature is coded by ``m`` Gaussian receptive fields
+            (:func:`~memsnn.data.gaussian_receptive_fields`, the paper's population code), field
+            response ``r`` spiking at ``t_late - r (t_late - t_early)``: ``n_inputs m`` input
+            neurons. 0: one latency spike per feature.
+        field_threshold: with ``receptive_fields``: fields whose response is at or below this do
+            not spike.
         hidden: hidden layer sizes (XOR: ``(5,)``).
         n_classes: classes; ``single_output=True`` with two classes: one output neuron, class 1 =
             early (the paper's XOR), else one output neuron per class (the label's early, the
@@ -107,6 +114,8 @@ class SpikePropConfig(JsonConfig):
     """
 
     n_inputs: int = 784
+    receptive_fields: int = 0
+    field_threshold: float = 0.1
     hidden: tuple[int, ...] = (10,)
     n_classes: int = 10
     single_output: bool = False
@@ -139,6 +148,12 @@ class SpikePropConfig(JsonConfig):
             if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "n_classes" else 1):
                 raise ValueError(f"SpikePropConfig: {name} must be a positive integer"
                                  f"{' >= 2' if name == 'n_classes' else ''}, got {value!r}.")
+        if isinstance(self.receptive_fields, bool) or not isinstance(self.receptive_fields, int) or not (
+                self.receptive_fields == 0 or self.receptive_fields >= 3):
+            raise ValueError(f"SpikePropConfig: receptive_fields must be 0 (one latency spike per feature) or an "
+                             f"integer >= 3, got {self.receptive_fields!r}.")
+        if not 0 <= self.field_threshold < 1:
+            raise ValueError(f"SpikePropConfig: field_threshold must lie in [0, 1), got {self.field_threshold!r}.")
         if any(h < 1 for h in self.hidden):
             raise ValueError(f"SpikePropConfig: hidden layer sizes must be >= 1, got {self.hidden}.")
         if self.single_output and self.n_classes != 2:
@@ -170,7 +185,8 @@ class SpikePropConfig(JsonConfig):
     @property
     def sizes(self) -> tuple[int, ...]:
         outputs = 1 if self.single_output else self.n_classes
-        return (self.n_inputs + len(self.bias_times), *self.hidden, outputs)
+        coded = self.n_inputs * (self.receptive_fields or 1)
+        return (coded + len(self.bias_times), *self.hidden, outputs)
 
     def delays(self) -> np.ndarray:
         """The terminals' initial delays ``(k,)`` (s), evenly spaced in ``[delay_min, delay_max]``."""
@@ -217,8 +233,12 @@ class SpikePropNet(eqx.Module):
         if features.ndim != 2 or features.shape[1] != c.n_inputs:
             raise ValueError(f"SpikePropNet: inputs must be (batch, {c.n_inputs}), got shape {features.shape}.")
         features = jnp.clip(features.astype(jnp.dtype(c.dtype)), 0.0, 1.0)
+        threshold = None
+        if c.receptive_fields:
+            features = gaussian_receptive_fields(features, c.receptive_fields).astype(jnp.dtype(c.dtype))
+            threshold = c.field_threshold
         times = latency_times(features, t_early=c.t_early, t_late=c.t_late, larger_earlier=True,
-                              bias_times=c.bias_times)
+                              threshold=threshold, bias_times=c.bias_times)
         return spike_time_impulses(times, dt=c.dt, n_steps=c.n_steps)
 
     def run(self, features, *, throw: bool = True):
