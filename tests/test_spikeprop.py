@@ -110,3 +110,44 @@ def test_spikeprop_ad_takes_a_schedule_of_mu():
     w = w + step
     step, state = opt.update(w - 3.0, state, w, value=0.5 * (w - 3.0) ** 2)
     np.testing.assert_allclose(float(step), 0.5 * 0.5, rtol=1e-5)  # mu(1) = 1/2 of the Polyak step 0.5
+
+
+def test_gaussian_receptive_fields_closed_form():
+    """Bohte et al.'s population code: centres (2i - 3) / 2 / (m - 2), width 1 / (beta (m - 2)),
+    response 1 at a centre; feature-major layout; bad field counts refused."""
+    from memsnn.data import gaussian_receptive_fields
+
+    m, beta = 7, 1.5
+    x = np.array([[0.0, 0.3], [1.0, 0.5]], np.float32)
+    r = np.asarray(gaussian_receptive_fields(x, m, beta=beta))
+    assert r.shape == (2, 2 * m)
+    centres = (2 * np.arange(1, m + 1) - 3) / 2 / (m - 2)
+    sigma = 1 / (beta * (m - 2))
+    expected = np.exp(-(x[..., None] - centres) ** 2 / (2 * sigma ** 2)).reshape(2, -1)
+    np.testing.assert_allclose(r, expected, rtol=1e-5, atol=1e-12)
+    on_centre = np.asarray(gaussian_receptive_fields(np.array([[centres[3]]], np.float32), m))
+    assert on_centre[0, 3] == pytest.approx(1.0) and on_centre.argmax() == 3
+    with pytest.raises(ValueError, match="n_fields"):
+        gaussian_receptive_fields(x, 2)
+
+
+def test_receptive_fields_code_the_inputs():
+    """With receptive_fields the network has n_inputs m (+ bias) inputs, a field spikes at
+    t_late - r (t_late - t_early), and fields at or below field_threshold stay silent."""
+    from memsnn.data import gaussian_receptive_fields
+
+    c = SpikePropConfig(n_inputs=3, receptive_fields=5, field_threshold=0.2, hidden=(2,), n_classes=2,
+                        dtype="float64")
+    model = build_spikeprop(c, key=jax.random.key(0))
+    assert c.sizes == (3 * 5 + 1, 2, 2)
+    x = np.array([[0.1, 0.5, 0.95]], np.float64)
+    stim = model.stimulus(jnp.asarray(x))
+    amp, lag = np.asarray(stim.amplitude), np.asarray(stim.lag)
+    r = np.asarray(gaussian_receptive_fields(x, 5))[0]
+    fires = amp[0].sum(axis=0)[:15] > 0
+    np.testing.assert_array_equal(fires, r > 0.2)
+    k = amp[0].argmax(axis=0)[:15]
+    t = (k + 1) * c.dt - lag[0, k, np.arange(15)]
+    np.testing.assert_allclose(t[fires], (c.t_late - r * (c.t_late - c.t_early))[fires], atol=1e-9)
+    with pytest.raises(ValueError, match="receptive_fields"):
+        SpikePropConfig(receptive_fields=2)
