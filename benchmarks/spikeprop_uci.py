@@ -24,6 +24,7 @@ accuracy of the picked setting's runs (the test set plays no part in the choice)
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -80,14 +81,43 @@ def main(argv=None):
                     help="final fraction of the adaptive rate's mu (cosine decay; 1 = constant), one run per value")
     ap.add_argument("--fields", type=int, nargs="+", default=[0],
                     help="Gaussian receptive fields per feature (0: one latency spike per feature), one run per value")
+    ap.add_argument("--select-on-seeds", type=int, default=None, metavar="K",
+                    help="compare the settings on the first K seeds only; the other seeds run the chosen setting")
+    ap.add_argument("--keep", default=None, metavar="JSON",
+                    help="a results file of an interrupted run with the same settings: its finished runs are kept")
     ap.add_argument("--field-threshold", type=float, default=0.1,
                     help="receptive fields with a response at or below this do not spike")
     args = ap.parse_args(argv)
     name = args.json or f"spikeprop_{args.dataset}.json"
-    runs = []
     grid = [(m, f) for m in args.fields for f in args.mu_finals]
+    select_seeds = args.seeds[:args.select_on_seeds] if args.select_on_seeds else args.seeds
+    runs = []
+    if args.keep:
+        from _timing import RESULTS
+        kept = json.loads((RESULTS / args.keep).read_text())
+        same = ("epochs", "batch_size", "rule", "lr", "hidden", "terminals", "init_scale", "init_low", "val",
+                "field_threshold")
+        if any(kept["settings"][k] != getattr(args, k) for k in same):
+            raise SystemExit(f"--keep {args.keep}: its settings differ from this run's ({same})")
+        runs = [r for r in kept["runs"] if r["seed"] in args.seeds and (r["fields"], r["mu_final"]) in grid]
+
+    def pick(done):
+        """The setting with the best mean final-epoch validation accuracy over the seeds every
+        setting has finished."""
+        by = {g: [r for r in done if (r["fields"], r["mu_final"]) == g] for g in grid}
+        common = [s for s in args.seeds if all(any(r["seed"] == s for r in by[g]) for g in grid)]
+        if not args.val or not any(by.values()):
+            return grid[0]
+        return max((g for g in grid if by[g]), key=lambda g: np.mean(
+            [r["final_val_acc"] for r in by[g] if r["seed"] in common] or [-1.0]))
+
     # Seeds outer, settings inner: an interrupted run still compares every setting on the same seeds.
+    # After the selection seeds only the chosen setting runs.
     for seed, fields, fraction in [(s, m, f) for s in args.seeds for m, f in grid]:
+        if any(r["seed"] == seed and (r["fields"], r["mu_final"]) == (fields, fraction) for r in runs):
+            continue
+        if seed not in select_seeds and (fields, fraction) != pick([r for r in runs if r["seed"] in select_seeds]):
+            continue
         data = split(args.dataset, seed, args.val)
         train, test = data[:2]
         val = data[2] if args.val else None
@@ -125,10 +155,7 @@ def main(argv=None):
                      "wall_s": time.perf_counter() - start, "load_average": os.getloadavg()})
         print({k: v for k, v in runs[-1].items() if k != "train_loss_per_epoch"}, flush=True)
         by = {g: [r for r in runs if (r["fields"], r["mu_final"]) == g] for g in grid}
-        # Settings are compared on the seeds every one of them has finished.
-        common = [s for s in args.seeds if all(any(r["seed"] == s for r in by[g]) for g in grid)] or [seed]
-        chosen = (max((g for g in grid if by[g]), key=lambda g: np.mean(
-            [r["final_val_acc"] for r in by[g] if r["seed"] in common] or [-1.0])) if args.val else grid[0])
+        chosen = pick([r for r in runs if r["seed"] in select_seeds])
         accs = np.asarray([r["final_test_acc"] for r in by[chosen]])
         write_json(name, {
             "benchmark": f"spikeprop_{args.dataset}",
@@ -142,9 +169,11 @@ def main(argv=None):
                                                                                  "out for validation" if args.val else ""),
                 devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"}, seeds=args.seeds,
                 epochs=args.epochs, machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
-                selection=("fields and mu_final by mean final-epoch validation accuracy" if args.val else "none"),
+                selection=(f"fields and mu_final by mean final-epoch validation accuracy on seeds {select_seeds}"
+                           if args.val else "none"),
                 load_before=runs[0]["load_average"][0]),
-            "selection": {"by": "mean final-epoch validation accuracy" if args.val else "none (one setting)",
+            "selection": {"by": (f"mean final-epoch validation accuracy on seeds {select_seeds}" if args.val
+                                 else "none (one setting)"),
                           "fields": chosen[0], "mu_final": chosen[1],
                           "val_acc_mean": {f"fields={g[0]} mu_final={g[1]:g}": float(np.mean([r["final_val_acc"] for r in v]))
                                            for g, v in by.items() if v and args.val},

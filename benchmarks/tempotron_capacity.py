@@ -93,6 +93,8 @@ def run_load(alpha: float, args, out_root: Path) -> dict:
            "fraction_correct": float(acc),
            "train_acc_per_epoch": [h["train_acc"] for h in history], "wall_s": wall,
            "load_average": os.getloadavg()}
+    if args.note:
+        row["note"] = args.note
     print(json.dumps({k: v for k, v in row.items() if k != "train_acc_per_epoch"}), flush=True)
     return row
 
@@ -232,6 +234,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/tempotron_capacity")
     ap.add_argument("--json", default="tempotron_capacity.json")
+    ap.add_argument("--note", default=None, help="a note stored in each row (e.g. what a resumed run continued)")
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows (memsnn and SpikingJelly) of the existing results file at other loads")
     ap.add_argument("--plot-only", action="store_true", help="only draw the PNG of an existing results file")
