@@ -570,24 +570,18 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
             final, (saved, ratios, stats) = checkpointed_scan(body, state0, n_steps, checkpoint_every, unroll)
             stats = SolveStats(jnp.sum(stats.accepted), jnp.sum(stats.rejected), jnp.max(stats.result))
         else:
-            # Nothing happens between impulses: one integrator call per stretch [s_i, s_{i+1}),
-            # the impulse of step s_i landing at the end of the stretch's first step.
+            # Nothing happens between impulses: the integrator advances stretch by stretch
+            # [s_i, s_{i+1}), the impulse of step s_i landing at the end of the stretch's first step.
             drive = weight_of(None, state0, 0) if is_current else None
             bounds = sorted(set((0,) + tuple(event_steps))) + [n_steps]
             event_row = {s: i for i, s in enumerate(event_steps)}
-            state, pieces, stats = state0, [], SolveStats.fixed(0)
+            stretches = tuple((start, stop, event_row.get(start)) for start, stop in zip(bounds[:-1], bounds[1:]))
 
             def save_fn(t, y):
                 return save(t, y, network.read_spikes(y)), ratio_at(y, drive)
 
-            for start, stop in zip(bounds[:-1], bounds[1:]):
-                jump = jump_at(event_row[start], start) if start in event_row else None
-                state, out, taken = solver.advance(network, state, jump, drive, start * dt, dt, stop - start,
-                                                   save_fn, checkpoint_every, unroll)
-                pieces.append(out)
-                stats = stats.plus(taken)
-            final = state
-            saved, ratios = jax.tree.map(lambda *xs: jnp.concatenate(xs), *pieces)
+            final, (saved, ratios), stats = solver.advance_stretches(network, state0, stretches, jump_at, drive, dt,
+                                                                     save_fn, checkpoint_every, unroll)
         # nanmax: once an unstable run has overflowed, the last ratios are NaN.
         return final, saved, (jnp.nanmax(ratios, axis=0) if h is not None else jnp.max(ratios, axis=0)), stats
 

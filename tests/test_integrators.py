@@ -122,25 +122,28 @@ def test_checkpointing_gives_identical_gradients():
 
 def test_trace_counts_solver_steps():
     net = P.spiceprop_neuron_network(2)
-    stim = memsnn.Impulses(jnp.full((3, 2, 2), 0.01 * P.MILLIAMP), steps=(0, 50))
+    stim = memsnn.Impulses(jnp.full((3, 3, 2), 0.01 * P.MILLIAMP), steps=(0, 50, 99))
     run = lambda solver: memsnn.simulate(net, stim, dt=DT, n_steps=100, solver=solver)  # noqa: E731
     fixed = run(memsnn.Euler(substeps=4))
     assert fixed.solver_steps.tolist() == [400] * 3 and fixed.rejected_steps.tolist() == [0] * 3
     assert run(memsnn.Diffrax(diffrax.Heun(), dt0=DT / 2)).solver_steps.tolist() == [200] * 3
 
-    # Adaptive: the counts diffrax reports for the same stretches, solved directly: [0, dt) up to
-    # the first impulse, [dt, 50 dt), [50 dt, 51 dt), [51 dt, 100 dt), jumps in between.
+    # Adaptive: the counts diffrax reports for the same stretches, solved directly: one between
+    # consecutive arrivals of impulses (at the end of their steps): [0, dt), [dt, 51 dt),
+    # [51 dt, 100 dt), each followed by a jump (the last one at the end of the run).
     controller = diffrax.PIDController(rtol=1e-8, atol=1e-12)
     trace = run(memsnn.Diffrax(diffrax.Tsit5(), controller))
     term = diffrax.ODETerm(lambda t, y, args: net.vector_field(t, y, None))
     state, accepted, rejected = net.init_state(), 0, 0
-    for length, jump in ((1, True), (49, False), (1, True), (49, False)):
+    for length in (1, 50, 49):
         sol = diffrax.diffeqsolve(term, diffrax.Tsit5(), 0.0, length * DT, DT, state, stepsize_controller=controller,
                                   saveat=diffrax.SaveAt(t1=True), max_steps=4096)
         state = jax.tree.map(lambda y: y[0], sol.ys)
         accepted += int(sol.stats["num_accepted_steps"])
         rejected += int(sol.stats["num_rejected_steps"])
-        if jump:
-            state = net.inject(state, stim.amplitude[0, 0])
+        state = net.inject(state, stim.amplitude[0, 0])
     assert trace.solver_steps.tolist() == [accepted] * 3 and trace.rejected_steps.tolist() == [rejected] * 3
+    # The last grid point records the state after the impulses that arrive there.
+    np.testing.assert_allclose(trace.membrane_potential[0][:, -1], np.broadcast_to(state[0].neuron.v, (3, 2)),
+                               rtol=1e-10)
     assert accepted > 100  # tighter than the grid: the controller really chose the steps

@@ -126,6 +126,26 @@ class AbstractIntegrator(eqx.Module):
         solves) ignores ``unroll``.
         """
 
+    def advance_stretches(self, network, state, stretches: tuple, jump_at: Callable, drive, dt: float,
+                          save_fn: Callable | None, checkpoint_every: int | None = None, unroll: int = 1):
+        """Advance over consecutive stretches of the grid that start with impulses:
+        ``(state, saved, SolveStats)`` over all of them, ``saved`` with one row per grid step.
+
+        ``stretches``: ``((start, stop, row), ...)``, static ints covering ``[0, n_steps)`` in order;
+        ``row`` is the stimulus row whose impulses arrive at the end of step ``start`` (``None``:
+        none), and ``jump_at(row, k)`` builds that ``jump`` for step ``k`` (``row`` and ``k`` may
+        be traced). This default makes one :meth:`advance` per stretch; an integrator whose
+        compile grows with every call (adaptive diffrax solves) overrides it with a loop.
+        """
+        pieces, stats = [], SolveStats.fixed(0)
+        for start, stop, row in stretches:
+            jump = None if row is None else jump_at(row, start)
+            state, out, taken = self.advance(network, state, jump, drive, start * dt, dt, stop - start, save_fn,
+                                             checkpoint_every, unroll)
+            pieces.append(out)
+            stats = stats.plus(taken)
+        return state, jax.tree.map(lambda *xs: jnp.concatenate(xs), *pieces), stats
+
     def explicit_step(self, dt: float) -> float | None:
         """The step size of an explicit fixed-step scheme (for the stability check), else None."""
         return None

@@ -37,8 +37,11 @@ class Diffrax(AbstractIntegrator):
       in memsnn's own ``lax.scan`` over ``solver.step`` (with ``checkpoint_every`` from
       :func:`~memsnn.simulate`), which differentiates exactly and as fast as the Euler scan.
     - Adaptive steps (a ``diffrax.PIDController``): one ``diffeqsolve`` per stretch between
-      impulses, saving on the grid. The default adjoint keeps one checkpoint per solver step
-      (``max_steps`` of them, allocated only under reverse-mode autodiff): with fewer checkpoints,
+      arrivals of impulses (sparse ``Impulses.steps``), saving on the grid, all stretches in one
+      ``lax.scan`` around a single solve (compiled once however many impulses; each stretch
+      saves as many grid points as the longest, the surplus overwritten). The default adjoint
+      keeps one checkpoint per solver step (``max_steps`` of them, allocated only under
+      reverse-mode autodiff): with fewer checkpoints,
       diffrax 0.7's recursive checkpointing returned wrong gradients for grid saves in our tests.
       ``diffrax.BacksolveAdjoint()`` gives O(1) memory at the price of a backward ODE solve.
     - Spike events (``events=True``, adaptive steps, ``simulate(..., spike_timing="exact")``):
@@ -136,6 +139,49 @@ class Diffrax(AbstractIntegrator):
             return state, None, stats
         return state, jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest), stats
 
+    def advance_stretches(self, network, state, stretches, jump_at, drive, dt, save_fn, checkpoint_every=None,
+                          unroll=1):
+        if self._fixed:
+            return super().advance_stretches(network, state, stretches, jump_at, drive, dt, save_fn,
+                                             checkpoint_every, unroll)
+        # One solve per piece between consecutive arrivals of impulses (the end of an impulse's
+        # step), the impulses applied at the piece's end; all pieces in one loop around one
+        # diffeqsolve (compiled once, however many impulses). Each solve saves at `width` grid
+        # points (the longest piece's), the ones past its end repeating its end point; they land
+        # in one (n_steps + width) buffer, each piece overwriting what the one before saved past
+        # its end.
+        n_steps = stretches[-1][1]
+        arrivals = {start + 1: (row, start) for start, _, row in stretches if row is not None}
+        ends = sorted(set(arrivals) | {n_steps})
+        starts = [0] + ends[:-1]
+        width = max(b - a for a, b in zip(starts, ends))
+        dtype = jax.tree.leaves(state)[0].dtype
+        xs = (jnp.asarray(starts), jnp.asarray([b - a for a, b in zip(starts, ends)]),
+              jnp.asarray([e in arrivals for e in ends]),
+              jnp.asarray([arrivals.get(e, (0, e - 1))[0] for e in ends]))
+
+        def piece(carry, x):
+            y, buffer = carry
+            start, length, jumps, row = x
+            t0 = start * dt
+            y, out, stats = self._adaptive(network, y, drive, t0, dt, length, save_fn, width)
+            if arrivals:
+                y = jax.tree.map(lambda a, b: jnp.where(jumps, a, b), jump_at(row, start + length - 1)(y), y)
+                if save_fn is not None:  # the state recorded at an arrival is the one after its impulses
+                    last = save_fn(t0 + length * dt, y)
+                    out = jax.tree.map(lambda rows, r: rows.at[length - 1].set(jnp.where(jumps, r, rows[length - 1])),
+                                       out, last)
+            buffer = jax.tree.map(lambda b, rows: jax.lax.dynamic_update_slice_in_dim(b, rows, start, 0), buffer, out)
+            return (y, buffer), stats
+
+        buffer = None
+        if save_fn is not None:
+            shapes = jax.eval_shape(lambda y: save_fn(jnp.zeros((), dtype), y), state)
+            buffer = jax.tree.map(lambda s: jnp.zeros((n_steps + width,) + s.shape, s.dtype), shapes)
+        (state, buffer), stats = jax.lax.scan(piece, (state, buffer), xs)
+        stats = SolveStats(jnp.sum(stats.accepted), jnp.sum(stats.rejected), jnp.max(stats.result))
+        return state, (None if buffer is None else jax.tree.map(lambda b: b[:n_steps], buffer)), stats
+
     def _fixed_steps(self, network, state, jump, drive, t0, dt, n_steps, save_fn, checkpoint_every, unroll):
         term = diffrax.ODETerm(_network_field)
         m = self._substeps(dt)
@@ -159,15 +205,19 @@ class Diffrax(AbstractIntegrator):
         state, saved = first_step_then_scan(grid_step, state, jump, t0, dt, n_steps, save_fn, checkpoint_every, unroll)
         return state, saved, SolveStats.fixed(n_steps * m)
 
-    def _adaptive(self, network, state, drive, t0, dt, n_steps, save_fn):
+    def _adaptive(self, network, state, drive, t0, dt, n_steps, save_fn, width=None):
         # Solved in local time from 0 (the true time t0 + t reaches the vector field through args).
+        # n_steps may be traced if `width` (static) is given: saves at the first `width` grid
+        # points, those past n_steps at its end.
         subs = [diffrax.SubSaveAt(t1=True)]
+        t1 = n_steps * dt
         if save_fn is not None:
-            subs.append(diffrax.SubSaveAt(ts=dt * jnp.arange(1, n_steps + 1),
+            ts = dt * jnp.arange(1, (n_steps if width is None else width) + 1)
+            subs.append(diffrax.SubSaveAt(ts=ts if width is None else jnp.minimum(ts, t1),
                                           fn=lambda t, y, args: save_fn(t0 + t, y)))
         adjoint = self.adjoint if self.adjoint is not None else diffrax.RecursiveCheckpointAdjoint(self.max_steps)
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(_network_field), self.solver, 0.0, n_steps * dt,
+            diffrax.ODETerm(_network_field), self.solver, 0.0, t1,
             dt if self.dt0 is None else self.dt0, state,
             args=(network, drive, t0),
             saveat=diffrax.SaveAt(subs=subs),
