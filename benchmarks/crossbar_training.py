@@ -16,9 +16,15 @@ MIF neurons (issue 11, figure 3). Stages, each resumable and each writing
     unless ``--hwa-ir-drop`` (its exact solve is costly on 2 shared cores); the deployment and
     the ablation include it. ``--hwa-epochs`` epochs, cosine schedule from ``--hwa-lr``,
     ``--hwa-augment-shift`` pixels of random translation; the run is ``--run-dir/--hwa-name``.
+``select``
+    Model selection without the test set: each fine-tuning run of ``--candidates`` on ``--chips``
+    chips (programming keys 100 + ``--first-chip`` + c: other chips than the figure's), read like
+    the deployment, on the validation images (``--validation N``: the last N training images,
+    held out of the ideal and the hardware-aware training alike); the best mean is chosen
+    (JSON ``selection``).
 ``deploy``
     The figure: the ideal and the hardware-aware models on ``--chips`` chips of the preset (keys
-    100, 101, ...), wires included, on the full test set. Each chip is programmed once by the
+    100, 101, ...), wires included, on the full test set (``--result-key``: its JSON key). Each chip is programmed once by the
     deployment path (``memsnn.crossbar.deploy.program``) and read batch by batch: every
     ``--read-batch`` test images are one read (a read-noise draw), the wires solved exactly for
     it (``memsnn.crossbar.deploy.one_read``: each tile's ``ir_drop_matrix``).
@@ -31,6 +37,20 @@ MIF neurons (issue 11, figure 3). Stages, each resumable and each writing
 ``drift``
     Accuracy 1 s, 1 h, 1 day and 1 year after programming on the ``"pcm"`` preset (aihwkit's PCM
     drift, programming and read noise), with and without global drift compensation.
+``energy``
+    Energy per test image of the ``--hwa-name`` network on one chip (the deployment's chip
+    ``--first-chip``), the front end read from its circuit (docs/energy.md, section 5):
+    ``benchmarks/results/crossbar_energy.json``.
+
+The figure with selection on validation (issue 25)::
+
+    B="python benchmarks/crossbar_training.py --ideal-name ideal-val5000 --validation 5000 --resume"
+    $B --stage ideal
+    $B --stage hwa --hwa-name hwa-shift1-val5000 --hwa-epochs 15 --hwa-lr 1e-3 --hwa-augment-shift 1
+    $B --stage hwa --hwa-name hwa-val5000 --hwa-epochs 8 --hwa-lr 1e-3
+    $B --stage select --candidates hwa-shift1-val5000,hwa-val5000 --chips 5 --first-chip 10
+    $B --stage deploy --hwa-name CHOSEN --chips 5 --only-hwa --result-key deploy_validated
+    $B --stage energy --hwa-name CHOSEN
 
     MEMSNN_DATA_DIR=/path/to/data python benchmarks/crossbar_training.py                 # all stages
     MEMSNN_DATA_DIR=/path/to/data python benchmarks/crossbar_training.py --stage hwa --resume
@@ -79,11 +99,13 @@ def stage_ideal(args) -> None:
 
     def report(row):
         history.append({**row, "load_average_1min": os.getloadavg()[0]})
-        print(f"ideal epoch {row['epoch']}: test {100 * row['test_acc']:.2f}% ({row['epoch_time_s']:.0f} s)", flush=True)
+        val = f"validation {100 * row['val_acc']:.2f}%, " if "val_acc" in row else ""
+        print(f"ideal epoch {row['epoch']}: {val}test {100 * row['test_acc']:.2f}% ({row['epoch_time_s']:.0f} s, "
+              f"load {os.getloadavg()[0]:.1f})", flush=True)
 
-    train("spiceprop", "mnist", source="full", epochs=args.ideal_epochs, out_dir=args.run_dir / "ideal",
-          resume=args.resume, progress=False, on_epoch_end=report)
-    _update("ideal", _history(args.run_dir / "ideal"))
+    train("spiceprop", "mnist", source="full", epochs=args.ideal_epochs, out_dir=args.run_dir / args.ideal_name,
+          validation=args.validation or None, resume=args.resume, progress=False, on_epoch_end=report)
+    _update(args.ideal_name, _history(args.run_dir / args.ideal_name))
 
 
 def _history(run: Path) -> dict:
@@ -109,7 +131,7 @@ def stage_hwa(args) -> None:
     from memsnn.training.methods import get_method
 
     spec = get_method("spiceprop")
-    ideal, header = load_trained(args.run_dir / "ideal" / "checkpoint.eqx")
+    ideal, header = load_trained(args.run_dir / args.ideal_name / "checkpoint.eqx")
     model_config = spec.complete_config({**header["config"]["model"], "crossbar": args.preset,
                                          "crossbar_ir_drop": args.hwa_ir_drop})
     model = spec.build(model_config, key=jax.random.key(0))
@@ -120,20 +142,24 @@ def stage_hwa(args) -> None:
     test_data = load_dataset("mnist", "test", source="full")
     if args.train_subset:
         train_data = tuple(a[: args.train_subset] for a in train_data)
+    # The same split as the ideal run's (train(validation=N): the last N training images).
+    val_data, train_data = _split_validation(train_data, args.validation)
     run = args.run_dir / args.hwa_name
     steps = args.hwa_epochs * (len(train_data[1]) // args.batch_size)
     optimizer = make_optimizer(args.hwa_lr, total_steps=steps, schedule="cosine")
     learner = GradientLearner(spec.loss, spec.predict, optimizer, spec.trainable(model))
     # The header holds what `memsnn evaluate` needs to rebuild the model (method, model config).
     config = {"method": "spiceprop", "model": model_config,
-              "data": {"dataset": "mnist", "source": "full", "train_subset": args.train_subset, "test_subset": None},
+              "data": {"dataset": "mnist", "source": "full", "train_subset": args.train_subset, "test_subset": None,
+                       "validation": args.validation or None},
               "epochs": args.hwa_epochs, "batch_size": args.batch_size,
               "optimizer": {"lr": args.hwa_lr, "schedule": "cosine", "weight_decay": 0.0, "clip_norm": None},
               "augment_shift": args.hwa_augment_shift, "eval_batch_size": args.eval_batch_size, "seed": 0,
-              "memsnn_version": __version__, "fine_tuned_from": str(args.run_dir / "ideal")}
+              "memsnn_version": __version__, "fine_tuned_from": str(args.run_dir / args.ideal_name)}
 
     def report(row):
-        print(f"hwa epoch {row['epoch']}: train {100 * row['train_acc']:.2f}%, test {100 * row['test_acc']:.2f}% "
+        val = f"validation {100 * row['val_acc']:.2f}%, " if "val_acc" in row else ""
+        print(f"hwa epoch {row['epoch']}: train {100 * row['train_acc']:.2f}%, {val}test {100 * row['test_acc']:.2f}% "
               f"({row['epoch_time_s']:.0f} s, load {os.getloadavg()[0]:.1f})", flush=True)
         _update(args.hwa_name, {**_history(run), "preset": args.preset})
 
@@ -141,7 +167,16 @@ def stage_hwa(args) -> None:
     augment = functools.partial(random_shift, max_shift=shift) if shift else None
     fit(model, learner, train_data, test_data, epochs=args.hwa_epochs, batch_size=args.batch_size,
         out_dir=run, resume=args.resume, config=config, eval_batch_size=args.eval_batch_size,
-        progress=not args.no_progress, on_epoch_end=report, augment=augment)
+        progress=not args.no_progress, on_epoch_end=report, augment=augment, val_data=val_data)
+
+
+def _split_validation(data, n: int):
+    """``(validation, rest)``: the last ``n`` samples held out (``(None, data)`` for ``n = 0``)."""
+    if not n:
+        return None, data
+    if not 0 < n < len(data[1]):
+        raise ValueError(f"--validation {n} must be a positive number of training images below {len(data[1])}.")
+    return tuple(a[-n:] for a in data), tuple(a[:-n] for a in data)
 
 
 def _variants(preset: str) -> dict:
@@ -171,7 +206,7 @@ def _variants(preset: str) -> dict:
 def _models(args) -> dict:
     from memsnn.training import load_trained
 
-    models = {"ideal training": load_trained(args.run_dir / "ideal" / "checkpoint.eqx")[0]}
+    models = {"ideal training": load_trained(args.run_dir / args.ideal_name / "checkpoint.eqx")[0]}
     if (args.run_dir / args.hwa_name / "checkpoint.eqx").exists():
         models["hardware-aware training"] = load_trained(args.run_dir / args.hwa_name / "checkpoint.eqx")[0]
     return models
@@ -260,6 +295,48 @@ def stage_ablation(args) -> None:
     _print_ablation(rows)
 
 
+def _validation_data(args):
+    from memsnn.data import load_dataset
+
+    if not args.validation:
+        raise ValueError("--stage select deploys the candidates on the validation split: give --validation N "
+                         "(the same N the runs were trained with).")
+    data = load_dataset("mnist", "train", source="full")
+    if args.train_subset:
+        data = tuple(a[: args.train_subset] for a in data)
+    return _split_validation(data, args.validation)[0]
+
+
+def stage_select(args) -> None:
+    """Model selection without the test set: each run of ``--candidates`` on ``--chips`` chips
+    (keys from ``--first-chip``), read like the deployment, on the validation images; the one with
+    the highest mean validation accuracy is chosen (JSON ``selection``)."""
+    import numpy as np
+
+    from memsnn.training import load_trained
+
+    images, labels = _validation_data(args)
+    chips = _Chips(args, images, labels)
+    rows = {}
+    for name in args.candidates.split(","):
+        model = load_trained(args.run_dir / name / "checkpoint.eqx")[0]
+        accs = []
+        for c in range(args.chips):
+            started = time.perf_counter()
+            accs.append(chips.accuracy(model, {}, args.first_chip + c))
+            print(f"{name:>24} | validation, realistic chip {args.first_chip + c}: {100 * accs[-1]:.2f}% "
+                  f"({time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.1f})", flush=True)
+        rows[name] = {"mean": float(np.mean(accs)), "per_chip": accs, "run_dir": str(args.run_dir / name)}
+    chosen = max(rows, key=lambda name: rows[name]["mean"])
+    print(f"chosen on validation: {chosen}", flush=True)
+    _update("selection", {"chosen": chosen, "candidates": rows, "n_validation": len(labels),
+                          "validation": f"the last {args.validation} of the 60,000 MNIST training images (held out "
+                                        "of the ideal and the hardware-aware training)",
+                          "chips": args.chips, "chip_keys": [100 + args.first_chip + c for c in range(args.chips)],
+                          "read_batch": args.read_batch, "preset": args.preset,
+                          "load_average": list(os.getloadavg())})
+
+
 def stage_deploy(args) -> None:
     """The figure: the hardware-aware model on ``--chips`` realistic chips (wires included), the
     full test set, each chip programmed once by the deployment path and read by read."""
@@ -268,19 +345,64 @@ def stage_deploy(args) -> None:
     images, labels = _test_data(args)
     chips = _Chips(args, images, labels)
     results = {}
-    for training, model in _models(args).items():
+    models = _models(args)
+    if args.only_hwa:
+        models.pop("ideal training")
+    for training, model in models.items():
         accs = []
         for chip in range(args.chips):
             started = time.perf_counter()
-            accs.append(chips.accuracy(model, {}, chip))
-            print(f"{training:>24} | realistic chip {chip}: {100 * accs[-1]:.2f}% ({time.perf_counter() - started:.0f} s)",
+            accs.append(chips.accuracy(model, {}, args.first_chip + chip))
+            print(f"{training:>24} | realistic chip {args.first_chip + chip}: {100 * accs[-1]:.2f}% ({time.perf_counter() - started:.0f} s)",
                   flush=True)
         results[training] = {"mean": float(np.mean(accs)), "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
                              "min": float(np.min(accs)), "max": float(np.max(accs)), "per_chip": accs}
-        _update("deploy", {"preset": args.preset, "n_test": len(labels), "chips": args.chips,
-                           "chip_keys": [100 + c for c in range(args.chips)], "read_batch": args.read_batch,
+        _update(args.result_key, {"preset": args.preset, "n_test": len(labels), "chips": args.chips,
+                           "chip_keys": [100 + args.first_chip + c for c in range(args.chips)],
+                           "read_batch": args.read_batch, "load_average": list(os.getloadavg()),
                            "hwa_run": str(args.run_dir / args.hwa_name), "accuracy": results,
                            "what": " ".join(_Chips.__doc__.split("\n\n")[1].split())})
+
+
+def stage_energy(args) -> None:
+    """Energy per image of the ``--hwa-name`` network on chip ``--first-chip`` (the deployment's
+    chip of that number: programming key 100 + it, reads ``fold_in(key(it), i)`` every
+    ``--read-batch`` images), the front end read from its circuit
+    (:func:`memsnn.studies.spiceprop_energy`); ``benchmarks/results/crossbar_energy.json``."""
+    import jax
+
+    from memsnn.crossbar.deploy import on_crossbar
+    from memsnn.studies import spiceprop_energy
+    from memsnn.training import load_trained
+
+    load_start = os.getloadavg()[0]
+    model = load_trained(args.run_dir / args.hwa_name / "checkpoint.eqx")[0]
+    chip = on_crossbar(model, args.preset, w_max=W_MAX)
+    images, labels = _test_data(args)
+    started = time.perf_counter()
+    report = spiceprop_energy(chip, images, labels, batch_size=args.read_batch,
+                              program_key=jax.random.key(100 + args.first_chip), read_key=jax.random.key(args.first_chip))
+    wall = time.perf_counter() - started
+    print("\n".join(report.lines()), flush=True)
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from registry import run_conditions
+
+    selection = _load().get("selection", {})
+    payload = {"network": str(args.run_dir / args.hwa_name), "preset": args.preset, "chip": args.first_chip,
+               "n_test": len(labels), "seed_figure_nJ": [51.4, 773.0], "target_nJ": 51.4, "target_accuracy": 0.975,
+               "wall_time_s": wall, "report": report.to_dict(),
+               "conditions": run_conditions(
+                   data=f"MNIST, the {len(labels)} first test images" if args.test_subset else "MNIST, all 10,000 test images",
+                   devices={"memsnn": f"1 CPU device ({os.cpu_count()} cores)"}, seeds="chip key 100 + chip, reads fold_in(key(chip), i)",
+                   selection=("network chosen on the validation split (crossbar_training.json 'selection': "
+                              f"{selection.get('chosen')!r})" if selection.get("chosen") == args.hwa_name
+                              else "network named by --hwa-name (see crossbar_training.json)"),
+                   load_before=load_start)}
+    out = RESULTS / "crossbar_energy.json"
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {out}", flush=True)
 
 
 def _replace(rows: list, row: dict) -> None:
@@ -358,7 +480,7 @@ def stage_ir_drop(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=("all", "ideal", "hwa", "deploy", "ablation", "drift", "ir-drop"),
+    parser.add_argument("--stage", choices=("all", "ideal", "hwa", "select", "deploy", "ablation", "drift", "ir-drop", "energy"),
                         default="all")
     parser.add_argument("--preset", default="realistic", help="crossbar preset of the hardware-aware training")
     parser.add_argument("--ideal-epochs", type=int, default=12)
@@ -369,6 +491,12 @@ def main() -> None:
     parser.add_argument("--hwa-name", default="hwa",
                         help="the hardware-aware run's directory under --run-dir (and its key in the JSON); the "
                              "ablation and the deployment stages read it")
+    parser.add_argument("--ideal-name", default="ideal",
+                        help="the ideal run's directory under --run-dir (and its key in the JSON); the later stages "
+                             "fine-tune and deploy it")
+    parser.add_argument("--validation", type=int, default=0,
+                        help="hold out the last N training images as a validation split (every stage): the "
+                             "trainings log their accuracy on it (val_acc), and --on validation deploys on it")
     parser.add_argument("--hwa-ir-drop", action="store_true",
                         help="solve the IR drop in the training forward pass too (slow on a CPU; by default the "
                              "wires are left out of training and the trained model is evaluated with them)")
@@ -379,6 +507,13 @@ def main() -> None:
     parser.add_argument("--chips", type=int, default=3, help="programmed chips per deployment / ablation cell")
     parser.add_argument("--read-batch", type=int, default=1000,
                         help="test images per read of a chip (one read-noise draw and one exact IR-drop map each)")
+    parser.add_argument("--candidates", default="hwa-shift1,hwa",
+                        help="select: the runs (folders under --run-dir) to choose among on the validation split")
+    parser.add_argument("--first-chip", type=int, default=0,
+                        help="deploy / select: chip c is programmed with key 100 + first_chip + c (select on other "
+                             "chips than the test figure's)")
+    parser.add_argument("--only-hwa", action="store_true", help="deploy: the hardware-aware model only")
+    parser.add_argument("--result-key", default="deploy", help="deploy: the JSON key of the figure")
     parser.add_argument("--only-no-wires", action="store_true", help="ablation: skip the variants with wires")
     parser.add_argument("--only-wires", action="store_true", help="ablation: only the variants with wires")
     parser.add_argument("--x64", action="store_true", help="float64 (the IR-drop solve of the wires variants)")
@@ -392,8 +527,8 @@ def main() -> None:
         jax.config.update("jax_enable_x64", True)
     stages = ("ideal", "hwa", "deploy", "ablation", "drift", "ir-drop") if args.stage == "all" else (args.stage,)
     for stage in stages:
-        {"ideal": stage_ideal, "hwa": stage_hwa, "deploy": stage_deploy, "ablation": stage_ablation, "drift": stage_drift,
-         "ir-drop": stage_ir_drop}[stage](args)
+        {"ideal": stage_ideal, "hwa": stage_hwa, "select": stage_select, "deploy": stage_deploy, "ablation": stage_ablation, "drift": stage_drift,
+         "ir-drop": stage_ir_drop, "energy": stage_energy}[stage](args)
 
 
 if __name__ == "__main__":

@@ -208,6 +208,8 @@ def _build_parser(method: str = "spiceprop"):
                     help="also report the energy per image (nJ), per layer and per component of the readout "
                          "circuit, with NeuroBench SynOps and the 0.9 pJ/AC, 4.6 pJ/MAC proxy (SPICEprop "
                          "networks with MIF neurons; dense surrogate networks: SynOps and proxy only; "
+                         "a SPICEprop network trained on crossbars: one chip of its preset, the front end's "
+                         "read energy from its nodal solve and its converters, the proxy beside it; "
                          "docs/energy.md)")
     from .crossbar import PRESETS
 
@@ -566,9 +568,19 @@ def _energy_report(args, result: dict):
                          f"operations of surrogate-gradient networks; {args.checkpoint} holds a {method} network. "
                          "Evaluate it without --energy.")
     # The network evaluate_checkpoint tested (with --steps, at that many steps).
-    model, _ = load_trained(args.checkpoint, None if args.steps is None else {"n_steps": args.steps})
+    model, header = load_trained(args.checkpoint, None if args.steps is None else {"n_steps": args.steps})
     images, labels = load_dataset(result["dataset"], "test", source=result["source"], data_dir=args.data_dir,
                                   subset=args.subset)
+    preset = header["config"]["model"].get("crossbar")
+    if method == "spiceprop" and preset is not None:
+        from .crossbar.deploy import on_crossbar
+
+        # The chip its preset describes, wires included (hardware-aware training may leave them out
+        # of its forward pass): programmed once, read once per 1,000 images, as the deployment is.
+        model = on_crossbar(model, preset, w_max=header["config"]["model"].get("crossbar_w_max"))
+        print(f"memsnn evaluate: energy of one {preset!r} chip (programming key 100, read keys fold_in(key(0), i)), "
+              "the front end read from its circuit", file=sys.stderr)
+        return reports[method](model, images, labels, batch_size=1000)
     return reports[method](model, images, labels)
 
 

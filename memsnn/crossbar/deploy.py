@@ -27,7 +27,7 @@ from jaxtyping import PRNGKeyArray
 from ..arrays import Dense
 from .array import AbstractMemristiveArray, crossbar_from_dense
 
-__all__ = ["as_dense", "at_time", "on_crossbar", "one_read", "program"]
+__all__ = ["as_dense", "at_time", "on_crossbar", "one_read", "program", "read_keys"]
 
 
 def _is_memristive(x) -> bool:
@@ -114,8 +114,7 @@ def one_read(model, *, key: PRNGKeyArray | None = None):
     Raises:
         ValueError: a crossbar with ``drift_compensation`` (its factor needs the unfrozen read).
     """
-    programmed = lambda x: x.is_programmed  # noqa: E731
-    keys = _split_over(model, programmed, key)
+    keys = iter(read_keys(model, key=key))
 
     def freeze(array):
         if not _is_memristive(array) or not array.is_programmed:
@@ -123,6 +122,13 @@ def one_read(model, *, key: PRNGKeyArray | None = None):
         return array.frozen(key=next(keys))
 
     return jax.tree.map(freeze, model, is_leaf=_is_memristive)
+
+
+def read_keys(model, *, key: PRNGKeyArray | None) -> list:
+    """The read-noise key of each programmed memristive array of ``model`` in :func:`one_read`
+    (``model``, ``key``), in tree order (``None`` each for ``key=None``): what a meter of that
+    read (:func:`memsnn.energy.crossbar_read_energy`) passes to reproduce its conductances."""
+    return list(_split_over(model, lambda x: x.is_programmed, key))
 
 
 def at_time(model, t_read: float, *, drift_compensation: bool | None = None):

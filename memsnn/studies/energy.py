@@ -13,6 +13,13 @@ differently because memsnn models only one of them as a circuit:
 The total per image is the proxy of every layer plus the energy the circuit's sources supplied
 (dissipated in the memristors + left in the membrane capacitors).
 
+A fully memristive network (its front end on crossbars, ``SpicepropConfig(crossbar=...)``) is
+priced from its circuit instead: the chip is programmed once and read batch by batch (one read per
+batch, as the deployment evaluates it, :func:`memsnn.crossbar.deploy.one_read`), each crossbar's
+read energy from its nodal solve and its converters from :class:`~memsnn.energy.ReadScheme`
+(:func:`~memsnn.energy.crossbar_read_energy`), plus the drive values written into the readout and
+the readout circuit's meter. The digital proxy of the same operations is kept beside it.
+
 A surrogate-gradient network (:class:`~memsnn.training.surrogate.SurrogateNet`, dense) is digital
 throughout: :func:`surrogate_energy` counts each layer's effective synaptic operations over all
 time steps (spike inputs: ACs; an analog image: MACs) and prices them at the proxy. Neuron updates, bias additions and memory traffic are not counted (NeuroBench's
@@ -23,11 +30,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..arrays import Identity
+from ..crossbar.array import AbstractMemristiveArray
+from ..crossbar.deploy import as_dense, one_read, program, read_keys
+from ..energy.crossbar import ReadScheme, crossbar_read_energy
 from ..network import Layer, Network
 from ..simulate import simulate
 from ..stimulus import Impulses
@@ -65,6 +76,15 @@ class SpicepropEnergy:
         footprint_bytes: bytes of the model's arrays.
         n_images: images averaged over.
         accuracy: fraction classified right (``None`` without labels).
+        front_end_J: a front end on crossbars: per layer (``dense1``, ...) its read energy per image
+            (J: ``cells``, ``word_wires``, ``bit_wires``, their sum ``supplied``, the converters
+            ``dac``, ``adc``, ``sample_hold``, ``shift_add``, and ``total``) and counts per image
+            (``pulses``, ``dac_drives``, ``conversions``), and ``readout_drive`` (the DAC drives
+            that write the drive values into the readout's synapses); ``None`` for a digital front
+            end. ``total_J`` is then the front end's circuit + the readout circuit's supplied energy.
+        read: the :class:`~memsnn.energy.ReadScheme` settings, the chip's keys and reads (crossbars only).
+        digital_total_J: crossbars only: the total as if the front end were digital (the proxy of
+            every layer + the readout circuit), for comparison.
     """
 
     layers: dict
@@ -76,6 +96,9 @@ class SpicepropEnergy:
     footprint_bytes: int
     n_images: int
     accuracy: float | None = None
+    front_end_J: dict | None = None
+    read: dict | None = None
+    digital_total_J: float | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -84,8 +107,30 @@ class SpicepropEnergy:
         """A readable table in nJ per image."""
         nj = 1e9
         accuracy = "" if self.accuracy is None else f", test accuracy {100 * self.accuracy:.2f}%"
-        out = [f"energy per image (mean over {self.n_images} images{accuracy}): {self.total_J * nj:.3f} nJ "
-               f"(proxy of the synaptic operations alone: {self.proxy_total_J * nj:.3f} nJ)"]
+        if self.front_end_J is None:
+            out = [f"energy per image (mean over {self.n_images} images{accuracy}): {self.total_J * nj:.3f} nJ "
+                   f"(proxy of the synaptic operations alone: {self.proxy_total_J * nj:.3f} nJ)"]
+        else:
+            read = self.read
+            out = [f"energy per image on the chip (mean over {self.n_images} images{accuracy}): {self.total_J * nj:.3f} nJ "
+                   f"(front end on crossbars read from the circuit + the readout circuit; with a digital front end "
+                   f"at the proxy it would be {self.digital_total_J * nj:.3f} nJ)",
+                   f"reads: {read['input_bits']} pulses of {read['pulse_width_s'] * 1e9:g} ns per image and layer at "
+                   f"the DAC's v_read, one read of the chip per {read['images_per_read']} images; converters per "
+                   f"conversion: DAC {read['dac_energy_J'] * 1e12:.3g} pJ, ADC {read['adc_energy_J'] * 1e12:.3g} pJ, "
+                   f"sample-and-hold {read['sample_hold_energy_J'] * 1e12:.3g} pJ, shift-add "
+                   f"{read['shift_add_energy_J'] * 1e12:.3g} pJ",
+                   f"{'front end':<14} {'cells':>9} {'word wires':>11} {'bit wires':>10} {'DAC':>9} {'ADC':>9} "
+                   f"{'S&H':>9} {'shift-add':>10} {'total pJ':>10}"]
+            for name, row in self.front_end_J.items():
+                if name == "readout_drive":
+                    continue
+                out.append(f"{name:<14} " + " ".join(f"{row[k] * 1e12:>{w}.4f}" for k, w in (
+                    ("cells", 9), ("word_wires", 11), ("bit_wires", 10), ("dac", 9), ("adc", 9), ("sample_hold", 9),
+                    ("shift_add", 10), ("total", 10))))
+            drive = self.front_end_J["readout_drive"]
+            out.append(f"readout drive DACs: {drive['dac_drives']:.1f} drives, {drive['dac'] * 1e12:.4f} pJ")
+            out.append("digital proxy of the same operations (for comparison):")
         out += _layer_rows(self.layers)
         out.append("readout circuit, per component (nJ per image; negative = supplied):")
         for name, value in self.circuit_J.items():
@@ -127,56 +172,110 @@ def spiceprop_readout_energy(model, drive, *, devices=None, solver=None, throw: 
 
 
 def spiceprop_energy(model, images, labels=None, *, batch_size: int = 500, ac_energy: float = AC_ENERGY,
-                     mac_energy: float = MAC_ENERGY) -> SpicepropEnergy:
+                     mac_energy: float = MAC_ENERGY, read: ReadScheme | None = None,
+                     program_key=None, read_key=None) -> SpicepropEnergy:
     """Energy per image of ``model`` on ``images`` ``(N, n_inputs)``, per layer and per component.
 
     Runs the images in batches of ``batch_size`` (each batch one simulation) and averages; with
     ``labels`` ``(N,)`` the same simulations give the accuracy (the prediction of
     :func:`~memsnn.training.spiceprop.spiceprop_predict`).
+
+    A front end on crossbars is metered on one chip: ``model`` programmed with ``program_key``
+    (default ``key(100)``; a model already programmed stays as it is) and read once per batch, batch
+    ``i`` with ``fold_in(read_key, i)`` (default ``read_key = key(0)``): chip 0 of
+    ``benchmarks/crossbar_training.py``'s deployment, whose accuracy it reproduces with
+    ``batch_size`` equal to its ``--read-batch``. The crossbars are read as ``read`` says (default
+    :class:`~memsnn.energy.ReadScheme`); the accuracy is that of the simulated read (its converters
+    as the crossbars define them: ideal in the presets).
     """
     images = np.asarray(images)
     if images.ndim != 2 or images.shape[1] != model.config.n_inputs or len(images) == 0:
         raise ValueError(f"spiceprop_energy: images must be (N, {model.config.n_inputs}) with N >= 1, "
                          f"got {images.shape}.")
-    weights = [layer.weight for layer in model.front_end]
+    memristive = [isinstance(layer, AbstractMemristiveArray) for layer in model.front_end]
+    if any(memristive) and not all(memristive):
+        raise ValueError("spiceprop_energy: a front end with some layers on crossbars and some digital is not priced; "
+                         "put every layer on crossbars (memsnn.crossbar.deploy.on_crossbar) or none.")
+    on_chip = all(memristive)
+    if on_chip:
+        read = ReadScheme() if read is None else read
+        program_key = jax.random.key(100) if program_key is None else program_key
+        read_key = jax.random.key(0) if read_key is None else read_key
+        if not all(layer.is_programmed for layer in model.front_end):
+            model = program(model, key=program_key)
+    weights = [layer.weight for layer in as_dense(model).front_end]
 
-    @jax.jit
-    def one_batch(x):
-        h, acts, ops = x.astype(weights[0].dtype), [], []
-        for i, layer in enumerate(model.front_end):
-            ops.append(synaptic_operations(h, layer.weight))
+    @eqx.filter_jit
+    def one_batch(net, x):
+        h, inputs, acts, ops = x.astype(weights[0].dtype), [], [], []
+        for i, (layer, weight) in enumerate(zip(net.front_end, weights)):
+            inputs.append(h)
+            ops.append(synaptic_operations(h, weight))
             h = jax.vmap(layer)(h)
-            if i < len(model.front_end) - 1 or model.config.output_activation == "relu":
+            if i < len(net.front_end) - 1 or net.config.output_activation == "relu":
                 h = jax.nn.relu(h)
             acts.append(h)
-        drive = model.drive(x)
-        energy, potentials, spikes, _ = spiceprop_readout_energy(model, drive)
+        drive = net.drive(x)
+        energy, potentials, spikes, _ = spiceprop_readout_energy(net, drive)
         predictions = jnp.argmax(jnp.sum(potentials, axis=1), axis=-1)
         # Each event writes every nonzero drive value into its synapse: one MAC (value x gain).
-        ops.append(len(model.config.steps) * jnp.sum(drive != 0, axis=-1).astype(drive.dtype))
+        writes = len(net.config.steps) * jnp.sum(drive != 0, axis=-1).astype(drive.dtype)
+        ops.append(writes)
         zeros = sum(jnp.sum(a == 0) for a in acts) + jnp.sum(spikes == 0)
         count = sum(a.size for a in acts) + spikes.size
         circuit = {name: jnp.sum(value) for name, value in energy._asdict().items()}
         circuit["dissipated"], circuit["supplied"] = jnp.sum(energy.dissipated()), jnp.sum(energy.supplied())
-        return [jnp.sum(o) for o in ops], circuit, zeros, count, predictions
+        return [jnp.sum(o) for o in ops], circuit, zeros, count, predictions, inputs, jnp.sum(writes)
 
-    sums, zeros, count, right = None, 0, 0, 0
-    for start in range(0, len(images), batch_size):
-        ops, circuit, z, c, predicted = jax.device_get(one_batch(jnp.asarray(images[start:start + batch_size])))
-        part = (ops, circuit)
-        sums = part if sums is None else jax.tree.map(np.add, sums, part)
+    names = [f"dense{i + 1}" for i in range(len(weights))]
+    sums, front, zeros, count, right = None, None, 0, 0, 0
+    for i, start in enumerate(range(0, len(images), batch_size)):
+        x = jnp.asarray(images[start:start + batch_size])
+        net = one_read(model, key=jax.random.fold_in(read_key, i)) if on_chip else model
+        ops, circuit, z, c, predicted, inputs, writes = one_batch(net, x)
+        if on_chip:
+            keys = read_keys(model, key=jax.random.fold_in(read_key, i))
+            part = {name: {k: float(jnp.sum(v)) for k, v in crossbar_read_energy(layer, h, read, key=k)._asdict().items()
+                           if k not in ("pulses", "conversions")}
+                    for name, layer, h, k in zip(names, model.front_end, inputs, keys)}
+            part["readout_drive"] = {"dac_drives": float(writes) * read.input_bits}
+            front = part if front is None else jax.tree.map(np.add, front, part)
+        ops, circuit, z, c, predicted = jax.device_get((ops, circuit, z, c, predicted))
+        sums = (ops, circuit) if sums is None else jax.tree.map(np.add, sums, (ops, circuit))
         zeros, count = zeros + int(z), count + int(c)
         if labels is not None:
             right += int(np.sum(predicted == np.asarray(labels)[start:start + batch_size]))
     ops, circuit = jax.tree.map(lambda s: float(s) / len(images), sums)
-    names = [f"dense{i + 1}" for i in range(len(weights))] + ["readout"]
-    layers = {name: {"synops": o, "kind": "MAC", "proxy_J": o * mac_energy} for name, o in zip(names, ops)}
+    layers = {name: {"synops": o, "kind": "MAC", "proxy_J": o * mac_energy}
+              for name, o in zip(names + ["readout"], ops)}
     proxy = sum(row["proxy_J"] for row in layers.values())
-    return SpicepropEnergy(layers=layers, circuit_J=circuit, total_J=proxy + circuit["supplied"],
+    extra = {}
+    total = proxy + circuit["supplied"]
+    if on_chip:
+        front = jax.tree.map(lambda s: float(s) / len(images), front)
+        for name, layer in zip(names, model.front_end):
+            row = front[name]
+            row["total"] = row["supplied"] + row["dac"] + row["adc"] + row["sample_hold"] + row["shift_add"]
+            row["pulses"] = read.input_bits
+            row["conversions"] = row["adc"] / read.adc_energy if read.adc_energy else None
+        front["readout_drive"]["dac"] = front["readout_drive"]["dac_drives"] * read.dac_energy
+        chip_total = sum(front[name]["total"] for name in names) + front["readout_drive"]["dac"]
+        extra = {"front_end_J": front, "digital_total_J": total,
+                 "read": {"pulse_width_s": read.pulse_width, "input_bits": read.input_bits,
+                          "dac_energy_J": read.dac_energy, "adc_energy_J": read.adc_energy,
+                          "sample_hold_energy_J": read.sample_hold_energy, "shift_add_energy_J": read.shift_add_energy,
+                          "images_per_read": batch_size, "program_key": _key_data(program_key),
+                          "read_key": _key_data(read_key)}}
+        total = chip_total + circuit["supplied"]
+    return SpicepropEnergy(layers=layers, circuit_J=circuit, total_J=total,
                            proxy_total_J=proxy, activation_sparsity=zeros / count,
                            connection_sparsity=float(connection_sparsity(weights)),
                            footprint_bytes=footprint(model), n_images=len(images),
-                           accuracy=None if labels is None else right / len(images))
+                           accuracy=None if labels is None else right / len(images), **extra)
+
+
+def _key_data(key) -> list[int]:
+    return np.asarray(jax.random.key_data(key)).ravel().tolist()
 
 
 @dataclasses.dataclass(frozen=True)
