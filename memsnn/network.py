@@ -65,6 +65,9 @@ class SpikeTiming(NamedTuple):
             threshold crossings (``Diffrax(..., events=True)``) found crossing at ``t``. They spike
             whatever ``neuron.spikes`` reads (the root lies within the root finder's tolerance, on
             either side of the threshold).
+        events: an event run (static ``bool``): the arrays are read at ``t`` itself
+            (``read(..., t=t)``, ``on_spikes(..., t=t)``), so that delayed spikes arrive at ``t``
+            plus their delays.
     """
 
     t: Any
@@ -73,6 +76,7 @@ class SpikeTiming(NamedTuple):
     end: tuple
     lag: tuple
     crossed: tuple | None = None
+    events: bool = False
 
 
 class Layer(eqx.Module):
@@ -120,10 +124,14 @@ class Layer(eqx.Module):
     def _components(self):
         return (self.array, self.synapse, self.neuron, self.plasticity, self.energy)
 
-    def init_state(self, key: PRNGKeyArray | None = None) -> LayerState:
+    def init_state(self, key: PRNGKeyArray | None = None, *, events: bool = False) -> LayerState:
+        """State at t = 0; ``events``: for an event run (the array's :meth:`init_event_state`)."""
         keys = _split(key, 5)
-        return LayerState(*(empty_state() if c is None else c.init_state(self.size, key=k)
-                            for c, k in zip(self._components(), keys)))
+        state = LayerState(*(empty_state() if c is None else c.init_state(self.size, key=k)
+                             for c, k in zip(self._components(), keys)))
+        if events:
+            state = state._replace(array=self.array.init_event_state(self.size, key=keys[0]))
+        return state
 
     def synaptic_current(self, state: LayerState) -> Float[Array, " n"]:
         """Current (A) from the synapse into the membrane (zeros without a synapse)."""
@@ -154,11 +162,21 @@ class Layer(eqx.Module):
         """Read the array: the drive ``(n,)`` for pre-synaptic activity ``(n_in,)`` (an event)."""
         return self.array(presynaptic, state.array, key=key)
 
-    def read_into(self, state: LayerState, presynaptic: Float[Array, " n_in"], key=None, lag=None):
+    def read_into(self, state: LayerState, presynaptic: Float[Array, " n_in"], key=None, lag=None, t=None):
         """Read the array as an event that may change its state (a delay line, recurrent spikes):
-        ``(drive, lagged, state)``, see :meth:`~memsnn.arrays.AbstractSynapseArray.read`."""
-        drive, lagged, array_state = self.array.read(presynaptic, state.array, key=key, lag=lag)
+        ``(drive, lagged, state)``, see :meth:`~memsnn.arrays.AbstractSynapseArray.read` (``t``:
+        event runs)."""
+        if t is None:
+            drive, lagged, array_state = self.array.read(presynaptic, state.array, key=key, lag=lag)
+        else:
+            drive, lagged, array_state = self.array.read(presynaptic, state.array, key=key, lag=lag, t=t)
         return drive, lagged, state._replace(array=array_state)
+
+    def deliver(self, state: LayerState, t) -> LayerState:
+        """Event runs: the impulses the array held back that arrive by time ``t`` (s) arrive."""
+        drive, array_state = self.array.deliver(state.array, t)
+        state = state._replace(array=array_state)
+        return state if drive is None else self.receive(state, drive)
 
     def receive(self, state: LayerState, weight: Float[Array, " n"],
                 presynaptic: Float[Array, " n_in"] | None = None) -> LayerState:
@@ -300,8 +318,24 @@ class Network(eqx.Module):
         return (len(self.layers) > 1 or self.stochastic
                 or any(layer.neuron.has_event_rule or not layer.hoistable for layer in self.layers))
 
-    def init_state(self, key: PRNGKeyArray | None = None) -> NetworkState:
-        return tuple(layer.init_state(k) for layer, k in zip(self.layers, _split(key, len(self.layers))))
+    def init_state(self, key: PRNGKeyArray | None = None, *, events: bool = False) -> NetworkState:
+        """State at t = 0; ``events``: for an event run (``Diffrax(..., events=True)``), where arrays
+        with delays hold their pending spikes."""
+        return tuple(layer.init_state(k, events=events)
+                     for layer, k in zip(self.layers, _split(key, len(self.layers))))
+
+    def next_arrival(self, state: NetworkState):
+        """Event runs: the earliest time (s, a scalar) at which an impulse held back by an array (a
+        delay) arrives; ``+inf`` when none is pending."""
+        times = [t for t in (layer.array.next_arrival(s.array) for layer, s in zip(self.layers, state))
+                 if t is not None]
+        if not times:
+            return jnp.asarray(jnp.inf, jax.tree.leaves(state)[0].dtype)
+        return jnp.min(jnp.stack(times))
+
+    def deliver(self, state: NetworkState, t) -> NetworkState:
+        """Event runs: every impulse held back by an array that arrives by time ``t`` (s) arrives."""
+        return tuple(layer.deliver(s, t) for layer, s in zip(self.layers, state))
 
     def vector_field(self, t, state: NetworkState, drive: Float[Array, " n"] | None) -> NetworkState:
         """d(state)/dt at time ``t`` (s); ``drive`` is a current (A) into the first layer's membrane
@@ -347,7 +381,8 @@ class Network(eqx.Module):
                     weight, _, state[i + 1] = nxt.read_into(state[i + 1], s, key)
                     state[i + 1] = nxt.receive(state[i + 1], weight, s)
                 else:
-                    weight, lagged, state[i + 1] = nxt.read_into(state[i + 1], s, key, lag)
+                    weight, lagged, state[i + 1] = nxt.read_into(state[i + 1], s, key, lag,
+                                                                 timing.t if timing.events else None)
                     state[i + 1] = nxt.receive_early(state[i + 1], weight, lagged, timing.t, s)
                     # A neuron that the early impulses carried over its threshold crossed it after the
                     # earliest of them arrived: back along its slope now, at most that far.
@@ -359,7 +394,11 @@ class Network(eqx.Module):
         # Arrays that keep spikes for their next read (recurrence, feedback from a later layer).
         spikes, lags = tuple(spikes), (tuple(lags) if timing is not None else None)
         for i, layer in enumerate(self.layers):
-            state[i] = state[i]._replace(array=layer.array.on_spikes(state[i].array, spikes, lags, i))
+            if timing is not None and timing.events:
+                array = layer.array.on_spikes(state[i].array, spikes, lags, i, t=timing.t)
+            else:
+                array = layer.array.on_spikes(state[i].array, spikes, lags, i)
+            state[i] = state[i]._replace(array=array)
         if timing is None:
             return tuple(state), spikes
         return tuple(state), spikes, lags

@@ -121,13 +121,14 @@ _NAN = (
 )
 
 
-def _check_initial_state(network, initial_state, batch):
-    expected = jax.eval_shape(network.init_state, jax.random.key(0))
+def _check_initial_state(network, initial_state, batch, events=False):
+    expected = jax.eval_shape(lambda key: network.init_state(key, events=events), jax.random.key(0))
     given_def, expected_def = jax.tree.structure(initial_state), jax.tree.structure(expected)
     if given_def != expected_def:
         raise ValueError("simulate: initial_state must have the structure of network.init_state() (a tuple of "
                          "memsnn.LayerState, one per layer), with a leading batch axis on every array; got "
-                         f"{given_def}, expected {expected_def}. To continue a run, pass trace.final_state.")
+                         f"{given_def}, expected {expected_def}. To continue a run, pass trace.final_state"
+                         + (" (an event run's state: network.init_state(events=True))." if events else "."))
     for path, leaf, ref in zip(jax.tree_util.tree_leaves_with_path(initial_state), jax.tree.leaves(initial_state),
                                jax.tree.leaves(expected)):
         want = (batch,) + tuple(ref.shape)
@@ -173,12 +174,12 @@ def _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layer
             raise ValueError(f"simulate: {solver.name} with events=True stops at threshold crossings to give spikes "
                              "their times; it needs spike_timing='exact' (with spike_timing='grid' spikes are read at "
                              "grid points: use the integrator without events).")
-        delayed = [i for i, layer in enumerate(network.layers) if layer.array.reads_every_step]
-        if delayed:
-            raise ValueError(f"simulate: layer(s) {delayed} have arrays read once per grid step (delays, recurrence: "
-                             f"{sorted({type(network.layers[i].array).__name__ for i in delayed})}), which events "
-                             "inside a step cannot feed; run them without events (spike_timing='exact' locates "
-                             "the crossings inside each step).")
+        unable = [i for i, layer in enumerate(network.layers) if not layer.array.supports_events]
+        if unable:
+            raise ValueError(f"simulate: layer(s) {unable} have arrays read once per grid step that have no event "
+                             f"reads ({sorted({type(network.layers[i].array).__name__ for i in unable})}), which "
+                             "events inside a step cannot feed; run them without events (spike_timing='exact' "
+                             "locates the crossings inside each step).")
     if spike_timing == "exact":
         if layerwise and len(network.layers) > 1:
             raise ValueError("simulate: layerwise=True drives each layer with the spikes of the one below on the "
@@ -190,7 +191,7 @@ def _check_inputs(network, stimulus, dt, n_steps, solver, names, fns, key, layer
             except TypeError as err:
                 raise TypeError(f"simulate: spike_timing='exact', layer {i}: {err}") from None
     for layer in network.layers:
-        layer.array.check_grid(dt, int(n_steps))
+        layer.array.check_grid(dt, int(n_steps), events=solver.stops_at_events)
     if isinstance(stimulus, Impulses) and stimulus.lag is not None:
         if spike_timing != "exact":
             raise ValueError("simulate: Impulses with lag (arrival times inside their steps) need "
@@ -332,7 +333,7 @@ def simulate(
         if fold_batch:
             raise ValueError("simulate: initial_state cannot be combined with fold_batch=True; run without "
                              "fold_batch (same numbers).")
-        _check_initial_state(network, initial_state, batch)
+        _check_initial_state(network, initial_state, batch, events=solver.stops_at_events)
     layer_keys = None
     if key is not None:
         # One stream per sample and layer: the same in the stepwise and the layerwise run.
@@ -413,6 +414,7 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
     event_steps = () if is_current or stimulus.steps is None else stimulus.steps
     per_step_rows = (is_current and time_varying) or (not is_current and stimulus.steps is None)
     on_grid = network.needs_grid_events or per_step_rows or exact
+    events = exact and solver.stops_at_events  # arrays read at the spike times, delays as pending arrivals
     every = first.array.reads_every_step
     each_row = per_step_rows or (bool(event_steps) and every)  # a jump at every step
 
@@ -442,7 +444,7 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
             return None if keys is None else tuple(jax.random.fold_in(b, k) for b in read_bases)
 
         if given_state is None:
-            state0 = tuple(layer.init_state(k) for layer, k in zip(network.layers, init_keys))
+            state0 = tuple(layer.init_state(k, events=events) for layer, k in zip(network.layers, init_keys))
         else:
             state0 = given_state
         if on_grid and event_steps:
@@ -464,8 +466,9 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
             if lag_amp is not None:
                 mapped_lag = jax.vmap(first.array)(amp * lag_amp)
 
-        def read_first(row, y, k):
-            """The first array's read: ``(weight, lagged, y)`` (``y`` with the array's state after it)."""
+        def read_first(row, y, k, t=None):
+            """The first array's read: ``(weight, lagged, y)`` (``y`` with the array's state after it);
+            ``t``: the read's time in an event run (arrays with delays hold the impulses back)."""
             if mapped is not None:
                 weight = mapped if mapped.ndim == 1 else mapped[row]
                 return weight, (None if mapped_lag is None else mapped_lag[row]), y
@@ -475,7 +478,7 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
             if every:
                 if exact and lag is None and not is_current:
                     lag = jnp.zeros_like(presynaptic)
-                weight, lagged, first_state = first.read_into(y[0], presynaptic, key, lag)
+                weight, lagged, first_state = first.read_into(y[0], presynaptic, key, lag, t if events else None)
                 return weight, lagged, (first_state,) + tuple(y[1:])
             weight = first.read(y[0], presynaptic, key)
             return weight, (None if lag is None else first.read(y[0], presynaptic * lag, key)), y
@@ -486,7 +489,7 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
         def jump_at(row, k):
             def jump(y):
                 presynaptic = None if first.plasticity is None else amp[row]
-                weight, lagged, read = read_first(row, y, k)
+                weight, lagged, read = read_first(row, y, k, (k + 1) * dt)
                 injected = network.inject(read, weight, presynaptic, lagged, (k + 1) * dt)
                 if mask is None:
                     return injected
@@ -503,7 +506,7 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
             def body(y, k):
                 drive = None
                 if is_current:
-                    drive, _, y = read_first(k if time_varying else None, y, k)
+                    drive, _, y = read_first(k if time_varying else None, y, k, k * dt)
                 jump = None if is_current or (mask is None and not each_row) else jump_at(k, k)
                 t1 = (k + 1) * dt
 
@@ -513,16 +516,18 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
                     keys = read_keys(k)
                     keys = None if keys is None else tuple(jax.random.fold_in(key, index) for key in keys)
                     y, spikes, _ = network.fire(y, keys, SpikeTiming(t, drive, start, end,
-                                                                     tuple(jnp.zeros_like(g) for g in end), crossed))
+                                                                     tuple(jnp.zeros_like(g) for g in end), crossed,
+                                                                     events=True))
                     return y, spikes
 
-                maps = EventMaps(network.thresholds, immediate, resets, fire_at)
+                maps = EventMaps(network.thresholds, immediate, resets, fire_at, network.next_arrival, network.deliver)
                 y_end, first, count, start, stats = solver.advance_events(network, y, drive, k * dt, dt, maps)
                 # The impulses that land at the grid point, and the spikes they cause there.
                 y_new = y_end if jump is None else jump(y_end)
                 end = network.thresholds(y_end)
                 y, spikes, _ = network.fire(y_new, read_keys(k), SpikeTiming(t1, drive, start, end,
-                                                                             tuple(jnp.zeros_like(g) for g in end)))
+                                                                             tuple(jnp.zeros_like(g) for g in end),
+                                                                             events=True))
                 times = tuple(jnp.minimum(f, jnp.where(s > 0, t1, jnp.inf)) for f, s in zip(first, spikes))
                 spikes = tuple(c + s for c, s in zip(count, spikes))
                 return y, (save(t1, y, spikes, times), ratio_at(y, drive), stats)

@@ -30,6 +30,12 @@ class AbstractSynapseArray(AbstractComponent):
     Arrays whose reads change their own state (a delay line, the layer's own previous spikes:
     :mod:`memsnn.arrays.delay`) override :meth:`read` and :meth:`on_spikes` and set
     ``reads_every_step``: they are then read once per grid step, also when no input arrives.
+
+    Event runs (``Diffrax(..., events=True)``, docs/spike-times.md) read arrays at the spike times
+    themselves (``read(..., t=t)``). An array with delayed events keeps what it has sent and not
+    yet delivered in its event state (:meth:`init_event_state`), says when the earliest of it
+    arrives (:meth:`next_arrival`: the integrator stops there, as at a threshold crossing) and
+    hands it over at that time (:meth:`deliver`); :attr:`supports_events` says whether it can.
     """
 
     linear_time_invariant: eqx.AbstractClassVar[bool]
@@ -50,7 +56,7 @@ class AbstractSynapseArray(AbstractComponent):
         state (``None`` for stateless arrays), ``key`` the read's noise key (stochastic arrays)."""
 
     def read(self, presynaptic: Float[Array, " n_in"], state: State = None, *, key: PRNGKeyArray | None = None,
-             lag: Float[Array, " n_in"] | None = None):
+             lag: Float[Array, " n_in"] | None = None, t=None):
         """A read as an event: ``(drive, lagged, state)``.
 
         ``drive`` is :meth:`__call__`'s; ``state`` the array's state after the read (unchanged here;
@@ -58,22 +64,54 @@ class AbstractSynapseArray(AbstractComponent):
         docs/spike-times.md) is how long before this grid point each input spiked (s); ``lagged`` is
         then the drive weighted by the time each delivered impulse arrived before the grid point
         (``None`` without ``lag``): for a plain array, the read of ``presynaptic * lag``.
+
+        ``t`` (event runs only, a scalar in s): the read happens at time ``t`` (a spike time or a
+        grid point), the inputs were sent ``lag`` before it, and ``state`` is the event state
+        (:meth:`init_event_state`). ``drive`` is then what arrives by ``t``; an array with delays
+        keeps the rest pending (:meth:`next_arrival`, :meth:`deliver`). Without delays, ``t``
+        changes nothing (here).
         """
         drive = self(presynaptic, state, key=key)
         lagged = None if lag is None else self(presynaptic * lag, state, key=key)
         return drive, lagged, state
 
-    def on_spikes(self, state: State, spikes: tuple, lags: tuple | None, layer: int) -> State:
+    def on_spikes(self, state: State, spikes: tuple, lags: tuple | None, layer: int, t=None) -> State:
         """The array's state after every layer of the network fired at a grid point: ``spikes[j]``
         ``(n_j,)`` are layer ``j``'s spikes (``lags[j]`` how long before the grid point, with exact
         timing, else ``None``), ``layer`` the index of this array's own layer. Unchanged here; a
         recurrent array keeps the spikes it reads at the next step (its own layer's or a later one's).
+        ``t`` (event runs): the spikes happened at time ``t`` (s), inside a step or at a grid point,
+        and a recurrent array keeps them pending until they arrive (:meth:`deliver`).
         """
         return state
 
-    def check_grid(self, dt: float, n_steps: int) -> None:
+    @property
+    def supports_events(self) -> bool:
+        """Whether the array can run in event runs (``Diffrax(..., events=True)``). An array read
+        once per grid step (:attr:`reads_every_step`) must implement event reads (``read(..., t=)``,
+        and :meth:`next_arrival` / :meth:`deliver` for what it delays) and say so."""
+        return not self.reads_every_step
+
+    def init_event_state(self, n: int, *, key: PRNGKeyArray | None = None) -> State:
+        """The array's state at t = 0 in an event run (default: :meth:`init_state`); an array with
+        delayed events adds its buffer of pending arrivals."""
+        return self.init_state(n, key=key)
+
+    def next_arrival(self, state: State) -> Float[Array, ""] | None:
+        """Event runs: the earliest time (s, a scalar, ``+inf`` when nothing is pending) at which an
+        impulse the array holds arrives; the integrator stops there to :meth:`deliver` it. ``None``
+        (here): the array never holds impulses back."""
+        return None
+
+    def deliver(self, state: State, t) -> tuple[Float[Array, " n_out"] | None, State]:
+        """Event runs: ``(drive, state)``: the summed weight ``(n_out,)`` of the pending impulses that
+        arrive by time ``t`` (s), and the state without them. ``(None, state)`` here (nothing pending)."""
+        return None, state
+
+    def check_grid(self, dt: float, n_steps: int, *, events: bool = False) -> None:
         """Raise a clear error if the array cannot run on this grid (e.g. a delay longer than the
-        run); :func:`memsnn.simulate` calls it before running. Nothing to check here."""
+        run); :func:`memsnn.simulate` calls it before running, with ``events`` for event runs.
+        Nothing to check here."""
 
     # NIR (memsnn.export.nir): an array kind with a NIR form writes and reads its own node(s).
 

@@ -66,12 +66,17 @@ class EventMaps(NamedTuple):
             and plasticity, all at ``t``. ``start`` is ``g`` per layer at the start of the
             stretch (a neuron without a reset at or above 0 there does not fire again); ``index``
             numbers the events inside a grid step (noise keys). ``spikes``: per layer ``(n,)``.
+        next_arrival: ``state -> t`` (s, a scalar): the earliest arrival of an impulse that an
+            array holds back (a delay), ``+inf`` if none; the solve stops there too.
+        deliver: ``(state, t) -> state``: the held-back impulses that arrive by ``t`` arrive.
     """
 
     thresholds: Callable
     immediate: Callable
     resets: tuple
     fire: Callable
+    next_arrival: Callable
+    deliver: Callable
 
 
 class AbstractIntegrator(eqx.Module):
@@ -108,7 +113,9 @@ class AbstractIntegrator(eqx.Module):
 
     def advance_events(self, network, state, drive, t0, dt: float, maps: EventMaps):
         """One grid step ``[t0, t0 + dt]``, stopping at every threshold crossing (found by root
-        finding) to apply ``maps.fire`` there: ``(state, first, count, start, stats)``, with the
+        finding) to apply ``maps.fire`` there, and at every arrival of a delayed impulse
+        (``maps.next_arrival``, up to and including ``t0 + dt``) to apply ``maps.deliver`` there:
+        ``(state, first, count, start, stats)``, with the
         state at ``t0 + dt`` (before the impulses that land there), per layer the first spike
         time in the step ``(n,)`` (s, ``+inf`` where none) and the number of spikes ``(n,)``, and
         ``g`` per layer at the start of the last stretch as ``maps.fire`` takes it.

@@ -48,8 +48,10 @@ class Diffrax(AbstractIntegrator):
       inside each grid step the solve stops at every threshold crossing, located by root finding
       on the solver's dense output (a ``diffrax.Event`` on the neurons' threshold functions,
       ``event_root_finder``), applies the event maps there (reset, impulses to the next layers,
-      plasticity) and goes on to the grid point; at most ``max_events`` crossings per grid step
-      (more end the run with ``RESULTS.max_steps_reached``). Spike-time gradients come from
+      plasticity) and goes on to the grid point. It also stops at every arrival of a spike that an
+      array delays (``DelayedDense``, ``Recurrent``: ``next_arrival`` of the array protocol) and
+      delivers it there, at the spike time plus the delay exactly. At most ``max_events`` crossings
+      and arrivals per grid step (more end the run with ``RESULTS.max_steps_reached``). Spike-time gradients come from
       diffrax's differentiation of the event time (the implicit function theorem on the root,
       ``dt*/dtheta = -(dg/dtheta)/(dg/dt)``). docs/spike-times.md compares it with the located
       crossing.
@@ -65,8 +67,8 @@ class Diffrax(AbstractIntegrator):
         events: stop at threshold crossings (above); adaptive steps and ``spike_timing="exact"`` only.
         event_root_finder: ``events`` only: an optimistix root finder for the crossing time; default
             :class:`BracketedNewton` to 1e-12 of the grid step (float64; 1e-6 in float32).
-        max_events: ``events`` only: bound on the crossings handled inside one grid step, all neurons of
-            the network together (the loop ends as soon as the grid point is reached: the bound costs
+        max_events: ``events`` only: bound on the crossings and delayed arrivals handled inside one
+            grid step, all neurons and arrays of the network together (the loop ends as soon as the grid point is reached: the bound costs
             nothing until it is used).
     """
 
@@ -284,11 +286,15 @@ class Diffrax(AbstractIntegrator):
             g, armed, start = arm(y, disarmed)
             now = maps.immediate(y)
             any_now = jnp.any(jnp.stack([jnp.any(n) for n in now]))
-            # Done (under vmap the loop runs on for the other samples), or a neuron to fire where it
-            # is: a stretch of length 0.
-            t_end = jnp.where(done | any_now, t_start, jnp.asarray(dt, dtype))
+            # The stretch ends at the grid point or at the earliest arrival of a delayed impulse,
+            # whichever comes first (its time carries the gradient of the arrival); done (under vmap
+            # the loop runs on for the other samples), or a neuron to fire where it is: length 0.
+            arrival = maps.next_arrival(y) - t0
+            stop = jnp.maximum(t_start, jnp.minimum(jnp.asarray(dt, dtype), arrival))
+            t_end = jnp.where(done | any_now, t_start, stop)
             t_hit, y_hit, hit, taken = solve(y, t_start, t_end, armed)
             hit = hit & ~done & ~any_now
+            arrived = ~done & ~any_now & ~hit & (arrival <= t_end)
             g_hit = maps.thresholds(y_hit)
             top = jnp.max(jnp.concatenate([jnp.where(a, gi, -jnp.inf) for a, gi in zip(armed, g_hit)]))
             tie = 64 * jnp.finfo(dtype).eps * (1 + jnp.abs(top))
@@ -296,13 +302,14 @@ class Diffrax(AbstractIntegrator):
                             for n, a, gi in zip(now, armed, g_hit))
             fires = ~done & (hit | any_now)
             fired, spikes = maps.fire(y_hit, t0 + t_hit, crossed, start, index + 1)
-            y = jax.tree.map(lambda a, b: jnp.where(fires, a, b), fired, y_hit)
+            delivered = maps.deliver(y_hit, t0 + t_hit)
+            y = jax.tree.map(lambda a, b, c: jnp.where(fires, a, jnp.where(arrived, b, c)), fired, delivered, y_hit)
             spikes = tuple(jnp.where(fires, s, jnp.zeros_like(s)) for s in spikes)
             first = tuple(jnp.minimum(f, jnp.where(s > 0, t0 + t_hit, jnp.inf)) for f, s in zip(first, spikes))
             count = tuple(c + s for c, s in zip(count, spikes))
             # A neuron without a reset that fired stays disarmed until it is below threshold at a grid point.
             disarmed = tuple(d | ((s > 0) & (not r)) for d, s, r in zip(disarmed, spikes, maps.resets))
-            return t_hit, y, disarmed, first, count, stats.plus(taken), done | ~fires, index + 1
+            return t_hit, y, disarmed, first, count, stats.plus(taken), done | ~(fires | arrived), index + 1
 
         first0 = tuple(jnp.full(gi.shape, jnp.inf, dtype) for gi in g0)
         count0 = tuple(jnp.zeros(gi.shape, dtype) for gi in g0)
@@ -322,7 +329,7 @@ class Diffrax(AbstractIntegrator):
         name = type(self.solver).__name__
         if result == RESULTS.max_steps_reached:
             events = (f" With events=True it also means more than max_events={self.max_events} threshold "
-                      "crossings (all neurons together) inside one grid step: raise max_events "
+                      "crossings and delayed arrivals (all neurons together) inside one grid step: raise max_events "
                       "(memsnn.Diffrax(..., max_events=...)) or use a finer grid."
                       if self.events else "")
             return (f"memsnn.Diffrax: the adaptive {name} solve used all max_steps={self.max_steps} steps within "
