@@ -8,6 +8,14 @@ LIF spike times under a current step against ``t* = -tau ln(1 - theta / (R I))``
 after k - 1 resets to 0, at ``k t*``)::
 
     python benchmarks/spike_times_gradients.py      # writes benchmarks/results/spike_times_gradients.json
+
+Event runs with delays and recurrence (delayed events: a spike at t* arrives at t* + d, where the
+adaptive solve stops): the same comparison for LIF, conductance LIF and MIF networks with delayed
+arrays and recurrent arrays, and two closed forms (a spike through a delay d shifts the output
+spike by d exactly; a two-neuron loop of supra-threshold jumps through a recurrent delay d fires
+at t_0 + k d)::
+
+    python benchmarks/spike_times_gradients.py --events-delays   # writes .../spike_times_events_delays.json
 """
 
 from __future__ import annotations
@@ -53,19 +61,40 @@ def train_of(n_steps, events, n_in):
 
 
 def check(f, x, eps, entries=4):
-    grad = np.asarray(jax.grad(f)(x)).ravel()
-    flat = np.asarray(x, dtype=float).ravel()
+    """The largest relative difference between ``jax.grad(f)(x)`` and central differences of ``f``
+    (step ``eps``) over the ``entries`` largest gradient entries. ``x`` may be a tuple of arrays
+    (``eps`` then a tuple of steps, one per array, and ``entries`` are checked in each)."""
+    several = isinstance(x, tuple)
+    xs, steps = (x, eps) if several else ((x,), (eps,))
+    grads = jax.grad(lambda xs: f(xs if several else xs[0]))(xs)
     worst, rows = 0.0, []
-    for i in np.argsort(-np.abs(grad))[:entries]:
-        if grad[i] == 0:
-            continue  # an entry that does not act on the spike times (checked below by the others)
-        up = f(jnp.asarray(flat.copy()).at[i].add(eps).reshape(jnp.shape(x)))
-        down = f(jnp.asarray(flat.copy()).at[i].add(-eps).reshape(jnp.shape(x)))
-        fd = (float(up) - float(down)) / (2 * eps)
-        rel = abs(grad[i] - fd) / abs(fd)
-        worst = max(worst, rel)
-        rows.append({"entry": int(i), "autodiff": float(grad[i]), "finite_difference": fd, "rel_error": rel})
+    for leaf, (x_j, g_j, eps_j) in enumerate(zip(xs, grads, steps)):
+        grad = np.asarray(g_j).ravel()
+        flat = np.asarray(x_j, dtype=float).ravel()
+        for i in np.argsort(-np.abs(grad))[:entries]:
+            if grad[i] == 0:
+                continue  # an entry that does not act on the spike times (checked below by the others)
+
+            def moved(sign):
+                new = jnp.asarray(flat.copy()).at[i].add(sign * eps_j).reshape(jnp.shape(x_j))
+                return float(f(xs[:leaf] + (new,) + xs[leaf + 1:] if several else new))
+
+            fd = (moved(1) - moved(-1)) / (2 * eps_j)
+            rel = abs(grad[i] - fd) / abs(fd)
+            worst = max(worst, rel)
+            rows.append({**({"leaf": leaf} if several else {}), "entry": int(i), "autodiff": float(grad[i]),
+                         "finite_difference": fd, "rel_error": rel})
     return worst, rows
+
+
+def gradient_table(cases, entries=4):
+    """``check`` over ``(name, f, x, eps)`` cases: one row per case, printed as it comes."""
+    table = []
+    for name, f, x, eps in cases:
+        worst, rows = check(f, x, eps, entries)
+        table.append({"case": name, "max_rel_error": worst, "entries": rows})
+        print(f"{worst:9.2e}  {name}", flush=True)
+    return table
 
 
 def cases():
@@ -153,6 +182,191 @@ def cases():
            jnp.array([[0.005, 0.002], [0.003, 0.004]]) * P.MILLIAMP, 1e-9 * P.MILLIAMP)
 
 
+def events_delay_cases():
+    """Event runs (adaptive Tsit5, stopping at crossings and at delayed arrivals) with delays and
+    recurrence: ``(name, f, x, eps)``, ``x`` a tuple (delays and weights), 3 entries checked in each."""
+    syn = ExponentialSynapse(5e-3)
+    lif = LIF(tau=20e-3, threshold=1.0, reset="zero")
+    ev = events_solver()
+
+    delay_stim = train_of(40, [(0, 0), (2, 1)], 2)
+
+    def delayed(p):
+        d, w = p
+        net = memsnn.Network([memsnn.Layer(DelayedDense(w, d, dt=1e-3, max_delay=20e-3), syn,
+                                           LIF(tau=20e-3, threshold=1.0))])
+        return first_times(net, delay_stim, 1e-3, 40, solver=ev)[0]
+
+    yield ("events, LIF with synaptic delays, time / delays, weights", delayed,
+           (jnp.array([[2.3e-3, 4.6e-3]]), jnp.array([[12.0, 9.0]])), (1e-7, 1e-6))
+
+    w2 = jnp.array([[2.5, 1.4], [0.8, 2.9]]) * 3.5
+    stim3 = train_of(60, [(3, 0), (10, 1), (17, 2)], 3)
+
+    def two_layer(p):
+        d2, w1 = p
+        net = memsnn.Network([memsnn.Layer(Dense(w1), syn, lif),
+                              memsnn.Layer(DelayedDense(w2, d2, dt=1e-3, max_delay=5e-3), syn, lif)])
+        return jnp.array([0.3, 0.7]) @ first_times(net, stim3, 1e-3, 60, solver=ev)
+
+    yield ("events, LIF 3-2-2 with delays on the output array, output times / output delays, hidden weights "
+           "(through hidden event times and their delayed arrivals)", two_layer,
+           (jnp.array([[1.7e-3, 0.6e-3], [3.1e-3, 2.2e-3]]), jnp.array([[2.2, 1.1, 0.3], [0.4, 1.9, 1.6]]) * 3.0),
+           (1e-7, 1e-6))
+
+    rec_stim = train_of(40, [(1, 0)], 1)
+
+    def recurrent(p):
+        d, w = p
+        rec = Recurrent(Dense(jnp.array([[14.0], [0.0]])), jnp.array([[0.0, 0.0], [1.0, 0.0]]) * w, delay=d)
+        net = memsnn.Network([memsnn.Layer(rec, syn, LIF(tau=20e-3, threshold=1.0, reset="zero"))])
+        return first_times(net, rec_stim, 1e-3, 40, solver=ev)[1]
+
+    yield ("events, recurrent LIF, time of the neuron driven only by recurrence / recurrent delay, weight",
+           recurrent, (jnp.asarray(1.3e-3), jnp.asarray(15.0)), (1e-7, 1e-6))
+
+    cond = ConductanceLIF(theta_init=0.0, v_threshold=-55e-3, refractory=2e-3)
+    cond_stim = train_of(40, [(2, 0), (9, 1)], 2)
+    w_c = jnp.array([[20.0, 18.0], [30.0, 5.0]])
+
+    def cond_delayed(p):
+        d, w = p
+        net = memsnn.Network([memsnn.Layer(DelayedDense(w, d, dt=5e-4, max_delay=4e-3), None, cond)])
+        return jnp.sum(first_times(net, cond_stim, 5e-4, 40, solver=ev))
+
+    yield ("events, conductance LIF (Diehl & Cook) with delays, times / delays, weights", cond_delayed,
+           (jnp.array([[1.1e-3, 0.4e-3], [2.2e-3, 0.7e-3]]), w_c), (1e-7, 1e-7))
+
+    def cond_recurrent(p):
+        # Lateral inhibition through a delay: the first neuron to fire delays the other.
+        d, r = p
+        rec = Recurrent(Dense(w_c), jnp.array([[0.0, -1.0], [-1.0, 0.0]]) * r, delay=d)
+        net = memsnn.Network([memsnn.Layer(rec, None, cond)])
+        return jnp.sum(first_times(net, cond_stim, 5e-4, 40, solver=ev))
+
+    yield ("events, conductance LIF with delayed lateral inhibition, times / inhibition delay, strength",
+           cond_recurrent, (jnp.asarray(0.3e-3), jnp.asarray(8.0)), (1e-8, 1e-7))
+
+    mif_stim = memsnn.Impulses(jnp.array([[[1.0, 0.6]]]), steps=(0,))
+    w_m = jnp.array([[0.005, 0.002], [0.003, 0.004]]) * P.MILLIAMP
+    mev = events_solver(1e-8, 1e-10)
+
+    def mif_delayed(p):
+        d, w = p
+        layer = eqx.tree_at(lambda l: l.array, P.spiceprop_layer(weight=w), DelayedDense(w, d, dt=1e-4, max_delay=4e-4))
+        return jnp.sum(first_times(memsnn.Network([layer]), mif_stim, 1e-4, 15, solver=mev))
+
+    yield ("events, MIF (SPICEprop preset, Tsit5 rtol 1e-8) with delays, times / delays, weights", mif_delayed,
+           (jnp.array([[0.11e-3, 0.04e-3], [0.23e-3, 0.07e-3]]), w_m), (1e-9, 1e-9 * P.MILLIAMP))
+
+    def mif_recurrent(p):
+        d, r = p
+        layer = P.spiceprop_layer(weight=w_m)
+        layer = eqx.tree_at(lambda l: l.array, layer, Recurrent(layer.array, r, delay=d))
+        return jnp.sum(first_times(memsnn.Network([layer]), mif_stim, 1e-4, 15, solver=mev))
+
+    yield ("events, MIF with recurrence, times / recurrent delay, weights", mif_recurrent,
+           (jnp.asarray(0.05e-3), jnp.array([[0.0, 0.004], [0.003, 0.0]]) * P.MILLIAMP), (1e-9, 1e-9 * P.MILLIAMP))
+
+
+def events_delay_closed_forms():
+    """Two closed forms for delayed events (adaptive Tsit5, rtol 1e-10, 1 ms grid): ``(name, run)``."""
+    ev = events_solver()
+    syn = ExponentialSynapse(5e-3)
+    stim = train_of(30, [(2, 0)], 1)
+
+    def shifted(d):
+        net = memsnn.Network([memsnn.Layer(DelayedDense(jnp.array([[12.0]]), d, dt=1e-3, max_delay=10e-3), syn,
+                                           LIF(tau=20e-3, threshold=1.0))])
+        return first_times(net, stim, 1e-3, 30, solver=ev)[0]
+
+    def shift():
+        vg = jax.jit(jax.value_and_grad(shifted))
+        t0, _ = vg(jnp.asarray(0.0))
+        shift_err, grad_err = [], []
+        for d in (0.37e-3, 1.0e-3, 2.63e-3, 7.77e-3):
+            t, g = vg(jnp.asarray(d))
+            shift_err.append(abs(float(t) - float(t0) - d))
+            grad_err.append(abs(float(g) - 1.0))
+        return {"max_abs_error_s": max(shift_err), "max_gradient_error": max(grad_err),
+                "first_spike_without_delay_s": float(t0)}
+
+    yield ("one input spike through a delay d into a LIF (exponential synapse): the output spike moves by d "
+           "(d = 0.37, 1, 2.63, 7.77 ms), and dt/dd = 1", shift)
+
+    loop_d, jump = 2.6e-3, 1.5
+    loop_stim = memsnn.Impulses(jnp.zeros((1, 20, 1)).at[0, 0, 0].set(jump))
+
+    def loop(d):
+        rec = Recurrent(Dense(jnp.array([[1.0], [0.0]])), jnp.array([[0.0, jump], [jump, 0.0]]), delay=d)
+        net = memsnn.Network([memsnn.Layer(rec, None, LIF(tau=20e-3, threshold=1.0, reset="zero"))])
+        trace = memsnn.simulate(net, loop_stim, dt=1e-3, n_steps=20, solver=ev, spike_timing="exact",
+                                record=("spike_times",))
+        times = trace.spike_time_list(0, 8)[0]
+        return jnp.max(jnp.where(jnp.isfinite(times), times, 0.0)), times
+
+    def two_neuron_loop():
+        (_, listed), last = jax.jit(jax.value_and_grad(loop, has_aux=True))(jnp.asarray(loop_d))
+        listed = np.asarray(listed)
+        found = np.sort(listed[np.isfinite(listed)])
+        expected = 1e-3 + loop_d * np.arange(len(found))
+        k_last = len(found) - 1
+        return {"max_abs_error_s": float(np.max(np.abs(found - expected))), "spikes": len(found),
+                "max_gradient_error": abs(float(last) - k_last), "gradient_of_last_spike": float(last),
+                "last_spike_k": k_last}
+
+    yield ("two LIF neurons exciting each other through a recurrent delay d = 2.6 ms with jumps above threshold "
+           "(no synapse): spikes at t_0 + k d, and d t_k / d d = k for the last", two_neuron_loop)
+
+
+def main_events_delays():
+    """The event-run cases one by one, each written to the results file as it finishes; a rerun
+    skips the cases (and closed forms) the file already holds (a resumable long run)."""
+    import json
+
+    path = ROOT / "benchmarks" / "results" / "spike_times_events_delays.json"
+    done = json.loads(path.read_text()) if path.exists() else {}
+    table = [r for r in done.get("gradients", [])]
+    closed = [r for r in done.get("closed_form", [])]
+    loads = done.get("loads", [])
+    description = ("spike-time gradients in event runs (adaptive Tsit5 stopping at threshold crossings and at delayed "
+                   "arrivals) with synaptic delays and recurrence vs central finite differences of the simulated spike "
+                   "times, float64; closed forms for delayed events")
+
+    loads.append(os.getloadavg()[0])  # at the start of each (resumed) run and after each case
+
+    def save():
+        loads.append(os.getloadavg()[0])
+        write_results(path.name, description, table, {"closed_form": closed, "loads": loads},
+                      "synthetic spike trains (in the script)", loads[0])
+
+    names = {r["case"] for r in table}
+    for case in events_delay_cases():
+        if case[0] not in names:
+            table.extend(gradient_table([case], entries=3))
+            save()
+    checks = {r["check"] for r in closed}
+    for name, run in events_delay_closed_forms():
+        if name not in checks:
+            closed.append({"check": name, **run()})
+            print(f"{closed[-1]['max_abs_error_s']:9.2e} s, gradient {closed[-1]['max_gradient_error']:.1e}  {name}",
+                  flush=True)
+            save()
+
+
+def write_results(name, description, table, closed, data, load_before):
+    """The gradient table and the closed-form rows as ``benchmarks/results/<name>``, with the run's conditions."""
+    import registry
+
+    path = ROOT / "benchmarks" / "results" / name
+    payload = {"benchmark": description, "gradients": table, **closed,
+               "max_rel_error_all": max((r["max_rel_error"] for r in table), default=float("nan")),
+               "conditions": registry.run_conditions(data=data, devices={"memsnn": "1 CPU device, float64"},
+                                                     seeds="none", selection="none", load_before=load_before)}
+    path.write_text(__import__("json").dumps(payload, indent=2))
+    print(f"wrote {path}")
+
+
 def closed_form():
     tau, theta, end = 20e-3, 1.0, 0.03
     currents = jnp.array([[1.5, 2.0, 3.0]])
@@ -180,29 +394,18 @@ def closed_form():
 
 
 def main():
-    import registry
-
     load_before = os.getloadavg()[0]
-    table = []
-    for name, f, x, eps in cases():
-        worst, rows = check(f, x, eps)
-        table.append({"case": name, "max_rel_error": worst, "entries": rows})
-        print(f"{worst:9.2e}  {name}", flush=True)
+    table = gradient_table(cases())
     closed = closed_form()
     for row in closed:
         print(f"{row['max_abs_error_s']:9.2e} s (all {row['spikes']} spikes: {row['max_abs_error_all_spikes_s']:.2e} s)  "
               f"closed-form LIF t*, {row['integrator']}, dt={row['dt_s']:g}")
-    path = ROOT / "benchmarks" / "results" / "spike_times_gradients.json"
-    payload = {"benchmark": "spike-time gradients (autodiff through the located crossings) vs central finite "
-                            "differences of the simulated spike times, float64; closed-form LIF spike time",
-               "gradients": table, "closed_form_lif": closed,
-               "max_rel_error_all": max(r["max_rel_error"] for r in table),
-               "conditions": registry.run_conditions(data="synthetic spike trains / current steps (in the script)",
-                                                     devices={"memsnn": "1 CPU device, float64"}, seeds="none",
-                                                     selection="none", load_before=load_before)}
-    path.write_text(__import__("json").dumps(payload, indent=2))
-    print(f"wrote {path}")
+    write_results("spike_times_gradients.json",
+                  "spike-time gradients (autodiff through the located crossings) vs central finite differences of "
+                  "the simulated spike times, float64; closed-form LIF spike time",
+                  table, {"closed_form_lif": closed}, "synthetic spike trains / current steps (in the script)",
+                  load_before)
 
 
 if __name__ == "__main__":
-    main()
+    main_events_delays() if "--events-delays" in sys.argv[1:] else main()
