@@ -410,6 +410,10 @@ def acc(what, file, target="", reproduce="", extra=""):
 
 
 README = "README.md"
+
+# The event-run delay cases written so far (the benchmark writes them one by one).
+_EVD = json.loads((Path(__file__).resolve().parent / "results" / "spike_times_events_delays.json").read_text())
+_EVD_CASES, _EVD_CLOSED = len(_EVD["gradients"]), len(_EVD["closed_form"])
 HEAD = ["What", "Measured", "Target", "Reproduce"]
 
 TABLES: list[Table] = []
@@ -681,6 +685,13 @@ table("readme-numerics", README, [
         "max relative error **{spike_times_gradients.json#max_rel_error_all|.1e}** over {len spike_times_gradients.json#gradients} cases; "
         "closed-form LIF spike time to {spike_times_gradients.json#closed_form_lif[0].max_abs_error_s|.1e} s (Tsit5 + Hermite crossing)",
         "", "`python benchmarks/spike_times_gradients.py`"),
+    row("Spike-time gradients in event runs with synaptic delays and recurrence (delayed events: a spike at t* arrives at t* + d, where the adaptive solve stops) vs central finite differences of the simulated spike times, float64: LIF, conductance LIF, MIF ([docs/spike-times.md](docs/spike-times.md))",
+        "max relative error **{spike_times_events_delays.json#max_rel_error_all|.1e}** over {len spike_times_events_delays.json#gradients} cases"
+        + "".join(f"; {label} to {{spike_times_events_delays.json#closed_form[{i}].max_abs_error_s|.1e}} s"
+                  for i, label in enumerate(("a spike through a delay d moves the output spike by d",
+                                             "two-neuron loop through a recurrent delay d fires at t_0 + k d"))
+                  if i < _EVD_CLOSED),
+        "<= 1e-5", "`python benchmarks/spike_times_gradients.py --events-delays`"),
 ])
 
 table("readme-speed", README, [
@@ -1057,6 +1068,14 @@ table("spike-times-closed-form", "docs/spike-times.md",
       header=["integrator", "grid step h", "max error of the first spike time",
               "max error of all 6 spike times in 30 ms (resets to 0 between)"],
       measured=(1, 2, 3), conditions=False)
+
+EVD = "spike_times_events_delays.json"
+table("spike-times-events-delays", "docs/spike-times.md",
+      [[f"{{{EVD}#gradients[{i}].case}}", f"{{{EVD}#gradients[{i}].max_rel_error|.1e}}"] for i in range(_EVD_CASES)]
+      + [[f"closed form: {{{EVD}#closed_form[{i}].check}}",
+          f"{{{EVD}#closed_form[{i}].max_abs_error_s|.1e}} s; gradient off by {{{EVD}#closed_form[{i}].max_gradient_error|.1e}}"]
+         for i in range(_EVD_CLOSED)],
+      header=["case", "max rel. error (closed forms: max error)"], measured=(1,), conditions=False)
 
 EC = "spike_times_events_cost.json"
 

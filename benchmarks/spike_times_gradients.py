@@ -200,20 +200,6 @@ def events_delay_cases():
     yield ("events, LIF with synaptic delays, time / delays, weights", delayed,
            (jnp.array([[2.3e-3, 4.6e-3]]), jnp.array([[12.0, 9.0]])), (1e-7, 1e-6))
 
-    w2 = jnp.array([[2.5, 1.4], [0.8, 2.9]]) * 3.5
-    stim3 = train_of(60, [(3, 0), (10, 1), (17, 2)], 3)
-
-    def two_layer(p):
-        d2, w1 = p
-        net = memsnn.Network([memsnn.Layer(Dense(w1), syn, lif),
-                              memsnn.Layer(DelayedDense(w2, d2, dt=1e-3, max_delay=5e-3), syn, lif)])
-        return jnp.array([0.3, 0.7]) @ first_times(net, stim3, 1e-3, 60, solver=ev)
-
-    yield ("events, LIF 3-2-2 with delays on the output array, output times / output delays, hidden weights "
-           "(through hidden event times and their delayed arrivals)", two_layer,
-           (jnp.array([[1.7e-3, 0.6e-3], [3.1e-3, 2.2e-3]]), jnp.array([[2.2, 1.1, 0.3], [0.4, 1.9, 1.6]]) * 3.0),
-           (1e-7, 1e-6))
-
     rec_stim = train_of(40, [(1, 0)], 1)
 
     def recurrent(p):
@@ -237,16 +223,6 @@ def events_delay_cases():
     yield ("events, conductance LIF (Diehl & Cook) with delays, times / delays, weights", cond_delayed,
            (jnp.array([[1.1e-3, 0.4e-3], [2.2e-3, 0.7e-3]]), w_c), (1e-7, 1e-7))
 
-    def cond_recurrent(p):
-        # Lateral inhibition through a delay: the first neuron to fire delays the other.
-        d, r = p
-        rec = Recurrent(Dense(w_c), jnp.array([[0.0, -1.0], [-1.0, 0.0]]) * r, delay=d)
-        net = memsnn.Network([memsnn.Layer(rec, None, cond)])
-        return jnp.sum(first_times(net, cond_stim, 5e-4, 40, solver=ev))
-
-    yield ("events, conductance LIF with delayed lateral inhibition, times / inhibition delay, strength",
-           cond_recurrent, (jnp.asarray(0.3e-3), jnp.asarray(8.0)), (1e-8, 1e-7))
-
     mif_stim = memsnn.Impulses(jnp.array([[[1.0, 0.6]]]), steps=(0,))
     w_m = jnp.array([[0.005, 0.002], [0.003, 0.004]]) * P.MILLIAMP
     mev = events_solver(1e-8, 1e-10)
@@ -267,6 +243,30 @@ def events_delay_cases():
 
     yield ("events, MIF with recurrence, times / recurrent delay, weights", mif_recurrent,
            (jnp.asarray(0.05e-3), jnp.array([[0.0, 0.004], [0.003, 0.0]]) * P.MILLIAMP), (1e-9, 1e-9 * P.MILLIAMP))
+
+    def cond_recurrent(p):
+        # Lateral inhibition through a delay: the first neuron to fire delays the other.
+        d, r = p
+        rec = Recurrent(Dense(w_c), jnp.array([[0.0, -1.0], [-1.0, 0.0]]) * r, delay=d)
+        net = memsnn.Network([memsnn.Layer(rec, None, cond)])
+        return jnp.sum(first_times(net, cond_stim, 5e-4, 40, solver=ev))
+
+    yield ("events, conductance LIF with delayed lateral inhibition, times / inhibition delay, strength",
+           cond_recurrent, (jnp.asarray(0.3e-3), jnp.asarray(8.0)), (1e-8, 1e-7))
+
+    w2 = jnp.array([[2.5, 1.4], [0.8, 2.9]]) * 3.5
+    stim3 = train_of(60, [(3, 0), (10, 1), (17, 2)], 3)
+
+    def two_layer(p):
+        d2, w1 = p
+        net = memsnn.Network([memsnn.Layer(Dense(w1), syn, lif),
+                              memsnn.Layer(DelayedDense(w2, d2, dt=1e-3, max_delay=5e-3), syn, lif)])
+        return jnp.array([0.3, 0.7]) @ first_times(net, stim3, 1e-3, 60, solver=ev)
+
+    yield ("events, LIF 3-2-2 with delays on the output array, output times / output delays, hidden weights "
+           "(through hidden event times and their delayed arrivals)", two_layer,
+           (jnp.array([[1.7e-3, 0.6e-3], [3.1e-3, 2.2e-3]]), jnp.array([[2.2, 1.1, 0.3], [0.4, 1.9, 1.6]]) * 3.0),
+           (1e-7, 1e-6))
 
 
 def events_delay_closed_forms():
@@ -340,14 +340,16 @@ def main_events_delays():
         write_results(path.name, description, table, {"closed_form": closed, "loads": loads},
                       "synthetic spike trains (in the script)", loads[0])
 
-    names = {r["case"] for r in table}
-    for case in events_delay_cases():
-        if case[0] not in names:
-            table.extend(gradient_table([case], entries=3))
+    names, checks = {r["case"] for r in table}, {r["check"] for r in closed}
+    cases = list(events_delay_cases())
+    # The first four cases (LIF, recurrent LIF, conductance LIF, MIF with delays), the closed forms, the rest.
+    for kind, item in ([("case", c) for c in cases[:4]] + [("closed", c) for c in events_delay_closed_forms()]
+                       + [("case", c) for c in cases[4:]]):
+        if kind == "case" and item[0] not in names:
+            table.extend(gradient_table([item], entries=3))
             save()
-    checks = {r["check"] for r in closed}
-    for name, run in events_delay_closed_forms():
-        if name not in checks:
+        elif kind == "closed" and item[0] not in checks:
+            name, run = item
             closed.append({"check": name, **run()})
             print(f"{closed[-1]['max_abs_error_s']:9.2e} s, gradient {closed[-1]['max_gradient_error']:.1e}  {name}",
                   flush=True)
