@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from memsnn.data import load_dataset
-from memsnn.training import load_checkpoint, save_checkpoint
+from memsnn.training import load_checkpoint, read_checkpoint_header, save_checkpoint
 from memsnn.training.stdp import StdpConfig, assign_labels, build_stdp, classify, image_keys, learn_images, responses
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,6 +62,9 @@ def main(argv=None) -> dict:
                          "the results do not depend on it)")
     ap.add_argument("--crossbar", default=None, metavar="PRESET",
                     help="learn on memristive crossbars of this preset (e.g. neurosim); default: ideal weights")
+    ap.add_argument("--integrator", default=None, choices=("euler", "exponential"),
+                    help="time integration (memsnn.training.stdp.StdpConfig.integrator); default: a resumed "
+                         "checkpoint's, else StdpConfig's default")
     ap.add_argument("--source", default="full", choices=("full", "bundled"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True, help="folder for the checkpoint and the log")
@@ -81,15 +84,24 @@ def _result_name(args) -> str:
 
 
 def _configuration(args) -> dict:
-    return {name: getattr(args, name) for name in ("neurons", "images", "chunk", "label_images", "test_images",
-                                                   "crossbar", "source", "seed")}
+    configuration = {name: getattr(args, name) for name in ("neurons", "images", "chunk", "label_images",
+                                                            "test_images", "crossbar", "source", "seed")}
+    # Results written before the option were all explicit Euler and record no integrator.
+    if args.integrator not in (None, "euler"):
+        configuration["integrator"] = args.integrator
+    return configuration
 
 
 def _run(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.eqx"
-    config = StdpConfig(n_neurons=args.neurons, crossbar=args.crossbar)
+    integrator = args.integrator
+    if integrator is None and args.resume and checkpoint.exists():
+        # As the checkpoint was trained (one written before the option: explicit Euler).
+        integrator = StdpConfig.from_dict(read_checkpoint_header(checkpoint)["config"]).integrator
+    config = StdpConfig(n_neurons=args.neurons, crossbar=args.crossbar,
+                        **({} if integrator is None else {"integrator": integrator}))
     train_x, train_y = load_dataset("mnist", "train", source=args.source)
     test_x, test_y = load_dataset("mnist", "test", source=args.source)
     n_images = min(args.images, len(train_y))
@@ -173,7 +185,8 @@ def _run(args) -> dict:
         "test_accuracy": accuracy, "paper_accuracy": {100: 0.829, 400: 0.87}.get(args.neurons),
         "learn_time_s": learn_time, "ms_per_training_image": 1e3 * learn_time / max(seen, 1),
         "eval_time_s": eval_time, "label_time_s": label_time, "eval_batch": args.eval_batch,
-        "load_average_after_eval": list(os.getloadavg()), "dt_s": config.dt, "t_image_s": config.t_image, "jax": jax.__version__,
+        "load_average_after_eval": list(os.getloadavg()), "integrator": config.integrator, "dt_s": config.dt,
+        "t_image_s": config.t_image, "jax": jax.__version__,
         "backend": jax.default_backend(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     eqx.tree_serialise_leaves(out / "labelled.eqx", model)

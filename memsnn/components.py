@@ -21,6 +21,11 @@ Every component has
   ``None`` for a synapse or an array, the layer's signals for an energy meter);
 * ``decay_rate(state, inputs)``: the fastest local relaxation rate (1/s) of its state, which bounds
   the step of an explicit integrator (``dt * rate < ~2``);
+* ``linear_coefficient(state, inputs)``: per state variable, the diagonal coefficient ``a`` (1/s) of
+  that variable in its own vector field (``f = a y + b``), which :class:`~memsnn.integrators.ExponentialEuler`
+  integrates exactly (zeros by default: plain Euler for that component), and
+  ``residual_decay_rate(state, inputs)``: the relaxation rate (1/s) that is left for the explicit
+  part of such a step (by default ``decay_rate``, the conservative answer);
 * event maps, applied at grid points: ``on_impulse`` (input arrives), and for neurons
   ``spikes`` / ``on_spike`` (read, reset);
 * the class variable ``stochastic``: whether its event maps draw noise, in which case they take a
@@ -57,7 +62,9 @@ class AbstractComponent(eqx.Module):
     """Base of every circuit component (abstract; see the module docstring for the protocol).
 
     The defaults describe a component without state and without dynamics; components with state
-    override :meth:`init_state`, :meth:`vector_field` and :meth:`decay_rate` together.
+    override :meth:`init_state`, :meth:`vector_field` and :meth:`decay_rate` together, and, where
+    their field is (piecewise) linear in a variable, :meth:`linear_coefficient` and
+    :meth:`residual_decay_rate`.
     """
 
     stochastic: ClassVar[bool] = False
@@ -73,6 +80,23 @@ class AbstractComponent(eqx.Module):
     def decay_rate(self, state: State, inputs) -> Float[Array, "..."]:
         """Fastest local relaxation rate (1/s) of the state: explicit steps need ``dt * rate < ~2``."""
         return jnp.zeros(())
+
+    def linear_coefficient(self, state: State, inputs) -> State:
+        """Per state variable, the diagonal coefficient ``a`` (1/s, ``<= 0`` for a decay) of that
+        variable in its own vector field at ``state``: ``f(y) = a y + b`` with ``a`` and ``b``
+        depending on the other variables (frozen over a step), a pytree like ``state``.
+
+        :class:`~memsnn.integrators.ExponentialEuler` advances each variable by
+        ``h phi1(h a) f``, exact for that linear part and stable for any ``h`` where ``a <= 0``.
+        The default, zeros, makes its step plain Euler for this component.
+        """
+        return jax.tree.map(jnp.zeros_like, state)
+
+    def residual_decay_rate(self, state: State, inputs) -> Float[Array, "..."]:
+        """Fastest local relaxation rate (1/s) left once :meth:`linear_coefficient` is integrated
+        exactly (the stability check of :class:`~memsnn.integrators.ExponentialEuler`); by default
+        :meth:`decay_rate`, which is never too small."""
+        return self.decay_rate(state, inputs)
 
 
 class AbstractPlasticity(AbstractComponent):

@@ -158,6 +158,22 @@ class Layer(eqx.Module):
             energy=field(self.energy, state.energy, (self, state, current)),
         )
 
+    def linear_coefficient(self, state: LayerState, drive: Float[Array, " n"] | None) -> LayerState:
+        """Each component's :meth:`~memsnn.components.AbstractComponent.linear_coefficient` (1/s),
+        a pytree like ``state`` (the diagonal linear part of :meth:`vector_field`)."""
+        current = self.membrane_current(state, drive)
+
+        def coefficient(component, s, inputs):
+            return s if component is None else component.linear_coefficient(s, inputs)
+
+        return LayerState(
+            array=self.array.linear_coefficient(state.array, None),
+            synapse=coefficient(self.synapse, state.synapse, None),
+            neuron=self.neuron.linear_coefficient(state.neuron, current),
+            plasticity=coefficient(self.plasticity, state.plasticity, None),
+            energy=coefficient(self.energy, state.energy, (self, state, current)),
+        )
+
     def read(self, state: LayerState, presynaptic: Float[Array, " n_in"], key=None) -> Float[Array, " n"]:
         """Read the array: the drive ``(n,)`` for pre-synaptic activity ``(n_in,)`` (an event)."""
         return self.array(presynaptic, state.array, key=key)
@@ -257,16 +273,22 @@ class Layer(eqx.Module):
             state = state._replace(plasticity=plast, array=array)
         return state, spikes, lag
 
-    def decay_rate(self, state: LayerState, drive, *, samples: int = 1) -> Float[Array, " samples"]:
+    def decay_rate(self, state: LayerState, drive, *, samples: int = 1,
+                   residual: bool = False) -> Float[Array, " samples"]:
         """Largest local decay rate (1/s) of the layer's components, per sample (see
-        :meth:`Network.decay_rate`)."""
+        :meth:`Network.decay_rate`); with ``residual`` the rates left beside the linear parts
+        (:meth:`~memsnn.components.AbstractComponent.residual_decay_rate`)."""
         current = self.membrane_current(state, drive)
-        rates = [self.neuron.decay_rate(state.neuron, current), self.array.decay_rate(state.array, None)]
+
+        def rate(component, s, inputs):
+            return component.residual_decay_rate(s, inputs) if residual else component.decay_rate(s, inputs)
+
+        rates = [rate(self.neuron, state.neuron, current), rate(self.array, state.array, None)]
         for component, s in ((self.synapse, state.synapse), (self.plasticity, state.plasticity)):
             if component is not None:
-                rates.append(component.decay_rate(s, None))
+                rates.append(rate(component, s, None))
         if self.energy is not None:
-            rates.append(self.energy.decay_rate(state.energy, (self, state, current)))
+            rates.append(rate(self.energy, state.energy, (self, state, current)))
         return jnp.max(jnp.stack([_per_sample(r, samples) for r in rates]), axis=0)
 
 
@@ -343,6 +365,13 @@ class Network(eqx.Module):
         return tuple(layer.vector_field(t, s, drive if i == 0 else None)
                      for i, (layer, s) in enumerate(zip(self.layers, state)))
 
+    def linear_coefficient(self, state: NetworkState, drive: Float[Array, " n"] | None) -> NetworkState:
+        """The diagonal linear coefficients (1/s) of :meth:`vector_field`, a pytree like ``state``
+        (what :class:`~memsnn.integrators.ExponentialEuler` integrates exactly; zeros where a
+        component declares none)."""
+        return tuple(layer.linear_coefficient(s, drive if i == 0 else None)
+                     for i, (layer, s) in enumerate(zip(self.layers, state)))
+
     def inject(self, state: NetworkState, weight: Float[Array, " n"],
                presynaptic: Float[Array, " n_in"] | None = None, lagged=None, t=None) -> NetworkState:
         """External impulses of weight ``weight`` (the first array's output) arrive at the first layer.
@@ -416,8 +445,12 @@ class Network(eqx.Module):
         """Each layer's spike flags, without applying any event map."""
         return tuple(layer.neuron.spikes(s.neuron) for layer, s in zip(self.layers, state))
 
-    def decay_rate(self, state: NetworkState, drive, *, samples: int = 1) -> Float[Array, " samples"]:
+    def decay_rate(self, state: NetworkState, drive, *, samples: int = 1,
+                   residual: bool = False) -> Float[Array, " samples"]:
         """Largest local decay rate (1/s) over all layers, ``(samples,)``: explicit steps need ``dt * rate < ~2``.
+
+        ``residual``: the rates left once the components' linear parts are integrated exactly
+        (:class:`~memsnn.integrators.ExponentialEuler`'s stability check).
 
         ``samples`` is the number of samples folded into each population (``simulate(fold_batch=True)``:
         a layer of ``samples * n`` neurons, sample-major). A per-neuron rate is then reduced per
@@ -425,7 +458,7 @@ class Network(eqx.Module):
         the population would be one collective per time step (on 2 CPU devices, it made the
         SPICEprop training step slower than on one).
         """
-        return jnp.max(jnp.stack([layer.decay_rate(s, drive if i == 0 else None, samples=samples)
+        return jnp.max(jnp.stack([layer.decay_rate(s, drive if i == 0 else None, samples=samples, residual=residual)
                                   for i, (layer, s) in enumerate(zip(self.layers, state))]), axis=0)
 
 

@@ -43,7 +43,8 @@ class Trace(eqx.Module):
             ``(batch, n_steps, ...)``; ``()`` if there were none.
         final_state: the network state after the last step, batched.
         step_ratio: ``(batch,)`` max over the run of ``h * decay_rate`` for an explicit fixed-step
-            integrator (stable below about 2), NaN for adaptive or implicit integrators.
+            integrator (stable below about 2; for :class:`~memsnn.integrators.ExponentialEuler` the
+            rate left beside the exactly integrated linear parts), NaN for adaptive or implicit integrators.
         solver_steps: ``(batch,)`` solver steps accepted over the run (fixed-step schemes:
             ``n_steps`` times the sub-steps; adaptive: what the step-size controller chose).
         rejected_steps: ``(batch,)`` steps the step-size controller rejected (0 for fixed steps).
@@ -435,7 +436,9 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
         return out
 
     def ratio_at(state, drive):
-        return jnp.full((samples,), jnp.nan) if h is None else h * network.decay_rate(state, drive, samples=samples)
+        if h is None:
+            return jnp.full((samples,), jnp.nan)
+        return h * network.decay_rate(state, drive, samples=samples, residual=solver.exact_linear_part)
 
     def one_sample(amp, lag_amp, keys, given_state):
         init_keys, read_bases = _read_bases(keys, n_layers)
@@ -666,4 +669,5 @@ def stability_ratio(network: Network, solver: AbstractIntegrator, dt: float, sta
     if h is None:
         return 0.0
     state = network.init_state() if state is None else state
-    return float(h * jnp.max(network.decay_rate(state, drive)) / solver.stability_limit)
+    rate = network.decay_rate(state, drive, residual=solver.exact_linear_part)
+    return float(h * jnp.max(rate) / solver.stability_limit)

@@ -147,3 +147,114 @@ def test_trace_counts_solver_steps():
     np.testing.assert_allclose(trace.membrane_potential[0][:, -1], np.broadcast_to(state[0].neuron.v, (3, 2)),
                                rtol=1e-10)
     assert accepted > 100  # tighter than the grid: the controller really chose the steps
+
+
+# --- Exponential Euler (stiff linear decays, docs/plasticity.md) ---------------------------------
+
+
+def _conductance_net(neuron, weight):
+    return memsnn.Network([memsnn.Layer(memsnn.Dense(jnp.asarray(weight)), None, neuron)])
+
+
+def test_exponential_euler_is_exact_on_a_linear_decay_where_euler_diverges():
+    """A conductance decays as exp(-t / tau_exc) and an LIF membrane relaxes to v_rest + R I in
+    closed form; at h / tau = 10 exponential Euler gives both to rounding, explicit Euler diverges
+    (and reports the unstable step)."""
+    from memsnn.neurons import ConductanceLIF
+
+    tau_exc, dt, n = 1e-3, 10e-3, 8
+    neuron = ConductanceLIF(tau_exc=tau_exc, theta_init=10.0)  # never fires
+    net = _conductance_net(neuron, [[3.0]])
+    amp = np.zeros((1, n, 1))
+    amp[0, 0, 0] = 1.0
+    stim = memsnn.Impulses(jnp.asarray(amp))
+    exp_trace = memsnn.simulate(net, stim, dt=dt, n_steps=n, record="state", solver=memsnn.ExponentialEuler())
+    g = np.asarray(exp_trace.state[0].neuron.g_exc[0, :, 0])
+    np.testing.assert_allclose(g, 3.0 * np.exp(-dt / tau_exc * np.arange(n)), rtol=1e-13, atol=0)
+    assert float(exp_trace.step_ratio[0]) == 0.0 and int(exp_trace.result[0]) == 0
+    euler = memsnn.simulate(net, stim, dt=dt, n_steps=n, record="state", solver=memsnn.Euler(), throw=False)
+    assert abs(float(euler.state[0].neuron.g_exc[0, -1, 0])) > 1e6  # (1 - 10)^7 * 3
+    assert int(euler.result[0]) == memsnn.RESULTS.unstable_step
+
+    tau = 2e-3
+    lif = memsnn.Network([memsnn.Layer(memsnn.Dense(jnp.ones((1, 1))), None,
+                                       memsnn.LIF(tau=tau, threshold=10.0, resistance=1.0, v_rest=-0.07))])
+    current = memsnn.Current(jnp.full((1, 1), 0.03))  # R I = 30 mV
+    trace = memsnn.simulate(lif, current, dt=10 * tau, n_steps=5, solver=memsnn.ExponentialEuler())
+    t = trace.times
+    np.testing.assert_allclose(trace.membrane_potential[0][0, :, 0], -0.07 + 0.03 * -np.expm1(-t / tau),
+                               rtol=1e-14, atol=1e-16)
+
+
+def _driven_conductance_lif(solver, dt=0.5e-3, n_steps=200):
+    """Sub-threshold ConductanceLIF under a current step, starting with open conductances that
+    decay (the membrane's coefficient -(1 + g_exc + g_inh) / tau changes within every step)."""
+    from memsnn.neurons import ConductanceLIF
+
+    neuron = ConductanceLIF(theta_init=1.0, tau_exc=5e-3, tau_inh=10e-3)
+    net = _conductance_net(neuron, [[1.0]])
+    state = net.init_state()
+    state = (state[0]._replace(neuron=state[0].neuron._replace(g_exc=jnp.full((1,), 2.0),
+                                                               g_inh=jnp.full((1,), 30.0))),)
+    state = jax.tree.map(lambda x: x[None], state)
+    current = memsnn.Current(jnp.full((1, 1), 0.01))
+    trace = memsnn.simulate(net, current, dt=dt, n_steps=n_steps, solver=solver, initial_state=state)
+    return np.asarray(trace.membrane_potential[0][0, :, 0])
+
+
+def test_exponential_euler_first_order_on_a_conductance_lif():
+    reference = _driven_conductance_lif(memsnn.Diffrax(diffrax.Tsit5(),
+                                                       diffrax.PIDController(rtol=1e-11, atol=1e-15)))
+    subs = [1, 4, 16]
+    errors = [rel_l2(_driven_conductance_lif(memsnn.ExponentialEuler(substeps=m)), reference) for m in subs]
+    order = fitted_order(errors, [0.5e-3 / m for m in subs])
+    assert 0.85 < order < 1.2, (errors, order)
+    assert errors[0] < 1e-2
+
+
+def test_exponential_euler_keeps_a_burst_of_inhibition_bounded():
+    """40 excitatory neurons fire at once; their inhibitory partners open 40 x 17 = 680 leak
+    conductances of inhibition on the one neuron left (h (1 + g) / tau = 3.4 at 0.5 ms): explicit
+    Euler overshoots below E_inh and bounces above the threshold (a spike out of nothing, the
+    spike storm of a 400-neuron Diehl & Cook run); exponential Euler relaxes towards E_inh and
+    stays between E_inh and the threshold."""
+    from memsnn.neurons import InhibitedPopulation
+
+    population = InhibitedPopulation()
+    weight = np.zeros((41, 1))
+    weight[:40] = 200.0
+    net = _conductance_net(population, weight)
+    amp = np.zeros((1, 40, 1))
+    amp[0, 0, 0] = 1.0
+    stim = memsnn.Impulses(jnp.asarray(amp))
+    runs = {}
+    for name, solver in (("euler", memsnn.Euler()), ("exponential", memsnn.ExponentialEuler())):
+        trace = memsnn.simulate(net, stim, dt=0.5e-3, n_steps=40, record=("state", "spikes"), solver=solver,
+                                throw=False)
+        runs[name] = trace
+    exc = population.excitatory
+    e_inh, threshold = float(exc.e_inh), float(exc.v_threshold + exc.theta_init)
+    for name, trace in runs.items():
+        g_inh = np.asarray(trace.state[0].neuron.excitatory.g_inh[0, :, 40])
+        assert g_inh.max() >= 40 * 17.0 * 0.99, name  # the burst happened
+    v_euler = np.asarray(runs["euler"].state[0].neuron.excitatory.v[0, :, 40])
+    assert v_euler.min() < e_inh or runs["euler"].spikes[0][0, :, 40].sum() > 0
+    assert int(runs["euler"].result[0]) == memsnn.RESULTS.unstable_step
+    v = np.asarray(runs["exponential"].state[0].neuron.excitatory.v[0, :, 40])
+    assert np.all(np.isfinite(v)) and e_inh <= v.min() and v.max() < threshold
+    assert float(runs["exponential"].spikes[0][0, :, 40].sum()) == 0.0
+    assert int(runs["exponential"].result[0]) == 0 and float(runs["exponential"].step_ratio[0]) == 0.0
+
+
+def test_exponential_euler_locates_spike_times_inside_a_step():
+    """``spike_timing="exact"`` works unchanged: an LIF under a constant current is exact at the
+    grid points, and the crossing located between them is the closed-form one up to the linear
+    interpolant's O(h^2) error (about h^2 / (8 tau))."""
+    tau, dt, threshold, drive = 10e-3, 1e-3, 0.02, 0.03
+    lif = memsnn.Network([memsnn.Layer(memsnn.Dense(jnp.ones((1, 1))), None,
+                                       memsnn.LIF(tau=tau, threshold=threshold, resistance=1.0, v_rest=0.0))])
+    trace = memsnn.simulate(lif, memsnn.Current(jnp.full((1, 1), drive)), dt=dt, n_steps=30,
+                            solver=memsnn.ExponentialEuler(), spike_timing="exact")
+    expected = -tau * np.log(1.0 - threshold / drive)
+    first = float(trace.first_spike_times()[0, 0])
+    assert abs(first - expected) < 0.05 * dt and abs(first - expected) > 0.0

@@ -155,6 +155,29 @@ def test_configs_with_the_old_crossbar_keys_are_migrated():
     assert rstdp.RstdpConfig.from_dict({"array": "crossbar", "crossbar_preset": "reram"}).crossbar == "reram"
 
 
+def test_integrator_option_and_old_configs_read_as_euler():
+    """``integrator`` selects the scheme of every simulate call; a checkpoint's complete config
+    written before the option was trained with explicit Euler; partial overrides keep the default."""
+    old = {k: v for k, v in stdp.StdpConfig(n_neurons=4).to_dict().items() if k != "integrator"}
+    assert stdp.StdpConfig.from_dict(old).integrator == "euler"
+    assert stdp.StdpConfig.from_dict({"n_neurons": 4}).integrator == stdp.StdpConfig.integrator
+    assert stdp.StdpConfig.from_dict({**old, "integrator": "exponential"}).integrator == "exponential"
+    with pytest.raises(ValueError, match="integrator must be one of \\['euler', 'exponential'\\]"):
+        stdp.StdpConfig(integrator="rk4")
+    parser = argparse.ArgumentParser()
+    stdp.STDP.add_arguments(parser.add_argument_group())
+    args = parser.parse_args(["--integrator", "exponential"])
+    assert stdp.STDP.config_from_args(args) == {"integrator": "exponential"}
+    # The scheme reaches simulate: the two integrators learn different weights from one image.
+    x, _ = memsnn.data.load_dataset("mnist", "train", source="bundled", subset=1)
+    learned = {}
+    for name in ("euler", "exponential"):
+        model = stdp.build_stdp(stdp.StdpConfig(n_neurons=4, t_image=0.05, integrator=name), key=jax.random.key(0))
+        learned[name], _, _, result = stdp.learn_images(model, jnp.asarray(x[:1]), jax.random.key(1))
+        assert int(result[0]) == 0
+    assert not np.allclose(learned["euler"].weights(), learned["exponential"].weights(), rtol=0, atol=1e-12)
+
+
 def test_a_checkpoint_with_the_old_crossbar_keys_loads_evaluates_and_resumes(tmp_path, capsys):
     # A run trained with --crossbar, its header rewritten as memsnn before issue 22 wrote it.
     run = ["train", "--method", "stdp", "--dataset", "mnist", "--neurons", "4", "--t-image", "0.02",

@@ -3,4 +3,4 @@
 from ._base import RESULTS as RESULTS, AbstractIntegrator as AbstractIntegrator, SolveStats as SolveStats
 from ._base import EventMaps as EventMaps, checkpointed_scan as checkpointed_scan
 from .diffrax_bridge import BracketedNewton as BracketedNewton, Diffrax as Diffrax
-from .euler import Euler as Euler, SpicepropEuler as SpicepropEuler
+from .euler import Euler as Euler, ExponentialEuler as ExponentialEuler, SpicepropEuler as SpicepropEuler

@@ -103,6 +103,10 @@ class AbstractIntegrator(eqx.Module):
     """
 
     jumps_after_step: ClassVar[bool] = True
+    #: Whether the scheme integrates the components' diagonal linear parts exactly
+    #: (:meth:`~memsnn.components.AbstractComponent.linear_coefficient`): its stability check then
+    #: uses the rates left beside them (``Network.decay_rate(..., residual=True)``).
+    exact_linear_part: ClassVar[bool] = False
 
     @property
     def stops_at_events(self) -> bool:

@@ -165,6 +165,25 @@ class ConductanceLIF(AbstractNeuron):
         rate = jnp.maximum(membrane, jnp.maximum(1.0 / self.tau_exc, 1.0 / self.tau_inh))
         return jnp.broadcast_to(rate, state.v.shape)
 
+    def linear_coefficient(self, state, current):
+        """``-(1 + g_exc + g_inh) / tau`` for ``v`` (0 while refractory, where ``v`` is held),
+        ``-1 / tau_exc``, ``-1 / tau_inh``, ``-1 / tau_theta``, and 0 for the countdown (1/s):
+        the whole field is linear in each variable, so exponential Euler solves every one exactly
+        for conductances frozen over the step."""
+        free = state.refractory <= _REFRACTORY_EPS
+        shape = state.v.shape
+        return ConductanceLIFState(
+            v=jnp.where(free, -(1.0 + state.g_exc + state.g_inh) / self.tau, 0.0),
+            g_exc=jnp.broadcast_to(-1.0 / self.tau_exc, shape),
+            g_inh=jnp.broadcast_to(-1.0 / self.tau_inh, shape),
+            theta=jnp.broadcast_to(-1.0 / self.tau_theta, shape),
+            refractory=jnp.zeros_like(state.refractory),
+        )
+
+    def residual_decay_rate(self, state, current):
+        """0: :meth:`linear_coefficient` holds every decay of the field."""
+        return jnp.zeros_like(state.v)
+
 
 class InhibitedPopulationState(NamedTuple):
     """State of an :class:`InhibitedPopulation`: both populations' states, ``(n,)`` leaves each."""
@@ -240,3 +259,11 @@ class InhibitedPopulation(AbstractNeuron):
     def decay_rate(self, state, current):
         return jnp.maximum(self.excitatory.decay_rate(state.excitatory, current),
                            self.inhibitory.decay_rate(state.inhibitory, jnp.zeros_like(current)))
+
+    def linear_coefficient(self, state, current):
+        return InhibitedPopulationState(self.excitatory.linear_coefficient(state.excitatory, current),
+                                        self.inhibitory.linear_coefficient(state.inhibitory, jnp.zeros_like(current)))
+
+    def residual_decay_rate(self, state, current):
+        return jnp.maximum(self.excitatory.residual_decay_rate(state.excitatory, current),
+                           self.inhibitory.residual_decay_rate(state.inhibitory, jnp.zeros_like(current)))

@@ -182,6 +182,14 @@ class LIF(AbstractSpiceNeuron):
     def decay_rate(self, state: LIFState, current):
         return jnp.broadcast_to(1.0 / self.tau, state.v.shape)
 
+    def linear_coefficient(self, state, current):
+        """``-1/tau`` for ``v`` (1/s; 0 for the pending spikes of ``reset_delay``)."""
+        a = jnp.broadcast_to(-1.0 / self.tau, state.v.shape)
+        return state._replace(v=a, **({"pending": jnp.zeros_like(a)} if self.reset_delay else {}))
+
+    def residual_decay_rate(self, state, current):
+        return jnp.zeros_like(state.v)
+
     # --- SPICE form (memsnn.export) -----------------------------------------------------------------
 
     def spice_lines(self, index: int, impulse_ref: str, options) -> list[str]:

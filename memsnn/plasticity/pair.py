@@ -158,6 +158,16 @@ class PairSTDP(AbstractPlasticity):
     def decay_rate(self, state, inputs):
         return jnp.maximum(1.0 / self.tau_plus, 1.0 / self.tau_minus)
 
+    def linear_coefficient(self, state: PairTraces, inputs):
+        """``-1/tau`` of each exponential trace, 0 for the held values (1/s)."""
+        zero = jnp.zeros_like
+        return PairTraces(pre=jnp.broadcast_to(-1.0 / self.tau_plus, state.pre.shape),
+                          post=jnp.broadcast_to(-1.0 / self.tau_minus, state.post.shape),
+                          post_at_spike=zero(state.post_at_spike), pre_spikes=zero(state.pre_spikes))
+
+    def residual_decay_rate(self, state, inputs):
+        return jnp.zeros(())
+
     def on_presynaptic(self, state: PairTraces, array, array_state, presynaptic):
         check_array("PairSTDP", array, self.n_inputs)
         pre_spikes = (presynaptic > 0).astype(state.pre.dtype)

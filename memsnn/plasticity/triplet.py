@@ -130,6 +130,17 @@ class TripletSTDP(AbstractPlasticity):
     def decay_rate(self, state, inputs):
         return jnp.max(1.0 / jnp.stack([self.tau_plus, self.tau_minus, self.tau_x, self.tau_y]))
 
+    def linear_coefficient(self, state: TripletTraces, inputs):
+        """``-1/tau`` of each exponential trace, 0 for the held values (1/s)."""
+        def rate(x, tau):
+            return jnp.broadcast_to(-1.0 / tau, x.shape)
+        return TripletTraces(r1=rate(state.r1, self.tau_plus), r2=rate(state.r2, self.tau_x),
+                             o1=rate(state.o1, self.tau_minus), o2=rate(state.o2, self.tau_y),
+                             o1_at_spike=jnp.zeros_like(state.o1_at_spike), depress=jnp.zeros_like(state.depress))
+
+    def residual_decay_rate(self, state, inputs):
+        return jnp.zeros(())
+
     def on_presynaptic(self, state: TripletTraces, array, array_state, presynaptic):
         check_array("TripletSTDP", array, self.n_inputs)
         s = (presynaptic > 0).astype(state.r1.dtype)

@@ -43,7 +43,7 @@ from ..crossbar import Crossbar, preset as crossbar_preset
 from ..network import Layer, LayerState, Network
 from ..neurons import ConductanceLIF, InhibitedPopulation
 from ..plasticity import TripletSTDP
-from ..integrators import RESULTS
+from ..integrators import RESULTS, Euler, ExponentialEuler
 from ..simulate import simulate
 from ..stimulus import Impulses
 from ._config import JsonConfig
@@ -84,6 +84,10 @@ class StdpConfig(JsonConfig):
         assignment_decay: per-image decay of the running class responses that label the neurons
             during training (1/window; Diehl & Cook relabel from the last 10,000 images).
         unroll: time steps per loop iteration (see :func:`memsnn.simulate`).
+        integrator: ``"euler"`` (explicit Euler, as Diehl & Cook's Brian code) or ``"exponential"``
+            (:class:`~memsnn.integrators.ExponentialEuler`: exact on the conductance-based
+            membrane's decay, stable through any burst of inhibition; docs/plasticity.md).
+            Checkpoints written before it were trained with ``"euler"`` and read as such.
     """
 
     n_neurons: int = 100
@@ -106,11 +110,19 @@ class StdpConfig(JsonConfig):
     crossbar: str | None = None
     assignment_decay: float = 1e-4
     unroll: int = 1
+    integrator: str = "euler"
 
     @classmethod
     def from_dict(cls, d: dict) -> "StdpConfig":
-        """The config of ``d``; the old ``array`` / ``crossbar_preset`` keys become ``crossbar``."""
-        return super().from_dict(migrated_crossbar_keys(d, cls.__name__))
+        """The config of ``d`` (all settings, or some with the others at their defaults).
+
+        The old ``array`` / ``crossbar_preset`` keys become ``crossbar``; a complete config
+        without ``integrator`` (a checkpoint's, written before it existed) was run with ``"euler"``.
+        """
+        d = migrated_crossbar_keys(d, cls.__name__)
+        if "integrator" not in d and _WRITTEN_BY_EVERY_VERSION <= set(d):
+            d = {**d, "integrator": "euler"}
+        return super().from_dict(d)
 
     def __post_init__(self):
         if self.crossbar is not None:
@@ -126,6 +138,8 @@ class StdpConfig(JsonConfig):
             raise ValueError(f"StdpConfig: t_image={self.t_image!r} s is shorter than one time step dt={self.dt!r} s "
                              f"(it would show each image for {self.n_steps} steps); give a longer t_image (--t-image) "
                              "or a smaller dt (--dt).")
+        if self.integrator not in _INTEGRATORS:
+            raise ValueError(f"StdpConfig: integrator must be one of {sorted(_INTEGRATORS)}, got {self.integrator!r}.")
         if not 0 <= self.assignment_decay < 1:
             raise ValueError(f"StdpConfig: assignment_decay must lie in [0, 1), got {self.assignment_decay!r}.")
         if self.max_rate * self.dt * _brightest(self) > 1:
@@ -135,6 +149,13 @@ class StdpConfig(JsonConfig):
     @property
     def n_steps(self) -> int:
         return int(round(self.t_image / self.dt))
+
+
+_INTEGRATORS = {"euler": Euler(), "exponential": ExponentialEuler()}
+# Settings that every StdpConfig.to_dict has written: a dict holding them all is a checkpoint's.
+_WRITTEN_BY_EVERY_VERSION = frozenset({"n_neurons", "n_inputs", "n_classes", "dt", "t_image", "max_rate", "min_spikes",
+                                       "max_presentations", "weight_sum", "w_max", "w_init", "nu_pre", "nu_post",
+                                       "theta_plus", "w_exc_inh", "w_inh_exc", "assignment_decay", "unroll"})
 
 
 def _brightest(config: StdpConfig) -> float:
@@ -243,10 +264,15 @@ def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: P
         ``(model, counts, presentations, result)``: the model with the new weights and thresholds,
         each image's excitatory spike counts ``(B, n_neurons)`` (of its last presentation), the
         number of presentations it took, and the :class:`~memsnn.RESULTS` code of its last
-        presentation. Like Diehl & Cook's Brian code, the membrane is integrated with explicit
-        Euler at ``dt``; a burst of inhibition (``g_inh`` above ~400 leak conductances at 0.5 ms)
-        exceeds Euler's stability bound for a step or two: such presentations are not stopped but
-        counted (``RESULTS.unstable_step``), and one whose state stopped being finite is discarded.
+        presentation. The network is integrated at ``dt`` with ``config.integrator``: explicit
+        Euler (``"euler"``, as Diehl & Cook's Brian code) or exponential Euler (``"exponential"``,
+        docs/plasticity.md). Under explicit Euler a burst of inhibition (``g_inh`` above ~400
+        leak conductances at 0.5 ms, 24 inhibitory spikes at once) exceeds the stability bound
+        for a step or two: the membrane overshoots below ``E_inh`` and can bounce above threshold
+        (with 400 neurons this set off spike storms that silenced the network). Such presentations
+        are not stopped but counted (``RESULTS.unstable_step``), and one whose state stopped being
+        finite is discarded. Exponential Euler relaxes the membrane towards its momentary
+        equilibrium exactly, stable for any ``g_inh``, and reports no unstable step.
     """
     config = model.config
     network = model.network(learning=True)
@@ -275,7 +301,8 @@ def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: P
             # A stochastic array (write noise of a crossbar) draws its noise from the image's key.
             noise = jax.random.fold_in(draw_key, 1) if network.stochastic else None
             trace = simulate(network, Impulses(spikes), dt=config.dt, n_steps=config.n_steps, initial_state=state,
-                             record="spikes", unroll=config.unroll, throw=False, key=noise)
+                             record="spikes", unroll=config.unroll, throw=False, key=noise,
+                             solver=_INTEGRATORS[config.integrator])
             final = jax.tree.map(lambda x: x[0], trace.final_state[0])
             counts = jnp.sum(trace.spikes[0][0], axis=0)
             theta = final.neuron.excitatory.theta * rest_decay
@@ -348,7 +375,8 @@ def responses(model: DiehlCookNet, images: Float[Array, "B n_inputs"], keys: PRN
         spikes = jax.lax.switch(shown, [lambda cap=cap: draw(cap) for cap in caps])
         # throw=False: see learn_images on Euler's stability bound during bursts of inhibition.
         trace = simulate(network, Impulses(spikes), dt=config.dt, n_steps=config.n_steps, record="spikes",
-                         unroll=config.unroll, throw=False, initial_state=state)
+                         unroll=config.unroll, throw=False, initial_state=state,
+                         solver=_INTEGRATORS[config.integrator])
         return jnp.sum(trace.spikes[0], axis=1)
 
     def needs(counts):
@@ -494,11 +522,14 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
                        help="presentation time per image in s (default 0.35)")
     group.add_argument("--dt", type=cli_type(float, low=0, low_open=True), metavar="S",
                        help="time step in s (default 0.5e-3)")
+    group.add_argument("--integrator", choices=sorted(_INTEGRATORS),
+                       help="euler (explicit, as Diehl & Cook's code; unstable in bursts of inhibition) or "
+                            "exponential (exact on the membrane's decay); default " + StdpConfig.integrator)
 
 
 def _config_from_args(args: argparse.Namespace) -> dict:
     given = {"n_neurons": getattr(args, "neurons", None), "t_image": getattr(args, "t_image", None),
-             "dt": getattr(args, "dt", None)}
+             "dt": getattr(args, "dt", None), "integrator": getattr(args, "integrator", None)}
     return {**{k: v for k, v in given.items() if v is not None}, **crossbar_from_args(args, "stdp")}
 
 
