@@ -254,7 +254,7 @@ def test_exponential_euler_locates_spike_times_inside_a_step():
     lif = memsnn.Network([memsnn.Layer(memsnn.Dense(jnp.ones((1, 1))), None,
                                        memsnn.LIF(tau=tau, threshold=threshold, resistance=1.0, v_rest=0.0))])
     trace = memsnn.simulate(lif, memsnn.Current(jnp.full((1, 1), drive)), dt=dt, n_steps=30,
-                            solver=memsnn.ExponentialEuler(), spike_timing="exact")
+                            solver=memsnn.ExponentialEuler(), spike_timing="exact", record="spike_times")
     expected = -tau * np.log(1.0 - threshold / drive)
     first = float(trace.first_spike_times()[0, 0])
     assert abs(first - expected) < 0.05 * dt and abs(first - expected) > 0.0
