@@ -99,6 +99,23 @@ def test_silent_outputs_keep_a_gradient_through_their_continued_times():
     np.testing.assert_array_equal(np.asarray(ttfs_predict(model, x)), nearest)
 
 
+def test_silent_hidden_neurons_get_a_gradient_only_from_their_regulariser():
+    # Hidden neurons 0-4 held silent on every sample (negative input weights): they have no spike
+    # time, so without gamma_hidden no gradient reaches their input weights; with it, the loss
+    # pushes their membrane towards the threshold. The firing neurons' terms are 0 either way.
+    x, y = yin_yang(8, seed=3)
+    grads = {}
+    for gamma in (0.0, 0.5):
+        model = build_ttfs({"hidden": [10], "gamma_hidden": gamma}, key=jax.random.key(0))
+        model = eqx.tree_at(lambda m: m.weights[0], model, model.weights[0].at[:5].set(-0.5))
+        grads[gamma] = eqx.filter_grad(lambda m: ttfs_loss(m, x, y)[0])(model).weights[0]
+    silent_norm = {g: float(jnp.linalg.norm(v[:5])) for g, v in grads.items()}
+    assert silent_norm[0.0] == 0.0 and silent_norm[0.5] > 0, silent_norm
+    assert float(jnp.sum(grads[0.5][:5])) < 0  # descent raises their input weights
+    with pytest.raises(ValueError, match="gamma_hidden"):
+        TTFSConfig(gamma_hidden=-1.0)
+
+
 def test_a_method_asked_for_a_spike_timing_it_cannot_use_is_refused(tmp_path, capsys):
     from memsnn.cli import main
 

@@ -21,7 +21,9 @@ times decide the class). Two losses (``loss``):
 * ``"ce"`` (the default for image inputs; Göltz et al. 2021, Wunderlich & Pehle 2021): cross-entropy
   ``CE(softmax(-t / (xi tau)), label)``, plus the optional regularisers
   ``alpha (exp(t_label / (beta tau)) - 1)`` (the right neuron early) and
-  ``gamma max(0, 1 - max_t v_label / theta)`` (a silent label neuron towards its threshold).
+  ``gamma max(0, 1 - max_t v_label / theta)`` (a silent label neuron towards its threshold) and
+  ``gamma_hidden mean_j max(0, 1 - max_t v_j / theta)`` over the hidden neurons ``j`` that did not
+  fire (a silent hidden neuron has no spike time, so no gradient reaches it otherwise).
 
 ``tau`` is the synaptic time constant. Without the continued times (``silent_slope=0``), the
 cross-entropy drives the wrong-class neurons later until they fall silent, where they get no
@@ -104,6 +106,10 @@ class TTFSConfig(JsonConfig):
             ``inputs="images"``).
         alpha, beta: the early-label regulariser ``alpha (exp(t_label / (beta tau_syn)) - 1)``.
         gamma: weight of the silent-label regulariser.
+        gamma_hidden: weight of the silent-hidden regulariser: the mean over all hidden neurons of
+            ``max(0, 1 - max_t v / theta)`` for those that did not fire on the sample, 0 for those
+            that did (``theta``: each layer's threshold). Without it a hidden neuron silent on a
+            sample gets no gradient from it, and one silent on every sample never learns again.
         silent_slope: a silent neuron's time is ``T + silent_slope tau_syn (1 - max_t v / theta)``
             (``0``: ``T``, no gradient).
         init_mean, init_std: weights drawn from ``N(mean, std) / sqrt(fan_in)`` in the layer's unit
@@ -138,6 +144,7 @@ class TTFSConfig(JsonConfig):
     alpha: float = 0.0
     beta: float = 2.0
     gamma: float = 0.0
+    gamma_hidden: float = 0.0
     silent_slope: float = 1.0
     init_mean: tuple[float, ...] | None = None
     init_std: tuple[float, ...] | None = None
@@ -184,6 +191,8 @@ class TTFSConfig(JsonConfig):
         if len(self.target_times) != 2 or not 0 < self.target_times[0] < self.target_times[1]:
             raise ValueError(f"TTFSConfig: target_times must be (correct, wrong) with 0 < correct < wrong (in units "
                              f"of tau_syn), got {self.target_times}.")
+        if not self.gamma_hidden >= 0:
+            raise ValueError(f"TTFSConfig: gamma_hidden must be >= 0, got {self.gamma_hidden}.")
         if not self.silent_slope >= 0:
             raise ValueError(f"TTFSConfig: silent_slope must be >= 0, got {self.silent_slope}.")
 
@@ -241,14 +250,29 @@ class TTFSNet(eqx.Module):
     def __call__(self, features, *, throw: bool = True):
         """``(first spike times (B, n_classes), max of the output threshold function (B, n_classes))``,
         failed samples NaN (``throw=False``)."""
-        c = self.config
-        trace = simulate(self.network(), self.stimulus(features), dt=c.dt, n_steps=c.n_steps,
-                         solver=Euler(substeps=c.substeps),
-                         spike_timing="exact", record=("spike_times", "membrane_potential"), throw=throw)
-        times = trace.failed_as_nan(trace.first_spike_times(-1))
-        level = c.threshold if c.neuron == "lif" else self.network().layers[-1].neuron.spike_threshold
-        peak = trace.failed_as_nan(jnp.max(trace.membrane_potential[-1], axis=1)) / level - 1.0
+        times, peak, _ = _forward(self, features, throw=throw)
         return times, peak
+
+
+def _forward(model: TTFSNet, features, *, throw: bool = True):
+    """``(times, peak, hidden_gap)``: the output layer's first spike times and ``max_t v / level - 1``
+    (``(B, n_classes)``), and for every hidden neuron (all hidden layers, ``(B, sum(hidden))``) its
+    distance below the threshold, ``max(0, 1 - max_t v / level)``, if it did not fire, else 0."""
+    c = model.config
+    network = model.network()
+    trace = simulate(network, model.stimulus(features), dt=c.dt, n_steps=c.n_steps,
+                     solver=Euler(substeps=c.substeps),
+                     spike_timing="exact", record=("spike_times", "membrane_potential"), throw=throw)
+    end = c.n_steps * c.dt
+    peaks, gaps = [], []
+    for i, layer in enumerate(network.layers):
+        level = c.threshold if c.neuron == "lif" else layer.neuron.spike_threshold
+        peaks.append(trace.failed_as_nan(jnp.max(trace.membrane_potential[i], axis=1)) / level - 1.0)
+        if i < len(network.layers) - 1:
+            fired = trace.first_spike_times(i) < end
+            gaps.append(jnp.where(fired, 0.0, jnp.maximum(-peaks[-1], 0.0)))
+    times = trace.failed_as_nan(trace.first_spike_times(-1))
+    return times, peaks[-1], jnp.concatenate(gaps, axis=-1)
 
 
 def build_ttfs(config: TTFSConfig | dict, *, key: PRNGKeyArray) -> TTFSNet:
@@ -274,7 +298,7 @@ def _effective_times(config: TTFSConfig, times, peak):
 def ttfs_loss(model: TTFSNet, features, labels, *, key: PRNGKeyArray | None = None, throw: bool = True):
     """``(loss, predictions)``: the TTFS loss of the module docstring (``key`` unused: no noise)."""
     c = model.config
-    times, peak = model(features, throw=throw)
+    times, peak, hidden_gap = _forward(model, features, throw=throw)
     times = _effective_times(c, times, peak)
     labels = labels.astype(jnp.int32)
     if c.loss == "ce":
@@ -288,6 +312,8 @@ def ttfs_loss(model: TTFSNet, features, labels, *, key: PRNGKeyArray | None = No
     early = c.alpha * (jnp.exp(t_label / (c.beta * c.tau_syn)) - 1.0)
     label_peak = jnp.take_along_axis(peak, labels[:, None], axis=-1)[:, 0]
     silent = c.gamma * jnp.maximum(-label_peak, 0.0)
+    if c.gamma_hidden > 0:
+        silent = silent + c.gamma_hidden * jnp.mean(hidden_gap, axis=-1)
     loss = jnp.mean(main + early + silent)
     return loss, _predict(times)
 
