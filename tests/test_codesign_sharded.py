@@ -52,7 +52,7 @@ print(json.dumps(t.experiment()))
 
 def test_sweep_and_monte_carlo_on_four_devices_give_the_numbers_of_one():
     proc = subprocess.run([sys.executable, "-c", _FOUR_DEVICES, HERE], capture_output=True, text=True,
-                          env=_cpu_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"), timeout=300)
+                          env=_cpu_env(xla_flags="--xla_force_host_platform_device_count=4"), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     four = _last_json(proc.stdout)
     one = experiment(devices=jax.devices("cpu")[:1])

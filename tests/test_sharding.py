@@ -124,9 +124,13 @@ print(json.dumps({**t.summary(result), "process": jax.process_index()}))
 """
 
 
-def _cpu_env(**extra):
-    # JAX_PLATFORMS=cpu: on a machine with a GPU, the devices would be the GPU.
-    return {**os.environ, "JAX_PLATFORMS": "cpu", **extra}
+def _cpu_env(xla_flags: str = "", **extra):
+    # JAX_PLATFORMS=cpu: on a machine with a GPU, the devices would be the GPU. xla_flags join the
+    # inherited XLA_FLAGS (the suite's compile settings, tests/conftest.py).
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", **extra}
+    if xla_flags:
+        env["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {xla_flags}".strip()
+    return env
 
 
 def _last_json(text: str) -> dict:
@@ -182,7 +186,7 @@ def spiceprop_loss_hlo() -> str:
 
 def test_eight_devices_train_a_spiceprop_network_as_one_device():
     proc = subprocess.run([sys.executable, "-c", _EIGHT_DEVICES, HERE], capture_output=True, text=True,
-                          env=_cpu_env(XLA_FLAGS="--xla_force_host_platform_device_count=8"))
+                          env=_cpu_env(xla_flags="--xla_force_host_platform_device_count=8"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     eight = _last_json(proc.stdout)
     _assert_same(eight, summary(run("spiceprop", devices=_one_device())))
