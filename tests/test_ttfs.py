@@ -59,6 +59,7 @@ def test_image_inputs_take_their_own_defaults_and_points_keep_theirs():
     assert points.target_times == (1.0, 1.2) and TTFSConfig(neuron="mif").target_times == (0.9, 1.1)
     assert TTFSConfig(target_times=(0.9, 1.1)).target_times == (0.9, 1.1)
     assert (images.loss, images.xi, images.init_mean, images.init_std) == ("ce", 0.2, IMAGE_INIT_MEAN, IMAGE_INIT_STD)
+    assert (images.v_reset, images.gamma_hidden, points.v_reset, points.gamma_hidden) == (0.0, 1.0, -1000.0, 0.0)
     explicit = TTFSConfig(inputs="images", n_inputs=784, n_classes=10, loss="mse", xi=0.4, init_mean=(6.7, 5.5))
     assert (explicit.loss, explicit.xi, explicit.init_mean) == ("mse", 0.4, (6.7, 5.5))
     # stored configs reload unchanged
