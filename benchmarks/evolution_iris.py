@@ -8,6 +8,10 @@ and biases. Iris from scikit-learn (150 samples, features scaled to [0, 1] with 
 split's range; a stratified split of 100 train / 50 test, by seed); the headline is the final
 generation's test accuracy, mean +- std over seeds (no selection on the test set).
 
+``--val N`` holds N of the training samples out (stratified) and every seed is run once per
+setting of the grid ``--algorithms`` x ``--std-inits``; the setting with the best mean
+final-generation validation accuracy is picked, and the headline is its runs' test accuracy.
+
 Speed: one generation's fitness evaluation (``population`` candidates on the training batch) as
 one vmapped ``simulate`` inside one jitted function, against a Python loop calling the jitted
 loss of one candidate ``population`` times. Both after compilation; wall and CPU time, with the
@@ -36,17 +40,22 @@ from memsnn.training.surrogate import SurrogateConfig, build_surrogate, surrogat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import machine, wall_and_cpu, write_json  # noqa: E402
+from registry import run_conditions  # noqa: E402
 
 
-def iris_split(seed: int):
+def iris_split(seed: int, val: int = 0):
+    """``(train, test)``, or ``(train, test, validation)`` with ``val`` training samples held out."""
     from sklearn.datasets import load_iris
     from sklearn.model_selection import train_test_split
 
     x, y = load_iris(return_X_y=True)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=50, stratify=y, random_state=seed)
+    if val:
+        x_tr, x_va, y_tr, y_va = train_test_split(x_tr, y_tr, test_size=val, stratify=y_tr, random_state=seed)
     lo, hi = x_tr.min(0), x_tr.max(0)
-    scale = lambda a: np.clip((a - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)  # noqa: E731
-    return (scale(x_tr), y_tr.astype(np.int32)), (scale(x_te), y_te.astype(np.int32))
+    scale = lambda a: np.clip((a - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0).astype(np.float32)  # noqa: E731
+    out = (scale(x_tr), y_tr.astype(np.int32)), (scale(x_te), y_te.astype(np.int32))
+    return (*out, (scale(x_va), y_va.astype(np.int32))) if val else out
 
 
 def config(args) -> SurrogateConfig:
@@ -61,32 +70,39 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--generations", type=int, default=60, help="epochs of full-batch generations")
     ap.add_argument("--population", type=int, default=32)
-    ap.add_argument("--std-init", type=float, default=1.0)
-    ap.add_argument("--algorithm", default="CMA_ES")
+    ap.add_argument("--std-inits", type=float, nargs="+", default=[1.0])
+    ap.add_argument("--algorithms", nargs="+", default=["CMA_ES"], help="evosax names, e.g. CMA_ES SNES Open_ES")
+    ap.add_argument("--val", type=int, default=0, help="training samples held out as a validation split")
     ap.add_argument("--timing-repeats", type=int, default=5)
     ap.add_argument("--json", default="evolution_iris.json")
     args = ap.parse_args(argv)
     c = config(args)
+    grid = [(a, s) for a in args.algorithms for s in args.std_inits]
     runs = []
-    for seed in args.seeds:
-        train, test = iris_split(seed)
+    for seed, (algorithm, std_init) in [(seed, g) for seed in args.seeds for g in grid]:
+        data = iris_split(seed, args.val)
+        train, test = data[:2]
         model = build_surrogate(c, key=jax.random.key(seed))
-        learner = EvolutionLearner.create(model, surrogate_loss, surrogate_predict, algorithm=args.algorithm,
-                                          population_size=args.population, std_init=args.std_init)
+        learner = EvolutionLearner.create(model, surrogate_loss, surrogate_predict, algorithm=algorithm,
+                                          population_size=args.population, std_init=std_init)
         start = time.perf_counter()
         res = fit(model, learner, train, test, epochs=args.generations, batch_size=len(train[1]), seed=seed,
-                  progress=False)
+                  progress=False, val_data=data[2] if args.val else None)
         last = res.history[-1]
-        runs.append({"seed": seed, "test_acc": last["test_acc"], "train_acc_best_candidate": last["train_acc"],
+        runs.append({"seed": seed, "algorithm": algorithm, "std_init": std_init, "test_acc": last["test_acc"],
+                     "val_acc": last.get("val_acc"), "train_acc_best_candidate": last["train_acc"],
                      "best_test_acc_over_generations": max(h["test_acc"] for h in res.history),
+                     "evaluations": args.generations * args.population,
                      "wall_s": time.perf_counter() - start, "load_average": os.getloadavg()})
         print(runs[-1], flush=True)
+    by = {g: [r for r in runs if (r["algorithm"], r["std_init"]) == g] for g in grid}
+    chosen = max(grid, key=lambda g: np.mean([r["val_acc"] for r in by[g]])) if args.val else grid[0]
 
     # Evaluations per second: a vmapped population against a Python loop of single runs.
     train, _ = iris_split(args.seeds[0])
     model = build_surrogate(c, key=jax.random.key(0))
-    learner = EvolutionLearner.create(model, surrogate_loss, surrogate_predict, algorithm=args.algorithm,
-                                      population_size=args.population, std_init=args.std_init)
+    learner = EvolutionLearner.create(model, surrogate_loss, surrogate_predict, algorithm=chosen[0],
+                                      population_size=args.population, std_init=chosen[1])
     params, frozen = eqx.partition(model, learner.trainable)
     population, _ = learner.algorithm.ask(jax.random.key(1), learner.init(model), learner.params)
     images, labels = jnp.asarray(train[0]), jnp.asarray(train[1])
@@ -116,15 +132,29 @@ def main(argv=None):
     speed["speedup_wall"] = speed["vmapped_evals_per_s"] / speed["loop_evals_per_s"]
     speed["speedup_cpu"] = speed["vmapped_evals_per_cpu_s"] / speed["loop_evals_per_cpu_s"]
     print(speed)
-    accs = np.asarray([r["test_acc"] for r in runs])
+    accs = np.asarray([r["test_acc"] for r in by[chosen]])
     payload = {
         "benchmark": "evolution_iris",
         "command": "PYTHONPATH=$PWD python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
         "settings": vars(args), "seeds": args.seeds, "threads": os.cpu_count(), "machine": machine(),
-        "data": "Iris (scikit-learn), stratified 100 train / 50 test per seed",
+        "data": "Iris (scikit-learn), stratified 100 train / 50 test per seed" + (
+            f", {args.val} training samples held out for validation" if args.val else ""),
+        "conditions": run_conditions(
+            data="Iris (scikit-learn), stratified split by seed", seeds=args.seeds, epochs=args.generations,
+            devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"},
+            machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
+            selection=("algorithm and std_init by mean final-generation validation accuracy" if args.val else "none"),
+            load_before=runs[0]["load_average"][0]),
+        "selection": {"algorithm": chosen[0], "std_init": chosen[1],
+                      "val_acc_mean": {f"{g[0]} std_init={g[1]:g}": float(np.mean([r["val_acc"] for r in v]))
+                                       for g, v in by.items() if args.val},
+                      "test_acc_mean": {f"{g[0]} std_init={g[1]:g}": float(np.mean([r["test_acc"] for r in v]))
+                                        for g, v in by.items()}},
+        "chosen_runs": by[chosen], "final_generation": args.generations,
         "note": "headline: final-generation test accuracy; timings on a 2-core machine shared with ~8 jobs",
-        "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std()), "runs": runs, "speed": speed,
+        "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+        "test_acc_std_kind": "sample std (ddof 1)", "runs": runs, "speed": speed,
     }
     print("wrote", write_json(args.json, payload))
 
