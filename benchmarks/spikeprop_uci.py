@@ -175,15 +175,17 @@ def main(argv=None):
             "selection": {"by": (f"mean final-epoch validation accuracy on seeds {select_seeds}" if args.val
                                  else "none (one setting)"),
                           "fields": chosen[0], "mu_final": chosen[1],
-                          "val_acc_mean": {f"fields={g[0]} mu_final={g[1]:g}": float(np.mean([r["final_val_acc"] for r in v]))
-                                           for g, v in by.items() if v and args.val},
+                          "val_acc_mean_on_selection_seeds": {
+                              f"fields={g[0]} mu_final={g[1]:g}": float(np.mean(
+                                  [r["final_val_acc"] for r in v if r["seed"] in select_seeds]))
+                              for g, v in by.items() if args.val and any(r["seed"] in select_seeds for r in v)},
                           "test_acc_mean": {f"fields={g[0]} mu_final={g[1]:g}": float(np.mean([r["final_test_acc"] for r in v]))
                                             for g, v in by.items() if v}},
             "final_epoch": args.epochs,
             "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
             "test_acc_std_kind": "sample std (ddof 1)", "paper": PAPER[args.dataset],
             "chosen_runs": by[chosen], "runs": runs,
-        })
+        }, replace=args.keep == name)  # --keep of this same file continues it
 
 
 if __name__ == "__main__":

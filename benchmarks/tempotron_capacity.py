@@ -110,7 +110,8 @@ def conditions(rows: list, sj_rows: list, timing: dict | None) -> dict:
         devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores)",
                  "spikingjelly": f"torch CPU, {sj['threads']} threads" if sj else "not run"},
         seeds=[0], machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs (load averages beside each row)",
-        selection="none (one setting: lambda 1e-3, mu 0.99 as stated for the paper)",
+        selection="none: lambda and mu as given (each row's lr and momentum; a row's note says if its run was "
+                  "resumed at another lambda)",
         load_before=min(loads) if loads else None)
     block["load_average"] = [round(min(loads), 2), round(max(loads), 2)] if loads else block["load_average"]
     if sj:
