@@ -195,6 +195,19 @@ def main(argv=None) -> dict:
         "load_average_before": load_before, "cores_used": PINNED or sorted(os.sched_getaffinity(0)),
         "command": " ".join(["python"] + sys.argv), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+    import subprocess
+    import numpy
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent).stdout.strip()
+    cores = len(result["cores_used"])
+    result["conditions"] = {
+        "command": result["command"], "commit": commit, "data": f"{args.images} {args.source} MNIST training images",
+        "seeds": [0], "selection": "none (one run)",
+        "machine": f"{os.cpu_count()}-core CPU shared with other jobs; this process on {cores} core(s)",
+        "devices": {"memsnn": f"1 CPU device, {cores} core(s)", "Brian2": f"same process ({args.target}), {cores} core(s)"},
+        "load_average": [load_before[0], result["load_average"][0]],
+        "versions": {"jax": jax.__version__, "brian2": br["version"], "numpy": numpy.__version__},
+    }
     print(f"\n{'':10s}{'ms/image':>10s}{'CPU ms/image':>14s}{'spikes':>8s}{'shown':>7s}")
     for name, r in (("memsnn", mem), (f"brian2", br)):
         print(f"{name:10s}{1e3 * r['s_per_image']:10.1f}{1e3 * r['cpu_s_per_image']:14.1f}"

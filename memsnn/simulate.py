@@ -484,7 +484,16 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
                 weight, lagged, first_state = first.read_into(y[0], presynaptic, key, lag, t if events else None)
                 return weight, lagged, (first_state,) + tuple(y[1:])
             weight = first.read(y[0], presynaptic, key)
-            return weight, (None if lag is None else first.read(y[0], presynaptic * lag, key)), y
+            lagged = None if lag is None else first.read(y[0], presynaptic * lag, key)
+            if first.plasticity is not None:
+                # The layer's state after the read waits for the read: a plasticity rule then
+                # updates the weights in place. Without this tie the update (which does not need
+                # this step's read: a neuron's impulse moves its membrane at the next step) may run
+                # beside the read, and XLA copies the whole weight matrix at every step.
+                tie = 0.0 * weight.reshape(-1)[0]
+                layer = y[0]._replace(array=jax.tree.map(lambda a: a + tie.astype(a.dtype), y[0].array))
+                y = (layer,) + tuple(y[1:])
+            return weight, lagged, y
 
         def weight_of(row, y, k):
             return read_first(row, y, k)[0]
