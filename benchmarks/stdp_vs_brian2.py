@@ -18,10 +18,11 @@ same numbers (independent Poisson draws).
 
 ``--cores 1`` runs the whole process (both simulators) on one core. Learning is sequential (one
 image after the other) and Brian2's generated code is single-threaded, while XLA's CPU runtime
-given two cores splits the per-step weight update into two tasks, which on a machine shared with
-other jobs costs CPU time in waiting. Measured side by side at a load average of ~18 (30 images,
-100 neurons): memsnn 21.3 ms and Brian2 308 ms of CPU time per image on one core (14.4x), against
-38.7 and 639 ms on two cores (16.5x): the ratio hardly moves.
+given two cores splits the per-step work into tasks, which on a machine shared with other jobs
+costs CPU time in waiting. Measured side by side (30 images, 100 neurons, load ~12-13, after the
+weight matrix stopped being copied at every step): memsnn 15.0 ms and Brian2 266 ms of CPU time per
+image on one core (17.7x), 18.8 and 255 ms on two cores (13.6x); the goal of 20x is missed. (Before:
+21.3 / 308 ms on one core, 14.4x, and 38.7 / 639 ms on two, 16.5x, at a load of ~18.)
 
 Writes ``benchmarks/results/stdp_vs_brian2.json`` (``--out`` for another name).
 """

@@ -205,3 +205,26 @@ def test_a_checkpoint_with_the_old_crossbar_keys_loads_evaluates_and_resumes(tmp
     resumed = train("stdp", "mnist", out_dir=tmp_path / "old", resume=True, epochs=2, progress=False)
     assert len(resumed.history) == 2 and read_checkpoint_header(old)["config"]["model"]["crossbar"] == "pcm"
 
+
+
+def test_learning_updates_the_weight_matrix_in_place():
+    """The time loop of a learning presentation changes the weight matrix in place: no copy of it
+    at every step (simulate orders the rule's update after the step's read; a copy cost a quarter
+    of a Diehl & Cook training step on the CPU)."""
+    import re
+    if jax.default_backend() != "cpu":
+        pytest.skip("checks XLA's CPU program")
+    config = stdp.StdpConfig(n_neurons=7, t_image=0.01)
+    model = stdp.build_stdp(config, key=jax.random.key(0))
+    images = jnp.full((2, 784), 0.3)
+    text = jax.jit(lambda m, x, k: stdp.learn_images(m, x, k)[1]).lower(model, images, jax.random.key(1)).compile()
+    text = text.as_text()
+    bodies = []
+    for loop in re.finditer(r"while\(.*?\), condition=%[\w.]+, body=(%[\w.]+)", text):
+        start = text.find("\n" + loop.group(1) + " ")
+        body = text[start:text.find("\n}\n", start)]
+        if " dot(" in body and "7,784]" in body:
+            bodies.append(body)
+    assert bodies, "no time loop that reads the weights found"
+    for body in bodies:
+        assert not re.search(r"f(32|64)\[(1,)?7,784\]\{[\d,]+\} copy\(", body)
