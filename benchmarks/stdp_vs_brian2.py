@@ -71,7 +71,8 @@ def cpu_seconds() -> float:
 
 
 def run_memsnn(images: np.ndarray, n_neurons: int, chunk: int, seed: int = 0) -> dict:
-    config = StdpConfig(n_neurons=n_neurons)
+    # Explicit Euler on both sides: Brian2 runs method="euler" below.
+    config = StdpConfig(n_neurons=n_neurons, integrator="euler")
     model = build_stdp(config, key=jax.random.key(seed))
     step = eqx.filter_jit(learn_images)
     t0 = time.perf_counter()

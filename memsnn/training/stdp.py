@@ -84,10 +84,11 @@ class StdpConfig(JsonConfig):
         assignment_decay: per-image decay of the running class responses that label the neurons
             during training (1/window; Diehl & Cook relabel from the last 10,000 images).
         unroll: time steps per loop iteration (see :func:`memsnn.simulate`).
-        integrator: ``"euler"`` (explicit Euler, as Diehl & Cook's Brian code) or ``"exponential"``
-            (:class:`~memsnn.integrators.ExponentialEuler`: exact on the conductance-based
-            membrane's decay, stable through any burst of inhibition; docs/plasticity.md).
-            Checkpoints written before it were trained with ``"euler"`` and read as such.
+        integrator: ``"exponential"`` (default: :class:`~memsnn.integrators.ExponentialEuler`,
+            exact on the conductance-based membrane's decay, stable through any burst of
+            inhibition) or ``"euler"`` (explicit Euler, as Diehl & Cook's Brian code; unstable
+            when ~24 inhibitory neurons fire at once). docs/plasticity.md compares them.
+            Checkpoints written before the option were trained with ``"euler"`` and read as such.
     """
 
     n_neurons: int = 100
@@ -110,7 +111,7 @@ class StdpConfig(JsonConfig):
     crossbar: str | None = None
     assignment_decay: float = 1e-4
     unroll: int = 1
-    integrator: str = "euler"
+    integrator: str = "exponential"
 
     @classmethod
     def from_dict(cls, d: dict) -> "StdpConfig":
