@@ -1041,6 +1041,19 @@ table("plasticity-results", "docs/plasticity.md", [
      "{stdp_vs_brian2_2cores.json#speedup_cpu|.1f}x in CPU time, {stdp_vs_brian2_2cores.json#speedup_wall|.0f}x in wall time (load {load stdp_vs_brian2_2cores.json}); on {len stdp_vs_brian2_1core.json#cores_used} core: "
      "{stdp_vs_brian2_1core.json#memsnn.cpu_s_per_image|k.1f} vs {stdp_vs_brian2_1core.json#brian2.cpu_s_per_image|k.0f} ms CPU, {stdp_vs_brian2_1core.json#speedup_cpu|.1f}x (load {load stdp_vs_brian2_1core.json})",
      "`python benchmarks/stdp_vs_brian2.py --neurons 100 --images 30 [--cores 1 --out benchmarks/results/stdp_vs_brian2_1core.json]`"],
+    ["explicit Euler against exponential Euler at dt = 0.5 ms (`--integrator`), Euler first in each pair. (a) The 400-neuron run replayed from its checkpoint at 1,000 images "
+     "with the same inputs: the largest chunk mean of spikes per image and the unstable presentations, Euler to 1,300 images, exponential to 1,500. (b) 100 neurons trained from "
+     "scratch (seed 0): running accuracy of the last 1,000 training images at 1,000 and 3,500 images, then spikes and presentations per image over the 3,500. (c) A frozen "
+     "400-neuron network (the checkpoint of a run with exponential Euler at 9,000 images) shown 20 training images: spikes per image, then those of the converged model (both schemes with 512 sub-steps)",
+     "(a) {stdp_integrators.json#training.euler_400_replay.at.1300.max_chunk_spikes_per_image|,.0f} ({stdp_integrators.json#training.euler_400_replay.at.1300.unstable_presentations} unstable) / "
+     "{stdp_integrators.json#training.exponential_400_replay.at.1500.max_chunk_spikes_per_image|.1f} ({stdp_integrators.json#training.exponential_400_replay.at.1500.unstable_presentations} unstable); "
+     "(b) {stdp_integrators.json#training.euler_100.at.1000.running_acc_last_1000|%.1f} / {stdp_integrators.json#training.exponential_100.at.1000.running_acc_last_1000|%.1f} % and "
+     "{stdp_integrators.json#training.euler_100.at.3500.running_acc_last_1000|%.1f} / {stdp_integrators.json#training.exponential_100.at.3500.running_acc_last_1000|%.1f} %; "
+     "{stdp_integrators.json#training.euler_100.at.3500.spikes_per_image|.1f} / {stdp_integrators.json#training.exponential_100.at.3500.spikes_per_image|.1f} spikes, "
+     "{stdp_integrators.json#training.euler_100.at.3500.presentations|.2f} / {stdp_integrators.json#training.exponential_100.at.3500.presentations|.2f} presentations; "
+     "(c) {stdp_integrators.json#discretisation.schemes.euler.spikes_per_image|.1f} / {stdp_integrators.json#discretisation.schemes.exponential.spikes_per_image|.1f}, converged {stdp_integrators.json#discretisation.reference_spikes_per_image|.1f}",
+     "`python benchmarks/stdp_integrators.py --checkpoint CKPT --first 1000 --images 20 --log NAME=LOG ... --at 1000 1300 1500 2000 3000 3500` over "
+     "`benchmarks/stdp_mnist.py` runs with `--integrator euler` / `exponential` (replays: `--resume` from a copy of the checkpoint)"],
 ], header=["figure", "measured", "command"], measured=(1,), conditions=False)
 
 
