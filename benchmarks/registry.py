@@ -516,7 +516,8 @@ table("readme-full", README, [
         "hardware-aware, chosen on validation (" + _CHOSEN + "): **{" + XV + "#" + _CHOSEN + ".final_test_acc|%.2f} %** final-epoch test; "
         "validation: hwa-shift1-val5000 {" + XV + "#selection.candidates[\"hwa-shift1-val5000\"].final_val_acc|%.2f} %, "
         "hwa-val5000 {" + XV + "#selection.candidates[\"hwa-val5000\"].final_val_acc|%.2f} % (the same simulated chips); "
-        "**Not finished**: the deployment on several chips with wires (the earlier figure's protocol). "
+        "on one deployed chip with its wires solved exactly (the deployment's first chip, the first {crossbar_energy.json#n_test|,.0f} test images): "
+        "{crossbar_energy.json#report.accuracy|%.2f} %. **Not finished**: the deployment on several chips with wires (the earlier figure's protocol). "
         "Earlier figure (trained on all the training images, the run **chosen on the test set**, not a result): "
         "{meanstd crossbar_training.json#deploy.accuracy[\"hardware-aware training\"].per_chip|%.2f} on deployed chips (n: chips)",
         ">= 97.6 %",
@@ -604,6 +605,20 @@ table("readme-full", README, [
         "compare the seed's binary-activation chip, 51.4-773 nJ (measured, 28 nm; its lowest figure not reached: "
         "the MAC proxy alone is above it)",
         "`memsnn evaluate CKPT --energy`; `python benchmarks/codesign.py energy --checkpoint CKPT`"),
+    row("Energy per MNIST image of the **fully memristive** SPICEprop network (784-100-10 crossbars + 10 MIF, "
+        "the run chosen on the validation split; one \"realistic\" chip, the first {crossbar_energy.json#n_test|,.0f} test images) **from the circuit**: "
+        "the crossbars' read energy from their nodal solve (every cell's and wire segment's V I, IR drop included; "
+        "8 bit-serial 10 ns pulses at 0.2 V per image), ISAAC's DAC / ADC / sample-and-hold / shift-add energy per "
+        "conversion, the MIF readout's meter (docs/energy.md, 5)",
+        "**{crossbar_energy.json#report.total_J|n.1f} nJ** at {crossbar_energy.json#report.accuracy|%.2f} %: "
+        "ADCs {sum crossbar_energy.json#report.front_end_J.*.adc|n.2f} nJ, DACs (rows and readout drive) "
+        "{sum crossbar_energy.json#report.front_end_J.*.dac|n.2f} nJ, arrays "
+        "{sum crossbar_energy.json#report.front_end_J.*.supplied|n.3f} nJ, readout circuit "
+        "{crossbar_energy.json#report.circuit_J.supplied|n.2f} nJ; with a digital front end (proxy) "
+        "{crossbar_energy.json#report.digital_total_J|n.1f} nJ",
+        "<= 51.4 nJ at >= 97.5 % (the seed's best chip figure): energy met; the accuracy on this chip and subset **missed**",
+        f"`{D}python benchmarks/crossbar_training.py --ideal-name ideal-val5000 --validation 5000 --stage energy "
+        "--hwa-name CHOSEN --read-batch 2500 --test-subset 2500`; `memsnn evaluate CKPT --energy`"),
     row("Co-design of the readout devices re-checked by re-training (8,000 training images, 1 epoch; first 2,000 test images)",
         "re-trained at the co-designed devices {codesign_codesign.json#runs.retrained_at_found_devices.accuracy|%.2f} % with a "
         "{codesign_codesign.json#runs.retrained_at_found_devices.circuit_nJ|.1f} nJ circuit vs "
@@ -862,7 +877,9 @@ table("crossbar-deploy-validated", "docs/crossbar.md",
           f"{{{XV}#selection.candidates[\"{n}\"].final_val_acc|%.2f}} %",
           f"{{{XV}#selection.candidates[\"{n}\"].final_test_acc|%.2f}} %"]
          for n, what in (("hwa-shift1-val5000", "15 epochs, +-1 pixel shifts"), ("hwa-val5000", "8 epochs, no shifts"))]
-      + [[f"{_CHOSEN} deployed: validation chip 10 (key 110), wires solved exactly, one read per 1,000 images",
+      + [[f"{_CHOSEN} deployed: chip 0 (key 100), wires solved exactly, one read per 2,500 images",
+          "-", "{crossbar_energy.json#report.accuracy|%.2f} % (the first {crossbar_energy.json#n_test|,.0f} test images)"],
+         [f"{_CHOSEN} deployed: validation chip 10 (key 110), wires solved exactly, one read per 1,000 images",
           f"{{list {XV}#selection.deployed_validation_partial[\"hwa-shift1-val5000\"].per_chip|%.2f}} %", "-"]],
       header=["model (trained on 55,000 images), final epoch", "validation (5,000 held-out training images)",
               "test (10,000 images)"], measured=(1, 2), conditions=False,
@@ -902,6 +919,28 @@ table("energy-per-image", "docs/energy.md", [
      f"{{{EN}.circuit_J.supplied|n.2f}} nJ"],
     ["**total**", f"**{{{EN}.total_J|n.2f}} nJ** (proxy alone {{{EN}.proxy_total_J|n.2f}} nJ)"],
 ], header=["part", "per image"], measured=(0, 1), conditions=False)
+
+
+XE = "crossbar_energy.json#report"
+table("energy-crossbar", "docs/energy.md", [
+    [f"layer {i} ({w}): array, from the nodal solve: cells / word-line wires / bit-line wires",
+     f"{{{XE}.front_end_J.dense{i}.cells|n.4f}} / {{{XE}.front_end_J.dense{i}.word_wires|n.5f}} / "
+     f"{{{XE}.front_end_J.dense{i}.bit_wires|n.5f}} nJ"] for i, w in ((1, "785 x 100: 4 row tiles"), (2, "101 x 10"))
+] + [
+    [f"layer {i}: DAC drives ({{{XE}.front_end_J.dense{i}.dac_drives|,.0f}}) / ADC conversions "
+     f"({{{XE}.front_end_J.dense{i}.conversions|,.0f}}) / sample and hold / shift-add",
+     f"{{{XE}.front_end_J.dense{i}.dac|n.3f}} / {{{XE}.front_end_J.dense{i}.adc|n.3f}} / "
+     f"{{{XE}.front_end_J.dense{i}.sample_hold|n.4f}} / {{{XE}.front_end_J.dense{i}.shift_add|n.4f}} nJ"] for i in (1, 2)
+] + [
+    [f"drive values written into the readout ({{{XE}.front_end_J.readout_drive.dac_drives|,.0f}} 1-bit drives)",
+     f"{{{XE}.front_end_J.readout_drive.dac|n.3f}} nJ"],
+    [f"readout circuit (10 MIF, `MIFEnergy`): supplied (heat in M1 / M2: {{{XE}.circuit_J.memristor1|n.2f}} / "
+     f"{{{XE}.circuit_J.memristor2|n.2f}})", f"{{{XE}.circuit_J.supplied|n.2f}} nJ"],
+    [f"**total**, test accuracy of the same chip {{{XE}.accuracy|%.2f}} % (the first {{{XE}.n_images|,.0f}} test images)",
+     f"**{{{XE}.total_J|n.2f}} nJ**"],
+    ["for comparison: the same network with a digital front end (MAC proxy + the readout circuit)",
+     f"{{{XE}.digital_total_J|n.2f}} nJ (proxy {{{XE}.proxy_total_J|n.2f}})"],
+], header=["part (per image)", "energy"], conditions=False)
 
 
 table("energy-ste", "docs/energy.md", [
