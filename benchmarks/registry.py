@@ -683,10 +683,11 @@ table("readme-bundled", README, [  # bundled MNIST subset and generated data: ru
         "trainable: **{spikeprop_xor_delays.json#rows[rule=ad].converged_seeds} of {spikeprop_xor_delays.json#rows[rule=ad].seeds}** seeds, {meanstd spikeprop_xor_delays.json#rows[rule=ad].epochs_to_converge|.0f} cycles; "
         "fixed: {spikeprop_xor_4terminals.json#rows[rule=ad].converged_seeds} of {spikeprop_xor_4terminals.json#rows[rule=ad].seeds}, {meanstd spikeprop_xor_4terminals.json#rows[rule=ad].epochs_to_converge|.0f} cycles",
         "same accuracy with fewer terminals (no advantage of delay learning on XOR)", "`python benchmarks/spikeprop_xor.py --rules ad --terminals 4 --train-delays --epochs 300` (without `--train-delays` for fixed)"),
-    row("Gradient-free training: CMA-ES (evosax) on Iris (scikit-learn, stratified 100 / 50 per seed), dense LIF 4-10-3, population 32, 60 generations, 3 seeds; a vmapped population against a Python loop of single runs",
-        "final-generation test accuracy {meanstd evolution_iris.json#runs.*.test_acc|%.0f}; evaluations per second "
-        "**{evolution_iris.json#speed.speedup_wall|.1f}x** wall, {evolution_iris.json#speed.speedup_cpu|.1f}x CPU time",
-        "", "`python benchmarks/evolution_iris.py --seeds 0 1 2 --generations 60 --std-inits 1.0` (the benchmark as of that commit; `--val N --algorithms ... --std-inits ...` now choose on a validation split)"),
+    row("Gradient-free training (evosax) on Iris (scikit-learn, stratified 80 train / 20 validation / 50 test per seed), dense LIF 4-10-3 with exact (Heaviside) spikes, population 32, 200 generations; CMA-ES or SNES chosen on the validation split; 3 seeds; a vmapped population against a Python loop of single runs ([docs/supervised-spike-timing.md](docs/supervised-spike-timing.md))",
+        "final-generation test accuracy **{meanstd evolution_iris_val.json#chosen_runs.*.test_acc|%.0f}** ({evolution_iris_val.json#selection.algorithm} chosen; per seed {list evolution_iris_val.json#chosen_runs.*.test_acc|%.0f} %); "
+        "first figure (CMA-ES, {evolution_iris.json#settings.generations} generations, no validation split): {meanstd evolution_iris.json#runs.*.test_acc|%.0f}; evaluations per second "
+        "**{evolution_iris_val.json#speed.speedup_wall|.1f}x** wall ({evolution_iris_val.json#speed.vmapped_evals_per_s|.0f} vs {evolution_iris_val.json#speed.loop_evals_per_s|.0f}), {evolution_iris_val.json#speed.speedup_cpu|.1f}x CPU time",
+        "a small network solved (**missed** in one seed of three: stuck at two classes)", "`python benchmarks/evolution_iris.py --seeds 0 1 2 --generations 200 --population 32 --val 20 --algorithms CMA_ES SNES --std-inits 1.0 --json evolution_iris_val.json`"),
     row("ReSuMe (Ponulak & Kasinski 2010): target spike trains learnt by one neuron and by a layer of 5, 3 seeds each, 300 epochs; the first epoch with every neuron at correlation >= 0.95, and the mean correlation over the last 10 epochs",
         "first epoch: {min resume_target.json#rows.*[\"first_epoch_all_ge_0.95\"]}-"
         "{max resume_target.json#rows.*[\"first_epoch_all_ge_0.95\"]}; last-epochs correlation "
