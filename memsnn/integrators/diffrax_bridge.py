@@ -293,11 +293,26 @@ class Diffrax(AbstractIntegrator):
             # whichever comes first (its time carries the gradient of the arrival); done (under vmap
             # the loop runs on for the other samples), or a neuron to fire where it is: length 0.
             arrival = maps.next_arrival(y) - t0
-            stop = jnp.maximum(t_start, jnp.minimum(jnp.asarray(dt, dtype), arrival))
+            # An arrival inside the step or at its end: stop there, with the arrival's value clipped to
+            # the stretch (rounding puts one at a grid point an ulp either side) and its derivative
+            # kept (min/max would drop it at such ties).
+            within = jax.lax.stop_gradient(arrival) <= dt
+            arrival = jnp.where(within, arrival, jnp.asarray(dt, dtype))  # no inf below
+            stop = arrival + jax.lax.stop_gradient(jnp.clip(arrival, t_start, dt) - arrival)
             t_end = jnp.where(done | any_now, t_start, stop)
             t_hit, y_hit, hit, taken = solve(y, t_start, t_end, armed)
+            # A stretch of length 0 (a neuron firing where it is, an arrival at the start or the end of
+            # the stretch) takes no solver step, so diffrax gives no derivative for its ends: the flow
+            # over it, (dt_end - dt_start) f(y), is added here (zero in value).
+            empty = jax.lax.stop_gradient(t_end) == jax.lax.stop_gradient(t_start)
+            moved = (t_end - jax.lax.stop_gradient(t_end)) - (t_start - jax.lax.stop_gradient(t_start))
+            rate = _network_field(t_end, y, (network, drive, t0))
+            y_hit = jax.tree.map(lambda a, f: jnp.where(empty, a + moved * f, a), y_hit, rate)
+            # Without a crossing the stretch ended at t_end itself: take it with its whole derivative
+            # (diffrax's final time splits it with its own clipping at such ties).
+            t_hit = jnp.where(hit, t_hit, t_end)
             hit = hit & ~done & ~any_now
-            arrived = ~done & ~any_now & ~hit & (arrival <= t_end)
+            arrived = ~done & ~any_now & ~hit & within
             g_hit = maps.thresholds(y_hit)
             top = jnp.max(jnp.concatenate([jnp.where(a, gi, -jnp.inf) for a, gi in zip(armed, g_hit)]))
             tie = 64 * jnp.finfo(dtype).eps * (1 + jnp.abs(top))
