@@ -1293,6 +1293,12 @@ table("spike-times-mnist-selection", "docs/spike-times.md", [
      "{spike_times_mnist_lif_probe_gh3.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_gh3.json#runs.0.history[-1].train_acc|%.1f} %"],
     ["v_reset 0 and gamma_hidden 1 (the best gamma_hidden of 0.1 and 1, with the better of the first two levers; chosen for the long run)", "{spike_times_mnist_lif_probe_reset0_gh1.json#lr|g}",
      "{spike_times_mnist_lif_probe_reset0_gh1.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_probe_reset0_gh1.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["the image defaults of the third session (v_reset 0, gamma_hidden 1) on a 1 ms grid: 20 steps of 1 ms instead of 40 of 0.5 ms (issue 23 session 4)", "{spike_times_mnist_lif_p4_dt1.json#lr|g}",
+     "{spike_times_mnist_lif_p4_dt1.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_p4_dt1.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["the same, lr 1e-2 (chosen for the long run of session 4)", "{spike_times_mnist_lif_p4_dt1_lr1e-2.json#lr|g}",
+     "{spike_times_mnist_lif_p4_dt1_lr1e-2.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_p4_dt1_lr1e-2.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["1 ms grid, membrane time constant 20 ms (EventProp's; the weight scales stay those calibrated at 10 ms)", "{spike_times_mnist_lif_p4_dt1_taum20.json#lr|g}",
+     "{spike_times_mnist_lif_p4_dt1_taum20.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_p4_dt1_taum20.json#runs.0.history[-1].train_acc|%.1f} %"],
 ], header=["settings (784+1 -> 350 -> 10 LIF, batch 64, Adam cosine)", "lr", "validation accuracy", "training accuracy in the epoch"],
    measured=(1, 2, 3), conditions=False)
 
