@@ -339,29 +339,59 @@ def stage_select(args) -> None:
 
 def stage_deploy(args) -> None:
     """The figure: the hardware-aware model on ``--chips`` realistic chips (wires included), the
-    full test set, each chip programmed once by the deployment path and read by read."""
+    full test set, each chip programmed once by the deployment path and read by read.
+
+    The JSON entry (``--result-key``) is written after every chip, so an interrupted run keeps the
+    chips it finished; with ``--resume`` a run with the same setup (preset, test images, chip keys,
+    read batch, network) goes on from the first chip not yet measured."""
     import numpy as np
 
     images, labels = _test_data(args)
     chips = _Chips(args, images, labels)
-    results = {}
     models = _models(args)
     if args.only_hwa:
         models.pop("ideal training")
+    setup = {"preset": args.preset, "n_test": len(labels), "chips": args.chips,
+             "chip_keys": [100 + args.first_chip + c for c in range(args.chips)], "read_batch": args.read_batch,
+             "hwa_run": str(args.run_dir / args.hwa_name)}
+    previous = _load().get(args.result_key, {})
+    resumed = args.resume and all(previous.get(k) == v for k, v in setup.items())
+    results = previous.get("accuracy", {}) if resumed else {}
+    timings = previous.get("chip_timings", {}) if resumed else {}
+    load_before = os.getloadavg()[0]
     for training, model in models.items():
-        accs = []
-        for chip in range(args.chips):
-            started = time.perf_counter()
+        accs = list(results.get(training, {}).get("per_chip", []))
+        rows = timings.setdefault(training, [])
+        for chip in range(len(accs), args.chips):
+            started, load_start = time.perf_counter(), os.getloadavg()[0]
             accs.append(chips.accuracy(model, {}, args.first_chip + chip))
-            print(f"{training:>24} | realistic chip {args.first_chip + chip}: {100 * accs[-1]:.2f}% ({time.perf_counter() - started:.0f} s)",
-                  flush=True)
-        results[training] = {"mean": float(np.mean(accs)), "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
-                             "min": float(np.min(accs)), "max": float(np.max(accs)), "per_chip": accs}
-        _update(args.result_key, {"preset": args.preset, "n_test": len(labels), "chips": args.chips,
-                           "chip_keys": [100 + args.first_chip + c for c in range(args.chips)],
-                           "read_batch": args.read_batch, "load_average": list(os.getloadavg()),
-                           "hwa_run": str(args.run_dir / args.hwa_name), "accuracy": results,
-                           "what": " ".join(_Chips.__doc__.split("\n\n")[1].split())})
+            wall = time.perf_counter() - started
+            rows.append({"chip": args.first_chip + chip, "wall_time_s": wall,
+                         "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)]})
+            print(f"{training:>24} | realistic chip {args.first_chip + chip}: {100 * accs[-1]:.2f}% ({wall:.0f} s, "
+                  f"load {os.getloadavg()[0]:.1f})", flush=True)
+            results[training] = {"mean": float(np.mean(accs)),
+                                 "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
+                                 "min": float(np.min(accs)), "max": float(np.max(accs)), "per_chip": accs,
+                                 "chips_done": len(accs)}
+            _update(args.result_key, {**setup, "load_average": list(os.getloadavg()), "accuracy": results,
+                                      "chip_timings": timings, "conditions": _conditions(args, load_before),
+                                      "what": " ".join(_Chips.__doc__.split("\n\n")[1].split())})
+
+
+def _conditions(args, load_before: float) -> dict:
+    """A ``conditions`` block (registry.run_conditions) for a stage's JSON entry."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from registry import run_conditions
+
+    split = (f"the first {60000 - args.validation:,} training images trained on, the last {args.validation:,} held "
+             "out as the validation split" if args.validation else "all 60,000 training images trained on")
+    return run_conditions(data=f"MNIST: {split}; evaluated on the test images named by n_test",
+                          devices={"memsnn": f"1 CPU device ({os.cpu_count()} cores)"},
+                          seeds="chip c programmed with key(100 + c), its reads fold_in(key(c), i)",
+                          load_before=load_before)
 
 
 def stage_energy(args) -> None:
@@ -389,14 +419,18 @@ def stage_energy(args) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from registry import run_conditions
 
-    selection = _load().get("selection", {})
+    # The selection stage writes crossbar_training.json's "selection"; the validated runs' entries
+    # were moved to crossbar_training_validated.json (issue 25) with theirs.
+    validated = RESULTS / "crossbar_training_validated.json"
+    selection = _load().get("selection") or (json.loads(validated.read_text()).get("selection", {})
+                                             if validated.exists() else {})
     payload = {"network": str(args.run_dir / args.hwa_name), "preset": args.preset, "chip": args.first_chip,
                "n_test": len(labels), "seed_figure_nJ": [51.4, 773.0], "target_nJ": 51.4, "target_accuracy": 0.975,
                "wall_time_s": wall, "report": report.to_dict(),
                "conditions": run_conditions(
                    data=f"MNIST, the {len(labels)} first test images" if args.test_subset else "MNIST, all 10,000 test images",
                    devices={"memsnn": f"1 CPU device ({os.cpu_count()} cores)"}, seeds="chip key 100 + chip, reads fold_in(key(chip), i)",
-                   selection=("network chosen on the validation split (crossbar_training.json 'selection': "
+                   selection=("network chosen on the validation split (crossbar_training[_validated].json 'selection': "
                               f"{selection.get('chosen')!r})" if selection.get("chosen") == args.hwa_name
                               else "network named by --hwa-name (see crossbar_training.json)"),
                    load_before=load_start)}

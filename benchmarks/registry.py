@@ -901,7 +901,10 @@ table("crossbar-ablation", "docs/crossbar.md",
       [[f"{{{CT}#ablation.rows[training=ideal training,nonideality={n}].nonideality}}",
         f"{{{CT}#ablation.rows[training=ideal training,nonideality={n}].accuracy|%.2f}} %",
         f"{{{CT}#ablation.rows[training=hardware-aware training,nonideality={n}].accuracy|%.2f}} %"] for n in _ABL],
-      header=["non-ideality", "ideal training", "hardware-aware"], measured=(0, 1, 2), conditions=False)
+      header=["non-ideality (earlier, test-chosen runs: trained on all 60,000 images)", "ideal training",
+              "hardware-aware (hwa-shift1, chosen by test accuracy)"], measured=(0, 1, 2), conditions=False,
+      note="These are the earlier runs of the table `crossbar-deploy` (no validation split; the fine-tuning run "
+           "was chosen by test accuracy), not the validation-chosen hwa-shift1-val5000.")
 
 table("crossbar-drift", "docs/crossbar.md",
       [[f"{{{CT}#drift.rows[training={tr},t_read={t},drift_compensation=false].time}}",
@@ -911,8 +914,11 @@ table("crossbar-drift", "docs/crossbar.md",
       + [[f"{{{CT}#drift.rows[training=ideal training,t_read=31557600.0,drift_compensation=false].time}}, ideal training",
           f"{{{CT}#drift.rows[training=ideal training,t_read=31557600.0,drift_compensation=false].accuracy|%.2f}} -> "
           f"{{{CT}#drift.rows[training=ideal training,t_read=31557600.0,drift_compensation=true].accuracy|%.2f}} %"]],
-      header=["read after programming (pcm preset)", "accuracy without -> with global drift compensation (10,000 test images)"],
-      measured=(1,), conditions=False)
+      header=["read after programming (pcm preset; earlier, test-chosen hwa-shift1 unless the row says)",
+              "accuracy without -> with global drift compensation (10,000 test images)"],
+      measured=(1,), conditions=False,
+      note="The earlier runs of the table `crossbar-deploy` (trained on all 60,000 images, the fine-tuning run chosen "
+           "by test accuracy), not the validation-chosen hwa-shift1-val5000.")
 
 
 EN = "codesign_energy.json#report"
