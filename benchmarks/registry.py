@@ -1313,6 +1313,11 @@ table("spike-times-mnist-selection", "docs/spike-times.md", [
      "{spike_times_mnist_lif_p4_dt1_lr1e-2.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_p4_dt1_lr1e-2.json#runs.0.history[-1].train_acc|%.1f} %"],
     ["1 ms grid, membrane time constant 20 ms (EventProp's; the weight scales stay those calibrated at 10 ms)", "{spike_times_mnist_lif_p4_dt1_taum20.json#lr|g}",
      "{spike_times_mnist_lif_p4_dt1_taum20.json#runs.0.final_val_acc|%.1f} %", "{spike_times_mnist_lif_p4_dt1_taum20.json#runs.0.history[-1].train_acc|%.1f} %"],
+    ["full training set (55,000 images): session 3's long run (0.5 ms grid), its epoch 1 of 2", "{spike_times_mnist_lif_s3.json#lr|g}",
+     "{spike_times_mnist_lif_s3.json#runs.0.history[0].val_acc|%.1f} %", "{spike_times_mnist_lif_s3.json#runs.0.history[0].train_acc|%.1f} %"],
+    ["full training set, 1 ms grid, lr 1e-2 (the probes' choice): epoch 1 of a run stopped in epoch 2 (planned over 3 epochs, resumed with 2 after 20,000 images; "
+     "its validation accuracy below the row above made lr 3e-3 the choice for the long run)", "{spike_times_mnist_lif_s4_lr1e-2_stopped.json#lr|g}",
+     "{spike_times_mnist_lif_s4_lr1e-2_stopped.json#runs.0.history[0].val_acc|%.1f} %", "{spike_times_mnist_lif_s4_lr1e-2_stopped.json#runs.0.history[0].train_acc|%.1f} %"],
 ], header=["settings (784+1 -> 350 -> 10 LIF, batch 64, Adam cosine)", "lr", "validation accuracy", "training accuracy in the epoch"],
    measured=(1, 2, 3), conditions=False)
 
