@@ -399,7 +399,7 @@ def test_stdp_saves_within_an_epoch_and_resumes_to_the_same_numbers(tmp_path, mo
 PROBE = [
     # options that do not apply to the chosen method or mode
     ("conversion --crossbar", ["train", "--method", "conversion", "--dataset", "mnist", "--crossbar", "realistic"], 2,
-     "--crossbar is an option of --method rstdp, spiceprop, stdp, surrogate, not of conversion"),
+     "--crossbar is an option of --method rstdp, spiceprop, stdp, surrogate, tempotron, not of conversion"),
     ("stdp's deprecated --crossbar-preset without --array crossbar",
      ["train", "--method", "stdp", "--dataset", "mnist", "--crossbar-preset", "realistic"], 2,
      "crossbar_preset='realistic' applies to array='crossbar'"),

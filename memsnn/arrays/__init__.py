@@ -3,6 +3,7 @@
 The memristive arrays are in :mod:`memsnn.crossbar` (:class:`memsnn.crossbar.Crossbar`)."""
 
 from ._base import AbstractPlasticArray as AbstractPlasticArray, AbstractSynapseArray as AbstractSynapseArray
+from ._base import AbstractProgrammableArray as AbstractProgrammableArray
 from .dense import Dense as Dense, Identity as Identity
 from .conv import Conv2d as Conv2d
 from .plastic import PlasticDense as PlasticDense

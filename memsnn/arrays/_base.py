@@ -6,7 +6,8 @@ import abc
 from typing import Any, ClassVar
 
 import equinox as eqx
-
+import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..components import AbstractComponent, State
@@ -170,3 +171,51 @@ class AbstractPlasticArray(AbstractSynapseArray):
         """The state after a requested weight change ``delta`` ``(n_out, n_in)`` (same units as
         :meth:`weights`), applied through the array's update law: the change reached may differ
         from ``delta`` (bounds, device nonlinearity, finite levels, write noise drawn with ``key``)."""
+
+
+class AbstractProgrammableArray(AbstractPlasticArray):
+    """A plastic array that holds its state between simulations (the weights a model keeps from one
+    training step to the next): every run starts from :attr:`held_state`, and a rule that learns
+    between runs (a gradient rule such as the Tempotron's or SpikeProp's) changes it only by
+    programming a requested weight change through :meth:`updated`, as a plasticity rule does inside
+    a run. :class:`~memsnn.arrays.PlasticDense` adds the change exactly (then its bounds); a
+    :class:`~memsnn.crossbar.ProgrammedCrossbar` (one chip) sends the devices pulses, with their
+    nonlinearity, bounds, write noise and finite levels.
+
+    :func:`memsnn.training.apply_updates` (what :class:`~memsnn.training.GradientLearner` applies
+    an optimiser's step with) programs every such array in a model this way; a rule computes its
+    change in weight units from :meth:`weight_gradient`.
+    """
+
+    @property
+    @abc.abstractmethod
+    def held_state(self) -> State:
+        """The state every simulation of this array starts from (weights, device conductances)."""
+
+    @abc.abstractmethod
+    def starting_from(self, state: State) -> "AbstractProgrammableArray":
+        """This array holding ``state`` instead (same devices, same settings)."""
+
+    def weight_gradient(self, state_gradient: State) -> Float[Array, "n_out n_in"]:
+        """The gradient with respect to the weights ``(n_out, n_in)`` of a loss whose gradient with
+        respect to :attr:`held_state` is ``state_gradient`` (a pytree like the state).
+
+        :meth:`weights` is linear in the state, ``W = J s`` (plus a constant); a loss that reads the
+        state through ``W`` has ``dL/ds = J^T dL/dW``, and ``J J^T`` is diagonal (each weight has its
+        own devices), so ``dL/dW = J (dL/ds) / (J J^T 1)``: exact for such reads (an ideal read of a
+        crossbar: ``k/2 (dL/dG+ - dL/dG-)`` for a differential pair), the least-squares pull-back of
+        the state gradient for reads with other dependences on the state (read noise, ADC).
+        """
+        state = self.held_state
+        _, along = jax.jvp(self.weights, (state,), (state_gradient,))
+        weights, pull = jax.vjp(self.weights, state)
+        (back,) = pull(jnp.ones_like(weights))
+        _, norm = jax.jvp(self.weights, (state,), (back,))
+        return along / norm
+
+    def programmed_by(self, delta: Float[Array, "n_out n_in"], *, key: PRNGKeyArray | None = None
+                      ) -> "AbstractProgrammableArray":
+        """This array after the weight change ``delta`` ``(n_out, n_in)`` is programmed into its held
+        state by :meth:`updated` (the change reached may differ from ``delta``: bounds, device
+        nonlinearity, finite levels, write noise drawn with ``key``)."""
+        return self.starting_from(self.updated(self.held_state, delta, key=key))

@@ -6,15 +6,19 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._base import AbstractPlasticArray
+from ._base import AbstractProgrammableArray
 
 
-class PlasticDense(AbstractPlasticArray):
+class PlasticDense(AbstractProgrammableArray):
     """``y = W x`` where ``W`` ``(n_out, n_in)`` is the slot's state, changed by a plasticity rule.
 
     The ideal counterpart of a memristive crossbar: a requested change ``delta`` is added exactly,
     then held inside the hard bounds ``[w_min, w_max]`` (the bounds of additive STDP; soft bounds
     are the rule's business, through the weight dependence of the change it asks for).
+
+    Between simulations it holds ``initial_weight`` (:class:`~memsnn.arrays.AbstractProgrammableArray`):
+    a gradient rule's step is added to it the same way, so a model trained on it is the ideal
+    reference of the same model on a :class:`~memsnn.crossbar.ProgrammedCrossbar`.
 
     Attributes:
         initial_weight: ``(n_out, n_in)`` weights at t = 0 (A per unit of input activity); the
@@ -65,3 +69,10 @@ class PlasticDense(AbstractPlasticArray):
         if self.w_max is not None:
             weight = jnp.minimum(weight, self.w_max)
         return weight
+
+    @property
+    def held_state(self):
+        return self.initial_weight
+
+    def starting_from(self, state):
+        return eqx.tree_at(lambda a: a.initial_weight, self, state)

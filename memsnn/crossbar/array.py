@@ -18,7 +18,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._validation import _concrete
-from ..arrays import AbstractPlasticArray, AbstractSynapseArray, Dense
+from ..arrays import AbstractPlasticArray, AbstractProgrammableArray, AbstractSynapseArray, Dense
 from .irdrop import Wires, ir_drop_matrix, solve_ir_drop
 from .mapping import ConductanceMapping, Conductances
 from .nonideal import AbstractNonideality, Chain, IVNonlinearity, chain, global_drift_compensation
@@ -202,7 +202,8 @@ class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
     @property
     def stochastic(self) -> bool:  # type: ignore[override]
         """Whether reads or programming draw noise (then :func:`memsnn.simulate` needs a key)."""
-        return self.nonideality.stochastic or (self.update is not None and self.update.sigma_c2c > 0)
+        return self.nonideality.stochastic or (self.update is not None and (
+            self.update.sigma_c2c > 0 or self.update.rounding == "stochastic"))
 
     def target(self) -> Conductances:
         """The ideal conductances (S) of ``weight`` (clipped to ``±w_max``), before programming."""
@@ -272,7 +273,8 @@ class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
         ``g_min``), so with ideal devices ``updated(to_conductances(w), d)`` is
         ``to_conductances(clip(w + d))``. In the ``reference`` scheme the one device moves by
         ``k delta``. With ``update`` (a :class:`~memsnn.crossbar.PulseUpdate`) each device gets
-        ``round(|change| / step)`` identical pulses and responds with its nonlinear curve (and
+        ``update.pulse_count(change)`` identical pulses (``round(|change| / step)``, or stochastic
+        rounding) and responds with its nonlinear curve (and
         cycle-to-cycle noise drawn with ``key``); without it the change is exact, then clipped to
         ``[g_min, g_max]``.
         """
@@ -293,7 +295,7 @@ class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
         keys = (None, None) if key is None else tuple(jax.random.split(key))
 
         def program(g, d, k_dev):
-            n = jnp.round(jnp.abs(d) / self.update.step)
+            n = self.update.pulse_count(d, key=None if k_dev is None else jax.random.fold_in(k_dev, 2))
             k_up, k_down = (None, None) if k_dev is None else tuple(jax.random.split(k_dev))
             return jnp.where(d > 0, self.update.potentiate(g, n, key=k_up),
                              jnp.where(d < 0, self.update.depress(g, n, key=k_down), g))
@@ -416,12 +418,17 @@ class BiasRow(AbstractMemristiveArray):
         return BiasRow(self.array.frozen(key=key))
 
 
-class ProgrammedCrossbar(AbstractMemristiveArray):
-    """A crossbar after programming: one chip, whose programmed conductances are fixed.
+class ProgrammedCrossbar(AbstractMemristiveArray, AbstractProgrammableArray):
+    """A crossbar after programming: one chip, whose programmed conductances it holds.
 
     :meth:`init_state` returns the same conductances every time (no new programming noise or
     faults), so every sample, batch and evaluation reads the same chip; reads still draw their own
     read noise, and drift follows ``crossbar.t_read``.
+
+    Learning on the chip (:class:`~memsnn.arrays.AbstractProgrammableArray`): a rule's weight change
+    is programmed into the held conductances by the crossbar's :meth:`Crossbar.updated` (device
+    pulses with ``crossbar.update``), inside a simulation (a plasticity rule) or between runs (a
+    gradient rule's step, :func:`memsnn.training.apply_updates`).
 
     Attributes:
         crossbar: the crossbar (mapping, non-idealities, wires, periphery, ``t_read``).
@@ -452,6 +459,19 @@ class ProgrammedCrossbar(AbstractMemristiveArray):
 
     def __call__(self, presynaptic, state=None, *, key=None):
         return self.crossbar(presynaptic, self.conductances if state is None else state, key=key)
+
+    def weights(self, state: Conductances) -> Float[Array, "n_out n_in"]:
+        return self.crossbar.weights(state)
+
+    def updated(self, state: Conductances, delta, *, key: PRNGKeyArray | None = None) -> Conductances:
+        return self.crossbar.updated(state, delta, key=key)
+
+    @property
+    def held_state(self) -> Conductances:
+        return self.conductances
+
+    def starting_from(self, state: Conductances) -> "ProgrammedCrossbar":
+        return eqx.tree_at(lambda a: a.conductances, self, Conductances(*state))
 
     def ideal(self) -> Dense:
         return self.crossbar.ideal()

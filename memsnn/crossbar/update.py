@@ -13,6 +13,12 @@ device at conductance ``G`` sits at position ``p(G) = -A ln(1 - (G - g_min) / B)
 is about to move on. ``A = inf`` is the linear device. Cycle-to-cycle write noise adds
 ``sigma_c2c sqrt(n) xi`` after ``n`` pulses (NeuroSim's ``sigmaCtoC``), then the result is held
 inside ``[g_min, g_max]``.
+
+How many pulses a requested change gets: ``round(|change| / step)`` (``rounding="nearest"``: a
+change below half a pulse is lost, every time), or ``floor(|change| / step + u)`` with ``u``
+uniform in ``[0, 1)`` (``rounding="stochastic"``: the expected number of pulses is the requested
+``|change| / step``, so many small requests add up on average; stochastic rounding as in
+Gupta et al., ICML 2015, and the stochastic pulse trains of Gokmen & Vlasov, Front. Neurosci. 2016).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ class PulseUpdate(eqx.Module):
         sigma_c2c: cycle-to-cycle write noise (S per sqrt(pulse)), >= 0.
         v_write: write pulse amplitude (V); pulse_width: its duration (s). The energy of one pulse
             into a device at conductance ``G`` is ``v_write^2 G pulse_width`` (:meth:`pulse_energy`).
+        rounding: ``"nearest"`` or ``"stochastic"``: how a requested change becomes a whole number
+            of pulses (:meth:`pulse_count`).
     """
 
     g_min: float = eqx.field(static=True)
@@ -51,9 +59,11 @@ class PulseUpdate(eqx.Module):
     sigma_c2c: float = eqx.field(static=True)
     v_write: float = eqx.field(static=True)
     pulse_width: float = eqx.field(static=True)
+    rounding: str = eqx.field(static=True)
 
     def __init__(self, g_min: float, g_max: float, n_pulses: int, *, a_ltp: float = math.inf,
-                 a_ltd: float = math.inf, sigma_c2c: float = 0.0, v_write: float = 2.0, pulse_width: float = 100e-9):
+                 a_ltd: float = math.inf, sigma_c2c: float = 0.0, v_write: float = 2.0, pulse_width: float = 100e-9,
+                 rounding: str = "nearest"):
         self.g_min, self.g_max = float(g_min), float(g_max)
         if not (math.isfinite(self.g_min) and math.isfinite(self.g_max) and 0 <= self.g_min < self.g_max):
             raise ValueError(f"PulseUpdate: need 0 <= g_min < g_max (S), got {g_min!r}, {g_max!r}.")
@@ -70,6 +80,9 @@ class PulseUpdate(eqx.Module):
         self.v_write, self.pulse_width = float(v_write), float(pulse_width)
         if not (self.v_write > 0 and self.pulse_width > 0):
             raise ValueError(f"PulseUpdate: v_write and pulse_width must be > 0, got {v_write!r}, {pulse_width!r}.")
+        if rounding not in ("nearest", "stochastic"):
+            raise ValueError(f"PulseUpdate: rounding must be 'nearest' or 'stochastic', got {rounding!r}.")
+        self.rounding = rounding
 
     @classmethod
     def neurosim(cls) -> "PulseUpdate":
@@ -83,6 +96,16 @@ class PulseUpdate(eqx.Module):
     def step(self) -> float:
         """The nominal (linear) conductance change of one pulse, ``(g_max - g_min) / n_pulses`` (S)."""
         return (self.g_max - self.g_min) / self.n_pulses
+
+    def pulse_count(self, change: Float[Array, "..."], *, key: PRNGKeyArray | None = None) -> Float[Array, "..."]:
+        """The whole number of pulses (>= 0) for a requested conductance change ``change`` (S):
+        ``round(|change| / step)``, or with ``rounding="stochastic"`` and a ``key``
+        ``floor(|change| / step + u)``, ``u ~ U[0, 1)`` (expected value ``|change| / step``;
+        ``key=None``: nearest)."""
+        ratio = jnp.abs(change) / self.step
+        if self.rounding == "nearest" or key is None:
+            return jnp.round(ratio)
+        return jnp.floor(ratio + jax.random.uniform(key, jnp.shape(ratio), jnp.result_type(ratio)))
 
     def _curve(self, p, a):
         span = self.g_max - self.g_min

@@ -33,7 +33,10 @@ from .learner import (
     AbstractLearner as AbstractLearner,
     EnsembleLearner as EnsembleLearner,
     GradientLearner as GradientLearner,
+    apply_updates as apply_updates,
     make_optimizer as make_optimizer,
+    weight_gradients as weight_gradients,
+    weight_view as weight_view,
 )
 from .loop import (
     CHECKPOINT_NAME as CHECKPOINT_NAME,

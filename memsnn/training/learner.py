@@ -47,12 +47,13 @@ import optax
 from jax.sharding import Mesh, NamedSharding
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from ..arrays import AbstractProgrammableArray
 from .ensemble import MemberPredict, member, member_sharded, n_members, shard_members, shared_axes
 from .predict import AbstractPredict, Predict
 from .sharding import shard_batch, sharded
 
 __all__ = ["FAILED", "AbstractFitLearner", "AbstractLearner", "EnsembleLearner", "GradientLearner",
-           "failed_where_nonfinite", "make_optimizer"]
+           "apply_updates", "failed_where_nonfinite", "make_optimizer", "weight_gradients", "weight_view"]
 
 # loss_fn(model, images, labels, *, key, throw) and predict_fn(model, images, *, key, throw): the key
 # drives the model's noise (e.g. crossbar read noise); deterministic models ignore it. With
@@ -67,6 +68,46 @@ def failed_where_nonfinite(predictions: Int[Array, " batch"], outputs: Float[Arr
     ``throw=False``, :meth:`memsnn.Trace.failed_as_nan` made a failed sample's outputs NaN."""
     finite = jnp.all(jnp.isfinite(outputs), axis=tuple(range(1, outputs.ndim)))
     return jnp.where(finite, predictions, FAILED).astype(predictions.dtype)
+
+def _programmable(x) -> bool:
+    return isinstance(x, AbstractProgrammableArray)
+
+
+def weight_view(params):
+    """``params`` (a model, or its trainable part) with every
+    :class:`~memsnn.arrays.AbstractProgrammableArray` replaced by the weights ``(n_out, n_in)`` it
+    holds: the parameters a rule's step is computed on (an optimiser's state is shaped like them).
+    A model without such arrays comes back unchanged."""
+    return jax.tree.map(lambda x: x.weights(x.held_state) if _programmable(x) else x, params, is_leaf=_programmable)
+
+
+def weight_gradients(params, grads):
+    """The gradients ``grads`` of ``params`` (same structure) in :func:`weight_view`'s form: each
+    programmable array's state gradient pulled back to its weights
+    (:meth:`~memsnn.arrays.AbstractProgrammableArray.weight_gradient`); other leaves unchanged."""
+    return jax.tree.map(lambda p, g: p.weight_gradient(g.held_state) if _programmable(p) else g, params, grads,
+                        is_leaf=_programmable)
+
+
+def apply_updates(params, updates, *, key: PRNGKeyArray | None = None):
+    """``params`` after a rule's step ``updates`` (shaped like :func:`weight_view` of ``params``).
+
+    A leaf gets ``p + u`` (as ``eqx.apply_updates``; ``None`` updates leave it). A programmable array
+    gets its weight change programmed into its held state by its own update law
+    (:meth:`~memsnn.arrays.AbstractProgrammableArray.programmed_by`): exact and bounded for a
+    :class:`~memsnn.arrays.PlasticDense`, device pulses for a
+    :class:`~memsnn.crossbar.ProgrammedCrossbar` (write noise drawn from ``key``, one key per array).
+    """
+    arrays = [x for x in jax.tree.leaves(params, is_leaf=_programmable) if _programmable(x)]
+    keys = iter([None] * len(arrays) if key is None or not arrays else list(jax.random.split(key, len(arrays))))
+
+    def one(p, u):
+        if _programmable(p):
+            return p.programmed_by(u, key=next(keys))
+        return p if u is None else p + u
+
+    return jax.tree.map(one, params, updates, is_leaf=_programmable)
+
 
 LossFn = Callable[..., "tuple[jax.Array, jax.Array]"]
 PredictFn = Callable[..., jax.Array]
@@ -192,6 +233,11 @@ class AbstractLearner(AbstractFitLearner):
 class GradientLearner(AbstractLearner):
     """Gradient descent on a loss with an optax optimiser (SPICEprop, surrogate gradients).
 
+    The step is computed on the weights (:func:`weight_view`): a model whose weights are held by
+    :class:`~memsnn.arrays.AbstractProgrammableArray` (a chip, :class:`~memsnn.crossbar.ProgrammedCrossbar`)
+    gets the gradient with respect to the weights its devices hold, and the optimiser's step
+    programmed into them as device pulses (:func:`apply_updates`); other leaves are updated as usual.
+
     Attributes:
         loss_fn: ``loss_fn(model, images (B, F), labels (B,), *, key, throw) -> (loss (), predictions (B,))``,
             the batch-mean loss and the predicted classes (for the running training accuracy);
@@ -211,7 +257,7 @@ class GradientLearner(AbstractLearner):
     trainable: Any = eqx.is_inexact_array
 
     def init(self, model):
-        return self.optimizer.init(eqx.filter(model, self.trainable))
+        return self.optimizer.init(weight_view(eqx.filter(model, self.trainable)))
 
     def updated(self, model):
         return self.trainable
@@ -225,12 +271,14 @@ class GradientLearner(AbstractLearner):
             return self.loss_fn(eqx.combine(p, frozen), images, labels, key=noise_key, throw=throw)
 
         (loss, predictions), grads = eqx.filter_value_and_grad(objective, has_aux=True)(params)
+        grads, weights = weight_gradients(params, grads), weight_view(params)
         if isinstance(self.optimizer, optax.GradientTransformationExtraArgs):
             # Rules that need the loss (an adaptive learning rate, e.g. spikeprop.spikeprop_ad).
-            updates, state = self.optimizer.update(grads, state, params, value=loss)
+            updates, state = self.optimizer.update(grads, state, weights, value=loss)
         else:
-            updates, state = self.optimizer.update(grads, state, params)
-        model = eqx.combine(eqx.apply_updates(params, updates), frozen)
+            updates, state = self.optimizer.update(grads, state, weights)
+        # Write noise of programmed devices: a stream of its own.
+        model = eqx.combine(apply_updates(params, updates, key=jax.random.fold_in(key, 2)), frozen)
         return model, state, {"loss": loss, "acc": jnp.mean(predictions == labels)}
 
     def evaluate(self, model, images, key, *, throw=True):

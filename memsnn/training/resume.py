@@ -21,9 +21,12 @@ __all__ = ["learn_target_trains"]
 
 
 def learn_target_trains(layer: Layer, inputs: Impulses, *, dt: float, n_steps: int, epochs: int,
-                        sigma: float = 2e-3, stop_at: float | None = None, solver=None):
+                        sigma: float = 2e-3, stop_at: float | None = None, solver=None, key=None):
     """Train ``layer`` (whose plasticity is a :class:`~memsnn.plasticity.ReSuMe`) on ``inputs``
     (one pattern, ``Impulses`` of batch 1) for up to ``epochs`` presentations.
+
+    ``key``: for a stochastic array (a crossbar's write noise or stochastic pulse rounding), one
+    key per epoch is folded from it (:func:`memsnn.simulate`'s ``key``).
 
     Returns:
         ``(layer_state, history)``: the final batched layer state (learned weights in
@@ -45,10 +48,10 @@ def learn_target_trains(layer: Layer, inputs: Impulses, *, dt: float, n_steps: i
     network = Network([layer])
     fresh = jax.tree.map(lambda x: x[None], network.init_state())
     state, history = fresh, []
-    for _ in range(int(epochs)):
+    for epoch in range(int(epochs)):
         start = (fresh[0]._replace(array=state[0].array),)
         trace = simulate(network, inputs, dt=dt, n_steps=n_steps, initial_state=start, record=("spikes",),
-                         solver=solver)
+                         solver=solver, key=None if key is None else jax.random.fold_in(key, epoch))
         state = trace.final_state
         out = np.asarray(trace.spikes[0][0]).T  # (n, n_steps)
         history.append(schreiber_correlation(out, desired, dt=dt, sigma=sigma).tolist())

@@ -57,7 +57,8 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ..arrays import DelayedDense
+from ..arrays import AbstractProgrammableArray, DelayedDense
+from ..crossbar import Crossbar, preset as crossbar_preset
 from ..data.encoders import gaussian_receptive_fields, latency_times, spike_time_impulses
 from ..integrators import Euler
 from ..network import Layer, Network
@@ -66,6 +67,7 @@ from ..simulate import simulate
 from ..synapses import ExponentialSynapse
 from ._config import JsonConfig
 from ._method import Method, cli_type
+from .layout import cast_floats, check_crossbar_preset
 from .learner import GradientLearner, failed_where_nonfinite
 
 __all__ = ["SPIKEPROP", "SpikePropConfig", "SpikePropNet", "build_spikeprop", "check_outputs_fire", "quickprop",
@@ -111,6 +113,14 @@ class SpikePropConfig(JsonConfig):
         momentum: momentum of ``rule="momentum"``.
         max_step: the largest step of ``rule="rprop"`` (weight units).
         dtype: ``"float32"`` or ``"float64"``.
+        crossbar: ``None`` (ideal weights) or a :func:`memsnn.crossbar.preset` name: each layer's
+            terminal weights are held by one chip of that preset's devices (a
+            :class:`~memsnn.crossbar.ProgrammedCrossbar` of ``n_out`` x ``n_in k`` devices pairs,
+            one row per delayed terminal), and every learning step is programmed into them as device
+            pulses (:func:`memsnn.training.apply_updates`). The delayed terminals read the weights
+            the devices hold (the crossbar's read-time non-idealities, read noise, ADC, wires, are
+            not applied by :class:`~memsnn.arrays.DelayedDense`).
+        crossbar_w_max: the weight mapped to a device's full conductance range.
     """
 
     n_inputs: int = 784
@@ -139,6 +149,8 @@ class SpikePropConfig(JsonConfig):
     momentum: float = 0.9
     max_step: float = 50.0
     dtype: str = "float32"
+    crossbar: str | None = None
+    crossbar_w_max: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -181,6 +193,10 @@ class SpikePropConfig(JsonConfig):
             raise ValueError(f"SpikePropConfig: rule must be one of {RULES}, got {self.rule!r}.")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"SpikePropConfig: dtype must be 'float32' or 'float64', got {self.dtype!r}.")
+        if self.crossbar is not None:
+            check_crossbar_preset("SpikePropConfig", self.crossbar)
+        if not self.crossbar_w_max > 0:
+            raise ValueError(f"SpikePropConfig: crossbar_w_max must be > 0, got {self.crossbar_w_max!r}.")
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -203,7 +219,9 @@ class SpikePropNet(eqx.Module):
     from them per call.
 
     Attributes:
-        weights: per layer ``(n_out, n_in, k)`` (units of the threshold per unit of ``eps``).
+        weights: per layer ``(n_out, n_in, k)`` (units of the threshold per unit of ``eps``), or
+            (``config.crossbar``) a :class:`~memsnn.arrays.AbstractProgrammableArray`
+            ``(n_out, n_in k)`` holding them (:meth:`terminal_weights`).
         delay_params: per layer ``(n_out, n_in, k)``: the delays ``delay_max sigmoid(u)`` when
             ``train_delays``, else the fixed delays (s) themselves.
         config: the :class:`SpikePropConfig` (static).
@@ -219,13 +237,19 @@ class SpikePropNet(eqx.Module):
             return tuple(c.delay_max * jax.nn.sigmoid(u) for u in self.delay_params)
         return self.delay_params
 
+    def terminal_weights(self) -> tuple:
+        """Per layer the weights ``(n_out, n_in, k)``; of a layer held by devices, those they hold."""
+        k = self.config.terminals
+        return tuple(w.weights(w.held_state).reshape(w.n_outputs, -1, k) if isinstance(w, AbstractProgrammableArray)
+                     else w for w in self.weights)
+
     def network(self) -> Network:
         c = self.config
         dtype = jnp.dtype(c.dtype)
         neuron = LIF(tau=c.tau, resistance=math.e, threshold=c.threshold, v_reset=-100.0 * c.threshold, reset="zero")
         cast = lambda tree: jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)  # noqa: E731
         layers = [Layer(DelayedDense(w, d, dt=c.dt, max_delay=c.delay_max * (1 + 1e-6)), cast(ExponentialSynapse(c.tau)),
-                        cast(neuron)) for w, d in zip(self.weights, self.delays())]
+                        cast(neuron)) for w, d in zip(self.terminal_weights(), self.delays())]
         return Network(layers)
 
     def stimulus(self, features: Float[Array, "batch n_inputs"]):
@@ -254,7 +278,8 @@ class SpikePropNet(eqx.Module):
 
 def build_spikeprop(config: SpikePropConfig | dict, *, key: PRNGKeyArray) -> SpikePropNet:
     """A fresh network: weights uniform in ``[init_low, 1] 2 init_scale theta / (n_in k)``, the
-    terminals' delays evenly spaced in ``[delay_min, delay_max]``."""
+    terminals' delays evenly spaced in ``[delay_min, delay_max]``; with ``crossbar``, the weights
+    programmed into one chip per layer."""
     c = config if isinstance(config, SpikePropConfig) else SpikePropConfig.from_dict(config)
     dtype = jnp.dtype(c.dtype)
     sizes = c.sizes
@@ -265,6 +290,11 @@ def build_spikeprop(config: SpikePropConfig | dict, *, key: PRNGKeyArray) -> Spi
         weights.append((scale * jax.random.uniform(k, (n_out, n_in, c.terminals), minval=c.init_low)).astype(dtype))
         d = np.broadcast_to(c.delays(), (n_out, n_in, c.terminals))
         delays.append(jnp.asarray(_logit(d / c.delay_max) if c.train_delays else d, dtype))
+    if c.crossbar is not None:
+        # One chip per layer, programmed with the same initial weights (its programming noise from key).
+        pieces = crossbar_preset(c.crossbar, w_max=c.crossbar_w_max)._asdict()
+        weights = [cast_floats(Crossbar(w.reshape(w.shape[0], -1), **pieces).programmed(key=jax.random.fold_in(k, 1)),
+                               dtype) for w, k in zip(weights, keys)]
     return SpikePropNet(tuple(weights), tuple(delays), c)
 
 

@@ -59,6 +59,7 @@ import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..arrays import AbstractSynapseArray, Dense
+from ..crossbar import Crossbar, preset as crossbar_preset
 from ..integrators import Diffrax, Euler
 from ..network import Layer, Network
 from ..neurons import LIF
@@ -67,7 +68,9 @@ from ..stimulus import Impulses
 from ..synapses import ExponentialSynapse
 from ._config import JsonConfig
 from ._method import Method, cli_type
-from .learner import AbstractLearner, GradientLearner, failed_where_nonfinite
+from .layout import add_crossbar_argument, check_crossbar_preset, crossbar_from_args
+from .learner import AbstractLearner, GradientLearner, apply_updates, failed_where_nonfinite, weight_gradients, \
+    weight_view
 
 __all__ = ["TEMPOTRON", "OnlineTempotronLearner", "TempotronConfig", "Tempotron", "build_tempotron", "kernel", "latency_impulses",
            "tempotron_learner", "tempotron_loss", "tempotron_predict", "tempotron_trainable"]
@@ -99,6 +102,12 @@ class TempotronConfig(JsonConfig):
             its weighted spikes convolved with it (a Toeplitz matrix product): the same grid values
             up to rounding, for an ideal :class:`~memsnn.Dense` array without bias only.
         dtype: ``"float32"`` or ``"float64"``.
+        crossbar: ``None`` (ideal weights, a :class:`~memsnn.Dense`) or a
+            :func:`memsnn.crossbar.preset` name: the efficacies are held by one chip of that
+            preset's devices (a :class:`~memsnn.crossbar.ProgrammedCrossbar`, read through the
+            crossbar in every simulation), and every learning step is programmed into them as
+            device pulses (:func:`memsnn.training.apply_updates`). Needs ``potential="simulate"``.
+        crossbar_w_max: the efficacy mapped to a device's full conductance range.
     """
 
     n_inputs: int = 500
@@ -113,6 +122,8 @@ class TempotronConfig(JsonConfig):
     solver: str = "tsit5"
     dtype: str = "float32"
     potential: str = "simulate"
+    crossbar: str | None = None
+    crossbar_w_max: float = 0.1
 
     def __post_init__(self):
         for name in ("n_inputs", "n_classes"):
@@ -136,6 +147,13 @@ class TempotronConfig(JsonConfig):
             raise ValueError(f"TempotronConfig: potential must be one of {POTENTIALS}, got {self.potential!r}.")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"TempotronConfig: dtype must be 'float32' or 'float64', got {self.dtype!r}.")
+        if self.crossbar is not None:
+            check_crossbar_preset("TempotronConfig", self.crossbar)
+            if self.potential != "simulate":
+                raise ValueError("TempotronConfig: crossbar synapses are read through the crossbar in every "
+                                 "simulation; use potential='simulate' (superposition sums ideal kernels).")
+        if not self.crossbar_w_max > 0:
+            raise ValueError(f"TempotronConfig: crossbar_w_max must be > 0, got {self.crossbar_w_max!r}.")
         if self.n_steps < 2:
             raise ValueError(f"TempotronConfig: t_window / dt must give at least 2 steps, got "
                              f"t_window={self.t_window}, dt={self.dt}.")
@@ -256,14 +274,19 @@ class Tempotron(eqx.Module):
 
 
 def build_tempotron(config: TempotronConfig | dict, *, key: PRNGKeyArray) -> Tempotron:
-    """A fresh Tempotron: Gaussian weights ``N(0, w_init_std^2)``."""
+    """A fresh Tempotron: Gaussian weights ``N(0, w_init_std^2)``; with ``crossbar``, programmed
+    into one chip of the preset (programming noise drawn from ``key``)."""
     c = config if isinstance(config, TempotronConfig) else TempotronConfig.from_dict(config)
     dtype = jnp.float64 if c.dtype == "float64" else jnp.float32
     tau_s = c.synaptic_tau
     _, v0 = kernel_peak(c.tau, tau_s)
     weight = c.w_init_std * jax.random.normal(key, (c.n_tempotrons, c.n_inputs), dtype)
     neuron = LIF(tau=c.tau, resistance=v0 * (c.tau - tau_s) / tau_s, threshold=c.threshold, reset="none")
-    model = Tempotron(c, Dense(weight), ExponentialSynapse(tau_s), neuron)
+    array = Dense(weight)
+    if c.crossbar is not None:
+        bar = Crossbar(weight, **crossbar_preset(c.crossbar, w_max=c.crossbar_w_max)._asdict())
+        array = bar.programmed(key=jax.random.fold_in(key, 1))
+    model = Tempotron(c, array, ExponentialSynapse(tau_s), neuron)
     return jax.tree.map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, model)
 
 
@@ -318,6 +341,10 @@ class OnlineTempotronLearner(AbstractLearner):
     ``train_acc`` is then the fraction of patterns classified correctly when presented, and an
     error-free cycle (``train_acc == 1``) is the paper's stopping criterion.
 
+    On synapses held by devices (``TempotronConfig.crossbar``) each error's ``dw`` is programmed
+    into them as pulses (:func:`memsnn.training.apply_updates`); the momentum carries the requested
+    ``dw``, not the change the devices reached.
+
     Attributes:
         lr: ``lambda`` (units of the threshold per unit kernel).
         momentum: ``mu`` (0: none).
@@ -329,7 +356,7 @@ class OnlineTempotronLearner(AbstractLearner):
     trainable: Any
 
     def init(self, model):
-        return jax.tree.map(jnp.zeros_like, eqx.filter(model, self.trainable))
+        return jax.tree.map(jnp.zeros_like, weight_view(eqx.filter(model, self.trainable)))
 
     def updated(self, model):
         return self.trainable
@@ -337,20 +364,25 @@ class OnlineTempotronLearner(AbstractLearner):
     def step(self, model, state, images, labels, key, *, throw=True):
         params, frozen = eqx.partition(model, self.trainable)
         m = model.kernel_matrix() if model.config.potential == "superposition" else None
+        noise_key, write_key = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
 
-        def cost(p, x, y):
-            return tempotron_loss(eqx.combine(p, frozen), x[None], y[None], throw=throw, kernel_matrix=m)
+        def cost(p, x, y, k):
+            return tempotron_loss(eqx.combine(p, frozen), x[None], y[None], key=k, throw=throw, kernel_matrix=m)
 
-        def one(carry, xy):
+        def one(carry, xyi):
             p, velocity = carry
-            (loss, prediction), grads = eqx.filter_value_and_grad(cost, has_aux=True)(p, *xy)
+            x, y, i = xyi
+            (loss, prediction), grads = eqx.filter_value_and_grad(cost, has_aux=True)(
+                p, x, y, jax.random.fold_in(noise_key, i))
             error = loss > 0
             velocity = jax.tree.map(lambda g, v: jnp.where(error, -self.lr * g + self.momentum * v, v),
-                                    grads, velocity)
-            p = jax.tree.map(lambda w, v: w + jnp.where(error, v, 0.0), p, velocity)
-            return (p, velocity), (loss, prediction[0] == xy[1])
+                                    weight_gradients(p, grads), velocity)
+            change = jax.tree.map(lambda v: jnp.where(error, v, 0.0), velocity)
+            p = apply_updates(p, change, key=jax.random.fold_in(write_key, i))
+            return (p, velocity), (loss, prediction[0] == y)
 
-        (params, state), (losses, correct) = jax.lax.scan(one, (params, state), (images, labels))
+        index = jnp.arange(labels.shape[0])
+        (params, state), (losses, correct) = jax.lax.scan(one, (params, state), (images, labels, index))
         return eqx.combine(params, frozen), state, {"loss": jnp.mean(losses), "acc": jnp.mean(correct)}
 
     def evaluate(self, model, images, key, *, throw=True):
@@ -381,12 +413,13 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
                        help="grid step (default 0.5 ms)")
     group.add_argument("--momentum", type=cli_type(float, low=0, high=1), metavar="MU",
                        help="momentum of the learning heuristic (default 0.99, the paper's)")
+    add_crossbar_argument(group, "the synapses", training="learn on them (each step programmed as device pulses)")
 
 
 def _config_from_args(args: argparse.Namespace) -> dict:
     given = {"tau": getattr(args, "tau", None), "t_window": getattr(args, "t_window", None),
              "dt": getattr(args, "dt", None), "momentum": getattr(args, "momentum", None)}
-    return {k: v for k, v in given.items() if v is not None}
+    return {**{k: v for k, v in given.items() if v is not None}, **crossbar_from_args(args, "tempotron")}
 
 
 def _model_config(overrides: dict) -> dict:
