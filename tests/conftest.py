@@ -1,3 +1,4 @@
+import gc
 import os
 from pathlib import Path
 
@@ -34,6 +35,7 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ or "MEMSNN_TEST_JAX_CACHE" in o
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 import jax  # noqa: E402  (after the environment it reads)
+import pytest  # noqa: E402
 
 # Tight tolerances (reference vectors to 1e-4 mV, finite differences) need float64.
 jax.config.update("jax_enable_x64", True)
@@ -42,3 +44,17 @@ jax.config.update("jax_enable_x64", True)
 _SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 if _SHARED_DATA.is_dir():
     os.environ.setdefault("MEMSNN_DATA_DIR", str(_SHARED_DATA))
+
+
+# Every program XLA compiles for the CPU stays mapped into the process (its code and data segments)
+# for as long as jit's caches hold it, and the kernel allows a process 65,530 memory mappings by
+# default (vm.max_map_count). One pytest-xdist worker runs hundreds of tests and compiled ~160
+# mappings' worth per test: near the end of the suite it ran out, and XLA's next compile crashed
+# the worker (a segmentation fault or an abort inside backend_compile; it never reproduced alone).
+# Tests in different files share no compiled programs worth keeping, so the caches are emptied
+# after each file; JAX's persistent compilation cache (above) still serves any repeat from disk.
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    yield
+    jax.clear_caches()
+    gc.collect()
