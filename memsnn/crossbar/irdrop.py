@@ -51,11 +51,14 @@ How it is solved, and why (exact, fast with a batch of inputs, differentiable):
   streamed take one-level nested dissection instead (:func:`_bottom_nd`): only word lines cross a
   vertical cut, so the columns split into strips of :data:`_ND_WIDTH` columns joined by separator
   columns of word-line nodes (each separator's own bit line eliminated in closed form, like a row).
-  Each strip is the same row sweep with ``w x w`` blocks (all strips at once); its solves with a
-  unit voltage on each of its ``2 n_in`` boundary nodes give its Dirichlet-to-Neumann map (dense
-  ``2 n_in x 2 n_in``) and the last row of its bit lines; the separators' block-tridiagonal system
-  (blocks ``n_in``) is then solved by block Thomas. ``~(4 w + 3 n_out / w) n_in^3`` multiply-adds
-  against ``(2/3 n_in + k) n_out^3`` (256 x 256, ``k = 200``, ``w = 32``: ~2.5 against ~6 G); the batch's
+  Each strip is the same row sweep with ``w x w`` blocks (all strips at once); its
+  Dirichlet-to-Neumann map (dense ``2 n_in x 2 n_in``) and the last row of its bit lines per unit
+  boundary voltage come from the factors by one sweep down the rows (:func:`_strip_boundary_maps`:
+  the inverse of a block-tridiagonal matrix is a product of the up sweep's contractions times its
+  diagonal blocks, no solve per boundary node); the separators' block-tridiagonal system
+  (blocks ``n_in``) is then solved by block Thomas. ``~(1.25 w + 3 n_out / w) n_in^2 n_out``
+  multiply-adds against ``(2/3 n_in + k) n_out^3`` (256 x 256, ``k = 200``, ``w = 32``: ~1.1
+  against ~6 G; one solve per boundary node, the previous version, cost ``4 w`` for ``1.25 w``); the batch's
   currents cost ``~3 n_in^2`` per separator and input. Its gradient solves the inputs' and the
   adjoint's node voltages in one pass (the separators' right-hand sides from the factors, then one
   sweep of every strip). Exact to rounding like the row sweep (tests/test_irdrop.py, against the
@@ -658,8 +661,55 @@ def _strip_sweeps(k_invs, g_col, f):
     return jnp.moveaxis(b, 0, 1)
 
 
-# Column chunks of the strips' boundary solves hold at most this many numbers of swept rows.
-_ND_CHUNK = 2 ** 22
+def _strip_boundary_maps(k_invs, u, g_col, stages: int = 4):
+    """Every strip's boundary map ``U^T A_B^-1 U`` ``(s, 2 n_in, 2 n_in)`` and the last bit-line
+    row of ``A_B^-1 U`` ``(s, w, 2 n_in)`` (columns side-major: the left ends of rows ``0..n_in-1``,
+    then the right ends), from the factors ``k_invs`` ``(s, n_in, w, w)`` of the block Thomas sweep
+    and the word-line pieces' couplings ``u`` ``(s, n_in, w, 2)``, without a solve per boundary node.
+
+    The inverse of the block-tridiagonal ``A_B`` (off-diagonal ``-g_col I``) has, for rows
+    ``r < j``, ``A_B^-1[r, j] = R_r R_{r+1} ... R_{j-1} Z_j`` with ``R_l = g_col K'_l^-1`` (the up
+    sweep of a right-hand side that is zero above row ``j``) and the diagonal blocks ``Z_j =
+    K'_j^-1 + R_j Z_{j+1} R_j`` (``Z_last = K'_last^-1``; a sum of positive definite terms). One
+    sweep down the rows carries ``Q_r = u_r^T R_r ... R_{j-1}`` for every row ``r <= j`` started so
+    far (products of contractions, eigenvalues of ``R`` in (0, 1]: no growth), reads column ``j``
+    of the map off as ``Q Z_j u_j`` and the last row as ``Q Z_last``; the rest by symmetry.
+    ``2 n_in^2 w^2`` multiply-adds per strip for the sweep (rows not yet started are skipped in
+    ``stages`` pieces: about ``(stages + 1) / (2 stages)`` of it), ``2 n_in w^3`` for ``Z``, where
+    a solve per boundary node (down and up sweeps of ``2 n_in`` columns) costs ``4 n_in^2 w^2``."""
+    s, n, w, _ = k_invs.shape
+    k_rows = jnp.moveaxis(k_invs, 1, 0)  # (n, s, w, w)
+    u_rows = jnp.moveaxis(u, 1, 0)  # (n, s, w, 2)
+
+    def z_step(z_next, k_inv):
+        z = _sym(k_inv + (g_col * g_col) * (k_inv @ z_next @ k_inv))
+        return z, z
+
+    _, z_rest = jax.lax.scan(z_step, k_rows[-1], k_rows[:-1], reverse=True)
+    c = jnp.concatenate([z_rest, k_rows[-1:]], axis=0) @ u_rows  # (n, s, w, 2): Z_j u_j
+    r_rows = (g_col * k_rows).at[-1].set(jnp.eye(w, dtype=k_invs.dtype))  # the last: Q stays for Q Z_last
+    ut_rows = jnp.swapaxes(u_rows, -1, -2)  # (n, s, 2, w)
+
+    upper = jnp.zeros((s, n, 2, n, 2), k_invs.dtype)  # [r, a, j, b] = u_{r,a}^T A_B^-1[r, j] u_{j,b}, r <= j
+    q = jnp.zeros((s, 0, w), k_invs.dtype)  # rows (r, a) started so far
+    bounds = sorted({-(-n * t // stages) for t in range(stages + 1)})
+    for j0, j1 in zip(bounds[:-1], bounds[1:]):
+        q = jnp.concatenate([q, jnp.zeros((s, 2 * (j1 - j0), w), q.dtype)], axis=1)
+
+        def step(q, row):
+            j, ut_j, c_j, r_j = row
+            q = jax.lax.dynamic_update_slice_in_dim(q, ut_j, 2 * j, axis=1)
+            return q @ r_j, (q @ c_j).reshape(s, j1, 2, 2)
+
+        q, cols = jax.lax.scan(step, q, (jnp.arange(j0, j1), ut_rows[j0:j1], c[j0:j1], r_rows[j0:j1]))
+        upper = upper.at[:, :j1, :, j0:j1].set(jnp.transpose(cols, (1, 2, 3, 0, 4)))
+    r, j = jnp.arange(n)[:, None, None, None], jnp.arange(n)[None, None, :, None]
+    full = jnp.where(r <= j, upper, jnp.transpose(upper, (0, 3, 4, 1, 2)))
+    bmap = jnp.transpose(full, (0, 2, 1, 4, 3)).reshape(s, 2 * n, 2 * n)
+    last = jnp.swapaxes(q @ k_rows[-1], 1, 2).reshape(s, w, n, 2)  # (Q Z_last)^T, columns (r, a)
+    return bmap, jnp.swapaxes(last, 2, 3).reshape(s, w, 2 * n)
+
+
 # Strip width, and the tiles that take the strips (float64, at least _ND_MIN_OUT outputs, the
 # strips' boundary maps and the separators' factors within _ND_MAX_NUMBERS numbers; measured
 # faster at 256 x 256 with a batch of 200, forward and forward + backward: docs/crossbar.md).
@@ -689,49 +739,18 @@ def _nd_factor(g, g_row, g_first, g_col, g_last, width, series_form=None):
     u = g_strips[..., None] * t  # (s, n_in, w, 2): u^L, u^R of every word-line piece
     gb = jnp.stack([g_l, g_r], axis=1)  # (s, 2)
 
-    # Boundary solves X = A_B^-1 U G_b (2 n_in columns per strip: a unit voltage on one boundary
-    # node of one row), in column chunks; only U^T X and X's last row are kept.
-    cols = 2 * n_in
-    chunk = max(1, min(cols, _ND_CHUNK // max(1, s * n_in * width)))
-    n_chunks = -(-cols // chunk)
-    col_index = jnp.arange(n_chunks * chunk).reshape(n_chunks, chunk)
-    rows = jnp.arange(n_in)
-
-    ub = u * gb[:, None, None, :]  # (s, n_in, w, 2): the boundary columns' right-hand sides
-    k_rows = jnp.moveaxis(k_invs, 1, 0)  # (n_in, s, w, w)
-    k_prev = jnp.concatenate([jnp.zeros_like(k_rows[:1]), k_rows[:-1]], axis=0)
-    u_rows, ub_rows = jnp.moveaxis(u, 1, 0), jnp.moveaxis(ub, 1, 0)  # (n_in, s, w, 2)
-
-    def solve_chunk(ci):
-        side, row = ci // n_in, ci % n_in  # (chunk,)
-        valid = ci < cols
-
-        def down(f_prev, r):  # f'_i = f_i + g_col K'_{i-1}^-1 f'_{i-1}, f_i built in place
-            i, k_inv_prev, ub_i = r
-            f_i = jnp.where((row == i) & valid, jnp.where(side == 0, ub_i[..., 0:1], ub_i[..., 1:2]), 0.0)
-            f_i = f_i + g_col * (k_inv_prev @ f_prev)
-            return f_i, f_i
-
-        def up(x_next, r):  # X_i = K'_i^-1 (f'_i + g_col X_{i+1}); only U^T X kept
-            k_inv, f_i, u_i = r
-            x_i = k_inv @ (f_i + g_col * x_next)
-            return x_i, jnp.sum(u_i[..., None] * x_i[:, :, None, :], axis=1)  # (s, 2, chunk)
-
-        zero = jnp.zeros((s, width, chunk), g.dtype)
-        _, swept = jax.lax.scan(down, zero, (rows, k_prev, ub_rows))
-        x_first, q = jax.lax.scan(up, zero, (k_rows, swept, u_rows), reverse=True)
-        return jnp.moveaxis(q, 0, 2), swept[-1]  # (s, 2, n_in, chunk); X_last = K'_last^-1 f'_last
-
-    q, x_last = jax.lax.map(solve_chunk, col_index)  # (n_chunks, s, 2, n_in, chunk), (n_chunks, s, w, chunk)
-    q = jnp.moveaxis(q, 0, 3).reshape(s, 2 * n_in, n_chunks * chunk)[:, :, :cols]
-    x_last = k_invs[:, -1] @ jnp.moveaxis(x_last, 0, 2).reshape(s, width, n_chunks * chunk)[:, :, :cols]
-    # Dirichlet-to-Neumann map of every strip: N = G_b - G_b T_b G_b - G_b U^T A_B^-1 U G_b.
+    # The strips' boundary maps U^T A_B^-1 U and the last bit-line row A_B^-1[last] U from the
+    # factors, without a solve per boundary node (:func:`_strip_boundary_maps`).
+    bmap, b_last = _strip_boundary_maps(k_invs, u, g_col)
     gbv = jnp.repeat(gb, n_in, axis=1)  # (s, 2 n_in)
+    q = bmap * gbv[:, None, :]
+    x_last = b_last * gbv[:, None, :]
+    # Dirichlet-to-Neumann map of every strip: N = G_b - G_b T_b G_b - G_b U^T A_B^-1 U G_b.
     t0, t1 = t[:, :, 0], t[:, :, -1]  # (s, n_in, 2): T^-1 e_0 / e_{w-1} at the two ends
     eye_n = jnp.eye(n_in, dtype=g.dtype)
     tb = jnp.concatenate([jnp.concatenate([t0[..., 0, None] * eye_n, t0[..., 1, None] * eye_n], axis=2),
                           jnp.concatenate([t1[..., 0, None] * eye_n, t1[..., 1, None] * eye_n], axis=2)], axis=1)
-    dtn = _sym(gbv[:, :, None] * (jnp.eye(cols, dtype=g.dtype) - tb * gbv[:, None, :] - q))
+    dtn = _sym(gbv[:, :, None] * (jnp.eye(2 * n_in, dtype=g.dtype) - tb * gbv[:, None, :] - q))
     # Separator columns: their bit lines (open top, sense amplifier below) eliminated in closed form.
     i = jnp.arange(n_in)
     col_diag = g_seps + jnp.where(i > 0, g_col, 0.0) + jnp.where(i < n_in - 1, g_col, g_last)
