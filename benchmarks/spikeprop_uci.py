@@ -85,6 +85,8 @@ def main(argv=None):
                     help="compare the settings on the first K seeds only; the other seeds run the chosen setting")
     ap.add_argument("--keep", default=None, metavar="JSON",
                     help="a results file of an interrupted run with the same settings: its finished runs are kept")
+    ap.add_argument("--dt", type=float, default=0.1e-3,
+                    help="grid step (s); the run covers 25 ms (n_steps = 25 ms / dt)")
     ap.add_argument("--field-threshold", type=float, default=0.1,
                     help="receptive fields with a response at or below this do not spike")
     args = ap.parse_args(argv)
@@ -96,8 +98,8 @@ def main(argv=None):
         from _timing import RESULTS
         kept = json.loads((RESULTS / args.keep).read_text())
         same = ("epochs", "batch_size", "rule", "lr", "hidden", "terminals", "init_scale", "init_low", "val",
-                "field_threshold")
-        if any(kept["settings"][k] != getattr(args, k) for k in same):
+                "field_threshold", "dt")
+        if any(kept["settings"].get(k, 0.1e-3 if k == "dt" else None) != getattr(args, k) for k in same):
             raise SystemExit(f"--keep {args.keep}: its settings differ from this run's ({same})")
         runs = [r for r in kept["runs"] if r["seed"] in args.seeds and (r["fields"], r["mu_final"]) in grid]
 
@@ -131,7 +133,7 @@ def main(argv=None):
         config = SpikePropConfig(n_inputs=train[0].shape[1], receptive_fields=fields,
                                  field_threshold=args.field_threshold, hidden=(args.hidden,),
                                  n_classes=int(train[1].max()) + 1,
-                                 n_steps=250, terminals=args.terminals, rule=args.rule,
+                                 dt=args.dt, n_steps=int(round(25e-3 / args.dt)), terminals=args.terminals, rule=args.rule,
                                  init_scale=args.init_scale * coded / active, init_low=args.init_low)
         model = build_spikeprop(config, key=jax.random.key(seed))
         check_outputs_fire(model, train[0][:50])

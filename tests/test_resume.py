@@ -71,3 +71,20 @@ def test_learns_a_target_train():
                                      stop_at=0.9)
     assert history[0][0] < 0.5 and max(h[0] for h in history) >= 0.9, history
     assert target_trains(targets, n_steps, dt).sum() == 3
+
+
+def test_rule_and_measure_place_desired_spikes_in_the_same_steps():
+    """Times on grid points (0.07 s = 350 steps of 0.2 ms) belong to the step that ends there, in the
+    rule (its float32 clock, as the solver integrates it) and in the measured trains alike."""
+    dt, n_steps = 0.2e-3, 1000
+    rule = ReSuMe(1, [[0.03, 0.07, 0.10, 0.14, 0.18, 0.1231]], dt=dt)
+    clock, steps = jnp.zeros((), jnp.float32), []
+    for k in range(n_steps):
+        clock = clock + jnp.float32(dt)
+        steps += [k] * int(rule.desired(clock)[0])
+    assert steps == [149, 349, 499, 615, 699, 899]
+    assert np.flatnonzero(rule.desired_trains(n_steps)[0]).tolist() == steps
+    np.testing.assert_array_equal(target_trains([[0.03, 0.07, 0.10, 0.14, 0.18, 0.1231]], n_steps, dt), rule.desired_trains(n_steps))
+    layer = _layer(ReSuMe(1, [[0.01]], dt=1e-3), np.zeros((1, 1)))
+    with pytest.raises(ValueError, match="the run's dt"):
+        learn_target_trains(layer, memsnn.Impulses(jnp.zeros((1, 20, 1))), dt=0.5e-3, n_steps=20, epochs=1)

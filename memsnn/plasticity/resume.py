@@ -11,9 +11,12 @@ cancel and learning stops. (The paper's Hebbian term ``A exp(-s/tau)`` for ``s >
 trace ``x``.)
 
 The desired trains are fields of the rule (``target_times``, ``(n, max_spikes)`` s, padded with
-``+inf``); the rule's state holds a clock (``elapsed``, integrated by the solver with everything
-else) so that at each grid step it knows whether a desired spike fell in the step
-``(elapsed - dt, elapsed]``. Like every rule, it changes weights only through
+``+inf``, and their grid steps ``target_steps``); the rule's state holds a clock (``elapsed``,
+integrated by the solver with everything else) so that at each grid step it knows which desired
+spikes fall in that step. A time ``t`` belongs to the step ``ceil(t / dt) - 1`` (the step
+``((k) dt, (k + 1) dt]``), computed once in float64 (:func:`grid_steps`) and shared with
+:func:`target_trains`: the rule and the measure place every desired spike in the same step (a
+float32 clock compared with float32 times put spikes on grid points one step apart). Like every rule, it changes weights only through
 ``array.updated(array_state, delta)``: exact on a :class:`~memsnn.arrays.PlasticDense`, programming
 pulses on a memristive :class:`~memsnn.crossbar.Crossbar`.
 """
@@ -25,13 +28,14 @@ from typing import NamedTuple
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from .._validation import require_positive
 from ..components import AbstractPlasticity
 from .pair import check_array, check_n_inputs
 
-__all__ = ["ReSuMe", "ReSuMeTraces", "check_target_times", "gaussian_filtered", "schreiber_correlation", "target_trains"]
+__all__ = ["ReSuMe", "ReSuMeTraces", "check_target_times", "gaussian_filtered", "grid_steps", "schreiber_correlation",
+           "target_trains"]
 
 
 class ReSuMeTraces(NamedTuple):
@@ -68,12 +72,23 @@ def check_target_times(target_times, *, run: float | None = None, owner: str = "
     return times
 
 
+def grid_steps(target_times, dt: float) -> np.ndarray:
+    """The grid step of each desired spike ``(n, max_spikes)`` (int, ``-1`` for the ``inf``
+    padding): ``t`` lies in step ``k`` when ``k dt < t <= (k + 1) dt`` (a time on a grid point
+    belongs to the step that ends there), computed in float64 with a ``1e-6 dt`` tolerance."""
+    times = np.asarray(target_times, dtype=np.float64)
+    finite = np.isfinite(times)
+    steps = np.ceil(np.where(finite, times, 0.0) / float(dt) - 1e-6).astype(np.int64) - 1
+    return np.where(finite, np.maximum(steps, 0), -1)
+
+
 class ReSuMe(AbstractPlasticity):
     """ReSuMe (module docstring).
 
     Attributes:
         n_inputs: inputs of the layer's array.
         target_times: ``(n, max_spikes)`` desired spike times (s), ``+inf`` padded.
+        target_steps: their grid steps (:func:`grid_steps`, ``-1`` for padding), what the rule uses.
         dt: the grid step of the runs (s), to place the desired spikes in their steps.
         learning_rate: weight change per unit of ``a + x`` at a desired or actual spike.
         a: the non-Hebbian term.
@@ -82,6 +97,7 @@ class ReSuMe(AbstractPlasticity):
 
     n_inputs: int = eqx.field(static=True)
     target_times: Float[Array, "n max_spikes"]
+    target_steps: Int[Array, "n max_spikes"]
     dt: float = eqx.field(static=True)
     learning_rate: Float[Array, ""]
     a: Float[Array, ""]
@@ -91,8 +107,10 @@ class ReSuMe(AbstractPlasticity):
     def __init__(self, n_inputs: int, target_times, *, dt: float, learning_rate=0.01, a=0.0, amplitude=1.0,
                  tau=5e-3):
         self.n_inputs = check_n_inputs("ReSuMe", n_inputs)
-        self.target_times = jnp.asarray(check_target_times(target_times))
+        times = check_target_times(target_times)
+        self.target_times = jnp.asarray(times)
         self.dt = float(dt)
+        self.target_steps = jnp.asarray(grid_steps(times, self.dt), dtype=jnp.int32)
         self.learning_rate, self.a = jnp.asarray(learning_rate, float), jnp.asarray(a, float)
         self.amplitude, self.tau = jnp.asarray(amplitude, float), jnp.asarray(tau, float)
 
@@ -117,12 +135,15 @@ class ReSuMe(AbstractPlasticity):
         return state._replace(pre=state.pre + self.amplitude * (presynaptic > 0).astype(state.pre.dtype)), array_state
 
     def desired(self, elapsed) -> Float[Array, " n"]:
-        """How many desired spikes of each neuron fall in the grid step that ends at ``elapsed``."""
-        t = self.target_times
-        # The step (elapsed - dt, elapsed], both ends moved up by 1e-6 dt against the clock's
-        # rounding: a time on a grid point belongs to the step that ends there, once.
-        inside = (t > elapsed - self.dt * (1 - 1e-6)) & (t <= elapsed + 1e-6 * self.dt)
-        return jnp.sum(inside, axis=-1).astype(self.learning_rate.dtype)
+        """How many desired spikes of each neuron fall in the grid step that ends at ``elapsed``
+        (the step ``round(elapsed / dt) - 1``: the clock's rounding error stays far below ``dt / 2``)."""
+        step = jnp.round(elapsed / self.dt).astype(jnp.int32) - 1
+        return jnp.sum(self.target_steps == step, axis=-1).astype(self.learning_rate.dtype)
+
+    def desired_trains(self, n_steps: int) -> np.ndarray:
+        """The desired spike trains ``(n, n_steps)`` (0/1) on the grid, in the steps the rule uses."""
+        return target_trains(np.asarray(self.target_times, dtype=np.float64), n_steps, self.dt,
+                             steps=np.asarray(self.target_steps))
 
     def on_postsynaptic(self, state: ReSuMeTraces, array, array_state, spikes, membrane_potential):
         teach = self.desired(state.elapsed) - spikes
@@ -149,11 +170,12 @@ def schreiber_correlation(trains_a, trains_b, *, dt: float, sigma: float = 2e-3)
     return np.where(norm > 0, np.sum(a * b, axis=-1) / np.where(norm > 0, norm, 1.0), 0.0)
 
 
-def target_trains(target_times, n_steps: int, dt: float):
-    """The desired spike trains ``(n, n_steps)`` (0/1) on the grid (a spike in the step that holds it)."""
+def target_trains(target_times, n_steps: int, dt: float, *, steps=None):
+    """The desired spike trains ``(n, n_steps)`` (0/1) on the grid (a spike in the step that holds
+    it, :func:`grid_steps`; ``steps``: those steps, already computed)."""
     times = check_target_times(target_times, run=n_steps * dt)
+    steps = grid_steps(times, dt) if steps is None else np.asarray(steps)
     trains = np.zeros((times.shape[0], n_steps))
-    for i, row in enumerate(times):
-        for t in row[np.isfinite(row)]:
-            trains[i, min(max(int(np.ceil(t / dt - 1e-6)) - 1, 0), n_steps - 1)] = 1.0
+    for i, row in enumerate(steps):
+        trains[i, np.minimum(row[row >= 0], n_steps - 1)] = 1.0
     return trains

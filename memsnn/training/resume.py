@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from ..network import Layer, Network
-from ..plasticity.resume import ReSuMe, schreiber_correlation, target_trains
+from ..plasticity.resume import ReSuMe, schreiber_correlation
 from ..simulate import simulate
 from ..stimulus import Impulses
 
@@ -37,14 +37,18 @@ def learn_target_trains(layer: Layer, inputs: Impulses, *, dt: float, n_steps: i
     Raises:
         TypeError: the layer's rule is not ReSuMe.
         ValueError: an empty target train or a target spike at or beyond the run's end
-            (:func:`~memsnn.plasticity.resume.check_target_times`).
+            (:func:`~memsnn.plasticity.resume.check_target_times`), or a rule whose ``dt`` is not
+            the run's.
     """
     if not isinstance(layer.plasticity, ReSuMe):
         raise TypeError(f"learn_target_trains: the layer's plasticity must be memsnn.plasticity.ReSuMe, got "
                         f"{type(layer.plasticity).__name__}.")
     if inputs.amplitude.shape[0] != 1:
         raise ValueError(f"learn_target_trains: give one input pattern (batch 1), got {inputs.amplitude.shape[0]}.")
-    desired = target_trains(np.asarray(layer.plasticity.target_times), n_steps, dt)
+    if abs(layer.plasticity.dt - dt) > 1e-9 * dt:
+        raise ValueError(f"learn_target_trains: the rule places its desired spikes on a grid of dt={layer.plasticity.dt:g} "
+                         f"s but the run's dt is {dt:g} s; give ReSuMe the run's dt.")
+    desired = layer.plasticity.desired_trains(n_steps)
     network = Network([layer])
     fresh = jax.tree.map(lambda x: x[None], network.init_state())
     state, history = fresh, []
