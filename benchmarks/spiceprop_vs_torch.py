@@ -151,6 +151,7 @@ def main() -> None:
                              "--unroll 1 --checkpoint-every 10 is the setting before the unroll change")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
 
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 1, (BATCH, 784)).astype(np.float32)
@@ -218,6 +219,12 @@ def main() -> None:
         "machine": platform.processor() or platform.machine(),
         "load_average": os.getloadavg(),
     }
+    import registry
+
+    result["conditions"] = registry.run_conditions(
+        data=f"random inputs, batch {BATCH}, {N_STEPS} steps, float32", seeds="0 (weights and inputs)",
+        selection="none", load_before=load_before,
+        devices={"memsnn": f"{N_DEVICES} CPU device(s)", "torch": f"{torch.get_num_threads()} thread(s)"})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{'implementation':<44}{'step (ms)':>12}")

@@ -288,11 +288,52 @@ def test_generalized_mss_reduces_to_mmss_and_adds_the_diode():
         (lambda: LinearIonDrift(D=-1e-8), "D"),
         (lambda: LinearIonDrift(window="prodromakis"), "window"),
         (lambda: LinearIonDrift(p=1.5), "p"),
+        (lambda: VolatileMSS(V_on=0.5, V_off=0.001, V_T=0.003), "V_T"),
+        (lambda: MeanMetastableSwitch(V_on=0.3, V_off=0.3, V_T=0.003), "V_T"),
     ],
 )
 def test_invalid_parameters_are_rejected(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize("d", [-3.0, 7.0, 20.8, 99.0, 149.0])
+def test_sigmoid_pair_is_two_sigmoids_and_differentiates_like_them(dtype, d):
+    """The metastable switch's on and off rates from one exponential (sigmoid_pair) against two
+    jax.nn.sigmoid calls, in value (to rounding, which grows with |d|: the midpoint shift) and in
+    the custom JVP's derivatives in z and in d (against autodiff of the two sigmoids)."""
+    from memsnn.devices._mss import sigmoid_pair
+
+    eps = float(jnp.finfo(dtype).eps)
+    z = jnp.linspace(-200.0, 200.0, 4001, dtype=dtype)
+    dd = jnp.asarray(d, dtype)
+
+    def plain(z, d):
+        return jax.nn.sigmoid(z), jax.nn.sigmoid(-z - d)
+
+    tol = 4 * eps * (1 + abs(d))
+    for got, want in zip(sigmoid_pair(z, dd), plain(z, dd)):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    weights = jnp.cos(z)  # any cotangent
+    for argnum in (0, 1):
+        def total(fn, argnum=argnum):
+            return jax.grad(lambda z, d: jnp.sum(weights * (fn(z, d)[0] + 3 * fn(z, d)[1])), argnum)(z, dd)
+        np.testing.assert_allclose(total(sigmoid_pair), total(plain), rtol=tol, atol=tol * len(z))
+
+
+def test_metastable_switch_rates_match_the_two_sigmoid_form():
+    """state_derivative and relaxation_rate of both switch models against the equations written
+    with two jax.nn.sigmoid calls (docs/devices.md), float64."""
+    v = jnp.linspace(-0.5, 0.5, 1001)
+    for device in (VolatileMSS(), MeanMetastableSwitch()):
+        on = jax.nn.sigmoid((v - device.V_on) / device.V_T)
+        off = jax.nn.sigmoid((device.off_switching_voltage() - v) / device.V_T)
+        for x in (0.0, 0.3, 1.0):
+            np.testing.assert_allclose(device.state_derivative(x, v), ((1 - x) * on - x * off) / device.tau,
+                                       rtol=1e-13, atol=1e-13 / device.tau)
+        np.testing.assert_allclose(device.relaxation_rate(0.3, v), (on + off) / device.tau, rtol=1e-13)
 
 
 def test_parameters_are_trainable_under_jit():
