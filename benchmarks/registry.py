@@ -763,11 +763,12 @@ table("readme-numerics", README, [
 ])
 
 table("readme-speed", README, [
-    row("SPICEprop training step (batch 200, 1000 steps, fwd + bwd + Adam, float32) vs PyTorch eager / `torch.compile` of the same equations, timed in alternating blocks",
-        "{spiceprop_vs_torch_after_27.json#memsnn_step_ms|.0f} ms vs {spiceprop_vs_torch_after_27.json#torch_eager_step_ms|,.0f} ms / {spiceprop_vs_torch_after_27.json#torch_compile_step_ms|,.0f} ms wall (loaded machine): "
-        "**{spiceprop_vs_torch_after_27.json#speedup|.1f}x / {spiceprop_vs_torch_after_27.json#speedup_vs_torch_compile|.1f}x**; CPU time {spiceprop_vs_torch_after_27.json#cpu_ms_median.memsnn|.1f} vs {spiceprop_vs_torch_after_27.json#cpu_ms_median.torch_eager|.0f} / "
-        "{spiceprop_vs_torch_after_27.json#cpu_ms_median.torch_compile|.0f} ms: **{spiceprop_vs_torch_after_27.json#speedup_cpu_time.torch_eager|.1f}x / {spiceprop_vs_torch_after_27.json#speedup_cpu_time.torch_compile|.1f}x**; "
-        "traces agree to {spiceprop_vs_torch_after_27.json#traces_same_weights.torch_eager_max_abs_diff_mV|.1e} mV",
+    row("SPICEprop training step (batch 200, 1000 steps, fwd + bwd + Adam, float32) vs PyTorch eager / `torch.compile` of the same equations, timed in alternating blocks; two runs",
+        "{spiceprop_vs_torch_sigmoid_pair.json#memsnn_step_ms|.0f} ms vs {spiceprop_vs_torch_sigmoid_pair.json#torch_eager_step_ms|,.0f} ms / {spiceprop_vs_torch_sigmoid_pair.json#torch_compile_step_ms|,.0f} ms wall (loaded machine): "
+        "**{spiceprop_vs_torch_sigmoid_pair.json#speedup|.1f}x / {spiceprop_vs_torch_sigmoid_pair.json#speedup_vs_torch_compile|.1f}x**; CPU time {spiceprop_vs_torch_sigmoid_pair.json#cpu_ms_median.memsnn|.1f} vs {spiceprop_vs_torch_sigmoid_pair.json#cpu_ms_median.torch_eager|.0f} / "
+        "{spiceprop_vs_torch_sigmoid_pair.json#cpu_ms_median.torch_compile|.0f} ms: **{spiceprop_vs_torch_sigmoid_pair.json#speedup_cpu_time.torch_eager|.1f}x / {spiceprop_vs_torch_sigmoid_pair.json#speedup_cpu_time.torch_compile|.1f}x**; "
+        "repeat: **{spiceprop_vs_torch_sigmoid_pair_repeat.json#speedup|.1f}x / {spiceprop_vs_torch_sigmoid_pair_repeat.json#speedup_vs_torch_compile|.1f}x** wall, **{spiceprop_vs_torch_sigmoid_pair_repeat.json#speedup_cpu_time.torch_eager|.1f}x / {spiceprop_vs_torch_sigmoid_pair_repeat.json#speedup_cpu_time.torch_compile|.1f}x** CPU "
+        "(memsnn {spiceprop_vs_torch_sigmoid_pair_repeat.json#cpu_ms_median.memsnn|.1f} ms CPU); traces agree to {spiceprop_vs_torch_sigmoid_pair.json#traces_same_weights.torch_eager_max_abs_diff_mV|.1e} mV",
         ">= 30x / >= 8x (**both missed**)", "`python benchmarks/spiceprop_vs_torch.py` (`pip install -e \".[torch]\"`)"),
     row("Why SPICEprop misses torch.compile: the step's CPU time against the batch (one device; batch 20 / 50 / 100 / 200; before the summed-NLL loss change)",
         "{loop_profile.json#memsnn_spiceprop_batch_sweep.rows[0].cpu_ms|.1f} / {loop_profile.json#memsnn_spiceprop_batch_sweep.rows[1].cpu_ms|.1f} / "
