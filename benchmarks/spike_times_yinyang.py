@@ -52,6 +52,13 @@ LITERATURE = {
 MNIST_LITERATURE = {
     "Wunderlich & Pehle 2021 (Sci. Rep., EventProp), 784-350-10 LIF, latency-coded MNIST":
         "97.6 % is the figure issue 23 names as the target; " + _NOT_FOUND,
+    "lolemacs/pytorch-eventprop (a third-party PyTorch EventProp, main.py / models.py)":
+        "no accuracy figure; its MNIST settings, a single layer 784 -> 10 LIF: tau_mem 20 ms, tau_syn 5 ms, 40 ms in "
+        "1 ms steps, pixels >= 0.5 spike at 10 ms and the others at 20 ms, cross-entropy on -t / (0.4 tau_syn) plus "
+        "0.01 (exp(t_label / (2 tau_syn)) - 1), Adam 1e-3 divided by 10 every 10 epochs, 40 epochs, batch 128",
+    "tnowotny/genn_eventprop MNIST_example.py (GeNN EventProp)":
+        "no accuracy figure; its latency code: 20 ms trials in 1 ms steps, a pixel of grey value g > 1 spikes at "
+        "(255 - g) / 255 x 16 ms + 2 ms",
 }
 
 
