@@ -268,3 +268,46 @@ def test_the_same_rule_programs_crossbar_devices():
     np.testing.assert_allclose(on_devices(0.005), np.zeros(3), atol=1e-12)  # < half of a 1/30 pulse: lost
     moved = on_devices(0.2)
     assert moved[0] > 0.05 and moved[2] < -0.05, moved
+
+
+@pytest.mark.parametrize("rule_name", ["pair", "triplet"])
+@pytest.mark.parametrize("dependence", ["additive", "multiplicative"])
+def test_an_update_of_the_spiking_columns_alone_equals_the_full_update(rule_name, dependence, monkeypatch):
+    """A step without post-synaptic spikes changes only the columns of its pre-synaptic spikes
+    (``updated_at_spikes``): the weights are bitwise those of the full update, also with a
+    post-synaptic spike or more spiking inputs than the sparse budget (then the full update runs),
+    on an ideal array and on a crossbar."""
+    from memsnn.crossbar import Crossbar, preset
+    from memsnn.plasticity import pair
+
+    n, n_in = 5, 3 * pair.SPARSE_COLUMNS
+    keys = jax.random.split(jax.random.key(3), 6)
+    weight = jax.random.uniform(keys[0], (n, n_in), maxval=0.9)
+    if rule_name == "pair":
+        rule = PairSTDP(n_in, a_plus=0.3, a_minus=0.2, weight_dependence=dependence)
+    else:
+        rule = TripletSTDP(n_in, a2_plus=0.05, a3_plus=0.3, a2_minus=0.2, a3_minus=0.1, weight_dependence=dependence)
+    # Traces far from rest (large changes: some weights clip at the bounds).
+    state = rule.init_state(n)
+    state = jax.tree.map(lambda x, k: jax.random.uniform(k, x.shape, maxval=2.0), state,
+                         type(state)(*jax.random.split(keys[1], len(state))))
+    arrays = [PlasticDense(weight, w_min=0.0, w_max=1.0),
+              Crossbar(weight, **preset("ideal", w_max=1.0)._asdict())]
+
+    def after(array, pre, post):
+        s = rule.on_presynaptic(state, array, array.init_state(n), pre.astype(float))[0]
+        return rule.on_postsynaptic(s, array, array.init_state(n), post.astype(float), jnp.zeros(n))[1]
+
+    few = jnp.zeros(n_in).at[jnp.asarray([0, 7, 8, n_in - 1])].set(1.0)
+    many = (jax.random.uniform(keys[2], (n_in,)) < 0.7).astype(float)
+    assert int(many.sum()) > pair.SPARSE_COLUMNS
+    cases = [(few, jnp.zeros(n)), (few, jnp.zeros(n).at[2].set(1.0)), (many, jnp.zeros(n)), (jnp.zeros(n_in), jnp.zeros(n))]
+    for array in arrays:
+        sparse = [jax.jit(lambda p, q: after(array, p, q))(pre, post) for pre, post in cases]
+        with monkeypatch.context() as m:
+            m.setattr(pair, "SPARSE_COLUMNS", n_in)  # every array takes the full update
+            full = [jax.jit(lambda p, q: after(array, p, q))(pre, post) for pre, post in cases]
+        for a, b in zip(sparse, full):
+            np.testing.assert_array_equal(np.asarray(array.weights(a)), np.asarray(array.weights(b)))
+        changed = np.asarray(array.weights(sparse[0]) != array.weights(array.init_state(n)))
+        assert changed.any() and not changed[:, ~np.asarray(few, bool)].any()

@@ -228,3 +228,32 @@ def test_learning_updates_the_weight_matrix_in_place():
     assert bodies, "no time loop that reads the weights found"
     for body in bodies:
         assert not re.search(r"f(32|64)\[(1,)?7,784\]\{[\d,]+\} copy\(", body)
+    # Nor in the rule's full update (a loop of zero or one pass inside the time step).
+    for loop in re.finditer(r"while\(.*?\), condition=%[\w.]+, body=(%[\w.]+)", text):
+        start = text.find("\n" + loop.group(1) + " ")
+        body = text[start:text.find("\n}\n", start)]
+        if "7,784]" in body and " dot(" not in body and " while(" not in body:
+            assert not re.search(r"f(32|64)\[(1,)?7,784\]\{[\d,]+\} copy\(", body)
+
+
+def test_the_sparse_weight_update_learns_the_weights_of_the_full_update(monkeypatch):
+    """Between output spikes the rule changes only the columns of the inputs that spiked
+    (memsnn.plasticity.pair.updated_at_spikes): Diehl & Cook's learning then ends with bitwise the
+    weights and thresholds of the full update at every step."""
+    from memsnn.plasticity import pair
+    config = stdp.StdpConfig(n_neurons=7, t_image=0.05)
+    model = stdp.build_stdp(config, key=jax.random.key(0))
+    rng = np.random.default_rng(0)
+    images = jnp.asarray(rng.uniform(0.2, 1.0, (3, 784)) * (rng.uniform(size=(3, 784)) < 0.25))
+
+    def learn():
+        return jax.jit(lambda m, x, k: stdp.learn_images(m, x, k)[:2])(model, images, jax.random.key(1))
+
+    sparse, counts = learn()
+    with monkeypatch.context() as m:
+        m.setattr(pair, "SPARSE_COLUMNS", 784)  # the full update at every step
+        full, _ = learn()
+    assert float(jnp.sum(counts)) > 0  # potentiation happened too
+    assert not np.array_equal(np.asarray(sparse.weights()), np.asarray(model.weights()))
+    np.testing.assert_array_equal(np.asarray(sparse.weights()), np.asarray(full.weights()))
+    np.testing.assert_array_equal(np.asarray(sparse.theta), np.asarray(full.theta))

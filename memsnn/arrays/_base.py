@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..components import AbstractComponent, State
 
@@ -171,6 +171,15 @@ class AbstractPlasticArray(AbstractSynapseArray):
         """The state after a requested weight change ``delta`` ``(n_out, n_in)`` (same units as
         :meth:`weights`), applied through the array's update law: the change reached may differ
         from ``delta`` (bounds, device nonlinearity, finite levels, write noise drawn with ``key``)."""
+
+    @abc.abstractmethod
+    def updated_columns(self, state: State, columns: Int[Array, " k"], delta: Float[Array, "n_out k"], *,
+                        key: PRNGKeyArray | None = None) -> State:
+        """:meth:`updated` for a change confined to a few inputs: ``delta[:, c]`` is the change of
+        column ``columns[c]``, every other column's change is zero; an index ``n_inputs`` pads
+        ``columns`` (its ``delta`` is ignored). The state is the one that :meth:`updated` gives for
+        the full change (an array may touch only those columns: a plasticity rule asks for the
+        change of one time step's pre-synaptic spikes this way)."""
 
 
 class AbstractProgrammableArray(AbstractPlasticArray):

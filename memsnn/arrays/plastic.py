@@ -76,3 +76,14 @@ class PlasticDense(AbstractProgrammableArray):
 
     def starting_from(self, state):
         return eqx.tree_at(lambda a: a.initial_weight, self, state)
+
+    def updated_columns(self, state, columns, delta, *, key=None):
+        # Only the k columns are read and written (in place inside a time loop), with the same
+        # arithmetic as updated: the same weights, bit for bit.
+        columns = jnp.asarray(columns)
+        weight = state.at[:, columns].get(mode="fill", fill_value=0) + delta
+        if self.w_min is not None:
+            weight = jnp.maximum(weight, self.w_min)
+        if self.w_max is not None:
+            weight = jnp.minimum(weight, self.w_max)
+        return state.at[:, columns].set(weight, mode="drop")

@@ -304,6 +304,13 @@ class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
         negative = program(state.negative, d_neg, keys[1]) if self.mapping.differential else state.negative
         return Conductances(positive, negative)
 
+    def updated_columns(self, state: Conductances, columns, delta, *, key: PRNGKeyArray | None = None
+                        ) -> Conductances:
+        # The full change through updated: programming noise is drawn for the whole array, as there.
+        full = jnp.zeros((self.n_outputs, self.n_inputs), delta.dtype).at[:, jnp.asarray(columns)].set(delta,
+                                                                                                     mode="drop")
+        return self.updated(state, full, key=key)
+
     # Deployment (AbstractMemristiveArray).
 
     def ideal(self) -> Dense:
@@ -465,6 +472,10 @@ class ProgrammedCrossbar(AbstractMemristiveArray, AbstractProgrammableArray):
 
     def updated(self, state: Conductances, delta, *, key: PRNGKeyArray | None = None) -> Conductances:
         return self.crossbar.updated(state, delta, key=key)
+
+    def updated_columns(self, state: Conductances, columns, delta, *, key: PRNGKeyArray | None = None
+                        ) -> Conductances:
+        return self.crossbar.updated_columns(state, columns, delta, key=key)
 
     @property
     def held_state(self) -> Conductances:

@@ -31,7 +31,8 @@ from jaxtyping import Array, Float
 
 from .._validation import require_positive
 from ..components import AbstractPlasticity
-from .pair import Interaction, WeightDependence, bump, check_array, check_choice, check_n_inputs, depends, scaled
+from .pair import (Interaction, WeightDependence, at_columns, bump, check_array, check_choice, check_n_inputs, depends,
+                   scaled, updated_at_spikes)
 
 __all__ = ["TripletSTDP", "TripletTraces", "PFISTER_GERSTNER_VISUAL_CORTEX"]
 
@@ -151,10 +152,16 @@ class TripletSTDP(AbstractPlasticity):
         return state, array_state
 
     def on_postsynaptic(self, state: TripletTraces, array, array_state, spikes, membrane_potential):
-        depress = scaled(state.o1_at_spike[:, None] * state.depress[None, :], depends(self, array, array_state, -1))
         per_neuron = spikes * (self.a2_plus + self.a3_plus * state.o2)
-        potentiate = scaled(per_neuron[:, None] * state.r1[None, :], depends(self, array, array_state, +1))
-        array_state = array.updated(array_state, potentiate - depress)
+
+        def change(at, columns):
+            depress = scaled(state.o1_at_spike[:, None] * at_columns(state.depress, columns)[None, :],
+                             depends(self, array, at, -1, columns))
+            potentiate = scaled(per_neuron[:, None] * at_columns(state.r1, columns)[None, :],
+                                depends(self, array, at, +1, columns))
+            return potentiate - depress
+
+        array_state = updated_at_spikes(self, array, array_state, change, state.depress != 0, spikes != 0)
         state = state._replace(o1=bump(state.o1, spikes, self.interaction), o2=bump(state.o2, spikes, self.interaction),
                                o1_at_spike=jnp.zeros_like(state.o1_at_spike), depress=jnp.zeros_like(state.depress))
         return state, array_state
