@@ -19,10 +19,12 @@ same numbers (independent Poisson draws).
 ``--cores 1`` runs the whole process (both simulators) on one core. Learning is sequential (one
 image after the other) and Brian2's generated code is single-threaded, while XLA's CPU runtime
 given two cores splits the per-step work into tasks, which on a machine shared with other jobs
-costs CPU time in waiting. Measured side by side (30 images, 100 neurons, load ~12-13, after the
-weight matrix stopped being copied at every step): memsnn 15.0 ms and Brian2 266 ms of CPU time per
-image on one core (17.7x), 18.8 and 255 ms on two cores (13.6x); the goal of 20x is missed. (Before:
-21.3 / 308 ms on one core, 14.4x, and 38.7 / 639 ms on two, 16.5x, at a load of ~18.)
+costs CPU time in waiting. Measured side by side (30 images, 100 neurons, commit ab86b73: the rule
+changes only the columns of the inputs that spiked between output spikes): memsnn 11.4 ms and
+Brian2 252 ms of CPU time per image on one core (22.2x, load 15.0 -> 11.7), 14.2 and 252 ms on two
+cores (17.8x, load 9.5 -> 10.0): the goal of 20x is met on one core, missed on two. (Before, with the
+full weight matrix updated at every step, load ~12-15: 15.0 / 266 ms on one core, 17.7x, and 18.8 /
+255 ms on two, 13.6x.)
 
 Writes ``benchmarks/results/stdp_vs_brian2.json`` (``--out`` for another name).
 """
