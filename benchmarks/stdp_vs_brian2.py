@@ -19,7 +19,7 @@ same numbers (independent Poisson draws).
 ``--cores 1`` runs the whole process (both simulators) on one core. Learning is sequential (one
 image after the other) and Brian2's generated code is single-threaded, while XLA's CPU runtime
 given two cores splits the per-step work into tasks, which on a machine shared with other jobs
-costs CPU time in waiting. Measured side by side (30 images, 100 neurons, commit ab86b73: the rule
+costs CPU time in waiting. Measured side by side (30 images, 100 neurons, commit ab86b73, landed as 58e8fe4: the rule
 changes only the columns of the inputs that spiked between output spikes): memsnn 11.4 ms and
 Brian2 252 ms of CPU time per image on one core (22.2x, load 15.0 -> 11.7), 14.2 and 252 ms on two
 cores (17.8x, load 9.5 -> 10.0): the goal of 20x is met on one core, missed on two. (Before, with the
