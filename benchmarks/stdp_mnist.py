@@ -115,9 +115,17 @@ def _run(args) -> dict:
         model, _, header = load_checkpoint(checkpoint, model)
         seen, learn_time = header["images_seen"], header["learn_time_s"]
         rates = np.asarray(header["rates"])
+        # The window of the running accuracy goes on where it stopped (checkpoints written before
+        # it was saved: the window restarts).
+        correct = [int(c) for c in header.get("correct_last_1000", [])]
         print(f"resumed at {seen} images", flush=True)
     elif checkpoint.exists():
         sys.exit(f"{checkpoint} exists: pass --resume to continue it or choose another --out.")
+
+    def header():
+        # The running accuracy's window is saved too: a resumed run's log goes on continuously.
+        return {"config": config.to_dict(), "epoch": 0, "images_seen": seen, "learn_time_s": learn_time,
+                "rates": rates.tolist(), "correct_last_1000": correct[-1000:]}
 
     step = eqx.filter_jit(learn_images)
     deadline = _deadline(args.until)
@@ -151,11 +159,9 @@ def _run(args) -> dict:
         log.write(json.dumps(row) + "\n")
         log.flush()
         if seen % args.save_every == 0 or seen == n_images:
-            save_checkpoint(checkpoint, model, None, {"config": config.to_dict(), "epoch": 0, "images_seen": seen,
-                                                      "learn_time_s": learn_time, "rates": rates.tolist()})
+            save_checkpoint(checkpoint, model, None, header())
 
-    save_checkpoint(checkpoint, model, None, {"config": config.to_dict(), "epoch": 0, "images_seen": seen,
-                                              "learn_time_s": learn_time, "rates": rates.tolist()})
+    save_checkpoint(checkpoint, model, None, header())
     print(f"learned from {seen} images in {learn_time:.0f} s ({1e3 * learn_time / max(seen, 1):.1f} ms/image)",
           flush=True)
     if args.no_eval:

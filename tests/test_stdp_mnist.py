@@ -257,3 +257,33 @@ def test_the_sparse_weight_update_learns_the_weights_of_the_full_update(monkeypa
     assert not np.array_equal(np.asarray(sparse.weights()), np.asarray(model.weights()))
     np.testing.assert_array_equal(np.asarray(sparse.weights()), np.asarray(full.weights()))
     np.testing.assert_array_equal(np.asarray(sparse.theta), np.asarray(full.theta))
+
+
+def _benchmark_script():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "stdp_mnist.py"
+    spec = importlib.util.spec_from_file_location("memsnn_bench_stdp_mnist", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_running_accuracy_of_the_benchmark_goes_on_across_a_resume(tmp_path):
+    """benchmarks/stdp_mnist.py stopped at 10 images and resumed logs the running accuracy of the
+    uninterrupted run: its window is saved in the checkpoint, not restarted."""
+    import json
+    script = _benchmark_script()
+    tiny = ["--neurons", "4", "--chunk", "5", "--save-every", "5", "--source", "bundled", "--no-eval",
+            "--tag", "_pytest_resume"]
+
+    def logged(out):
+        return [json.loads(line)["running_acc_last_1000"] for line in (out / "log.jsonl").read_text().splitlines()]
+
+    script.main([*tiny, "--images", "20", "--out", str(tmp_path / "whole")])
+    script.main([*tiny, "--images", "10", "--out", str(tmp_path / "parts")])
+    script.main([*tiny, "--images", "20", "--out", str(tmp_path / "parts"), "--resume"])
+    whole = logged(tmp_path / "whole")
+    assert len(whole) == 4 and logged(tmp_path / "parts") == whole
+    header = read_checkpoint_header(tmp_path / "parts" / "checkpoint.eqx")
+    assert len(header["correct_last_1000"]) == 20 and np.mean(header["correct_last_1000"]) == whole[-1]
