@@ -301,7 +301,8 @@ def test_an_update_of_the_spiking_columns_alone_equals_the_full_update(rule_name
     few = jnp.zeros(n_in).at[jnp.asarray([0, 7, 8, n_in - 1])].set(1.0)
     many = (jax.random.uniform(keys[2], (n_in,)) < 0.7).astype(float)
     assert int(many.sum()) > pair.SPARSE_COLUMNS
-    cases = [(few, jnp.zeros(n)), (few, jnp.zeros(n).at[2].set(1.0)), (many, jnp.zeros(n)), (jnp.zeros(n_in), jnp.zeros(n))]
+    silent = jnp.zeros(n)
+    cases = [(few, silent), (few, silent.at[2].set(1.0)), (many, silent), (jnp.zeros(n_in), silent)]
     for array in arrays:
         sparse = [jax.jit(lambda p, q: after(array, p, q))(pre, post) for pre, post in cases]
         with monkeypatch.context() as m:

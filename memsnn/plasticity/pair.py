@@ -131,9 +131,11 @@ def updated_at_spikes(rule, array, array_state, change, pre_spiked: Bool[Array, 
     array_state = array.updated_columns(array_state, columns, change(array_state, columns))
     # ... or the full update: a loop of zero or one pass rather than a lax.cond, whose operands XLA
     # copies (the weight matrix at every step) where a loop updates its carry in place.
-    state, _ = jax.lax.while_loop(lambda carry: carry[1], lambda carry: (array.updated(carry[0], change(carry[0], None)),
-                                                                         jnp.zeros_like(carry[1])),
-                                  (array_state, ~sparse))
+    def full(carry):
+        state, _ = carry
+        return array.updated(state, change(state, None)), jnp.zeros((), bool)
+
+    state, _ = jax.lax.while_loop(lambda carry: carry[1], full, (array_state, ~sparse))
     return state
 
 
@@ -221,7 +223,8 @@ class PairSTDP(AbstractPlasticity):
 
     def on_postsynaptic(self, state: PairTraces, array, array_state, spikes, membrane_potential):
         def change(at, columns):
-            depress = self.a_minus * scaled(state.post_at_spike[:, None] * at_columns(state.pre_spikes, columns)[None, :],
+            pre_spikes = at_columns(state.pre_spikes, columns)
+            depress = self.a_minus * scaled(state.post_at_spike[:, None] * pre_spikes[None, :],
                                             depends(self, array, at, -1, columns))
             potentiate = self.a_plus * scaled(spikes[:, None] * at_columns(state.pre, columns)[None, :],
                                               depends(self, array, at, +1, columns))
