@@ -379,7 +379,10 @@ def test_wide_tiles_by_strips_and_separators_against_the_stamp(monkeypatch):
         currents = solve_ir_drop_nodes(g, v, Wires(*r)).currents if nodes else solve_ir_drop(g, v, Wires(*r))
         return jnp.sum(jnp.sin(jnp.arange(currents.size).reshape(currents.shape)) * currents)
 
-    grad = jax.grad(loss, argnums=(0, 1, 2))
+    # Compiled whole (traced again after each width change below): op by op, the solves and their
+    # adjoints compiled hundreds of small programs.
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2)), static_argnums=3)
+    solve = jax.jit(solve_ir_drop)
     for (n_in, n_out, width, r) in [(5, 13, 3, (1.0, 2.0, 0.5, 0.7)), (6, 20, 4, (1.0, 1.0, 0.0, 0.0))]:
         monkeypatch.setattr(irdrop, "_ND_WIDTH", width)
         jax.clear_caches()
@@ -387,10 +390,10 @@ def test_wide_tiles_by_strips_and_separators_against_the_stamp(monkeypatch):
         v = jnp.asarray(rng.uniform(0, 0.3, (3, n_in)))
         r = jnp.asarray(r)
         assert irdrop._use_nd(g)
-        ours = solve_ir_drop(g, v, Wires(*r))
+        ours = solve(g, v, Wires(*r))
         np.testing.assert_allclose(ours, [_stamp(np.asarray(g), np.asarray(x), *map(float, r)) for x in v], rtol=1e-12)
-        for a, b in zip(grad(g, v, r), grad(g, v, r, True)):
+        for a, b in zip(grad(g, v, r, False), grad(g, v, r, True)):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14 * float(jnp.max(jnp.abs(b))))
         with pytest.raises(Exception, match="failed its own KCL check"):
-            jax.block_until_ready(solve_ir_drop(g, v.at[1, 2].set(jnp.nan), Wires(*r)))
+            jax.block_until_ready(solve(g, v.at[1, 2].set(jnp.nan), Wires(*r)))
     jax.clear_caches()
