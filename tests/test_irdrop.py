@@ -328,20 +328,23 @@ def test_currents_stream_the_factorisation_and_large_tiles_always_do(monkeypatch
         currents = solve_ir_drop_nodes(g, v, Wires(*r)).currents if nodes else solve_ir_drop(g, v, Wires(*r))
         return jnp.sum(jnp.sin(jnp.arange(currents.size).reshape(currents.shape)) * currents)
 
-    grad = jax.grad(loss, argnums=(0, 1, 2))
-    streamed = solve_ir_drop(g, v, wires), grad(g, v, r)
-    stored = solve_ir_drop_nodes(g, v, wires).currents, grad(g, v, r, True)
+    # Compiled whole (jax.clear_caches below traces them again): op by op, the solves and their
+    # adjoints compiled hundreds of small programs.
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2)), static_argnums=3)
+    solve, solve_nodes = jax.jit(solve_ir_drop), jax.jit(solve_ir_drop_nodes)
+    streamed = solve(g, v, wires), grad(g, v, r, False)
+    stored = solve_nodes(g, v, wires).currents, grad(g, v, r, True)
     np.testing.assert_allclose(streamed[0], stored[0], rtol=1e-12)
     for a, b in zip(streamed[1], stored[1]):
         np.testing.assert_allclose(a, b, rtol=1e-10)
     np.testing.assert_allclose(streamed[0], [_stamp(np.asarray(g), np.asarray(x), 1.0, 2.0, 0.5, 0.7) for x in v], rtol=1e-12)
     with pytest.raises(Exception, match="failed its own KCL check"):
-        jax.block_until_ready(solve_ir_drop(g, v.at[1, 2].set(jnp.nan), wires))
+        jax.block_until_ready(solve(g, v.at[1, 2].set(jnp.nan), wires))
 
-    mapped = solve_ir_drop(g, wide, wires), grad(g, wide, r)
+    mapped = solve(g, wide, wires), grad(g, wide, r, False)
     monkeypatch.setattr(irdrop, "_STREAM_ABOVE", 0)
     jax.clear_caches()
-    large = solve_ir_drop(g, wide, wires), grad(g, wide, r)
+    large = solve(g, wide, wires), grad(g, wide, r, False)
     np.testing.assert_allclose(large[0], mapped[0], rtol=1e-12)
     for a, b in zip(large[1], mapped[1]):
         np.testing.assert_allclose(a, b, rtol=1e-10)
