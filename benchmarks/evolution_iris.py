@@ -11,6 +11,11 @@ generation's test accuracy, mean +- std over seeds (no selection on the test set
 ``--val N`` holds N of the training samples out (stratified) and every seed is run once per
 setting of the grid ``--algorithms`` x ``--std-inits``; the setting with the best mean
 final-generation validation accuracy is picked, and the headline is its runs' test accuracy.
+``--restarts K`` runs every seed and setting K times from different initial networks and search
+keys (restart 0 is the run without restarts) and keeps, per seed, the restart with the best
+final-generation validation accuracy (ties: the earliest restart); the test split is only read
+for the kept restart's report. A restart is the usual remedy for an evolution strategy that
+settles in a local optimum (here: an output neuron that never fires, two classes of three).
 
 Speed: one generation's fitness evaluation (``population`` candidates on the training batch) as
 one vmapped ``simulate`` inside one jitted function, against a Python loop calling the jitted
@@ -73,28 +78,39 @@ def main(argv=None):
     ap.add_argument("--std-inits", type=float, nargs="+", default=[1.0])
     ap.add_argument("--algorithms", nargs="+", default=["CMA_ES"], help="evosax names, e.g. CMA_ES SNES Open_ES")
     ap.add_argument("--val", type=int, default=0, help="training samples held out as a validation split")
+    ap.add_argument("--restarts", type=int, default=1,
+                    help="runs per seed and setting; the one with the best validation accuracy is kept (needs --val)")
     ap.add_argument("--timing-repeats", type=int, default=5)
     ap.add_argument("--json", default="evolution_iris.json")
     args = ap.parse_args(argv)
+    if args.restarts < 1 or (args.restarts > 1 and not args.val):
+        ap.error("--restarts must be >= 1, and choosing among restarts needs a validation split (--val)")
     c = config(args)
     grid = [(a, s) for a in args.algorithms for s in args.std_inits]
-    runs = []
+    runs, all_restarts = [], []
     for seed, (algorithm, std_init) in [(seed, g) for seed in args.seeds for g in grid]:
         data = iris_split(seed, args.val)
         train, test = data[:2]
-        model = build_surrogate(c, key=jax.random.key(seed))
-        learner = EvolutionLearner.create(model, surrogate_loss, surrogate_predict, algorithm=algorithm,
-                                          population_size=args.population, std_init=std_init)
-        start = time.perf_counter()
-        res = fit(model, learner, train, test, epochs=args.generations, batch_size=len(train[1]), seed=seed,
-                  progress=False, val_data=data[2] if args.val else None)
-        last = res.history[-1]
-        runs.append({"seed": seed, "algorithm": algorithm, "std_init": std_init, "test_acc": last["test_acc"],
-                     "val_acc": last.get("val_acc"), "train_acc_best_candidate": last["train_acc"],
-                     "best_test_acc_over_generations": max(h["test_acc"] for h in res.history),
-                     "evaluations": args.generations * args.population,
-                     "wall_s": time.perf_counter() - start, "load_average": os.getloadavg()})
-        print(runs[-1], flush=True)
+        tried = []
+        for restart in range(args.restarts):
+            run_seed = seed + 1000 * restart  # restart 0: the run without restarts
+            model = build_surrogate(c, key=jax.random.key(run_seed))
+            learner = EvolutionLearner.create(model, surrogate_loss, surrogate_predict, algorithm=algorithm,
+                                              population_size=args.population, std_init=std_init)
+            start = time.perf_counter()
+            res = fit(model, learner, train, test, epochs=args.generations, batch_size=len(train[1]),
+                      seed=run_seed, progress=False, val_data=data[2] if args.val else None)
+            last = res.history[-1]
+            tried.append({"seed": seed, "restart": restart, "algorithm": algorithm, "std_init": std_init,
+                          "test_acc": last["test_acc"], "val_acc": last.get("val_acc"),
+                          "train_acc_best_candidate": last["train_acc"],
+                          "best_test_acc_over_generations": max(h["test_acc"] for h in res.history),
+                          "evaluations": args.generations * args.population,
+                          "wall_s": time.perf_counter() - start, "load_average": os.getloadavg()})
+            print(tried[-1], flush=True)
+        all_restarts += tried
+        kept = max(tried, key=lambda r: (r["val_acc"] if args.val else 0.0, -r["restart"]))
+        runs.append({**kept, "restarts_val_acc": [r["val_acc"] for r in tried]})
     by = {g: [r for r in runs if (r["algorithm"], r["std_init"]) == g] for g in grid}
     chosen = max(grid, key=lambda g: np.mean([r["val_acc"] for r in by[g]])) if args.val else grid[0]
 
@@ -144,7 +160,9 @@ def main(argv=None):
             data="Iris (scikit-learn), stratified split by seed", seeds=args.seeds, epochs=args.generations,
             devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"},
             machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
-            selection=("algorithm and std_init by mean final-generation validation accuracy" if args.val else "none"),
+            selection=(("algorithm and std_init by mean final-generation validation accuracy"
+                        + (f"; per seed the best of {args.restarts} restarts by final-generation validation accuracy"
+                           if args.restarts > 1 else "")) if args.val else "none"),
             load_before=runs[0]["load_average"][0]),
         "selection": {"algorithm": chosen[0], "std_init": chosen[1],
                       "val_acc_mean": {f"{g[0]} std_init={g[1]:g}": float(np.mean([r["val_acc"] for r in v]))
@@ -154,7 +172,7 @@ def main(argv=None):
         "chosen_runs": by[chosen], "final_generation": args.generations,
         "note": "headline: final-generation test accuracy; timings on a 2-core machine shared with ~8 jobs",
         "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
-        "test_acc_std_kind": "sample std (ddof 1)", "runs": runs, "speed": speed,
+        "test_acc_std_kind": "sample std (ddof 1)", "runs": runs, "all_restarts": all_restarts, "speed": speed,
     }
     print("wrote", write_json(args.json, payload))
 
