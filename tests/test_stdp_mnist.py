@@ -287,3 +287,14 @@ def test_the_running_accuracy_of_the_benchmark_goes_on_across_a_resume(tmp_path)
     assert len(whole) == 4 and logged(tmp_path / "parts") == whole
     header = read_checkpoint_header(tmp_path / "parts" / "checkpoint.eqx")
     assert len(header["correct_last_1000"]) == 20 and np.mean(header["correct_last_1000"]) == whole[-1]
+
+
+def test_an_evaluation_does_not_depend_on_the_batch_size(tmp_path):
+    """memsnn evaluate keys each test image by its index (image_keys): a checkpoint evaluated in
+    batches of 2 and 3 gives the same predictions."""
+    assert main(["train", "--method", "stdp", "--dataset", "mnist", "--neurons", "6", "--t-image", "0.05",
+                 "--train-subset", "3", "--test-subset", "6", "--batch-size", "3", "--eval-batch-size", "2",
+                 "--epochs", "1", "--no-progress", "--cpu-devices", "1", "--out", str(tmp_path)]) == 0
+    path = tmp_path / "checkpoint.eqx"
+    in_twos, in_threes = (evaluate_checkpoint(path, batch_size=b)["predictions"] for b in (2, 3))
+    np.testing.assert_array_equal(in_twos, in_threes)

@@ -172,6 +172,7 @@ class MemberPredict(AbstractPredict):
 
     predict_fn: Callable
     model_axes: Any = None
+    per_image_keys: bool = eqx.field(static=True, default=False, kw_only=True)
 
     def __call__(self, ensemble, images, *, key, throw=True):
         axes = eqx.if_array(0) if self.model_axes is None else self.model_axes

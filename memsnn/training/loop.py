@@ -58,7 +58,7 @@ from .sharding import (
 )
 from .ensemble import check_seeds, n_members, spread
 from .learner import FAILED, AbstractFitLearner, AbstractLearner
-from .predict import AbstractPredict, as_predict
+from .predict import AbstractPredict, as_predict, image_keys
 from .runlock import RunLockedError, run_lock
 
 __all__ = [
@@ -237,7 +237,9 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
     all processes), over which every batch is sharded. ``predict`` (from :func:`make_predict`,
     built for that padded size and those devices) reuses a compiled function across calls. A
     stochastic model (read noise) draws batch ``i``'s noise from ``fold_in(key(seed), i)``: the
-    same seed, the same accuracy. In a multi-process run every process calls it with the same data.
+    same seed, the same accuracy. A predictor keyed per image (``per_image_keys``, e.g. Diehl &
+    Cook's STDP network) gets image ``j``'s key ``fold_in(key(seed), j)``: its predictions do not
+    depend on ``batch_size`` either. In a multi-process run every process calls it with the same data.
     ``progress`` shows a bar over the batches (in process 0).
 
     An ensemble's ``predict_fn`` (:func:`~memsnn.training.ensemble.member_predict`) returns
@@ -257,13 +259,15 @@ def evaluate(predict_fn: PredictFn, model, images: np.ndarray, labels: np.ndarra
     mesh = data_mesh(devices)
     batch_size = padded_batch(min(batch_size, n), mesh)
     predict = predict or make_predict(predict_fn, model, mesh)
+    per_image = as_predict(predict_fn).per_image_keys
     model = replicate(model, mesh)
     predictions = None
     bar = tqdm(total=n, desc="evaluating", unit="images", disable=not (progress and is_main_process()),
                dynamic_ncols=True, mininterval=0.5, leave=False)
     for start in range(0, n, batch_size):
         idx = np.arange(start, start + batch_size) % n
-        key = jax.random.fold_in(jax.random.key(seed), start // batch_size)
+        key = (image_keys(jax.random.key(seed), idx) if per_image
+               else jax.random.fold_in(jax.random.key(seed), start // batch_size))
         batch = np.asarray(images[idx])
         out = np.asarray(predict(model, batch, key))
         if np.any(out == FAILED):

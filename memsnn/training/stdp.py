@@ -51,6 +51,7 @@ from .layout import add_crossbar_argument, add_old_crossbar_aliases, check_cross
     migrated_crossbar_keys
 from ._method import Method, cli_type
 from .learner import AbstractLearner
+from .predict import Predict, image_keys
 
 __all__ = ["STDP", "DiehlCookNet", "StdpConfig", "StdpLearner", "assign_labels", "build_stdp", "learn_images",
            "image_keys", "responses", "stdp_predict"]
@@ -422,12 +423,6 @@ def classify(assignments: Int[Array, " n"], counts: Float[Array, "B n"], n_class
     return jnp.argmax(jnp.where(size > 0, mean, -1.0), axis=1).astype(jnp.int32)
 
 
-def image_keys(key: PRNGKeyArray, index: Int[Array, " B"]) -> PRNGKeyArray:
-    """``(B,)`` per-image keys ``fold_in(key, index[i])``: image ``index[i]`` of a data set gets the
-    same spike trains whatever batch it is evaluated in."""
-    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.asarray(index))
-
-
 def assign_labels(model: DiehlCookNet, images, labels, *, batch_size: int = 250, key=None) -> DiehlCookNet:
     """Label every neuron with the class it responds to most over ``(images, labels)`` (frozen).
 
@@ -452,10 +447,15 @@ def assign_labels(model: DiehlCookNet, images, labels, *, batch_size: int = 250,
 def stdp_predict(model: DiehlCookNet, images, *, key, throw: bool = True):
     """Predicted classes ``(B,)`` of ``images`` ``(B, n_inputs)`` (learning off).
 
+    ``key``: ``(B,)`` keys, one per image (:func:`image_keys` of the images' indices in the data
+    set, as :func:`~memsnn.training.evaluate` passes them), or one key: image ``i`` of ``images``
+    then gets ``fold_in(key, i)``. Either way an image's prediction depends on its key only, not on
+    the batch it is in.
+
     ``throw`` has no effect: the network's runs tolerate Euler's stability bound during bursts of
     inhibition by design (see :func:`learn_images`), so no failure is raised or reported.
     """
-    keys = jax.random.split(key, images.shape[0])
+    keys = image_keys(key, jnp.arange(images.shape[0])) if key.shape == () else key
     return classify(model.assignments, responses(model, images, keys), model.config.n_classes)
 
 
@@ -508,6 +508,10 @@ class StdpLearner(AbstractLearner):
     def evaluate(self, model, images, key, *, throw=True):
         return stdp_predict(model, images, key=key, throw=throw)
 
+    def predictor(self):
+        # Keyed per image: the test accuracy does not depend on the evaluation batch size.
+        return Predict(self.evaluate, per_image_keys=True)
+
 
 def _stdp_loss(model, images, labels, *, key, throw=True):
     raise ValueError("stdp: Diehl & Cook's network learns without a loss; train it with StdpLearner "
@@ -540,7 +544,7 @@ STDP = Method(
     model_config=lambda overrides: StdpConfig.from_dict(overrides).to_dict(),
     build=build_stdp,
     loss=_stdp_loss,
-    predict=stdp_predict,
+    predict=Predict(stdp_predict, per_image_keys=True),
     trainable=lambda model: StdpLearner().updated(model),
     add_arguments=_arguments,
     config_from_args=_config_from_args,
