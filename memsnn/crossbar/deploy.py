@@ -21,6 +21,7 @@ like the others.
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 from jaxtyping import PRNGKeyArray
 
@@ -114,6 +115,13 @@ def one_read(model, *, key: PRNGKeyArray | None = None):
     Raises:
         ValueError: a crossbar with ``drift_compensation`` (its factor needs the unfrozen read).
     """
+    return _one_read(model, key)
+
+
+# Compiled whole: op by op, freezing a chip (each tile's IR-drop map) compiled hundreds of small
+# programs.
+@eqx.filter_jit
+def _one_read(model, key):
     keys = iter(read_keys(model, key=key))
 
     def freeze(array):

@@ -231,13 +231,11 @@ def spiceprop_energy(model, images, labels=None, *, batch_size: int = 500, ac_en
     sums, front, zeros, count, right = None, None, 0, 0, 0
     for i, start in enumerate(range(0, len(images), batch_size)):
         x = jnp.asarray(images[start:start + batch_size])
-        # Compiled whole: op by op, freezing the read (each tile's IR-drop map) and pricing it
-        # compiled hundreds of small programs.
-        net = eqx.filter_jit(one_read)(model, key=jax.random.fold_in(read_key, i)) if on_chip else model
+        net = one_read(model, key=jax.random.fold_in(read_key, i)) if on_chip else model
         ops, circuit, z, c, predicted, inputs, writes = one_batch(net, x)
         if on_chip:
             keys = read_keys(model, key=jax.random.fold_in(read_key, i))
-            meter = eqx.filter_jit(crossbar_read_energy)
+            meter = eqx.filter_jit(crossbar_read_energy)  # compiled whole: op by op, hundreds of small programs
             part = {name: {k: float(jnp.sum(v)) for k, v in meter(layer, h, read, key=k)._asdict().items()
                            if k not in ("pulses", "conversions")}
                     for name, layer, h, k in zip(names, model.front_end, inputs, keys)}
