@@ -442,6 +442,9 @@ _DV_ROW = load("crossbar_training_deploy_validated.json")
 _DV_ACC = _DV_ROW["accuracy"]["hardware-aware training"]
 _DV_DONE = len(_DV_ACC["per_chip"]) == _DV_ROW["chips"]
 _DV_STATUS = ("met" if _DV_ACC["mean"] >= 0.976 else "**missed**") + ("" if _DV_DONE else " so far")
+# The choice checked on 5 deployed validation chips per run, wires solved exactly (--stage select).
+SV = "crossbar_training_select_validated.json"
+_SV = load(SV)
 # Its energy per image from the circuit on the deployment's chip 0 (issue 25, item 7), against the
 # seed's best chip figure: 51.4 nJ at >= 97.5 %.
 _EN = load("crossbar_energy.json")
@@ -534,7 +537,9 @@ table("readme-full", README, [
         + ("" if _DV_DONE else " (**not finished**: the chips measured before the session's end)") + "; "
         "training's final-epoch test {" + XV + "#" + _CHOSEN + ".final_test_acc|%.2f} %; "
         "validation: hwa-shift1-val5000 {" + XV + "#selection.candidates[\"hwa-shift1-val5000\"].final_val_acc|%.2f} %, "
-        "hwa-val5000 {" + XV + "#selection.candidates[\"hwa-val5000\"].final_val_acc|%.2f} % (the same simulated chips). "
+        "hwa-val5000 {" + XV + "#selection.candidates[\"hwa-val5000\"].final_val_acc|%.2f} % (the same simulated chips); "
+        "on deployed validation chips with wires {meanstd " + SV + "#candidates[\"hwa-shift1-val5000\"].per_chip|%.2f} vs "
+        "{meanstd " + SV + "#candidates[\"hwa-val5000\"].per_chip|%.2f}. "
         "Earlier figure (trained on all the training images, the run **chosen on the test set**, not a result): "
         "{meanstd crossbar_training.json#deploy.accuracy[\"hardware-aware training\"].per_chip|%.2f} on deployed chips (n: chips)",
         ">= 97.6 % (" + _DV_STATUS + ")",
@@ -932,8 +937,13 @@ table("crossbar-deploy-validated", "docs/crossbar.md",
           "-", "**{meanstd " + _DV + ".per_chip|%.2f}**; per chip {list " + _DV + ".per_chip|%.2f} %"],
          [f"{_CHOSEN} deployed: chip 0 (key 100), wires solved exactly, one read per 2,500 images",
           "-", "{crossbar_energy.json#report.accuracy|%.2f} % (" + _EN_IMAGES + ", the energy run)"],
-         [f"{_CHOSEN} deployed: validation chip 10 (key 110), wires solved exactly, one read per 1,000 images",
-          f"{{list {XV}#selection.deployed_validation_partial[\"hwa-shift1-val5000\"].per_chip|%.2f}} %", "-"]],
+         [f"{_CHOSEN} deployed: validation chip 10 (key 110), wires solved exactly, one read per 1,000 images "
+          "(the first, stopped run of the check below)",
+          f"{{list {XV}#selection.deployed_validation_partial[\"hwa-shift1-val5000\"].per_chip|%.2f}} %", "-"]]
+      + [[f"{n} deployed: 5 validation chips (keys 110-114), wires solved exactly, one read per 2,500 images "
+          "(`--stage select`, a check of the choice)" + (" (**chosen** by it too)" if n == _SV["chosen"] else ""),
+          "{meanstd " + SV + "#candidates[\"" + n + "\"].per_chip|%.2f}; per chip {list " + SV + "#candidates[\"" + n
+          + "\"].per_chip|%.2f} %", "-"] for n in ("hwa-shift1-val5000", "hwa-val5000")],
       header=["model (trained on 55,000 images), final epoch", "validation (5,000 held-out training images)",
               "test (10,000 images)"], measured=(1, 2), conditions=False,
       note=f"Chosen on validation: **{_CHOSEN}**; the test set was used for nothing but the figures. The first two "
