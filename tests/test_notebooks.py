@@ -61,14 +61,15 @@ def _built_sources():
 STORED = {"crossbar.ipynb": "_build_crossbar", "conversion.ipynb": "_build_conversion",
           "stdp_mnist.ipynb": "_build_stdp", "codesign.ipynb": "_build_codesign",
           "weight_transfer.ipynb": "_build_weight_transfer", "device_gradients.ipynb": "_build_device_gradients",
-          "supervised_spike_timing.ipynb": "_build_supervised"}
+          "supervised_spike_timing.ipynb": "_build_supervised", "spike_times.ipynb": "_build_spike_times"}
 
 
 @pytest.mark.parametrize("name, figures", [("spiceprop_mnist.ipynb", 3), ("spiceprop_fashion_mnist.ipynb", 3),
                                            ("surrogate_mnist.ipynb", 3), ("solver_accuracy.ipynb", 5),
                                            ("crossbar.ipynb", 5), ("conversion.ipynb", 4), ("stdp_mnist.ipynb", 4),
                                            ("codesign.ipynb", 4), ("weight_transfer.ipynb", 4),
-                                           ("device_gradients.ipynb", 3), ("supervised_spike_timing.ipynb", 5)])
+                                           ("device_gradients.ipynb", 3), ("supervised_spike_timing.ipynb", 5),
+                                           ("spike_times.ipynb", 3)])
 def test_stored_notebook_is_executed_and_matches_its_builder(name, figures):
     """The notebooks are stored with their outputs (figures visible where they are read, without running
     them); rebuild and re-execute with ``python notebooks/_build*.py --execute``."""
