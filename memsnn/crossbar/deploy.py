@@ -84,6 +84,12 @@ def program(model, *, key: PRNGKeyArray):
     :class:`~memsnn.crossbar.Crossbar` becomes a :class:`~memsnn.crossbar.ProgrammedCrossbar`),
     read ``t_read`` after programming.
     """
+    return _program(model, key)
+
+
+# Compiled whole, as _one_read below: op by op, programming a chip compiled many small programs.
+@eqx.filter_jit
+def _program(model, key):
     unprogrammed = lambda x: not x.is_programmed  # noqa: E731
     keys = _split_over(model, unprogrammed, key)
 
