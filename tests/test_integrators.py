@@ -136,7 +136,10 @@ def test_trace_counts_solver_steps():
     term = diffrax.ODETerm(lambda t, y, args: net.vector_field(t, y, None))
     state, accepted, rejected = net.init_state(), 0, 0
     for length in (1, 50, 49):
-        sol = diffrax.diffeqsolve(term, diffrax.Tsit5(), 0.0, length * DT, DT, state, stepsize_controller=controller,
+        # t0, t1 as arrays: the three stretches share one compiled solve (Python floats are static
+        # to diffeqsolve's jit: one compile each).
+        t0, t1 = jnp.asarray(0.0), jnp.asarray(length * DT)
+        sol = diffrax.diffeqsolve(term, diffrax.Tsit5(), t0, t1, DT, state, stepsize_controller=controller,
                                   saveat=diffrax.SaveAt(t1=True), max_steps=4096)
         state = jax.tree.map(lambda y: y[0], sol.ys)
         accepted += int(sol.stats["num_accepted_steps"])
