@@ -118,15 +118,25 @@ class AbstractPlasticity(AbstractComponent):
 
     @abc.abstractmethod
     def on_presynaptic(self, state: State, array, array_state: State,
-                       presynaptic: Float[Array, " n_in"]) -> tuple[State, State]:
+                       presynaptic: Float[Array, " n_in"], *,
+                       key: PRNGKeyArray | None = None) -> tuple[State, State]:
         """``(state, array_state)`` after input activity ``presynaptic`` ``(n_in,)`` arrived at
-        ``array`` (an :class:`~memsnn.arrays.AbstractPlasticArray`)."""
+        ``array`` (an :class:`~memsnn.arrays.AbstractPlasticArray`). ``key``: this event's noise
+        (see :meth:`on_postsynaptic`)."""
 
     @abc.abstractmethod
     def on_postsynaptic(self, state: State, array, array_state: State, spikes: Float[Array, " n"],
-                        membrane_potential: Float[Array, " n"]) -> tuple[State, State]:
+                        membrane_potential: Float[Array, " n"], *,
+                        key: PRNGKeyArray | None = None) -> tuple[State, State]:
         """``(state, array_state)`` after the layer's neurons emitted ``spikes`` ``(n,)`` (0/1);
-        ``membrane_potential`` ``(n,)`` (V, after the reset) is there for voltage-based rules."""
+        ``membrane_potential`` ``(n,)`` (V, after the reset) is there for voltage-based rules.
+
+        ``key``: the noise of this event, drawn by :func:`memsnn.simulate` for this grid step and
+        this layer (``None`` in a run without a key). A rule passes it on to every write it
+        requests, ``array.updated(array_state, delta, key=key)``, so that a memristive array draws
+        its cycle-to-cycle write noise (and stochastic pulse rounding) from it; a rule with two
+        writes in one event splits it. Ideal arrays ignore it.
+        """
 
 
 class AbstractEnergyMeter(AbstractComponent):

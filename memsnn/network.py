@@ -49,6 +49,16 @@ def _split(key, n):
     return (None,) * n if key is None else tuple(jax.random.split(key, n))
 
 
+# A layer's plasticity events draw their noise (a crossbar's write noise) from the layer's key of
+# the grid step, the one its array's read uses, folded with these tags: streams of their own,
+# per step, per layer and per event, and the read noise is the same as without them.
+_PRESYNAPTIC, _POSTSYNAPTIC = 0x505245, 0x504F5354
+
+
+def _event_key(key, tag: int):
+    return None if key is None else jax.random.fold_in(key, tag)
+
+
 class SpikeTiming(NamedTuple):
     """What :meth:`Network.fire` needs to place spikes inside the step that just ended
     (``simulate(..., spike_timing="exact")``, docs/spike-times.md).
@@ -195,22 +205,25 @@ class Layer(eqx.Module):
         return state if drive is None else self.receive(state, drive)
 
     def receive(self, state: LayerState, weight: Float[Array, " n"],
-                presynaptic: Float[Array, " n_in"] | None = None) -> LayerState:
+                presynaptic: Float[Array, " n_in"] | None = None, key: PRNGKeyArray | None = None) -> LayerState:
         """Impulses of weight ``weight`` (the array's output, A; C without a synapse) arrive.
 
-        ``presynaptic`` (the activity before the array) is what a plasticity rule sees.
+        ``presynaptic`` (the activity before the array) is what a plasticity rule sees; ``key``:
+        the layer's noise key of this grid step (the rule's event gets its own stream of it).
         """
         if self.synapse is None:
             state = state._replace(neuron=self.neuron.on_impulse(state.neuron, weight))
         else:
             state = state._replace(synapse=self.synapse.on_impulse(state.synapse, weight))
         if self.plasticity is not None and presynaptic is not None:
-            plast, array = self.plasticity.on_presynaptic(state.plasticity, self.array, state.array, presynaptic)
+            plast, array = self.plasticity.on_presynaptic(state.plasticity, self.array, state.array, presynaptic,
+                                                          key=_event_key(key, _PRESYNAPTIC))
             state = state._replace(plasticity=plast, array=array)
         return state
 
     def receive_early(self, state: LayerState, weight: Float[Array, " n"], lagged: Float[Array, " n"], t,
-                      presynaptic: Float[Array, " n_in"] | None = None) -> LayerState:
+                      presynaptic: Float[Array, " n_in"] | None = None, key: PRNGKeyArray | None = None
+                      ) -> LayerState:
         """:meth:`receive` for impulses that arrived before the grid time ``t``: ``lagged`` is the
         array's output for the presynaptic activity weighted by each input's lag (s).
 
@@ -218,7 +231,7 @@ class Layer(eqx.Module):
         ``sum_j lag_j (f(y + D_j) - f(y)) = J_f D_lag``, the vector field's change over the time the
         impulses were early (docs/spike-times.md).
         """
-        new = self.receive(state, weight, presynaptic)
+        new = self.receive(state, weight, presynaptic, key)
         _, delta = jax.jvp(lambda w: self.receive(state, w), (weight,), (lagged,))
         _, correction = jax.jvp(lambda y: self.vector_field(t, y, None), (new,), (delta,))
         return jax.tree.map(jnp.add, new, correction)
@@ -231,26 +244,28 @@ class Layer(eqx.Module):
         """``dg/dt`` ``(n,)`` of the threshold function along the layer's vector field ``field``."""
         return jax.jvp(self.neuron.threshold_function, (state.neuron,), (field.neuron,))[1]
 
-    def fire(self, state: LayerState, timing=None):
+    def fire(self, state: LayerState, timing=None, key: PRNGKeyArray | None = None):
         """Read the spikes and apply the neuron's reset (and the plasticity rule's spike map).
 
         ``timing`` (exact spike timing, docs/spike-times.md): ``(t, drive, g_start, lag, crossed)`` of the
         step that just ended (see :class:`SpikeTiming`; ``crossed`` may be ``None``). A spike is then an upward crossing of the threshold
         function (or, for neurons with a reset, a neuron still above it after its reset), the reset acts
         ``lag`` before the grid point (to first order in the lag), and the result is
-        ``(state, spikes, lags)``; without it ``(state, spikes)``.
+        ``(state, spikes, lags)``; without it ``(state, spikes)``. ``key``: the layer's noise key of
+        this grid step (the plasticity rule's event gets its own stream of it).
         """
         if timing is not None:
-            return self._fire_at(state, *timing)
+            return self._fire_at(state, *timing, key=key)
         spikes = self.neuron.spikes(state.neuron)
         state = state._replace(neuron=self.neuron.on_spike(state.neuron, spikes))
         if self.plasticity is not None:
             plast, array = self.plasticity.on_postsynaptic(state.plasticity, self.array, state.array, spikes,
-                                                           self.neuron.membrane_potential(state.neuron))
+                                                           self.neuron.membrane_potential(state.neuron),
+                                                           key=_event_key(key, _POSTSYNAPTIC))
             state = state._replace(plasticity=plast, array=array)
         return state, spikes
 
-    def _fire_at(self, state: LayerState, t, drive, g_start, lag, crossed=None):
+    def _fire_at(self, state: LayerState, t, drive, g_start, lag, crossed=None, *, key=None):
         flag = self.neuron.spikes(state.neuron)
         if crossed is not None:
             flag = jnp.where(crossed, jnp.ones_like(flag), flag)
@@ -269,7 +284,8 @@ class Layer(eqx.Module):
         state = state._replace(neuron=neuron)
         if self.plasticity is not None:
             plast, array = self.plasticity.on_postsynaptic(state.plasticity, self.array, state.array, spikes,
-                                                           self.neuron.membrane_potential(state.neuron))
+                                                           self.neuron.membrane_potential(state.neuron),
+                                                           key=_event_key(key, _POSTSYNAPTIC))
             state = state._replace(plasticity=plast, array=array)
         return state, spikes, lag
 
@@ -373,20 +389,23 @@ class Network(eqx.Module):
                      for i, (layer, s) in enumerate(zip(self.layers, state)))
 
     def inject(self, state: NetworkState, weight: Float[Array, " n"],
-               presynaptic: Float[Array, " n_in"] | None = None, lagged=None, t=None) -> NetworkState:
+               presynaptic: Float[Array, " n_in"] | None = None, lagged=None, t=None,
+               key: PRNGKeyArray | None = None) -> NetworkState:
         """External impulses of weight ``weight`` (the first array's output) arrive at the first layer.
 
         ``lagged`` (exact timing): the array's output weighted by how long before ``t`` each impulse
-        arrived (see :meth:`Layer.receive_early`).
+        arrived (see :meth:`Layer.receive_early`). ``key``: the first layer's noise key of this grid
+        step (``keys[0]`` of :meth:`fire`), for its plasticity rule.
         """
         if lagged is None:
-            return (self.layers[0].receive(state[0], weight, presynaptic),) + tuple(state[1:])
-        return (self.layers[0].receive_early(state[0], weight, lagged, t, presynaptic),) + tuple(state[1:])
+            return (self.layers[0].receive(state[0], weight, presynaptic, key),) + tuple(state[1:])
+        return (self.layers[0].receive_early(state[0], weight, lagged, t, presynaptic, key),) + tuple(state[1:])
 
     def fire(self, state: NetworkState, keys=None, timing: SpikeTiming | None = None):
         """Read spikes of every layer, apply resets, forward the spikes as impulses to the next layer.
 
-        ``keys[i]`` is the noise key of the read of layer ``i``'s array (``None``: deterministic).
+        ``keys[i]`` is layer ``i``'s noise key of this grid step: its array's read noise, and the
+        streams of its plasticity rule's events folded from it (``None``: deterministic).
         Returns ``(state, spikes)``. With ``timing`` (a :class:`SpikeTiming`, exact spike timing)
         every spike also has its lag before the grid point, the resets and the forwarded impulses act
         at the spike times (to first order in the lag), and it returns ``(state, spikes, lags)``.
@@ -395,12 +414,14 @@ class Network(eqx.Module):
         spikes, lags = [], []
         pending = None if timing is None else list(timing.lag)
         for i, layer in enumerate(self.layers):
+            own = None if keys is None else keys[i]
             if timing is None:
-                state[i], s = layer.fire(state[i])
+                state[i], s = layer.fire(state[i], key=own)
             else:
                 state[i], s, lag = layer.fire(state[i], (timing.t, timing.drive if i == 0 else None,
                                                          timing.start[i], pending[i],
-                                                         None if timing.crossed is None else timing.crossed[i]))
+                                                         None if timing.crossed is None else timing.crossed[i]),
+                                              key=own)
                 lags.append(lag)
             spikes.append(s)
             if i + 1 < len(self.layers):
@@ -408,11 +429,11 @@ class Network(eqx.Module):
                 key = None if keys is None else keys[i + 1]
                 if timing is None:
                     weight, _, state[i + 1] = nxt.read_into(state[i + 1], s, key)
-                    state[i + 1] = nxt.receive(state[i + 1], weight, s)
+                    state[i + 1] = nxt.receive(state[i + 1], weight, s, key)
                 else:
                     weight, lagged, state[i + 1] = nxt.read_into(state[i + 1], s, key, lag,
                                                                  timing.t if timing.events else None)
-                    state[i + 1] = nxt.receive_early(state[i + 1], weight, lagged, timing.t, s)
+                    state[i + 1] = nxt.receive_early(state[i + 1], weight, lagged, timing.t, s, key)
                     # A neuron that the early impulses carried over its threshold crossed it after the
                     # earliest of them arrived: back along its slope now, at most that far.
                     g = nxt.threshold(state[i + 1])

@@ -267,8 +267,13 @@ def simulate(
         record: what to keep over time: names from :data:`RECORDABLE`, and/or functions
             ``fn(t, state, network) -> pytree`` (like diffrax's ``SubSaveAt(fn=...)``), whose outputs
             land in ``Trace.recorded`` in the order given. Keeping less saves memory.
-        key: PRNG key of the run, required when a component is stochastic (read noise, ...): the
-            same key gives the same run, sample ``i`` of the batch gets its own stream.
+        key: PRNG key of the run, required when a component is stochastic (read noise, write noise
+            of a plasticity rule's updates, ...): the same key gives the same run, sample ``i`` of
+            the batch gets its own stream, split from ``key``, so it depends on the batch size. Or
+            ``(batch,)`` keys, one per sample: sample ``i``'s noise then depends on ``key[i]``
+            only, whatever batch it runs in (evaluate a data set with keys by sample index,
+            :func:`memsnn.training.predict.image_keys`). Inside the run every grid step, layer and event
+            (an array's read, a plasticity rule's write) draws from its own stream.
         throw: raise on failure (unstable explicit step, NaN/inf, adaptive solver failure); with
             ``False`` the run completes and ``Trace.result`` holds a :class:`~memsnn.RESULTS` code
             per sample, so a vmapped sweep survives its bad points. With a batch split over
@@ -338,7 +343,7 @@ def simulate(
     layer_keys = None
     if key is not None:
         # One stream per sample and layer: the same in the stepwise and the layerwise run.
-        sample_keys = jax.random.split(key, batch)
+        sample_keys = key if _per_sample(key, batch) else jax.random.split(key, batch)
         layer_keys = jax.vmap(lambda k: jnp.stack([jax.random.fold_in(k, j) for j in range(len(network.layers))])
                               )(sample_keys)
     options = dict(dt=dt, n_steps=int(n_steps), solver=solver, checkpoint_every=checkpoint_every, unroll=int(unroll),
@@ -390,6 +395,19 @@ def simulate(
         rejected_steps=stats.rejected,
         result=result,
     )
+
+
+def _per_sample(key, batch: int) -> bool:
+    """Whether ``key`` is ``(batch,)`` keys, one per sample (``False``: one key for the run)."""
+    one = () if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else (2,)
+    shape = tuple(key.shape)
+    if shape == one:
+        return False
+    if shape == (batch,) + one:
+        return True
+    raise ValueError(f"simulate: key must be one PRNG key or one per sample ({batch},), got keys of shape "
+                     f"{shape[:len(shape) - len(one)]}; use jax.random.key(seed), or "
+                     f"memsnn.training.image_keys(key, indices) for one per sample.")
 
 
 def _read_bases(layer_keys, n_layers):
@@ -504,7 +522,8 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
             def jump(y):
                 presynaptic = None if first.plasticity is None else amp[row]
                 weight, lagged, read = read_first(row, y, k, (k + 1) * dt)
-                injected = network.inject(read, weight, presynaptic, lagged, (k + 1) * dt)
+                key = None if keys is None or presynaptic is None else read_keys(k)[0]
+                injected = network.inject(read, weight, presynaptic, lagged, (k + 1) * dt, key)
                 if mask is None:
                     return injected
                 return jax.tree.map(lambda a, b: jnp.where(mask[k], a, b), injected, y)

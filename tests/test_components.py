@@ -213,10 +213,10 @@ class PreTrace(AbstractPlasticity):
     def vector_field(self, t, state, inputs):
         return {"pre": -state["pre"] / self.tau, "post": jnp.zeros_like(state["post"])}
 
-    def on_presynaptic(self, state, array, array_state, presynaptic):
+    def on_presynaptic(self, state, array, array_state, presynaptic, *, key=None):
         return {**state, "pre": state["pre"] + jnp.sum(presynaptic)}, array_state
 
-    def on_postsynaptic(self, state, array, array_state, spikes, membrane_potential):
+    def on_postsynaptic(self, state, array, array_state, spikes, membrane_potential, *, key=None):
         return {**state, "post": state["post"] + spikes}, array_state
 
 

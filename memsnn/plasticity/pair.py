@@ -41,7 +41,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float, Int
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from .._validation import _concrete, require_positive
 from ..arrays import AbstractPlasticArray
@@ -110,7 +110,7 @@ SPARSE_COLUMNS = 32
 
 
 def updated_at_spikes(rule, array, array_state, change, pre_spiked: Bool[Array, " n_in"],
-                      post_spiked: Bool[Array, " n"]):
+                      post_spiked: Bool[Array, " n"], key: PRNGKeyArray | None = None):
     """``array.updated(array_state, change(array_state, None))``, the same state, changing only the
     columns of ``pre_spiked`` when no neuron spiked (``post_spiked``) and they are at most
     :data:`SPARSE_COLUMNS`.
@@ -121,19 +121,22 @@ def updated_at_spikes(rule, array, array_state, change, pre_spiked: Bool[Array, 
     pre-synaptic spike; potentiation needs a post-synaptic one). The saving is in a run of one
     network instance (:func:`memsnn.simulate` runs a batch of one unvmapped); under ``vmap`` the
     full update's loop is masked over the whole batch.
+
+    ``key``: the write noise of the step (passed to ``updated`` / ``updated_columns``; whichever
+    of the two runs draws from it).
     """
     n_in = pre_spiked.shape[-1]
     if n_in <= 2 * SPARSE_COLUMNS:
-        return array.updated(array_state, change(array_state, None))
+        return array.updated(array_state, change(array_state, None), key=key)
     sparse = ~jnp.any(post_spiked) & (jnp.sum(pre_spiked) <= SPARSE_COLUMNS)
     # Either the columns alone (all indices n_in, nothing changed, when the step is not sparse) ...
     columns = jnp.where(sparse, jnp.nonzero(pre_spiked, size=SPARSE_COLUMNS, fill_value=n_in)[0], n_in)
-    array_state = array.updated_columns(array_state, columns, change(array_state, columns))
+    array_state = array.updated_columns(array_state, columns, change(array_state, columns), key=key)
     # ... or the full update: a loop of zero or one pass rather than a lax.cond, whose operands XLA
     # copies (the weight matrix at every step) where a loop updates its carry in place.
     def full(carry):
         state, _ = carry
-        return array.updated(state, change(state, None)), jnp.zeros((), bool)
+        return array.updated(state, change(state, None), key=key), jnp.zeros((), bool)
 
     state, _ = jax.lax.while_loop(lambda carry: carry[1], full, (array_state, ~sparse))
     return state
@@ -214,14 +217,14 @@ class PairSTDP(AbstractPlasticity):
     def residual_decay_rate(self, state, inputs):
         return jnp.zeros(())
 
-    def on_presynaptic(self, state: PairTraces, array, array_state, presynaptic):
+    def on_presynaptic(self, state: PairTraces, array, array_state, presynaptic, *, key=None):
         check_array("PairSTDP", array, self.n_inputs)
         pre_spikes = (presynaptic > 0).astype(state.pre.dtype)
         # The depression is requested with the step's potentiation (module docstring).
         return state._replace(pre=bump(state.pre, pre_spikes, self.interaction), post_at_spike=state.post,
                               pre_spikes=pre_spikes), array_state
 
-    def on_postsynaptic(self, state: PairTraces, array, array_state, spikes, membrane_potential):
+    def on_postsynaptic(self, state: PairTraces, array, array_state, spikes, membrane_potential, *, key=None):
         def change(at, columns):
             pre_spikes = at_columns(state.pre_spikes, columns)
             depress = self.a_minus * scaled(state.post_at_spike[:, None] * pre_spikes[None, :],
@@ -230,7 +233,7 @@ class PairSTDP(AbstractPlasticity):
                                               depends(self, array, at, +1, columns))
             return potentiate - depress
 
-        array_state = updated_at_spikes(self, array, array_state, change, state.pre_spikes != 0, spikes != 0)
+        array_state = updated_at_spikes(self, array, array_state, change, state.pre_spikes != 0, spikes != 0, key)
         zero = jnp.zeros_like
         return state._replace(post=bump(state.post, spikes, self.interaction), post_at_spike=zero(state.post_at_spike),
                               pre_spikes=zero(state.pre_spikes)), array_state

@@ -130,7 +130,7 @@ class ReSuMe(AbstractPlasticity):
     def decay_rate(self, state, inputs):
         return 1.0 / self.tau
 
-    def on_presynaptic(self, state: ReSuMeTraces, array, array_state, presynaptic):
+    def on_presynaptic(self, state: ReSuMeTraces, array, array_state, presynaptic, *, key=None):
         check_array("ReSuMe", array, self.n_inputs)
         return state._replace(pre=state.pre + self.amplitude * (presynaptic > 0).astype(state.pre.dtype)), array_state
 
@@ -145,10 +145,10 @@ class ReSuMe(AbstractPlasticity):
         return target_trains(np.asarray(self.target_times, dtype=np.float64), n_steps, self.dt,
                              steps=np.asarray(self.target_steps))
 
-    def on_postsynaptic(self, state: ReSuMeTraces, array, array_state, spikes, membrane_potential):
+    def on_postsynaptic(self, state: ReSuMeTraces, array, array_state, spikes, membrane_potential, *, key=None):
         teach = self.desired(state.elapsed) - spikes
         delta = self.learning_rate * teach[:, None] * (self.a + state.pre[None, :])
-        return state, array.updated(array_state, delta)
+        return state, array.updated(array_state, delta, key=key)
 
 
 def gaussian_filtered(trains, dt: float, sigma: float):

@@ -157,21 +157,21 @@ class RewardSTDP(AbstractPlasticity):
         rates += [1.0 / tau for tau in (self.tau_eligibility, self.tau_reward) if tau is not None]
         return jnp.max(jnp.stack(rates))
 
-    def on_presynaptic(self, state: RewardTraces, array, array_state, presynaptic):
+    def on_presynaptic(self, state: RewardTraces, array, array_state, presynaptic, *, key=None):
         check_array("RewardSTDP", array, self.n_inputs)
         s = (presynaptic > 0).astype(state.pre.dtype)
         return state._replace(pre=state.pre + s, post_at_spike=state.post, pre_spikes=s), array_state
 
-    def on_postsynaptic(self, state: RewardTraces, array, array_state, spikes, membrane_potential):
+    def on_postsynaptic(self, state: RewardTraces, array, array_state, spikes, membrane_potential, *, key=None):
         zeta = (self.a_plus * spikes[:, None] * state.pre[None, :]
                 - self.a_minus * state.post_at_spike[:, None] * state.pre_spikes[None, :])
         zero = jnp.zeros_like
         state = state._replace(post=state.post + spikes, post_at_spike=zero(state.post_at_spike),
                                pre_spikes=zero(state.pre_spikes))
         if self.eligible:
-            array_state = array.updated(array_state, state.pending)
+            array_state = array.updated(array_state, state.pending, key=key)
             return state._replace(eligibility=state.eligibility + zeta, pending=zero(state.pending)), array_state
-        return state, array.updated(array_state, self.learning_rate * state.reward * zeta)
+        return state, array.updated(array_state, self.learning_rate * state.reward * zeta, key=key)
 
 
 def set_reward(network_state: tuple, layer: int, reward) -> tuple:

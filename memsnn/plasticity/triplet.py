@@ -142,7 +142,7 @@ class TripletSTDP(AbstractPlasticity):
     def residual_decay_rate(self, state, inputs):
         return jnp.zeros(())
 
-    def on_presynaptic(self, state: TripletTraces, array, array_state, presynaptic):
+    def on_presynaptic(self, state: TripletTraces, array, array_state, presynaptic, *, key=None):
         check_array("TripletSTDP", array, self.n_inputs)
         s = (presynaptic > 0).astype(state.r1.dtype)
         # r2 before its own jump; the depression is requested with the step's potentiation.
@@ -151,7 +151,7 @@ class TripletSTDP(AbstractPlasticity):
                                o1_at_spike=state.o1, depress=depress)
         return state, array_state
 
-    def on_postsynaptic(self, state: TripletTraces, array, array_state, spikes, membrane_potential):
+    def on_postsynaptic(self, state: TripletTraces, array, array_state, spikes, membrane_potential, *, key=None):
         per_neuron = spikes * (self.a2_plus + self.a3_plus * state.o2)
 
         def change(at, columns):
@@ -161,7 +161,7 @@ class TripletSTDP(AbstractPlasticity):
                                 depends(self, array, at, +1, columns))
             return potentiate - depress
 
-        array_state = updated_at_spikes(self, array, array_state, change, state.depress != 0, spikes != 0)
+        array_state = updated_at_spikes(self, array, array_state, change, state.depress != 0, spikes != 0, key)
         state = state._replace(o1=bump(state.o1, spikes, self.interaction), o2=bump(state.o2, spikes, self.interaction),
                                o1_at_spike=jnp.zeros_like(state.o1_at_spike), depress=jnp.zeros_like(state.depress))
         return state, array_state

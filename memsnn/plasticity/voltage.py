@@ -112,15 +112,15 @@ class VoltageSTDP(AbstractPlasticity):
     def decay_rate(self, state, inputs):
         return jnp.max(1.0 / jnp.stack([self.tau_minus, self.tau_plus, self.tau_x]))
 
-    def on_presynaptic(self, state: VoltageTraces, array, array_state, presynaptic):
+    def on_presynaptic(self, state: VoltageTraces, array, array_state, presynaptic, *, key=None):
         check_array("VoltageSTDP", array, self.n_inputs)
         s = (presynaptic > 0).astype(state.x.dtype)
         ltd = self.a_ltd * jnp.maximum(state.u_minus - self.theta_minus, 0.0)
         return state._replace(x=state.x + s, ltd_at_spike=ltd, pre_spikes=s), array_state
 
-    def on_postsynaptic(self, state: VoltageTraces, array, array_state, spikes, membrane_potential):
+    def on_postsynaptic(self, state: VoltageTraces, array, array_state, spikes, membrane_potential, *, key=None):
         delta = state.pending - state.ltd_at_spike[:, None] * state.pre_spikes[None, :]
-        array_state = array.updated(array_state, delta)
+        array_state = array.updated(array_state, delta, key=key)
         u = jnp.where(spikes > 0, self.v_spike, membrane_potential)
         zero = jnp.zeros_like
         return state._replace(u=u, pending=zero(state.pending), ltd_at_spike=zero(state.ltd_at_spike),

@@ -54,6 +54,7 @@ from .layout import add_crossbar_argument, add_old_crossbar_aliases, check_cross
     migrated_crossbar_keys
 from ._method import Method, cli_type
 from .learner import AbstractLearner
+from .predict import Predict, image_keys
 
 __all__ = ["RSTDP", "RstdpConfig", "RstdpLearner", "RstdpNet", "build_rstdp", "rstdp_predict"]
 
@@ -233,11 +234,25 @@ def learn_episodes(model: RstdpNet, images: Float[Array, "B n_in"], labels: Int[
 
 
 def rstdp_predict(model: RstdpNet, images, *, key, throw: bool = True) -> Int[Array, " B"]:
-    """Decisions ``(B,)`` with learning off (``n_classes`` on a tie: counted wrong)."""
+    """Decisions ``(B,)`` for ``images`` ``(B, n_inputs)`` with learning off (``n_classes`` on a
+    tie: counted wrong).
+
+    ``key``: ``(B,)`` keys, one per image (:func:`~memsnn.training.predict.image_keys` of the
+    images' indices in the data set, as :func:`~memsnn.training.evaluate` passes them), or one key:
+    image ``i`` of ``images`` then gets ``fold_in(key, i)``. An image's Poisson spikes (and the
+    noise of a stochastic array) depend on its key only, so its decision does not depend on the
+    batch it is evaluated in.
+    """
     c = model.config
     n = c.steps(c.t_present)
-    trace = simulate(model.network(learning=False), Impulses(_poisson(key, images, c, n)), dt=c.dt, n_steps=n,
-                     record="spikes", throw=throw)
+    keys = image_keys(key, jnp.arange(images.shape[0])) if key.shape == () else key
+    if keys.shape != (images.shape[0],):
+        raise ValueError(f"rstdp_predict: key must be one PRNG key or one per image ({images.shape[0]},), got "
+                         f"keys of shape {keys.shape}.")
+    spikes = jax.vmap(lambda k, x: _poisson(jax.random.fold_in(k, 0), x[None], c, n)[0])(keys, images)
+    network = model.network(learning=False)
+    noise = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys) if network.stochastic else None
+    trace = simulate(network, Impulses(spikes), dt=c.dt, n_steps=n, record="spikes", throw=throw, key=noise)
     return _decide(c, jnp.sum(trace.spikes[0], axis=1))
 
 
@@ -264,6 +279,10 @@ class RstdpLearner(AbstractLearner):
 
     def evaluate(self, model, images, key, *, throw=True):
         return rstdp_predict(model, images, key=key, throw=throw)
+
+    def predictor(self):
+        # Keyed per image: the test accuracy does not depend on the evaluation batch size.
+        return Predict(self.evaluate, per_image_keys=True)
 
 
 def _rstdp_loss(model, images, labels, *, key, throw=True):
@@ -295,7 +314,7 @@ RSTDP = Method(
     model_config=lambda overrides: RstdpConfig.from_dict(overrides).to_dict(),
     build=build_rstdp,
     loss=_rstdp_loss,
-    predict=rstdp_predict,
+    predict=Predict(rstdp_predict, per_image_keys=True),
     trainable=lambda model: RstdpLearner().updated(model),
     add_arguments=_arguments,
     config_from_args=_config_from_args,

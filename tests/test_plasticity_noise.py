@@ -1,0 +1,98 @@
+"""Noise inside a learning simulation: the plasticity hooks' keys (a crossbar's cycle-to-cycle write
+noise per grid step and layer), and noise keyed by sample so results do not depend on batch size."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import memsnn
+from memsnn.arrays import PlasticDense
+from memsnn.crossbar import ConductanceMapping, Crossbar, PulseUpdate
+from memsnn.plasticity import PairSTDP, ReSuMe
+from memsnn.training.predict import image_keys
+from memsnn.training.rstdp import build_rstdp, rstdp_predict
+
+DT = 1e-3
+PULSES = 10  # the change ReSuMe requests below, in pulses of the device
+
+
+def _teacher_network(update: PulseUpdate) -> memsnn.Network:
+    """One silent LIF neuron behind a 1x1 crossbar, taught one desired spike at step 2 by ReSuMe
+    with ``a`` = 10 pulses and no input: one write of exactly ``PULSES`` LTP pulses per run."""
+    mapping = ConductanceMapping(update.g_min, update.g_max, w_max=1.0)
+    bar = Crossbar(jnp.zeros((1, 1)), mapping=mapping, update=update)
+    rule = ReSuMe(1, [[2.5 * DT]], dt=DT, learning_rate=1.0, a=PULSES / update.n_pulses)
+    neuron = memsnn.LIF(tau=10e-3, resistance=10e-3, threshold=1.0, reset="zero")
+    return memsnn.Network([memsnn.Layer(bar, None, neuron, plasticity=rule)])
+
+
+def _written(network, batch, key):
+    silence = memsnn.Impulses(jnp.zeros((batch, 5, 1)))
+    trace = memsnn.simulate(network, silence, dt=DT, n_steps=5, record="spikes", key=key)
+    assert float(jnp.sum(trace.spikes[0])) == 0.0  # the write is the teacher's alone
+    return np.asarray(trace.final_state[0].array.positive[:, 0, 0])
+
+
+def test_crossbar_write_noise_inside_simulate_matches_the_device_sigma():
+    update = PulseUpdate.neurosim()
+    g = _written(_teacher_network(update), 400, jax.random.key(0))
+    nominal = float(update.potentiate(jnp.asarray(update.g_min), PULSES))
+    sigma = update.sigma_c2c * np.sqrt(PULSES)
+    # 400 instances: the sample standard deviation is within ~3.5 % of sigma (1 SE); 15 % is ~4 SE.
+    assert np.std(g, ddof=1) == pytest.approx(sigma, rel=0.15)
+    assert np.mean(g) == pytest.approx(nominal, abs=4 * sigma / np.sqrt(g.size))
+    # Another seed, other writes; the same seed, the same writes.
+    other = _written(_teacher_network(update), 400, jax.random.key(1))
+    assert not np.allclose(g, other)
+    np.testing.assert_array_equal(g, _written(_teacher_network(update), 400, jax.random.key(0)))
+
+
+def test_noise_free_device_writes_are_the_same_with_and_without_a_key():
+    update = PulseUpdate(4.76e-7, 1e-5, 31, a_ltp=7.74, a_ltd=-7.74)  # sigma_c2c = 0, nearest rounding
+    network = _teacher_network(update)
+    assert not network.stochastic
+    g = _written(network, 3, None)
+    np.testing.assert_array_equal(g, _written(network, 3, jax.random.key(5)))
+    np.testing.assert_allclose(g, float(update.potentiate(jnp.asarray(update.g_min), PULSES)), rtol=1e-12)
+
+
+def test_ideal_plastic_dense_is_bitwise_unchanged_by_a_key():
+    n_in, n, steps = 40, 3, 60
+    rng = np.random.default_rng(0)
+    w0 = rng.uniform(0.2, 0.6, (n, n_in))
+    spikes = jnp.asarray((rng.random((2, steps, n_in)) < 0.2).astype(float))
+    rule = PairSTDP(n_in, a_plus=0.02, a_minus=0.021, interaction="nearest")
+    layer = memsnn.Layer(PlasticDense(w0, w_min=0.0, w_max=1.0), None,
+                         memsnn.LIF(tau=10e-3, resistance=10e-3, threshold=1.0, reset="zero"), plasticity=rule)
+    network = memsnn.Network([layer])
+
+    def weights(key):
+        trace = memsnn.simulate(network, memsnn.Impulses(spikes), dt=DT, n_steps=steps, record="spikes", key=key)
+        return np.asarray(trace.final_state[0].array), float(jnp.sum(trace.spikes[0]))
+
+    plain, count = weights(None)
+    assert count > 0 and not np.array_equal(plain[0], w0)  # the rule did learn
+    np.testing.assert_array_equal(plain, weights(jax.random.key(3))[0])
+
+
+def test_per_sample_keys_make_a_sample_independent_of_its_batch():
+    network = _teacher_network(PulseUpdate.neurosim())
+    keys = jax.random.split(jax.random.key(7), 4)
+    batch = _written(network, 4, keys)
+    for j in range(4):
+        np.testing.assert_array_equal(batch[j:j + 1], _written(network, 1, keys[j:j + 1]))
+    with pytest.raises(ValueError, match="one per sample"):
+        _written(network, 4, keys[:3])
+
+
+def test_rstdp_predict_does_not_depend_on_the_batch():
+    config = dict(n_inputs=12, n_classes=3, t_present=0.03, max_rate=200.0, w_init=0.6, w_max=1.0)
+    model = build_rstdp(config, key=jax.random.key(0))
+    images = jnp.asarray(np.random.default_rng(1).random((6, 12)))
+    keys = image_keys(jax.random.key(2), jnp.arange(6))
+    together = np.asarray(rstdp_predict(model, images, key=keys))
+    alone = [int(rstdp_predict(model, images[j:j + 1], key=keys[j:j + 1])[0]) for j in range(6)]
+    np.testing.assert_array_equal(together, alone)
+    # One key: image i gets fold_in(key, i), the same as the keys by index.
+    np.testing.assert_array_equal(np.asarray(rstdp_predict(model, images, key=jax.random.key(2))), together)
