@@ -57,6 +57,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--until", default=None, help="stop learning at this UTC time (HH:MM) and evaluate")
     ap.add_argument("--label-images", type=int, default=10000, help="training images that label the neurons")
     ap.add_argument("--test-images", type=int, default=10000)
+    ap.add_argument("--validation", type=int, default=0, metavar="N",
+                    help="hold out the last N training images (e.g. 10000: images 50,000-59,999): learn only from the "
+                         "ones before them, label from the last --label-images learned ones and classify the first "
+                         "--test-images held-out ones instead of the test set (for choosing settings; the test set "
+                         "is not read)")
     ap.add_argument("--eval-batch", type=int, default=100,
                     help="images per batch when labelling and testing (frozen: independent, one simulate per batch; "
                          "the results do not depend on it)")
@@ -65,6 +70,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--integrator", default=None, choices=("euler", "exponential"),
                     help="time integration (memsnn.training.stdp.StdpConfig.integrator); default: a resumed "
                          "checkpoint's, else StdpConfig's default")
+    ap.add_argument("--clamp-refractory", action=argparse.BooleanOptionalAction, default=None,
+                    help="StdpConfig.clamp_refractory (--no-clamp-refractory: the membranes integrate through the "
+                         "refractory period, as in Diehl & Cook's Brian 1 code); default: a resumed checkpoint's, "
+                         "else StdpConfig's default")
     ap.add_argument("--source", default="full", choices=("full", "bundled"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True, help="folder for the checkpoint and the log")
@@ -86,9 +95,14 @@ def _result_name(args) -> str:
 def _configuration(args) -> dict:
     configuration = {name: getattr(args, name) for name in ("neurons", "images", "chunk", "label_images",
                                                             "test_images", "crossbar", "source", "seed")}
+    if args.validation:
+        configuration["validation"] = args.validation
     # Results written before the option were all explicit Euler and record no integrator.
     if args.integrator not in (None, "euler"):
         configuration["integrator"] = args.integrator
+    # Results written before the option all held the membrane during the refractory period.
+    if args.clamp_refractory is False:
+        configuration["clamp_refractory"] = False
     return configuration
 
 
@@ -96,14 +110,23 @@ def _run(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.eqx"
-    integrator = args.integrator
-    if integrator is None and args.resume and checkpoint.exists():
-        # As the checkpoint was trained (one written before the option: explicit Euler).
-        integrator = StdpConfig.from_dict(read_checkpoint_header(checkpoint)["config"]).integrator
+    options = {"integrator": args.integrator, "clamp_refractory": args.clamp_refractory}
+    if args.resume and checkpoint.exists():
+        # As the checkpoint was trained (one written before an option: as the code was then).
+        trained = StdpConfig.from_dict(read_checkpoint_header(checkpoint)["config"])
+        options = {name: getattr(trained, name) if value is None else value for name, value in options.items()}
     config = StdpConfig(n_neurons=args.neurons, crossbar=args.crossbar,
-                        **({} if integrator is None else {"integrator": integrator}))
+                        **{name: value for name, value in options.items() if value is not None})
     train_x, train_y = load_dataset("mnist", "train", source=args.source)
-    test_x, test_y = load_dataset("mnist", "test", source=args.source)
+    if args.validation:
+        # Choosing settings: the held-out training images stand in for the test set, never learned.
+        if not 0 < args.validation < len(train_y):
+            sys.exit(f"--validation must lie in 1..{len(train_y) - 1}, got {args.validation}")
+        n_train = len(train_y) - args.validation
+        test_x, test_y = train_x[n_train:], train_y[n_train:]
+        train_x, train_y = train_x[:n_train], train_y[:n_train]
+    else:
+        test_x, test_y = load_dataset("mnist", "test", source=args.source)
     n_images = min(args.images, len(train_y))
     model = build_stdp(config, key=jax.random.key(args.seed))
     seen, learn_time = 0, 0.0
@@ -188,10 +211,12 @@ def _run(args) -> dict:
         "benchmark": "stdp_mnist", "n_neurons": args.neurons, "array": "ideal" if args.crossbar is None else "crossbar",
         "preset": args.crossbar, "training_images_seen": seen,
         "training_images_target": n_images, "label_images": n_label, "test_images": n_test,
-        "test_accuracy": accuracy, "paper_accuracy": {100: 0.829, 400: 0.87}.get(args.neurons),
+        "validation_images_held_out": args.validation or None,
+        ("validation_accuracy" if args.validation else "test_accuracy"): accuracy, "paper_accuracy": {100: 0.829, 400: 0.87}.get(args.neurons),
         "learn_time_s": learn_time, "ms_per_training_image": 1e3 * learn_time / max(seen, 1),
         "eval_time_s": eval_time, "label_time_s": label_time, "eval_batch": args.eval_batch,
-        "load_average_after_eval": list(os.getloadavg()), "integrator": config.integrator, "dt_s": config.dt,
+        "load_average_after_eval": list(os.getloadavg()), "integrator": config.integrator,
+        "clamp_refractory": config.clamp_refractory, "dt_s": config.dt,
         "t_image_s": config.t_image, "jax": jax.__version__,
         "backend": jax.default_backend(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }

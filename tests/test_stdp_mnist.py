@@ -47,6 +47,41 @@ def test_conductance_lif_jump_decay_refractory_and_adaptation():
     np.testing.assert_allclose(theta[first] - theta[first - 1] * (1 - DT / 1e4), 0.05e-3, rtol=1e-9)
 
 
+@pytest.mark.parametrize("solver", [memsnn.integrators.Euler(), memsnn.integrators.ExponentialEuler()])
+def test_without_the_refractory_clamp_the_membrane_integrates_and_only_spikes_are_blocked(solver):
+    """Diehl & Cook's Brian 1 excitatory neurons (clamp_refractory=False): after a spike v starts
+    at v_reset and integrates on at once, and no spike comes within refractory / dt = 10 steps.
+    Under a constant drive (an impulse every step; its conductance is periodic after a few steps)
+    the clamped neuron's inter-spike interval is the free one plus exactly those 10 held steps;
+    under a drive strong enough to cross threshold within 5 ms, the free neuron fires every 10 steps."""
+    intervals = {}
+    for clamp in (True, False):
+        neuron = ConductanceLIF(theta_plus=0.0, clamp_refractory=clamp)  # threshold -52 mV
+        trace = memsnn.simulate(_one_layer(neuron, n_in=1, n_out=1, weight=1.0),
+                                memsnn.Impulses(jnp.ones((1, 120, 1))), dt=DT, n_steps=120,
+                                record=("state", "spikes"), solver=solver)
+        spikes = np.nonzero(np.asarray(trace.spikes[0][0, :, 0]))[0]
+        v = np.asarray(trace.state[0].neuron.v[0, :, 0])
+        assert len(spikes) >= 3
+        intervals[clamp] = np.diff(spikes[1:])  # after the first spike: periodic
+        after = v[spikes[1]:spikes[1] + 10]
+        if clamp:
+            np.testing.assert_array_equal(after, np.full(10, -65e-3))
+        else:
+            assert after[0] == -65e-3 and np.all(np.diff(after) > 0)
+    assert len(set(intervals[True])) == 1 and len(set(intervals[False])) == 1
+    assert intervals[True][0] == intervals[False][0] + 10
+    strong = ConductanceLIF(theta_plus=0.0, clamp_refractory=False)
+    trace = memsnn.simulate(_one_layer(strong, n_in=1, n_out=1, weight=3.0), memsnn.Impulses(jnp.ones((1, 60, 1))),
+                            dt=DT, n_steps=60, record=("state", "spikes"), solver=solver)
+    spikes = np.nonzero(np.asarray(trace.spikes[0][0, :, 0]))[0]
+    np.testing.assert_array_equal(np.diff(spikes), 10)
+    v = np.asarray(trace.state[0].neuron.v[0, :, 0])
+    assert v[spikes[0] + 9] > -52e-3  # above threshold before the period ends, yet no spike
+    with pytest.raises(ValueError, match="clamp_refractory must be True or False"):
+        ConductanceLIF(clamp_refractory=1)
+
+
 def test_lateral_inhibition_reaches_every_other_excitatory_neuron():
     """Neuron 0 alone is driven to fire; its inhibitory partner fires; every excitatory neuron but
     0 receives w_inh_exc of inhibitory conductance, neuron 0 none."""
@@ -84,6 +119,13 @@ def test_labels_and_vote():
     counts = jnp.asarray([[4.0, 1.0, 1.0], [0.0, 2.0, 4.0]])
     # Class 0: neuron 0 (mean 4 vs 1); class 1: neurons 1, 2 (mean 3 vs 0).
     np.testing.assert_array_equal(stdp.classify(assignments, counts, 2), [0, 1])
+    # A neuron silent for every class gets no class (Diehl & Cook's evaluation: -1) and no vote:
+    # labelled 0 it would halve class 0's mean (4 / 2 = 2 < 3) and turn the first image to class 1.
+    silent = stdp.label_from(jnp.asarray([[5.0, 0.0, 0.0], [0.0, 3.0, 0.0]]))
+    np.testing.assert_array_equal(silent, [0, 1, -1])
+    counts = jnp.asarray([[4.0, 3.0, 0.0]])
+    np.testing.assert_array_equal(stdp.classify(silent, counts, 2), [0])
+    np.testing.assert_array_equal(stdp.classify(jnp.asarray([0, 1, 0]), counts, 2), [1])
 
 
 def test_tiny_unsupervised_run_through_the_shared_loop():
@@ -176,6 +218,24 @@ def test_integrator_option_and_old_configs_read_as_euler():
         learned[name], _, _, result = stdp.learn_images(model, jnp.asarray(x[:1]), jax.random.key(1))
         assert int(result[0]) == 0
     assert not np.allclose(learned["euler"].weights(), learned["exponential"].weights(), rtol=0, atol=1e-12)
+
+
+def test_refractory_clamp_option_and_old_configs_read_as_clamped():
+    """``clamp_refractory`` reaches the excitatory neurons (not the inhibitory ones, which Brian 1
+    clamps); a checkpoint's complete config written before the option was trained with the clamp."""
+    old = {k: v for k, v in stdp.StdpConfig(n_neurons=4).to_dict().items() if k != "clamp_refractory"}
+    assert stdp.StdpConfig.from_dict(old).clamp_refractory is True
+    assert stdp.StdpConfig.from_dict({**old, "clamp_refractory": False}).clamp_refractory is False
+    config = stdp.StdpConfig(n_neurons=4, clamp_refractory=False)
+    assert stdp.StdpConfig.from_dict(config.to_dict()) == config
+    model = stdp.build_stdp(config, key=jax.random.key(0))
+    assert model.neuron.excitatory.clamp_refractory is False and model.neuron.inhibitory.clamp_refractory is True
+    with pytest.raises(ValueError, match="clamp_refractory must be true or false"):
+        stdp.StdpConfig(clamp_refractory="no")
+    parser = argparse.ArgumentParser()
+    stdp.STDP.add_arguments(parser.add_argument_group())
+    assert stdp.STDP.config_from_args(parser.parse_args(["--no-clamp-refractory"])) == {"clamp_refractory": False}
+    assert stdp.STDP.config_from_args(parser.parse_args([])) == {}
 
 
 def test_a_checkpoint_with_the_old_crossbar_keys_loads_evaluates_and_resumes(tmp_path, capsys):

@@ -8,8 +8,9 @@ changes a conductance rather than injecting a charge,
     dtheta/dt = -theta / tau_theta,
 
 with a spike when ``v > v_threshold + theta`` outside the refractory period; the spike resets
-``v`` to ``v_reset``, holds it there for ``refractory`` seconds and raises the threshold by
-``theta_plus`` (homeostasis: a neuron that fires a lot becomes harder to fire). Conductances are
+``v`` to ``v_reset``, holds it there for ``refractory`` seconds (with ``clamp_refractory=False``
+it integrates on and only spikes are blocked) and raises the threshold by ``theta_plus``
+(homeostasis: a neuron that fires a lot becomes harder to fire). Conductances are
 in units of the leak conductance (dimensionless), as in Diehl & Cook's code: an input impulse of
 weight ``w`` (the synapse array's output) is a jump ``g_exc += w``.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
@@ -74,7 +76,13 @@ class ConductanceLIF(AbstractNeuron):
         v_rest, v_reset, v_threshold: rest, reset and base threshold potentials (V).
         e_exc, e_inh: reversal potentials of the excitatory and inhibitory conductances (V).
         tau_exc, tau_inh: decay times of the conductances (s).
-        refractory: refractory period (s), during which ``v`` is held (no integration, no spike).
+        refractory: refractory period (s), during which the neuron cannot spike.
+        clamp_refractory: ``True`` (default): ``v`` is also held at ``v_reset`` during the
+            refractory period (no integration). ``False``: ``v`` integrates from ``v_reset`` as
+            outside it and only the spike is blocked, as Diehl & Cook's Brian 1 code does for its
+            excitatory neurons (their reset is a statement list, which Brian 1 does not clamp; only
+            spikes within ``refractory`` are dropped), so a neuron driven hard fires again right
+            at the end of the period.
         theta_plus: threshold increase per spike (V); 0 turns the adaptation off (testing).
         tau_theta: decay time of the threshold increase (s).
         theta_init: ``theta`` at t = 0 (V), scalar or ``(n,)``.
@@ -94,15 +102,19 @@ class ConductanceLIF(AbstractNeuron):
     tau_theta: Float[Array, "..."]
     theta_init: Float[Array, "..."]
     resistance: Float[Array, "..."]
+    clamp_refractory: bool = eqx.field(static=True)
 
     def __init__(self, tau=100e-3, v_rest=-65e-3, v_reset=-65e-3, v_threshold=-72e-3, e_exc=0.0, e_inh=-100e-3,
                  tau_exc=1e-3, tau_inh=2e-3, refractory=5e-3, theta_plus=0.05e-3, tau_theta=1e4, theta_init=20e-3,
-                 resistance=1.0):
+                 resistance=1.0, clamp_refractory: bool = True):
         as_float = lambda x: jnp.asarray(x, dtype=float)  # noqa: E731
         self.tau, self.v_rest, self.v_reset, self.v_threshold = map(as_float, (tau, v_rest, v_reset, v_threshold))
         self.e_exc, self.e_inh, self.tau_exc, self.tau_inh = map(as_float, (e_exc, e_inh, tau_exc, tau_inh))
         self.refractory, self.theta_plus, self.tau_theta = map(as_float, (refractory, theta_plus, tau_theta))
         self.theta_init, self.resistance = as_float(theta_init), as_float(resistance)
+        if not isinstance(clamp_refractory, bool):
+            raise ValueError(f"ConductanceLIF: clamp_refractory must be True or False, got {clamp_refractory!r}.")
+        self.clamp_refractory = clamp_refractory
 
     def __check_init__(self):
         for name in ("tau", "tau_exc", "tau_inh", "tau_theta", "resistance"):
@@ -122,16 +134,21 @@ class ConductanceLIF(AbstractNeuron):
 
     def vector_field(self, t, state: ConductanceLIFState, current):
         free = state.refractory <= _REFRACTORY_EPS
+        integrates = self._integrates(free)
         drive = (self.v_rest - state.v + state.g_exc * (self.e_exc - state.v) + state.g_inh * (self.e_inh - state.v)
                  + self.resistance * current)
         return ConductanceLIFState(
-            v=jnp.where(free, drive / self.tau, 0.0),
+            v=jnp.where(integrates, drive / self.tau, 0.0),
             g_exc=-state.g_exc / self.tau_exc,
             g_inh=-state.g_inh / self.tau_inh,
             theta=-state.theta / self.tau_theta,
             # The countdown stops at 0 instead of running negative for ever (float32 would lose it).
             refractory=jnp.where(free, 0.0, -1.0) + 0.0 * state.refractory,
         )
+
+    def _integrates(self, free):
+        """Where ``v`` integrates: outside the refractory period, or everywhere without the clamp."""
+        return free if self.clamp_refractory else jnp.ones_like(free)
 
     def membrane_potential(self, state):
         return state.v
@@ -142,7 +159,7 @@ class ConductanceLIF(AbstractNeuron):
 
     def threshold_function(self, state):
         """``v - (v_threshold + theta)`` (V): a spike is its upward crossing of 0 (outside the
-        refractory period, where ``v`` is held at ``v_reset``)."""
+        refractory period)."""
         return state.v - (self.v_threshold + state.theta)
 
     def on_spike(self, state, spikes):
@@ -166,14 +183,14 @@ class ConductanceLIF(AbstractNeuron):
         return jnp.broadcast_to(rate, state.v.shape)
 
     def linear_coefficient(self, state, current):
-        """``-(1 + g_exc + g_inh) / tau`` for ``v`` (0 while refractory, where ``v`` is held),
+        """``-(1 + g_exc + g_inh) / tau`` for ``v`` (0 while refractory with the clamp, where ``v`` is held),
         ``-1 / tau_exc``, ``-1 / tau_inh``, ``-1 / tau_theta``, and 0 for the countdown (1/s):
         the whole field is linear in each variable, so exponential Euler solves every one exactly
         for conductances frozen over the step."""
         free = state.refractory <= _REFRACTORY_EPS
         shape = state.v.shape
         return ConductanceLIFState(
-            v=jnp.where(free, -(1.0 + state.g_exc + state.g_inh) / self.tau, 0.0),
+            v=jnp.where(self._integrates(free), -(1.0 + state.g_exc + state.g_inh) / self.tau, 0.0),
             g_exc=jnp.broadcast_to(-1.0 / self.tau_exc, shape),
             g_inh=jnp.broadcast_to(-1.0 / self.tau_inh, shape),
             theta=jnp.broadcast_to(-1.0 / self.tau_theta, shape),

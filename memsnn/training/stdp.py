@@ -90,6 +90,10 @@ class StdpConfig(JsonConfig):
             inhibition) or ``"euler"`` (explicit Euler, as Diehl & Cook's Brian code; unstable
             when ~24 inhibitory neurons fire at once). docs/plasticity.md compares them.
             Checkpoints written before the option were trained with ``"euler"`` and read as such.
+        clamp_refractory: ``True``: an excitatory neuron's membrane is held at the reset during
+            its 5 ms refractory period. ``False``: it integrates on and only spikes are blocked,
+            what Diehl & Cook's Brian 1 code does (:class:`~memsnn.neurons.ConductanceLIF`,
+            ``clamp_refractory``). Configs written before the option read as ``True``.
     """
 
     n_neurons: int = 100
@@ -113,6 +117,7 @@ class StdpConfig(JsonConfig):
     assignment_decay: float = 1e-4
     unroll: int = 1
     integrator: str = "exponential"
+    clamp_refractory: bool = True
 
     @classmethod
     def from_dict(cls, d: dict) -> "StdpConfig":
@@ -124,6 +129,8 @@ class StdpConfig(JsonConfig):
         d = migrated_crossbar_keys(d, cls.__name__)
         if "integrator" not in d and _WRITTEN_BY_EVERY_VERSION <= set(d):
             d = {**d, "integrator": "euler"}
+        if "clamp_refractory" not in d and _WRITTEN_BY_EVERY_VERSION <= set(d):
+            d = {**d, "clamp_refractory": True}
         return super().from_dict(d)
 
     def __post_init__(self):
@@ -140,6 +147,8 @@ class StdpConfig(JsonConfig):
             raise ValueError(f"StdpConfig: t_image={self.t_image!r} s is shorter than one time step dt={self.dt!r} s "
                              f"(it would show each image for {self.n_steps} steps); give a longer t_image (--t-image) "
                              "or a smaller dt (--dt).")
+        if not isinstance(self.clamp_refractory, bool):
+            raise ValueError(f"StdpConfig: clamp_refractory must be true or false, got {self.clamp_refractory!r}.")
         if self.integrator not in _INTEGRATORS:
             raise ValueError(f"StdpConfig: integrator must be one of {sorted(_INTEGRATORS)}, got {self.integrator!r}.")
         if not 0 <= self.assignment_decay < 1:
@@ -183,7 +192,8 @@ class DiehlCookNet(eqx.Module):
         rule: the learning rule.
         array_state: the array's learned state (weights, or device conductances of a crossbar).
         theta: ``(n_neurons,)`` learned adaptive threshold offsets (V).
-        assignments: ``(n_neurons,)`` the class each neuron is labelled with.
+        assignments: ``(n_neurons,)`` the class each neuron is labelled with (-1: none, a neuron
+            that never responded while labelling).
     """
 
     config: StdpConfig = eqx.field(static=True)
@@ -213,7 +223,7 @@ def build_stdp(config: StdpConfig | dict, *, key: PRNGKeyArray) -> DiehlCookNet:
     config = config if isinstance(config, StdpConfig) else StdpConfig.from_dict(config)
     weight = jax.random.uniform(key, (config.n_neurons, config.n_inputs), maxval=config.w_init)
     array = _make_array(config, weight)
-    excitatory = ConductanceLIF(theta_plus=config.theta_plus)
+    excitatory = ConductanceLIF(theta_plus=config.theta_plus, clamp_refractory=config.clamp_refractory)
     neuron = InhibitedPopulation(excitatory, w_exc_inh=config.w_exc_inh, w_inh_exc=config.w_inh_exc)
     rule = TripletSTDP.diehl_cook(config.n_inputs, nu_pre=config.nu_pre, nu_post=config.nu_post, w_max=config.w_max)
     return DiehlCookNet(config, array, neuron, rule, array.init_state(config.n_neurons),
@@ -411,12 +421,16 @@ def responses(model: DiehlCookNet, images: Float[Array, "B n_inputs"], keys: PRN
 
 
 def label_from(rates: Float[Array, "n_classes n"]) -> Int[Array, " n"]:
-    """Each neuron's class: the one with its highest mean response ``rates[c, i]``."""
-    return jnp.argmax(rates, axis=0).astype(jnp.int32)
+    """Each neuron's class: the one with its highest mean response ``rates[c, i]`` (spikes per
+    image); -1 (no class) for a neuron that responded to no class, as in Diehl & Cook's
+    evaluation script (``assignments`` start at -1 and take a class only for a rate above 0), so
+    that silent neurons do not dilute class 0's mean in :func:`classify`."""
+    return jnp.where(jnp.max(rates, axis=0) > 0, jnp.argmax(rates, axis=0), -1).astype(jnp.int32)
 
 
 def classify(assignments: Int[Array, " n"], counts: Float[Array, "B n"], n_classes: int) -> Int[Array, " B"]:
-    """Diehl & Cook's vote: the class whose labelled neurons fire most on average."""
+    """Diehl & Cook's vote: the class whose labelled neurons fire most on average (``counts``:
+    spikes per neuron of each image; neurons labelled -1 take no part)."""
     members = jax.nn.one_hot(assignments, n_classes)  # (n, C)
     size = jnp.sum(members, axis=0)
     mean = (counts @ members) / jnp.maximum(size, 1.0)
@@ -527,6 +541,10 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
                        help="presentation time per image in s (default 0.35)")
     group.add_argument("--dt", type=cli_type(float, low=0, low_open=True), metavar="S",
                        help="time step in s (default 0.5e-3)")
+    group.add_argument("--clamp-refractory", action=argparse.BooleanOptionalAction, default=None,
+                       help="hold the excitatory membranes at the reset during the refractory period (default "
+                            "yes); --no-clamp-refractory: they integrate on and only spikes are blocked, as in "
+                            "Diehl & Cook's Brian 1 code")
     group.add_argument("--integrator", choices=sorted(_INTEGRATORS),
                        help="euler (explicit, as Diehl & Cook's code; unstable in bursts of inhibition) or "
                             "exponential (exact on the membrane's decay); default " + StdpConfig.integrator)
@@ -534,7 +552,8 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
 
 def _config_from_args(args: argparse.Namespace) -> dict:
     given = {"n_neurons": getattr(args, "neurons", None), "t_image": getattr(args, "t_image", None),
-             "dt": getattr(args, "dt", None), "integrator": getattr(args, "integrator", None)}
+             "dt": getattr(args, "dt", None), "integrator": getattr(args, "integrator", None),
+             "clamp_refractory": getattr(args, "clamp_refractory", None)}
     return {**{k: v for k, v in given.items() if v is not None}, **crossbar_from_args(args, "stdp")}
 
 
