@@ -80,9 +80,46 @@ def test_exact_delays_shift_spike_times_and_have_gradients():
     assert grad.sum() == pytest.approx(1.0, abs=0.2)  # the continuous value is 1; h = tau_s / 5 here
 
 
+def _two_layer_times(weights, delays):
+    """First spike times ``(B, 2)`` of a 3 -> 4 -> 2 network of LIFs whose connections have 3 delayed
+    terminals, driven by off-grid input spikes (exact timing)."""
+    from memsnn.data.encoders import spike_time_impulses
+
+    dt = 0.25e-3
+    layers = [memsnn.Layer(DelayedDense(w, d, dt=dt, max_delay=5e-3), ExponentialSynapse(4e-3),
+                           LIF(tau=4e-3, resistance=np.e, threshold=1.0, v_reset=-100.0, reset="zero"))
+              for w, d in zip(weights, delays)]
+    times = jnp.array([[0.3e-3, 1.1e-3, 2.45e-3], [0.9e-3, 0.05e-3, 1.7e-3]])
+    trace = memsnn.simulate(memsnn.Network(layers), spike_time_impulses(times, dt=dt, n_steps=120), dt=dt,
+                            n_steps=120, spike_timing="exact", record=("spike_times",))
+    return trace.first_spike_times(1)
+
+
+def test_shared_delays_stay_shared_and_agree_with_per_connection_delays():
+    """A delay shared by all connections (terminal delays ``(k,)``, SpikeProp's fixed ones) is kept in
+    its broadcastable shape, so the delay line is read once per input and terminal, not once per
+    connection; spike times and weight gradients equal those of the same delays given per connection."""
+    keys = jax.random.split(jax.random.key(0), 2)
+    weights = (jax.random.uniform(keys[0], (4, 3, 3), minval=0.1, maxval=0.9),
+               jax.random.uniform(keys[1], (2, 4, 3), minval=0.2, maxval=1.2))
+    shared = jnp.array([0.4e-3, 1.3e-3, 3.1e-3])  # off the 0.25 ms grid
+    assert DelayedDense(weights[0], shared, dt=0.25e-3).delay.shape == (1, 1, 3)
+    full = tuple(jnp.broadcast_to(shared, w.shape) for w in weights)
+    t_shared = _two_layer_times(weights, (shared, shared))
+    assert bool(jnp.all(t_shared < 120 * 0.25e-3))  # the outputs fire
+    np.testing.assert_allclose(np.asarray(t_shared), np.asarray(_two_layer_times(weights, full)), rtol=1e-12)
+    g_shared = jax.grad(lambda w: jnp.sum(_two_layer_times(w, (shared, shared))))(weights)
+    g_full = jax.grad(lambda w: jnp.sum(_two_layer_times(w, full)))(weights)
+    for a, b in zip(g_shared, g_full):
+        assert float(jnp.max(jnp.abs(a))) > 0
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-9, atol=1e-15)
+
+
 def test_delay_errors():
     with pytest.raises(ValueError, match=">= 0"):
         DelayedDense(jnp.ones((1, 1)), -1e-3, dt=DT)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        DelayedDense(jnp.ones((2, 3, 4)), jnp.ones(3) * DT, dt=DT)
     net = _integrator(DelayedDense(jnp.ones((1, 1)), 12 * DT, dt=DT))
     with pytest.raises(ValueError, match="longer than the run"):
         memsnn.simulate(net, _spike_train(10, [(0, 0)], 1), dt=DT, n_steps=10)

@@ -137,9 +137,15 @@ class DelayedDense(AbstractSynapseArray):
     reparametrisation in the model (e.g. ``max_delay * sigmoid(u)``): a delay outside is read at
     the nearest end of the line.
 
+    A delay shared along an axis is kept shared: ``delay`` may be any shape that broadcasts to
+    ``weight``'s (e.g. ``(k,)``, the same terminal delays on every connection), stored with
+    ``weight``'s rank (``(1, 1, k)``), and the delay line is then read once per distinct delay, not
+    once per connection (``n_out`` times less work per step for ``(1, 1, k)``). Give the full shape
+    to differentiate or train a delay per connection.
+
     Attributes:
         weight: ``(n_out, n_in[, k])``.
-        delay: same shape, seconds, ``0 <= delay <= max_delay``.
+        delay: seconds, ``0 <= delay <= max_delay``; ``weight``'s rank, each axis its size or 1.
         dt: the grid step (s) the delays are read on (static).
         taps: length of the delay line, ``floor(max_delay / dt) + 2`` (static).
         max_pending: event runs: spikes of one input in flight at once (static, default 8).
@@ -158,7 +164,13 @@ class DelayedDense(AbstractSynapseArray):
         if weight.ndim not in (2, 3):
             raise ValueError(f"DelayedDense: weight must be (n_out, n_in) or (n_out, n_in, k terminals), got shape "
                              f"{weight.shape}.")
-        delay = jnp.broadcast_to(jnp.asarray(delay, dtype=weight.dtype), weight.shape)
+        delay = jnp.asarray(delay, dtype=weight.dtype)
+        if delay.ndim > weight.ndim or any(d not in (1, w) for d, w in zip(delay.shape[::-1], weight.shape[::-1])):
+            raise ValueError(f"DelayedDense: delay of shape {delay.shape} does not broadcast to the weight's "
+                             f"{weight.shape}; give one delay per connection (and terminal), or one shared "
+                             "along whole axes (size 1 there).")
+        # A delay shared along an axis stays shared (one read of the delay line per distinct delay).
+        delay = delay.reshape((1,) * (weight.ndim - delay.ndim) + delay.shape)
         if not float(dt) > 0:
             raise ValueError(f"DelayedDense: dt must be > 0 seconds (the grid step of the run), got {dt}.")
         if not isinstance(delay, jax.core.Tracer):
@@ -241,6 +253,9 @@ class DelayedDense(AbstractSynapseArray):
 
     def _contract(self, values):
         axes = tuple(range(1, values.ndim))
+        if values.shape[0] == 1:
+            # Read once for every output (shared delays): a matrix-vector product.
+            return jnp.tensordot(self.weight, values[0], axes=(axes, tuple(a - 1 for a in axes)))
         return jnp.sum(self.weight * values, axis=axes)
 
     def read(self, presynaptic, state=None, *, key=None, lag=None, t=None):

@@ -223,7 +223,9 @@ class SpikePropNet(eqx.Module):
             (``config.crossbar``) a :class:`~memsnn.arrays.AbstractProgrammableArray`
             ``(n_out, n_in k)`` holding them (:meth:`terminal_weights`).
         delay_params: per layer ``(n_out, n_in, k)``: the delays ``delay_max sigmoid(u)`` when
-            ``train_delays``, else the fixed delays (s) themselves.
+            ``train_delays``, else the fixed delays (s) themselves, ``(1, 1, k)`` when every
+            connection has the same ones (:func:`build_spikeprop`; any shape that broadcasts to
+            the weights' is read as such).
         config: the :class:`SpikePropConfig` (static).
     """
 
@@ -288,7 +290,9 @@ def build_spikeprop(config: SpikePropConfig | dict, *, key: PRNGKeyArray) -> Spi
     for n_in, n_out, k in zip(sizes[:-1], sizes[1:], keys):
         scale = 2.0 * c.init_scale * c.threshold / (n_in * c.terminals)
         weights.append((scale * jax.random.uniform(k, (n_out, n_in, c.terminals), minval=c.init_low)).astype(dtype))
-        d = np.broadcast_to(c.delays(), (n_out, n_in, c.terminals))
+        # Fixed delays are shared by every connection: kept (1, 1, k), the delay line is read once per
+        # input and terminal instead of once per connection (n_out times less work per step).
+        d = np.broadcast_to(c.delays(), (n_out, n_in, c.terminals)) if c.train_delays else c.delays()[None, None]
         delays.append(jnp.asarray(_logit(d / c.delay_max) if c.train_delays else d, dtype))
     if c.crossbar is not None:
         # One chip per layer, programmed with the same initial weights (its programming noise from key).
