@@ -468,24 +468,28 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
             state0 = tuple(layer.init_state(k, events=events) for layer, k in zip(network.layers, init_keys))
         else:
             state0 = given_state
-        if on_grid and event_steps:
-            # Sparse events on a step-by-step run: one row per step, and a mask of the event steps.
-            dense = jnp.zeros((n_steps,) + amp.shape[1:], amp.dtype).at[jnp.asarray(event_steps)].set(amp)
-            mask = jnp.zeros((n_steps,), bool).at[jnp.asarray(event_steps)].set(True)
-            amp = dense
-            if lag_amp is not None:
-                lag_amp = jnp.zeros((n_steps,) + lag_amp.shape[1:], lag_amp.dtype).at[jnp.asarray(event_steps)].set(lag_amp)
-            if every:
-                mask = None  # an array read at every step (its state moves on): empty rows are reads too
-        else:
-            mask = None
         # The first array's reads: for a linear time-invariant array, all rows in one product
         # outside the loop (T matrix-vector products, and T more backwards, become one matmul).
+        # Sparse event rows are read before they are spread over the grid: the empty rows cost
+        # nothing (a latency code's inputs arrive in the first half of the run).
         mapped = mapped_lag = None
         if first.hoistable:
             mapped = first.array(amp) if amp.ndim == 1 else jax.vmap(first.array)(amp)
             if lag_amp is not None:
                 mapped_lag = jax.vmap(first.array)(amp * lag_amp)
+        if on_grid and event_steps:
+            # Sparse events on a step-by-step run: one row per step, and a mask of the event steps.
+            rows = jnp.asarray(event_steps)
+
+            def spread(x):
+                return None if x is None else jnp.zeros((n_steps,) + x.shape[1:], x.dtype).at[rows].set(x)
+
+            mask = jnp.zeros((n_steps,), bool).at[rows].set(True)
+            amp, lag_amp, mapped, mapped_lag = spread(amp), spread(lag_amp), spread(mapped), spread(mapped_lag)
+            if every:
+                mask = None  # an array read at every step (its state moves on): empty rows are reads too
+        else:
+            mask = None
 
         def read_first(row, y, k, t=None):
             """The first array's read: ``(weight, lagged, y)`` (``y`` with the array's state after it);

@@ -134,3 +134,46 @@ def test_a_method_asked_for_a_spike_timing_it_cannot_use_is_refused(tmp_path, ca
     err = capsys.readouterr().err
     assert code == 2 and "spiceprop method cannot use spike_timing='exact'" in err and "spikeprop, ttfs" in err
     assert not (tmp_path / "c").exists()
+
+
+def test_impulses_within_a_window_run_as_the_dense_ones_and_refuse_later_times():
+    """``spike_time_impulses(..., t_max=)`` keeps rows for the code's window only: the first array is
+    read for those rows (half the input layer's work on a run twice the window), the spike times and
+    their gradients are those of the dense impulses, and a time after ``t_max`` is an error."""
+    rng = np.random.default_rng(3)
+    x = jnp.asarray((rng.random((3, 30)) < 0.5) * rng.uniform(0.2, 1.0, (3, 30)))
+    times = latency_times(x, t_early=0.0, t_late=4e-3, threshold=0.1, bias_times=(0.0,))
+    window = spike_time_impulses(times, dt=0.5e-3, n_steps=20, t_max=3.6e-3)
+    assert window.amplitude.shape == (3, 8, 31) and window.steps == tuple(range(8))
+    dense = spike_time_impulses(times, dt=0.5e-3, n_steps=20)
+    assert dense.steps is None and dense.amplitude.shape == (3, 20, 31)
+    np.testing.assert_array_equal(np.asarray(dense.amplitude[:, 8:]), 0.0)
+    w0 = jnp.asarray(rng.normal(0.4, 0.5, (6, 31)))
+    w1 = jnp.asarray(rng.normal(0.6, 0.5, (3, 6)))
+
+    def first_times(ws, stim):
+        net = memsnn.Network([memsnn.Layer(memsnn.Dense(w), memsnn.ExponentialSynapse(2e-3),
+                                           memsnn.LIF(tau=5e-3, threshold=1.0, v_reset=0.0, reset="zero"))
+                              for w in ws])
+        trace = memsnn.simulate(net, stim, dt=0.5e-3, n_steps=20, spike_timing="exact", record=("spike_times",))
+        return trace.first_spike_times(0), trace.first_spike_times(1)
+
+    got, want = first_times((w0, w1), window), first_times((w0, w1), dense)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-15)
+    fired = np.asarray(want[1]) < 10e-3
+    assert fired.any() and (~np.asarray(want[0] < 10e-3)).any()  # some spike, some not: a real test
+
+    def summed(ws, stim):
+        t = first_times(ws, stim)[1]
+        return jnp.sum(jnp.where(t < 10e-3, t, 0.0))
+
+    g_window = jax.grad(summed)((w0, w1), window)
+    g_dense = jax.grad(summed)((w0, w1), dense)
+    for a, b in zip(g_window, g_dense):
+        assert float(jnp.linalg.norm(b)) > 0
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-9, atol=1e-12)
+    with pytest.raises(Exception, match="t_max"):
+        jax.block_until_ready(spike_time_impulses(times, dt=0.5e-3, n_steps=20, t_max=2e-3).amplitude)
+    with pytest.raises(ValueError, match="t_max"):
+        spike_time_impulses(times, dt=0.5e-3, n_steps=20, t_max=-1.0)

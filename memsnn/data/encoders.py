@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -247,26 +248,45 @@ def gaussian_receptive_fields(values, n_fields: int, *, beta: float = 1.5) -> ja
     return r.reshape(values.shape[0], values.shape[1] * int(n_fields))
 
 
-def spike_time_impulses(times, *, dt: float, n_steps: int, amplitude: float = 1.0):
+def spike_time_impulses(times, *, dt: float, n_steps: int, amplitude: float = 1.0, t_max: float | None = None):
     """Impulses at continuous times: one per finite entry of ``times`` ``(B, F)`` (s), landing at the
     end of the step that holds it, ``k = ceil(t / dt) - 1`` (at least 0), with the lag
     ``(k + 1) dt - t`` that places it at ``t`` under ``simulate(..., spike_timing="exact")``.
     Times at or after the run's end ``n_steps dt`` and ``+inf`` do not spike.
 
+    ``t_max`` (s): no finite time is later than it (e.g. a latency code's window). The impulses then
+    hold rows only for the steps ``0 .. floor(t_max / dt)`` (:attr:`~memsnn.Impulses.steps`), and
+    :func:`~memsnn.simulate` reads the first array for those rows only: on a run twice as long as
+    the code's window, half the input layer's work. A time that would land after them is an error at
+    run time (``eqx.error_if``), never dropped.
+
     Returns:
-        :class:`~memsnn.Impulses` with dense ``(B, n_steps, F)`` amplitudes and lags.
+        :class:`~memsnn.Impulses` with ``(B, rows, F)`` amplitudes and lags: ``rows = n_steps``
+        (dense), or ``floor(t_max / dt) + 1`` rows at steps ``0, 1, ...`` with ``t_max``.
     """
     from memsnn.stimulus import Impulses
 
     n_steps = _check_n_steps("spike_time_impulses", n_steps)
     if not float(dt) > 0:
         raise ValueError(f"spike_time_impulses: dt must be > 0 s, got {dt}.")
+    rows = n_steps
+    if t_max is not None:
+        if not (isinstance(t_max, numbers.Real) and math.isfinite(t_max) and t_max >= 0):
+            raise ValueError(f"spike_time_impulses: t_max must be a finite time >= 0 (s), got {t_max!r}.")
+        # One row of margin: a time equal to t_max may round up into the next step.
+        rows = min(n_steps, int(math.floor(t_max / dt)) + 1)
     times = jnp.asarray(times)
     fires = jnp.isfinite(times) & (times < n_steps * dt) & (times >= 0)
     safe = jnp.where(fires, times, 0.0)
-    step = jnp.clip(jnp.ceil(safe / dt) - 1, 0, n_steps - 1).astype(jnp.int32)
+    step = jnp.ceil(safe / dt) - 1
+    if rows < n_steps:
+        step = eqx.error_if(step, jnp.any(fires & (step >= rows)),
+                            f"spike_time_impulses: an input time is later than t_max={t_max} s (it would land "
+                            f"after step {rows - 1}); raise t_max.")
+    step = jnp.clip(step, 0, rows - 1).astype(jnp.int32)
     lag = (step + 1) * dt - safe
-    grid = jnp.arange(n_steps, dtype=jnp.int32)[None, :, None]
+    grid = jnp.arange(rows, dtype=jnp.int32)[None, :, None]
     hit = (grid == step[:, None, :]) & fires[:, None, :]
     amp = jnp.where(hit, jnp.asarray(amplitude, times.dtype), 0.0)
-    return Impulses(amp, lag=jnp.where(hit, lag[:, None, :], 0.0))
+    return Impulses(amp, steps=None if rows == n_steps else tuple(range(rows)),
+                    lag=jnp.where(hit, lag[:, None, :], 0.0))

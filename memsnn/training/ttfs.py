@@ -251,7 +251,10 @@ class TTFSNet(eqx.Module):
         images = c.inputs == "images"
         times = latency_times(features, t_early=c.t_early, t_late=c.t_late, larger_earlier=images,
                               threshold=c.pixel_threshold if images else None, bias_times=c.bias_times)
-        return spike_time_impulses(times.astype(features.dtype), dt=c.dt, n_steps=c.n_steps)
+        # The latest input time: a pixel above the threshold spikes before t_late - threshold * span.
+        latest = c.t_late - (c.pixel_threshold * (c.t_late - c.t_early) if images else 0.0)
+        return spike_time_impulses(times.astype(features.dtype), dt=c.dt, n_steps=c.n_steps,
+                                   t_max=max((latest,) + c.bias_times))
 
     def __call__(self, features, *, throw: bool = True):
         """``(first spike times (B, n_classes), max of the output threshold function (B, n_classes))``,
