@@ -47,7 +47,7 @@ from registry import run_conditions  # noqa: E402
 PAPER = {"iris": 0.961, "breast_cancer": 0.970}
 
 
-def split(name: str, seed: int, val: int = 0):
+def split(name: str, seed: int, val: int = 0, scaling: str = "minmax"):
     from sklearn.datasets import load_breast_cancer, load_iris
     from sklearn.model_selection import train_test_split
 
@@ -58,6 +58,13 @@ def split(name: str, seed: int, val: int = 0):
     if val:
         x_tr, x_va, y_tr, y_va = train_test_split(x_tr, y_tr, test_size=val, stratify=y_tr, random_state=seed)
     lo, hi = x_tr.min(0), x_tr.max(0)
+    if scaling == "zscore":
+        # Standardised by the training split, mean +- 2 std mapped to [0, 1] (values beyond clipped):
+        # skewed features (areas, concavities) keep their bulk spread over the receptive fields.
+        mean, std = x_tr.mean(0), x_tr.std(0)
+        lo, hi = mean - 2 * std, mean + 2 * std
+    elif scaling != "minmax":
+        raise ValueError(f"split: scaling must be 'minmax' or 'zscore', got {scaling!r}.")
     scale = lambda a: np.clip((a - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0).astype(np.float32)  # noqa: E731
     out = (scale(x_tr), y_tr.astype(np.int32)), (scale(x_te), y_te.astype(np.int32))
     return out if not val else (*out, (scale(x_va), y_va.astype(np.int32)))
@@ -81,6 +88,9 @@ def main(argv=None):
                     help="final fraction of the adaptive rate's mu (cosine decay; 1 = constant), one run per value")
     ap.add_argument("--fields", type=int, nargs="+", default=[0],
                     help="Gaussian receptive fields per feature (0: one latency spike per feature), one run per value")
+    ap.add_argument("--scalings", nargs="+", choices=("minmax", "zscore"), default=["minmax"],
+                    help="feature scaling to [0, 1] by the training split: its range (minmax) or mean +- 2 std "
+                         "(zscore, clipped), one run per value")
     ap.add_argument("--select-on-seeds", type=int, default=None, metavar="K",
                     help="compare the settings on the first K seeds only; the other seeds run the chosen setting")
     ap.add_argument("--keep", default=None, metavar="JSON",
@@ -91,7 +101,9 @@ def main(argv=None):
                     help="receptive fields with a response at or below this do not spike")
     args = ap.parse_args(argv)
     name = args.json or f"spikeprop_{args.dataset}.json"
-    grid = [(m, f) for m in args.fields for f in args.mu_finals]
+    grid = [(m, sc, f) for m in args.fields for sc in args.scalings for f in args.mu_finals]
+    setting = lambda r: (r["fields"], r.get("scaling", "minmax"), r["mu_final"])  # noqa: E731
+    label = lambda g: f"fields={g[0]} scaling={g[1]} mu_final={g[2]:g}"  # noqa: E731
     select_seeds = args.seeds[:args.select_on_seeds] if args.select_on_seeds else args.seeds
     runs = []
     if args.keep:
@@ -101,12 +113,12 @@ def main(argv=None):
                 "field_threshold", "dt")
         if any(kept["settings"].get(k, 0.1e-3 if k == "dt" else None) != getattr(args, k) for k in same):
             raise SystemExit(f"--keep {args.keep}: its settings differ from this run's ({same})")
-        runs = [r for r in kept["runs"] if r["seed"] in args.seeds and (r["fields"], r["mu_final"]) in grid]
+        runs = [r for r in kept["runs"] if r["seed"] in args.seeds and setting(r) in grid]
 
     def pick(done):
         """The setting with the best mean final-epoch validation accuracy over the seeds every
         setting has finished."""
-        by = {g: [r for r in done if (r["fields"], r["mu_final"]) == g] for g in grid}
+        by = {g: [r for r in done if setting(r) == g] for g in grid}
         common = [s for s in args.seeds if all(any(r["seed"] == s for r in by[g]) for g in grid)]
         if not args.val or not any(by.values()):
             return grid[0]
@@ -115,12 +127,12 @@ def main(argv=None):
 
     # Seeds outer, settings inner: an interrupted run still compares every setting on the same seeds.
     # After the selection seeds only the chosen setting runs.
-    for seed, fields, fraction in [(s, m, f) for s in args.seeds for m, f in grid]:
-        if any(r["seed"] == seed and (r["fields"], r["mu_final"]) == (fields, fraction) for r in runs):
+    for seed, fields, scaling, fraction in [(s, *g) for s in args.seeds for g in grid]:
+        if any(r["seed"] == seed and setting(r) == (fields, scaling, fraction) for r in runs):
             continue
-        if seed not in select_seeds and (fields, fraction) != pick([r for r in runs if r["seed"] in select_seeds]):
+        if seed not in select_seeds and (fields, scaling, fraction) != pick([r for r in runs if r["seed"] in select_seeds]):
             continue
-        data = split(args.dataset, seed, args.val)
+        data = split(args.dataset, seed, args.val, scaling)
         train, test = data[:2]
         val = data[2] if args.val else None
         # The initial drive per spiking input is kept: with receptive fields only some inputs spike, so
@@ -148,7 +160,7 @@ def main(argv=None):
                                       spikeprop_trainable(model))
         res = fit(model, learner, train, test, epochs=args.epochs, batch_size=args.batch_size, seed=seed,
                   progress=False, val_data=val)
-        runs.append({"seed": seed, "fields": fields, "mu_final": fraction, "init_scale": config.init_scale,
+        runs.append({"seed": seed, "fields": fields, "scaling": scaling, "mu_final": fraction, "hidden": args.hidden, "init_scale": config.init_scale,
                      "mean_spiking_inputs": active, "final_test_acc": res.history[-1]["test_acc"],
                      "final_val_acc": res.history[-1].get("val_acc"),
                      "val_acc_per_epoch": [h.get("val_acc") for h in res.history],
@@ -156,7 +168,7 @@ def main(argv=None):
                      "train_loss_per_epoch": [h["train_loss"] for h in res.history],
                      "wall_s": time.perf_counter() - start, "load_average": os.getloadavg()})
         print({k: v for k, v in runs[-1].items() if k != "train_loss_per_epoch"}, flush=True)
-        by = {g: [r for r in runs if (r["fields"], r["mu_final"]) == g] for g in grid}
+        by = {g: [r for r in runs if setting(r) == g] for g in grid}
         chosen = pick([r for r in runs if r["seed"] in select_seeds])
         accs = np.asarray([r["final_test_acc"] for r in by[chosen]])
         write_json(name, {
@@ -171,17 +183,17 @@ def main(argv=None):
                                                                                  "out for validation" if args.val else ""),
                 devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"}, seeds=args.seeds,
                 epochs=args.epochs, machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
-                selection=(f"fields and mu_final by mean final-epoch validation accuracy on seeds {select_seeds}"
+                selection=(f"fields, scaling and mu_final by mean final-epoch validation accuracy on seeds {select_seeds}"
                            if args.val else "none"),
                 load_before=runs[0]["load_average"][0]),
             "selection": {"by": (f"mean final-epoch validation accuracy on seeds {select_seeds}" if args.val
                                  else "none (one setting)"),
-                          "fields": chosen[0], "mu_final": chosen[1],
+                          "fields": chosen[0], "scaling": chosen[1], "mu_final": chosen[2],
                           "val_acc_mean_on_selection_seeds": {
-                              f"fields={g[0]} mu_final={g[1]:g}": float(np.mean(
+                              label(g): float(np.mean(
                                   [r["final_val_acc"] for r in v if r["seed"] in select_seeds]))
                               for g, v in by.items() if args.val and any(r["seed"] in select_seeds for r in v)},
-                          "test_acc_mean": {f"fields={g[0]} mu_final={g[1]:g}": float(np.mean([r["final_test_acc"] for r in v]))
+                          "test_acc_mean": {label(g): float(np.mean([r["final_test_acc"] for r in v]))
                                             for g, v in by.items() if v}},
             "final_epoch": args.epochs,
             "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
