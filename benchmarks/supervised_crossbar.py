@@ -5,7 +5,10 @@ devices (``memsnn.crossbar.preset("neurosim")``: 0.476-10 uS, 31 pulses from g_m
 nonlinear LTP/LTD with labels +-4.22, 0.5 % cycle-to-cycle write noise, differential pairs). The
 rule computes its weight change as on ideal weights; the crossbar programs it as pulses
 (``Crossbar.updated``): ``round(|change| / step)`` pulses (``neurosim``), or stochastic rounding,
-``floor(|change| / step + u)`` (``neurosim-stochastic``, the expected pulse count the requested one).
+``floor(|change| / step + u)`` (``neurosim-stochastic``, the expected pulse count the requested one),
+or stochastic rounding of the pulses counted along each device's own curve from its conductance
+(``neurosim-stochastic-curve``, ``PulseUpdate(counting="curve")``: the expected change the requested
+one on the nonlinear devices too).
 
 * **Tempotron**: N afferents with one spike each, uniform in 500 ms, P = alpha N random patterns,
   half labelled "fire" (benchmarks/tempotron_capacity.py's patterns), the paper's online rule
@@ -15,8 +18,10 @@ rule computes its weight change as on ideal weights; the crossbar programs it as
 * **ReSuMe**: one LIF neuron, 200 Poisson inputs (10 Hz, frozen 200 ms pattern), 5 target spikes
   (benchmarks/resume_target.py's task), ``--resume-epochs`` epochs; reported: Schreiber correlation
   over the last 10 epochs, first epoch >= 0.95. Weights in [-1, 1] (PlasticDense bounds) and
-  w_max = 1 on the chip. ReSuMe programs inside the run, where the plasticity protocol passes no
-  key to ``updated``: nearest rounding and no write noise there, so only ``neurosim`` is run.
+  w_max = 1 on the chip. ReSuMe programs inside the run: the plasticity hooks pass the run's key
+  (per step) to ``updated``, so write noise and stochastic rounding act there too. Each epoch's
+  changes are far below half a pulse (the rule's rate 0.002: at most ~0.004 of a weight range of 2
+  against a pulse of 1/31), so nearest rounding programs nothing.
 * **SpikeProp**: Iris, one latency spike per feature + bias, 10 hidden, 16 terminals, the adaptive
   rate (``ad``, mu 0.5), ``--spikeprop-epochs`` epochs, stratified 100/50 splits by seed; reported:
   final-epoch test accuracy.
@@ -63,15 +68,17 @@ from spikeprop_uci import split  # noqa: E402
 from tempotron_capacity import patterns  # noqa: E402
 
 RUNS = Path(__file__).resolve().parent.parent / "runs" / "supervised_crossbar"
-DEVICES = ("ideal", "neurosim", "neurosim-stochastic")
+DEVICES = ("ideal", "neurosim", "neurosim-stochastic", "neurosim-stochastic-curve")
 
 
 def _rounding(device: str) -> str:
-    return "stochastic" if device.endswith("stochastic") else "nearest"
+    return "stochastic" if "stochastic" in device else "nearest"
 
 
 def _chip_rounding(bar: Crossbar, device: str) -> Crossbar:
-    return dataclasses.replace(bar, update=dataclasses.replace(bar.update, rounding=_rounding(device)))
+    counting = "curve" if device.endswith("-curve") else "nominal"
+    return dataclasses.replace(bar, update=dataclasses.replace(bar.update, rounding=_rounding(device),
+                                                               counting=counting))
 
 
 def _on_chips(model, chips, device: str):
@@ -187,7 +194,8 @@ def plot(json_name: str) -> Path:
               ("spikeprop_iris", "test_acc_per_epoch", "SpikeProp, Iris: test accuracy", "epoch"),
               ("resume", "correlation_per_epoch", "ReSuMe: correlation with the target", "epoch"))
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    styles = {"ideal": ("-", "C0"), "neurosim": ("--", "C1"), "neurosim-stochastic": (":", "C2")}
+    styles = {"ideal": ("-", "C0"), "neurosim": ("--", "C1"), "neurosim-stochastic": (":", "C2"),
+              "neurosim-stochastic-curve": ("-.", "C3")}
     for ax, (task, key, title, xlabel) in zip(axes, panels):
         labelled = set()
         for r in rows:
@@ -240,7 +248,10 @@ def main(argv=None):
             "devices": {"neurosim": "memsnn.crossbar.preset('neurosim'): 0.476-10 uS differential pairs, 31 pulses, "
                                     "nonlinear LTP/LTD (labels +-4.22), 0.5 % cycle-to-cycle write noise, 32 levels "
                                     "when programmed; round(|change| / step) pulses",
-                        "neurosim-stochastic": "the same devices, floor(|change| / step + u) pulses"},
+                        "neurosim-stochastic": "the same devices, floor(|change| / step + u) pulses",
+                        "neurosim-stochastic-curve": "the same devices, floor(r + u) pulses, r the pulses along "
+                                                     "the device's noise-free curve from its conductance to the "
+                                                     "requested one (PulseUpdate(counting='curve'))"},
             "conditions": run_conditions(
                 data="random Tempotron patterns, ReSuMe's frozen Poisson pattern, scikit-learn Iris (100/50 by seed)",
                 devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"}, seeds=args.seeds,
@@ -259,8 +270,6 @@ def main(argv=None):
         for seed in args.seeds:
             ideal_w_max = None
             for device in args.devices:
-                if task == "resume" and device == "neurosim-stochastic":
-                    continue  # inside a run a plasticity rule programs without a key: nearest rounding only
                 if done({"spikeprop": "spikeprop_iris"}.get(task, task), device, seed):
                     continue
                 if task == "resume":

@@ -295,7 +295,7 @@ class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
         keys = (None, None) if key is None else tuple(jax.random.split(key))
 
         def program(g, d, k_dev):
-            n = self.update.pulse_count(d, key=None if k_dev is None else jax.random.fold_in(k_dev, 2))
+            n = self.update.pulse_count(d, key=None if k_dev is None else jax.random.fold_in(k_dev, 2), g=g)
             k_up, k_down = (None, None) if k_dev is None else tuple(jax.random.split(k_dev))
             return jnp.where(d > 0, self.update.potentiate(g, n, key=k_up),
                              jnp.where(d < 0, self.update.depress(g, n, key=k_down), g))

@@ -19,6 +19,16 @@ change below half a pulse is lost, every time), or ``floor(|change| / step + u)`
 uniform in ``[0, 1)`` (``rounding="stochastic"``: the expected number of pulses is the requested
 ``|change| / step``, so many small requests add up on average; stochastic rounding as in
 Gupta et al., ICML 2015, and the stochastic pulse trains of Gokmen & Vlasov, Front. Neurosci. 2016).
+
+What ``|change| / step`` counts: ``counting="nominal"`` divides by the nominal (linear) step, as a
+controller that does not know the device's state does; on a nonlinear device the same number of
+pulses then moves a device near the fast end of its curve several times further than near the
+slow end (NeuroSim's device near ``g_min``: an LTP pulse ~4x the nominal step, an LTD pulse ~1/13
+of it), so small requests of both signs add up to a drift. ``counting="curve"`` counts along the
+device's own noise-free curve from its present conductance, ``|p(G + change) - p(G)|`` (the
+positions of :meth:`pulses_for`): the change a pulse count gives is then the request (on average,
+with stochastic rounding), wherever the device sits. It needs the conductance before the write
+(a read before the write, or the controller's record of it).
 """
 
 from __future__ import annotations
@@ -49,6 +59,8 @@ class PulseUpdate(eqx.Module):
             into a device at conductance ``G`` is ``v_write^2 G pulse_width`` (:meth:`pulse_energy`).
         rounding: ``"nearest"`` or ``"stochastic"``: how a requested change becomes a whole number
             of pulses (:meth:`pulse_count`).
+        counting: ``"nominal"`` (``|change| / step``) or ``"curve"`` (along the device's curve
+            from its conductance; module docstring).
     """
 
     g_min: float = eqx.field(static=True)
@@ -60,10 +72,11 @@ class PulseUpdate(eqx.Module):
     v_write: float = eqx.field(static=True)
     pulse_width: float = eqx.field(static=True)
     rounding: str = eqx.field(static=True)
+    counting: str = eqx.field(static=True)
 
     def __init__(self, g_min: float, g_max: float, n_pulses: int, *, a_ltp: float = math.inf,
                  a_ltd: float = math.inf, sigma_c2c: float = 0.0, v_write: float = 2.0, pulse_width: float = 100e-9,
-                 rounding: str = "nearest"):
+                 rounding: str = "nearest", counting: str = "nominal"):
         self.g_min, self.g_max = float(g_min), float(g_max)
         if not (math.isfinite(self.g_min) and math.isfinite(self.g_max) and 0 <= self.g_min < self.g_max):
             raise ValueError(f"PulseUpdate: need 0 <= g_min < g_max (S), got {g_min!r}, {g_max!r}.")
@@ -83,6 +96,9 @@ class PulseUpdate(eqx.Module):
         if rounding not in ("nearest", "stochastic"):
             raise ValueError(f"PulseUpdate: rounding must be 'nearest' or 'stochastic', got {rounding!r}.")
         self.rounding = rounding
+        if counting not in ("nominal", "curve"):
+            raise ValueError(f"PulseUpdate: counting must be 'nominal' or 'curve', got {counting!r}.")
+        self.counting = counting
 
     @classmethod
     def neurosim(cls) -> "PulseUpdate":
@@ -97,12 +113,20 @@ class PulseUpdate(eqx.Module):
         """The nominal (linear) conductance change of one pulse, ``(g_max - g_min) / n_pulses`` (S)."""
         return (self.g_max - self.g_min) / self.n_pulses
 
-    def pulse_count(self, change: Float[Array, "..."], *, key: PRNGKeyArray | None = None) -> Float[Array, "..."]:
+    def pulse_count(self, change: Float[Array, "..."], *, key: PRNGKeyArray | None = None,
+                    g: Float[Array, "..."] | None = None) -> Float[Array, "..."]:
         """The whole number of pulses (>= 0) for a requested conductance change ``change`` (S):
-        ``round(|change| / step)``, or with ``rounding="stochastic"`` and a ``key``
-        ``floor(|change| / step + u)``, ``u ~ U[0, 1)`` (expected value ``|change| / step``;
-        ``key=None``: nearest)."""
-        ratio = jnp.abs(change) / self.step
+        ``round(r)``, or with ``rounding="stochastic"`` and a ``key`` ``floor(r + u)``,
+        ``u ~ U[0, 1)`` (expected value ``r``; ``key=None``: nearest), where ``r = |change| / step``
+        (``counting="nominal"``) or, with ``counting="curve"``, the pulses along the device's
+        noise-free curve from the present conductances ``g`` (S, required then) to ``g + change``
+        (clipped to ``[g_min, g_max]``)."""
+        if self.counting == "curve":
+            if g is None:
+                raise ValueError("PulseUpdate.pulse_count: counting='curve' needs the devices' present conductances g.")
+            ratio = jnp.abs(self.pulses_for(g, jnp.clip(g + change, self.g_min, self.g_max)))
+        else:
+            ratio = jnp.abs(change) / self.step
         if self.rounding == "nearest" or key is None:
             return jnp.round(ratio)
         return jnp.floor(ratio + jax.random.uniform(key, jnp.shape(ratio), jnp.result_type(ratio)))
