@@ -742,11 +742,14 @@ table("readme-bundled", README, [  # bundled MNIST subset and generated data: ru
         "SpikeProp Iris test (ideal / nearest / stochastic): {list supervised_crossbar.json#rows[?task=spikeprop_iris,device=ideal].final_test_acc|%.0f} / "
         "{list supervised_crossbar.json#rows[?task=spikeprop_iris,device=neurosim].final_test_acc|%.0f} / "
         "{list supervised_crossbar.json#rows[?task=spikeprop_iris,device=neurosim-stochastic].final_test_acc|%.0f} %; "
-        "ReSuMe correlation: {list supervised_crossbar.json#rows[?task=resume,device=ideal].correlation_last10_mean|.2f} / "
-        "{list supervised_crossbar.json#rows[?task=resume,device=neurosim].correlation_last10_mean|.2f} (nearest)",
+        "ReSuMe correlation (last ten epochs): ideal {list supervised_crossbar.json#rows[?task=resume,device=ideal].correlation_last10_mean|.2f}, "
+        "nearest {list supervised_crossbar.json#rows[?task=resume,device=neurosim].correlation_last10_mean|.2f}, "
+        "stochastic {list supervised_crossbar.json#rows[?task=resume,device=neurosim-stochastic].correlation_last10_mean|.2f}, "
+        "stochastic with the pulses counted along each device's curve (chosen on the selection seeds) "
+        "**{list supervised_crossbar.json#rows[?task=resume,device=neurosim-stochastic-curve].correlation_last10_mean|.2f}**",
         "each rule on crossbar synapses (issue 24): the Tempotron learns with stochastic rounding; SpikeProp learns with it "
-        "(below ideal in two seeds of three), not with nearest rounding in two of three; ReSuMe **missed** on these devices "
-        "(nearest rounding only inside a run)",
+        "(below ideal in two seeds of three), not with nearest rounding in two of three; ReSuMe learns once the run's key "
+        "reaches its writes (stochastic rounding), below its ideal weights: **missed** (docs)",
         "`python benchmarks/supervised_crossbar.py --tasks tempotron spikeprop resume --seeds 0 1 2 --tempotron-n 100 --tempotron-cycles 60 --spikeprop-epochs 30 --resume-epochs 300`"),
 ])
 
@@ -1306,18 +1309,26 @@ table("supervised-crossbar", "docs/supervised-spike-timing.md", [
     ["Tempotron: N = 100 afferents, alpha = 0.5 (50 patterns), online rule (lambda 1e-3, mu 0.99), at most 60 cycles, "
      "seeds 0-2: fraction correct with the final weights (first error-free cycle), per seed"]
     + [_sc("tempotron", d, "fraction_correct", ".2f") + " (" + _sc("tempotron", d, "first_error_free_cycle", "") + ")"
-       for d in ("ideal", "neurosim", "neurosim-stochastic")] + [_SC_CMD],
+       for d in ("ideal", "neurosim", "neurosim-stochastic")] + ["not run", _SC_CMD],
     ["SpikeProp: Iris, one latency spike per feature + bias, 10 hidden, 16 terminals, adaptive rate (mu 0.5), "
      "30 epochs, 100/50 split, seeds 0-2: final-epoch test accuracy, per seed"]
     + [_sc("spikeprop_iris", d, "final_test_acc", "%.0f") + " %" for d in ("ideal", "neurosim", "neurosim-stochastic")]
-    + [_SC_CMD],
+    + ["not run", _SC_CMD],
     ["ReSuMe (the first figure's set-up: impulses onto the membrane, window 5 ms, rate 0.002): one LIF neuron, 200 "
      "Poisson inputs, 5 target spikes, 300 epochs, seeds 0-2: correlation over the last 10 epochs (first epoch >= 0.95), "
      "per seed"]
     + [_sc("resume", d, "correlation_last10_mean", ".3f") + " (" + _sc("resume", d, '["first_epoch_ge_0.95"]', "") + ")"
-       for d in ("ideal", "neurosim")] + ["not run (no key inside a run)", _SC_CMD],
-], header=["task (chip w_max: the ideal run's largest weight)", "ideal weights", "NeuroSim devices, nearest rounding",
-           "NeuroSim devices, stochastic rounding", "Reproduce"], measured=(1, 2, 3), conditions=True)
+       for d in ("ideal", "neurosim", "neurosim-stochastic", "neurosim-stochastic-curve")] + [_SC_CMD],
+    ["ReSuMe, the selection of the pulse counting on the selection seeds 10-12 (same set-up; "
+     "`supervised_crossbar_resume_selection.json`): correlation over the last 10 epochs, per seed"]
+    + [f"{{list supervised_crossbar_resume_selection.json#rows[?task=resume,device={d}].correlation_last10_mean|.3f}}"
+       for d in ("ideal", "neurosim", "neurosim-stochastic", "neurosim-stochastic-curve")]
+    + ["`python benchmarks/supervised_crossbar.py --tasks resume --seeds 10 11 12 --resume-epochs 300 "
+       "--json supervised_crossbar_resume_selection.json`"],
+], header=["task (chip w_max: the ideal run's largest weight; ReSuMe's: 1)", "ideal weights",
+           "NeuroSim devices, nearest rounding", "NeuroSim devices, stochastic rounding",
+           "NeuroSim devices, stochastic rounding of the pulses counted along each device's curve", "Reproduce"],
+    measured=(1, 2, 3, 4), conditions=True)
 
 
 table("spike-times-selection", "docs/spike-times.md", [
