@@ -201,7 +201,7 @@ def test_ctrl_c_during_a_real_run(tmp_path):
              "runpy.run_module('memsnn.cli', run_name='__main__')")
     proc = subprocess.Popen([sys.executable, "-u", "-c", start, "train", "--dataset", "mnist",
                              "--train-subset", "400", "--test-subset", "20", "--batch-size", "20", "--steps",
-                             "300", "--hidden", "8", "--epochs", "100", "--out", str(tmp_path / "r")],
+                             "30", "--hidden", "8", "--epochs", "100", "--out", str(tmp_path / "r")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = proc.stdout.readline()  # "epoch 1: ..." once the first epoch is saved
     time.sleep(0.5)
