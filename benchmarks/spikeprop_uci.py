@@ -10,12 +10,14 @@ features), used here. Stratified split (Iris 100/50, breast cancer 2/3 : 1/3) by
 headline is the final epoch's test accuracy (no selection on the test set).
 
 ``--val N`` holds N training samples out (stratified) as a validation split. Every seed is trained
-once per setting of the grid ``--fields`` x ``--mu-finals``: ``--fields m`` codes each feature
-with ``m`` Gaussian receptive fields (the paper's population code, ``SpikePropConfig.receptive_fields``;
-0 = one latency spike per feature), ``--mu-finals`` is the final fraction of the adaptive rate's
-``mu`` (cosine decay from ``--lr`` to ``lr * fraction`` over the run; 1 = constant). The setting
-with the best mean final-epoch validation accuracy is picked; the headline is the final-epoch test
-accuracy of the picked setting's runs (the test set plays no part in the choice).
+once per setting of the grid ``--fields`` x ``--scalings`` x ``--mu-finals``: ``--fields m`` codes
+each feature with ``m`` Gaussian receptive fields (the paper's population code,
+``SpikePropConfig.receptive_fields``; 0 = one latency spike per feature), ``--scalings`` maps the
+features to [0, 1] by the training split's range (``minmax``) or its mean +- 2 std (``zscore``,
+clipped), ``--mu-finals`` is the final fraction of the adaptive rate's ``mu`` (cosine decay from
+``--lr`` to ``lr * fraction`` over the run; 1 = constant). The setting with the best mean
+final-epoch validation accuracy is picked (a tie: the first in grid order); the headline is the
+final-epoch test accuracy of the picked setting's runs (the test set plays no part in the choice).
 
     PYTHONPATH=$PWD nice -n 10 python benchmarks/spikeprop_uci.py --dataset iris --seeds 0 1 2 3 4 \
         --epochs 50 --batch-size 20 --val 20 --mu-finals 1 0.05 --json spikeprop_iris_val.json
