@@ -604,6 +604,15 @@ table("readme-full", README, [
         "not chosen on this run's accuracy), one full pass, labels from 10,000 training images, all 10,000 test images, seed 0",
         "**{stdp_mnist_N100_exp.json#test_accuracy|%.2f} %**", ">= 82.9 % (**missed**, full epoch)",
         f"`{D}python benchmarks/stdp_mnist.py --neurons 100 --integrator exponential --out runs/stdp100-exp --tag _exp` (`--resume` continues)"),
+    row("The same 100-neuron exponential-Euler pass (its 60,000-image checkpoint, the learning unchanged) labelled as Diehl & Cook's evaluation script does: "
+        "a neuron silent for every class gets no label (before: class 0, diluting class 0's mean); the refractory handling "
+        "(their Brian 1 code lets the membrane integrate through it) chosen on a validation split, not on the test set: "
+        "held at the reset {stdp_mnist_N100_val10k_base.json#validation_accuracy|%.2f} % against integrating {stdp_mnist_N100_val10k_noclamp.json#validation_accuracy|%.2f} % "
+        "(10,000 learning images, 5,000 held-out training images 50,000-54,999); all 10,000 test images. No neuron was silent for every class: "
+        "the labels, and so the accuracy, are the row above's; the gap to the paper stays open (docs/plasticity.md lists every difference from their code)",
+        "**{stdp_mnist_N100_exp_relabel.json#test_accuracy|%.2f} %**", ">= 82.9 % (**missed**, full epoch)",
+        f"`{D}python benchmarks/stdp_mnist.py --neurons 100 --integrator exponential --out COPY_OF_runs/stdp100-exp --resume --evaluate-only --tag _exp_relabel`; "
+        f"validation: `... --images 10000 --validation 10000 --label-images 5000 --test-images 5000 [--no-clamp-refractory]`"),
     row("Diehl & Cook, 400 excitatory neurons, exponential Euler (`--integrator exponential`: explicit Euler's inhibition bursts "
         "blew a 400-neuron run up at 1,250 images), one full pass over the **{stdp_mnist_N400.json#training_images_seen|,.0f}** training images "
         "(the paper's protocol; run in three parts with `--resume`), labels from 10,000 training images, all 10,000 test images, seed 0",
@@ -1159,6 +1168,12 @@ table("plasticity-results", "docs/plasticity.md", [
     ["Diehl & Cook, 100 neurons, exponential Euler at 0.5 ms, one pass over the 60,000 training images; labels from 10,000 training images, all 10,000 test images. Paper: 82.9 %",
      "{stdp_mnist_N100_exp.json#test_accuracy|%.2f} %",
      "`python benchmarks/stdp_mnist.py --neurons 100 --integrator exponential --out runs/stdp100-exp --tag _exp` (`--resume` continues)"],
+    ["Diehl & Cook, 100 neurons: the exponential-Euler pass above (its checkpoint) labelled as their evaluation script does (neurons silent for every class unlabelled); all 10,000 test images. Paper: 82.9 %",
+     "{stdp_mnist_N100_exp_relabel.json#test_accuracy|%.2f} %",
+     "`python benchmarks/stdp_mnist.py --neurons 100 --integrator exponential --out COPY_OF_runs/stdp100-exp --resume --evaluate-only --tag _exp_relabel` (no neuron was silent: the labels and the accuracy are the row above's)"],
+    ["Choosing the excitatory refractory handling on a validation split (`--validation 10000`: learn from training images 0-9,999, label from the frozen responses to 5,000-9,999, classify held-out training images 50,000-54,999; the test set is not read), 100 neurons, exponential Euler: membrane held at the reset (memsnn's default) against integrating through the 5 ms (their Brian 1 code, `--no-clamp-refractory`)",
+     "{stdp_mnist_N100_val10k_base.json#validation_accuracy|%.2f} % against {stdp_mnist_N100_val10k_noclamp.json#validation_accuracy|%.2f} %: the clamp kept",
+     "`python benchmarks/stdp_mnist.py --neurons 100 --integrator exponential --images 10000 --validation 10000 --label-images 5000 --test-images 5000 [--no-clamp-refractory] --tag _val10k_base|_val10k_noclamp`"],
     ["Diehl & Cook, 400 neurons, exponential Euler (explicit Euler blew up at 1,250 images), one pass over the {stdp_mnist_N400.json#training_images_seen|,.0f} training images (the same run after {stdp_mnist_N400_14700.json#training_images_seen|,.0f}: {stdp_mnist_N400_14700.json#test_accuracy|%.2f} %, after {stdp_mnist_N400_53500.json#training_images_seen|,.0f}: {stdp_mnist_N400_53500.json#test_accuracy|%.2f} %); labels from 10,000 training images, all 10,000 test images. Paper: 87.0 % after 60,000",
      "{stdp_mnist_N400.json#test_accuracy|%.2f} %",
      "`python benchmarks/stdp_mnist.py --neurons 400 --integrator exponential --out runs/stdp400` (`--resume` continues)"],
