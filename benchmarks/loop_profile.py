@@ -60,8 +60,31 @@ def _opcode(instruction: str) -> str:
     return match.group(1) if match else "?"
 
 
+# Instructions inside a fused computation that do no arithmetic on the elements.
+_NOT_ARITHMETIC = _NOT_KERNELS | {"broadcast", "reshape", "slice", "dynamic-slice", "iota"}
+
+
+def _fused_ops(comps: dict[str, list[str]], instruction: str) -> int:
+    """Elementwise operations inside a fusion instruction's fused computation (0 for other kernels)."""
+    called = re.search(r"calls=%?([\w.\-]+)", instruction)
+    if " fusion(" not in instruction or called is None:
+        return 0
+    return sum(1 for i in comps.get(called.group(1), []) if _opcode(i) not in _NOT_ARITHMETIC)
+
+
 def loop_report(hlo: str) -> list[dict]:
-    """Per while loop: trip count, kernels per iteration by opcode, and carried bytes."""
+    """Per while loop: trip count, kernels per iteration by opcode, carried bytes, and the
+    operations inside its fused kernels (``fused_ops``, per element of each kernel's output).
+
+    The kernel count is not what the SPICEprop step's time follows: its kernels are as costly as the
+    arithmetic fused into them (the step's CPU time grows with the batch through zero), and XLA
+    fuses cheap operations into every consumer, duplicating them. Two forms of the metastable
+    switch's rate measured side by side (1 device, batch 200, load ~10): one with its derivative
+    written out cut the backward loop from 121 to 107 kernels per 5 steps but its fused
+    operations rose from 1326 to 1354, and the step's CPU time stayed the same (0.99x);
+    multiplying by reciprocals instead of dividing by the constant resistances, capacitance and
+    synaptic time constant halved the divides, after which XLA fused (and duplicated) across the
+    divides it had stopped at: 83 kernels but 2488 operations, 3.5x slower (docs/training.md)."""
     comps = _computations(hlo)
     loops = []
     for body_lines in comps.values():
@@ -77,6 +100,7 @@ def loop_report(hlo: str) -> list[dict]:
             kernels = {k: v for k, v in kinds.items() if k not in _NOT_KERNELS}
             loops.append({"trip_count": int(trip.group(1)) if trip else None, "kernels": sum(kernels.values()),
                           "by_kind": dict(sorted(kernels.items(), key=lambda kv: -kv[1])),
+                          "fused_ops": sum(_fused_ops(comps, i) for i in comps.get(body, [])),
                           "carried_bytes": carried})
     return sorted(loops, key=lambda r: -(r["trip_count"] or 0) * r["kernels"])
 
@@ -101,7 +125,8 @@ def profile(name: str, step, args, repeats: int) -> dict:
           "(a nested loop counted once per outer iteration: a lower bound)")
     for r in loops[:6]:
         top = ", ".join(f"{k} {v}" for k, v in list(r["by_kind"].items())[:5])
-        print(f"  loop x{r['trip_count']}: {r['kernels']} kernels/iteration ({top}); carries {r['carried_bytes'] / 1e3:.0f} kB")
+        print(f"  loop x{r['trip_count']}: {r['kernels']} kernels/iteration ({top}), {r['fused_ops']} fused operations; "
+              f"carries {r['carried_bytes'] / 1e3:.0f} kB")
     return {"cpu_ms_per_training_step": ms, "trips_times_kernels_lower_bound": per_step, "loops": loops}
 
 

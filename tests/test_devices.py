@@ -336,6 +336,34 @@ def test_metastable_switch_rates_match_the_two_sigmoid_form():
         np.testing.assert_allclose(device.relaxation_rate(0.3, v), (on + off) / device.tau, rtol=1e-13)
 
 
+def test_metastable_switch_rate_differentiates_like_the_two_sigmoid_form():
+    """The metastable switches' state_derivative (through sigmoid_pair's custom JVP) differentiated
+    against autodiff of the two-sigmoid equations: in the state, the voltage and every device
+    parameter (reverse mode), and in the voltage alone (forward mode), float64."""
+    v = jnp.linspace(-0.5, 0.5, 201)
+    x = jnp.linspace(0.0, 1.0, 201)
+    weights = jnp.cos(7 * v)
+
+    def two_sigmoids(device, x, v):
+        on = jax.nn.sigmoid((v - device.V_on) / device.V_T)
+        off = jax.nn.sigmoid((device.off_switching_voltage() - v) / device.V_T)
+        return ((1 - x) * on - x * off) / device.tau
+
+    for device in (VolatileMSS(V_on=0.1, V_off=0.02, V_T=0.02), MeanMetastableSwitch(V_on=0.1, V_off=0.05, V_T=0.03)):
+        def total(fn, device, x, v):
+            return jnp.sum(weights * fn(device, x, v))
+
+        ours = jax.grad(total, argnums=(1, 2, 3))(type(device).state_derivative, device, x, v)
+        want = jax.grad(total, argnums=(1, 2, 3))(two_sigmoids, device, x, v)
+        for got, ref in zip(jax.tree.leaves(ours), jax.tree.leaves(want)):
+            np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * float(jnp.max(jnp.abs(ref))))
+        # Only the voltage differentiated (the device and the state fixed), forward mode.
+        tangent = jnp.sin(v)
+        _, got = jax.jvp(lambda v: device.state_derivative(x, v), (v,), (tangent,))
+        _, ref = jax.jvp(lambda v: two_sigmoids(device, x, v), (v,), (tangent,))
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * float(jnp.max(jnp.abs(ref))))
+
+
 def test_parameters_are_trainable_under_jit():
     """Construction checks are skipped for tracers, so a module rebuilt inside jit/grad works."""
     model = VTEAM()
