@@ -386,8 +386,12 @@ def test_wide_tiles_by_strips_and_separators_against_the_stamp(monkeypatch):
     # adjoints compiled hundreds of small programs.
     grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2)), static_argnums=3)
     solve = jax.jit(solve_ir_drop)
-    for (n_in, n_out, width, r) in [(5, 13, 3, (1.0, 2.0, 0.5, 0.7)), (6, 20, 4, (1.0, 1.0, 0.0, 0.0))]:
+    # The first tile's gradient sweeps its strips one input column at a time (three chunks), the
+    # second's all at once; the last one's last strip is all padding.
+    for (n_in, n_out, width, r, chunk) in [(5, 13, 3, (1.0, 2.0, 0.5, 0.7), 1), (6, 20, 4, (1.0, 1.0, 0.0, 0.0), 2 ** 24),
+                                           (4, 8, 3, (1.0, 2.0, 0.5, 0.7), 2 ** 24)]:
         monkeypatch.setattr(irdrop, "_ND_WIDTH", width)
+        monkeypatch.setattr(irdrop, "_ND_CHUNK_NUMBERS", chunk)
         jax.clear_caches()
         g = jnp.asarray(rng.uniform(1e-3, 1e-2, (n_in, n_out)))
         v = jnp.asarray(rng.uniform(0, 0.3, (3, n_in)))
@@ -399,4 +403,42 @@ def test_wide_tiles_by_strips_and_separators_against_the_stamp(monkeypatch):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14 * float(jnp.max(jnp.abs(b))))
         with pytest.raises(Exception, match="failed its own KCL check"):
             jax.block_until_ready(solve(g, v.at[1, 2].set(jnp.nan), Wires(*r)))
+    jax.clear_caches()
+
+
+def test_wide_tile_gradients_match_finite_differences(monkeypatch):
+    # The strips-and-separators gradient (row-by-row reductions in the up sweep, chunks of the
+    # batch's columns, padded last strip) against central differences of the currents, for the
+    # conductances, the inputs and all four resistances, in float64.
+    from memsnn.crossbar import irdrop
+
+    monkeypatch.setattr(irdrop, "_ND_MIN_OUT", 1)
+    monkeypatch.setattr(irdrop, "_ND_WIDTH", 3)
+    monkeypatch.setattr(irdrop, "_ND_CHUNK_NUMBERS", 1)
+    jax.clear_caches()
+    rng = np.random.default_rng(12)
+    g = jnp.asarray(rng.uniform(1e-3, 1e-2, (4, 10)))
+    v = jnp.asarray(rng.uniform(0, 0.3, (2, 4)))
+    weights = jnp.asarray(rng.normal(size=(2, 10)))
+    r = jnp.array([1.0, 2.0, 0.5, 0.7])
+    assert irdrop._use_nd(g)
+
+    def loss(g, v, r):
+        return jnp.sum(weights * solve_ir_drop(g, v, Wires(*r)))
+
+    grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(g, v, r)
+    loss = jax.jit(loss)
+    args = [g, v, r]
+    for index, grad in enumerate(grads):
+        flat = np.asarray(args[index]).ravel()
+        fd = np.empty_like(flat)
+        for k in range(flat.size):
+            h = 1e-3 * abs(flat[k])  # smaller steps lose more to rounding than they gain (~1e-9 here)
+            step = np.zeros_like(flat)
+            step[k] = h
+            up, down = list(args), list(args)
+            up[index] = jnp.asarray((flat + step).reshape(args[index].shape))
+            down[index] = jnp.asarray((flat - step).reshape(args[index].shape))
+            fd[k] = (loss(*up) - loss(*down)) / (2 * h)
+        np.testing.assert_allclose(np.asarray(grad).ravel(), fd, rtol=1e-6, atol=1e-9 * np.max(np.abs(fd)))
     jax.clear_caches()

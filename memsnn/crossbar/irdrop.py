@@ -263,6 +263,14 @@ def _residual_cotangents(params, w, b, lam_w, lam_b):
     d_g_first = -jnp.sum(lam_w[:, 0] * (w[:, 0] - v))
     d_g_col = -_neighbour_products(lam_b, b, axis=0)
     d_g_last = -jnp.sum(lam_b[-1] * b[-1])
+    return _wire_cotangents(params, d_g, d_g_row, d_g_first, d_g_col, d_g_last, d_v)
+
+
+def _wire_cotangents(params, d_g, d_g_row, d_g_first, d_g_col, d_g_last, d_v):
+    """The cotangents of ``params`` (``g``, the four resistances, ``v``) from those of ``g``, of the
+    four wire conductances (``g_row``, ``g_first``, ``g_col``, ``g_last``: scalars) and of ``v``."""
+    g, r_row, r_col, r_source, r_sense, v = params
+    g_row, g_first, g_col, g_last = _conductances(r_row, r_col, r_source, r_sense)
     # g_row = 1 / r_row, g_first = 1 / (r_source + r_row), g_col = 1 / r_col, g_last = 1 / (r_col + r_sense)
     d_source = -d_g_first * g_first ** 2
     d_sense = -d_g_last * g_last ** 2
@@ -398,35 +406,44 @@ def _chain_inverse_diagonal(pivots: Float[Array, "n_in n_out"], e) -> Float[Arra
 
 def _schur_row(g_i, ratios_i, diag_i):
     """Schur complement of one word line, ``C_i = D_i - D_i (T_i + D_i)^-1 D_i`` ``(n_out, n_out)``,
-    from the closed form of a tridiagonal inverse (no solve with ``n_out`` right-hand sides):
-    ``(T_i + D_i)^-1[j, k] = z_k prod_{l=j}^{k-1} (e / p_l)`` for ``j <= k`` (column ``k`` above its
+    with the inverse of :func:`_chain_inverse` (no solve with ``n_out`` right-hand sides)."""
+    return jnp.diag(g_i) - (g_i[:, None] * g_i[None, :]) * _chain_inverse(ratios_i, diag_i)
+
+
+def _chain_inverse(ratios, diag):
+    """Inverses ``(..., n, n)`` of symmetric tridiagonal chains (off-diagonal ``-e``) from their
+    elimination multipliers ``ratios = e / p`` and their inverses' diagonals ``diag = z``, each
+    ``(..., n)`` (:func:`_chain_pivots`, :func:`_chain_inverse_diagonal`), in closed form:
+    ``T^-1[j, k] = z_k prod_{l=j}^{k-1} (e / p_l)`` for ``j <= k`` (column ``k`` above its
     diagonal decays by the forward-elimination multipliers ``e / p_l`` in (0, 1)), symmetric.
 
     With ``c_k = prod_{l<k} e / p_l`` (positive, decreasing) the range product is ``c_k / c_j``: the
-    inverse is the outer product of ``1 / c`` and ``z c`` (``O(n_out^2)`` multiplications, one per
+    inverse is the outer product of ``1 / c`` and ``z c`` (``O(n^2)`` multiplications, one per
     entry). When ``c`` spans more than ``1e-100`` (1e-15 in float32; a line whose cells conduct far
     better than its wires) ``1 / c`` could overflow, and the products of every range come instead
     from one cumulative product of a masked matrix (positive factors only, long chains underflow to
-    0; ``O(n_out^2 log n_out)``). Both are products of positive factors: no cancellation."""
-    n = g_i.shape[0]
+    0; ``O(n^2 log n)``), for every chain of the batch if one needs it (one branch is run, not
+    both). Both are products of positive factors: no cancellation."""
+    n = ratios.shape[-1]
+    dtype = ratios.dtype
     j = jnp.arange(n)
     upper = j[None, :] >= j[:, None]
 
     def outer(_):
-        c = jnp.concatenate([jnp.ones((1,), g_i.dtype), jnp.cumprod(ratios_i[:-1])])
-        a, b = 1.0 / c, diag_i * c
-        return jnp.where(upper, a[:, None] * b[None, :], b[:, None] * a[None, :])
+        c = jnp.concatenate([jnp.ones(ratios.shape[:-1] + (1,), dtype), jnp.cumprod(ratios[..., :-1], axis=-1)],
+                            axis=-1)
+        a, b = 1.0 / c, diag * c
+        return jnp.where(upper, a[..., :, None] * b[..., None, :], b[..., :, None] * a[..., None, :])
 
     def masked(_):
         # cum[a, m] = prod_{l=a}^{m} ratio_l for m >= a (1 below); range[a, k] = prod_{l=a}^{k-1}.
-        cum = jax.lax.cumprod(jnp.where(upper, ratios_i[None, :], 1.0), axis=1)
-        ranges = jnp.concatenate([jnp.ones((n, 1), g_i.dtype), cum[:, :-1]], axis=1)
-        return jnp.where(upper, ranges * diag_i[None, :], ranges.T * diag_i[:, None])
+        cum = jax.lax.cumprod(jnp.where(upper, ratios[..., None, :], 1.0), axis=ratios.ndim)
+        ranges = jnp.concatenate([jnp.ones(ratios.shape + (1,), dtype), cum[..., :-1]], axis=-1)
+        return jnp.where(upper, ranges * diag[..., None, :], jnp.swapaxes(ranges, -1, -2) * diag[..., :, None])
 
-    tiny = 1e-100 if jnp.finfo(g_i.dtype).bits >= 64 else 1e-15
-    safe = jnp.prod(ratios_i[:-1]) > tiny
-    inverse = jax.lax.cond(safe, outer, masked, None)
-    return jnp.diag(g_i) - (g_i[:, None] * g_i[None, :]) * inverse
+    tiny = 1e-100 if jnp.finfo(dtype).bits >= 64 else 1e-15
+    safe = jnp.all(jnp.prod(ratios[..., :-1], axis=-1) > tiny)
+    return jax.lax.cond(safe, outer, masked, None)
 
 
 def _factor_scan(g, g_row, g_first, g_col, g_last, series_form=None, rhs=None, columns=0, keep=True,
@@ -796,7 +813,8 @@ def _nd_separators(f, factors: _NDFactors):
 
 
 def _nd_bottom(factors: _NDFactors, g_first, v, n_out):
-    """Last-row bit-line voltages ``(n_out, k)`` for driver inputs ``v`` ``(n_in, k)``."""
+    """Last-row bit-line voltages ``(n_out, k)`` for driver inputs ``v`` ``(n_in, k)``, and the
+    separators' voltages ``(s - 1, n_in, k)``."""
     s, n_in, width, _ = factors.strip_ends.shape
     f = jnp.zeros((s - 1, n_in, v.shape[1]), v.dtype).at[0].set(factors.driven @ v)
     phi = _nd_separators(f, factors)  # (s - 1, n_in, k)
@@ -806,7 +824,7 @@ def _nd_bottom(factors: _NDFactors, g_first, v, n_out):
     bound = jnp.concatenate([left, right], axis=1)  # (s, 2 n_in, k)
     strips = factors.x_last @ bound  # (s, w, k)
     seps = jnp.einsum("mi,mik->mk", factors.sep_last, phi)
-    return _nd_join(strips[:, None], seps[:, None], n_out)[0]
+    return _nd_join(strips[:, None], seps[:, None], n_out)[0], phi
 
 
 def _nd_fields(factors: _NDFactors, g, g_row, g_first, g_col, v, ct):
@@ -855,7 +873,7 @@ def _bottom_nd_fwd(g, r_row, r_col, r_source, r_sense, v, width):
     n_in, n_out = g.shape
     g_row, g_first, g_col, g_last = _conductances(r_row, r_col, r_source, r_sense)
     factors = _nd_factor(g, g_row, g_first, g_col, g_last, width)
-    b_last = _nd_bottom(factors, g_first, v, n_out)
+    b_last, phi = _nd_bottom(factors, g_first, v, n_out)
     # check: the summed input, every node, its KCL residual over the inputs' summed current scales
     v_sum = jnp.sum(v, axis=1, keepdims=True)
     w, b = _nd_fields(factors, g, g_row, g_first, g_col, v_sum, jnp.zeros((n_out, 1), g.dtype))
@@ -863,20 +881,133 @@ def _bottom_nd_fwd(g, r_row, r_col, r_source, r_sense, v, width):
     res_w, res_b = _residual((g, r_row, r_col, r_source, r_sense, v_sum), w, b)
     scale = jnp.sum(jnp.maximum(g_first, jnp.max(g)) * jnp.max(jnp.abs(v), axis=0))
     error = jnp.maximum(jnp.max(jnp.abs(res_w)), jnp.max(jnp.abs(res_b))) / jnp.where(scale > 0, scale, 1.0)
-    return (b_last, jax.lax.stop_gradient(error)), ((g, r_row, r_col, r_source, r_sense, v), factors)
+    return (b_last, jax.lax.stop_gradient(error)), ((g, r_row, r_col, r_source, r_sense, v), factors, phi)
 
 
 def _bottom_nd_bwd(width, res, cts):
-    """Adjoint of the last row's bit-line voltages: the inputs' and the adjoint's node voltages in
-    one solve with the forward's factors (``A`` is symmetric), then :func:`_residual_cotangents`."""
-    params, factors = res
+    """Adjoint of the last row's bit-line voltages: the adjoint's separator voltages with the
+    forward's factors (``A`` is symmetric; the inputs' are kept from the forward), then
+    :func:`_nd_cotangents`, which sweeps the strips for both and reduces as it goes."""
+    params, factors, phi = res
+    return _nd_cotangents(factors, params, phi, cts[0])
+
+
+# The strips' sweeps in the gradient take the batch's columns in chunks whose down-swept right-hand
+# side (stored for the up sweep) holds at most this many numbers: 128 MiB in float64 (256 x 256,
+# batch 200: two chunks of 100). XLA's temporaries are fresh memory at every call, and first
+# touching them costs ~2 us per 4 KiB page: the whole batch at once (~400 MiB) spent more in page
+# faults than smaller chunks save in loop steps; 2^22 .. 2^24 measured within noise of each other.
+_ND_CHUNK_NUMBERS = 2 ** 24
+
+
+def _nd_cotangents(factors: _NDFactors, params, phi_in, ct):
+    """:func:`_residual_cotangents` of the inputs' solution ``x`` (driver inputs ``v`` ``(n_in, k)``,
+    separator voltages ``phi_in`` ``(s - 1, n_in, k)``) and the adjoint ``lam`` of a current ``ct``
+    ``(n_out, k)`` entering the last bit-line row, without forming either's node voltages as arrays.
+
+    The adjoint's separator voltages come from the factors (their right-hand side ``X_last^T ct`` by
+    symmetry); then, a chunk of the batch's columns at a time (:data:`_ND_CHUNK_NUMBERS`), every
+    strip's down sweep (stored) and one up sweep that, row by row, solves the bit lines
+    (``K'_i^-1``) and the word-line pieces (their dense inverse, a ``w x w`` product batched over
+    the strips, in place of a chain solve per row) and reduces every term of the residual
+    cotangents that lives in that row: the cells' products, the word-line neighbours, the bit-line
+    neighbours with the row below. What crosses the strips (the links to the separators, the
+    driver, the separators' own bit lines) is reduced after it, from each strip's end columns.
+    The padded columns of the last strip are masked out."""
     g, r_row, r_col, r_source, r_sense, v = params
-    ct_last = cts[0]
     n_in, n_out = g.shape
     k = v.shape[1]
+    s, _, width, _ = factors.strip_ends.shape
     g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
-    w, b = _nd_fields(factors, g, g_row, g_first, g_col, v, ct_last)
-    return _residual_cotangents(params, w[..., :k], b[..., :k], w[..., k:], b[..., k:])
+    g_s, g_p = _nd_split(g, s, width)  # (s, n_in, w), (s - 1, n_in)
+    ct_s, ct_p = _nd_split(ct[None], s, width)
+    ct_s, ct_p = ct_s[:, 0], ct_p[:, 0]  # (s, w, k), (s - 1, k)
+    q = jnp.einsum("swc,swk->sck", factors.x_last, ct_s)  # g_b W at every strip's ends, zero boundary
+    f_adj = q[:-1, n_in:] + q[1:, :n_in] + factors.sep_last[..., None] * ct_p[:, None, :]
+    phi = jnp.stack([phi_in, _nd_separators(f_adj, factors)], axis=2)  # (s - 1, n_in, 2, k): x, lam
+    m = jnp.arange(s)
+    g_l = jnp.where(m == 0, g_first, g_row)[:, None, None, None]
+    g_r = jnp.where(m == s - 1, 0.0, g_row)[:, None, None, None]
+    driver = jnp.stack([v, jnp.zeros_like(v)], axis=1)[None]
+    zero = jnp.zeros_like(phi[:1])
+    left = jnp.concatenate([driver, phi], axis=0) * g_l  # (s, n_in, 2, k): g_L phi_L of every strip
+    right = jnp.concatenate([phi, zero], axis=0) * g_r
+    ct_full = jnp.stack([jnp.zeros_like(ct_s), ct_s], axis=2)  # (s, w, 2, k): enters the last row
+    t = factors.strip_ends  # (s, n_in, w, 2)
+    pivots = factors.strip_pivots.reshape(s * n_in, width)
+    t_inv = _chain_inverse(g_row / pivots, _chain_inverse_diagonal(pivots, g_row))
+    # every strip's row i at index i (the scans' axis)
+    rows = functools.partial(jnp.moveaxis, source=1, destination=0)
+    k_rows, u_rows, t_rows, g_rows = (rows(a) for a in (factors.strip_inverse, g_s[..., None] * t, t, g_s))
+    t_inv = rows(t_inv.reshape(s, n_in, width, width))
+    shifted = jnp.concatenate([jnp.zeros_like(k_rows[:1]), k_rows[:-1]], axis=0)
+    # word-line neighbour pairs (j, j + 1) inside a strip that are both real columns
+    col = m[:, None] * (width + 1) + jnp.arange(width)[None, :]
+    pair_mask = (col[:, 1:] < n_out)[..., None, None]  # (s, w - 1, 1, 1)
+
+    def boundary(u_i, l_i, r_i):  # (s, w, 2, c): the boundary voltages' drive of one row
+        return u_i[..., 0, None, None] * l_i[:, None] + u_i[..., 1, None, None] * r_i[:, None]
+
+    def products(a, b):  # sum over the pairs of lam * x
+        return jnp.sum(a[..., 1, :] * b[..., 0, :])
+
+    def chunk(columns):
+        l_rows, r_rows, ct_c = columns  # (n_in, s, 2, c), (n_in, s, 2, c), (s, w, 2, c)
+
+        def down(f_prev, row):
+            k_inv_prev, u_i, l_i, r_i = row
+            f_i = boundary(u_i, l_i, r_i) + g_col * jnp.einsum("sij,sjxc->sixc", k_inv_prev, f_prev)
+            return f_i, f_i
+
+        _, swept = jax.lax.scan(down, jnp.zeros_like(ct_c), (shifted, u_rows, l_rows, r_rows))
+
+        def up(b_next, row):
+            i, k_inv, f_i, t_inv_i, t_i, l_i, r_i, g_i = row
+            last = i == n_in - 1
+            b_i = jnp.einsum("sij,sjxc->sixc", k_inv, f_i + g_col * b_next + jnp.where(last, 1.0, 0.0) * ct_c)
+            w_i = boundary(t_i, l_i, r_i) + jnp.einsum("sij,sjxc->sixc", t_inv_i, g_i[..., None, None] * b_i)
+            cell = w_i - b_i
+            d_w = w_i[:, :-1] - w_i[:, 1:]
+            d_b = b_i - b_next
+            sums = jnp.stack([products(jnp.where(pair_mask, d_w, 0.0), d_w), jnp.where(last, 0.0, products(d_b, d_b)),
+                              jnp.where(last, products(b_i, b_i), 0.0)])
+            return b_i, (-jnp.sum(cell[..., 1, :] * cell[..., 0, :], axis=-1), sums, w_i[:, (0, -1)])
+
+        _, (d_g_c, sums, ends) = jax.lax.scan(
+            up, jnp.zeros_like(ct_c), (jnp.arange(n_in), k_rows, swept, t_inv, t_rows, l_rows, r_rows, g_rows),
+            reverse=True)
+        return d_g_c, jnp.sum(sums, axis=0), ends
+
+    n_chunks = -(-k // max(1, _ND_CHUNK_NUMBERS // (2 * n_in * s * width)))
+    size = -(-k // n_chunks)
+
+    def chunked(a):  # (..., 2, k) -> (n_chunks, ..., 2, size), zero columns padded (they add nothing)
+        a = jnp.concatenate([a, jnp.zeros(a.shape[:-1] + (n_chunks * size - k,), a.dtype)], axis=-1)
+        return jnp.moveaxis(a.reshape(a.shape[:-1] + (n_chunks, size)), -2, 0)
+
+    d_g_s, sums, ends = jax.lax.map(chunk, (chunked(rows(left)), chunked(rows(right)), chunked(ct_full)))
+    d_g_s = jnp.sum(d_g_s, axis=0)  # (n_in, s, w)
+    row_pairs, col_pairs, last_row = jnp.sum(sums, axis=0)
+    ends = jnp.moveaxis(ends, 0, -2).reshape(ends.shape[1:-1] + (n_chunks * size,))[..., :k]  # (n_in, s, 2, 2, k)
+    # the separators: word-line nodes phi, their own bit lines in closed form
+    rb_p = jnp.zeros_like(phi).at[:, -1, 1].set(ct_p)
+    b_p = _chain_solve(factors.sep_pivots, g_col, (rb_p + g_p[..., None, None] * phi).reshape(s - 1, n_in, 2 * k),
+                       axis=1).reshape(phi.shape)  # (s - 1, n_in, 2, k)
+    cell_p = phi - b_p
+    d_g_p = -jnp.sum(cell_p[..., 1, :] * cell_p[..., 0, :], axis=-1)  # (s - 1, n_in)
+    d_bp = b_p[:, :-1] - b_p[:, 1:]
+    col_pairs = col_pairs + products(d_bp, d_bp)
+    last_row = last_row + products(b_p[:, -1], b_p[:, -1])
+    # word-line links across the strips' ends: strip m's last column - separator m - strip m + 1's first
+    first, end = jnp.moveaxis(ends[:, :, 0], 1, 0), jnp.moveaxis(ends[:, :, 1], 1, 0)  # (s, n_in, 2, k)
+    to_sep = end[:-1] - phi
+    from_sep = jnp.where((col[1:, 0] < n_out)[:, None, None, None], phi - first[1:], 0.0)
+    row_pairs = row_pairs + products(to_sep, to_sep) + products(from_sep, from_sep)
+    w_0 = first[0]  # (n_in, 2, k): the first node of every word line
+    d_g_first = -jnp.sum(w_0[:, 1] * (w_0[:, 0] - v))
+    d_v = g_first * w_0[:, 1]
+    d_g = _nd_join(jnp.moveaxis(d_g_s, 0, 1)[..., None], d_g_p[..., None], n_out)[..., 0]
+    return _wire_cotangents(params, d_g, -row_pairs, d_g_first, -col_pairs, -last_row, d_v)
 
 
 _bottom_nd.defvjp(_bottom_nd_fwd, _bottom_nd_bwd)
