@@ -59,10 +59,12 @@ How it is solved, and why (exact, fast with a batch of inputs, differentiable):
   (blocks ``n_in``) is then solved by block Thomas. ``~(1.25 w + 3 n_out / w) n_in^2 n_out``
   multiply-adds against ``(2/3 n_in + k) n_out^3`` (256 x 256, ``k = 200``, ``w = 32``: ~1.1
   against ~6 G; one solve per boundary node, the previous version, cost ``4 w`` for ``1.25 w``); the batch's
-  currents cost ``~3 n_in^2`` per separator and input. Its gradient solves the inputs' and the
-  adjoint's node voltages in one pass (the separators' right-hand sides from the factors, then one
-  sweep of every strip). Exact to rounding like the row sweep (tests/test_irdrop.py, against the
-  stamp and the node path's adjoint).
+  currents cost ``~3 n_in^2`` per separator and input. Its gradient (:func:`_nd_cotangents`)
+  solves the adjoint's separators with the factors (the inputs' are kept from the forward), then
+  sweeps every strip down and once up for both, and the up sweep reduces each row's share of the
+  residual cotangents as it solves that row: no ``(n_in, n_out, k)`` field is formed. Exact to
+  rounding like the row sweep (tests/test_irdrop.py, against the stamp, the node path's adjoint
+  and finite differences).
 * No LAPACK: every step is a plain XLA operation (matrix products, loops). The blocks
   ``Y + g_col I`` are inverted by recursive 2 x 2 block elimination (:func:`_spd_inverse`), the
   word-line chains by the Thomas algorithm (:func:`_chain_solve`). jaxlib 0.10's CPU LAPACK
