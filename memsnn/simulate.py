@@ -476,7 +476,7 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
         if first.hoistable:
             mapped = first.array(amp) if amp.ndim == 1 else jax.vmap(first.array)(amp)
             if lag_amp is not None:
-                mapped_lag = jax.vmap(first.array)(amp * lag_amp)
+                mapped_lag = jax.vmap(first.array.lagged_drive)(amp, lag_amp)
         if on_grid and event_steps:
             # Sparse events on a step-by-step run: one row per step, and a mask of the event steps.
             rows = jnp.asarray(event_steps)
@@ -506,7 +506,7 @@ def _run(network: Network, stimulus, names, fns, layer_keys, initial_state, *, d
                 weight, lagged, first_state = first.read_into(y[0], presynaptic, key, lag, t if events else None)
                 return weight, lagged, (first_state,) + tuple(y[1:])
             weight = first.read(y[0], presynaptic, key)
-            lagged = None if lag is None else first.read(y[0], presynaptic * lag, key)
+            lagged = None if lag is None else first.array.lagged_drive(presynaptic, lag, y[0].array, key=key)
             if first.plasticity is not None:
                 # The layer's state after the read waits for the read: a plasticity rule then
                 # updates the weights in place. Without this tie the update (which does not need

@@ -340,3 +340,31 @@ def test_adaptive_events_delays_and_recurrence_arrive_at_the_spike_time_plus_the
     # An input spike every step through a 3.5 ms delay: three in flight at once, with room for two.
     with pytest.raises(Exception, match="DelayedDense: more than max_pending=2"):
         jax.block_until_ready(vg(p.at[0].set(3.5e-3), jnp.ones((1, 25, 1))))
+
+
+def test_dense_bias_arrives_at_the_grid_point_with_exact_timing():
+    """A Dense array's bias (added at every input event) arrives at the event's grid point: with
+    exact timing only the weighted impulses carry their lags. The same run with the bias as a third
+    input that spikes at every grid point (lag 0) is the reference; before the fix the lag read
+    added the bias a second time, as if it had arrived ``1 s`` early."""
+    n_steps, dt = 40, 1e-3
+    w = jnp.array([[2.0, 1.5], [1.0, 3.0]]) * 6.0
+    b = jnp.array([0.3, -0.2])
+    amp = jnp.zeros((1, n_steps, 2)).at[0, 3, 0].set(1.0).at[0, 7, 1].set(1.0)
+    lag = jnp.zeros((1, n_steps, 2)).at[0, 3, 0].set(0.3 * dt).at[0, 7, 1].set(0.6 * dt)
+    syn, lif = ExponentialSynapse(5e-3), memsnn.LIF(tau=TAU, threshold=THETA, reset="zero")
+    record = ("membrane_potential", "spike_times")
+
+    def run(array, amp, lag):
+        net = memsnn.Network([memsnn.Layer(array, syn, lif)])
+        return memsnn.simulate(net, memsnn.Impulses(amp, lag=lag), dt=dt, n_steps=n_steps, solver=memsnn.Euler(),
+                               spike_timing="exact", record=record)
+
+    biased = run(Dense(w, b), amp, lag)
+    reference = run(Dense(jnp.concatenate([w, b[:, None]], axis=1)), jnp.concatenate([amp, jnp.ones((1, n_steps, 1))], -1),
+                    jnp.concatenate([lag, jnp.zeros((1, n_steps, 1))], -1))
+    np.testing.assert_allclose(np.asarray(biased.membrane_potential[0]), np.asarray(reference.membrane_potential[0]),
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(np.asarray(biased.first_spike_times()), np.asarray(reference.first_spike_times()),
+                               rtol=1e-12)
+    assert np.asarray(biased.first_spike_times())[0, 0] < n_steps * dt  # the check covers a spike

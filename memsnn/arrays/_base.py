@@ -73,8 +73,17 @@ class AbstractSynapseArray(AbstractComponent):
         changes nothing (here).
         """
         drive = self(presynaptic, state, key=key)
-        lagged = None if lag is None else self(presynaptic * lag, state, key=key)
+        lagged = None if lag is None else self.lagged_drive(presynaptic, lag, state, key=key)
         return drive, lagged, state
+
+    def lagged_drive(self, presynaptic: Float[Array, " n_in"], lag: Float[Array, " n_in"], state: State = None, *,
+                     key: PRNGKeyArray | None = None) -> Float[Array, " n_out"]:
+        """The drive ``(n_out,)`` weighted by how long (s) before the grid point each impulse
+        arrived (exact spike timing, docs/spike-times.md): the part of the read that is linear in
+        the impulses, applied to ``presynaptic * lag``. An array with a term that does not depend
+        on its inputs (:class:`~memsnn.arrays.Dense`'s bias) leaves it out: that term arrives with
+        the event at the grid point, lag 0."""
+        return self(presynaptic * lag, state, key=key)
 
     def on_spikes(self, state: State, spikes: tuple, lags: tuple | None, layer: int, t=None) -> State:
         """The array's state after every layer of the network fired at a grid point: ``spikes[j]``

@@ -20,7 +20,8 @@ class Dense(AbstractSynapseArray):
 
     Attributes:
         weight: ``(n_out, n_in)`` (A per unit of input activity).
-        bias: ``(n_out,)`` or ``None``. With impulse inputs the bias is added at every input event.
+        bias: ``(n_out,)`` or ``None``. With impulse inputs the bias is added at every input event, at its grid point
+            (with exact spike timing: lag 0, :meth:`lagged_drive`).
     """
 
     weight: Float[Array, "n_out n_in"]
@@ -61,6 +62,10 @@ class Dense(AbstractSynapseArray):
     def __call__(self, presynaptic, state=None, *, key=None):
         out = self.weight @ presynaptic
         return out if self.bias is None else out + self.bias
+
+    def lagged_drive(self, presynaptic, lag, state=None, *, key=None):
+        # The bias arrives with each event at its grid point (lag 0): only the weights see the lags.
+        return self.weight @ (presynaptic * lag)
 
     nir_node_types: ClassVar[tuple[str, ...]] = ("Affine", "Linear")
 
