@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the shared benchmark helpers (_timing, registry)
 
 
 def worker(batch: int, steps: int, model: dict) -> dict:
@@ -32,6 +33,7 @@ def worker(batch: int, steps: int, model: dict) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
+    from _timing import wall_and_cpu
     from memsnn.data import load_dataset
     from memsnn.training.ttfs import TTFSConfig, build_ttfs, ttfs_loss
 
@@ -45,11 +47,7 @@ def worker(batch: int, steps: int, model: dict) -> dict:
     jax.block_until_ready(step(net))
     compile_s = time.perf_counter() - start
     walls, cpus = [], []
-    for _ in range(steps):
-        w, c = time.perf_counter(), time.process_time()
-        jax.block_until_ready(step(net))
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
+    wall_and_cpu(lambda: jax.block_until_ready(step(net)), steps, walls, cpus)
     return {"compile_s": compile_s, "wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus),
             "load": os.getloadavg()[0]}
 
@@ -69,7 +67,6 @@ def main(argv=None):
         print(json.dumps(worker(args.batch, args.steps, args.model)))
         return
 
-    sys.path.insert(0, str(HERE))
     import registry
 
     load_before = os.getloadavg()[0]
