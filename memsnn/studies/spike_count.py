@@ -83,14 +83,8 @@ class SpikeCountDesign(eqx.Module):
 
     def values(self) -> dict[str, float]:
         """The searched parameters' values (SI units), by name (concrete models only)."""
-        devices = self.devices()
-        out = {}
-        for name in self.parameters:
-            leaf = devices[1]
-            for part in name.split("."):
-                leaf = getattr(leaf, part)
-            out[name] = float(leaf)
-        return out
+        neuron = self.devices()[1]
+        return {name: float(_leaf(neuron, name.split("."))) for name in self.parameters}
 
     def with_values(self, values: dict[str, float]) -> "SpikeCountDesign":
         """This model with the searched parameters set to ``values`` (SI units, inside their ranges)."""
