@@ -76,6 +76,12 @@ def main(argv=None):
     parser.add_argument("--validation", type=int, default=None,
                         help="hold out the last N training samples; their accuracy is recorded per epoch")
     parser.add_argument("--save-every", type=int, default=None, help="checkpoint every this many samples")
+    parser.add_argument("--weight-decay", type=float, default=None,
+                        help="decoupled weight decay (AdamW; default: the ttfs method's, none)")
+    parser.add_argument("--augment-shift", type=int, default=None,
+                        help="translate each training image by up to this many pixels (MNIST; default off)")
+    parser.add_argument("--augment-drop", type=float, default=None,
+                        help="set each training pixel to 0 with this probability (input dropout; default off)")
     parser.add_argument("--model", type=json.loads, default={}, help="extra TTFSConfig settings as JSON")
     parser.add_argument("--tag", default="")
     args = parser.parse_args(argv)
@@ -126,6 +132,8 @@ def main(argv=None):
                 "benchmark": f"{'latency-coded MNIST' if mnist else 'Yin-Yang'}, 2-layer {args.neuron.upper()} "
                              "network, time-to-first-spike loss on exact first-spike times (memsnn train --method ttfs)",
                 "model": model, "config": TTFSConfig.from_dict(model).to_dict(), "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+                "weight_decay": args.weight_decay or 0.0, "augment_shift": args.augment_shift or 0,
+                "augment_drop": args.augment_drop or 0.0,
                 "seeds": args.seeds, "runs": runs,
                 "final_test_acc_mean": statistics.mean(finals) if finals else None,
                 "final_test_acc_std": statistics.stdev(finals) if len(finals) > 1 else None,
@@ -145,7 +153,8 @@ def main(argv=None):
 
         train("ttfs", args.dataset, source="full" if mnist else None, train_subset=args.train_subset,
               test_subset=args.test_subset, validation=args.validation, save_every=args.save_every, model=model,
-              epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=seed,
+              epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, weight_decay=args.weight_decay,
+              augment_shift=args.augment_shift, augment_drop=args.augment_drop, seed=seed,
               out_dir=run_dir, resume=True,
               progress=False, on_epoch_end=record)
         summarise(seed, history)  # also a run that had finished before this call

@@ -140,6 +140,9 @@ def _build_parser(method: str = "spiceprop"):
     opt.add_argument("--augment-flip", action="store_true", default=None,
                      help="data augmentation: mirror each training image left to right with probability 1/2 "
                           "(for Fashion-MNIST; not for digits; default off)")
+    opt.add_argument("--augment-drop", type=_cli_type(float, low=0, high=1), metavar="RATE",
+                     help="data augmentation: set each pixel of a training image to 0 with probability RATE, "
+                          "below 1 (input dropout; default 0: off)")
     seeds = opt.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=_cli_type(int, low=0, high=2**32 - 1, integer=True),
                        help="seed of the initialisation and batch order (default 0); the same seed gives the "
@@ -379,6 +382,7 @@ def _train(args) -> int:
             model=model_settings, epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, schedule=args.schedule, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
             augment_shift=args.augment_shift, augment_flip=args.augment_flip,
+            augment_drop=args.augment_drop,
             eval_batch_size=args.eval_batch_size, save_every=args.save_every,
             seed=args.seed, seeds=args.seeds,
             out_dir=out, resume=args.resume, overwrite=args.overwrite,

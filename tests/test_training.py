@@ -33,7 +33,7 @@ from memsnn.training import (
     save_checkpoint,
     train,
 )
-from memsnn.training.augment import augmentation, random_flip, random_shift
+from memsnn.training.augment import augmentation, random_drop, random_flip, random_shift
 from memsnn.training.spiceprop import (
     SpicepropConfig,
     build_spiceprop,
@@ -206,6 +206,44 @@ def test_random_flip_mirrors_about_half_and_composes_with_shifts():
     both = np.asarray(augmentation(2, True)(key, batch)).reshape(200, 28, 28)
     cols = np.nonzero(both)[2]
     assert len(cols) == 200 and cols.min() < 6 and cols.max() > 21
+
+
+def test_random_drop_zeroes_about_rate_of_the_pixels_and_keeps_the_others():
+    batch = jnp.asarray(np.random.default_rng(0).uniform(0.2, 1.0, (200, 784)), jnp.float32)
+    dropped = np.asarray(random_drop(jax.random.key(0), batch, 0.2))
+    zero = dropped == 0
+    assert 0.19 < zero.mean() < 0.21  # 156,800 pixels: the fraction within 0.01 of 0.2
+    np.testing.assert_array_equal(dropped[~zero], np.asarray(batch)[~zero])  # kept pixels not rescaled
+    np.testing.assert_array_equal(dropped, np.asarray(random_drop(jax.random.key(0), batch, 0.2)))
+    assert not (np.asarray(random_drop(jax.random.key(1), batch, 0.2)) == dropped).all()
+    # In the pipeline after shifts and flips, from a key of its own: shifts alone still draw what they drew.
+    key = jax.random.key(3)
+    np.testing.assert_array_equal(augmentation(2, False, 0.2)(key, batch),
+                                  random_drop(jax.random.fold_in(key, 2), random_shift(key, batch, 2), 0.2))
+    assert augmentation(0, False, 0.0) is None
+    for rate in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="in \\[0, 1\\)"):
+            augmentation(0, False, rate)
+    with pytest.raises(ValueError, match="augment_drop must be below 1"):
+        train("spiceprop", "mnist", epochs=1, train_subset=32, test_subset=16, augment_drop=1.0, progress=False)
+
+
+def test_augment_drop_is_a_run_setting_and_old_checkpoints_resume(tmp_path):
+    """augment_drop is stored with the run; a checkpoint written before the setting existed resumes
+    as a run without it, and asking it for input dropout is refused."""
+    settings = dict(train_subset=32, test_subset=16, batch_size=16,
+                    model={"hidden": [8], "n_steps": 20, "unroll": 1}, progress=False)
+    train("spiceprop", "mnist", epochs=1, out_dir=tmp_path, augment_drop=0.25, **settings)
+    assert read_checkpoint_header(tmp_path / CHECKPOINT_NAME)["config"]["augment_drop"] == 0.25
+    with pytest.raises(ValueError, match="augment_drop: 0.25 -> 0.0"):
+        train("spiceprop", "mnist", epochs=2, out_dir=tmp_path, resume=True, augment_drop=0.0, **settings)
+    old = tmp_path / "old"
+    train("spiceprop", "mnist", epochs=1, out_dir=old, **settings)
+    _rewrite_header(old / CHECKPOINT_NAME, lambda h: h["config"].pop("augment_drop"))  # as before the setting
+    resumed = train("spiceprop", "mnist", epochs=2, out_dir=old, resume=True, **settings)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    with pytest.raises(ValueError, match="augment_drop: 0.0 -> 0.1"):
+        train("spiceprop", "mnist", epochs=3, out_dir=old, resume=True, augment_drop=0.1, **settings)
 
 
 def test_augment_flip_is_a_run_setting_and_old_checkpoints_resume(tmp_path):

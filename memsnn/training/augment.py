@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-__all__ = ["augmentation", "random_flip", "random_shift"]
+__all__ = ["augmentation", "random_drop", "random_flip", "random_shift"]
 
 
 def random_shift(key: PRNGKeyArray, images: Float[Array, "batch pixels"], max_shift: int,
@@ -55,18 +55,42 @@ def random_flip(key: PRNGKeyArray, images: Float[Array, "batch pixels"],
     return jnp.where(flip[:, None, None], square[:, :, ::-1], square).reshape(batch, height * width)
 
 
-def augmentation(shift: int = 0, flip: bool = False):
+def random_drop(key: PRNGKeyArray, images: Float[Array, "batch pixels"], rate: float) -> Float[Array, "batch pixels"]:
+    """Set each pixel to 0 with probability ``rate``, independently (input dropout; the kept pixels
+    are not rescaled: under a latency code a dropped pixel is an input spike that does not come,
+    as the input dropout of EventProp's GeNN MNIST set-up).
+
+    Args:
+        key: PRNG key.
+        images: ``(batch, pixels)`` (any feature vectors; intensities in ``[0, 1]``).
+        rate: probability in ``[0, 1)`` that a pixel is dropped.
+
+    Returns:
+        The images with the dropped pixels 0, same shape and dtype.
+    """
+    if not 0 <= rate < 1:
+        raise ValueError(f"random_drop: rate must be a probability in [0, 1), got {rate!r}.")
+    keep = jax.random.bernoulli(key, 1.0 - rate, images.shape)
+    return jnp.where(keep, images, jnp.zeros((), images.dtype))
+
+
+def augmentation(shift: int = 0, flip: bool = False, drop: float = 0.0):
     """The ``augment(key, images) -> images`` of the training loop for these settings, or ``None``
-    when both are off: random shifts of up to ``shift`` pixels (:func:`random_shift`), then random
-    horizontal flips (:func:`random_flip`) with ``flip``."""
-    if not shift and not flip:
+    when all are off: random shifts of up to ``shift`` pixels (:func:`random_shift`), then random
+    horizontal flips (:func:`random_flip`) with ``flip``, then each pixel dropped with probability
+    ``drop`` (:func:`random_drop`)."""
+    if not 0 <= drop < 1:
+        raise ValueError(f"augmentation: drop must be a probability in [0, 1), got {drop!r}.")
+    if not shift and not flip and not drop:
         return None
 
     def augment(key: PRNGKeyArray, images: Float[Array, "batch pixels"]) -> Float[Array, "batch pixels"]:
         # The shifts draw from ``key`` itself (as runs with shifts alone always have), the flips
-        # from a key folded out of it.
+        # and drops from keys folded out of it.
         if shift:
             images = random_shift(key, images, shift)
-        return random_flip(jax.random.fold_in(key, 1), images) if flip else images
+        if flip:
+            images = random_flip(jax.random.fold_in(key, 1), images)
+        return random_drop(jax.random.fold_in(key, 2), images, drop) if drop else images
 
     return augment

@@ -49,7 +49,7 @@ __all__ = ["evaluate_checkpoint", "load_trained", "train"]
 # Settings that may change when a run is resumed; anything else must match the checkpoint.
 _RESUMABLE_CHANGES = ("epochs", "optimizer.lr", "eval_batch_size", "save_every")
 # Settings that older checkpoints do not hold, with the value that they ran with.
-_ADDED_SETTINGS = {"augment_flip": False}
+_ADDED_SETTINGS = {"augment_flip": False, "augment_drop": 0.0}
 
 
 def _flat(config: dict, prefix: str = "") -> dict:
@@ -87,6 +87,12 @@ def _check_settings(config: dict) -> None:
     config["augment_shift"] = check_setting(
         "train", "augment_shift", config["augment_shift"], low=0, high=27, integer=True,
         hint="the largest shift of a training image in pixels; 0 turns it off")
+    config["augment_drop"] = float(check_setting(
+        "train", "augment_drop", config["augment_drop"], low=0, high=1,
+        hint="the probability in [0, 1) that a pixel of a training image is set to 0; 0 turns it off"))
+    if config["augment_drop"] == 1:
+        raise ValueError("train: augment_drop must be below 1 (a probability in [0, 1) that a pixel of a training "
+                         "image is set to 0; 1 would drop every pixel), got 1.0.")
     if "seeds" in config:
         config["seeds"] = list(check_seeds(config["seeds"], "train"))
     else:
@@ -117,6 +123,7 @@ def train(
     clip_norm: float | None = None,
     augment_shift: int | None = None,
     augment_flip: bool | None = None,
+    augment_drop: float | None = None,
     eval_batch_size: int | None = None,
     save_every: int | None = None,
     seed: int | None = None,
@@ -157,6 +164,9 @@ def train(
         augment_flip: data augmentation: mirror each training image left to right with
             probability 1/2 (:func:`~memsnn.training.augment.random_flip`; for Fashion-MNIST, not
             digits); off by default.
+        augment_drop: data augmentation: set each pixel of a training image to 0 with this
+            probability (:func:`~memsnn.training.augment.random_drop`, input dropout; under the
+            ttfs method's latency code a dropped pixel does not spike); 0 = off (default).
         eval_batch_size: batch size of the per-epoch test evaluation.
         save_every: also save the run within an epoch every this many training images (default:
             the method's: STDP 5,000 images, the others at epoch ends only); a run resumed from
@@ -249,6 +259,7 @@ def train(
         },
         "augment_shift": setting(augment_shift, base.get("augment_shift", 0), "augment_shift") or 0,
         "augment_flip": bool(setting(augment_flip, base.get("augment_flip", False), "augment_flip")),
+        "augment_drop": setting(augment_drop, base.get("augment_drop", 0.0), "augment_drop") or 0.0,
         "eval_batch_size": setting(eval_batch_size, base.get("eval_batch_size"), "eval_batch_size") or batch_size,
         "save_every": setting(save_every, base.get("save_every"), "save_every"),
         **seed_settings,
@@ -306,7 +317,8 @@ def _train(spec, config: dict, *, out_dir, resume, overwrite, progress, stop_aft
     steps = config["epochs"] * (len(train_data[1]) // config["batch_size"])
     optimizer = make_optimizer(opt["lr"], total_steps=steps, schedule=opt["schedule"],
                                weight_decay=opt["weight_decay"], clip_norm=opt["clip_norm"])
-    augment = augmentation(config["augment_shift"], config.get("augment_flip", False))
+    augment = augmentation(config["augment_shift"], config.get("augment_flip", False),
+                           config.get("augment_drop", 0.0))
     if spec.learner is not None:
         learner = spec.learner(net, config)
     else:
