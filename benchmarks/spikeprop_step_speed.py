@@ -5,7 +5,7 @@ ones (``(k,)``). Before, :class:`~memsnn.arrays.DelayedDense` broadcast them to 
 and its exact-timing read gathered the delay line once per connection and terminal at every grid
 step (and its gradient scattered back the same way); now a shared delay stays ``(1, 1, k)``, the
 line is read once per input and terminal and contracted with the weights as a matrix product.
-Both layouts run here in one process on the same data (breast cancer, 20 samples, dt = 0.2 ms,
+Both layouts run here in one process on the same data (WDBC breast cancer, 20 samples, dt = 0.2 ms,
 25 ms, 10 hidden, 2 outputs, 16 terminals): ``per_connection`` passes the delays broadcast to the
 full shape (the old layout, read the old way), ``shared`` the ``(1, 1, k)`` that
 :func:`~memsnn.training.spikeprop.build_spikeprop` now builds. CPU seconds (``time.process_time``,
@@ -45,7 +45,7 @@ def main(argv=None):
     ap.add_argument("--json", default="spikeprop_step_speed.json")
     args = ap.parse_args(argv)
     load_before = os.getloadavg()[0]
-    train = split("breast_cancer", 0, 40)[0]
+    train = split("wdbc", 0, 40)[0]
     x, y = jnp.asarray(train[0][:args.batch_size]), jnp.asarray(train[1][:args.batch_size])
     rows = []
     for fields in args.fields:
@@ -88,7 +88,7 @@ def main(argv=None):
         "benchmark": "spikeprop_step_speed", "machine": machine(), "settings": vars(args), "rows": rows,
         "note": "one jitted value-and-grad step of spikeprop_loss; CPU s = process_time over all threads, "
                 "min over repeats; the machine is shared (load in each row)",
-        "conditions": run_conditions(data="scikit-learn breast_cancer, first training samples of seed 0's split",
+        "conditions": run_conditions(data="scikit-learn breast_cancer (WDBC), first training samples of seed 0's split",
                                      devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"},
                                      seeds=[0], machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
                                      selection="none", load_before=load_before),

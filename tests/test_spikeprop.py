@@ -151,3 +151,25 @@ def test_receptive_fields_code_the_inputs():
     np.testing.assert_allclose(t[fires], (c.t_late - r * (c.t_late - c.t_early))[fires], atol=1e-9)
     with pytest.raises(ValueError, match="receptive_fields"):
         SpikePropConfig(receptive_fields=2)
+
+
+@pytest.mark.parametrize("fields", [0, 5])
+def test_missing_feature_sends_no_spike(fields):
+    """A NaN feature (a missing value, e.g. the original Wisconsin set's bare nuclei) silences its
+    input(s), latency code or all its receptive fields; the other features and the bias are coded
+    as without it, and the run's spike times stay finite."""
+    c = SpikePropConfig(n_inputs=3, receptive_fields=fields, hidden=(2,), n_classes=2, dtype="float64")
+    model = build_spikeprop(c, key=jax.random.key(0))
+    full = np.array([[0.1, 0.5, 0.95]], np.float64)
+    gap = full.copy()
+    gap[0, 1] = np.nan
+    fired = lambda x: np.asarray(model.stimulus(jnp.asarray(x)).amplitude)[0].sum(axis=0) > 0  # noqa: E731
+    m = fields or 1
+    own = np.zeros(c.sizes[0], bool)
+    own[m:2 * m] = True
+    assert fired(full)[own].any()
+    assert not fired(gap)[own].any()
+    np.testing.assert_array_equal(fired(gap)[~own], fired(full)[~own])
+    assert fired(gap)[-1]  # the bias
+    times, _ = model.run(jnp.asarray(gap))
+    assert all(np.isfinite(np.asarray(t)).all() for t in times)

@@ -14,6 +14,10 @@ Encoding (``images`` of shape ``(B, F)`` in ``[0, 1]``)::
 
     from memsnn.data import rate, latency, direct_current, impulse_schedule
     spikes = rate(x[:32], 100, jax.random.key(0))             # (32, 100, 784)
+
+Small UCI tables (Iris, the original and the diagnostic Wisconsin breast-cancer sets)::
+
+    x, y = load_uci("wbc")    # float64 (699, 9), NaN where missing; int32 (699,); shipped, verified
 """
 
 from memsnn.data.datasets import (
@@ -27,6 +31,7 @@ from memsnn.data.datasets import (
 )
 from memsnn.data.encoders import (direct_current, gaussian_receptive_fields, impulse_schedule, latency,
                                   latency_times, rate, spike_time_impulses)
+from memsnn.data.uci import UCI_DATASETS, load_uci
 from memsnn.data.yinyang import yin_yang
 from memsnn.data.idx import DatasetError, read_idx, read_idx_images, read_idx_labels
 
@@ -36,6 +41,7 @@ __all__ = [
     "ENV_VAR",
     "SOURCES",
     "SPLITS",
+    "UCI_DATASETS",
     "DatasetError",
     "default_cache_dir",
     "direct_current",
@@ -46,6 +52,7 @@ __all__ = [
     "spike_time_impulses",
     "yin_yang",
     "load_dataset",
+    "load_uci",
     "rate",
     "read_idx",
     "read_idx_images",

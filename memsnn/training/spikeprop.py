@@ -84,7 +84,8 @@ class SpikePropConfig(JsonConfig):
     Attributes:
         n_inputs: features; each spikes once at ``t_late - x (t_late - t_early)`` (large values
             early; ``x = 0`` spikes at ``t_late``), plus one bias input per entry of ``bias_times``;
-            or, with ``receptive_fields``, as a population.
+            or, with ``receptive_fields``, as a population. A ``NaN`` feature is a missing value:
+            it sends no spike (none of its fields spikes), the rest of the sample is coded as usual.
         receptive_fields: ``m > 0``: each feature is coded by ``m`` Gaussian receptive fields
             (:func:`~memsnn.data.gaussian_receptive_fields`, the paper's population code), field
             response ``r`` spiking at ``t_late - r (t_late - t_early)``: ``n_inputs m`` input
@@ -258,14 +259,19 @@ class SpikePropNet(eqx.Module):
         c = self.config
         if features.ndim != 2 or features.shape[1] != c.n_inputs:
             raise ValueError(f"SpikePropNet: inputs must be (batch, {c.n_inputs}), got shape {features.shape}.")
-        features = jnp.clip(features.astype(jnp.dtype(c.dtype)), 0.0, 1.0)
+        features = features.astype(jnp.dtype(c.dtype))
+        # A missing value (NaN) sends no spike: coded as 0, then its inputs' times set to +inf.
+        missing = jnp.isnan(features)
+        features = jnp.clip(jnp.where(missing, 0.0, features), 0.0, 1.0)
         threshold = None
         if c.receptive_fields:
             features = gaussian_receptive_fields(features, c.receptive_fields).astype(jnp.dtype(c.dtype))
+            missing = jnp.repeat(missing, c.receptive_fields, axis=1)
             threshold = c.field_threshold
         times = latency_times(features, t_early=c.t_early, t_late=c.t_late, larger_earlier=True,
                               threshold=threshold, bias_times=c.bias_times)
-        return spike_time_impulses(times, dt=c.dt, n_steps=c.n_steps)
+        silent = jnp.pad(missing, ((0, 0), (0, times.shape[1] - missing.shape[1])))  # bias inputs always spike
+        return spike_time_impulses(jnp.where(silent, jnp.inf, times), dt=c.dt, n_steps=c.n_steps)
 
     def run(self, features, *, throw: bool = True):
         """``(first spike times of every layer (tuple of (B, n)), max v of the outputs / theta - 1)``;
