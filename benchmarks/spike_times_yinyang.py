@@ -59,6 +59,13 @@ MNIST_LITERATURE = {
     "tnowotny/genn_eventprop MNIST_example.py (GeNN EventProp)":
         "no accuracy figure; its latency code: 20 ms trials in 1 ms steps, a pixel of grey value g > 1 spikes at "
         "(255 - g) / 255 x 16 ms + 2 ms",
+    "tnowotny/genn_eventprop simulator_MNIST.py defaults (GeNN EventProp, read in session 7)":
+        "no accuracy figure; 350 hidden LIF, tau_mem 20 ms, tau_syn 5 ms, threshold 1, reset to 0 (neurons fire "
+        "again), 20 ms trials (0.1 ms steps), a pixel of grey value g > 1 spikes at (255 - g) / 255 x 19.6 ms + "
+        "0.2 ms, input spike dropout 0.2 during training, loss 'max' (cross-entropy of the output neurons' maximum "
+        "membrane potential over the trial: non-spiking readout), Adam 5e-3 x 0.95 per epoch, batch 32, 55,000 / "
+        "5,000 training / validation images; its train_MNIST_first_spike.py: the first-spike loss with tau_0 1 ms, "
+        "tau_1 3 ms, alpha 3.6e-4, 50 epochs",
 }
 
 
