@@ -15,7 +15,9 @@
    calls, the 1-minute load average before and after, the process's peak resident memory during
    the calls above its resident memory before them (after imports, data and compilation: the
    peak is reset through /proc/self/clear_refs), and for memsnn XLA's memory analysis of the
-   compiled program (temporaries, arguments, outputs).
+   compiled program (temporaries, arguments, outputs), and the time the process's threads spent
+   runnable but waiting for a CPU (``/proc/self/task/*/schedstat``: on a loaded machine, where the
+   wall time beyond the CPU time goes).
 
     python benchmarks/crossbar_irdrop.py [--repeats 3] [--skip-spice] [--skip-speed]
 
@@ -51,6 +53,17 @@ def rss_mb(field):  # VmRSS (now) or VmHWM (peak since the last reset) of this p
         return next(int(line.split()[1]) for line in status if line.startswith(field + ":")) / 1024
 
 
+def run_queue_wait_s():  # time this process's threads spent runnable but waiting for a CPU (Linux schedstat)
+    total = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[1])
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return total / 1e9
+
+
 def reset_peak():  # Linux: writing 5 to clear_refs resets VmHWM, so compilation's peak is not counted
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")
@@ -61,12 +74,13 @@ if tool == "badcrossbar":
     logging.disable(logging.INFO)
     import badcrossbar
     base = reset_peak()
-    times, cpu = [], []
+    times, cpu, wait = [], [], []
     for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
+        t, c, q = time.perf_counter(), time.process_time(), run_queue_wait_s()
         sol = badcrossbar.compute(v.T, 1.0 / g, r_i_word_line=r, r_i_bit_line=r, node_voltages=False, all_currents=False)
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
+        wait.append(run_queue_wait_s() - q)
     currents = np.asarray(sol.currents.output)
 else:
     import jax
@@ -88,13 +102,14 @@ else:
     customs = sorted({line.split('custom_call_target="')[1].split('"')[0] for line in compiled.as_text().splitlines()
                       if 'custom_call_target="' in line})
     out["custom_calls"] = customs  # no LAPACK: only the KCL check's error callback
-    times, cpu = [], []
+    times, cpu, wait = [], [], []
     for _ in range(repeats + 1):  # the first run warms up
-        t, c = time.perf_counter(), time.process_time()
+        t, c, q = time.perf_counter(), time.process_time(), run_queue_wait_s()
         res = jax.block_until_ready(compiled(gj, vj))
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
-    times, cpu = times[1:], cpu[1:]
+        wait.append(run_queue_wait_s() - q)
+    times, cpu, wait = times[1:], cpu[1:], wait[1:]
     currents = np.asarray(res, dtype=float) if spec["mode"] == "forward" else None
     mem = compiled.memory_analysis()
     if mem is not None:
@@ -105,6 +120,7 @@ out["times_s"] = times
 out["median_s"] = statistics.median(times)
 out["cpu_s"] = cpu  # process CPU time (all threads) of each call
 out["median_cpu_s"] = statistics.median(cpu)
+out["run_queue_wait_s"] = wait  # summed over the process's threads: the wall time not spent computing
 out["peak_rss_above_setup_mb"] = rss_mb("VmHWM") - base
 out["load_after"] = os.getloadavg()[0]
 if currents is not None:

@@ -131,10 +131,17 @@ def test_batch_matrix_and_single_solves_agree_and_match_badcrossbar():
     np.testing.assert_allclose(batch, ref, rtol=1e-10)
 
 
-@pytest.mark.parametrize("batch", [2, 5])
-def test_gradients_match_finite_differences(batch):
+@pytest.mark.parametrize("batch, chunk_numbers", [(2, None), (5, None), (5, 2 * 3 * 4)])
+def test_gradients_match_finite_differences(batch, chunk_numbers, monkeypatch):
     # batch 2 < 4 outputs: the batch's own down sweep and adjoint; batch 5 >= 4 outputs: the
-    # transfer matrix (n_out right-hand sides) and its adjoint (solve_ir_drop picks by shape).
+    # transfer matrix (n_out right-hand sides) and its adjoint (solve_ir_drop picks by shape), the
+    # adjoint's 4 columns at once or in two chunks of 2.
+    from memsnn.crossbar import irdrop
+
+    if chunk_numbers is not None:
+        monkeypatch.setattr(irdrop, "_CHUNK_NUMBERS", chunk_numbers)
+        assert irdrop._column_chunks(4, 3 * 4) == (2, 2)
+        jax.clear_caches()
     rng = np.random.default_rng(2)
     g = jnp.asarray(rng.uniform(1e-3, 1e-2, (3, 4)))
     v = jnp.asarray(rng.uniform(0, 0.3, (batch, 3)))
@@ -161,6 +168,8 @@ def test_gradients_match_finite_differences(batch):
             args[index] = jnp.asarray(down.reshape(arg.shape))
             fd[k] = (f_up - loss(*args)) / (2 * h)
         np.testing.assert_allclose(np.asarray(grad).ravel(), fd, rtol=1e-6, atol=1e-12 * np.max(np.abs(fd)))
+    if chunk_numbers is not None:
+        jax.clear_caches()  # no program compiled with the patched chunks outlives the patch
 
 
 def test_gradients_through_node_voltages_match_finite_differences():
@@ -342,6 +351,13 @@ def test_currents_stream_the_factorisation_and_large_tiles_always_do(monkeypatch
         jax.block_until_ready(solve(g, v.at[1, 2].set(jnp.nan), wires))
 
     mapped = solve(g, wide, wires), grad(g, wide, r, False)
+    # The map's gradient in chunks of 3 of its 7 columns (the last chunk overlaps the one before):
+    # the same as all columns at once.
+    monkeypatch.setattr(irdrop, "_CHUNK_NUMBERS", 3 * g.size)
+    assert irdrop._column_chunks(7, g.size) == (3, 3)
+    jax.clear_caches()
+    for a, b in zip(grad(g, wide, r, False), mapped[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
     monkeypatch.setattr(irdrop, "_STREAM_ABOVE", 0)
     jax.clear_caches()
     large = solve(g, wide, wires), grad(g, wide, r, False)
@@ -391,7 +407,7 @@ def test_wide_tiles_by_strips_and_separators_against_the_stamp(monkeypatch):
     for (n_in, n_out, width, r, chunk) in [(5, 13, 3, (1.0, 2.0, 0.5, 0.7), 1), (6, 20, 4, (1.0, 1.0, 0.0, 0.0), 2 ** 24),
                                            (4, 8, 3, (1.0, 2.0, 0.5, 0.7), 2 ** 24)]:
         monkeypatch.setattr(irdrop, "_ND_WIDTH", width)
-        monkeypatch.setattr(irdrop, "_ND_CHUNK_NUMBERS", chunk)
+        monkeypatch.setattr(irdrop, "_CHUNK_NUMBERS", chunk)
         jax.clear_caches()
         g = jnp.asarray(rng.uniform(1e-3, 1e-2, (n_in, n_out)))
         v = jnp.asarray(rng.uniform(0, 0.3, (3, n_in)))
@@ -414,7 +430,7 @@ def test_wide_tile_gradients_match_finite_differences(monkeypatch):
 
     monkeypatch.setattr(irdrop, "_ND_MIN_OUT", 1)
     monkeypatch.setattr(irdrop, "_ND_WIDTH", 3)
-    monkeypatch.setattr(irdrop, "_ND_CHUNK_NUMBERS", 1)
+    monkeypatch.setattr(irdrop, "_CHUNK_NUMBERS", 1)
     jax.clear_caches()
     rng = np.random.default_rng(12)
     g = jnp.asarray(rng.uniform(1e-3, 1e-2, (4, 10)))

@@ -257,6 +257,13 @@ def _residual_cotangents(params, w, b, lam_w, lam_b):
     ``(n_in, n_out, k)`` (summed over the ``k`` pairs): the vector-Jacobian product of
     :func:`_residual` with cotangent ``-lam``, written out term by term (one pass over the node
     arrays per term, instead of differentiating the residual's concatenations and scatters)."""
+    return _wire_cotangents(params, *_residual_sums(params, w, b, lam_w, lam_b))
+
+
+def _residual_sums(params, w, b, lam_w, lam_b):
+    """The cotangents of :func:`_residual_cotangents` w.r.t. ``g`` ``(n_in, n_out)``, the four wire
+    conductances (scalars) and ``v`` ``(n_in, k)``: sums over the ``k`` pairs, so that pairs taken
+    in chunks add up (:func:`_wire_cotangents` turns the conductances' into the resistances')."""
     g, r_row, r_col, r_source, r_sense, v = params
     g_row, g_first, g_col, g_last = _conductances(r_row, r_col, r_source, r_sense)
     d_g = -jnp.sum((lam_w - lam_b) * (w - b), axis=-1)
@@ -265,7 +272,7 @@ def _residual_cotangents(params, w, b, lam_w, lam_b):
     d_g_first = -jnp.sum(lam_w[:, 0] * (w[:, 0] - v))
     d_g_col = -_neighbour_products(lam_b, b, axis=0)
     d_g_last = -jnp.sum(lam_b[-1] * b[-1])
-    return _wire_cotangents(params, d_g, d_g_row, d_g_first, d_g_col, d_g_last, d_v)
+    return d_g, d_g_row, d_g_first, d_g_col, d_g_last, d_v
 
 
 def _wire_cotangents(params, d_g, d_g_row, d_g_first, d_g_col, d_g_last, d_v):
@@ -894,12 +901,19 @@ def _bottom_nd_bwd(width, res, cts):
     return _nd_cotangents(factors, params, phi, cts[0])
 
 
-# The strips' sweeps in the gradient take the batch's columns in chunks whose down-swept right-hand
+# The gradients' solves take their right-hand sides' columns in chunks whose down-swept right-hand
 # side (stored for the up sweep) holds at most this many numbers: 128 MiB in float64 (256 x 256,
 # batch 200: two chunks of 100). XLA's temporaries are fresh memory at every call, and first
 # touching them costs ~2 us per 4 KiB page: the whole batch at once (~400 MiB) spent more in page
 # faults than smaller chunks save in loop steps; 2^22 .. 2^24 measured within noise of each other.
-_ND_CHUNK_NUMBERS = 2 ** 24
+_CHUNK_NUMBERS = 2 ** 24
+
+
+def _column_chunks(k: int, per_column: int) -> tuple[int, int]:
+    """``(n_chunks, size)``: ``k`` columns in ``n_chunks`` chunks of ``size`` columns (``n_chunks
+    size >= k``), each chunk's ``per_column * size`` numbers within :data:`_CHUNK_NUMBERS`."""
+    n_chunks = -(-k // max(1, _CHUNK_NUMBERS // per_column))
+    return n_chunks, -(-k // n_chunks)
 
 
 def _nd_cotangents(factors: _NDFactors, params, phi_in, ct):
@@ -908,7 +922,7 @@ def _nd_cotangents(factors: _NDFactors, params, phi_in, ct):
     ``(n_out, k)`` entering the last bit-line row, without forming either's node voltages as arrays.
 
     The adjoint's separator voltages come from the factors (their right-hand side ``X_last^T ct`` by
-    symmetry); then, a chunk of the batch's columns at a time (:data:`_ND_CHUNK_NUMBERS`), every
+    symmetry); then, a chunk of the batch's columns at a time (:func:`_column_chunks`), every
     strip's down sweep (stored) and one up sweep that, row by row, solves the bit lines
     (``K'_i^-1``) and the word-line pieces (their dense inverse, a ``w x w`` product batched over
     the strips, in place of a chain solve per row) and reduces every term of the residual
@@ -980,8 +994,7 @@ def _nd_cotangents(factors: _NDFactors, params, phi_in, ct):
             reverse=True)
         return d_g_c, jnp.sum(sums, axis=0), ends
 
-    n_chunks = -(-k // max(1, _ND_CHUNK_NUMBERS // (2 * n_in * s * width)))
-    size = -(-k // n_chunks)
+    n_chunks, size = _column_chunks(k, 2 * n_in * s * width)
 
     def chunked(a):  # (..., 2, k) -> (n_chunks, ..., 2, size), zero columns padded (they add nothing)
         a = jnp.concatenate([a, jnp.zeros(a.shape[:-1] + (n_chunks * size - k,), a.dtype)], axis=-1)
@@ -1056,11 +1069,12 @@ def _first_columns(factors, g, g_row):
     return _word_solve(factors.pivots, g_row, e0)[..., 0]
 
 
-def _driven_solve(factors, g, g_row, g_first, g_col, v, with_last=False):
+def _driven_solve(factors, g, g_row, g_first, g_col, v, with_last=False, t=None):
     """Node voltages ``(w, b)`` for the drivers' inputs ``v`` ``(n_in, k)`` (right-hand side
-    ``g_first v`` at the first node of each word line); ``with_last``: also ``f'_last``."""
+    ``g_first v`` at the first node of each word line); ``with_last``: also ``f'_last``; ``t``:
+    :func:`_first_columns`, if the caller has them."""
     n_in, n_out = g.shape
-    t = _first_columns(factors, g, g_row)
+    t = _first_columns(factors, g, g_row) if t is None else t
     gv, gt = g_first * v, g * t
     f_swept = _sweep_down(factors.inverse, g_col, jnp.zeros((n_in, n_out, v.shape[1]), dtype=g.dtype),
                           lambda i: gt[i][:, None] * gv[i][None, :])
@@ -1147,18 +1161,18 @@ _nodes_general.defvjp(_nodes_general_fwd, _nodes_general_bwd, symbolic_zeros=Tru
 
 def _transfer_rows(factors, g, g_row, g_first, g_col):
     """Rows of :func:`_bottom_matrix`, and the bit-line part of ``X`` they come from."""
+    n_in = g.shape[0]
     u = g * _first_columns(factors, g, g_row)  # u_i = D_i (T_i + D_i)^-1 e_0
-    inverse = factors.inverse
-    x_last = inverse[-1]
 
     def up(x_next, row):
-        k_inv, u_i = row
-        x_i = g_col * (k_inv @ x_next)
+        # every row an output of the scan, the last one too (no concatenated copy of the rows)
+        i, k_inv, u_i = row
+        x_i = jnp.where(i == n_in - 1, k_inv, g_col * (k_inv @ x_next))
         return x_i, (u_i @ x_i, x_i)
 
-    _, (rows, xs) = jax.lax.scan(up, x_last, (inverse[:-1], u[:-1]), reverse=True)
-    m = g_first * jnp.concatenate([rows, (u[-1] @ x_last)[None]], axis=0)
-    return m, jnp.concatenate([xs, x_last[None]], axis=0)
+    _, (rows, xs) = jax.lax.scan(up, jnp.zeros_like(factors.inverse[0]), (jnp.arange(n_in), factors.inverse, u),
+                                 reverse=True)
+    return g_first * rows, xs
 
 
 @jax.custom_vjp
@@ -1191,11 +1205,31 @@ def _bottom_matrix_fwd(factors, g, r_row, r_col, r_source, r_sense):
 
 
 def _bottom_matrix_bwd(res, ct_m):
+    """Adjoint of the map: ``Lam = A^-1 (g_first P_0 m_bar)`` and the parameter cotangents of the
+    pairs ``(Lam_j, X_j)``, a chunk of the ``n_out`` columns at a time (:func:`_column_chunks`):
+    each chunk's solve (down and up sweep, word lines) and its sums, so the scratch is a chunk's
+    node voltages, not all ``n_out`` columns' (every column's solve is independent, and every
+    term of the cotangents a sum over the pairs)."""
     (g, r_row, r_col, r_source, r_sense), x_b, factors = res
+    n_in, n_out = g.shape
     g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
-    lam_w, lam_b = _driven_solve(factors, g, g_row, g_first, g_col, ct_m)
-    x_w = _word_solve(factors.pivots, g_row, g[:, :, None] * x_b)
-    grads = _residual_cotangents((g, r_row, r_col, r_source, r_sense, ct_m), lam_w, lam_b, x_w, x_b)
+    t = _first_columns(factors, g, g_row)
+    n_chunks, size = _column_chunks(n_out, n_in * n_out)
+
+    def chunk(c):
+        # The last chunk may start early (it overlaps the one before): its columns of earlier
+        # chunks get a zero cotangent, so a zero Lam, and add nothing (every term is bilinear).
+        start = jnp.minimum(c * size, n_out - size)
+        own = start + jnp.arange(size) >= c * size
+        ct_c = jnp.where(own, jax.lax.dynamic_slice_in_dim(ct_m, start, size, axis=1), 0.0)
+        x_c = jax.lax.dynamic_slice_in_dim(x_b, start, size, axis=2)
+        lam_w, lam_b = _driven_solve(factors, g, g_row, g_first, g_col, ct_c, t=t)
+        x_w = _word_solve(factors.pivots, g_row, g[:, :, None] * x_c)
+        return _residual_sums((g, r_row, r_col, r_source, r_sense, ct_c), lam_w, lam_b, x_w, x_c)[:-1]
+
+    sums = jax.lax.map(chunk, jnp.arange(n_chunks))
+    params = (g, r_row, r_col, r_source, r_sense, ct_m)
+    grads = _wire_cotangents(params, *(jnp.sum(x, axis=0) for x in sums), jnp.zeros_like(ct_m))
     return (jax.tree.map(jnp.zeros_like, factors),) + grads[:-1]
 
 
