@@ -60,7 +60,21 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from memsnn.data import load_dataset  # noqa: E402
-from memsnn.training.stdp import StdpConfig, build_stdp, learn_images  # noqa: E402
+from memsnn.training import use_cpu_cores  # noqa: E402
+from memsnn.training.stdp import STDP, StdpConfig, build_stdp, learn_images  # noqa: E402
+
+
+def _xla_threads(argv) -> int | None:
+    """``--xla-threads N``: XLA's CPU threads for memsnn (0: XLA's default, one per core); without
+    it, what ``memsnn train --method stdp`` uses (the method's ``cpu_cores``: 1)."""
+    if "--xla-threads" in argv:
+        return int(argv[argv.index("--xla-threads") + 1]) or None
+    return STDP.cpu_cores
+
+
+# Before the first JAX computation: one device (as memsnn train --method stdp) and its threads.
+XLA_THREADS = _xla_threads(sys.argv)
+use_cpu_cores(1, threads=XLA_THREADS)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -179,6 +193,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--target", default="cython", choices=("cython", "numpy"), help="Brian2 code generation")
     ap.add_argument("--source", default="bundled", choices=("bundled", "full"))
     ap.add_argument("--cores", type=int, help="run the whole process on its first N cores (default: all)")
+    ap.add_argument("--xla-threads", type=int, metavar="N",
+                    help="XLA's CPU threads for memsnn (default: as memsnn train --method stdp, 1; 0: XLA's "
+                         "default, one per core)")
     ap.add_argument("--out", default=str(RESULTS / "stdp_vs_brian2.json"))
     args = ap.parse_args(argv)
     load_before = os.getloadavg()
@@ -208,7 +225,11 @@ def main(argv=None) -> dict:
         "command": result["command"], "commit": commit, "data": f"{args.images} {args.source} MNIST training images",
         "seeds": [0], "selection": "none (one run)",
         "machine": f"{os.cpu_count()}-core CPU shared with other jobs; this process on {cores} core(s)",
-        "devices": {"memsnn": f"1 CPU device, {cores} core(s)", "Brian2": f"same process ({args.target}), {cores} core(s)"},
+        "devices": {"memsnn": f"1 CPU device, {cores} core(s), XLA CPU threads: "
+                              f"{os.environ.get('PJRT_NPROC') or XLA_THREADS or 'XLA default (one per core)'}",
+                    "Brian2": f"same process ({args.target}), {cores} core(s)"},
+        "threads": {"xla_threads": XLA_THREADS, "PJRT_NPROC in the environment": os.environ.get("PJRT_NPROC"),
+                    "XLA_FLAGS": os.environ.get("XLA_FLAGS")},
         "load_average": [load_before[0], result["load_average"][0]],
         "versions": {"jax": jax.__version__, "brian2": br["version"], "numpy": numpy.__version__},
     }

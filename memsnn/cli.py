@@ -169,8 +169,9 @@ def _build_parser(method: str = "spiceprop"):
                           "the method's; stdp 5000, the others at the end of each epoch only)")
     out.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch instead)")
     out.add_argument("--cpu-devices", type=_positive_int, metavar="N",
-                     help="on a CPU machine, split each batch over N JAX devices (default: one per core; "
-                          "each simulates its share of the batch)")
+                     help="on a CPU machine, split each batch over N JAX devices (default: one per core, "
+                          "each simulating its share of the batch; --method stdp: one device and one XLA "
+                          "thread, its learning being sequential)")
     dist = train.add_argument_group(
         "several processes or hosts",
         "Start the same command in every process; each batch is sharded over the devices of all of "
@@ -782,11 +783,21 @@ def _join(args, batch: int | None, cores: int) -> int:
     return 0
 
 
-def _cpu_devices(args) -> int:
-    """The number of CPU devices for ``train`` / ``evaluate``: ``--cpu-devices``, else one per core
-    (every method's step gains from it: ``benchmarks/scaling.py --devices 1 2``,
-    ``results/scaling_cpu_idle*.json``)."""
-    return args.cpu_devices or os.cpu_count() or 1
+def _cpu_devices(args) -> tuple[int, int | None]:
+    """``(devices, threads)`` on a CPU for ``train`` / ``evaluate``: ``--cpu-devices``, else the
+    trained method's :attr:`~memsnn.training.Method.cpu_cores` (devices and XLA threads; Diehl &
+    Cook's sequential learning: 1), else one device per core (every batch-parallel method's step
+    gains from it: ``benchmarks/scaling.py --devices 1 2``, ``results/scaling_cpu_idle*.json``)
+    with XLA's default threads (``None``)."""
+    if args.cpu_devices:
+        return args.cpu_devices, None
+    if args.command == "train":
+        from .training import get_method
+
+        cores = get_method(args.method).cpu_cores
+        if cores is not None:
+            return cores, cores
+    return os.cpu_count() or 1, None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -813,10 +824,11 @@ def main(argv: list[str] | None = None) -> int:
         args.method, args.out = method, out
     # How many JAX devices a CPU machine shows (each simulating its share of every batch): a
     # process-wide JAX setting, so the command (not the library) makes it, before the first JAX
-    # computation; one device per core unless --cpu-devices says otherwise.
+    # computation; one device per core unless --cpu-devices or the method (its cpu_cores: stdp's
+    # sequential learning takes one device and one XLA thread) says otherwise.
     from .training.sharding import largest_divisor, use_cpu_cores
 
-    cores = _cpu_devices(args) if args.command in ("train", "evaluate") else 1
+    cores, threads = _cpu_devices(args) if args.command in ("train", "evaluate") else (1, None)
     if args.command == "train" and (args.distributed or args.coordinator or args.num_processes
                                     or args.process_id is not None):
         status = _join(args, batch, cores)
@@ -826,9 +838,9 @@ def main(argv: list[str] | None = None) -> int:
         n = largest_divisor(batch, cores)
         print(f"memsnn train: the batch size {batch} splits evenly over {n} of the {cores} CPU devices; "
               f"using {n} (a batch size that is a multiple of {cores} uses them all).", file=sys.stderr)
-        use_cpu_cores(n)
+        use_cpu_cores(n, threads=threads)
     elif args.command in ("train", "evaluate"):
-        use_cpu_cores(cores)
+        use_cpu_cores(cores, threads=threads)
     try:
         return {"train": _train, "evaluate": _evaluate, "simulate": _simulate}[args.command](args)
     except KeyboardInterrupt:  # Ctrl-C outside a training loop (which says how to resume)

@@ -50,6 +50,12 @@ class Method:
             ``"exact"`` (event times located inside the step, gradients through the spike times:
             ttfs, spikeprop). ``train(spike_timing=...)`` / ``--spike-timing`` asking a method for
             the other one is an error that names the methods that use it.
+        cpu_cores: the CPU cores ``memsnn train`` gives the method on a CPU machine unless
+            ``--cpu-devices`` says otherwise: that many JAX devices and XLA CPU threads
+            (:func:`~memsnn.training.sharding.use_cpu_cores`). ``None``: all cores, one device
+            each. A method whose step is one sequential loop over its batch sets 1: a second
+            device would repeat the whole loop (the loop does not split over devices) and a second
+            thread only splits its small per-step kernels (``stdp``: docs/plasticity.md).
     """
 
     name: str
@@ -65,6 +71,7 @@ class Method:
     after_training: Callable[..., Any] | None = None
     learner: Callable[..., Any] | None = None
     spike_timing: str = "grid"
+    cpu_cores: int | None = None
 
     def complete_config(self, overrides: dict) -> dict:
         """``model_config(overrides)``, with the settings every method shares checked.

@@ -33,7 +33,7 @@ __all__ = ["AXIS", "check_batch", "data_mesh", "forget_failed_computation", "ini
 AXIS = "batch"  # the mesh axis the batch is split along
 
 
-def use_cpu_cores(n: int | None = None) -> int:
+def use_cpu_cores(n: int | None = None, *, threads: int | None = None) -> int:
     """Expose ``n`` CPU cores (default: all) as ``n`` JAX CPU devices, for :func:`fit` to split batches.
 
     XLA runs one simulation's small per-step kernels on one core; with one device per core, each
@@ -41,13 +41,40 @@ def use_cpu_cores(n: int | None = None) -> int:
     so memsnn never calls it for you: entry points call it explicitly (the ``memsnn`` command,
     the benchmarks, the notebooks), before the first JAX computation; afterwards it changes nothing.
 
+    Args:
+        n: the number of CPU devices (default: one per core).
+        threads: the threads of XLA's CPU thread pool, which all devices share (``None``: XLA's
+            default, one per core, and never fewer than the devices). XLA splits every
+            element-wise kernel of more than ~256 KiB into that many tasks and runs independent
+            kernels side by side on the pool. A program of many small steps one after the other
+            gains nothing from that and pays for handing the work over: Diehl & Cook's learning
+            (one image after another, :attr:`~memsnn.training.Method.cpu_cores` of ``stdp``)
+            runs on one thread (docs/plasticity.md). No compiler option of a single computation
+            sets this (the pool and the split are fixed when JAX creates its CPU backend), so it
+            is set here, process-wide: as the environment variable ``PJRT_NPROC`` that XLA reads
+            then, set only while this call starts the backend (subprocesses do not inherit it);
+            a ``PJRT_NPROC`` already in the environment is kept.
+
     Returns:
         The number of local devices in effect.
+
+    Raises:
+        ValueError: ``threads`` is not a positive integer.
     """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                or threads < 1):
+        raise ValueError(f"use_cpu_cores: threads must be a positive integer (XLA's CPU threads), got {threads!r}")
     n = int(n or os.cpu_count() or 1)
     with contextlib.suppress(RuntimeError):  # the backend exists already: keep its devices
         jax.config.update("jax_num_cpu_devices", n)
-    return len(jax.local_devices())
+    ours = threads is not None and "PJRT_NPROC" not in os.environ
+    if ours:
+        os.environ["PJRT_NPROC"] = str(int(threads))
+    try:
+        return len(jax.local_devices())  # starts the backend (if it is not running yet)
+    finally:
+        if ours:
+            del os.environ["PJRT_NPROC"]
 
 
 def initialize_distributed(coordinator_address: str | None = None, num_processes: int | None = None,

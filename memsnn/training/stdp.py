@@ -573,4 +573,7 @@ STDP = Method(
     defaults={"epochs": 1, "batch_size": 50, "lr": 1e-3, "schedule": "constant", "weight_decay": 0.0,
               "clip_norm": None, "eval_batch_size": 50, "save_every": 5000},
     learner=lambda model, config: StdpLearner(),
+    # Learning is one image after another: one CPU device and one XLA thread (docs/plasticity.md,
+    # "Speed on a CPU").
+    cpu_cores=1,
 )
