@@ -2,6 +2,7 @@
 noise per grid step and layer), and noise keyed by sample so results do not depend on batch size."""
 
 import dataclasses
+import re
 
 import jax
 import jax.numpy as jnp
@@ -121,3 +122,53 @@ def test_counting_along_the_curve_programs_the_requested_change_on_nonlinear_dev
         curve.pulse_count(jnp.ones(3) * change)
     with pytest.raises(ValueError, match="counting"):
         PulseUpdate(0.0, 1.0, 10, counting="exact")
+
+
+def _column_write(update: PulseUpdate, key, n_out=400, n_in=100, pulses=PULSES):
+    """A crossbar at w = 0.5 asked for +``pulses`` nominal pulses on column 3 and -``pulses`` on
+    column 70 through ``updated_columns`` (the columns of a learning step's spiking inputs; two
+    padding entries ``n_in``): ``(bar, state before, state after, columns, delta)``."""
+    mapping = ConductanceMapping(update.g_min, update.g_max, w_max=1.0)
+    bar = Crossbar(jnp.full((n_out, n_in), 0.5), mapping=mapping, update=update)
+    before = bar.init_state(n_out)
+    columns = jnp.asarray([3, 70, n_in, n_in])
+    delta = jnp.zeros((n_out, 4)).at[:, 0].set(pulses * update.step / mapping.scale)
+    delta = delta.at[:, 1].set(-pulses * update.step / mapping.scale).at[:, 2:].set(0.5)  # padding: ignored
+    return bar, before, bar.updated_columns(before, columns, delta, key=key), columns, delta
+
+
+def test_a_column_write_draws_noise_for_the_written_columns_alone():
+    """Crossbar.updated_columns programs the k columns alone (a learning step's spiking inputs, up
+    to 32 of 784): the written devices spread by sigma_c2c sqrt(n) as a full write's do, the other
+    columns keep their conductances bit for bit, and the normal numbers drawn are (n_out, k), not
+    the whole array's (before: 2 x 2 full (n_out, n_in) draws per write, ~60x the work)."""
+    update = PulseUpdate.neurosim()
+    bar, before, after, columns, delta = _column_write(update, jax.random.key(0))
+    sigma = update.sigma_c2c * np.sqrt(PULSES)
+    g_up, g_down = np.asarray(after.positive[:, 3]), np.asarray(after.positive[:, 70])
+    # 400 devices per column: the sample standard deviation is within ~3.5 % of sigma (1 SE).
+    assert np.std(g_up, ddof=1) == pytest.approx(sigma, rel=0.15)
+    assert np.mean(g_up) == pytest.approx(float(update.potentiate(before.positive[0, 3], PULSES)),
+                                          abs=4 * sigma / np.sqrt(g_up.size))
+    assert np.std(g_down, ddof=1) == pytest.approx(sigma, rel=0.15)
+    assert np.mean(g_down) == pytest.approx(float(update.depress(before.positive[0, 70], PULSES)),
+                                            abs=4 * sigma / np.sqrt(g_down.size))
+    others = np.ones(bar.n_inputs, bool)
+    others[[3, 70]] = False
+    for g0, g1 in zip(before, after):
+        np.testing.assert_array_equal(np.asarray(g1)[:, others], np.asarray(g0)[:, others])
+    # The noise drawn: normal numbers of the k columns' shape only.
+    jaxpr = jax.make_jaxpr(lambda s, d, k: bar.updated_columns(s, columns, d, key=k))(before, delta,
+                                                                                  jax.random.key(0))
+    drawn = re.findall(r":f(?:32|64)\[([\d,]+)\] = erf_inv", str(jaxpr))  # normal numbers (nested jaxprs too)
+    assert drawn and all(shape == f"{bar.n_outputs},{columns.shape[0]}" for shape in drawn), drawn
+
+
+def test_a_noise_free_column_write_is_bitwise_the_full_write():
+    update = dataclasses.replace(PulseUpdate.neurosim(), sigma_c2c=0.0)
+    bar, before, after, columns, delta = _column_write(update, None)
+    full = jnp.zeros((bar.n_outputs, bar.n_inputs)).at[:, columns].set(delta, mode="drop")
+    whole = bar.updated(before, full)
+    for a, b in zip(after, whole):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not np.array_equal(np.asarray(after.positive), np.asarray(before.positive))

@@ -275,8 +275,10 @@ class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
         ``k delta``. With ``update`` (a :class:`~memsnn.crossbar.PulseUpdate`) each device gets
         ``update.pulse_count(change)`` identical pulses (``round(|change| / step)``, or stochastic
         rounding) and responds with its nonlinear curve (and
-        cycle-to-cycle noise drawn with ``key``); without it the change is exact, then clipped to
-        ``[g_min, g_max]``.
+        cycle-to-cycle noise drawn with ``key``, one number per device written:
+        :meth:`~memsnn.crossbar.PulseUpdate.programmed`); without it the change is exact, then
+        clipped to ``[g_min, g_max]``. The arithmetic is element by element: :meth:`updated_columns`
+        applies it to a few columns alone.
         """
         k = self.mapping.scale
         change = k * jnp.asarray(delta, dtype=state.positive.dtype)
@@ -293,23 +295,28 @@ class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
         if self.update is None:
             return self.mapping.clip(Conductances(state.positive + d_pos, state.negative + d_neg))
         keys = (None, None) if key is None else tuple(jax.random.split(key))
-
-        def program(g, d, k_dev):
-            n = self.update.pulse_count(d, key=None if k_dev is None else jax.random.fold_in(k_dev, 2), g=g)
-            k_up, k_down = (None, None) if k_dev is None else tuple(jax.random.split(k_dev))
-            return jnp.where(d > 0, self.update.potentiate(g, n, key=k_up),
-                             jnp.where(d < 0, self.update.depress(g, n, key=k_down), g))
-
-        positive = program(state.positive, d_pos, keys[0])
-        negative = program(state.negative, d_neg, keys[1]) if self.mapping.differential else state.negative
+        positive = self.update.programmed(state.positive, d_pos, key=keys[0])
+        negative = (self.update.programmed(state.negative, d_neg, key=keys[1]) if self.mapping.differential
+                    else state.negative)
         return Conductances(positive, negative)
 
     def updated_columns(self, state: Conductances, columns, delta, *, key: PRNGKeyArray | None = None
                         ) -> Conductances:
-        # The full change through updated: programming noise is drawn for the whole array, as there.
-        full = jnp.zeros((self.n_outputs, self.n_inputs), delta.dtype).at[:, jnp.asarray(columns)].set(delta,
-                                                                                                     mode="drop")
-        return self.updated(state, full, key=key)
+        # Only the k columns are read, programmed (updated's element-wise arithmetic on (n_out, k))
+        # and written back: the devices of the other columns are not written, so they draw no
+        # noise (a learning step's write costs k columns, not the whole array). Noise-free, the
+        # conductances are bitwise those of updated with the full change; with noise, the written
+        # devices draw the same distribution from other numbers.
+        columns = jnp.asarray(columns)
+        g_min = self.mapping.g_min  # the padding columns' devices (index n_inputs): dropped below
+
+        def block(g):
+            return g.at[:, columns].get(mode="fill", fill_value=g_min)
+
+        new = self.updated(Conductances(block(state.positive), block(state.negative)), delta, key=key)
+        negative = (state.negative.at[:, columns].set(new.negative, mode="drop") if self.mapping.differential
+                    else state.negative)  # the reference devices are never written
+        return Conductances(state.positive.at[:, columns].set(new.positive, mode="drop"), negative)
 
     # Deployment (AbstractMemristiveArray).
 

@@ -167,6 +167,22 @@ class PulseUpdate(eqx.Module):
         out = self._noise(self._curve(p, self.a_ltd), n_pulses, key)
         return jnp.clip(out, self.g_min, self.g_max)
 
+    def programmed(self, g: Float[Array, "..."], change: Float[Array, "..."], *,
+                   key: PRNGKeyArray | None = None) -> Float[Array, "..."]:
+        """Conductances (S) after writing a requested change ``change`` (S, broadcast against ``g``):
+        :meth:`pulse_count` LTP pulses where ``change > 0`` (:meth:`potentiate`), LTD pulses where
+        ``change < 0`` (:meth:`depress`), the devices with ``change == 0`` untouched. ``key`` draws
+        the stochastic pulse counts and the cycle-to-cycle noise, one normal number per device
+        written (``None``: noise-free, nearest rounding); noise-free, the result is bitwise that of
+        ``potentiate`` / ``depress``."""
+        k_count, k_noise = (None, None) if key is None else tuple(jax.random.split(key))
+        n = self.pulse_count(change, key=k_count, g=g)
+        n = jnp.maximum(jnp.asarray(n, dtype=jnp.result_type(g, float)), 0.0)
+        up = self._curve(jnp.clip(self._position(g, self.a_ltp) + n, 0.0, self.n_pulses), self.a_ltp)
+        down = self._curve(jnp.clip(self._position(g, self.a_ltd) - n, 0.0, self.n_pulses), self.a_ltd)
+        moved = jnp.clip(self._noise(jnp.where(change > 0, up, down), n, k_noise), self.g_min, self.g_max)
+        return jnp.where(change != 0, moved, g)
+
     def pulses_for(self, g_from: Float[Array, "..."], g_to: Float[Array, "..."]) -> Float[Array, "..."]:
         """Signed number of pulses (not rounded) that moves a device from ``g_from`` to ``g_to``
         (S, clipped to the range) along the noise-free curves: > 0 LTP pulses, < 0 LTD pulses."""
