@@ -306,12 +306,16 @@ def images(n=3, seed=0):
 
 @pytest.fixture(scope="module")
 def tiny():
-    """A tiny float64 SPICEprop net, a batch of 3, and its jitted loss and gradient (compiled once)."""
+    """A tiny float64 SPICEprop net, a batch of 3, and its loss and gradient (one program, compiled once)."""
     model = build_spiceprop(SpicepropConfig(**TINY), key=jax.random.key(0))
     x, y = images(), jnp.array([1, 7, 3])
     params, static = eqx.partition(model, spiceprop_trainable(model))
-    loss = jax.jit(lambda p: spiceprop_loss(eqx.combine(p, static), x, y)[0])
-    return SimpleNamespace(model=model, x=x, y=y, params=params, loss=loss, grads=jax.jit(jax.grad(loss))(params))
+    loss_and_grad = jax.jit(jax.value_and_grad(lambda p: spiceprop_loss(eqx.combine(p, static), x, y)[0]))
+
+    def loss(p):
+        return loss_and_grad(p)[0]
+
+    return SimpleNamespace(model=model, x=x, y=y, params=params, loss=loss, grads=loss_and_grad(params)[1])
 
 
 def test_gradient_matches_finite_differences(tiny):
@@ -350,8 +354,9 @@ def test_summed_nll_is_log_softmax_picked_at_the_label():
 
 
 def test_checkpointing_and_batch_layout_do_not_change_numbers(tiny):
-    # Default: time-step checkpointing (checkpoint_every=10); the same gradient storing every step.
-    plain = build_spiceprop(SpicepropConfig(**TINY, checkpoint_every=None), key=jax.random.key(0))
+    # Default: time-step checkpointing (checkpoint_every = unroll = 5); the same gradient storing
+    # every step, one step per loop iteration.
+    plain = build_spiceprop(SpicepropConfig(**TINY, checkpoint_every=None, unroll=1), key=jax.random.key(0))
     grads = eqx.filter_jit(eqx.filter_grad(lambda m: spiceprop_loss(m, tiny.x, tiny.y)[0]))(plain)
     for a, b in zip(jax.tree.leaves(tiny.grads.front_end), jax.tree.leaves(grads.front_end), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
@@ -411,7 +416,8 @@ def test_ideal_neuron_is_a_linear_membrane():
 
 def test_unstable_drive_stops_training_with_a_clear_message(tmp_path):
     x, y = np.asarray(images(8)), np.arange(8, dtype=np.int32) % 10
-    config = SpicepropConfig(**TINY, drive_limit=None, drive_scale=1.0)
+    # unroll=1: the step once per compiled loop body (the default, 5, compiles it 5 times).
+    config = SpicepropConfig(**TINY, drive_limit=None, drive_scale=1.0, unroll=1)
     model = build_spiceprop(config, key=jax.random.key(0))
     with pytest.raises(TrainingDiverged, match=r"epoch 1, step 1 of 2: the simulation failed .*unstable"):
         learner = GradientLearner(spiceprop_loss, spiceprop_predict, make_optimizer(1e-3, total_steps=2),
@@ -423,9 +429,11 @@ def test_unstable_drive_stops_training_with_a_clear_message(tmp_path):
 def test_device_parameters_train_only_when_asked(tiny):
     assert tiny.model.device_log_scale is None
     assert not any(jax.tree.leaves(eqx.filter(spiceprop_trainable(tiny.model).neuron, lambda b: b is True)))
-    model = build_spiceprop(SpicepropConfig(**TINY, train_device=True), key=jax.random.key(0))
+    # unroll=1 (the same numbers as the default layout), compiled whole.
+    model = build_spiceprop(SpicepropConfig(**TINY, train_device=True, unroll=1), key=jax.random.key(0))
     params, static = eqx.partition(model, spiceprop_trainable(model))
-    loss, grads = jax.value_and_grad(lambda p: spiceprop_loss(eqx.combine(p, static), tiny.x, tiny.y)[0])(params)
+    value_and_grad = jax.jit(jax.value_and_grad(lambda p: spiceprop_loss(eqx.combine(p, static), tiny.x, tiny.y)[0]))
+    loss, grads = value_and_grad(params)
     np.testing.assert_allclose(loss, tiny.loss(tiny.params), rtol=1e-12)  # exp(0) = unchanged devices
     synapse_grad, neuron_grad = grads.device_log_scale
     assert abs(float(synapse_grad.tau_a)) > 0 and abs(float(neuron_grad.memristor1.R_on)) > 0
