@@ -74,6 +74,13 @@ def main(argv=None) -> dict:
                     help="StdpConfig.clamp_refractory (--no-clamp-refractory: the membranes integrate through the "
                          "refractory period, as in Diehl & Cook's Brian 1 code); default: a resumed checkpoint's, "
                          "else StdpConfig's default")
+    ap.add_argument("--input-delay", type=float, default=None, metavar="S",
+                    help="StdpConfig.input_delay: each input connection delayed by uniform [0, S) s (Diehl & Cook's "
+                         "code: 0.01); default: a resumed checkpoint's, else none")
+    ap.add_argument("--carry-rest", action=argparse.BooleanOptionalAction, default=None,
+                    help="StdpConfig.carry_rest: start each presentation with what the 150 ms rest leaves of the "
+                         "membranes and traces (Diehl & Cook's simulated rest) instead of at rest; default: a resumed "
+                         "checkpoint's, else no")
     ap.add_argument("--source", default="full", choices=("full", "bundled"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True, help="folder for the checkpoint and the log")
@@ -103,6 +110,11 @@ def _configuration(args) -> dict:
     # Results written before the option all held the membrane during the refractory period.
     if args.clamp_refractory is False:
         configuration["clamp_refractory"] = False
+    # Results written before the option had no input delays.
+    if args.input_delay:
+        configuration["input_delay"] = args.input_delay
+    if args.carry_rest:
+        configuration["carry_rest"] = True
     return configuration
 
 
@@ -110,7 +122,8 @@ def _run(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.eqx"
-    options = {"integrator": args.integrator, "clamp_refractory": args.clamp_refractory}
+    options = {"integrator": args.integrator, "clamp_refractory": args.clamp_refractory,
+               "input_delay": args.input_delay, "carry_rest": args.carry_rest}
     if args.resume and checkpoint.exists():
         # As the checkpoint was trained (one written before an option: as the code was then).
         trained = StdpConfig.from_dict(read_checkpoint_header(checkpoint)["config"])
@@ -216,7 +229,8 @@ def _run(args) -> dict:
         "learn_time_s": learn_time, "ms_per_training_image": 1e3 * learn_time / max(seen, 1),
         "eval_time_s": eval_time, "label_time_s": label_time, "eval_batch": args.eval_batch,
         "load_average_after_eval": list(os.getloadavg()), "integrator": config.integrator,
-        "clamp_refractory": config.clamp_refractory, "dt_s": config.dt,
+        "clamp_refractory": config.clamp_refractory, "input_delay_s": config.input_delay,
+        "carry_rest": config.carry_rest, "dt_s": config.dt,
         "t_image_s": config.t_image, "jax": jax.__version__,
         "backend": jax.default_backend(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }

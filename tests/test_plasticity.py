@@ -289,8 +289,9 @@ def test_an_update_of_the_spiking_columns_alone_equals_the_full_update(rule_name
         rule = TripletSTDP(n_in, a2_plus=0.05, a3_plus=0.3, a2_minus=0.2, a3_minus=0.1, weight_dependence=dependence)
     # Traces far from rest (large changes: some weights clip at the bounds).
     state = rule.init_state(n)
-    state = jax.tree.map(lambda x, k: jax.random.uniform(k, x.shape, maxval=2.0), state,
-                         type(state)(*jax.random.split(keys[1], len(state))))
+    leaves, structure = jax.tree.flatten(state)
+    state = jax.tree.unflatten(structure, [jax.random.uniform(k, x.shape, maxval=2.0)
+                                           for x, k in zip(leaves, jax.random.split(keys[1], len(leaves)))])
     arrays = [PlasticDense(weight, w_min=0.0, w_max=1.0),
               Crossbar(weight, **preset("ideal", w_max=1.0)._asdict())]
 
@@ -312,3 +313,75 @@ def test_an_update_of_the_spiking_columns_alone_equals_the_full_update(rule_name
             np.testing.assert_array_equal(np.asarray(array.weights(a)), np.asarray(array.weights(b)))
         changed = np.asarray(array.weights(sparse[0]) != array.weights(array.init_state(n)))
         assert changed.any() and not changed[:, ~np.asarray(few, bool)].any()
+
+
+def test_a_delayed_array_delivers_each_impulse_after_its_delay_with_the_weight_it_was_sent_with():
+    """``DelayedPlastic``: input j sent at step s reaches neuron o at step s + floor(d_oj / dt) with
+    the weight of the send step (Brian 1's DelayConnection), also after a weight change in flight;
+    a step with more spiking inputs than ``chunk`` is delivered in full."""
+    from memsnn.arrays import DelayedPlastic
+    w = jnp.asarray([[0.5, 2.0, 1.0], [1.5, 0.25, 3.0]])
+    steps = np.asarray([[3, 0, 1], [1, 4, 2]])
+    array = DelayedPlastic(PlasticDense(w), steps * DT, dt=DT, chunk=2)
+    assert array.delay_taps == 5
+    np.testing.assert_array_equal(array.delay_steps, steps)
+    state = array.init_state(2)
+    inputs = {2: [1.0, 0.0, 0.0], 3: [0.0, 1.0, 0.0], 6: [1.0, 1.0, 1.0]}
+    drives = []
+    for k in range(12):
+        drive, _, state = array.read(jnp.asarray(inputs.get(k, [0.0, 0.0, 0.0])), state)
+        drives.append(np.asarray(drive))
+        if k == 3:  # in flight: input 0's impulse to neuron 0, input 1's to neuron 1
+            state = array.updated(state, jnp.ones_like(w))
+    expected = np.zeros((12, 2))
+    for k, x in inputs.items():
+        weight = np.asarray(w) + (1.0 if k > 3 else 0.0)
+        for o in range(2):
+            for j in range(3):
+                expected[k + steps[o, j], o] += weight[o, j] * x[j]
+    np.testing.assert_allclose(np.asarray(drives), expected, rtol=0, atol=1e-6)
+    # What is in flight is dropped by a rest; the weights stay.
+    _, _, state = array.read(jnp.ones((3,)), array.rested(state))
+    rested = array.rested(state)
+    np.testing.assert_array_equal(rested.pending, 0.0)
+    np.testing.assert_allclose(array.weights(rested), np.asarray(w) + 1.0, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("m", [0, 5, 20])
+def test_triplet_rule_on_a_delayed_array_reads_its_traces_at_the_arrivals(m):
+    """One pre/post pair 5 ms apart with the pre synapse delayed by ``m`` steps: potentiation
+    ``a2+ exp(-(t_post - t_pre - m dt) / tau+)`` (the pre trace as it arrived) and depression
+    ``-a2- exp(-(t_pre + m dt - t_post) / tau-)`` (the post trace at the arrival): the closed forms
+    of Brian 1's STDP on a DelayConnection, not those of the undelayed pair (m > 0)."""
+    from memsnn.arrays import DelayedPlastic
+    a2_plus, a2_minus, tau_plus, tau_minus, taps = 0.01, 0.012, 17e-3, 34e-3, 21
+    dw = {}
+    for order, (pre, post) in {"pre-post": (100, 150), "post-pre": (150, 100)}.items():
+        array = DelayedPlastic(PlasticDense(jnp.asarray([[0.1, 10.0]])), np.asarray([[m * DT, 0.0]]), dt=DT,
+                               max_delay=(taps - 1) * DT)
+        rule = TripletSTDP(2, a2_plus=a2_plus, a3_plus=0.0, a2_minus=a2_minus, a3_minus=0.0, tau_plus=tau_plus,
+                           tau_minus=tau_minus, interaction="nearest", delay_taps=array.delay_taps)
+        layer = memsnn.Layer(array, None, memsnn.LIF(tau=TAU_M, resistance=TAU_M, threshold=1.0, reset="zero"),
+                             plasticity=rule)
+        trace = memsnn.simulate(memsnn.Network([layer]), _trains([pre], [post], 400), dt=DT, n_steps=400,
+                                record="spikes", solver=memsnn.ExponentialEuler())
+        np.testing.assert_array_equal(np.nonzero(np.asarray(trace.spikes[0][0, :, 0]))[0], [post])
+        dw[order] = float(trace.final_state[0].array.array[0, 0, 0]) - 0.1
+    np.testing.assert_allclose(dw["pre-post"], a2_plus * np.exp(-(50 - m) * DT / tau_plus), rtol=1e-5)
+    np.testing.assert_allclose(dw["post-pre"], -a2_minus * np.exp(-(50 + m) * DT / tau_minus), rtol=1e-5)
+
+
+def test_rules_refuse_a_delayed_array_they_do_not_read():
+    from memsnn.arrays import DelayedPlastic
+    array = DelayedPlastic(PlasticDense(jnp.asarray([[0.1, 10.0]])), np.asarray([[3 * DT, 0.0]]), dt=DT)
+    stim = _trains([10], [20], 40)
+    for rule, message in ((PairSTDP(2), "does not read"), (TripletSTDP(2), "delay_taps=0 steps"),
+                          (TripletSTDP(2, delay_taps=7), "delay_taps=7 steps")):
+        layer = memsnn.Layer(array, None, memsnn.LIF(tau=TAU_M, resistance=TAU_M, threshold=1.0, reset="zero"),
+                             plasticity=rule)
+        with pytest.raises(ValueError, match=message):
+            _run(layer, stim, 40)
+    with pytest.raises(ValueError, match="one per connection"):
+        DelayedPlastic(PlasticDense(jnp.ones((1, 2))), np.zeros((2,)), dt=DT)
+    with pytest.raises(ValueError, match=">= 0 seconds"):
+        DelayedPlastic(PlasticDense(jnp.ones((1, 2))), -np.ones((1, 2)), dt=DT)

@@ -358,3 +358,60 @@ def test_an_evaluation_does_not_depend_on_the_batch_size(tmp_path):
     path = tmp_path / "checkpoint.eqx"
     in_twos, in_threes = (evaluate_checkpoint(path, batch_size=b)["predictions"] for b in (2, 3))
     np.testing.assert_array_equal(in_twos, in_threes)
+
+
+def test_input_delays_option_builds_their_delayed_array_and_old_configs_read_without():
+    """``input_delay``: each input connection delayed by uniform [0, input_delay) floored to steps
+    (Diehl & Cook: 10 ms = 20 steps of 0.5 ms), learned through and tested through the same
+    delays; configs written before the option read as 0 (no delays), ``carry_rest`` as False."""
+    old = {k: v for k, v in stdp.StdpConfig(n_neurons=4).to_dict().items() if k not in ("input_delay", "carry_rest")}
+    assert stdp.StdpConfig.from_dict(old).input_delay == 0.0 and stdp.StdpConfig.from_dict(old).carry_rest is False
+    with pytest.raises(ValueError, match="input_delay must be a number of seconds"):
+        stdp.StdpConfig(input_delay=-0.01)
+    parser = argparse.ArgumentParser()
+    stdp.STDP.add_arguments(parser.add_argument_group())
+    assert stdp.STDP.config_from_args(parser.parse_args(["--input-delay", "0.01", "--carry-rest"])) == {
+        "input_delay": 0.01, "carry_rest": True}
+    config = stdp.StdpConfig(n_neurons=4, t_image=0.05, input_delay=0.01)
+    model = stdp.build_stdp(config, key=jax.random.key(0))
+    assert isinstance(model.array, memsnn.arrays.DelayedPlastic) and model.rule.delay_taps == 21
+    steps = np.asarray(model.array.delay_steps)
+    assert steps.min() == 0 and steps.max() == 19 and len(np.unique(steps)) == 20
+    # The same initial weights as without delays (the delays come from their own key).
+    plain = stdp.build_stdp(stdp.StdpConfig(n_neurons=4, t_image=0.05), key=jax.random.key(0))
+    np.testing.assert_array_equal(model.weights(), plain.weights())
+    x, _ = memsnn.data.load_dataset("mnist", "train", source="bundled", subset=2)
+    learned, counts, _, result = stdp.learn_images(model, jnp.asarray(x[:2]), jax.random.key(1))
+    assert np.all(np.asarray(result) == 0) and np.all(np.isfinite(np.asarray(learned.weights())))
+    assert not np.allclose(learned.weights(), model.weights())
+    frozen = learned.network(learning=False).layers[0].array
+    assert isinstance(frozen, memsnn.arrays.DelayedPlastic)
+    np.testing.assert_array_equal(frozen.delay_steps, steps)
+    np.testing.assert_array_equal(frozen.array.initial_weight, learned.weights())
+    assert stdp.responses(learned, jnp.asarray(x[:2]), stdp.image_keys(jax.random.key(2), np.arange(2))).shape == (2, 4)
+
+
+def test_carry_rest_keeps_what_the_rest_leaves_in_closed_form():
+    """``carry_rest``: the next presentation starts with ``exp(-t_rest / tau)`` of each membrane's
+    deviation from rest and ``exp(-t_rest / tau_trace)`` of each trace; without it, at rest."""
+    x, _ = memsnn.data.load_dataset("mnist", "train", source="bundled", subset=1)
+    for carry in (False, True):
+        model = stdp.build_stdp(stdp.StdpConfig(n_neurons=4, t_image=0.05, carry_rest=carry), key=jax.random.key(0))
+        network = model.network(learning=True)
+        state = network.init_state()[0]
+        neuron = state.neuron._replace(excitatory=state.neuron.excitatory._replace(v=jnp.full((4,), -0.075)))
+        traces = state.plasticity._replace(r1=jnp.full((784,), 0.5), o1=jnp.full((4,), 0.25), o2=jnp.ones((4,)))
+        v, rested = stdp._rested(model, state._replace(neuron=neuron, plasticity=traces))
+        if not carry:
+            np.testing.assert_array_equal(v, model.neuron.init_state(4).excitatory.v)
+            np.testing.assert_array_equal(rested.o2, 0.0)
+            continue
+        np.testing.assert_allclose(v, -0.065 - 0.010 * np.exp(-0.15 / 0.1), rtol=1e-6)
+        np.testing.assert_allclose(rested.r1, 0.5 * np.exp(-0.15 / 0.02), rtol=1e-5)
+        np.testing.assert_allclose(rested.o1, 0.25 * np.exp(-0.15 / 0.02), rtol=1e-5)
+        np.testing.assert_allclose(rested.o2, np.exp(-0.15 / 0.04), rtol=1e-5)
+        # And it reaches the presentations: the carried state changes what is learned.
+        learned = [stdp.learn_images(stdp.build_stdp(stdp.StdpConfig(n_neurons=4, t_image=0.05, carry_rest=c),
+                                                     key=jax.random.key(0)), jnp.asarray(x[:1].repeat(2, 0)),
+                                     jax.random.key(1))[0].weights() for c in (False, True)]
+        assert not np.allclose(learned[0], learned[1], rtol=0, atol=1e-12)

@@ -6,5 +6,6 @@ from ._base import AbstractPlasticArray as AbstractPlasticArray, AbstractSynapse
 from ._base import AbstractProgrammableArray as AbstractProgrammableArray
 from .dense import Dense as Dense, Identity as Identity
 from .conv import Conv2d as Conv2d
+from .plastic import DelayedPlastic as DelayedPlastic, DelayedPlasticState as DelayedPlasticState
 from .plastic import PlasticDense as PlasticDense
 from .delay import DelayedDense as DelayedDense, Recurrent as Recurrent

@@ -95,6 +95,12 @@ class AbstractSynapseArray(AbstractComponent):
         """
         return state
 
+    def rested(self, state: State) -> State:
+        """The state after a pause without input long enough that nothing sent is still in
+        flight: unchanged here (learned or programmed state is kept); an array that delays its
+        inputs (:class:`~memsnn.arrays.DelayedPlastic`) drops the impulses it still holds."""
+        return state
+
     @property
     def supports_events(self) -> bool:
         """Whether the array can run in event runs (``Diffrax(..., events=True)``). An array read
@@ -169,6 +175,19 @@ class AbstractPlasticArray(AbstractSynapseArray):
     """
 
     linear_time_invariant: ClassVar[bool] = False
+
+    @property
+    def delay_taps(self) -> int:
+        """0: every input arrives at its synapses on the grid step it is sent. An array with
+        per-connection delays (:class:`~memsnn.arrays.DelayedPlastic`) returns its longest delay
+        in grid steps plus one; a rule reads its traces' last ``delay_taps`` steps there."""
+        return 0
+
+    @property
+    def delay_steps(self) -> Int[Array, "n_out n_in"] | None:
+        """``None`` (no delays), or each connection's delay in grid steps ``(n_out, n_in)``, at
+        most ``delay_taps - 1`` (:class:`~memsnn.arrays.DelayedPlastic`)."""
+        return None
 
     @abc.abstractmethod
     def weights(self, state: State) -> Float[Array, "n_out n_in"]:

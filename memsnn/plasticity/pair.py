@@ -65,14 +65,23 @@ def check_n_inputs(owner: str, n_inputs) -> int:
     return n_inputs
 
 
-def check_array(owner: str, array, n_inputs: int) -> None:
-    """Trace-time check that the rule was built for this array (clear error instead of a shape error)."""
+def check_array(owner: str, array, n_inputs: int, delay_taps: int | None = None) -> None:
+    """Trace-time check that the rule was built for this array (clear error instead of a shape error).
+
+    ``delay_taps``: the steps of trace history the rule keeps for an array with per-connection
+    delays (``array.delay_taps``); ``None``: the rule does not read delayed arrays."""
     if not isinstance(array, AbstractPlasticArray):
         raise TypeError(f"{owner}: the layer's array must be a memsnn.arrays.AbstractPlasticArray, "
                         f"got {type(array).__name__}.")
     if array.n_inputs != n_inputs:
         raise ValueError(f"{owner}: the rule was built for n_inputs={n_inputs} but the layer's array has "
                          f"{array.n_inputs} inputs; build it with n_inputs=array.n_inputs.")
+    if delay_taps is None and array.delay_taps:
+        raise ValueError(f"{owner}: the layer's array delays its inputs ({type(array).__name__}), which this rule "
+                         "does not read; use TripletSTDP(..., delay_taps=array.delay_taps) or an array without delays.")
+    if delay_taps is not None and delay_taps != array.delay_taps:
+        raise ValueError(f"{owner}: the rule keeps delay_taps={delay_taps} steps of trace history but the layer's "
+                         f"array has delay_taps={array.delay_taps}; build the rule with delay_taps=array.delay_taps.")
 
 
 def bump(trace: Float[Array, " n"], spikes: Float[Array, " n"], interaction: str) -> Float[Array, " n"]:

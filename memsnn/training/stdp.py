@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ..arrays import AbstractPlasticArray, Dense, PlasticDense
+from ..arrays import AbstractPlasticArray, DelayedPlastic, Dense, PlasticDense
 from ..crossbar import Crossbar, preset as crossbar_preset
 from ..network import Layer, LayerState, Network
 from ..neurons import ConductanceLIF, InhibitedPopulation
@@ -94,6 +94,16 @@ class StdpConfig(JsonConfig):
             its 5 ms refractory period. ``False``: it integrates on and only spikes are blocked,
             what Diehl & Cook's Brian 1 code does (:class:`~memsnn.neurons.ConductanceLIF`,
             ``clamp_refractory``). Configs written before the option read as ``True``.
+        input_delay: 0 (every input impulse arrives on the step it is sent) or the longest delay
+            (s) of the input connections: each connection gets its own delay, uniform in
+            ``[0, input_delay)``, counted in whole steps (Diehl & Cook: 10 ms,
+            :class:`~memsnn.arrays.DelayedPlastic`; the rule reads its traces at the arrivals,
+            :class:`~memsnn.plasticity.TripletSTDP`). Configs written before it read as 0.
+        carry_rest: ``False``: each presentation starts with the excitatory membranes and the
+            rule's traces at rest. ``True``: with what the ``t_rest`` without input leaves of them
+            (their Brian code simulates it: a membrane keeps ``exp(-150/100)`` = 22 % of its
+            deviation from rest, the 40 ms trace 2.4 %), in closed form. Configs written before it
+            read as ``False``.
     """
 
     n_neurons: int = 100
@@ -118,6 +128,8 @@ class StdpConfig(JsonConfig):
     unroll: int = 1
     integrator: str = "exponential"
     clamp_refractory: bool = True
+    input_delay: float = 0.0
+    carry_rest: bool = False
 
     @classmethod
     def from_dict(cls, d: dict) -> "StdpConfig":
@@ -147,6 +159,12 @@ class StdpConfig(JsonConfig):
             raise ValueError(f"StdpConfig: t_image={self.t_image!r} s is shorter than one time step dt={self.dt!r} s "
                              f"(it would show each image for {self.n_steps} steps); give a longer t_image (--t-image) "
                              "or a smaller dt (--dt).")
+        if not (isinstance(self.input_delay, (int, float)) and not isinstance(self.input_delay, bool)
+                and 0 <= self.input_delay < self.t_image):
+            raise ValueError(f"StdpConfig: input_delay must be a number of seconds in [0, t_image={self.t_image}), "
+                             f"got {self.input_delay!r}.")
+        if not isinstance(self.carry_rest, bool):
+            raise ValueError(f"StdpConfig: carry_rest must be true or false, got {self.carry_rest!r}.")
         if not isinstance(self.clamp_refractory, bool):
             raise ValueError(f"StdpConfig: clamp_refractory must be true or false, got {self.clamp_refractory!r}.")
         if self.integrator not in _INTEGRATORS:
@@ -174,12 +192,17 @@ def _brightest(config: StdpConfig) -> float:
     return 1.0 + (config.max_presentations - 1) / 2.0
 
 
-def _make_array(config: StdpConfig, weight) -> AbstractPlasticArray:
+def _make_array(config: StdpConfig, weight, key) -> AbstractPlasticArray:
     if config.crossbar is None:
-        return PlasticDense(weight, w_min=0.0, w_max=config.w_max)
-    # Weights in [0, w_max] on differential pairs of the preset's devices; the rule's changes are
-    # programmed with the devices' own pulse response (e.g. NeuroSim's nonlinear LTP/LTD).
-    return Crossbar(weight, **crossbar_preset(config.crossbar, w_max=config.w_max)._asdict())
+        array = PlasticDense(weight, w_min=0.0, w_max=config.w_max)
+    else:
+        # Weights in [0, w_max] on differential pairs of the preset's devices; the rule's changes are
+        # programmed with the devices' own pulse response (e.g. NeuroSim's nonlinear LTP/LTD).
+        array = Crossbar(weight, **crossbar_preset(config.crossbar, w_max=config.w_max)._asdict())
+    if not config.input_delay:
+        return array
+    delay = jax.random.uniform(key, weight.shape, maxval=config.input_delay)
+    return DelayedPlastic(array, delay, dt=config.dt, max_delay=config.input_delay)
 
 
 class DiehlCookNet(eqx.Module):
@@ -210,8 +233,12 @@ class DiehlCookNet(eqx.Module):
             return Network([Layer(self.array, None, self.neuron, plasticity=self.rule)])
         frozen = eqx.tree_at(lambda p: p.excitatory.theta_plus, self.neuron, jnp.zeros(()))
         # Testing reads the learned weights through an ideal linear array: simulate then applies
-        # it to all time steps at once (one matmul) instead of step by step.
-        return Network([Layer(Dense(self.array.weights(self.array_state)), None, frozen)])
+        # it to all time steps at once (one matmul) instead of step by step; with input delays,
+        # through the same delays.
+        ideal = Dense(self.array.weights(self.array_state))
+        if self.array.delay_taps:
+            ideal = eqx.tree_at(lambda a: a.array, self.array, PlasticDense(ideal.weight))
+        return Network([Layer(ideal, None, frozen)])
 
     def weights(self) -> Float[Array, "n_neurons n_inputs"]:
         """The learned weights (for a crossbar: the weights its conductances represent)."""
@@ -222,10 +249,11 @@ def build_stdp(config: StdpConfig | dict, *, key: PRNGKeyArray) -> DiehlCookNet:
     """A fresh Diehl & Cook network: uniform random weights, thresholds at ``theta_init``."""
     config = config if isinstance(config, StdpConfig) else StdpConfig.from_dict(config)
     weight = jax.random.uniform(key, (config.n_neurons, config.n_inputs), maxval=config.w_init)
-    array = _make_array(config, weight)
+    array = _make_array(config, weight, jax.random.fold_in(key, 1))
     excitatory = ConductanceLIF(theta_plus=config.theta_plus, clamp_refractory=config.clamp_refractory)
     neuron = InhibitedPopulation(excitatory, w_exc_inh=config.w_exc_inh, w_inh_exc=config.w_inh_exc)
-    rule = TripletSTDP.diehl_cook(config.n_inputs, nu_pre=config.nu_pre, nu_post=config.nu_post, w_max=config.w_max)
+    rule = TripletSTDP.diehl_cook(config.n_inputs, nu_pre=config.nu_pre, nu_post=config.nu_post, w_max=config.w_max,
+                                  delay_taps=array.delay_taps)
     return DiehlCookNet(config, array, neuron, rule, array.init_state(config.n_neurons),
                         jnp.full((config.n_neurons,), excitatory.theta_init),
                         jnp.zeros((config.n_neurons,), jnp.int32))
@@ -268,6 +296,28 @@ def _normalised(model: DiehlCookNet, array_state, key):
     return model.array.updated(array_state, target - w, key=key)
 
 
+def _rested(model: DiehlCookNet, final: LayerState | None):
+    """``(v, traces)`` that the next presentation starts from: the excitatory membranes ``(n,)``
+    (V) and the rule's state, after the ``t_rest`` without input that follows the presentation
+    whose final layer state is ``final`` (``None``: a fresh start, at rest).
+
+    At rest, unless ``config.carry_rest``: then each membrane keeps ``exp(-t_rest / tau)`` of its
+    deviation from rest and each trace ``exp(-t_rest / tau_trace)`` of itself, what their 150 ms
+    without input leaves (the conductances, ~1-2 ms, and the inhibitory membranes, 10 ms, are gone;
+    the first milliseconds, while the conductances decay, are taken as pure leak)."""
+    n = model.config.n_neurons
+    excitatory, rule = model.neuron.excitatory, model.rule
+    traces = rule.init_state(n)
+    v = model.neuron.init_state(n).excitatory.v
+    if final is None or not model.config.carry_rest:
+        return v, traces
+    t = model.config.t_rest
+    left = final.plasticity
+    v = excitatory.v_rest + (final.neuron.excitatory.v - excitatory.v_rest) * jnp.exp(-t / excitatory.tau)
+    return v, traces._replace(r1=left.r1 * jnp.exp(-t / rule.tau_plus), r2=left.r2 * jnp.exp(-t / rule.tau_x),
+                              o1=left.o1 * jnp.exp(-t / rule.tau_minus), o2=left.o2 * jnp.exp(-t / rule.tau_y))
+
+
 def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: PRNGKeyArray
                  ) -> tuple[DiehlCookNet, Float[Array, "B n_neurons"], Int[Array, " B"], Int[Array, " B"]]:
     """Learn from ``images`` in order (intensities in [0, 1]), one network instance throughout.
@@ -290,20 +340,24 @@ def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: P
     network = model.network(learning=True)
     n = config.n_neurons
     first_cap, last_cap = _spike_cap(config, 1.0), _spike_cap(config, _brightest(config))
-    # The rest after a presentation, in closed form: everything but the thresholds is back at rest
-    # (the next presentation starts from init_state), the thresholds decay.
+    # The rest after a presentation, in closed form: the thresholds decay; the rest of the
+    # neurons' and the rule's state is back at rest, or (carry_rest) keeps what the rest leaves.
     rest_decay = jnp.exp(-config.t_rest / model.neuron.excitatory.tau_theta)
+    at_rest = _rested(model, None)
 
     def one_image(carry, inputs):
-        array_state, theta = carry
+        array_state, theta, rested = carry
         image, image_key = inputs
 
         def present(loop):
-            array_state, theta, _, shown, _ = loop
+            array_state, theta, rested, _, shown, _ = loop
+            v, traces = rested
+            # Nothing is in flight at the start of a presentation (the rest is longer than any delay).
+            array_state = model.array.rested(array_state)
             array_state = _normalised(model, array_state, jax.random.fold_in(image_key, 1000 + shown))
             neuron = model.neuron.init_state(n)
-            neuron = neuron._replace(excitatory=neuron.excitatory._replace(theta=theta))
-            state = (LayerState(array_state, None, neuron, model.rule.init_state(n), None),)
+            neuron = neuron._replace(excitatory=neuron.excitatory._replace(theta=theta, v=v))
+            state = (LayerState(array_state, None, neuron, traces, None),)
             state = jax.tree.map(lambda x: x[None], state)
             draw_key = jax.random.fold_in(image_key, shown)
             # Retries are brighter: they draw more spikes per pixel (a cond, not a vmap: one image).
@@ -318,24 +372,26 @@ def learn_images(model: DiehlCookNet, images: Float[Array, "B n_inputs"], key: P
             final = jax.tree.map(lambda x: x[0], trace.final_state[0])
             counts = jnp.sum(trace.spikes[0][0], axis=0)
             theta = final.neuron.excitatory.theta * rest_decay
-            return final.array, theta, counts, shown + 1, trace.result[0]
+            return final.array, theta, _rested(model, final), counts, shown + 1, trace.result[0]
 
         def again(loop):
-            _, _, counts, shown, _ = loop
+            counts, shown = loop[3], loop[4]
             return (shown == 0) | ((jnp.sum(counts) < config.min_spikes) & (shown < config.max_presentations))
 
-        start = (array_state, theta, jnp.zeros((n,)), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
-        new_array, new_theta, counts, shown, result = jax.lax.while_loop(again, present, start)
+        start = (array_state, theta, rested, jnp.zeros((n,)), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+        new_array, new_theta, new_rested, counts, shown, result = jax.lax.while_loop(again, present, start)
         # A presentation whose state stopped being finite is dropped (reported in ``result``), so
         # that one bad image cannot poison the learned weights.
         finite = result != RESULTS.nonfinite_state
-        array_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_array, array_state)
+        keep = lambda new, old: jnp.where(finite, new, old)  # noqa: E731
+        array_state, rested = jax.tree.map(keep, (new_array, new_rested), (array_state, rested))
         theta = jnp.where(finite, new_theta, theta)
-        return (array_state, theta), (counts, shown, result)
+        return (array_state, theta, rested), (counts, shown, result)
 
     keys = jax.random.split(key, images.shape[0])
-    (array_state, theta), (counts, shown, result) = jax.lax.scan(one_image, (model.array_state, model.theta),
-                                                                 (images, keys))
+    # Each call starts at rest (with carry_rest, what the rest carries is not kept between calls).
+    (array_state, theta, _), (counts, shown, result) = jax.lax.scan(one_image, (model.array_state, model.theta,
+                                                                                at_rest), (images, keys))
     model = eqx.tree_at(lambda m: (m.array_state, m.theta), model, (array_state, theta))
     return model, counts, shown, result
 
@@ -545,6 +601,12 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
                        help="hold the excitatory membranes at the reset during the refractory period (default "
                             "yes); --no-clamp-refractory: they integrate on and only spikes are blocked, as in "
                             "Diehl & Cook's Brian 1 code")
+    group.add_argument("--input-delay", type=cli_type(float, low=0), metavar="S",
+                       help="input connections delayed by uniform [0, S) s each (Diehl & Cook's code: 0.01); "
+                            "default 0, no delays")
+    group.add_argument("--carry-rest", action=argparse.BooleanOptionalAction, default=None,
+                       help="start each presentation with what the 150 ms rest leaves of the membranes and traces "
+                            "(Diehl & Cook's simulated rest; default: at rest)")
     group.add_argument("--integrator", choices=sorted(_INTEGRATORS),
                        help="euler (explicit, as Diehl & Cook's code; unstable in bursts of inhibition) or "
                             "exponential (exact on the membrane's decay); default " + StdpConfig.integrator)
@@ -553,7 +615,8 @@ def _arguments(group: argparse._ArgumentGroup) -> None:
 def _config_from_args(args: argparse.Namespace) -> dict:
     given = {"n_neurons": getattr(args, "neurons", None), "t_image": getattr(args, "t_image", None),
              "dt": getattr(args, "dt", None), "integrator": getattr(args, "integrator", None),
-             "clamp_refractory": getattr(args, "clamp_refractory", None)}
+             "clamp_refractory": getattr(args, "clamp_refractory", None),
+             "input_delay": getattr(args, "input_delay", None), "carry_rest": getattr(args, "carry_rest", None)}
     return {**{k: v for k, v in given.items() if v is not None}, **crossbar_from_args(args, "stdp")}
 
 
