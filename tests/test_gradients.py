@@ -53,11 +53,19 @@ def loss(net, solver):
 
 
 @functools.cache
+def loss_and_grad(solver_name):
+    """The loss and its gradient with respect to the whole network as one compiled program per solver:
+    the gradient and every finite-difference evaluation of the loss run it (one compile, not a
+    forward and a backward program apart)."""
+    solver = SOLVERS[solver_name]
+    return eqx.filter_jit(eqx.filter_value_and_grad(lambda n: loss(n, solver)))
+
+
+@functools.cache
 def gradient(solver_name):
     """The gradient of the loss with respect to the whole network (computed once per solver: the
     weight and device-parameter tests read the same one)."""
-    solver = SOLVERS[solver_name]
-    return eqx.filter_grad(lambda n: loss(n, solver))(network())
+    return loss_and_grad(solver_name)(network())[1]
 
 
 def central_difference(f, x, rel=1e-5):
@@ -67,14 +75,13 @@ def central_difference(f, x, rel=1e-5):
 
 @pytest.mark.parametrize("solver_name", list(SOLVERS))
 def test_grad_wrt_weights(solver_name):
-    solver = SOLVERS[solver_name]
     net = network()
     g = np.asarray(gradient(solver_name).layers[0].array.weight)
     w0 = np.asarray(net.layers[0].array.weight)
     for idx in [(0, 0), (1, 2), (0, 1)]:
         def f(value, idx=idx):
             w = jnp.asarray(w0).at[idx].set(value)
-            return float(loss(eqx.tree_at(lambda n: n.layers[0].array.weight, net, w), solver))
+            return float(loss_and_grad(solver_name)(eqx.tree_at(lambda n: n.layers[0].array.weight, net, w))[0])
         fd = central_difference(f, float(w0[idx]))
         np.testing.assert_allclose(g[idx], fd, rtol=1e-5)
 
@@ -82,7 +89,6 @@ def test_grad_wrt_weights(solver_name):
 # Euler only: the Tsit5 path of the same gradient is test_grad_wrt_weights[tsit5] (25 s saved).
 @pytest.mark.parametrize("solver_name", ["euler"])
 def test_grad_wrt_device_parameters(solver_name):
-    solver = SOLVERS[solver_name]
     net = network()
     grads = gradient(solver_name)
     for name, where in PARAMETERS.items():
@@ -91,7 +97,7 @@ def test_grad_wrt_device_parameters(solver_name):
         def f(p, where=where):
             # float64 like the network's own leaves (not a weakly typed array): every parameter's
             # evaluations share one compiled simulation instead of compiling one each.
-            return float(loss(eqx.tree_at(where, net, jnp.asarray(p, where(net).dtype)), solver))
+            return float(loss_and_grad(solver_name)(eqx.tree_at(where, net, jnp.asarray(p, where(net).dtype)))[0])
 
         fd = central_difference(f, value)
         g = float(where(grads))
@@ -103,12 +109,14 @@ def test_grad_wrt_device_parameters(solver_name):
 def test_grad_through_adaptive_solve():
     solver = memsnn.Diffrax(diffrax.Tsit5(), diffrax.PIDController(rtol=1e-10, atol=1e-14))
     net = network()
-    g = float(eqx.filter_grad(lambda n: loss(n, solver))(net).layers[0].array.weight[0, 1])
+    # One compiled program gives the gradient and the loss at the shifted weights.
+    value_and_grad = eqx.filter_jit(eqx.filter_value_and_grad(lambda n: loss(n, solver)))
+    g = float(value_and_grad(net)[1].layers[0].array.weight[0, 1])
     w0 = np.asarray(net.layers[0].array.weight)
 
     def f(value):
         w = jnp.asarray(w0).at[0, 1].set(value)
-        return float(loss(eqx.tree_at(lambda n: n.layers[0].array.weight, net, w), solver))
+        return float(value_and_grad(eqx.tree_at(lambda n: n.layers[0].array.weight, net, w))[0])
 
     # Adaptive step selection is not differentiated (step sizes are treated as constants), so the
     # match is to the solver tolerance, not to rounding.
