@@ -589,7 +589,7 @@ def _bottom_streamed_bwd(series_form, res, cts):
 
     zero = jnp.zeros_like(ct_last)
     b, lam_b, _, _ = jax.lax.fori_loop(0, n_in, up, (f_rows, jnp.zeros_like(f_rows), zero, zero))
-    w = t[:, :, None] * (g_first * v)[:, None, :] + _word_solve(factors.pivots, g_row, g[:, :, None] * b)
+    w = _word_solve(factors.pivots, g_row, (g[:, :, None] * b).at[:, 0].add(g_first * v))
     lam_w = _word_solve(factors.pivots, g_row, g[:, :, None] * lam_b)
     return _residual_cotangents(params, w, b, lam_w, lam_b)
 
@@ -1080,7 +1080,8 @@ def _driven_solve(factors, g, g_row, g_first, g_col, v, with_last=False, t=None)
                           lambda i: gt[i][:, None] * gv[i][None, :])
     f_last = f_swept[-1]
     b = _sweep_up(factors.inverse, g_col, f_swept)
-    w = t[:, :, None] * gv[:, None, :] + _word_solve(factors.pivots, g_row, g[:, :, None] * b)
+    # the drivers' current enters the word lines' right-hand side (solved in place: no second array)
+    w = _word_solve(factors.pivots, g_row, (g[:, :, None] * b).at[:, 0].add(gv))
     return (w, b, f_last) if with_last else (w, b)
 
 
