@@ -22,6 +22,15 @@ def _with_weights(model, w):
     return eqx.tree_at(lambda m: m.array.weight, model, jnp.asarray(w, model.array.weight.dtype)[None])
 
 
+@jax.jit
+def _rule_and_peak(model, x, labels):
+    """The cost's gradient (the Tempotron rule) and the maximal potential ``(batch, 1)`` of the patterns
+    ``x``: one compiled program serves every test below on the same 3-afferent Tempotron (weights,
+    patterns and labels are its arguments)."""
+    grads = jax.grad(lambda m: tempotron_loss(m, x, labels)[0])(model)
+    return grads, model.max_potential(x)
+
+
 def test_kernel_peak_is_one():
     tau, tau_s = 15e-3, 15e-3 / 4
     t_peak, _ = kernel_peak(tau, tau_s)
@@ -49,9 +58,8 @@ def test_rule_for_single_spikes_matches_closed_form(label):
     expected = np.asarray(kernel(t_max - landed, c.tau, c.synaptic_tau)) * (-1.0 if label == 1 else 1.0)
     assert expected[2] == 0.0
 
-    grads = jax.grad(lambda m: tempotron_loss(m, jnp.asarray(x)[None], jnp.array([label]))[0])(model)
+    grads, vmax = _rule_and_peak(model, jnp.asarray(x)[None], jnp.array([label]))
     np.testing.assert_allclose(np.asarray(grads.array.weight[0]), expected, rtol=1e-5, atol=1e-9)
-    vmax = model.max_potential(jnp.asarray(x)[None])
     np.testing.assert_allclose(float(vmax[0, 0]), v.max(), rtol=1e-5)
 
 
@@ -59,7 +67,7 @@ def test_correct_patterns_do_not_learn():
     c = _config()
     model = _with_weights(build_tempotron(c, key=jax.random.key(0)), [0.6, 0.3, 0.05])
     x = jnp.asarray(1.0 - np.array([0.050, 0.046, 0.150]) / c.t_window)[None]
-    grads = jax.grad(lambda m: tempotron_loss(m, x, jnp.array([0]))[0])(model)
+    grads, _ = _rule_and_peak(model, x, jnp.array([0]))
     assert np.all(np.asarray(grads.array.weight) == 0.0)
 
 
@@ -163,6 +171,6 @@ def test_a_pattern_below_rest_still_learns():
     c = _config()
     model = _with_weights(build_tempotron(c, key=jax.random.key(0)), [-0.5, -0.3, -0.2])
     x = jnp.asarray(1.0 - np.array([0.050, 0.046, 0.150]) / c.t_window)[None]
-    assert float(model.max_potential(x)[0, 0]) < 0
-    grads = jax.grad(lambda m: tempotron_loss(m, x, jnp.array([1]))[0])(model)
+    grads, vmax = _rule_and_peak(model, x, jnp.array([1]))
+    assert float(vmax[0, 0]) < 0
     assert np.any(np.asarray(grads.array.weight) < 0)
