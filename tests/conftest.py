@@ -28,7 +28,8 @@ if "--xla_disable_hlo_passes" not in os.environ.get("XLA_FLAGS", ""):
 # folder for each test session (nothing carries over between sessions), one per pytest-xdist
 # worker (no two processes write one folder at once; JAX's writes are not atomic), inherited by
 # the tests' subprocesses, removed at the end. A JAX_COMPILATION_CACHE_DIR set in the
-# environment is used as it is.
+# environment is used as it is. Measured in a full `-n 2` run (its first 162 tests): 169 of 1,187
+# compiles came from it, each read in about a sixth of the time its compile had taken.
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ or "MEMSNN_TEST_JAX_CACHE" in os.environ:
     import atexit
     import shutil
