@@ -50,7 +50,7 @@ from jax.sharding import PartitionSpec as P
 
 from .._validation import check_setting
 from .sharding import AXIS, check_batch
-from .predict import AbstractPredict
+from .predict import AbstractPredict, as_predict
 
 __all__ = [
     "MemberPredict",
@@ -188,8 +188,9 @@ class MemberPredict(AbstractPredict):
 
 
 def member_predict(predict_fn: Callable) -> MemberPredict:
-    """:class:`MemberPredict` of ``predict_fn`` (a method's predict function for one model)."""
-    return MemberPredict(predict_fn)
+    """:class:`MemberPredict` of ``predict_fn`` (a method's predict function for one model; keyed per
+    image if it is, :class:`~memsnn.training.predict.Predict`'s ``per_image_keys``)."""
+    return MemberPredict(predict_fn, per_image_keys=as_predict(predict_fn).per_image_keys)
 
 
 def member_sharded(mesh: Mesh) -> NamedSharding:

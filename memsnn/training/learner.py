@@ -49,7 +49,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..arrays import AbstractProgrammableArray
 from .ensemble import MemberPredict, member, member_sharded, n_members, shard_members, shared_axes
-from .predict import AbstractPredict, Predict
+from .predict import AbstractPredict, Predict, as_predict
 from .sharding import shard_batch, sharded
 
 __all__ = ["FAILED", "AbstractFitLearner", "AbstractLearner", "EnsembleLearner", "GradientLearner",
@@ -284,6 +284,10 @@ class GradientLearner(AbstractLearner):
     def evaluate(self, model, images, key, *, throw=True):
         return self.predict_fn(model, images, key=key, throw=throw)
 
+    def predictor(self):
+        # A method's predictor keyed per image (Predict(..., per_image_keys=True)) stays so.
+        return Predict(self.evaluate, per_image_keys=as_predict(self.predict_fn).per_image_keys)
+
 
 class EnsembleLearner(AbstractFitLearner):
     """A learner written for one model, run for every member of an ensemble (``eqx.filter_vmap``;
@@ -391,7 +395,7 @@ class EnsembleLearner(AbstractFitLearner):
         return jax.random.split(key, n_members(model))
 
     def predictor(self):
-        return MemberPredict(self.learner.evaluate)
+        return MemberPredict(self.learner.evaluate, per_image_keys=self.learner.predictor().per_image_keys)
 
     def failures(self, model, state, images, labels, key, bad):
         members = sorted({int(k) for value in bad.values() for k in np.flatnonzero(~np.isfinite(value))})

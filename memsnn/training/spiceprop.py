@@ -77,6 +77,7 @@ from ._config import JsonConfig
 from ._method import Method, cli_type
 from .layout import add_crossbar_argument, cast_floats, check_crossbar_preset
 from .learner import failed_where_nonfinite
+from .predict import Predict, image_keys
 
 __all__ = [
     "DRIVE_LIMIT_MA",
@@ -237,12 +238,29 @@ def read_arrays(arrays, h: Float[Array, "batch n_in"], key: PRNGKeyArray | None,
                 per_image: bool = True) -> Float[Array, "batch n_out"]:
     """``h`` through a stack of synapse arrays, one image at a time (``activation`` between them).
 
-    Each array is first programmed (``init_state``: a crossbar's programming noise and faults,
-    drawn from ``key``, one chip for the whole batch) and then read (a crossbar's read noise):
-    with a fresh draw for every image (``per_image``), or one draw for the whole batch, which
-    costs one noisy copy of the conductances instead of one per image. Ideal arrays ignore the
-    keys; ``key=None`` is only allowed when no array draws noise.
+    Each array is first programmed (``init_state``: a crossbar's programming noise and faults) and
+    then read (a crossbar's read noise). ``key`` is one key or ``(batch,)`` keys, one per image:
+
+    - one key: one chip for the whole batch, drawn from ``key``, read with a fresh draw of read
+      noise for every image (``per_image``) or one draw for the whole batch, which costs one noisy
+      copy of the conductances instead of one per image;
+    - one key per image (:func:`image_keys` of the images' indices in a data set): every image is
+      programmed and read with its own key only, so its output does not depend on the batch it is
+      in. A chip that is already programmed (:class:`~memsnn.crossbar.ProgrammedCrossbar`) keeps
+      its conductances and only the reads are the image's. This costs a noisy copy of every device
+      per image; the images are mapped in groups of :data:`KEYED_IMAGES_AT_ONCE` to bound it.
+
+    Ideal arrays ignore the keys; ``key=None`` is only allowed when no array draws noise.
     """
+    if key is not None and _one_key_per_image(key, h.shape[0]):
+        if not any(array.stochastic for array in arrays):
+            return read_arrays(arrays, h, None, activation)
+
+        def one_image(args):
+            x, k = args
+            return read_arrays(arrays, x[None], k, activation, per_image=False)[0]
+
+        return jax.lax.map(one_image, (h, key), batch_size=KEYED_IMAGES_AT_ONCE)
     keys = [None] * len(arrays) if key is None else list(jax.random.split(key, len(arrays)))
     for i, (array, k) in enumerate(zip(arrays, keys)):
         if k is None:
@@ -261,6 +279,21 @@ def read_arrays(arrays, h: Float[Array, "batch n_in"], key: PRNGKeyArray | None,
         if activation is not None and i < len(arrays) - 1:
             h = activation(h)
     return h
+
+
+KEYED_IMAGES_AT_ONCE = 8  # images programmed and read at once with keys of their own (read_arrays)
+
+
+def _one_key_per_image(key, batch: int) -> bool:
+    """Whether ``key`` is ``(batch,)`` keys, one per image (``False``: one key)."""
+    one = () if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else (2,)
+    if tuple(key.shape) == one:
+        return False
+    if tuple(key.shape) == (batch,) + one:
+        return True
+    raise ValueError(f"key must be one PRNG key or one per image ({batch},), got keys of shape "
+                     f"{tuple(key.shape)[:len(key.shape) - len(one)]}: use jax.random.key(seed), or "
+                     "memsnn.training.predict.image_keys(key, indices) for one per image.")
 
 
 def _ideal_neuron() -> LIF:
@@ -320,8 +353,8 @@ class SpicepropNet(eqx.Module):
               per_image: bool = True) -> Float[Array, "batch n_classes"]:
         """The impulse amplitude of each output neuron (A), one value per image and class.
 
-        ``key`` draws the crossbars' noise, with a read-noise draw per image or per batch
-        (``per_image``, see :func:`read_arrays`); the ideal front end needs neither.
+        ``key`` (one key, or one per image) draws the crossbars' noise, with a read-noise draw per
+        image or per batch (``per_image``, see :func:`read_arrays`); the ideal front end needs neither.
         """
         h = read_arrays(self.front_end, images.astype(jnp.dtype(self.config.dtype)), key, jax.nn.relu,
                         per_image=per_image)
@@ -386,7 +419,9 @@ def spiceprop_loss(model: SpicepropNet, images: Float[Array, "batch n_inputs"],
     On crossbars, the step's programming noise and faults are one draw (one chip) and so is the
     read noise, for the whole batch: aihwkit's hardware-aware training likewise draws its weight
     noise once per mini-batch, and a draw per image would cost a noisy copy of every device (and,
-    with wire resistance, an IR-drop factorisation) per image. :func:`spiceprop_predict` alike.
+    with wire resistance, an IR-drop factorisation) per image. The training loss and accuracy then
+    depend on how the images are batched; :func:`spiceprop_predict` (evaluation) keys every image
+    by itself instead.
 
     Returns:
         ``(loss, predictions)``: the negative log-likelihood of ``log_softmax`` over the output
@@ -413,10 +448,18 @@ def summed_nll(logits: Float[Array, "batch n_steps n"], labels: Int[Array, " bat
 
 def spiceprop_predict(model: SpicepropNet, images: Float[Array, "batch n_inputs"], *,
                       key: PRNGKeyArray | None = None, throw: bool = True) -> Int[Array, " batch"]:
-    """Predicted class: argmax of the output membrane potential summed over time (``key``: the
-    crossbars' noise, one draw for the batch as in :func:`spiceprop_loss`; ``throw=False``: a
-    sample whose simulation failed gets :data:`~memsnn.training.learner.FAILED`)."""
-    score = jnp.sum(model.potentials(images, key=key, per_image=False, throw=throw), axis=1)
+    """Predicted class: argmax of the output membrane potential summed over time.
+
+    ``key``: the crossbars' noise (unused by the ideal network): ``(batch,)`` keys, one per image
+    (:func:`~memsnn.training.predict.image_keys` of the images' indices in the data set, as
+    :func:`~memsnn.training.evaluate` passes them to the method's predictor), or one key, image
+    ``i`` of ``images`` then getting ``fold_in(key, i)``. Each image is programmed and read with its
+    own key (:func:`read_arrays`), so its prediction does not depend on the batch it is evaluated in.
+    ``throw=False``: a sample whose simulation failed gets :data:`~memsnn.training.learner.FAILED`.
+    """
+    if key is not None and not _one_key_per_image(key, images.shape[0]):
+        key = image_keys(key, jnp.arange(images.shape[0]))
+    score = jnp.sum(model.potentials(images, key=key, throw=throw), axis=1)
     return failed_where_nonfinite(jnp.argmax(score, axis=-1), score)
 
 
@@ -496,7 +539,7 @@ SPICEPROP = Method(
     model_config=lambda overrides: SpicepropConfig.from_dict(overrides).to_dict(),
     build=build_spiceprop,
     loss=spiceprop_loss,
-    predict=spiceprop_predict,
+    predict=Predict(spiceprop_predict, per_image_keys=True),
     trainable=spiceprop_trainable,
     add_arguments=_spiceprop_arguments,
     config_from_args=_spiceprop_config,
