@@ -561,9 +561,9 @@ def _bottom_streamed_fwd(g, r_row, r_col, r_source, r_sense, v, series_form=None
     # The adjoint needs every node: the factors are kept, and so is every row's f'_i of the down
     # sweep inside the scan; the up sweep of the inputs waits for the backward pass, which runs it
     # together with the adjoint's (each K'_i^-1 read once for both).
-    b_last, error, factors, f_rows, t = _streamed(g, r_row, r_col, r_source, r_sense, v, keep=True, swept=True,
+    b_last, error, factors, f_rows, _ = _streamed(g, r_row, r_col, r_source, r_sense, v, keep=True, swept=True,
                                                   series_form=series_form)
-    return (b_last, error), ((g, r_row, r_col, r_source, r_sense, v), f_rows, t, factors)
+    return (b_last, error), ((g, r_row, r_col, r_source, r_sense, v), f_rows, factors)
 
 
 def _bottom_streamed_bwd(series_form, res, cts):
@@ -573,7 +573,7 @@ def _bottom_streamed_bwd(series_form, res, cts):
     inputs' own up sweep (``b_i = K'_i^-1 (f'_i + g_col b_{i+1})``) in one loop (each ``K'_i^-1``
     read once); word-line solves give both solutions' word-line voltages; then the parameter
     cotangents of :func:`_residual_cotangents`. (The check's error takes no gradient.)"""
-    params, f_rows, t, factors = res
+    params, f_rows, factors = res
     g, r_row, r_col, r_source, r_sense, v = params
     ct_last = cts[0]
     g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
@@ -903,9 +903,11 @@ def _bottom_nd_bwd(width, res, cts):
 
 # The gradients' solves take their right-hand sides' columns in chunks whose down-swept right-hand
 # side (stored for the up sweep) holds at most this many numbers: 128 MiB in float64 (256 x 256,
-# batch 200: two chunks of 100). XLA's temporaries are fresh memory at every call, and first
-# touching them costs ~2 us per 4 KiB page: the whole batch at once (~400 MiB) spent more in page
-# faults than smaller chunks save in loop steps; 2^22 .. 2^24 measured within noise of each other.
+# batch 200: two chunks of 100; the linear map's adjoint at 784 x 100: one). XLA's temporaries are
+# fresh memory at every call, and first touching them costs ~2 us per 4 KiB page: the whole batch at
+# once (~400 MiB) spent more in page faults than smaller chunks save in loop steps, and smaller
+# chunks spend more in loop steps than they save (fwd+bwd CPU, 256 x 256: 0.74 / 0.64 / 0.69 s at
+# 1 / 2 / 4 chunks; 784 x 100: 0.55 / 0.59 / 0.61 / 0.72 s at 1 / 2 / 4 / 8; docs/crossbar.md).
 _CHUNK_NUMBERS = 2 ** 24
 
 
