@@ -24,7 +24,11 @@ changes only the columns of the inputs that spiked between output spikes): memsn
 Brian2 252 ms of CPU time per image on one core (22.2x, load 15.0 -> 11.7), 14.2 and 252 ms on two
 cores (17.8x, load 9.5 -> 10.0): the goal of 20x is met on one core, missed on two. (Before, with the
 full weight matrix updated at every step, load ~12-15: 15.0 / 266 ms on one core, 17.7x, and 18.8 /
-255 ms on two, 13.6x.)
+255 ms on two, 13.6x.) On the nearly idle machine XLA's second thread cost most (2 cores: 21.4 ms
+CPU against 11.5 on one core, 11.2x). memsnn now runs the learning on one XLA thread, as
+``memsnn train --method stdp`` does (``--xla-threads 0``: XLA's default, one per core); on 2 cores at
+load ~11 (13ecae2): 13.2 ms against 320 ms, 24.2x, with one thread; 14.1 against 321 ms, 22.8x, with
+the default, right before it (a repeat pair: 20.9x and 22.5x).
 
 Writes ``benchmarks/results/stdp_vs_brian2.json`` (``--out`` for another name).
 """
