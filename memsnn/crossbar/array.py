@@ -305,7 +305,8 @@ class Crossbar(AbstractPlasticArray, AbstractMemristiveArray):
         # Only the k columns are read, programmed (updated's element-wise arithmetic on (n_out, k))
         # and written back: the devices of the other columns are not written, so they draw no
         # noise (a learning step's write costs k columns, not the whole array). Noise-free, the
-        # conductances are bitwise those of updated with the full change; with noise, the written
+        # conductances are those of updated with the full change (bitwise op by op; compiled, the
+        # fusion may round the device curve differently, ~1e-6 of a pulse); with noise, the written
         # devices draw the same distribution from other numbers.
         columns = jnp.asarray(columns)
         g_min = self.mapping.g_min  # the padding columns' devices (index n_inputs): dropped below

@@ -173,8 +173,9 @@ class PulseUpdate(eqx.Module):
         :meth:`pulse_count` LTP pulses where ``change > 0`` (:meth:`potentiate`), LTD pulses where
         ``change < 0`` (:meth:`depress`), the devices with ``change == 0`` untouched. ``key`` draws
         the stochastic pulse counts and the cycle-to-cycle noise, one normal number per device
-        written (``None``: noise-free, nearest rounding); noise-free, the result is bitwise that of
-        ``potentiate`` / ``depress``."""
+        written (``None``: noise-free, nearest rounding); noise-free, it is the arithmetic of
+        ``potentiate`` / ``depress`` (bitwise op by op; compiled, XLA's fusion may round the curve
+        differently, by ~1e-6 of a pulse)."""
         k_count, k_noise = (None, None) if key is None else tuple(jax.random.split(key))
         n = self.pulse_count(change, key=k_count, g=g)
         n = jnp.maximum(jnp.asarray(n, dtype=jnp.result_type(g, float)), 0.0)
