@@ -90,7 +90,7 @@ def test_surrogate_on_crossbars_trains_through_them():
     config = SurrogateConfig(image_shape=(1, 3, 4), hidden=(5,), n_classes=3, n_steps=4, crossbar="reram")
     model = build_surrogate(config, key=jax.random.key(0))
     x, y = _data()
-    loss, grads = jax.value_and_grad(lambda m: surrogate_loss(m, x, y, key=jax.random.key(3))[0])(model)
+    loss, grads = jax.jit(jax.value_and_grad(lambda m: surrogate_loss(m, x, y, key=jax.random.key(3))[0]))(model)
     assert np.isfinite(float(loss))
     g = np.asarray(grads.arrays[0].array.weight)
     assert np.all(np.isfinite(g)) and np.abs(g).max() > 0

@@ -36,9 +36,10 @@ def test_continuous_delay_splits_the_impulse_between_neighbouring_taps():
     v2 = memsnn.simulate(_integrator(array), sparse, dt=DT, n_steps=10).membrane_potential[0]
     np.testing.assert_allclose(np.asarray(v2), np.asarray(v), atol=1e-12)
     # d/d delay is defined: moving the delay moves charge from tap 3 to tap 4.
-    grad = jax.grad(lambda d: memsnn.simulate(_integrator(DelayedDense(jnp.ones((1, 1)), d, dt=DT, max_delay=5 * DT)),
-                                              _spike_train(10, [(2, 0)], 1), dt=DT, n_steps=10)
-                    .membrane_potential[0][0, 5, 0])(3.4 * DT)
+    grad = jax.jit(jax.grad(lambda d: memsnn.simulate(_integrator(DelayedDense(jnp.ones((1, 1)), d, dt=DT,
+                                                                                max_delay=5 * DT)),
+                                                      _spike_train(10, [(2, 0)], 1), dt=DT, n_steps=10)
+                            .membrane_potential[0][0, 5, 0]))(3.4 * DT)
     assert float(grad) == pytest.approx(-1 / DT)
 
 
