@@ -14,12 +14,13 @@ of the runs before ``wbc`` was shipped). Stratified split (Iris 100/50, the brea
 1/3) by seed; the headline is the final epoch's test accuracy (no selection on the test set).
 
 ``--val N`` holds N training samples out (stratified) as a validation split. Every seed is trained
-once per setting of the grid ``--fields`` x ``--scalings`` x ``--mu-finals``: ``--fields m`` codes
+once per setting of the grid ``--fields`` x ``--scalings`` x ``--mu-finals`` x ``--epochs``: ``--fields m`` codes
 each feature with ``m`` Gaussian receptive fields (the paper's population code,
 ``SpikePropConfig.receptive_fields``; 0 = one latency spike per feature), ``--scalings`` maps the
 features to [0, 1] by the training split's range (``minmax``) or its mean +- 2 std (``zscore``,
 clipped), ``--mu-finals`` is the final fraction of the adaptive rate's ``mu`` (cosine decay from
-``--lr`` to ``lr * fraction`` over the run; 1 = constant). The setting with the best mean
+``--lr`` to ``lr * fraction`` over the run; 1 = constant), ``--epochs`` the length of the run (the
+decay spans it, so a longer run is not a continuation of a shorter one). The setting with the best mean
 final-epoch validation accuracy is picked (a tie: the lower mean final validation loss, ms^2; runs
 recorded before that loss was, the first in grid order); the headline is the
 final-epoch test accuracy of the picked setting's runs (the test set plays no part in the choice).
@@ -88,7 +89,8 @@ def main(argv=None):
                     help="wbc: the paper's original Wisconsin breast-cancer set (shipped); wdbc: scikit-learn's "
                          "diagnostic one (the results files' breast_cancer)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, nargs="+", default=[40],
+                    help="training epochs, one run per value (chosen on validation like the other settings)")
     ap.add_argument("--batch-size", type=int, default=10)
     ap.add_argument("--rule", default="ad")
     ap.add_argument("--lr", type=float, default=0.5)
@@ -115,19 +117,22 @@ def main(argv=None):
                     help="receptive fields with a response at or below this do not spike")
     args = ap.parse_args(argv)
     name = args.json or f"spikeprop_{args.dataset}.json"
-    grid = [(m, sc, f) for m in args.fields for sc in args.scalings for f in args.mu_finals]
-    setting = lambda r: (r["fields"], r.get("scaling", "minmax"), r["mu_final"])  # noqa: E731
-    label = lambda g: f"fields={g[0]} scaling={g[1]} mu_final={g[2]:g}"  # noqa: E731
+    grid = [(m, sc, f, e) for m in args.fields for sc in args.scalings for f in args.mu_finals for e in args.epochs]
+    setting = lambda r: (r["fields"], r.get("scaling", "minmax"), r["mu_final"], r["epochs"])  # noqa: E731
+    label = lambda g: f"fields={g[0]} scaling={g[1]} mu_final={g[2]:g}" + (  # noqa: E731
+        f" epochs={g[3]}" if len(args.epochs) > 1 else "")
     select_seeds = args.seeds[:args.select_on_seeds] if args.select_on_seeds else args.seeds
     runs = []
     if args.keep:
         from _timing import RESULTS
         kept = json.loads((RESULTS / args.keep).read_text())
-        same = ("epochs", "batch_size", "rule", "lr", "hidden", "terminals", "init_scale", "init_low", "val",
+        same = ("batch_size", "rule", "lr", "hidden", "terminals", "init_scale", "init_low", "val",
                 "field_threshold", "dt")
         if any(kept["settings"].get(k, 0.1e-3 if k == "dt" else None) != getattr(args, k) for k in same):
             raise SystemExit(f"--keep {args.keep}: its settings differ from this run's ({same})")
-        runs = [r for r in kept["runs"] if r["seed"] in args.seeds and setting(r) in grid]
+        # Files written before --epochs took several values recorded one epoch count for all runs.
+        runs = [{**r, "epochs": r.get("epochs", kept["settings"]["epochs"])} for r in kept["runs"]]
+        runs = [r for r in runs if r["seed"] in args.seeds and setting(r) in grid]
 
     def pick(done):
         """The setting with the best mean final-epoch validation accuracy over the seeds every
@@ -146,10 +151,10 @@ def main(argv=None):
 
     # Seeds outer, settings inner: an interrupted run still compares every setting on the same seeds.
     # After the selection seeds only the chosen setting runs.
-    for seed, fields, scaling, fraction in [(s, *g) for s in args.seeds for g in grid]:
-        if any(r["seed"] == seed and setting(r) == (fields, scaling, fraction) for r in runs):
+    for seed, fields, scaling, fraction, epochs in [(s, *g) for s in args.seeds for g in grid]:
+        if any(r["seed"] == seed and setting(r) == (fields, scaling, fraction, epochs) for r in runs):
             continue
-        if seed not in select_seeds and (fields, scaling, fraction) != pick([r for r in runs if r["seed"] in select_seeds]):
+        if seed not in select_seeds and (fields, scaling, fraction, epochs) != pick([r for r in runs if r["seed"] in select_seeds]):
             continue
         data = split(args.dataset, seed, args.val, scaling)
         train, test = data[:2]
@@ -174,16 +179,16 @@ def main(argv=None):
         if fraction != 1.0:
             if args.rule != "ad":
                 raise SystemExit("--mu-finals is for the adaptive rule (--rule ad)")
-            total = args.epochs * (len(train[1]) // args.batch_size)
+            total = epochs * (len(train[1]) // args.batch_size)
             schedule = optax.cosine_decay_schedule(args.lr, total, alpha=fraction)
             learner = GradientLearner(spikeprop_loss, spikeprop_predict, spikeprop_ad(schedule),
                                       spikeprop_trainable(model))
-        res = fit(model, learner, train, test, epochs=args.epochs, batch_size=args.batch_size, seed=seed,
+        res = fit(model, learner, train, test, epochs=epochs, batch_size=args.batch_size, seed=seed,
                   progress=False, val_data=val)
         val_loss = None
         if val is not None:  # the final model's mean SpikeProp error on the validation split (ms^2)
             val_loss = float(eqx.filter_jit(spikeprop_loss)(res.model, jnp.asarray(val[0]), jnp.asarray(val[1]))[0])
-        runs.append({"seed": seed, "fields": fields, "scaling": scaling, "mu_final": fraction, "hidden": args.hidden, "init_scale": config.init_scale,
+        runs.append({"seed": seed, "fields": fields, "scaling": scaling, "mu_final": fraction, "epochs": epochs, "hidden": args.hidden, "init_scale": config.init_scale,
                      "mean_spiking_inputs": active, "final_test_acc": res.history[-1]["test_acc"],
                      "final_val_acc": res.history[-1].get("val_acc"), "final_val_loss": val_loss,
                      "val_acc_per_epoch": [h.get("val_acc") for h in res.history],
@@ -206,12 +211,12 @@ def main(argv=None):
                                                                                  "out for validation" if args.val else ""),
                 devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"}, seeds=args.seeds,
                 epochs=args.epochs, machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
-                selection=(f"fields, scaling and mu_final by mean final-epoch validation accuracy on seeds {select_seeds} "
+                selection=(f"fields, scaling, mu_final and epochs by mean final-epoch validation accuracy on seeds {select_seeds} "
                            "(ties: the lower mean final validation loss)" if args.val else "none"),
                 load_before=runs[0]["load_average"][0]),
             "selection": {"by": (f"mean final-epoch validation accuracy on seeds {select_seeds}, ties: the lower "
                                   "mean final validation loss (ms^2)" if args.val else "none (one setting)"),
-                          "fields": chosen[0], "scaling": chosen[1], "mu_final": chosen[2],
+                          "fields": chosen[0], "scaling": chosen[1], "mu_final": chosen[2], "epochs": chosen[3],
                           "val_acc_mean_on_selection_seeds": {
                               label(g): float(np.mean(
                                   [r["final_val_acc"] for r in v if r["seed"] in select_seeds]))
@@ -222,7 +227,7 @@ def main(argv=None):
                               and all(r.get("final_val_loss") is not None for r in v)},
                           "test_acc_mean": {label(g): float(np.mean([r["final_test_acc"] for r in v]))
                                             for g, v in by.items() if v}},
-            "final_epoch": args.epochs,
+            "final_epoch": chosen[3],
             "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
             "test_acc_std_kind": "sample std (ddof 1)", "paper": PAPER[args.dataset],
             "chosen_runs": by[chosen], "runs": runs,
