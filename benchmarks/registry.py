@@ -617,7 +617,7 @@ table("readme-full", README, [
         "Diehl & Cook's simulated rest did not help and their input delays were too slow to try), seed 1: one full pass over the 60,000 training images, "
         "labels from 10,000 training images, all 10,000 test images; beside the seed-0 pass above (the two seeds: mean +- sd)",
         "**{stdp_mnist_N100_exp_seed1.json#test_accuracy|%.2f} %** (the first seed's pass: {stdp_mnist_N100_exp_relabel.json#test_accuracy|%.2f} %; "
-        "the two seeds: {meanstd stdp_mnist_N100_exp_relabel.json#test_accuracy stdp_mnist_N100_exp_seed1.json#test_accuracy|%.2f} %)", ">= 82.9 % (**missed**, full epoch)",
+        "the two seeds: {meanstd stdp_mnist_N100_exp_relabel.json#test_accuracy stdp_mnist_N100_exp_seed1.json#test_accuracy|%.2f})", ">= 82.9 % (**missed**, full epoch)",
         f"`{D}python benchmarks/stdp_mnist.py --neurons 100 --integrator exponential --seed 1 --tag _exp_seed1 --out runs/dc100-final-seed1` (`--resume` continues)"),
     row("Diehl & Cook, 400 excitatory neurons, exponential Euler (`--integrator exponential`: explicit Euler's inhibition bursts "
         "blew a 400-neuron run up at 1,250 images), one full pass over the **{stdp_mnist_N400.json#training_images_seen|,.0f}** training images "
