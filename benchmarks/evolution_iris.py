@@ -50,10 +50,11 @@ from registry import run_conditions  # noqa: E402
 
 def iris_split(seed: int, val: int = 0):
     """``(train, test)``, or ``(train, test, validation)`` with ``val`` training samples held out."""
-    from sklearn.datasets import load_iris
     from sklearn.model_selection import train_test_split
 
-    x, y = load_iris(return_X_y=True)
+    from memsnn.data import load_uci
+
+    x, y = load_uci("iris")
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=50, stratify=y, random_state=seed)
     if val:
         x_tr, x_va, y_tr, y_va = train_test_split(x_tr, y_tr, test_size=val, stratify=y_tr, random_state=seed)
