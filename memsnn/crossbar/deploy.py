@@ -9,7 +9,7 @@ any trained model whose synapse arrays are :class:`~memsnn.Dense` (ideal trainin
     model, _ = load_trained("runs/spiceprop-mnist/checkpoint.eqx")
     chip = program(on_crossbar(model, "pcm"), key=jax.random.key(0))    # one chip, programmed once
     for t in TIMES.values():                                             # seconds after programming
-        accuracy, _ = evaluate(spiceprop_predict, at_time(chip, t), images, labels)
+        accuracy, _ = evaluate(SPICEPROP.predict, at_time(chip, t), images, labels)  # read noise keyed per image
 
 :func:`memsnn.studies.deploy.accuracy_over_time` runs that loop, with and without global drift
 compensation; it is what ``memsnn evaluate CHECKPOINT --crossbar PRESET --t-read SECONDS`` runs.
