@@ -152,19 +152,21 @@ class PulseUpdate(eqx.Module):
         xi = jax.random.normal(key, jnp.shape(g), jnp.result_type(g))
         return g + self.sigma_c2c * jnp.sqrt(jnp.abs(n_pulses)) * xi
 
+    def _moved(self, g, n_pulses, a, sign):
+        # Noise-free: ``n_pulses`` (>= 0) along the curve of shape ``a``, up (sign 1) or down (-1).
+        return self._curve(jnp.clip(self._position(g, a) + sign * n_pulses, 0.0, self.n_pulses), a)
+
     def potentiate(self, g: Float[Array, "..."], n_pulses, *, key: PRNGKeyArray | None = None) -> Float[Array, "..."]:
         """Conductances (S) after ``n_pulses`` (>= 0, broadcast against ``g``) LTP pulses; ``key``
         draws the cycle-to-cycle noise (``None``: noise-free)."""
         n_pulses = jnp.maximum(jnp.asarray(n_pulses, dtype=jnp.result_type(g, float)), 0.0)
-        p = jnp.clip(self._position(g, self.a_ltp) + n_pulses, 0.0, self.n_pulses)
-        out = self._noise(self._curve(p, self.a_ltp), n_pulses, key)
+        out = self._noise(self._moved(g, n_pulses, self.a_ltp, 1.0), n_pulses, key)
         return jnp.clip(out, self.g_min, self.g_max)
 
     def depress(self, g: Float[Array, "..."], n_pulses, *, key: PRNGKeyArray | None = None) -> Float[Array, "..."]:
         """Conductances (S) after ``n_pulses`` (>= 0) LTD pulses (see :meth:`potentiate`)."""
         n_pulses = jnp.maximum(jnp.asarray(n_pulses, dtype=jnp.result_type(g, float)), 0.0)
-        p = jnp.clip(self._position(g, self.a_ltd) - n_pulses, 0.0, self.n_pulses)
-        out = self._noise(self._curve(p, self.a_ltd), n_pulses, key)
+        out = self._noise(self._moved(g, n_pulses, self.a_ltd, -1.0), n_pulses, key)
         return jnp.clip(out, self.g_min, self.g_max)
 
     def programmed(self, g: Float[Array, "..."], change: Float[Array, "..."], *,
@@ -179,8 +181,8 @@ class PulseUpdate(eqx.Module):
         k_count, k_noise = (None, None) if key is None else tuple(jax.random.split(key))
         n = self.pulse_count(change, key=k_count, g=g)
         n = jnp.maximum(jnp.asarray(n, dtype=jnp.result_type(g, float)), 0.0)
-        up = self._curve(jnp.clip(self._position(g, self.a_ltp) + n, 0.0, self.n_pulses), self.a_ltp)
-        down = self._curve(jnp.clip(self._position(g, self.a_ltd) - n, 0.0, self.n_pulses), self.a_ltd)
+        # Both directions noise-free, then one noise draw for the direction each device takes.
+        up, down = self._moved(g, n, self.a_ltp, 1.0), self._moved(g, n, self.a_ltd, -1.0)
         moved = jnp.clip(self._noise(jnp.where(change > 0, up, down), n, k_noise), self.g_min, self.g_max)
         return jnp.where(change != 0, moved, g)
 
