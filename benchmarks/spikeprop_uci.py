@@ -60,15 +60,23 @@ DATA = {"iris": "scikit-learn iris", "wdbc": "scikit-learn load_breast_cancer (W
                "checked; missing values send no spike)"}
 
 
-def split(name: str, seed: int, val: int = 0, scaling: str = "minmax"):
-    from sklearn.model_selection import train_test_split
+def split(name: str, seed: int, val: int = 0, scaling: str = "minmax", folds: int = 0, fold: int = 0):
+    """``(train, test)``, or ``(train, test, val)`` with ``val`` training samples held out
+    (stratified) or, with ``folds``, fold ``fold`` of a stratified ``folds``-fold partition of the
+    training split held out; the scaling is the training part's."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
 
     x, y = load_uci(name)
     test = 50 if name == "iris" else 1 / 3
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test, stratify=y, random_state=seed)
     x_va = y_va = None
+    if val and folds:
+        raise ValueError("split: val and folds are exclusive.")
     if val:
         x_tr, x_va, y_tr, y_va = train_test_split(x_tr, y_tr, test_size=val, stratify=y_tr, random_state=seed)
+    if folds:
+        fit_idx, val_idx = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x_tr, y_tr))[fold]
+        x_tr, x_va, y_tr, y_va = x_tr[fit_idx], x_tr[val_idx], y_tr[fit_idx], y_tr[val_idx]
     # nan-aware: missing values (wbc) stay NaN, and the network sends no spike for them.
     lo, hi = np.nanmin(x_tr, 0), np.nanmax(x_tr, 0)
     if scaling == "zscore":
@@ -80,7 +88,24 @@ def split(name: str, seed: int, val: int = 0, scaling: str = "minmax"):
         raise ValueError(f"split: scaling must be 'minmax' or 'zscore', got {scaling!r}.")
     scale = lambda a: np.clip((a - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0).astype(np.float32)  # noqa: E731
     out = (scale(x_tr), y_tr.astype(np.int32)), (scale(x_te), y_te.astype(np.int32))
-    return out if not val else (*out, (scale(x_va), y_va.astype(np.int32)))
+    return out if x_va is None else (*out, (scale(x_va), y_va.astype(np.int32)))
+
+
+def reference_classifiers(name: str, seed: int, scaling: str) -> dict:
+    """Test accuracy of three standard scikit-learn classifiers (defaults; logistic regression, RBF
+    SVM, 5 nearest neighbours) on the same split and scaling, trained on the whole training split,
+    a missing value imputed by the training split's mean: a reference for what the split allows,
+    not a memsnn result."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.svm import SVC
+
+    (x_tr, y_tr), (x_te, y_te) = split(name, seed, 0, scaling)
+    mean = np.nanmean(x_tr, 0)
+    x_tr, x_te = np.where(np.isnan(x_tr), mean, x_tr), np.where(np.isnan(x_te), mean, x_te)
+    models = {"logistic_regression": LogisticRegression(max_iter=1000), "svm_rbf": SVC(),
+              "knn5": KNeighborsClassifier(5)}
+    return {k: float(m.fit(x_tr, y_tr).score(x_te, y_te)) for k, m in models.items()}
 
 
 def main(argv=None):
@@ -109,8 +134,17 @@ def main(argv=None):
                          "(zscore, clipped), one run per value")
     ap.add_argument("--select-on-seeds", type=int, default=None, metavar="K",
                     help="compare the settings on the first K seeds only; the other seeds run the chosen setting")
-    ap.add_argument("--keep", default=None, metavar="JSON",
-                    help="a results file of an interrupted run with the same settings: its finished runs are kept")
+    ap.add_argument("--keep", nargs="+", default=None, metavar="JSON",
+                    help="results files of interrupted runs (or of parts, --part) with the same settings: their "
+                         "finished runs are kept")
+    ap.add_argument("--folds", type=int, default=0, metavar="K",
+                    help="choose the setting by stratified K-fold cross-validation on the training split of the "
+                         "selection seeds instead of a held-out --val split; every test run then trains on the "
+                         "whole training split, and only the chosen setting's")
+    ap.add_argument("--part", choices=("all", "cv", "final"), default="all",
+                    help="with --folds: run only the cross-validation runs (cv) or only the test runs of every "
+                         "setting of the grid (final), to share the work between processes; a later call with "
+                         "--keep of their files picks and runs what is missing")
     ap.add_argument("--dt", type=float, default=0.1e-3,
                     help="grid step (s); the run covers 25 ms (n_steps = 25 ms / dt)")
     ap.add_argument("--field-threshold", type=float, default=0.1,
@@ -125,23 +159,30 @@ def main(argv=None):
     runs = []
     if args.keep:
         from _timing import RESULTS
-        kept = json.loads((RESULTS / args.keep).read_text())
         same = ("batch_size", "rule", "lr", "hidden", "terminals", "init_scale", "init_low", "val",
-                "field_threshold", "dt")
-        if any(kept["settings"].get(k, 0.1e-3 if k == "dt" else None) != getattr(args, k) for k in same):
-            raise SystemExit(f"--keep {args.keep}: its settings differ from this run's ({same})")
-        # Files written before --epochs took several values recorded one epoch count for all runs.
-        runs = [{**r, "epochs": r.get("epochs", kept["settings"]["epochs"])} for r in kept["runs"]]
+                "field_threshold", "dt", "folds")
+        before = {"dt": 0.1e-3, "folds": 0}  # the defaults of settings added after files were written
+        for file in args.keep:
+            kept = json.loads((RESULTS / file).read_text())
+            if any(kept["settings"].get(k, before.get(k)) != getattr(args, k) for k in same):
+                raise SystemExit(f"--keep {file}: its settings differ from this run's ({same})")
+            # Files written before --epochs took several values recorded one epoch count for all runs.
+            runs += [{**r, "epochs": r.get("epochs", kept["settings"]["epochs"])} for r in kept["runs"]]
         runs = [r for r in runs if r["seed"] in args.seeds and setting(r) in grid]
+        key = lambda r: (r["seed"], setting(r), r.get("fold"))  # noqa: E731
+        runs = [r for i, r in enumerate(runs) if key(r) not in {key(q) for q in runs[:i]}]  # kept twice
 
     def pick(done):
         """The setting with the best mean final-epoch validation accuracy over the seeds every
-        setting has finished; a tie goes to the lower mean final validation loss (ms^2) when every
-        compared run has one (runs of files written before it was recorded do not), else to the
-        first in grid order. (A small validation split ties often: one sample of 50 is 2 points.)"""
+        setting has finished (with --folds: over the cross-validation runs of the seeds whose folds
+        every setting has finished); a tie goes to the lower mean final validation loss (ms^2) when
+        every compared run has one (runs of files written before it was recorded do not), else to
+        the first in grid order. (A small validation split ties often: one sample of 50 is 2 points.)"""
+        done = [r for r in done if (r.get("fold") is not None) == bool(args.folds)]
         by = {g: [r for r in done if setting(r) == g] for g in grid}
-        common = [s for s in args.seeds if all(any(r["seed"] == s for r in by[g]) for g in grid)]
-        if not args.val or not any(by.values()):
+        n = args.folds or 1
+        common = [s for s in args.seeds if all(sum(r["seed"] == s for r in by[g]) == n for g in grid)]
+        if not (args.val or args.folds) or not any(by.values()):
             return grid[0]
         compared = {g: [r for r in by[g] if r["seed"] in common] for g in grid if by[g]}
         losses = all(r.get("final_val_loss") is not None for v in compared.values() for r in v)
@@ -149,16 +190,32 @@ def main(argv=None):
             np.mean([r["final_val_acc"] for r in compared[g]] or [-1.0]),
             -np.mean([r["final_val_loss"] for r in compared[g]] or [np.inf]) if losses else 0.0))
 
+    if args.folds and args.val:
+        raise SystemExit("--folds and --val are exclusive")
+    if args.part != "all" and not args.folds:
+        raise SystemExit("--part is for --folds")
     # Seeds outer, settings inner: an interrupted run still compares every setting on the same seeds.
-    # After the selection seeds only the chosen setting runs.
-    for seed, fields, scaling, fraction, epochs in [(s, *g) for s in args.seeds for g in grid]:
-        if any(r["seed"] == seed and setting(r) == (fields, scaling, fraction, epochs) for r in runs):
+    # After the selection seeds only the chosen setting runs; with --folds the test runs are the
+    # chosen setting's on every seed, after the selection seeds' cross-validation runs.
+    todo = []
+    for s in args.seeds:
+        if args.folds and s in select_seeds and args.part != "final":
+            todo += [(s, *g, k) for g in grid for k in range(args.folds)]
+        if args.part != "cv":
+            todo += [(s, *g, None) for g in grid]
+    for seed, fields, scaling, fraction, epochs, fold in todo:
+        if any(r["seed"] == seed and setting(r) == (fields, scaling, fraction, epochs) and r.get("fold") == fold
+               for r in runs):
             continue
-        if seed not in select_seeds and (fields, scaling, fraction, epochs) != pick([r for r in runs if r["seed"] in select_seeds]):
+        chosen = pick([r for r in runs if r["seed"] in select_seeds])
+        if (fold is None and args.part == "all" and (fields, scaling, fraction, epochs) != chosen
+                and (args.folds or seed not in select_seeds)):
             continue
-        data = split(args.dataset, seed, args.val, scaling)
+        data = split(args.dataset, seed, args.val, scaling, args.folds if fold is not None else 0, fold or 0)
         train, test = data[:2]
-        val = data[2] if args.val else None
+        val = data[2] if len(data) > 2 else None
+        if fold is not None:
+            test = None  # a cross-validation run: the test set is not looked at
         # The initial drive per spiking input is kept: with receptive fields only some inputs spike, so
         # the initial weights are scaled by (inputs) / (mean spiking inputs) of the training split.
         active = float(train[0].shape[1] + 1)
@@ -188,17 +245,22 @@ def main(argv=None):
         val_loss = None
         if val is not None:  # the final model's mean SpikeProp error on the validation split (ms^2)
             val_loss = float(eqx.filter_jit(spikeprop_loss)(res.model, jnp.asarray(val[0]), jnp.asarray(val[1]))[0])
-        runs.append({"seed": seed, "fields": fields, "scaling": scaling, "mu_final": fraction, "epochs": epochs, "hidden": args.hidden, "init_scale": config.init_scale,
+        runs.append({"seed": seed, "fold": fold, "fields": fields, "scaling": scaling, "mu_final": fraction, "epochs": epochs, "hidden": args.hidden, "init_scale": config.init_scale,
                      "mean_spiking_inputs": active, "final_test_acc": res.history[-1]["test_acc"],
+                     "reference_test_acc": reference_classifiers(args.dataset, seed, scaling) if fold is None else None,
                      "final_val_acc": res.history[-1].get("val_acc"), "final_val_loss": val_loss,
                      "val_acc_per_epoch": [h.get("val_acc") for h in res.history],
                      "test_acc_per_epoch": [h["test_acc"] for h in res.history],
                      "train_loss_per_epoch": [h["train_loss"] for h in res.history],
                      "wall_s": time.perf_counter() - start, "load_average": os.getloadavg()})
         print({k: v for k, v in runs[-1].items() if k != "train_loss_per_epoch"}, flush=True)
-        by = {g: [r for r in runs if setting(r) == g] for g in grid}
+        cv = {g: [r for r in runs if setting(r) == g and r.get("fold") is not None] for g in grid}
+        by = {g: [r for r in runs if setting(r) == g and r.get("fold") is None] for g in grid}
         chosen = pick([r for r in runs if r["seed"] in select_seeds])
         accs = np.asarray([r["final_test_acc"] for r in by[chosen]])
+        scored = cv if args.folds else (by if args.val else {})  # the runs the choice compares
+        refs = [r.get("reference_test_acc") for r in by[chosen]]  # on the chosen runs' splits
+        how = f" over {args.folds}-fold cross-validation of the training split" if args.folds else ""
         write_json(name, {
             "benchmark": f"spikeprop_{args.dataset}",
             "command": "PYTHONPATH=$PWD python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
@@ -211,27 +273,30 @@ def main(argv=None):
                                                                                  "out for validation" if args.val else ""),
                 devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"}, seeds=args.seeds,
                 epochs=args.epochs, machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
-                selection=(f"fields, scaling, mu_final and epochs by mean final-epoch validation accuracy on seeds {select_seeds} "
-                           "(ties: the lower mean final validation loss)" if args.val else "none"),
+                selection=(f"fields, scaling, mu_final and epochs by mean final-epoch validation accuracy{how} on seeds "
+                           f"{select_seeds} (ties: the lower mean final validation loss)" if args.val or args.folds else "none"),
                 load_before=runs[0]["load_average"][0]),
-            "selection": {"by": (f"mean final-epoch validation accuracy on seeds {select_seeds}, ties: the lower "
-                                  "mean final validation loss (ms^2)" if args.val else "none (one setting)"),
+            "selection": {"by": (f"mean final-epoch validation accuracy{how} on seeds {select_seeds}, ties: the lower "
+                                  "mean final validation loss (ms^2)" if args.val or args.folds else "none (one setting)"),
                           "fields": chosen[0], "scaling": chosen[1], "mu_final": chosen[2], "epochs": chosen[3],
                           "val_acc_mean_on_selection_seeds": {
                               label(g): float(np.mean(
                                   [r["final_val_acc"] for r in v if r["seed"] in select_seeds]))
-                              for g, v in by.items() if args.val and any(r["seed"] in select_seeds for r in v)},
+                              for g, v in scored.items() if any(r["seed"] in select_seeds for r in v)},
                           "val_loss_mean_on_selection_seeds": {
                               label(g): float(np.mean([r["final_val_loss"] for r in v if r["seed"] in select_seeds]))
-                              for g, v in by.items() if args.val and any(r["seed"] in select_seeds for r in v)
+                              for g, v in scored.items() if any(r["seed"] in select_seeds for r in v)
                               and all(r.get("final_val_loss") is not None for r in v)},
                           "test_acc_mean": {label(g): float(np.mean([r["final_test_acc"] for r in v]))
                                             for g, v in by.items() if v}},
             "final_epoch": chosen[3],
-            "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+            "test_acc_mean": float(accs.mean()) if len(accs) else None,
+            "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
             "test_acc_std_kind": "sample std (ddof 1)", "paper": PAPER[args.dataset],
+            "reference_test_acc_mean": ({k: float(np.mean([r[k] for r in refs])) for k in refs[0]}
+                                        if refs and all(refs) else None),
             "chosen_runs": by[chosen], "runs": runs,
-        }, replace=args.keep == name)  # --keep of this same file continues it
+        }, replace=name in (args.keep or []))  # --keep of this same file continues it
 
 
 if __name__ == "__main__":
