@@ -173,3 +173,35 @@ def test_missing_feature_sends_no_spike(fields):
     assert fired(gap)[-1]  # the bias
     times, _ = model.run(jnp.asarray(gap))
     assert all(np.isfinite(np.asarray(t)).all() for t in times)
+
+
+def _uci_benchmark():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "spikeprop_uci.py"
+    spec = importlib.util.spec_from_file_location("memsnn_bench_spikeprop_uci", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_uci_benchmark_folds_partition_the_training_split():
+    """benchmarks/spikeprop_uci.py --folds: each fold holds out a stratified third of the training
+    split (the test split untouched), the folds' held-out parts add up to the training split, and
+    each fold is scaled by its own training part."""
+    pytest.importorskip("sklearn")
+    bench = _uci_benchmark()
+    (x_tr, y_tr), (x_te, y_te) = bench.split("iris", 0)
+    held = []
+    for k in range(3):
+        (xf, yf), (xt, yt), (xv, yv) = bench.split("iris", 0, folds=3, fold=k)
+        np.testing.assert_array_equal(yt, y_te)  # the same test samples (scaled by the fold's part)
+        assert xt.shape == x_te.shape
+        assert len(yf) + len(yv) == len(y_tr)
+        assert np.abs(np.bincount(yv, minlength=3) - np.bincount(y_tr, minlength=3) / 3).max() <= 1
+        np.testing.assert_allclose(xf.min(0), 0.0)
+        np.testing.assert_allclose(xf.max(0), 1.0)
+        held.append(len(yv))
+    assert sum(held) == len(y_tr)
+    with pytest.raises(ValueError, match="exclusive"):
+        bench.split("iris", 0, val=10, folds=3)
