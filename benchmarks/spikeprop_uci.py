@@ -25,6 +25,16 @@ final-epoch validation accuracy is picked (a tie: the lower mean final validatio
 recorded before that loss was, the first in grid order); the headline is the
 final-epoch test accuracy of the picked setting's runs (the test set plays no part in the choice).
 
+``--folds K`` chooses instead by stratified K-fold cross-validation on the training split of the
+selection seeds (every fold validates on about 1/K of it, each fold scaled by its own training
+part; the test set is not evaluated in those runs); the test runs then train on the whole training
+split, the chosen setting's only. ``--part cv`` / ``--part final`` run only the cross-validation or
+only the test runs (of every setting) so that processes can share the work; ``--keep`` takes the
+files of such parts (or of any runs with the same settings, one seed each, say) and a call that
+finds nothing left to run writes the merged file. Each test run records the test accuracy of three
+scikit-learn classifiers (logistic regression, RBF SVM, 5 nearest neighbours) on the same split
+and scaling (``reference_test_acc``): what the split allows a standard classifier, not a memsnn result.
+
     PYTHONPATH=$PWD nice -n 10 python benchmarks/spikeprop_uci.py --dataset iris --seeds 0 1 2 3 4 \
         --epochs 50 --batch-size 20 --val 20 --mu-finals 1 0.05 --json spikeprop_iris_val.json
 """
@@ -190,6 +200,52 @@ def main(argv=None):
             np.mean([r["final_val_acc"] for r in compared[g]] or [-1.0]),
             -np.mean([r["final_val_loss"] for r in compared[g]] or [np.inf]) if losses else 0.0))
 
+    def save():
+        """Write the results file: every run so far, the choice and the chosen setting's test runs."""
+        cv = {g: [r for r in runs if setting(r) == g and r.get("fold") is not None] for g in grid}
+        by = {g: [r for r in runs if setting(r) == g and r.get("fold") is None] for g in grid}
+        chosen = pick([r for r in runs if r["seed"] in select_seeds])
+        accs = np.asarray([r["final_test_acc"] for r in by[chosen]])
+        scored = cv if args.folds else (by if args.val else {})  # the runs the choice compares
+        refs = [r.get("reference_test_acc") for r in by[chosen]]  # on the chosen runs' splits
+        how = f" over {args.folds}-fold cross-validation of the training split" if args.folds else ""
+        write_json(name, {
+            "benchmark": f"spikeprop_{args.dataset}",
+            "command": "PYTHONPATH=$PWD python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
+            "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
+            "settings": vars(args), "seeds": [r["seed"] for r in runs], "machine": machine(), "threads": os.cpu_count(),
+            "data": f"{DATA[args.dataset]}, stratified split by seed",
+            "note": "final-epoch test accuracy; timings on a 2-core machine shared with ~8 jobs",
+            "conditions": run_conditions(
+                data=f"{DATA[args.dataset]}, stratified split by seed" + (f", {args.val} training samples held "
+                                                                                 "out for validation" if args.val else ""),
+                devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"}, seeds=args.seeds,
+                epochs=args.epochs, machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
+                selection=(f"fields, scaling, mu_final and epochs by mean final-epoch validation accuracy{how} on seeds "
+                           f"{select_seeds} (ties: the lower mean final validation loss)" if args.val or args.folds else "none"),
+                load_before=runs[0]["load_average"][0]),
+            "selection": {"by": (f"mean final-epoch validation accuracy{how} on seeds {select_seeds}, ties: the lower "
+                                  "mean final validation loss (ms^2)" if args.val or args.folds else "none (one setting)"),
+                          "fields": chosen[0], "scaling": chosen[1], "mu_final": chosen[2], "epochs": chosen[3],
+                          "val_acc_mean_on_selection_seeds": {
+                              label(g): float(np.mean(
+                                  [r["final_val_acc"] for r in v if r["seed"] in select_seeds]))
+                              for g, v in scored.items() if any(r["seed"] in select_seeds for r in v)},
+                          "val_loss_mean_on_selection_seeds": {
+                              label(g): float(np.mean([r["final_val_loss"] for r in v if r["seed"] in select_seeds]))
+                              for g, v in scored.items() if any(r["seed"] in select_seeds for r in v)
+                              and all(r.get("final_val_loss") is not None for r in v)},
+                          "test_acc_mean": {label(g): float(np.mean([r["final_test_acc"] for r in v]))
+                                            for g, v in by.items() if v}},
+            "final_epoch": chosen[3],
+            "test_acc_mean": float(accs.mean()) if len(accs) else None,
+            "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+            "test_acc_std_kind": "sample std (ddof 1)", "paper": PAPER[args.dataset],
+            "reference_test_acc_mean": ({k: float(np.mean([r[k] for r in refs])) for k in refs[0]}
+                                        if refs and all(refs) else None),
+            "chosen_runs": by[chosen], "runs": runs,
+        }, replace=name in (args.keep or []))  # --keep of this same file continues it
+
     if args.folds and args.val:
         raise SystemExit("--folds and --val are exclusive")
     if args.part != "all" and not args.folds:
@@ -203,6 +259,7 @@ def main(argv=None):
             todo += [(s, *g, k) for g in grid for k in range(args.folds)]
         if args.part != "cv":
             todo += [(s, *g, None) for g in grid]
+    ran = False
     for seed, fields, scaling, fraction, epochs, fold in todo:
         if any(r["seed"] == seed and setting(r) == (fields, scaling, fraction, epochs) and r.get("fold") == fold
                for r in runs):
@@ -254,49 +311,10 @@ def main(argv=None):
                      "train_loss_per_epoch": [h["train_loss"] for h in res.history],
                      "wall_s": time.perf_counter() - start, "load_average": os.getloadavg()})
         print({k: v for k, v in runs[-1].items() if k != "train_loss_per_epoch"}, flush=True)
-        cv = {g: [r for r in runs if setting(r) == g and r.get("fold") is not None] for g in grid}
-        by = {g: [r for r in runs if setting(r) == g and r.get("fold") is None] for g in grid}
-        chosen = pick([r for r in runs if r["seed"] in select_seeds])
-        accs = np.asarray([r["final_test_acc"] for r in by[chosen]])
-        scored = cv if args.folds else (by if args.val else {})  # the runs the choice compares
-        refs = [r.get("reference_test_acc") for r in by[chosen]]  # on the chosen runs' splits
-        how = f" over {args.folds}-fold cross-validation of the training split" if args.folds else ""
-        write_json(name, {
-            "benchmark": f"spikeprop_{args.dataset}",
-            "command": "PYTHONPATH=$PWD python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
-            "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
-            "settings": vars(args), "seeds": [r["seed"] for r in runs], "machine": machine(), "threads": os.cpu_count(),
-            "data": f"{DATA[args.dataset]}, stratified split by seed",
-            "note": "final-epoch test accuracy; timings on a 2-core machine shared with ~8 jobs",
-            "conditions": run_conditions(
-                data=f"{DATA[args.dataset]}, stratified split by seed" + (f", {args.val} training samples held "
-                                                                                 "out for validation" if args.val else ""),
-                devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"}, seeds=args.seeds,
-                epochs=args.epochs, machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
-                selection=(f"fields, scaling, mu_final and epochs by mean final-epoch validation accuracy{how} on seeds "
-                           f"{select_seeds} (ties: the lower mean final validation loss)" if args.val or args.folds else "none"),
-                load_before=runs[0]["load_average"][0]),
-            "selection": {"by": (f"mean final-epoch validation accuracy{how} on seeds {select_seeds}, ties: the lower "
-                                  "mean final validation loss (ms^2)" if args.val or args.folds else "none (one setting)"),
-                          "fields": chosen[0], "scaling": chosen[1], "mu_final": chosen[2], "epochs": chosen[3],
-                          "val_acc_mean_on_selection_seeds": {
-                              label(g): float(np.mean(
-                                  [r["final_val_acc"] for r in v if r["seed"] in select_seeds]))
-                              for g, v in scored.items() if any(r["seed"] in select_seeds for r in v)},
-                          "val_loss_mean_on_selection_seeds": {
-                              label(g): float(np.mean([r["final_val_loss"] for r in v if r["seed"] in select_seeds]))
-                              for g, v in scored.items() if any(r["seed"] in select_seeds for r in v)
-                              and all(r.get("final_val_loss") is not None for r in v)},
-                          "test_acc_mean": {label(g): float(np.mean([r["final_test_acc"] for r in v]))
-                                            for g, v in by.items() if v}},
-            "final_epoch": chosen[3],
-            "test_acc_mean": float(accs.mean()) if len(accs) else None,
-            "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
-            "test_acc_std_kind": "sample std (ddof 1)", "paper": PAPER[args.dataset],
-            "reference_test_acc_mean": ({k: float(np.mean([r[k] for r in refs])) for k in refs[0]}
-                                        if refs and all(refs) else None),
-            "chosen_runs": by[chosen], "runs": runs,
-        }, replace=name in (args.keep or []))  # --keep of this same file continues it
+        ran = True
+        save()
+    if runs and not ran:  # everything was kept (--keep of part files): write the merged file
+        save()
 
 
 if __name__ == "__main__":
