@@ -1,4 +1,7 @@
-"""Tiny models shared by the training-loop tests (not a test module)."""
+"""Tiny models shared by the training-loop tests, and the loader of a benchmark script (not a test module)."""
+
+import importlib.util
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -26,3 +29,12 @@ def softmax_loss(model, x, y, *, key=None, throw=True):
 
 def softmax_predict(model, x, *, key=None, throw=True):
     return jnp.argmax(x @ model.weight.T + model.bias, axis=1)
+
+
+def load_benchmark(name: str):
+    """``benchmarks/NAME.py`` as a module (the benchmarks are scripts, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"memsnn_bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -10,6 +10,8 @@ import pytest
 from memsnn.training.spikeprop import (SpikePropConfig, build_spikeprop, check_outputs_fire, quickprop,
                                        spikeprop_ad, spikeprop_loss)
 
+from _models import load_benchmark  # noqa: E402  (tests/ is on sys.path)
+
 XOR = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float64)
 
 
@@ -175,22 +177,12 @@ def test_missing_feature_sends_no_spike(fields):
     assert all(np.isfinite(np.asarray(t)).all() for t in times)
 
 
-def _uci_benchmark():
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "spikeprop_uci.py"
-    spec = importlib.util.spec_from_file_location("memsnn_bench_spikeprop_uci", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_uci_benchmark_folds_partition_the_training_split():
     """benchmarks/spikeprop_uci.py --folds: each fold holds out a stratified third of the training
     split (the test split untouched), the folds' held-out parts add up to the training split, and
     each fold is scaled by its own training part."""
     pytest.importorskip("sklearn")
-    bench = _uci_benchmark()
+    bench = load_benchmark("spikeprop_uci")
     (x_tr, y_tr), (x_te, y_te) = bench.split("iris", 0)
     held = []
     for k in range(3):

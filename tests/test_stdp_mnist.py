@@ -18,6 +18,8 @@ from memsnn.cli import main
 from memsnn.training import evaluate_checkpoint, fit, load_trained, rstdp, stdp, train
 from memsnn.training.checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
 
+from _models import load_benchmark  # noqa: E402  (tests/ is on sys.path)
+
 DT = 5e-4
 
 
@@ -319,21 +321,11 @@ def test_the_sparse_weight_update_learns_the_weights_of_the_full_update(monkeypa
     np.testing.assert_array_equal(np.asarray(sparse.theta), np.asarray(full.theta))
 
 
-def _benchmark_script():
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "stdp_mnist.py"
-    spec = importlib.util.spec_from_file_location("memsnn_bench_stdp_mnist", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_running_accuracy_of_the_benchmark_goes_on_across_a_resume(tmp_path):
     """benchmarks/stdp_mnist.py stopped at 10 images and resumed logs the running accuracy of the
     uninterrupted run: its window is saved in the checkpoint, not restarted."""
     import json
-    script = _benchmark_script()
+    script = load_benchmark("stdp_mnist")
     tiny = ["--neurons", "4", "--chunk", "5", "--save-every", "5", "--source", "bundled", "--no-eval",
             "--tag", "_pytest_resume"]
 
