@@ -24,7 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from memsnn.data import load_dataset
-from memsnn.training.stdp import StdpConfig, build_stdp, image_keys, learn_images, responses
+from memsnn.training import use_cpu_cores
+from memsnn.training.stdp import STDP, StdpConfig, build_stdp, image_keys, learn_images, responses
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import commit, machine, write_json  # noqa: E402
@@ -37,6 +38,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--eval-images", type=int, default=100)
     ap.add_argument("--input-delay", type=float, default=0.01)
     args = ap.parse_args(argv)
+    use_cpu_cores(1, threads=STDP.cpu_cores)  # as memsnn train --method stdp (before the first JAX computation)
     x, _ = load_dataset("mnist", "train", source="full")
     configs = {"no_delay": StdpConfig(n_neurons=100), "delay": StdpConfig(n_neurons=100, input_delay=args.input_delay)}
     models = {name: build_stdp(config, key=jax.random.key(0)) for name, config in configs.items()}

@@ -28,8 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from memsnn.data import load_dataset
-from memsnn.training import load_checkpoint, read_checkpoint_header, save_checkpoint
-from memsnn.training.stdp import StdpConfig, assign_labels, build_stdp, classify, image_keys, learn_images, responses
+from memsnn.training import load_checkpoint, read_checkpoint_header, save_checkpoint, use_cpu_cores
+from memsnn.training.stdp import (STDP, StdpConfig, assign_labels, build_stdp, classify, image_keys, learn_images,
+                                  responses)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import check_result, run_folder  # noqa: E402
@@ -89,6 +90,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--no-eval", action="store_true", help="only learn (evaluate later with --resume --evaluate-only)")
     ap.add_argument("--evaluate-only", action="store_true", help="label and test the checkpoint in --out (with --resume)")
     args = ap.parse_args(argv)
+    # Before the first JAX computation: one device and one XLA thread, as memsnn train --method stdp
+    # and benchmarks/stdp_vs_brian2.py (docs/plasticity.md, "Speed on a CPU"); afterwards a no-op.
+    use_cpu_cores(1, threads=STDP.cpu_cores)
     # One run per folder (memsnn's run lock), and no result of another configuration replaced.
     check_result(RESULTS / _result_name(args), _configuration(args))
     with run_folder(args.out):

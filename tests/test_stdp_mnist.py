@@ -298,12 +298,15 @@ def test_learning_updates_the_weight_matrix_in_place():
             assert not re.search(r"f(32|64)\[(1,)?7,784\]\{[\d,]+\} copy\(", body)
 
 
-def test_the_sparse_weight_update_learns_the_weights_of_the_full_update(monkeypatch):
+@pytest.mark.parametrize("input_delay", [0.0, 0.01])
+def test_the_sparse_weight_update_learns_the_weights_of_the_full_update(monkeypatch, input_delay):
     """Between output spikes the rule changes only the columns of the inputs that spiked
     (memsnn.plasticity.pair.updated_at_spikes): Diehl & Cook's learning then ends with bitwise the
-    weights and thresholds of the full update at every step."""
+    weights and thresholds of the full update at every step; also through input delays (the
+    columns' depression reads the post trace at the arrivals alone, the full update with the
+    delayed pre trace)."""
     from memsnn.plasticity import pair
-    config = stdp.StdpConfig(n_neurons=7, t_image=0.05)
+    config = stdp.StdpConfig(n_neurons=7, t_image=0.05, input_delay=input_delay)
     model = stdp.build_stdp(config, key=jax.random.key(0))
     rng = np.random.default_rng(0)
     images = jnp.asarray(rng.uniform(0.2, 1.0, (3, 784)) * (rng.uniform(size=(3, 784)) < 0.25))
