@@ -229,26 +229,35 @@ def test_surrogate_shared_ir_drop_maps_equal_the_per_sample_solves_with_gradient
 
 def test_spiceprop_predictions_on_crossbars_do_not_depend_on_the_batch():
     """Evaluation keys every image by its index (chip and read noise drawn with the image's own key),
-    so the same images evaluated in batches of 7 and of 50 get the same predictions and drives.
+    so the same images evaluated in batches of 3 and of 10 get the same predictions and drives.
     Before, one chip and one read-noise draw served a whole batch: the drive of an image changed
-    with the batch it was in."""
+    with the batch it was in. (Batches of 3 are mapped as one remainder group, batches of 10 as one
+    group of KEYED_IMAGES_AT_ONCE = 8 and a remainder of 2.)"""
+    import equinox as eqx
+
     from memsnn.training import evaluate
     from memsnn.training.predict import image_keys
-    from memsnn.training.spiceprop import SPICEPROP
+    from memsnn.training.spiceprop import KEYED_IMAGES_AT_ONCE, SPICEPROP
 
+    assert 3 < KEYED_IMAGES_AT_ONCE < 10
     config = SpicepropConfig(**_TINY, crossbar="realistic", crossbar_ir_drop=False)
     model = build_spiceprop(config, key=jax.random.key(0))
-    x, y = _data(n=50)
+    x, y = _data(n=10)
     images, labels = np.asarray(x), np.asarray(y)
-    _, small = evaluate(SPICEPROP.predict, model, images, labels, batch_size=7, devices=jax.devices()[:1])
-    _, large = evaluate(SPICEPROP.predict, model, images, labels, batch_size=50, devices=jax.devices()[:1])
+    _, small = evaluate(SPICEPROP.predict, model, images, labels, batch_size=3, devices=jax.devices()[:1])
+    _, large = evaluate(SPICEPROP.predict, model, images, labels, batch_size=10, devices=jax.devices()[:1])
     np.testing.assert_array_equal(small, large)
-    # The drives themselves: image 10 alone and inside the whole batch, with its own key.
-    keys = image_keys(jax.random.key(0), jnp.arange(50))
-    alone = model.drive(x[10:11], key=keys[10:11])
-    together = model.drive(x, key=keys)[10:11]
+
+    # The drives themselves (one compiled program): image 9 alone and inside the whole batch, with
+    # its own key; with another image's key; and with one key for the batch, which draws the chip
+    # once for all of it (the training loss's way), not the per-image draw.
+    @eqx.filter_jit
+    def drives(model, x, keys):
+        return (model.drive(x[9:10], key=keys[9:10]), model.drive(x, key=keys)[9:10],
+                model.drive(x[9:10], key=keys[8:9]), model.drive(x, key=jax.random.key(0), per_image=False)[9:10])
+
+    alone, together, other_key, one_chip = drives(model, x, image_keys(jax.random.key(0), jnp.arange(10)))
     np.testing.assert_array_equal(np.asarray(alone), np.asarray(together))
-    # The noise is there: another image key, another drive; and one key for the batch draws
-    # the chip once for all of it (the training loss's way), which is not the per-image draw.
-    assert float(jnp.max(jnp.abs(model.drive(x[10:11], key=keys[11:12]) - alone))) > 0
-    assert float(jnp.max(jnp.abs(model.drive(x, key=jax.random.key(0), per_image=False)[10:11] - alone))) > 0
+    # The noise is there.
+    assert float(jnp.max(jnp.abs(other_key - alone))) > 0
+    assert float(jnp.max(jnp.abs(one_chip - alone))) > 0
