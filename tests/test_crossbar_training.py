@@ -196,14 +196,16 @@ def test_surrogate_shared_ir_drop_maps_equal_the_per_sample_solves_with_gradient
     # unroll=1: one time step per loop iteration, so each program holds the step once (the default
     # unroll, 5, compiles it 6 times here: the per-sample reference took twice as long to compile);
     # the maps are still solved once before the loop and shared by all 6 steps.
-    config = SurrogateConfig(image_shape=(1, 3, 3), hidden=(5,), n_classes=3, n_steps=6, crossbar="realistic",
+    config = SurrogateConfig(image_shape=(1, 2, 2), hidden=(3,), n_classes=3, n_steps=6, crossbar="realistic",
                              crossbar_w_max=0.5, unroll=1, dtype="float64", beta=0.8, threshold=0.3)
     model = build_surrogate(config, key=jax.random.key(0))
-    # Tiles of 4 x 2 devices: 10 x 5 and 6 x 3 matrices (bias rows included) fill their last tiles
-    # partly (rows and columns); strong wires make the IR drop large.
+    # Tiles of 4 x 2 devices: 5 x 3 and 4 x 3 matrices (bias rows included) fill their last tiles
+    # partly (the first in rows and columns, the second in columns; 6 tiles in all, each per-sample
+    # solve compiled once per tile); strong wires make the IR drop large.
     model = eqx.tree_at(lambda m: m.arrays, model, replace=tuple(
         BiasRow(dataclasses.replace(a.array, tile=(4, 2), wires=Wires(20.0, 20.0))) for a in model.arrays))
-    images, labels = _data(n=5, features=9)
+    assert [a.array.weight.shape for a in model.arrays] == [(3, 5), (3, 4)]  # (outputs, inputs + bias)
+    images, labels = _data(n=5, features=4)
     images = 3.0 * images
     key = jax.random.key(7)
 
