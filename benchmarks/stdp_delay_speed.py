@@ -30,7 +30,8 @@ from memsnn.training import use_cpu_cores
 from memsnn.training.stdp import STDP, StdpConfig, build_stdp, image_keys, learn_images, responses
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import commit, machine, write_json  # noqa: E402
+from _timing import write_json  # noqa: E402
+from registry import run_conditions  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -71,11 +72,11 @@ def main(argv=None) -> dict:
         "learn_ms_per_image_chunks": learn,
         "learn_ratio_delay_over_no_delay": median["delay"] / median["no_delay"],
         "evaluate_ms_per_image": evaluate, "evaluate_ratio": evaluate["delay"] / evaluate["no_delay"],
-        "conditions": {"machine": machine(), "load_averages": [list(map(float, l)) for l in loads],
-                       "commit": commit(),
-                       "command": "python benchmarks/stdp_delay_speed.py " + " ".join(argv or sys.argv[1:]),
-                       "note": "2-core CPU shared with other helpers' jobs and nice-0 training runs; this run at "
-                               "nice 10; the two networks alternate chunk by chunk"},
+        "conditions": run_conditions(
+            devices={"memsnn": f"{jax.device_count()} CPU device(s), XLA's default threads; the two networks "
+                               "alternate chunk by chunk in one process"},
+            data="bundled MNIST subset (Poisson rate codes)", seeds=[0], selection="none (a timing)",
+            load_before=loads[0][0], load_averages=[list(map(float, l)) for l in loads]),
     }
     write_json("stdp_delay_speed.json", result, replace=True)
     print(median, evaluate, result["learn_ratio_delay_over_no_delay"])
