@@ -1163,7 +1163,7 @@ _nodes_general.defvjp(_nodes_general_fwd, _nodes_general_bwd, symbolic_zeros=Tru
 
 
 def _transfer_rows(factors, g, g_row, g_first, g_col):
-    """Rows of :func:`_bottom_matrix`, and the bit-line part of ``X`` they come from."""
+    """Rows of :func:`_bottom_matrix` (``X`` is carried row to row, not kept)."""
     n_in = g.shape[0]
     u = g * _first_columns(factors, g, g_row)  # u_i = D_i (T_i + D_i)^-1 e_0
 
@@ -1171,11 +1171,11 @@ def _transfer_rows(factors, g, g_row, g_first, g_col):
         # every row an output of the scan, the last one too (no concatenated copy of the rows)
         i, k_inv, u_i = row
         x_i = jnp.where(i == n_in - 1, k_inv, g_col * (k_inv @ x_next))
-        return x_i, (u_i @ x_i, x_i)
+        return x_i, u_i @ x_i
 
-    _, (rows, xs) = jax.lax.scan(up, jnp.zeros_like(factors.inverse[0]), (jnp.arange(n_in), factors.inverse, u),
-                                 reverse=True)
-    return g_first * rows, xs
+    _, rows = jax.lax.scan(up, jnp.zeros_like(factors.inverse[0]), (jnp.arange(n_in), factors.inverse, u),
+                           reverse=True)
+    return g_first * rows
 
 
 @jax.custom_vjp
@@ -1198,41 +1198,83 @@ def _bottom_matrix(factors, g, r_row, r_col, r_source, r_sense):
     batch's inputs: ``n_out`` right-hand sides, not ``k``).
     """
     g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
-    return _transfer_rows(factors, g, g_row, g_first, g_col)[0]
+    return _transfer_rows(factors, g, g_row, g_first, g_col)
 
 
 def _bottom_matrix_fwd(factors, g, r_row, r_col, r_source, r_sense):
-    g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
-    m, x_b = _transfer_rows(factors, g, g_row, g_first, g_col)
-    return m, ((g, r_row, r_col, r_source, r_sense), x_b, factors)
+    # Only the factors are kept: the backward's up sweep recomputes X in the same products as
+    # the adjoint's (writing X's n_in n_out^2 numbers here cost more than that).
+    return _bottom_matrix(factors, g, r_row, r_col, r_source, r_sense), (factors, g, r_row, r_col, r_source, r_sense)
 
 
 def _bottom_matrix_bwd(res, ct_m):
-    """Adjoint of the map: ``Lam = A^-1 (g_first P_0 m_bar)`` and the parameter cotangents of the
-    pairs ``(Lam_j, X_j)``, a chunk of the ``n_out`` columns at a time (:func:`_column_chunks`):
-    each chunk's solve (down and up sweep, word lines) and its sums, so the scratch is a chunk's
-    node voltages, not all ``n_out`` columns' (every column's solve is independent, and every
-    term of the cotangents a sum over the pairs)."""
-    (g, r_row, r_col, r_source, r_sense), x_b, factors = res
+    """Adjoint of the map, row by row: ``Lam = A^-1 (g_first P_0 m_bar)`` (the bit lines' down
+    sweep stored, then one up sweep) and, in that up sweep, each row's terms of the parameter
+    cotangents of the pairs ``(Lam_j, X_j)`` (:func:`_residual_sums`), no node field formed.
+
+    A row's word lines need no chain solve: with ``S = T + D`` (the word line, its wires ``T`` and
+    cells ``D``), the cell voltages are ``w - b = S^-1 (rhs_w - T b)`` (``S w = D b + rhs_w``), one
+    product with the word line's dense inverse (closed form, :func:`_chain_inverse`) for both
+    solutions' columns at once. Every row's products are ``n_out x n_out`` matrix products (the
+    fast part of a CPU here), where solving the word lines of all rows as ``(n_in, n_out, n_out)``
+    fields and reducing them afterwards read and wrote those arrays many times over. A chunk of
+    the ``n_out`` columns at a time (:func:`_column_chunks`): every term is a sum over the pairs."""
+    factors, g, r_row, r_col, r_source, r_sense = res
     n_in, n_out = g.shape
     g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
-    t = _first_columns(factors, g, g_row)
+    inverse = factors.inverse
+    gt = g * _first_columns(factors, g, g_row)  # u_i = D_i (T_i + D_i)^-1 e_0
+    ratios = g_row / factors.pivots
+    zdiag = _chain_inverse_diagonal(factors.pivots, g_row)
     n_chunks, size = _column_chunks(n_out, n_in * n_out)
+    e0 = (jnp.arange(n_out) == 0).astype(g.dtype)[:, None]
 
     def chunk(c):
         # The last chunk may start early (it overlaps the one before): its columns of earlier
         # chunks get a zero cotangent, so a zero Lam, and add nothing (every term is bilinear).
         start = jnp.minimum(c * size, n_out - size)
         own = start + jnp.arange(size) >= c * size
-        ct_c = jnp.where(own, jax.lax.dynamic_slice_in_dim(ct_m, start, size, axis=1), 0.0)
-        x_c = jax.lax.dynamic_slice_in_dim(x_b, start, size, axis=2)
-        lam_w, lam_b = _driven_solve(factors, g, g_row, g_first, g_col, ct_c, t=t)
-        x_w = _word_solve(factors.pivots, g_row, g[:, :, None] * x_c)
-        return _residual_sums((g, r_row, r_col, r_source, r_sense, ct_c), lam_w, lam_b, x_w, x_c)[:-1]
+        ct_c = jnp.where(own, jax.lax.dynamic_slice_in_dim(ct_m, start, size, axis=1), 0.0)  # (n_in, size)
+        gv = g_first * ct_c
 
-    sums = jax.lax.map(chunk, jnp.arange(n_chunks))
+        def down(f_prev, i):  # f'_i = f_i + g_col K'_{i-1}^-1 f'_{i-1} (f'_{-1} = 0)
+            f_i = gt[i][:, None] * gv[i][None, :] + g_col * (inverse[jnp.maximum(i - 1, 0)] @ f_prev)
+            return f_i, f_i
+
+        _, swept = jax.lax.scan(down, jnp.zeros((n_out, size), g.dtype), jnp.arange(n_in))
+
+        def up(carry, i):
+            # lam_i = K'_i^-1 (f'_i + g_col lam_{i+1}) and X_i = K'_i^-1 y_{i+1} in one product, with
+            # y = g_col X_{i+1} (the last row: y = the identity's columns, X_last = K'_last^-1)
+            lam_next, x_next, y_next, sums = carry  # lam, x: zero below the last row
+            last = i == n_in - 1
+            both = inverse[i] @ jnp.concatenate([swept[i] + g_col * lam_next, y_next], axis=1)
+            lam_i, x_i = both[:, :size], both[:, size:]
+            # cell voltages w - b of both solutions: S^-1 (g_first e_0 m_bar_i - T lam_i), S^-1 (-T x_i)
+            rhs = jnp.concatenate([e0 * gv[i][None, :] - _row_laplacian(lam_i[None], g_row, g_first)[0],
+                                   -_row_laplacian(x_i[None], g_row, g_first)[0]], axis=1)
+            cells = _chain_inverse(ratios[i], zdiag[i]) @ rhs
+            cell_lam, cell_x = cells[:, :size], cells[:, size:]
+            lam_w, x_w = cell_lam + lam_i, cell_x + x_i
+            d_w_lam, d_w_x = lam_w[:-1] - lam_w[1:], x_w[:-1] - x_w[1:]
+            terms = jnp.stack([
+                jnp.sum(d_w_lam * d_w_x),  # word-line neighbours
+                jnp.sum(x_w[0] * (lam_w[0] - ct_c[i])),  # the driver's segment
+                jnp.where(last, 0.0, jnp.sum((lam_i - lam_next) * (x_i - x_next))),  # bit-line neighbours
+                jnp.where(last, jnp.sum(lam_i * x_i), 0.0)])  # the sense amplifiers' segment
+            return (lam_i, x_i, g_col * x_i, sums + terms), -jnp.sum(cell_lam * cell_x, axis=1)
+
+        zero = jnp.zeros((n_out, size), g.dtype)
+        columns = jax.lax.dynamic_slice_in_dim(jnp.eye(n_out, dtype=g.dtype), start, size, axis=1)
+        (_, _, _, sums), d_g = jax.lax.scan(up, (zero, zero, columns, jnp.zeros(4, g.dtype)), jnp.arange(n_in),
+                                            reverse=True)
+        return d_g, sums
+
+    d_g, sums = jax.lax.map(chunk, jnp.arange(n_chunks))
+    row_pairs, first, col_pairs, last_row = -jnp.sum(sums, axis=0)
     params = (g, r_row, r_col, r_source, r_sense, ct_m)
-    grads = _wire_cotangents(params, *(jnp.sum(x, axis=0) for x in sums), jnp.zeros_like(ct_m))
+    grads = _wire_cotangents(params, jnp.sum(d_g, axis=0), row_pairs, first, col_pairs, last_row,
+                             jnp.zeros_like(ct_m))
     return (jax.tree.map(jnp.zeros_like, factors),) + grads[:-1]
 
 
