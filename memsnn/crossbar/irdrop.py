@@ -84,7 +84,10 @@ How it is solved, and why (exact, fast with a batch of inputs, differentiable):
   out term by term (:func:`_residual_cotangents`). When only the currents were used, the word-line cotangent is a symbolic
   zero and the adjoint skips a word-line solve; its right-hand side is zero above the last row, so
   it has only an up sweep, run in one loop with the inputs' own up sweep
-  (:func:`_bottom_streamed_bwd`). Tested against finite differences.
+  (:func:`_bottom_streamed_bwd`). Through the linear map, the adjoint's up sweep recomputes the
+  map's own solutions in the same products and reduces each row's cotangent terms as it solves it,
+  the word lines' cell voltages from their dense inverse (:func:`_bottom_matrix_bwd`). Tested
+  against finite differences.
 * After the solve the KCL residual is checked; a solve that does not satisfy its own equations
   (non-finite values, a factorisation that broke down) raises (``eqx.error_if``, also under
   ``jit``) instead of returning garbage; :func:`solve_ir_drop_nodes` returns the residual of every
@@ -1195,7 +1198,8 @@ def _bottom_matrix(factors, g, r_row, r_col, r_source, r_sense):
     Gradients: with the cotangent ``m_bar``, ``dL/dp = -sum_j X_j^T d(A Lam_j - g_first P_0
     m_bar_j)/dp`` where ``Lam = A^-1 (g_first P_0 m_bar)`` is one driven solve with ``m_bar``'s
     ``n_out`` columns as inputs (the adjoint with the columns of the outputs instead of the
-    batch's inputs: ``n_out`` right-hand sides, not ``k``).
+    batch's inputs: ``n_out`` right-hand sides, not ``k``), reduced row by row
+    (:func:`_bottom_matrix_bwd`).
     """
     g_row, g_first, g_col, _ = _conductances(r_row, r_col, r_source, r_sense)
     return _transfer_rows(factors, g, g_row, g_first, g_col)
