@@ -381,6 +381,27 @@ def test_word_lines_whose_cells_outconduct_their_wires_against_the_stamp():
     np.testing.assert_allclose(ours, [_stamp(g, x, 1000.0, 1.0) for x in v], rtol=1e-10)
 
 
+def test_linear_map_gradient_equals_the_node_path_adjoint():
+    # A batch of at least n_out inputs takes the linear map, whose gradient reduces row by row
+    # with each word line's dense inverse (both closed forms: the middle row's cells outconduct
+    # its wire, as above); the node path solves every node and has its own adjoint.
+    rng = np.random.default_rng(10)
+    g = rng.uniform(1e-6, 1e-4, (3, 120))
+    g[1] = rng.uniform(0.5, 1.0, 120)
+    g = jnp.asarray(g)
+    v = jnp.asarray(rng.uniform(0, 0.2, (130, 3)))
+    weights = jnp.asarray(rng.normal(size=(130, 120)))
+    r = jnp.array([1000.0, 1.0, 3.0, 2.0])
+
+    def loss(solve):
+        return jax.jit(jax.grad(lambda g, v, r: jnp.sum(weights * solve(g, v, Wires(*r))), argnums=(0, 1, 2)))
+
+    ours = loss(solve_ir_drop)(g, v, r)
+    nodes = loss(lambda g, v, w: solve_ir_drop_nodes(g, v, w).currents)(g, v, r)
+    for a, b in zip(ours, nodes):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12 * np.max(np.abs(b)))
+
+
 def test_wide_tiles_by_strips_and_separators_against_the_stamp(monkeypatch):
     # Wide float64 tiles (n_out >= _ND_MIN_OUT) take their currents from one-level nested
     # dissection: column strips (word-line pieces in closed form, block Thomas over the rows in
