@@ -207,7 +207,7 @@ class TripletSTDP(AbstractPlasticity):
             ``None`` for ``columns`` (:func:`~memsnn.plasticity.pair.updated_at_spikes` changes
             columns alone only at a step without post-synaptic spikes: nothing is potentiated)."""
             if not self.delay_taps:
-                return state.o1_at_spike[:, None], at_columns(state.r1, columns)[None, :]
+                return state.o1_at_spike[:, None], None if columns is not None else state.r1[None, :]
             taps, now = self.delay_taps, state.step - 1  # on_presynaptic counted this step
             m = array.delay_steps if columns is None else array.delay_steps.at[:, columns].get(mode="fill",
                                                                                                   fill_value=0)
