@@ -82,6 +82,9 @@ def main(argv=None) -> dict:
                     help="StdpConfig.carry_rest: start each presentation with what the 150 ms rest leaves of the "
                          "membranes and traces (Diehl & Cook's simulated rest) instead of at rest; default: a resumed "
                          "checkpoint's, else no")
+    ap.add_argument("--dt", type=float, default=None, metavar="S",
+                    help="StdpConfig.dt: the time step in s (Diehl & Cook: 0.5e-3); default: a resumed checkpoint's, "
+                         "else StdpConfig's default")
     ap.add_argument("--source", default="full", choices=("full", "bundled"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True, help="folder for the checkpoint and the log")
@@ -119,6 +122,9 @@ def _configuration(args) -> dict:
         configuration["input_delay"] = args.input_delay
     if args.carry_rest:
         configuration["carry_rest"] = True
+    # Results written before the option were all at StdpConfig's default step.
+    if args.dt is not None and args.dt != StdpConfig.dt:
+        configuration["dt"] = args.dt
     return configuration
 
 
@@ -127,7 +133,7 @@ def _run(args) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.eqx"
     options = {"integrator": args.integrator, "clamp_refractory": args.clamp_refractory,
-               "input_delay": args.input_delay, "carry_rest": args.carry_rest}
+               "input_delay": args.input_delay, "carry_rest": args.carry_rest, "dt": args.dt}
     if args.resume and checkpoint.exists():
         # As the checkpoint was trained (one written before an option: as the code was then).
         trained = StdpConfig.from_dict(read_checkpoint_header(checkpoint)["config"])
