@@ -344,6 +344,25 @@ def test_the_running_accuracy_of_the_benchmark_goes_on_across_a_resume(tmp_path)
     assert len(header["correct_last_1000"]) == 20 and np.mean(header["correct_last_1000"]) == whole[-1]
 
 
+def test_the_benchmark_time_step_option_reaches_the_config_and_a_resume_keeps_it(tmp_path):
+    """benchmarks/stdp_mnist.py --dt sets StdpConfig.dt (stored in the checkpoint); resumed without
+    --dt the run goes on at the checkpoint's step, and only a step other than the default is part
+    of the result's configuration."""
+    script = load_benchmark("stdp_mnist")
+    tiny = ["--neurons", "4", "--chunk", "2", "--save-every", "2", "--source", "bundled", "--no-eval",
+            "--tag", "_pytest_dt", "--out", str(tmp_path)]
+    script.main([*tiny, "--images", "2", "--dt", "0.001"])
+    assert read_checkpoint_header(tmp_path / "checkpoint.eqx")["config"]["dt"] == 0.001
+    script.main([*tiny, "--images", "4", "--resume"])
+    header = read_checkpoint_header(tmp_path / "checkpoint.eqx")
+    assert header["config"]["dt"] == 0.001 and header["images_seen"] == 4
+    base = dict(neurons=4, images=4, chunk=2, label_images=4, test_images=4, crossbar=None, source="bundled", seed=0,
+                validation=0, integrator=None, clamp_refractory=None, input_delay=None, carry_rest=None)
+    assert script._configuration(argparse.Namespace(**base, dt=0.001))["dt"] == 0.001
+    for default in (None, stdp.StdpConfig.dt):
+        assert "dt" not in script._configuration(argparse.Namespace(**base, dt=default))
+
+
 def test_an_evaluation_does_not_depend_on_the_batch_size(tmp_path):
     """memsnn evaluate keys each test image by its index (image_keys): a checkpoint evaluated in
     batches of 2 and 3 gives the same predictions."""
