@@ -35,6 +35,13 @@ finds nothing left to run writes the merged file. Each test run records the test
 scikit-learn classifiers (logistic regression, RBF SVM, 5 nearest neighbours) on the same split
 and scaling (``reference_test_acc``): what the split allows a standard classifier, not a memsnn result.
 
+``--test-folds K`` tests by stratified K-fold cross-validation of the whole set instead of the
+holdout split: for every seed (which shuffles the partition and draws the initial weights) the one
+given setting trains K times, on all but fold k, tested on fold k, so that every sample is tested
+once per seed; the headline is the mean +- std over the folds (and seeds), ``test_acc_per_seed`` the
+cross-validation estimate of each seed. The setting is chosen before (on validation), not here:
+``--test-folds`` takes no grid, ``--val`` or ``--folds``.
+
     PYTHONPATH=$PWD nice -n 10 python benchmarks/spikeprop_uci.py --dataset iris --seeds 0 1 2 3 4 \
         --epochs 50 --batch-size 20 --val 20 --mu-finals 1 0.05 --json spikeprop_iris_val.json
 """
@@ -70,15 +77,23 @@ DATA = {"iris": "scikit-learn iris", "wdbc": "scikit-learn load_breast_cancer (W
                "checked; missing values send no spike)"}
 
 
-def split(name: str, seed: int, val: int = 0, scaling: str = "minmax", folds: int = 0, fold: int = 0):
+def split(name: str, seed: int, val: int = 0, scaling: str = "minmax", folds: int = 0, fold: int = 0,
+          test_folds: int = 0, test_fold: int = 0):
     """``(train, test)``, or ``(train, test, val)`` with ``val`` training samples held out
     (stratified) or, with ``folds``, fold ``fold`` of a stratified ``folds``-fold partition of the
-    training split held out; the scaling is the training part's."""
+    training split held out; the scaling is the training part's. The test split is a stratified
+    holdout by ``seed`` (Iris 50 samples, the breast-cancer sets 1/3) or, with ``test_folds``, fold
+    ``test_fold`` of a stratified ``test_folds``-fold partition of the whole set (shuffled by
+    ``seed``): cross-validation, every sample tested once over the folds."""
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     x, y = load_uci(name)
-    test = 50 if name == "iris" else 1 / 3
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test, stratify=y, random_state=seed)
+    if test_folds:
+        tr_idx, te_idx = list(StratifiedKFold(test_folds, shuffle=True, random_state=seed).split(x, y))[test_fold]
+        x_tr, x_te, y_tr, y_te = x[tr_idx], x[te_idx], y[tr_idx], y[te_idx]
+    else:
+        test = 50 if name == "iris" else 1 / 3
+        x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test, stratify=y, random_state=seed)
     x_va = y_va = None
     if val and folds:
         raise ValueError("split: val and folds are exclusive.")
@@ -101,7 +116,7 @@ def split(name: str, seed: int, val: int = 0, scaling: str = "minmax", folds: in
     return out if x_va is None else (*out, (scale(x_va), y_va.astype(np.int32)))
 
 
-def reference_classifiers(name: str, seed: int, scaling: str) -> dict:
+def reference_classifiers(name: str, seed: int, scaling: str, test_folds: int = 0, test_fold: int = 0) -> dict:
     """Test accuracy of three standard scikit-learn classifiers (defaults; logistic regression, RBF
     SVM, 5 nearest neighbours) on the same split and scaling, trained on the whole training split,
     a missing value imputed by the training split's mean: a reference for what the split allows,
@@ -110,7 +125,7 @@ def reference_classifiers(name: str, seed: int, scaling: str) -> dict:
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.svm import SVC
 
-    (x_tr, y_tr), (x_te, y_te) = split(name, seed, 0, scaling)
+    (x_tr, y_tr), (x_te, y_te) = split(name, seed, 0, scaling, test_folds=test_folds, test_fold=test_fold)
     mean = np.nanmean(x_tr, 0)
     x_tr, x_te = np.where(np.isnan(x_tr), mean, x_tr), np.where(np.isnan(x_te), mean, x_te)
     models = {"logistic_regression": LogisticRegression(max_iter=1000), "svm_rbf": SVC(),
@@ -155,6 +170,13 @@ def main(argv=None):
                     help="with --folds: run only the cross-validation runs (cv) or only the test runs of every "
                          "setting of the grid (final), to share the work between processes; a later call with "
                          "--keep of their files picks and runs what is missing")
+    ap.add_argument("--test-folds", type=int, default=0, metavar="K",
+                    help="test by stratified K-fold cross-validation of the whole set (shuffled by the seed): every "
+                         "seed trains K times, each fold the test set once, the rest the training split; one given "
+                         "setting (chosen before), not with --val, --folds or a grid of settings")
+    ap.add_argument("--test-fold-ids", type=int, nargs="+", default=None, metavar="k",
+                    help="with --test-folds: run only these folds (to share the work between processes; a later "
+                         "call with --keep of their files writes the merged file)")
     ap.add_argument("--dt", type=float, default=0.1e-3,
                     help="grid step (s); the run covers 25 ms (n_steps = 25 ms / dt)")
     ap.add_argument("--field-threshold", type=float, default=0.1,
@@ -170,8 +192,8 @@ def main(argv=None):
     if args.keep:
         from _timing import RESULTS
         same = ("batch_size", "rule", "lr", "hidden", "terminals", "init_scale", "init_low", "val",
-                "field_threshold", "dt", "folds")
-        before = {"dt": 0.1e-3, "folds": 0}  # the defaults of settings added after files were written
+                "field_threshold", "dt", "folds", "test_folds")
+        before = {"dt": 0.1e-3, "folds": 0, "test_folds": 0}  # the defaults of settings added after files were written
         for file in args.keep:
             kept = json.loads((RESULTS / file).read_text())
             if any(kept["settings"].get(k, before.get(k)) != getattr(args, k) for k in same):
@@ -179,7 +201,7 @@ def main(argv=None):
             # Files written before --epochs took several values recorded one epoch count for all runs.
             runs += [{**r, "epochs": r.get("epochs", kept["settings"]["epochs"])} for r in kept["runs"]]
         runs = [r for r in runs if r["seed"] in args.seeds and setting(r) in grid]
-        key = lambda r: (r["seed"], setting(r), r.get("fold"))  # noqa: E731
+        key = lambda r: (r["seed"], setting(r), r.get("fold"), r.get("test_fold"))  # noqa: E731
         runs = [r for i, r in enumerate(runs) if key(r) not in {key(q) for q in runs[:i]}]  # kept twice
 
     def pick(done):
@@ -209,15 +231,17 @@ def main(argv=None):
         scored = cv if args.folds else (by if args.val else {})  # the runs the choice compares
         refs = [r.get("reference_test_acc") for r in by[chosen]]  # on the chosen runs' splits
         how = f" over {args.folds}-fold cross-validation of the training split" if args.folds else ""
+        tested = (f", tested by stratified {args.test_folds}-fold cross-validation of the whole set (shuffled by "
+                  "seed; each sample in one test fold per seed)" if args.test_folds else ", stratified split by seed")
         write_json(name, {
             "benchmark": f"spikeprop_{args.dataset}",
             "command": "PYTHONPATH=$PWD python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
             "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
             "settings": vars(args), "seeds": [r["seed"] for r in runs], "machine": machine(), "threads": os.cpu_count(),
-            "data": f"{DATA[args.dataset]}, stratified split by seed",
+            "data": f"{DATA[args.dataset]}{tested}",
             "note": "final-epoch test accuracy; timings on a 2-core machine shared with ~8 jobs",
             "conditions": run_conditions(
-                data=f"{DATA[args.dataset]}, stratified split by seed" + (f", {args.val} training samples held "
+                data=f"{DATA[args.dataset]}{tested}" + (f", {args.val} training samples held "
                                                                                  "out for validation" if args.val else ""),
                 devices={"memsnn": f"1 CPU device (XLA, {os.cpu_count()} cores shared)"}, seeds=args.seeds,
                 epochs=args.epochs, machine=f"{os.cpu_count()}-core CPU shared with other agents' jobs",
@@ -240,7 +264,11 @@ def main(argv=None):
             "final_epoch": chosen[3],
             "test_acc_mean": float(accs.mean()) if len(accs) else None,
             "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
-            "test_acc_std_kind": "sample std (ddof 1)", "paper": PAPER[args.dataset],
+            "test_acc_std_kind": "sample std (ddof 1)" + (f" over the {args.test_folds} test folds x seeds"
+                                                           if args.test_folds else ""),
+            "test_acc_per_seed": {str(s): float(np.mean([r["final_test_acc"] for r in by[chosen] if r["seed"] == s]))
+                                  for s in dict.fromkeys(r["seed"] for r in by[chosen])},
+            "paper": PAPER[args.dataset],
             "reference_test_acc_mean": ({k: float(np.mean([r[k] for r in refs])) for k in refs[0]}
                                         if refs and all(refs) else None),
             "chosen_runs": by[chosen], "runs": runs,
@@ -250,25 +278,32 @@ def main(argv=None):
         raise SystemExit("--folds and --val are exclusive")
     if args.part != "all" and not args.folds:
         raise SystemExit("--part is for --folds")
+    if args.test_folds and (args.val or args.folds or len(grid) > 1):
+        raise SystemExit("--test-folds evaluates one setting chosen before: not with --val, --folds or several "
+                         "values of --fields / --scalings / --mu-finals / --epochs")
+    if args.test_fold_ids is not None and not (args.test_folds and set(args.test_fold_ids) <= set(range(args.test_folds))):
+        raise SystemExit("--test-fold-ids takes fold numbers 0 .. K-1 of --test-folds K")
     # Seeds outer, settings inner: an interrupted run still compares every setting on the same seeds.
     # After the selection seeds only the chosen setting runs; with --folds the test runs are the
     # chosen setting's on every seed, after the selection seeds' cross-validation runs.
     todo = []
+    tests = (args.test_fold_ids or list(range(args.test_folds))) if args.test_folds else [None]  # a seed's test splits
     for s in args.seeds:
         if args.folds and s in select_seeds and args.part != "final":
-            todo += [(s, *g, k) for g in grid for k in range(args.folds)]
+            todo += [(s, *g, k, None) for g in grid for k in range(args.folds)]
         if args.part != "cv":
-            todo += [(s, *g, None) for g in grid]
+            todo += [(s, *g, None, t) for g in grid for t in tests]
     ran = False
-    for seed, fields, scaling, fraction, epochs, fold in todo:
+    for seed, fields, scaling, fraction, epochs, fold, test_fold in todo:
         if any(r["seed"] == seed and setting(r) == (fields, scaling, fraction, epochs) and r.get("fold") == fold
-               for r in runs):
+               and r.get("test_fold") == test_fold for r in runs):
             continue
         chosen = pick([r for r in runs if r["seed"] in select_seeds])
         if (fold is None and args.part == "all" and (fields, scaling, fraction, epochs) != chosen
                 and (args.folds or seed not in select_seeds)):
             continue
-        data = split(args.dataset, seed, args.val, scaling, args.folds if fold is not None else 0, fold or 0)
+        data = split(args.dataset, seed, args.val, scaling, args.folds if fold is not None else 0, fold or 0,
+                     args.test_folds, test_fold or 0)
         train, test = data[:2]
         val = data[2] if len(data) > 2 else None
         if fold is not None:
@@ -288,7 +323,7 @@ def main(argv=None):
                                  init_scale=args.init_scale * coded / active, init_low=args.init_low)
         model = build_spikeprop(config, key=jax.random.key(seed))
         check_outputs_fire(model, train[0][:50])
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         learner = spikeprop_learner(model, {"optimizer": {"lr": args.lr}})
         if fraction != 1.0:
             if args.rule != "ad":
@@ -302,14 +337,16 @@ def main(argv=None):
         val_loss = None
         if val is not None:  # the final model's mean SpikeProp error on the validation split (ms^2)
             val_loss = float(eqx.filter_jit(spikeprop_loss)(res.model, jnp.asarray(val[0]), jnp.asarray(val[1]))[0])
-        runs.append({"seed": seed, "fold": fold, "fields": fields, "scaling": scaling, "mu_final": fraction, "epochs": epochs, "hidden": args.hidden, "init_scale": config.init_scale,
+        runs.append({"seed": seed, "fold": fold, "test_fold": test_fold, "fields": fields, "scaling": scaling, "mu_final": fraction, "epochs": epochs, "hidden": args.hidden, "init_scale": config.init_scale,
                      "mean_spiking_inputs": active, "final_test_acc": res.history[-1]["test_acc"],
-                     "reference_test_acc": reference_classifiers(args.dataset, seed, scaling) if fold is None else None,
+                     "reference_test_acc": (reference_classifiers(args.dataset, seed, scaling, args.test_folds,
+                                                                  test_fold or 0) if fold is None else None),
                      "final_val_acc": res.history[-1].get("val_acc"), "final_val_loss": val_loss,
                      "val_acc_per_epoch": [h.get("val_acc") for h in res.history],
                      "test_acc_per_epoch": [h["test_acc"] for h in res.history],
                      "train_loss_per_epoch": [h["train_loss"] for h in res.history],
-                     "wall_s": time.perf_counter() - start, "load_average": os.getloadavg()})
+                     "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+                     "load_average": os.getloadavg()})
         print({k: v for k, v in runs[-1].items() if k != "train_loss_per_epoch"}, flush=True)
         ran = True
         save()

@@ -197,3 +197,28 @@ def test_uci_benchmark_folds_partition_the_training_split():
     assert sum(held) == len(y_tr)
     with pytest.raises(ValueError, match="exclusive"):
         bench.split("iris", 0, val=10, folds=3)
+
+
+def test_uci_benchmark_test_folds_partition_the_whole_set():
+    """benchmarks/spikeprop_uci.py --test-folds: the test folds are a stratified partition of the
+    whole set (every sample tested once per seed), each fold's training split is the rest, scaled
+    by its own range, and the seed reshuffles the partition."""
+    pytest.importorskip("sklearn")
+    bench = load_benchmark("spikeprop_uci")
+    n = 150
+    tested = []
+    for k in range(5):
+        (x_tr, y_tr), (x_te, y_te) = bench.split("iris", 0, test_folds=5, test_fold=k)
+        assert len(y_tr) + len(y_te) == n
+        np.testing.assert_array_equal(np.bincount(y_te, minlength=3), [10, 10, 10])
+        np.testing.assert_allclose(x_tr.min(0), 0.0)
+        np.testing.assert_allclose(x_tr.max(0), 1.0)
+        tested.append(y_te)
+    assert sum(len(t) for t in tested) == n
+    first = bench.split("iris", 0, test_folds=5, test_fold=0)[1][0]
+    other = bench.split("iris", 1, test_folds=5, test_fold=0)[1][0]
+    assert first.shape == other.shape and not np.array_equal(first, other)
+    # the holdout split is unchanged without test folds (Iris: 50 test samples)
+    assert len(bench.split("iris", 0)[1][1]) == 50
+    refs = bench.reference_classifiers("iris", 0, "minmax", 5, 0)
+    assert set(refs) == {"logistic_regression", "svm_rbf", "knn5"} and all(0.5 < v <= 1.0 for v in refs.values())
