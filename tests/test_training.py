@@ -228,43 +228,37 @@ def test_random_drop_zeroes_about_rate_of_the_pixels_and_keeps_the_others():
         train("spiceprop", "mnist", epochs=1, train_subset=32, test_subset=16, augment_drop=1.0, progress=False)
 
 
-def test_augment_drop_is_a_run_setting_and_old_checkpoints_resume(tmp_path):
-    """augment_drop is stored with the run; a checkpoint written before the setting existed resumes
-    as a run without it, and asking it for input dropout is refused."""
+def test_augment_flip_and_drop_are_run_settings_and_old_checkpoints_resume(tmp_path):
+    """augment_flip and augment_drop are stored with the run (changing either on resume is refused);
+    a checkpoint written before the settings existed resumes as a run without flips or input
+    dropout, and asking it for either is refused. One run with both and one without (each run
+    traces and compiles its step: the two settings share them)."""
+    # unroll=1: the time step once per compiled loop body (the default, 5, compiles it 5 times);
+    # this test is about the run's settings and the loop, not the loop's layout.
     settings = dict(train_subset=32, test_subset=16, batch_size=16,
                     model={"hidden": [8], "n_steps": 20, "unroll": 1}, progress=False)
-    train("spiceprop", "mnist", epochs=1, out_dir=tmp_path, augment_drop=0.25, **settings)
-    assert read_checkpoint_header(tmp_path / CHECKPOINT_NAME)["config"]["augment_drop"] == 0.25
+    train("spiceprop", "mnist", epochs=1, out_dir=tmp_path, augment_flip=True, augment_drop=0.25, **settings)
+    config = read_checkpoint_header(tmp_path / CHECKPOINT_NAME)["config"]
+    assert config["augment_flip"] is True and config["augment_drop"] == 0.25
+    with pytest.raises(ValueError, match="augment_flip: True -> False"):
+        train("spiceprop", "mnist", epochs=2, out_dir=tmp_path, resume=True, augment_flip=False, **settings)
     with pytest.raises(ValueError, match="augment_drop: 0.25 -> 0.0"):
         train("spiceprop", "mnist", epochs=2, out_dir=tmp_path, resume=True, augment_drop=0.0, **settings)
     old = tmp_path / "old"
     train("spiceprop", "mnist", epochs=1, out_dir=old, **settings)
-    _rewrite_header(old / CHECKPOINT_NAME, lambda h: h["config"].pop("augment_drop"))  # as before the setting
-    resumed = train("spiceprop", "mnist", epochs=2, out_dir=old, resume=True, **settings)
-    assert [row["epoch"] for row in resumed.history] == [1, 2]
-    with pytest.raises(ValueError, match="augment_drop: 0.0 -> 0.1"):
-        train("spiceprop", "mnist", epochs=3, out_dir=old, resume=True, augment_drop=0.1, **settings)
 
+    def as_before_the_settings(header):
+        header["config"].pop("augment_flip")
+        header["config"].pop("augment_drop")
 
-def test_augment_flip_is_a_run_setting_and_old_checkpoints_resume(tmp_path):
-    """augment_flip is stored with the run; a checkpoint written before the setting existed
-    resumes as a run without flips, and asking it for flips is refused."""
-    # unroll=1 here and below: the time step once per compiled loop body (the default, 5, compiles
-    # it 5 times); these tests are about the run's settings and the loop, not the loop's layout.
-    settings = dict(train_subset=32, test_subset=16, batch_size=16,
-                    model={"hidden": [8], "n_steps": 20, "unroll": 1}, progress=False)
-    train("spiceprop", "mnist", epochs=1, out_dir=tmp_path, augment_flip=True, **settings)
-    assert read_checkpoint_header(tmp_path / CHECKPOINT_NAME)["config"]["augment_flip"] is True
-    with pytest.raises(ValueError, match="augment_flip: True -> False"):
-        train("spiceprop", "mnist", epochs=2, out_dir=tmp_path, resume=True, augment_flip=False, **settings)
-    old = tmp_path / "old"
-    train("spiceprop", "mnist", epochs=1, out_dir=old, **settings)
-    _rewrite_header(old / CHECKPOINT_NAME, lambda h: h["config"].pop("augment_flip"))  # as before the setting
-    assert "augment_flip" not in read_checkpoint_header(old / CHECKPOINT_NAME)["config"]
+    _rewrite_header(old / CHECKPOINT_NAME, as_before_the_settings)
+    assert not {"augment_flip", "augment_drop"} & set(read_checkpoint_header(old / CHECKPOINT_NAME)["config"])
     resumed = train("spiceprop", "mnist", epochs=2, out_dir=old, resume=True, **settings)
     assert [row["epoch"] for row in resumed.history] == [1, 2]
     with pytest.raises(ValueError, match="augment_flip: False -> True"):
         train("spiceprop", "mnist", epochs=3, out_dir=old, resume=True, augment_flip=True, **settings)
+    with pytest.raises(ValueError, match="augment_drop: 0.0 -> 0.1"):
+        train("spiceprop", "mnist", epochs=3, out_dir=old, resume=True, augment_drop=0.1, **settings)
 
 
 def test_checkpoint_is_atomic(tmp_path, monkeypatch):
