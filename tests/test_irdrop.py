@@ -423,10 +423,12 @@ def test_wide_tiles_by_strips_and_separators_against_the_stamp(monkeypatch):
     # adjoints compiled hundreds of small programs.
     grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2)), static_argnums=3)
     solve = jax.jit(solve_ir_drop)
-    # The first tile's gradient sweeps its strips one input column at a time (three chunks), the
-    # second's all at once; the last one's last strip is all padding.
-    for (n_in, n_out, width, r, chunk) in [(5, 13, 3, (1.0, 2.0, 0.5, 0.7), 1), (6, 20, 4, (1.0, 1.0, 0.0, 0.0), 2 ** 24),
-                                           (4, 8, 3, (1.0, 2.0, 0.5, 0.7), 2 ** 24)]:
+    # The first tile's gradient sweeps its strips one input column at a time (three chunks), and
+    # its last strip is all padding (12 columns: strips at 0-2, 4-6, 8-10, 12-14); the second's
+    # sweeps them all at once, and its last strip is partly padding (18 columns: 15-17 of 15-18).
+    # (A third tile, all padding with all four resistances, cost three more compiles for no case of its own.)
+    for (n_in, n_out, width, r, chunk, padding) in [(5, 12, 3, (1.0, 2.0, 0.5, 0.7), 1, 3),
+                                                    (6, 18, 4, (1.0, 1.0, 0.0, 0.0), 2 ** 24, 1)]:
         monkeypatch.setattr(irdrop, "_ND_WIDTH", width)
         monkeypatch.setattr(irdrop, "_CHUNK_NUMBERS", chunk)
         jax.clear_caches()
@@ -434,6 +436,7 @@ def test_wide_tiles_by_strips_and_separators_against_the_stamp(monkeypatch):
         v = jnp.asarray(rng.uniform(0, 0.3, (3, n_in)))
         r = jnp.asarray(r)
         assert irdrop._use_nd(g)
+        assert irdrop._nd_layout(n_out, width)[1] - n_out == padding
         ours = solve(g, v, Wires(*r))
         np.testing.assert_allclose(ours, [_stamp(np.asarray(g), np.asarray(x), *map(float, r)) for x in v], rtol=1e-12)
         for a, b in zip(grad(g, v, r, False), grad(g, v, r, True)):
