@@ -34,6 +34,13 @@ def _with_update(model, chips, update_of):
     return eqx.tree_at(chips, model, [dataclasses.replace(c, crossbar=update_of(c.crossbar)) for c in chips(model)])
 
 
+@eqx.filter_jit
+def _first_step(learner, model, x, y, key):
+    """``learner``'s step from its initial state, compiled whole (eagerly, its operations and
+    their gradients outside simulate compiled one by one)."""
+    return learner.step(model, learner.init(model), x, y, key)
+
+
 @pytest.mark.parametrize("scheme", ["differential", "reference"])
 def test_weight_gradient_is_the_gradient_of_the_weights_the_devices_hold(scheme):
     """L = sum(c * W(G)) read through the conductances: the state gradient pulled back is c."""
@@ -78,20 +85,20 @@ def test_tempotron_on_crossbar_is_the_ideal_rule_in_the_limit_of_linear_many_lev
     x, y = _patterns(8)
     config = {"optimizer": {"lr": 1e-2}, "online": online}
     learner = tempotron_learner(ideal, config)
-    m_ideal, _, _ = learner.step(ideal, learner.init(ideal), x, y, jax.random.key(2))
+    m_ideal, _, _ = _first_step(learner, ideal, x, y, jax.random.key(2))
     change = m_ideal.array.weight - ideal.array.weight
     assert float(jnp.max(jnp.abs(change))) > 1e-3  # the step learns something
     # Each programming event is within half a pulse of its request (8 patterns: at most 8 events).
     for levels, tol in ((None, 1e-14), (100_000, len(y) * 0.5 * 2.0 / 100_000)):
         model = chip if levels is None else _with_update(chip, lambda m: [m.array], lambda b: _linear(b, levels))
         on_chip = tempotron_learner(model, config)
-        stepped, _, _ = on_chip.step(model, on_chip.init(model), x, y, jax.random.key(2))
+        stepped, _, _ = _first_step(on_chip, model, x, y, jax.random.key(2))
         reached = stepped.array.weights(stepped.array.held_state) - ideal.array.weight
         np.testing.assert_allclose(reached, change, atol=tol, rtol=0)
     # Coarse linear devices (31 pulses over 2 units of weight): changes below half a pulse are lost.
     coarse = _with_update(chip, lambda m: [m.array], lambda b: _linear(b, 31))
     on_chip = tempotron_learner(coarse, config)
-    stepped, _, _ = on_chip.step(coarse, on_chip.init(coarse), x, y, jax.random.key(2))
+    stepped, _, _ = _first_step(on_chip, coarse, x, y, jax.random.key(2))
     reached = stepped.array.weights(stepped.array.held_state) - ideal.array.weight
     assert float(jnp.max(jnp.abs(reached - change))) > 0.01
 
@@ -127,8 +134,8 @@ def test_spikeprop_step_on_crossbar_is_the_ideal_step_within_half_a_pulse():
         np.testing.assert_allclose(a, b, atol=1e-14)
     x, y = jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]), jnp.array([0, 1, 1, 0])
     learner, on_chip = (spikeprop_learner(m, {"optimizer": {"lr": 1e-3}}) for m in (ideal, chip))
-    m_ideal, _, met_ideal = learner.step(ideal, learner.init(ideal), x, y, jax.random.key(2))
-    m_chip, _, met_chip = on_chip.step(chip, on_chip.init(chip), x, y, jax.random.key(2))
+    m_ideal, _, met_ideal = _first_step(learner, ideal, x, y, jax.random.key(2))
+    m_chip, _, met_chip = _first_step(on_chip, chip, x, y, jax.random.key(2))
     assert float(met_ideal["loss"]) == pytest.approx(float(met_chip["loss"]), rel=1e-9)
     for before, a, b in zip(ideal.terminal_weights(), m_ideal.terminal_weights(), m_chip.terminal_weights()):
         assert float(jnp.max(jnp.abs(a - before))) > 1e-4
