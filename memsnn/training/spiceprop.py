@@ -172,7 +172,10 @@ class SpicepropConfig(JsonConfig):
             :func:`memsnn.simulate`): one state per this many steps is kept and the steps in
             between are recomputed. ``None`` stores every intermediate of every step, which on a
             CPU is not only larger but also slower (about 1.5-3x at 1000 steps): moving the stored
-            intermediates costs more than recomputing them.
+            intermediates costs more than recomputing them. It applies where the readout is
+            differentiated in reverse mode (``train_device``); the front end's gradient alone
+            comes from forward sensitivities, which store nothing but their own trace (module
+            docstring).
         unroll: time steps per iteration of the time loop (see :func:`memsnn.simulate`). The
             defaults, ``checkpoint_every = unroll = 5``, make every checkpointed chunk one block
             of straight-line code that XLA fuses: the fastest setting measured on a CPU. A training
