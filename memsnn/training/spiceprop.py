@@ -438,7 +438,8 @@ def forward_sensitivity(readout, drive: Float[Array, "batch n"], constants) -> F
 
     ``constants`` are shared by all outputs (one tangent each would be needed): when they are
     differentiated too (trained device constants), both are differentiated in reverse mode by
-    ``jax.vjp`` of ``readout``. Without differentiation only ``readout`` itself runs.
+    ``jax.vjp`` of ``readout``. Without differentiation only ``readout`` itself runs. Being a
+    ``jax.custom_vjp``, the result has reverse-mode derivatives only (``jax.jvp`` of it is refused).
     """
     arrays, static = eqx.partition(constants, eqx.is_inexact_array)
 
