@@ -396,6 +396,13 @@ def test_forward_sensitivity_is_the_reverse_mode_gradient():
     for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(plain), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     assert abs(float(fast[1]["gain"])) > 0.1
+    # A float32 input whose outputs are float64 (the float64 constants promote them): the gradient
+    # comes back in the input's dtype, as reverse mode gives it.
+    x32 = x.astype(jnp.float32)
+    fast = jax.grad(objective, argnums=1)(lambda x, c: forward_sensitivity(readout, 1.5 * x, c), x32, c)
+    plain = jax.grad(objective, argnums=1)(lambda x, c: readout(1.5 * x, c), x32, c)
+    assert fast.dtype == plain.dtype == jnp.float32
+    np.testing.assert_allclose(fast, plain, rtol=1e-6)
 
 
 def test_drive_saturates_below_the_euler_stability_limit(tiny):

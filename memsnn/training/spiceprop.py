@@ -460,7 +460,8 @@ def forward_sensitivity(readout, drive: Float[Array, "batch n"], constants) -> F
             cotangent = jnp.zeros(cotangent.shape, cotangent.dtype)
         if "reverse" in residuals:
             return residuals["reverse"](cotangent)
-        return jnp.sum(cotangent * residuals["sensitivity"], axis=1), None
+        # In the input's dtype (the potentials may be wider: float64 with jax_enable_x64).
+        return jnp.sum(cotangent * residuals["sensitivity"], axis=1).astype(drive.dtype), None
 
     run = jax.custom_vjp(primal)
     run.defvjp(forward, backward, symbolic_zeros=True)
