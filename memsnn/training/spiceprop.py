@@ -557,10 +557,12 @@ def _spiceprop_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--steps", type=cli_type(int, low=1, integer=True), metavar="T",
                        help="time steps of 10 us per image (default 1000; inputs at 0, 40%%, 80%%)")
     group.add_argument("--checkpoint-every", type=cli_type(int, low=0, integer=True), metavar="K",
-                       help="keep one simulation state per K steps for the backward pass and recompute "
-                            f"the rest (default {SpicepropConfig.checkpoint_every}, one checkpointed chunk per "
-                            "unrolled loop iteration: the fastest on a CPU; larger K needs less memory; 0 "
-                            "stores every step's intermediates: most memory, slower)")
+                       help="with --train-device (the readout differentiated in reverse mode): keep one "
+                            "simulation state per K steps for the backward pass and recompute the rest "
+                            f"(default {SpicepropConfig.checkpoint_every}, one checkpointed chunk per unrolled "
+                            "loop iteration: the fastest on a CPU; larger K needs less memory; 0 stores every "
+                            "step's intermediates: most memory, slower). Without it the readout's gradient "
+                            "comes from forward sensitivities, which store no checkpoints")
     group.add_argument("--drive-scale", type=cli_type(float, low=0, low_open=True), metavar="MA",
                        help=f"impulse (mA) per unit of front-end output (default 1/128 = {DRIVE_SCALE_MA:g})")
     group.add_argument("--drive-bias", type=cli_type(float), metavar="B",
