@@ -470,8 +470,22 @@ def test_a_step_that_would_not_fit_is_refused_before_it_runs(tmp_path, capsys, m
                  "--out", str(tmp_path / "r")]) == 2
     message = capsys.readouterr().err.strip().splitlines()[-1]
     assert "this run does not fit in memory: one training step at batch size 20 needs about" in message
-    assert "nothing was run" in message and "--batch-size" in message and "--checkpoint-every K" in message
+    assert "nothing was run" in message and "--batch-size" in message
+    # SPICEprop's readout gradient is in forward mode here (no --train-device): it keeps no time steps,
+    # so --checkpoint-every would not help and is not offered.
+    assert "checkpoint" not in message
     assert "diverged" not in message
+
+
+def test_the_memory_errors_offer_checkpoint_every_only_where_it_helps():
+    from memsnn.cli import _keeps_time_steps
+    from memsnn.training import get_method
+
+    spiceprop, surrogate = get_method("spiceprop"), get_method("surrogate")
+    assert not _keeps_time_steps(spiceprop, {})  # forward sensitivities
+    assert _keeps_time_steps(spiceprop, {"train_device": True})  # reverse mode, checkpointed
+    assert _keeps_time_steps(surrogate, {})
+    assert not _keeps_time_steps(get_method("stdp"), {})
 
 
 def test_running_out_of_memory_is_not_divergence():

@@ -56,6 +56,11 @@ class Method:
             each. A method whose step is one sequential loop over its batch sets 1: a second
             device would repeat the whole loop (the loop does not split over devices) and a second
             thread only splits its small per-step kernels (``stdp``: docs/plasticity.md).
+        keeps_time_steps: ``keeps_time_steps(model_config) -> bool``: whether the training step's
+            gradient stores simulation states over time, so that a larger ``checkpoint_every``
+            makes it smaller; the memory errors suggest that option only then. ``None``: never
+            (the method has no such option). SPICEprop's forward-mode readout gradient keeps no
+            states (docs/training.md), so it says so unless the device constants are trained.
     """
 
     name: str
@@ -72,6 +77,7 @@ class Method:
     learner: Callable[..., Any] | None = None
     spike_timing: str = "grid"
     cpu_cores: int | None = None
+    keeps_time_steps: Callable[[dict], bool] | None = None
 
     def complete_config(self, overrides: dict) -> dict:
         """``model_config(overrides)``, with the settings every method shares checked.

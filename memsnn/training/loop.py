@@ -396,6 +396,12 @@ class OutOfMemory(MemoryError):
     """The device ran out of memory during training (not a divergence: the numbers were fine)."""
 
 
+# The memory errors' second remedy. It helps only where the gradient stores the time loop's states
+# (``Method.keeps_time_steps``); the CLI swaps it for its option or drops it.
+CHECKPOINT_HINT = ("or, where the gradient stores the simulation's time steps, keep fewer of them "
+                   "(a larger checkpoint_every)")
+
+
 class StepTooLarge(MemoryError):
     """A training step would need more memory than is free (found before it runs).
 
@@ -412,8 +418,7 @@ class StepTooLarge(MemoryError):
         self.need, self.free, self.batch_size, self.fits = need, free, batch_size, fits
         super().__init__(f"a training step at batch size {batch_size} needs about {need / 2**30:.1f} GiB (XLA's "
                          f"estimate), but about {free / 2**30:.1f} GiB are free; nothing was run. Use a smaller "
-                         f"batch_size (about {fits} fits) or keep fewer time steps for the backward pass "
-                         "(a larger checkpoint_every).")
+                         f"batch_size (about {fits} fits) {CHECKPOINT_HINT}.")
 
 
 def check_step_fits(compiled, mesh: Mesh, *, batch_size: int, margin: float = 0.9) -> None:
@@ -839,8 +844,7 @@ def _checked(run: Callable, failed: Callable, step: int, where: str = ""):
         forget_failed_computation()
         if "RESOURCE_EXHAUSTED" in str(err) or "Out of memory" in str(err):
             raise OutOfMemory(f"ran out of memory {where}at step {step} ({_first_line(err)}); use a smaller "
-                              "batch_size, or keep fewer time steps for the backward pass (a larger "
-                              "checkpoint_every).") from None
+                              f"batch_size {CHECKPOINT_HINT}.") from None
         raise failed(step, reason=f"the simulation failed {where}({_first_line(err)})") from err
 
 

@@ -613,4 +613,6 @@ SPICEPROP = Method(
     config_from_args=_spiceprop_config,
     defaults={"epochs": 40, "batch_size": 200, "lr": 2e-3, "schedule": "cosine", "weight_decay": 0.0,
               "clip_norm": None, "eval_batch_size": 1000},
+    # Reverse mode (trained device constants) checkpoints the time loop; forward sensitivities do not.
+    keeps_time_steps=lambda config: bool(config["train_device"]),
 )

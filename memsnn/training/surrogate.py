@@ -441,4 +441,5 @@ SURROGATE = Method(
     config_from_args=_config_from_args,
     defaults={"epochs": 20, "batch_size": 128, "lr": 5e-4, "schedule": "cosine", "weight_decay": 0.0,
               "clip_norm": None, "eval_batch_size": 1000},
+    keeps_time_steps=lambda config: True,  # reverse mode through the time loop
 )
