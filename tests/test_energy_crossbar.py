@@ -94,12 +94,13 @@ def test_unprogrammed_crossbar_is_refused():
 def test_spiceprop_on_crossbars_report():
     """The fully memristive SPICEprop network: the chip's parts add up to its total, the digital proxy
     stays beside it, and the accuracy is the one chip's."""
-    # unroll=1: the step once per compiled loop body (the default, 5, compiles it 5 times).
-    config = SpicepropConfig(n_inputs=12, hidden=(5,), n_classes=3, n_steps=40, event_steps=(0, 20), dtype="float64",
+    # unroll=1: the step once per compiled loop body (the default, 5, compiles it 5 times). Both
+    # layers 5 -> 5 (bias rows included, 6 x 5 devices): one compiled meter serves both.
+    config = SpicepropConfig(n_inputs=5, hidden=(5,), n_classes=5, n_steps=40, event_steps=(0, 20), dtype="float64",
                              unroll=1)
     model = build_spiceprop(config, key=jax.random.key(0))
     model = on_crossbar(model, "realistic", w_max=0.3)
-    images = jax.random.uniform(jax.random.key(5), (6, 12))
+    images = jax.random.uniform(jax.random.key(5), (6, 5))
     labels = np.array([0, 1, 2, 0, 1, 2])
     report = spiceprop_energy(model, images, labels, batch_size=6)
     front = report.front_end_J

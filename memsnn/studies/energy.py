@@ -171,6 +171,32 @@ def spiceprop_readout_energy(model, drive, *, devices=None, solver=None, throw: 
     return trace.final_state[0].energy, trace.membrane_potential[0], trace.spikes[0], trace.result
 
 
+@eqx.filter_jit
+def _spiceprop_batch(net, weights, x):
+    """One batch of :func:`spiceprop_energy`: the front end's inputs and synaptic operations, the
+    metered readout, the predictions (``weights``: the front end's dense weights). At module level,
+    so that another call (another chip, another read) reuses the compiled program."""
+    h, inputs, acts, ops = x.astype(weights[0].dtype), [], [], []
+    for i, (layer, weight) in enumerate(zip(net.front_end, weights)):
+        inputs.append(h)
+        ops.append(synaptic_operations(h, weight))
+        h = jax.vmap(layer)(h)
+        if i < len(net.front_end) - 1 or net.config.output_activation == "relu":
+            h = jax.nn.relu(h)
+        acts.append(h)
+    drive = net.drive(x)
+    energy, potentials, spikes, _ = spiceprop_readout_energy(net, drive)
+    predictions = jnp.argmax(jnp.sum(potentials, axis=1), axis=-1)
+    # Each event writes every nonzero drive value into its synapse: one MAC (value x gain).
+    writes = len(net.config.steps) * jnp.sum(drive != 0, axis=-1).astype(drive.dtype)
+    ops.append(writes)
+    zeros = sum(jnp.sum(a == 0) for a in acts) + jnp.sum(spikes == 0)
+    count = sum(a.size for a in acts) + spikes.size
+    circuit = {name: jnp.sum(value) for name, value in energy._asdict().items()}
+    circuit["dissipated"], circuit["supplied"] = jnp.sum(energy.dissipated()), jnp.sum(energy.supplied())
+    return [jnp.sum(o) for o in ops], circuit, zeros, count, predictions, inputs, jnp.sum(writes)
+
+
 def spiceprop_energy(model, images, labels=None, *, batch_size: int = 500, ac_energy: float = AC_ENERGY,
                      mac_energy: float = MAC_ENERGY, read: ReadScheme | None = None,
                      program_key=None, read_key=None) -> SpicepropEnergy:
@@ -205,34 +231,12 @@ def spiceprop_energy(model, images, labels=None, *, batch_size: int = 500, ac_en
             model = program(model, key=program_key)
     weights = [layer.weight for layer in as_dense(model).front_end]
 
-    @eqx.filter_jit
-    def one_batch(net, x):
-        h, inputs, acts, ops = x.astype(weights[0].dtype), [], [], []
-        for i, (layer, weight) in enumerate(zip(net.front_end, weights)):
-            inputs.append(h)
-            ops.append(synaptic_operations(h, weight))
-            h = jax.vmap(layer)(h)
-            if i < len(net.front_end) - 1 or net.config.output_activation == "relu":
-                h = jax.nn.relu(h)
-            acts.append(h)
-        drive = net.drive(x)
-        energy, potentials, spikes, _ = spiceprop_readout_energy(net, drive)
-        predictions = jnp.argmax(jnp.sum(potentials, axis=1), axis=-1)
-        # Each event writes every nonzero drive value into its synapse: one MAC (value x gain).
-        writes = len(net.config.steps) * jnp.sum(drive != 0, axis=-1).astype(drive.dtype)
-        ops.append(writes)
-        zeros = sum(jnp.sum(a == 0) for a in acts) + jnp.sum(spikes == 0)
-        count = sum(a.size for a in acts) + spikes.size
-        circuit = {name: jnp.sum(value) for name, value in energy._asdict().items()}
-        circuit["dissipated"], circuit["supplied"] = jnp.sum(energy.dissipated()), jnp.sum(energy.supplied())
-        return [jnp.sum(o) for o in ops], circuit, zeros, count, predictions, inputs, jnp.sum(writes)
-
     names = [f"dense{i + 1}" for i in range(len(weights))]
     sums, front, zeros, count, right = None, None, 0, 0, 0
     for i, start in enumerate(range(0, len(images), batch_size)):
         x = jnp.asarray(images[start:start + batch_size])
         net = one_read(model, key=jax.random.fold_in(read_key, i)) if on_chip else model
-        ops, circuit, z, c, predicted, inputs, writes = one_batch(net, x)
+        ops, circuit, z, c, predicted, inputs, writes = _spiceprop_batch(net, weights, x)
         if on_chip:
             keys = read_keys(model, key=jax.random.fold_in(read_key, i))
             meter = eqx.filter_jit(crossbar_read_energy)  # compiled whole: op by op, hundreds of small programs
