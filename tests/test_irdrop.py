@@ -417,12 +417,13 @@ def test_wide_tiles_by_strips_and_separators_against_the_stamp(monkeypatch):
 
     def loss(g, v, r, nodes=False):
         currents = solve_ir_drop_nodes(g, v, Wires(*r)).currents if nodes else solve_ir_drop(g, v, Wires(*r))
-        return jnp.sum(jnp.sin(jnp.arange(currents.size).reshape(currents.shape)) * currents)
+        return jnp.sum(jnp.sin(jnp.arange(currents.size).reshape(currents.shape)) * currents), currents
 
     # Compiled whole (traced again after each width change below): op by op, the solves and their
-    # adjoints compiled hundreds of small programs.
-    grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2)), static_argnums=3)
-    solve = jax.jit(solve_ir_drop)
+    # adjoints compiled hundreds of small programs. The currents come from the gradient's program
+    # (its forward pass is the solve itself: _bottom_nd is the first output of its forward rule),
+    # KCL check included, so no program of the solve alone is compiled.
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2), has_aux=True), static_argnums=3)
     # The first tile's gradient sweeps its strips one input column at a time (three chunks), and
     # its last strip is all padding (12 columns: strips at 0-2, 4-6, 8-10, 12-14); the second's
     # sweeps them all at once, and its last strip is partly padding (18 columns: 15-17 of 15-18).
@@ -437,12 +438,12 @@ def test_wide_tiles_by_strips_and_separators_against_the_stamp(monkeypatch):
         r = jnp.asarray(r)
         assert irdrop._use_nd(g)
         assert irdrop._nd_layout(n_out, width)[1] - n_out == padding
-        ours = solve(g, v, Wires(*r))
-        np.testing.assert_allclose(ours, [_stamp(np.asarray(g), np.asarray(x), *map(float, r)) for x in v], rtol=1e-12)
-        for a, b in zip(grad(g, v, r, False), grad(g, v, r, True)):
+        ours, (nodes, _) = grad(g, v, r, False), grad(g, v, r, True)
+        np.testing.assert_allclose(ours[1], [_stamp(np.asarray(g), np.asarray(x), *map(float, r)) for x in v], rtol=1e-12)
+        for a, b in zip(ours[0], nodes):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14 * float(jnp.max(jnp.abs(b))))
         with pytest.raises(Exception, match="failed its own KCL check"):
-            jax.block_until_ready(solve(g, v.at[1, 2].set(jnp.nan), Wires(*r)))
+            jax.block_until_ready(grad(g, v.at[1, 2].set(jnp.nan), r, False))
     jax.clear_caches()
 
 
@@ -466,8 +467,11 @@ def test_wide_tile_gradients_match_finite_differences(monkeypatch):
     def loss(g, v, r):
         return jnp.sum(weights * solve_ir_drop(g, v, Wires(*r)))
 
-    grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(g, v, r)
-    loss = jax.jit(loss)
+    # One program for the gradient and the differences' values (the forward pass of the gradient
+    # is the solve itself: _bottom_nd is the first output of its forward rule).
+    value_and_grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))
+    grads = value_and_grad(g, v, r)[1]
+    loss = lambda *args: value_and_grad(*args)[0]  # noqa: E731
     args = [g, v, r]
     for index, grad in enumerate(grads):
         flat = np.asarray(args[index]).ravel()
