@@ -47,10 +47,20 @@ def test_lif_current_step_closed_form():
     np.testing.assert_allclose(first, exact, rtol=0, atol=1e-9)
 
 
-def _fd_check(f, x, eps, rtol=1e-5, entries=3):
+def _fd_check(f, x, eps, rtol=1e-5, entries=3, groups=None):
     """jax.grad of ``f`` against central differences at the ``entries`` largest gradient entries
-    (the gradient and every value from one compiled ``value_and_grad``: :func:`_fd_check_with`)."""
-    _fd_check_with(jax.jit(jax.value_and_grad(f)), x, eps, rtol, entries)
+    (of each of ``groups``, index arrays into ``x.ravel()``); the gradient and every value from one
+    compiled ``value_and_grad`` (:func:`_fd_check_with`). ``f`` returns ``(value, aux)``; the aux at
+    ``x`` is returned, from the same program (a forward run of its own would compile another)."""
+    value_and_grad = jax.jit(jax.value_and_grad(f, has_aux=True))
+    (_, aux), _ = value_and_grad(x)
+
+    def plain(x):
+        (value, _), grad = value_and_grad(x)
+        return value, grad
+
+    _fd_check_with(plain, x, eps, rtol, entries, groups)
+    return aux
 
 
 def _two_layer_lif(w1, w2):
@@ -78,11 +88,16 @@ def test_lif_spike_time_gradients_through_two_layers_match_finite_differences():
                                 record=("spike_times",))
         return trace.first_spike_times(-1)[0], trace.first_spike_times(0)[0]
 
-    t_out, t_hidden = out_times(w1, w2)
-    assert np.all(np.asarray(t_out) < 120 * 5e-4) and np.all(np.asarray(t_hidden) < 120 * 5e-4)
     weights = jnp.array([0.3, 0.7])
-    _fd_check(lambda w: weights @ out_times(w, w2)[0], w1, 1e-6)
-    _fd_check(lambda w: weights @ out_times(w1, w)[0], w2, 1e-6)
+    n1 = w1.size
+
+    def weighted(x):  # both layers' weights as one vector: one compiled gradient for both
+        t_out, t_hidden = out_times(x[:n1].reshape(w1.shape), x[n1:].reshape(w2.shape))
+        return weights @ t_out, (t_out, t_hidden)
+
+    x = jnp.concatenate([w1.ravel(), w2.ravel()])
+    t_out, t_hidden = _fd_check(weighted, x, 1e-6, groups=[np.arange(n1), np.arange(n1, x.size)])
+    assert np.all(np.asarray(t_out) < 120 * 5e-4) and np.all(np.asarray(t_hidden) < 120 * 5e-4)
 
 
 def test_conductance_lif_spike_time_gradient_matches_finite_differences():
@@ -95,8 +110,8 @@ def test_conductance_lif_spike_time_gradient_matches_finite_differences():
                                record=("spike_times",)).first_spike_times()[0]
 
     w = jnp.array([[20.0, 18.0], [30.0, 5.0]])
-    assert np.all(np.asarray(t_first(w)) < 80 * 2.5e-4)
-    _fd_check(lambda w: jnp.sum(t_first(w)), w, 1e-7)
+    t = _fd_check(lambda w: (jnp.sum(t := t_first(w)), t), w, 1e-7)
+    assert np.all(np.asarray(t) < 80 * 2.5e-4)
 
 
 def test_mif_spike_time_gradient_matches_finite_differences():
@@ -116,9 +131,8 @@ def test_mif_spike_time_gradient_matches_finite_differences():
                                record=("spike_times",)).first_spike_times()[0]
 
     w = jnp.array([[0.005, 0.002], [0.003, 0.004]]) * P.MILLIAMP
-    t = np.asarray(t_first(w))
-    assert np.all(t < 150 * P.SPICEPROP_DT)
-    _fd_check(lambda w: jnp.sum(t_first(w)), w, 1e-9 * P.MILLIAMP)
+    t = _fd_check(lambda w: (jnp.sum(t := t_first(w)), t), w, 1e-9 * P.MILLIAMP)
+    assert np.all(np.asarray(t) < 150 * P.SPICEPROP_DT)
 
 
 def test_non_firing_neuron_has_defined_time_and_zero_gradient():
@@ -126,8 +140,9 @@ def test_non_firing_neuron_has_defined_time_and_zero_gradient():
         return _lif_step_run(i, memsnn.Euler(), 1e-4, 100).first_spike_times()[0]
 
     current = jnp.array([[0.5, 3.0]])
-    t = t_first(current)
-    grad = jax.jacobian(t_first)(current)
+    # The times and their Jacobian from one compiled program (eagerly, every operation of the
+    # linearisation outside simulate compiles on its own).
+    grad, t = jax.jit(jax.jacobian(lambda i: (t := t_first(i), t), has_aux=True))(current)
     assert float(t[0]) == pytest.approx(100 * 1e-4)
     assert np.all(np.isfinite(np.asarray(grad))) and float(grad[0, 0, 0]) == 0.0 and float(grad[1, 0, 1]) < 0
 
@@ -189,11 +204,13 @@ def _events(rtol=1e-10, atol=1e-12, solver=None, **options):
                           diffrax.PIDController(rtol=rtol, atol=atol), events=True, **options)
 
 
-def _fd_check_with(value_and_grad, x, eps, rtol=1e-5, entries=2):
+def _fd_check_with(value_and_grad, x, eps, rtol=1e-5, entries=2, groups=None):
     """:func:`_fd_check` from one compiled ``value_and_grad`` (its values give the differences)."""
     value, grad = value_and_grad(x)
     grad, flat = np.asarray(grad).ravel(), np.asarray(x).ravel()
-    for i in np.argsort(-np.abs(grad))[:entries]:
+    picks = [i for g in ([np.arange(grad.size)] if groups is None else groups)
+             for i in g[np.argsort(-np.abs(grad[g]))[:entries]]]
+    for i in picks:
         up = value_and_grad(jnp.asarray(flat.copy()).at[i].add(eps).reshape(x.shape))[0]
         down = value_and_grad(jnp.asarray(flat.copy()).at[i].add(-eps).reshape(x.shape))[0]
         fd = (float(up) - float(down)) / (2 * eps)
@@ -214,7 +231,8 @@ def test_adaptive_events_lif_closed_form_resets_at_the_crossing():
         trace = _lif_step_run(i, _events(), 30e-3, 2, record=("spike_times", "spikes"))
         return trace.spike_times[0][0, 1, 1], trace
 
-    (_, trace), grad = jax.value_and_grad(third_spike, has_aux=True)(current)
+    # Compiled whole (eagerly, the linearisation's operations outside simulate compile one by one).
+    (_, trace), grad = jax.jit(jax.value_and_grad(third_spike, has_aux=True))(current)
     times = np.asarray(trace.spike_times[0][0])
     np.testing.assert_allclose(times[:, :2], [[t_star[0], t_star[1]], [2 * t_star[0], 3 * t_star[1]]],
                                rtol=0, atol=1e-9)
