@@ -129,13 +129,15 @@ def test_online_learner_applies_the_rule_pattern_by_pattern_with_momentum():
     learner = tempotron_learner(model, {"optimizer": {"lr": lam}, "online": True})
     assert isinstance(learner, OnlineTempotronLearner)
     new, _, metrics = learner.step(model, learner.init(model), x, y, jax.random.key(0))
+    # One pattern's cost, prediction and gradient: one compiled program for all six patterns.
+    pattern = jax.jit(jax.value_and_grad(lambda m, xk, yk: tempotron_loss(m, xk, yk), has_aux=True))
     w, v, correct = model.array.weight, jnp.zeros_like(model.array.weight), 0
     for k in range(6):
         m = _with_weights(model, w[0])
-        loss, pred = tempotron_loss(m, x[k:k + 1], y[k:k + 1])
+        (loss, pred), grad = pattern(m, x[k:k + 1], y[k:k + 1])
         correct += int(pred[0] == y[k])
         if loss > 0:
-            v = -lam * jax.grad(lambda mm: tempotron_loss(mm, x[k:k + 1], y[k:k + 1])[0])(m).array.weight + mu * v
+            v = -lam * grad.array.weight + mu * v
             w = w + v
     np.testing.assert_allclose(np.asarray(new.array.weight), np.asarray(w), rtol=1e-10, atol=1e-12)
     assert float(metrics["acc"]) == pytest.approx(correct / 6)
