@@ -335,32 +335,35 @@ def test_currents_stream_the_factorisation_and_large_tiles_always_do(monkeypatch
 
     def loss(g, v, r, nodes=False):
         currents = solve_ir_drop_nodes(g, v, Wires(*r)).currents if nodes else solve_ir_drop(g, v, Wires(*r))
-        return jnp.sum(jnp.sin(jnp.arange(currents.size).reshape(currents.shape)) * currents)
+        return jnp.sum(jnp.sin(jnp.arange(currents.size).reshape(currents.shape)) * currents), currents
 
     # Compiled whole (jax.clear_caches below traces them again): op by op, the solves and their
-    # adjoints compiled hundreds of small programs.
-    grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2)), static_argnums=3)
-    solve, solve_nodes = jax.jit(solve_ir_drop), jax.jit(solve_ir_drop_nodes)
-    streamed = solve(g, v, wires), grad(g, v, r, False)
-    stored = solve_nodes(g, v, wires).currents, grad(g, v, r, True)
-    np.testing.assert_allclose(streamed[0], stored[0], rtol=1e-12)
-    for a, b in zip(streamed[1], stored[1]):
+    # adjoints compiled hundreds of small programs. The streamed currents come from a program of
+    # the solve alone (its forward pass without the gradient stores no factors: other code); the
+    # node path's and the linear map's from the gradient's program (their forward rules run the
+    # solve itself), which saves compiling those solves on their own.
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2), has_aux=True), static_argnums=3)
+    solve = jax.jit(solve_ir_drop)
+    streamed = solve(g, v, wires), grad(g, v, r, False)[0]
+    stored_grad, stored_currents = grad(g, v, r, True)
+    np.testing.assert_allclose(streamed[0], stored_currents, rtol=1e-12)
+    for a, b in zip(streamed[1], stored_grad):
         np.testing.assert_allclose(a, b, rtol=1e-10)
     np.testing.assert_allclose(streamed[0], [_stamp(np.asarray(g), np.asarray(x), 1.0, 2.0, 0.5, 0.7) for x in v], rtol=1e-12)
     with pytest.raises(Exception, match="failed its own KCL check"):
         jax.block_until_ready(solve(g, v.at[1, 2].set(jnp.nan), wires))
 
-    mapped = solve(g, wide, wires), grad(g, wide, r, False)
+    mapped = grad(g, wide, r, False)[::-1]  # (currents, gradient)
     # The map's gradient in chunks of 3 of its 7 columns (the last chunk overlaps the one before):
     # the same as all columns at once.
     monkeypatch.setattr(irdrop, "_CHUNK_NUMBERS", 3 * g.size)
     assert irdrop._column_chunks(7, g.size) == (3, 3)
     jax.clear_caches()
-    for a, b in zip(grad(g, wide, r, False), mapped[1]):
+    for a, b in zip(grad(g, wide, r, False)[0], mapped[1]):
         np.testing.assert_allclose(a, b, rtol=1e-12)
     monkeypatch.setattr(irdrop, "_STREAM_ABOVE", 0)
     jax.clear_caches()
-    large = solve(g, wide, wires), grad(g, wide, r, False)
+    large = solve(g, wide, wires), grad(g, wide, r, False)[0]
     np.testing.assert_allclose(large[0], mapped[0], rtol=1e-12)
     for a, b in zip(large[1], mapped[1]):
         np.testing.assert_allclose(a, b, rtol=1e-10)
