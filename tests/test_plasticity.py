@@ -270,7 +270,8 @@ def test_the_same_rule_programs_crossbar_devices():
     assert moved[0] > 0.05 and moved[2] < -0.05, moved
 
 
-@pytest.mark.parametrize("rule_name", ["pair", "triplet"])
+# The triplet rule's updates agree to the last bit with XLA's default emitters (users' programs), not the suite's.
+@pytest.mark.parametrize("rule_name", ["pair", pytest.param("triplet", marks=pytest.mark.default_emitters)])
 @pytest.mark.parametrize("dependence", ["additive", "multiplicative"])
 def test_an_update_of_the_spiking_columns_alone_equals_the_full_update(rule_name, dependence, monkeypatch):
     """A step without post-synaptic spikes changes only the columns of its pre-synaptic spikes
