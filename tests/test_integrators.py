@@ -13,17 +13,27 @@ N_STEPS = 300
 DT = P.SPICEPROP_DT
 
 
-def mif_run(solver, amplitude=0.02 * P.MILLIAMP, n_steps=N_STEPS, dt=DT):
+def mif_trace(solver, amplitude=0.02 * P.MILLIAMP, n_steps=N_STEPS, dt=DT):
     net = P.spiceprop_neuron_network(2)
     amp = jnp.asarray([[[amplitude, 0.5 * amplitude]], [[0.3 * amplitude, amplitude]]]).reshape(2, 1, 2)
     amp = jnp.concatenate([amp, 0.5 * amp], axis=1)
     stim = memsnn.Impulses(amp, steps=(0, 120))
-    return np.asarray(memsnn.simulate(net, stim, dt=dt, n_steps=n_steps, solver=solver).membrane_potential[0])
+    return memsnn.simulate(net, stim, dt=dt, n_steps=n_steps, solver=solver)
+
+
+def mif_run(solver, **options):
+    return np.asarray(mif_trace(solver, **options).membrane_potential[0])
+
+
+def _pid(rtol, atol):
+    # Tolerances as arrays, not Python floats (static to simulate's jit): the reference solve and
+    # the adaptive test of the same solver share one compiled program.
+    return diffrax.PIDController(rtol=jnp.asarray(rtol), atol=jnp.asarray(atol))
 
 
 @pytest.fixture(scope="module")
 def exact():
-    return mif_run(memsnn.Diffrax(diffrax.Tsit5(), diffrax.PIDController(rtol=1e-11, atol=1e-15)))
+    return mif_run(memsnn.Diffrax(diffrax.Tsit5(), _pid(1e-11, 1e-15)))
 
 
 def rel_l2(a, b):
@@ -68,14 +78,13 @@ def test_fixed_step_implicit_euler_is_first_order_without_extra_settings(exact):
 # The implicit Kvaerno5 is exercised by the stiff test below.
 @pytest.mark.parametrize("solver", [diffrax.Tsit5(), diffrax.Dopri5()])
 def test_adaptive_solvers_agree(exact, solver):
-    got = mif_run(memsnn.Diffrax(solver, diffrax.PIDController(rtol=1e-8, atol=1e-12)))
+    got = mif_run(memsnn.Diffrax(solver, _pid(1e-8, 1e-12)))  # Tsit5: the reference's compiled program
     assert rel_l2(got, exact) < 1e-6
 
 
 def test_spiceprop_ordering_converges_to_same_solution(exact):
     # The reference ordering is a first-order scheme of the same ODE: refine its grid 4x and
     # compare on the coarse grid points.
-    fine = mif_run(memsnn.SpicepropEuler(), n_steps=4 * N_STEPS, dt=DT / 4)
     coarse = mif_run(memsnn.SpicepropEuler())
     # Impulses sit at steps (0, 120) of whichever grid; rebuild the fine run with the same times.
     net = P.spiceprop_neuron_network(2)
@@ -125,9 +134,10 @@ def test_trace_counts_solver_steps():
     net = P.spiceprop_neuron_network(2)
     stim = memsnn.Impulses(jnp.full((3, 3, 2), 0.01 * P.MILLIAMP), steps=(0, 50, 99))
     run = lambda solver: memsnn.simulate(net, stim, dt=DT, n_steps=100, solver=solver)  # noqa: E731
-    fixed = run(memsnn.Euler(substeps=4))
-    assert fixed.solver_steps.tolist() == [400] * 3 and fixed.rejected_steps.tolist() == [0] * 3
-    assert run(memsnn.Diffrax(diffrax.Heun(), dt0=DT / 2)).solver_steps.tolist() == [200] * 3
+    # Fixed steps: the runs of the order tests above (their compiled programs).
+    fixed = mif_trace(memsnn.Euler(substeps=4))
+    assert fixed.solver_steps.tolist() == [4 * N_STEPS] * 2 and fixed.rejected_steps.tolist() == [0] * 2
+    assert mif_trace(memsnn.Diffrax(diffrax.Heun(), dt0=DT / 2)).solver_steps.tolist() == [2 * N_STEPS] * 2
 
     # Adaptive: the counts diffrax reports for the same stretches, solved directly: one between
     # consecutive arrivals of impulses (at the end of their steps): [0, dt), [dt, 51 dt),
