@@ -6,6 +6,7 @@ SPICEprop on a few images with 40-100 time steps instead of 1000.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -229,39 +230,6 @@ def test_random_drop_zeroes_about_rate_of_the_pixels_and_keeps_the_others():
         train("spiceprop", "mnist", epochs=1, train_subset=32, test_subset=16, augment_drop=1.0, progress=False)
 
 
-def test_augment_flip_and_drop_are_run_settings_and_old_checkpoints_resume(tmp_path):
-    """augment_flip and augment_drop are stored with the run (changing either on resume is refused);
-    a checkpoint written before the settings existed resumes as a run without flips or input
-    dropout, and asking it for either is refused. One run with both and one without (each run
-    traces and compiles its step: the two settings share them)."""
-    # unroll=1: the time step once per compiled loop body (the default, 5, compiles it 5 times);
-    # this test is about the run's settings and the loop, not the loop's layout.
-    settings = dict(train_subset=32, test_subset=16, batch_size=16,
-                    model={"hidden": [8], "n_steps": 20, "unroll": 1}, progress=False)
-    train("spiceprop", "mnist", epochs=1, out_dir=tmp_path, augment_flip=True, augment_drop=0.25, **settings)
-    config = read_checkpoint_header(tmp_path / CHECKPOINT_NAME)["config"]
-    assert config["augment_flip"] is True and config["augment_drop"] == 0.25
-    with pytest.raises(ValueError, match="augment_flip: True -> False"):
-        train("spiceprop", "mnist", epochs=2, out_dir=tmp_path, resume=True, augment_flip=False, **settings)
-    with pytest.raises(ValueError, match="augment_drop: 0.25 -> 0.0"):
-        train("spiceprop", "mnist", epochs=2, out_dir=tmp_path, resume=True, augment_drop=0.0, **settings)
-    old = tmp_path / "old"
-    train("spiceprop", "mnist", epochs=1, out_dir=old, **settings)
-
-    def as_before_the_settings(header):
-        header["config"].pop("augment_flip")
-        header["config"].pop("augment_drop")
-
-    _rewrite_header(old / CHECKPOINT_NAME, as_before_the_settings)
-    assert not {"augment_flip", "augment_drop"} & set(read_checkpoint_header(old / CHECKPOINT_NAME)["config"])
-    resumed = train("spiceprop", "mnist", epochs=2, out_dir=old, resume=True, **settings)
-    assert [row["epoch"] for row in resumed.history] == [1, 2]
-    with pytest.raises(ValueError, match="augment_flip: False -> True"):
-        train("spiceprop", "mnist", epochs=3, out_dir=old, resume=True, augment_flip=True, **settings)
-    with pytest.raises(ValueError, match="augment_drop: 0.0 -> 0.1"):
-        train("spiceprop", "mnist", epochs=3, out_dir=old, resume=True, augment_drop=0.1, **settings)
-
-
 def test_checkpoint_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / CHECKPOINT_NAME
     model = Softmax(6, 3, jax.random.key(0))
@@ -293,6 +261,23 @@ def test_not_a_checkpoint(tmp_path):
 # --------------------------------------------------------------------------------------------
 
 TINY = dict(hidden=(5,), n_steps=40, event_steps=(0, 20), dtype="float64")
+
+# The runs through train(): 16 images a batch, 16 test images, 8 hidden units, 20 steps; unroll=1:
+# the time step once per compiled loop body (the default, 5, compiles it 5 times). These tests are
+# about the run's settings and the loop, not the loop's layout.
+SMALL = dict(test_subset=16, batch_size=16, model={"hidden": [8], "n_steps": 20, "unroll": 1}, progress=False)
+SMALL_EPOCHS = 3
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """One plain run (48 images, 3 epochs, 16 hidden units, 40 steps, no augmentation, no validation
+    split), trained once for the module: it lowers the loss, logs no val_acc, and is the run whose
+    old checkpoint resumes."""
+    out = tmp_path_factory.mktemp("small") / "run"
+    result = train("spiceprop", "mnist", train_subset=48, epochs=SMALL_EPOCHS, lr=3e-3, out_dir=out,
+                   **{**SMALL, "model": {"hidden": [16], "n_steps": 40, "unroll": 1}})
+    return SimpleNamespace(out=out, result=result, config=read_checkpoint_header(out / CHECKPOINT_NAME)["config"])
 
 
 def images(n=3, seed=0):
@@ -473,23 +458,54 @@ def test_device_parameters_train_only_when_asked(tiny):
     assert all(leaf is None for leaf in jax.tree.leaves(grads.neuron))
 
 
-def test_training_lowers_the_loss(tmp_path):
-    result = train("spiceprop", "mnist", train_subset=48, test_subset=16, epochs=3, batch_size=16,
-                   lr=3e-3, model={"hidden": [16], "n_steps": 40, "unroll": 1}, out_dir=tmp_path, progress=False)
-    losses = [row["train_loss"] for row in result.history]
-    assert losses[-1] < 0.7 * losses[0]
-    model, header = load_trained(tmp_path / CHECKPOINT_NAME)
+def test_augment_flip_and_drop_are_run_settings_and_old_checkpoints_resume(tmp_path, small_run):
+    """augment_flip and augment_drop are stored with the run (changing either on resume is refused);
+    a checkpoint written before the settings existed resumes as a run without flips or input
+    dropout, and asking it for either is refused. One run with both here; the one without is the
+    module's run (each run traces and compiles its step: the two settings share them)."""
+    settings = dict(train_subset=32, **SMALL)
+    train("spiceprop", "mnist", epochs=1, out_dir=tmp_path, augment_flip=True, augment_drop=0.25, **settings)
+    config = read_checkpoint_header(tmp_path / CHECKPOINT_NAME)["config"]
+    assert config["augment_flip"] is True and config["augment_drop"] == 0.25
+    with pytest.raises(ValueError, match="augment_flip: True -> False"):
+        train("spiceprop", "mnist", epochs=2, out_dir=tmp_path, resume=True, augment_flip=False, **settings)
+    with pytest.raises(ValueError, match="augment_drop: 0.25 -> 0.0"):
+        train("spiceprop", "mnist", epochs=2, out_dir=tmp_path, resume=True, augment_drop=0.0, **settings)
+    old = tmp_path / "old"
+    shutil.copytree(small_run.out, old)
+    assert small_run.config["augment_flip"] is False and small_run.config["augment_drop"] == 0.0
+
+    def as_before_the_settings(header):
+        header["config"].pop("augment_flip")
+        header["config"].pop("augment_drop")
+
+    _rewrite_header(old / CHECKPOINT_NAME, as_before_the_settings)
+    assert not {"augment_flip", "augment_drop"} & set(read_checkpoint_header(old / CHECKPOINT_NAME)["config"])
+    resumed = train("spiceprop", "mnist", epochs=SMALL_EPOCHS + 1, out_dir=old, resume=True, progress=False)
+    assert [row["epoch"] for row in resumed.history] == list(range(1, SMALL_EPOCHS + 2))
+    stored = read_checkpoint_header(old / CHECKPOINT_NAME)["config"]
+    assert stored == {**small_run.config, "epochs": SMALL_EPOCHS + 1}  # stored as a plain run now
+    with pytest.raises(ValueError, match="augment_flip: False -> True"):
+        train("spiceprop", "mnist", epochs=9, out_dir=old, resume=True, augment_flip=True, progress=False)
+    with pytest.raises(ValueError, match="augment_drop: 0.0 -> 0.1"):
+        train("spiceprop", "mnist", epochs=9, out_dir=old, resume=True, augment_drop=0.1, progress=False)
+
+
+def test_training_lowers_the_loss(small_run):
+    losses = [row["train_loss"] for row in small_run.result.history]
+    assert len(losses) == SMALL_EPOCHS and losses[-1] < 0.7 * losses[0]
+    model, header = load_trained(small_run.out / CHECKPOINT_NAME)
     assert header["config"]["model"]["hidden"] == [16]
-    assert leaves_equal(eqx.filter(model, eqx.is_array), eqx.filter(result.model, eqx.is_array))
+    assert leaves_equal(eqx.filter(model, eqx.is_array), eqx.filter(small_run.result.model, eqx.is_array))
 
 
-def test_validation_split_is_held_out_and_logged(tmp_path):
+def test_validation_split_is_held_out_and_logged(tmp_path, small_run):
     """validation=N trains on all but the last N training images and logs the accuracy on those N
     (val_acc) every epoch; the split is part of the run's settings."""
     from memsnn.data import load_dataset
 
-    settings = dict(train_subset=64, test_subset=16, batch_size=16, model={"hidden": [8], "n_steps": 20, "unroll": 1})
-    result = train("spiceprop", "mnist", validation=16, epochs=1, out_dir=tmp_path, progress=False, **settings)
+    settings = dict(train_subset=64, **SMALL)
+    result = train("spiceprop", "mnist", validation=16, epochs=1, out_dir=tmp_path, **settings)
     header = read_checkpoint_header(tmp_path / CHECKPOINT_NAME)
     assert header["config"]["data"]["validation"] == 16 and header["steps_per_epoch"] == 48 // 16
     x, y = load_dataset("mnist", "train", source="bundled", subset=64)
@@ -497,12 +513,13 @@ def test_validation_split_is_held_out_and_logged(tmp_path):
     assert result.history[-1]["val_acc"] == pytest.approx(held_out)
     assert json.loads((tmp_path / METRICS_NAME).read_text().splitlines()[-1])["val_acc"] == pytest.approx(held_out)
     with pytest.raises(ValueError, match="cannot resume"):
-        train("spiceprop", "mnist", validation=8, epochs=2, out_dir=tmp_path, resume=True, progress=False, **settings)
+        train("spiceprop", "mnist", validation=8, epochs=2, out_dir=tmp_path, resume=True, **settings)
     with pytest.raises(ValueError, match="validation=64 must be"):
-        train("spiceprop", "mnist", validation=64, epochs=1, progress=False, **settings)
-    # Without a split no val_acc is logged.
-    plain = train("spiceprop", "mnist", epochs=1, progress=False, **settings)
-    assert "val_acc" not in plain.history[-1]
+        train("spiceprop", "mnist", validation=64, epochs=1, **settings)
+    # Without a split no val_acc is logged (the module's run, the same settings but the split).
+    assert small_run.config["data"]["validation"] in (None, 0)
+    assert all("val_acc" not in row for row in small_run.result.history)
+    assert all("val_acc" not in json.loads(line) for line in (small_run.out / METRICS_NAME).read_text().splitlines())
 
 
 # --------------------------------------------------------------------------------------------
