@@ -146,10 +146,11 @@ def test_tiny_unsupervised_run_through_the_shared_loop():
     assert not np.allclose(w, np.asarray(model.weights()))
     # Testing uses the learned thresholds: raised by 40 mV, the neurons fall silent.
     keys = jax.random.split(jax.random.key(0), 2)
-    counts = stdp.responses(learned, jnp.asarray(x[6:]), keys)
+    responses = jax.jit(stdp.responses)  # one program for both models (the thresholds are an argument)
+    counts = responses(learned, jnp.asarray(x[6:]), keys)
     raised = learned.__class__(learned.config, learned.array, learned.neuron, learned.rule, learned.array_state,
                                learned.theta + 40e-3, learned.assignments)
-    assert np.asarray(counts).sum() > 0 and np.asarray(stdp.responses(raised, jnp.asarray(x[6:]), keys)).sum() == 0
+    assert np.asarray(counts).sum() > 0 and np.asarray(responses(raised, jnp.asarray(x[6:]), keys)).sum() == 0
 
 
 def test_batched_responses_are_the_per_image_ones():
