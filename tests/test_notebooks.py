@@ -33,7 +33,8 @@ def test_notebook_runs(name, tmp_path, monkeypatch):
         quick, 'DATA = dict(source="bundled", train_subset=200, test_subset=100)').replace("EPOCHS = 3", "EPOCHS = 2")
     run = next(c for c in nb.cells if c.cell_type == "code" and "result = train(" in c.source)
     assert "**DATA, epochs=EPOCHS," in run.source
-    run.source = run.source.replace("**DATA, epochs=EPOCHS,", '**DATA, model={"n_steps": 100, "unroll": 1}, epochs=EPOCHS,')
+    run.source = run.source.replace("**DATA, epochs=EPOCHS,",
+                                    '**DATA, model={"n_steps": 100, "unroll": 1}, epochs=EPOCHS,')
     # Run in a scratch folder: the notebook writes its checkpoint under ./runs.
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
