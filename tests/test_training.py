@@ -335,11 +335,19 @@ def test_summed_nll_is_log_softmax_picked_at_the_label():
 
 
 def test_checkpointing_and_batch_layout_do_not_change_numbers(tiny):
-    # Default: time-step checkpointing (checkpoint_every = unroll = 5); the same gradient storing
-    # every step, one step per loop iteration.
-    plain = build_spiceprop(SpicepropConfig(**TINY, checkpoint_every=None, unroll=1), key=jax.random.key(0))
-    grads = eqx.filter_jit(eqx.filter_grad(lambda m: spiceprop_loss(m, tiny.x, tiny.y)[0]))(plain)
-    for a, b in zip(jax.tree.leaves(tiny.grads.front_end), jax.tree.leaves(grads.front_end), strict=True):
+    # Checkpointing applies where the readout is differentiated in reverse mode (train_device):
+    # the default (checkpoint_every = unroll = 5) against storing every step, one step per loop
+    # iteration, both in reverse mode; and the front end's gradient against the forward-mode one.
+    def reverse_grads(**loop):
+        model = build_spiceprop(SpicepropConfig(**TINY, train_device=True, **loop), key=jax.random.key(0))
+        params, static = eqx.partition(model, spiceprop_trainable(model))
+        return eqx.filter_jit(jax.grad(lambda p: spiceprop_loss(eqx.combine(p, static), tiny.x, tiny.y)[0]))(params)
+
+    chunked, plain = reverse_grads(), reverse_grads(checkpoint_every=None, unroll=1)
+    assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(chunked.device_log_scale)) > 0
+    for a, b in zip(jax.tree.leaves(chunked), jax.tree.leaves(plain), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+    for a, b in zip(jax.tree.leaves(tiny.grads.front_end), jax.tree.leaves(chunked.front_end), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
     # The batch is simulated as one population of batch x classes neurons: compare with the
     # ordinary batched simulation of the 10 output neurons.
@@ -358,7 +366,11 @@ def test_forward_sensitivity_is_the_reverse_mode_gradient():
     # float64: the VJP from the forward sensitivities against reverse mode through the plain
     # function, for the input; and, when the shared constants are differentiated too, for both
     # (reverse mode), against the plain function's.
-    def readout(x, c):
+    modes = []
+
+    def readout(x, c, reverse=False):
+        modes.append(reverse)
+
         def step(y, _):
             y = y + c["rate"] * jnp.tanh(x * c["gain"] - y) ** 2
             return y, jnp.sin(y)
@@ -377,7 +389,9 @@ def test_forward_sensitivity_is_the_reverse_mode_gradient():
     plain = jax.grad(objective, argnums=1)(readout, x, c)
     assert float(jnp.max(jnp.abs(plain))) > 0.1
     np.testing.assert_allclose(fast, plain, rtol=1e-12, atol=1e-15)
+    assert modes and not any(modes)  # readout is told it runs forward (or undifferentiated)
     fast = jax.grad(objective, argnums=(1, 2))(lambda x, c: forward_sensitivity(readout, x, c), x, c)
+    assert modes[-1] is True  # and that it is differentiated in reverse mode
     plain = jax.grad(objective, argnums=(1, 2))(readout, x, c)
     for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(plain), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)

@@ -183,7 +183,13 @@ class SpicepropConfig(JsonConfig):
             CPU) with ``checkpoint_every=10, unroll=1``: ``benchmarks/spiceprop_vs_torch.py
             --jax-devices 1`` with and without ``--unroll 1 --checkpoint-every 10``. On 2 devices
             (2 cores; ``memsnn train``'s layout) other settings ((10, 10), (2, 2), (10, 5)) were
-            within the noise of the default, (20, 10) slower.
+            within the noise of the default, (20, 10) slower. Like ``checkpoint_every`` it applies
+            where the readout is differentiated in reverse mode (``train_device``); the forward
+            sensitivities and evaluation run one step per iteration, unchunked: unrolled, XLA
+            fuses the alpha synapse's updates into every later step's kernels of the iteration
+            and recomputes them there (214 fused operations per step in 15 kernels, against 188
+            in 24 with one step per iteration), and the training step took 1.09-1.13x more CPU
+            time (docs/training.md).
         train_device: also train the device constants (memristors, capacitance, batteries,
             synapse time constant), each through a bijection onto its physical range
             (:mod:`memsnn.devices.bounds`; ``s = 0`` is the device as built).
@@ -408,14 +414,17 @@ class SpicepropNet(eqx.Module):
         batch, n = drive.shape
         steps = self.config.steps
 
-        def readout(drive, network):
+        def readout(drive, network, reverse):
             amplitude = jnp.broadcast_to(drive[:, None, :], (batch, len(steps), n))
+            # The loop's layout for reverse mode (checkpointed chunks, unrolled); otherwise one step
+            # per iteration: unrolled steps make XLA recompute the alpha synapse's chain from the
+            # iteration's start in every step's kernels (SpicepropConfig.unroll).
+            loop = dict(checkpoint_every=self.config.checkpoint_every, unroll=self.config.unroll) if reverse else {}
             # fold_batch: the readout neurons are independent, so the batch runs as one population
             # of batch * n neurons (see the module docstring).
             trace = simulate(network, Impulses(amplitude, steps), dt=self.config.dt, n_steps=self.config.n_steps,
                              solver=make_integrator(self.config.solver), record=("membrane_potential",),
-                             checkpoint_every=self.config.checkpoint_every, unroll=self.config.unroll,
-                             fold_batch=True, throw=throw)
+                             fold_batch=True, throw=throw, **loop)
             v = trace.membrane_potential[0]
             return v if throw else trace.failed_as_nan(v)
 
@@ -428,29 +437,32 @@ class SpicepropNet(eqx.Module):
 
 
 def forward_sensitivity(readout, drive: Float[Array, "batch n"], constants) -> Float[Array, "batch n_steps n"]:
-    """``readout(drive, constants)``, differentiated in forward mode with respect to ``drive``.
+    """``readout(drive, constants, reverse)``, differentiated in forward mode with respect to ``drive``.
 
     ``readout`` maps ``(batch, n)`` to ``(batch, n_steps, n)`` with each output ``[b, :, c]`` a
-    function of ``drive[b, c]`` alone (and of ``constants``, a pytree). The forward pass is then
+    function of ``drive[b, c]`` alone (and of ``constants``, a pytree); ``reverse`` (a Python
+    bool) tells it whether it is being differentiated in reverse mode, so that it can lay out its
+    time loop for that (checkpoints) or for a plain pass. The forward pass is then
     ``jax.jvp`` with the tangent 1 on every drive, which is every output's derivative with respect
     to its own drive (no output depends on another's), and the VJP of a cotangent ``g`` is
     ``sum_t g[:, t, :] * sensitivity[:, t, :]``: no reverse pass through ``readout``.
 
     ``constants`` are shared by all outputs (one tangent each would be needed): when they are
     differentiated too (trained device constants), both are differentiated in reverse mode by
-    ``jax.vjp`` of ``readout``. Without differentiation only ``readout`` itself runs. Being a
-    ``jax.custom_vjp``, the result has reverse-mode derivatives only (``jax.jvp`` of it is refused).
+    ``jax.vjp`` of ``readout`` (with ``reverse=True``). Without differentiation only ``readout``
+    itself runs. Being a ``jax.custom_vjp``, the result has reverse-mode derivatives only
+    (``jax.jvp`` of it is refused).
     """
     arrays, static = eqx.partition(constants, eqx.is_inexact_array)
 
     def primal(x, arrays):
-        return readout(x, eqx.combine(arrays, static))
+        return readout(x, eqx.combine(arrays, static), False)
 
     def forward(x, arrays):
         perturbed = any(leaf.perturbed for leaf in jax.tree.leaves(arrays))
         x, arrays = x.value, custom_vjp_primal_tree_values(arrays)
         if perturbed:
-            v, pullback = jax.vjp(primal, x, arrays)
+            v, pullback = jax.vjp(lambda x, arrays: readout(x, eqx.combine(arrays, static), True), x, arrays)
             return v, {"reverse": pullback}
         v, sensitivity = jax.jvp(lambda x: primal(x, arrays), (x,), (jnp.ones_like(x),))
         return v, {"sensitivity": sensitivity}
