@@ -145,10 +145,12 @@ def main() -> None:
     parser.add_argument("--jax-devices", type=int, default=None,
                         help="JAX CPU devices the batch is split over (default: one per core, as memsnn train)")
     parser.add_argument("--unroll", type=int, default=None,
-                        help="memsnn's time steps per loop iteration (default: SpicepropConfig's, 5)")
+                        help="memsnn's time steps per loop iteration where the readout is differentiated in "
+                             "reverse mode (default: SpicepropConfig's, 5); since session 10 the step here "
+                             "(forward sensitivities) runs one step per iteration whatever it says")
     parser.add_argument("--checkpoint-every", type=int, default=None,
-                        help="memsnn's checkpointed chunk length (default: SpicepropConfig's, 5); "
-                             "--unroll 1 --checkpoint-every 10 is the setting before the unroll change")
+                        help="memsnn's checkpointed chunk length in reverse mode (default: SpicepropConfig's, 5); "
+                             "like --unroll, no longer used by the forward-sensitivity step timed here")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
