@@ -24,9 +24,9 @@ if "--xla_disable_hlo_passes" not in os.environ.get("XLA_FLAGS", ""):
 # default MLIR fusion emitters, and compiling is most of the suite's time (XLA's backend compile
 # ~60 % of the tests' time, tracing ~12 %, lowering ~10 %: jax.monitoring over 459 tests). The whole
 # suite: 1,522 -> 1,116 CPU s with them (load 3 before, 14-17 after). Their float64 results are not
-# always bit-identical to the default's (rounding in the last bit; a finite-difference gradient 1.07e-6
-# relative against an rtol of 1e-6). Users' programs compile with the default emitters, so a test
-# whose check is that fine carries `@pytest.mark.default_emitters` and runs in a fresh process
+# always bit-identical to the default's (rounding in the last bit, e.g. the triplet rule's sparse
+# column update against the full one). Users' programs compile with the default emitters, so a test
+# whose check is an equality to the last bit carries `@pytest.mark.default_emitters` and runs in a fresh process
 # compiled with them (`_run_with_default_emitters` below): it checks the numbers users get.
 # MEMSNN_TEST_DEFAULT_EMITTERS=1 runs the whole suite with the default emitters.
 _DEFAULT_EMITTERS = os.environ.get("MEMSNN_TEST_DEFAULT_EMITTERS") == "1"

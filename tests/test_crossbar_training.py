@@ -249,7 +249,6 @@ def test_surrogate_shared_ir_drop_maps_equal_the_per_sample_solves_with_gradient
     assert abs(float(loss_no_wires) - float(loss)) > 1e-4
 
 
-@pytest.mark.default_emitters  # equal to the last bit across batch sizes: a property of the default emitters
 def test_spiceprop_predictions_on_crossbars_do_not_depend_on_the_batch():
     """Evaluation keys every image by its index (chip and read noise drawn with the image's own key),
     so the same images evaluated in batches of 3 and of 10 get the same predictions and drives.
@@ -280,7 +279,10 @@ def test_spiceprop_predictions_on_crossbars_do_not_depend_on_the_batch():
                 model.drive(x[9:10], key=keys[8:9]), model.drive(x, key=jax.random.key(0), per_image=False)[9:10])
 
     alone, together, other_key, one_chip = drives(model, x, image_keys(jax.random.key(0), jnp.arange(10)))
-    np.testing.assert_array_equal(np.asarray(alone), np.asarray(together))
-    # The noise is there.
-    assert float(jnp.max(jnp.abs(other_key - alone))) > 0
-    assert float(jnp.max(jnp.abs(one_chip - alone))) > 0
+    # The same key gives the same drive up to rounding (float32 here: the batch's shape changes how
+    # XLA vectorises the sums); another draw of the noise moves it by far more than that (10-20 % of
+    # the largest drive).
+    np.testing.assert_allclose(np.asarray(together), np.asarray(alone), rtol=1e-6, atol=0)
+    scale = float(jnp.max(jnp.abs(alone)))
+    assert float(jnp.max(jnp.abs(other_key - alone))) > 1e-2 * scale
+    assert float(jnp.max(jnp.abs(one_chip - alone))) > 1e-2 * scale
