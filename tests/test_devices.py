@@ -303,24 +303,37 @@ def test_sigmoid_pair_is_two_sigmoids_and_differentiates_like_them(dtype, d):
     """The metastable switch's on and off rates from one exponential (sigmoid_pair) against two
     jax.nn.sigmoid calls, in value (to rounding, which grows with |d|: the midpoint shift) and in
     the custom JVP's derivatives in z and in d (against autodiff of the two sigmoids)."""
-    from memsnn.devices._mss import sigmoid_pair
-
     eps = float(jnp.finfo(dtype).eps)
     z = jnp.linspace(-200.0, 200.0, 4001, dtype=dtype)
     dd = jnp.asarray(d, dtype)
-
-    def plain(z, d):
-        return jax.nn.sigmoid(z), jax.nn.sigmoid(-z - d)
-
     tol = 4 * eps * (1 + abs(d))
-    for got, want in zip(sigmoid_pair(z, dd), plain(z, dd)):
+    # One compiled program per dtype (d is an array argument): values and both derivatives.
+    ours, want = _sigmoid_pair_checks(z, dd)
+    for got, ref in zip(ours["values"], want["values"]):
         assert got.dtype == dtype
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+    for got, ref in zip(ours["grads"], want["grads"]):
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * len(z))
+
+
+def _plain_sigmoid_pair(z, d):
+    return jax.nn.sigmoid(z), jax.nn.sigmoid(-z - d)
+
+
+@jax.jit
+def _sigmoid_pair_checks(z, d):
+    """sigmoid_pair and the two plain sigmoids: values, and the gradients in z and d of a weighted sum."""
+    from memsnn.devices._mss import sigmoid_pair
+
     weights = jnp.cos(z)  # any cotangent
-    for argnum in (0, 1):
-        def total(fn, argnum=argnum):
-            return jax.grad(lambda z, d: jnp.sum(weights * (fn(z, d)[0] + 3 * fn(z, d)[1])), argnum)(z, dd)
-        np.testing.assert_allclose(total(sigmoid_pair), total(plain), rtol=tol, atol=tol * len(z))
+    out = []
+    for fn in (sigmoid_pair, _plain_sigmoid_pair):
+        def total(z, d, fn=fn):
+            first, second = fn(z, d)
+            return jnp.sum(weights * (first + 3 * second))
+
+        out.append({"values": fn(z, d), "grads": jax.grad(total, (0, 1))(z, d)})
+    return out
 
 
 def test_metastable_switch_rates_match_the_two_sigmoid_form():
@@ -349,19 +362,25 @@ def test_metastable_switch_rate_differentiates_like_the_two_sigmoid_form():
         off = jax.nn.sigmoid((device.off_switching_voltage() - v) / device.V_T)
         return ((1 - x) * on - x * off) / device.tau
 
-    for device in (VolatileMSS(V_on=0.1, V_off=0.02, V_T=0.02), MeanMetastableSwitch(V_on=0.1, V_off=0.05, V_T=0.03)):
+    @eqx.filter_jit
+    def derivatives(device, x, v):
         def total(fn, device, x, v):
             return jnp.sum(weights * fn(device, x, v))
 
         ours = jax.grad(total, argnums=(1, 2, 3))(type(device).state_derivative, device, x, v)
         want = jax.grad(total, argnums=(1, 2, 3))(two_sigmoids, device, x, v)
-        for got, ref in zip(jax.tree.leaves(ours), jax.tree.leaves(want)):
-            np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * float(jnp.max(jnp.abs(ref))))
         # Only the voltage differentiated (the device and the state fixed), forward mode.
         tangent = jnp.sin(v)
-        _, got = jax.jvp(lambda v: device.state_derivative(x, v), (v,), (tangent,))
-        _, ref = jax.jvp(lambda v: two_sigmoids(device, x, v), (v,), (tangent,))
-        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * float(jnp.max(jnp.abs(ref))))
+        _, ours_v = jax.jvp(lambda v: device.state_derivative(x, v), (v,), (tangent,))
+        _, want_v = jax.jvp(lambda v: two_sigmoids(device, x, v), (v,), (tangent,))
+        return (ours, ours_v), (want, want_v)
+
+    for device in (VolatileMSS(V_on=0.1, V_off=0.02, V_T=0.02), MeanMetastableSwitch(V_on=0.1, V_off=0.05, V_T=0.03)):
+        ours, want = derivatives(device, x, v)
+        leaves = jax.tree.leaves(want)
+        assert len(jax.tree.leaves(ours)) == len(leaves) > 2
+        for got, ref in zip(jax.tree.leaves(ours), leaves):
+            np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * float(jnp.max(jnp.abs(ref))))
 
 
 def test_parameters_are_trainable_under_jit():
@@ -424,14 +443,17 @@ def test_relaxation_rate_bounds_the_slope_on_the_way_to_the_bound(name):
 
 
 def test_relaxation_rate_broadcasts_and_jits():
+    # Broadcast (3, 1) x (4,) under jit against the eager rate of each scalar pair (scalar eager
+    # programs are shared with the other device tests; new shapes would compile every primitive).
+    voltages = np.linspace(-0.8, 0.8, 4)
     for make in RATE_CASES.values():
         model = make()
         low, high = model.state_bounds
-        x = (0.2 if not np.isfinite(low) else low + 0.2 * (high - low)) * jnp.ones((3, 1))
-        v = jnp.linspace(-0.8, 0.8, 4)
-        np.testing.assert_allclose(eqx.filter_jit(type(model).relaxation_rate)(model, x, v),
-                                   model.relaxation_rate(x, v), rtol=1e-12)
-        assert model.relaxation_rate(x, v).shape == (3, 4)
+        x = 0.2 if not np.isfinite(low) else low + 0.2 * (high - low)
+        jitted = eqx.filter_jit(type(model).relaxation_rate)(model, x * jnp.ones((3, 1)), jnp.asarray(voltages))
+        assert jitted.shape == (3, 4)
+        eager = [float(model.relaxation_rate(x, float(v))) for v in voltages]
+        np.testing.assert_allclose(jitted, np.broadcast_to(eager, (3, 4)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("voltage", [0.5, 1.0, -0.5, -1.0])
