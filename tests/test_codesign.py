@@ -92,9 +92,11 @@ def test_device_gradients_of_the_training_loss_match_finite_differences(tiny):
         np.testing.assert_allclose(float(pick(grads)), fd, rtol=1e-5, atol=1e-7, err_msg=name)
 
 
-# One shape of settings for every sweep below: the sweep's compiled function is reused.
+# One shape of settings for every sweep below, one value per neuron (3 settings x 10 neurons), the
+# shape and parameters of the Monte-Carlo draws too: one compiled function serves them all.
 def settings(capacitance, r_off):
-    return {"neuron.capacitance": jnp.asarray(capacitance), "neuron.memristor2.R_off": jnp.asarray(r_off)}
+    return {"neuron.capacitance": jnp.repeat(jnp.asarray(capacitance)[:, None], 10, axis=1),
+            "neuron.memristor2.R_off": jnp.repeat(jnp.asarray(r_off)[:, None], 10, axis=1)}
 
 
 def test_sweep_marks_unstable_settings_and_matches_the_loop(tiny):
@@ -118,10 +120,11 @@ def test_sweep_marks_unstable_settings_and_matches_the_loop(tiny):
 def test_monte_carlo_varies_the_devices_per_neuron(tiny):
     model, x, y = tiny
     drive = model.drive(x)
+    # The parameters of the sweeps' settings (below and above): the same compiled function.
     nominal = codesign.monte_carlo(model, drive, y, key=jax.random.key(1), n_samples=3,
-                                   sigma={"neuron.memristor1.R_on": 0.0})
+                                   sigma={"neuron.capacitance": 0.0, "neuron.memristor2.R_off": 0.0})
     varied = codesign.monte_carlo(model, drive, y, key=jax.random.key(1), n_samples=3,
-                                  sigma={"neuron.memristor1.R_on": 0.3})
+                                  sigma={"neuron.capacitance": 0.0, "neuron.memristor2.R_off": 0.3})
     assert np.ptp(nominal["energy"]) == 0 and np.ptp(varied["energy"]) > 0 and varied["ok"].all()
 
 
