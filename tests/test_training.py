@@ -262,22 +262,23 @@ def test_not_a_checkpoint(tmp_path):
 
 TINY = dict(hidden=(5,), n_steps=40, event_steps=(0, 20), dtype="float64")
 
-# The runs through train(): 16 images a batch, 16 test images, 8 hidden units, 20 steps; unroll=1:
+# The runs through train(): 16 images a batch, 16 test images, 16 hidden units, 40 steps; unroll=1:
 # the time step once per compiled loop body (the default, 5, compiles it 5 times). These tests are
-# about the run's settings and the loop, not the loop's layout.
-SMALL = dict(test_subset=16, batch_size=16, model={"hidden": [8], "n_steps": 20, "unroll": 1}, progress=False)
+# about the run's settings and the loop, not the loop's layout. One network and a constant learning
+# rate for all of them: a cosine schedule's length (epochs x steps) is a constant of the compiled
+# step, so with it every run of another length (a resume, a validation split) compiled its step
+# again; this way runs without augmentation share the module run's step, and all its predictions.
+SMALL = dict(test_subset=16, batch_size=16, lr=3e-3, schedule="constant",
+             model={"hidden": [16], "n_steps": 40, "unroll": 1}, progress=False)
 SMALL_EPOCHS = 3
 
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    """One plain run (48 images, 3 epochs, 16 hidden units, 40 steps, no augmentation, no validation
-    split), trained once for the module: it lowers the loss, logs no val_acc, and is the run whose
-    old checkpoint resumes. A constant learning rate: a cosine schedule's length (epochs x steps)
-    is a constant of the compiled step, so resuming it for another epoch would compile it again."""
+    """One plain run (48 images, 3 epochs, no augmentation, no validation split), trained once for
+    the module: it lowers the loss, logs no val_acc, and is the run whose old checkpoint resumes."""
     out = tmp_path_factory.mktemp("small") / "run"
-    result = train("spiceprop", "mnist", train_subset=48, epochs=SMALL_EPOCHS, lr=3e-3, schedule="constant",
-                   out_dir=out, **{**SMALL, "model": {"hidden": [16], "n_steps": 40, "unroll": 1}})
+    result = train("spiceprop", "mnist", train_subset=48, epochs=SMALL_EPOCHS, out_dir=out, **SMALL)
     return SimpleNamespace(out=out, result=result, config=read_checkpoint_header(out / CHECKPOINT_NAME)["config"])
 
 
