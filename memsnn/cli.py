@@ -329,6 +329,9 @@ def _unwritable(folder: Path) -> str | None:
     return None
 
 
+_STEPS_OPTION = "keep fewer time steps for the backward pass with --checkpoint-every K (larger K, less memory)"
+
+
 def _keeps_time_steps(spec, model_settings: dict) -> bool:
     """Whether ``--checkpoint-every`` changes this run's step memory (``Method.keeps_time_steps``)."""
     return spec.keeps_time_steps is not None and spec.keeps_time_steps(spec.complete_config(model_settings))
@@ -348,7 +351,6 @@ def _train(args) -> int:
         get_method,
         train,
     )
-    from .training.loop import CHECKPOINT_HINT
 
     method = args.method  # resolved by main(): --method, the resumed run's, or spiceprop
     if args.resume and args.overwrite:
@@ -413,18 +415,16 @@ def _train(args) -> int:
         return _error("train", f"cannot resume: {err} To start this run again from scratch: "
                                f"`memsnn train ... --out {out} --overwrite` (without --resume).", 2)
     except StepTooLarge as err:
-        steps_option = " or keep fewer time steps for the backward pass with --checkpoint-every K (larger K, " \
-                       "less memory)" if _keeps_time_steps(spec, model_settings) else ""
+        steps_option = f" or {_STEPS_OPTION}" if _keeps_time_steps(spec, model_settings) else ""
         smaller = (f"--batch-size {err.fits} (about what fits)" if err.fits > 0
                    else "a smaller --batch-size (not even one image per device fits)")
         return _error("train", f"this run does not fit in memory: one training step at batch size {err.batch_size} "
                                f"needs about {err.need / 2**30:.1f} GiB (XLA's estimate) and about "
                                f"{err.free / 2**30:.1f} GiB are free; nothing was run. To fix: {smaller}{steps_option}.", 2)
     except OutOfMemory as err:
-        steps_option = (", or keep fewer time steps for the backward pass with --checkpoint-every K (larger "
-                        "K, less memory)" if _keeps_time_steps(spec, model_settings) else "")
-        return _error("train", f"{err}".replace(f" {CHECKPOINT_HINT}", steps_option).replace(
-            "batch_size", "--batch-size"), 1)
+        steps_option = f", or {_STEPS_OPTION}" if _keeps_time_steps(spec, model_settings) else ""
+        return _error("train", f"ran out of memory {err.where}at step {err.step} ({err.detail}); use a smaller "
+                               f"--batch-size{steps_option}.", 1)
     except TrainingDiverged as err:
         problem = _simulation_problem(err.__cause__) if err.__cause__ is not None else None
         if problem and method == "spiceprop":

@@ -478,6 +478,22 @@ def test_a_step_that_would_not_fit_is_refused_before_it_runs(tmp_path, capsys, m
     assert "diverged" not in message
 
 
+@pytest.mark.parametrize("method, offered", [("spiceprop", False), ("surrogate", True)])
+def test_running_out_of_memory_in_the_cli_names_the_options_that_help(method, offered, tmp_path, capsys,
+                                                                       monkeypatch):
+    import memsnn.training
+    from memsnn.training.loop import OutOfMemory
+
+    def oom(*args, **kwargs):
+        raise OutOfMemory(3, "", "RESOURCE_EXHAUSTED: Out of memory")
+
+    monkeypatch.setattr(memsnn.training, "train", oom)
+    assert main(["train", "--method", method, "--dataset", "mnist", "--no-progress", "--out", str(tmp_path / "r")]) == 1
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "ran out of memory at step 3 (RESOURCE_EXHAUSTED: Out of memory); use a smaller --batch-size" in message
+    assert ("--checkpoint-every K" in message) == offered and "batch_size" not in message
+
+
 def test_the_memory_errors_offer_checkpoint_every_only_where_it_helps():
     from memsnn.cli import _keeps_time_steps
     from memsnn.training import get_method

@@ -392,14 +392,25 @@ def free_memory_bytes(device) -> int | None:
     return free
 
 
-class OutOfMemory(MemoryError):
-    """The device ran out of memory during training (not a divergence: the numbers were fine)."""
-
-
 # The memory errors' second remedy. It helps only where the gradient stores the time loop's states
-# (``Method.keeps_time_steps``); the CLI swaps it for its option or drops it.
-CHECKPOINT_HINT = ("or, where the gradient stores the simulation's time steps, keep fewer of them "
-                   "(a larger checkpoint_every)")
+# (``Method.keeps_time_steps``); the CLI, which knows the method, words its own message.
+_CHECKPOINT_HINT = ("or, where the gradient stores the simulation's time steps, keep fewer of them "
+                    "(a larger checkpoint_every)")
+
+
+class OutOfMemory(MemoryError):
+    """The device ran out of memory during training (not a divergence: the numbers were fine).
+
+    Attributes:
+        step: the training step that ran out.
+        where: ``""`` for the training step, or where else it ran out (e.g. ``"in the validation "``).
+        detail: the first line of the runtime's error.
+    """
+
+    def __init__(self, step: int, where: str, detail: str):
+        self.step, self.where, self.detail = step, where, detail
+        super().__init__(f"ran out of memory {where}at step {step} ({detail}); use a smaller batch_size "
+                         f"{_CHECKPOINT_HINT}.")
 
 
 class StepTooLarge(MemoryError):
@@ -418,7 +429,7 @@ class StepTooLarge(MemoryError):
         self.need, self.free, self.batch_size, self.fits = need, free, batch_size, fits
         super().__init__(f"a training step at batch size {batch_size} needs about {need / 2**30:.1f} GiB (XLA's "
                          f"estimate), but about {free / 2**30:.1f} GiB are free; nothing was run. Use a smaller "
-                         f"batch_size (about {fits} fits) {CHECKPOINT_HINT}.")
+                         f"batch_size (about {fits} fits) {_CHECKPOINT_HINT}.")
 
 
 def check_step_fits(compiled, mesh: Mesh, *, batch_size: int, margin: float = 0.9) -> None:
@@ -843,8 +854,7 @@ def _checked(run: Callable, failed: Callable, step: int, where: str = ""):
     except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError, FloatingPointError) as err:
         forget_failed_computation()
         if "RESOURCE_EXHAUSTED" in str(err) or "Out of memory" in str(err):
-            raise OutOfMemory(f"ran out of memory {where}at step {step} ({_first_line(err)}); use a smaller "
-                              f"batch_size {CHECKPOINT_HINT}.") from None
+            raise OutOfMemory(step, where, _first_line(err)) from None
         raise failed(step, reason=f"the simulation failed {where}({_first_line(err)})") from err
 
 
